@@ -1,0 +1,162 @@
+//! `POST /forms/{name}`: a form submission. HTML gets redirects and the page
+//! again with errors; `Accept: application/json` gets JSON.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Map, Value};
+
+use super::pages::{internal_error, redirect_with_flash, render_route, simple_page};
+use crate::forms::submit::{submit, Submission, SubmitError, SubmitOutcome};
+use crate::instance::Instance;
+use crate::render::context::{parse_params, RequestInfo};
+use crate::render::host::escape_attr;
+
+pub async fn submit_form(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    instance: web::Data<Arc<Instance>>,
+) -> HttpResponse {
+    let instance = instance.get_ref().clone();
+    let form_name = path.into_inner();
+    let wants_json = req
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    if !same_origin(&req) {
+        return refuse(wants_json, StatusCode::FORBIDDEN, "csrf", &SubmitError::Csrf.to_string());
+    }
+    let info = RequestInfo::from_request(&req, &instance.settings);
+    let visitor = if info.new_visitor { None } else { Some(info.visitor_id.clone()) };
+    let params = parse_params(&String::from_utf8_lossy(&body));
+    let result = web::block(move || {
+        let loaded = instance.current();
+        let context = info.context(params.clone(), &instance.settings, json!({}));
+        let outcome = submit(
+            &instance,
+            &loaded,
+            Submission {
+                form_name: &form_name,
+                params,
+                visitor_id: visitor.as_deref(),
+                context,
+            },
+        );
+        respond(&instance, &loaded, info, outcome, wants_json)
+    })
+    .await;
+    result.unwrap_or_else(|e| internal_error(&format!("form task failed: {e}")))
+}
+
+fn respond(
+    instance: &Arc<Instance>,
+    loaded: &Arc<crate::instance::Loaded>,
+    info: RequestInfo,
+    outcome: Result<SubmitOutcome, SubmitError>,
+    wants_json: bool,
+) -> HttpResponse {
+    match outcome {
+        Ok(SubmitOutcome::Done { location, flash, record }) => {
+            if wants_json {
+                HttpResponse::Created().json(json!({ "record": record, "redirect_to": location, "flash": flash }))
+            } else {
+                redirect_with_flash(instance, &info, &location, &flash)
+            }
+        }
+        Ok(SubmitOutcome::Invalid { page, feedback, flash }) => {
+            if wants_json {
+                let mut errors: Map<String, Value> = Map::new();
+                for e in &feedback.errors {
+                    let entry = errors.entry(e.field.clone()).or_insert_with(|| json!([]));
+                    if let Value::Array(list) = entry {
+                        list.push(Value::String(e.message.clone()));
+                    }
+                }
+                return HttpResponse::UnprocessableEntity().json(json!({ "errors": errors, "flash": flash }));
+            }
+            // Show the page the form came from again, with the visitor's
+            // values and the messages.
+            let (path, query) = match page.split_once('?') {
+                Some((p, q)) => (p.to_string(), q.to_string()),
+                None => (page.clone(), String::new()),
+            };
+            let mut info = info;
+            info.flash = flash;
+            info.path = path.clone();
+            info.query = query.clone();
+            render_route(
+                instance,
+                loaded,
+                "get",
+                &path,
+                info,
+                parse_params(&query),
+                Some(feedback),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+        Err(SubmitError::Forbidden { redirect_to: Some(location), flash_alert }) if !wants_json => {
+            let flash = crate::render::context::Flash { notice: None, alert: flash_alert };
+            redirect_with_flash(instance, &info, &location, &flash)
+        }
+        Err(e) => {
+            let (status, code) = match &e {
+                SubmitError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
+                SubmitError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+                SubmitError::UnknownForm(_) => (StatusCode::NOT_FOUND, "not_found"),
+                SubmitError::Tampered(_) | SubmitError::FieldChanged(_) => (StatusCode::UNPROCESSABLE_ENTITY, "tampered"),
+                SubmitError::Expired => (StatusCode::UNPROCESSABLE_ENTITY, "expired"),
+                SubmitError::InProgress => (StatusCode::CONFLICT, "in_progress"),
+                SubmitError::Gateway(_) => (StatusCode::BAD_GATEWAY, "gateway_error"),
+                SubmitError::Render(_) | SubmitError::Store(_) => {
+                    tracing::error!("form submission failed: {e}");
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
+                }
+            };
+            if status.is_client_error() {
+                tracing::warn!("form submission refused: {e}");
+            }
+            let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+                "The form could not be processed; the problem was logged.".to_string()
+            } else {
+                e.to_string()
+            };
+            refuse(wants_json, status, code, &message)
+        }
+    }
+}
+
+fn refuse(wants_json: bool, status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    if wants_json {
+        HttpResponse::build(status).json(json!({ "error": { "code": code, "message": message } }))
+    } else {
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(simple_page("The form was not accepted", &escape_attr(message)))
+    }
+}
+
+/// Browsers send `Origin` on cross-site posts; one naming another host is
+/// refused even before the token is checked.
+fn same_origin(req: &HttpRequest) -> bool {
+    let Some(origin) = req.headers().get("origin").and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    if origin == "null" {
+        return false;
+    }
+    let host = req.connection_info().host().to_string();
+    url::Url::parse(origin)
+        .ok()
+        .map(|u| {
+            let origin_host = match u.port() {
+                Some(port) => format!("{}:{port}", u.host_str().unwrap_or_default()),
+                None => u.host_str().unwrap_or_default().to_string(),
+            };
+            origin_host == host
+        })
+        .unwrap_or(false)
+}

@@ -1,0 +1,41 @@
+//! The HTTP server: routes of DESIGN.md mapped to thin handlers.
+
+pub mod assets;
+pub mod forms;
+pub mod graphql;
+pub mod health;
+pub mod pages;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{middleware, web, App as ActixApp, HttpServer};
+
+use crate::instance::Instance;
+
+/// Largest form post accepted.
+const FORM_BODY_LIMIT: usize = 1024 * 1024;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(FORM_BODY_LIMIT))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/forms/{name:.+}", web::post().to(forms::submit_form))
+        .route("/api/graphql", web::post().to(graphql::post))
+        .route("/api/graphql", web::get().to(graphql::page))
+        .route("/assets/{path:.+}", web::get().to(assets::asset))
+        .default_service(web::to(pages::page));
+}
+
+/// Serve `instance` on `listener` until the process is stopped.
+pub async fn serve(instance: Arc<Instance>, listener: TcpListener) -> std::io::Result<()> {
+    let data = web::Data::new(instance);
+    HttpServer::new(move || {
+        ActixApp::new()
+            .app_data(data.clone())
+            .wrap(middleware::Logger::new("%r %s %Dms").exclude("/healthz"))
+            .configure(configure)
+    })
+    .listen(listener)?
+    .run()
+    .await
+}

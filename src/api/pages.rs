@@ -1,0 +1,206 @@
+//! `GET <slug>`: pages, with layouts, flash and the 404 page.
+
+use std::sync::Arc;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Map, Value};
+
+use crate::app::{App, Page};
+use crate::instance::{Instance, Loaded};
+use crate::liquid::host::with_host;
+use crate::render::context::{parse_params, Flash, RequestInfo, FLASH_COOKIE, VISITOR_COOKIE};
+use crate::render::host::{escape_attr, PageHost, SubmissionFeedback};
+use crate::render::{self, policies, RenderError};
+
+/// Every request no other route took.
+pub async fn page(req: HttpRequest, body: web::Bytes, instance: web::Data<Arc<Instance>>) -> HttpResponse {
+    let instance = instance.get_ref().clone();
+    let info = RequestInfo::from_request(&req, &instance.settings);
+    let mut params = parse_params(req.query_string());
+    if !body.is_empty() && is_urlencoded(&req) {
+        params.extend(parse_params(&String::from_utf8_lossy(&body)));
+    }
+    let method = req.method().as_str().to_ascii_lowercase();
+    let path = req.path().to_string();
+    let result = web::block(move || {
+        let loaded = instance.current();
+        render_route(&instance, &loaded, &method, &path, info, params, None, StatusCode::OK)
+    })
+    .await;
+    match result {
+        Ok(response) => response,
+        Err(e) => internal_error(&format!("render task failed: {e}")),
+    }
+}
+
+fn is_urlencoded(req: &HttpRequest) -> bool {
+    req.headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// Render the page for `method` + `path` (or the 404 page) into a response.
+#[allow(clippy::too_many_arguments)]
+pub fn render_route(
+    instance: &Arc<Instance>,
+    loaded: &Arc<Loaded>,
+    method: &str,
+    path: &str,
+    info: RequestInfo,
+    mut params: Map<String, Value>,
+    feedback: Option<SubmissionFeedback>,
+    status: StatusCode,
+) -> HttpResponse {
+    let app: &App = &loaded.app;
+    let (page, status) = match app.route(method, path) {
+        Some((page, route_params)) => {
+            for (k, v) in route_params {
+                params.insert(k, Value::String(v));
+            }
+            (page, status)
+        }
+        None => match app.not_found_page() {
+            Some(page) => (page, StatusCode::NOT_FOUND),
+            None => return not_found(&info, path),
+        },
+    };
+    let context = info.context(params, &instance.settings, json!({"slug": page.slug, "metadata": page.metadata}));
+    if let Err(denied) = policies::check(app, &page.authorization_policies, &context) {
+        return match denied.redirect_to {
+            Some(location) => {
+                let flash = Flash { notice: None, alert: denied.flash_alert };
+                redirect_with_flash(instance, &info, &location, &flash)
+            }
+            None => finish(
+                &info,
+                HttpResponse::Forbidden(),
+                "text/html; charset=utf-8",
+                simple_page("Forbidden", "You are not allowed to see this page."),
+            ),
+        };
+    }
+    match render_page(instance, loaded, page, &info, context, feedback) {
+        Ok(html) => finish(&info, HttpResponse::build(status), page.content_type, html),
+        Err(e) => {
+            tracing::error!("{e}");
+            internal_error("This page could not be rendered; the problem was logged.")
+        }
+    }
+}
+
+/// Render a page and its layout with a host for the tags.
+pub fn render_page(
+    instance: &Arc<Instance>,
+    loaded: &Arc<Loaded>,
+    page: &Page,
+    info: &RequestInfo,
+    context: Value,
+    feedback: Option<SubmissionFeedback>,
+) -> Result<String, RenderError> {
+    let page_path = if info.query.is_empty() {
+        info.path.clone()
+    } else {
+        format!("{}?{}", info.path, info.query)
+    };
+    let host = Arc::new(PageHost::new(
+        instance.clone(),
+        loaded.clone(),
+        context.clone(),
+        info.visitor_id.clone(),
+        page_path,
+        feedback,
+    ));
+    with_host(host, || {
+        let content = render::render(&page.template, &json!({ "context": context }))?;
+        let layout = match &page.layout {
+            Some(name) => App::resolve(&loaded.app.layouts, name),
+            None if page.content_type.starts_with("text/html") && !page.metadata.get("no_layout").is_some_and(|v| v == true) => {
+                loaded.app.layouts.get("application")
+            }
+            None => None,
+        };
+        match layout {
+            Some(layout) => render::render(
+                layout,
+                &json!({ "context": context, "content_for_layout": content, "page": {"slug": page.slug, "metadata": page.metadata} }),
+            ),
+            None => Ok(content),
+        }
+    })
+}
+
+/// Add the visitor cookie (first visit) and clear a consumed flash.
+fn finish(info: &RequestInfo, mut builder: actix_web::HttpResponseBuilder, content_type: &str, body: String) -> HttpResponse {
+    if info.new_visitor {
+        builder.cookie(visitor_cookie(&info.visitor_id));
+    }
+    if info.had_flash {
+        let mut gone = Cookie::build(FLASH_COOKIE, "").path("/").finish();
+        gone.make_removal();
+        builder.cookie(gone);
+    }
+    builder
+        .insert_header(("content-type", content_type.to_string()))
+        .insert_header(("cache-control", "no-store"))
+        .body(body)
+}
+
+pub fn visitor_cookie(id: &str) -> Cookie<'static> {
+    Cookie::build(VISITOR_COOKIE, id.to_string())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::days(365))
+        .finish()
+}
+
+/// 303 to `location` carrying `flash` to the next page.
+pub fn redirect_with_flash(instance: &Instance, info: &RequestInfo, location: &str, flash: &Flash) -> HttpResponse {
+    let mut builder = HttpResponse::SeeOther();
+    builder.insert_header(("location", location.to_string()));
+    if info.new_visitor {
+        builder.cookie(visitor_cookie(&info.visitor_id));
+    }
+    if flash.notice.is_some() || flash.alert.is_some() {
+        let sealed = crate::forms::signing::seal(
+            &instance.settings.derived_key("flash"),
+            flash,
+            chrono::Utc::now().timestamp() + 300,
+        );
+        builder.cookie(
+            Cookie::build(FLASH_COOKIE, sealed)
+                .path("/")
+                .http_only(true)
+                .same_site(SameSite::Lax)
+                .finish(),
+        );
+    }
+    builder.finish()
+}
+
+fn not_found(info: &RequestInfo, path: &str) -> HttpResponse {
+    finish(
+        info,
+        HttpResponse::NotFound(),
+        "text/html; charset=utf-8",
+        simple_page("Page not found", &format!("There is no page at {}.", escape_attr(path))),
+    )
+}
+
+pub fn internal_error(message: &str) -> HttpResponse {
+    HttpResponse::InternalServerError()
+        .content_type("text/html; charset=utf-8")
+        .body(simple_page("Something went wrong", &escape_attr(message)))
+}
+
+/// A minimal built-in page; `message` must already be escaped.
+pub fn simple_page(title: &str, message: &str) -> String {
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head>\
+         <body><h1>{t}</h1><p>{message}</p><p><a href=\"/\">Home</a></p></body></html>",
+        t = escape_attr(title)
+    )
+}

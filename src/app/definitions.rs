@@ -1,0 +1,457 @@
+//! The kinds of app files that carry front matter: pages, form
+//! configurations, API call notifications and authorization policies.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::files::SourceFile;
+use super::front_matter::{self, Document};
+use super::templates::{CompiledTemplate, Output, Parsers};
+use super::ProblemList;
+use crate::db::model_type::PropertyType;
+use crate::error::LoadProblem;
+use crate::forms::validation::{RuleSpec, Rules};
+
+// ---------------------------------------------------------------- pages
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageFrontMatter {
+    slug: Option<String>,
+    method: Option<String>,
+    layout: Option<String>,
+    #[serde(default)]
+    authorization_policies: Vec<String>,
+    metadata: Option<serde_json::Value>,
+    /// `html` (default) or `json`, for the Content-Type.
+    format: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Page {
+    pub name: String,
+    /// Normalised: leading slash, no trailing slash (`/`, `/payments`).
+    pub slug: String,
+    segments: Vec<Segment>,
+    pub method: String,
+    pub layout: Option<String>,
+    pub layout_line: usize,
+    pub authorization_policies: Vec<String>,
+    pub policies_line: usize,
+    pub metadata: serde_json::Value,
+    pub content_type: &'static str,
+    pub template: CompiledTemplate,
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Segment {
+    Literal(String),
+    Param(String),
+}
+
+impl Page {
+    /// Captured `:params` if `path` matches this page's slug.
+    pub fn match_path(&self, path: &str) -> Option<Vec<(String, String)>> {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+        if parts.len() != self.segments.len() {
+            return None;
+        }
+        let mut params = Vec::new();
+        for (segment, part) in self.segments.iter().zip(parts) {
+            match segment {
+                Segment::Literal(l) if l == part => {}
+                Segment::Literal(_) => return None,
+                Segment::Param(name) => params.push((name.clone(), part.to_string())),
+            }
+        }
+        Some(params)
+    }
+
+    /// Literal routes before parameterised ones.
+    pub fn route_rank(&self) -> (usize, String) {
+        let params = self.segments.iter().filter(|s| matches!(s, Segment::Param(_))).count();
+        (params, self.slug.clone())
+    }
+}
+
+pub fn load_page(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<Page, ProblemList> {
+    let doc = front_matter::split(&file.rel, text)?;
+    let fm: PageFrontMatter = front_matter::parse(&file.rel, &doc)?;
+    let raw_slug = fm.slug.clone().unwrap_or_else(|| slug_from_path(&file.local_name));
+    let slug = format!("/{}", raw_slug.trim_matches('/'));
+    let segments = slug
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| match s.strip_prefix(':') {
+            Some(name) => Segment::Param(name.to_string()),
+            None => Segment::Literal(s.to_string()),
+        })
+        .collect();
+    let method = fm.method.unwrap_or_else(|| "get".into()).to_ascii_lowercase();
+    if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+        return Err(LoadProblem::new(
+            &file.rel,
+            front_matter::line_of_key(&doc, "method"),
+            format!("method `{method}` is not one of get, post, put, patch, delete"),
+        )
+        .into());
+    }
+    let content_type = match fm.format.as_deref() {
+        None | Some("html") => "text/html; charset=utf-8",
+        Some("json") => "application/json",
+        Some("text") => "text/plain; charset=utf-8",
+        Some(other) => {
+            return Err(LoadProblem::new(
+                &file.rel,
+                front_matter::line_of_key(&doc, "format"),
+                format!("format `{other}` is not one of html, json, text"),
+            )
+            .into())
+        }
+    };
+    let output = if content_type.starts_with("text/html") { Output::Html } else { Output::Data };
+    // A layout named in front matter is required; with none named, the app's
+    // `application` layout is used when it exists (checked at render).
+    let layout = match fm.layout {
+        Some(l) if l.trim().is_empty() => None,
+        Some(l) => Some(l),
+        None if output == Output::Html => Some(String::new()),
+        None => None,
+    };
+    let template = parsers.compile(&file.rel, doc.body_line, doc.body, output)?;
+    Ok(Page {
+        name: file.name.clone(),
+        slug,
+        segments,
+        method,
+        layout_line: front_matter::line_of_key(&doc, "layout"),
+        layout: layout.filter(|l| !l.is_empty()),
+        policies_line: front_matter::line_of_key(&doc, "authorization_policies"),
+        authorization_policies: fm.authorization_policies,
+        metadata: fm.metadata.unwrap_or(serde_json::Value::Null),
+        content_type,
+        template,
+        file: file.rel.clone(),
+    })
+}
+
+/// `index` -> `/`, `payments/index` -> `/payments`, `checkout` -> `/checkout`.
+fn slug_from_path(local_name: &str) -> String {
+    let trimmed = local_name.strip_suffix("/index").unwrap_or(local_name);
+    if trimmed == "index" {
+        String::new()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+// ---------------------------------------------------------------- forms
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FormFrontMatter {
+    name: Option<String>,
+    resource: String,
+    request_type: Option<String>,
+    #[serde(default)]
+    fields: serde_yaml::Mapping,
+    default_payload: Option<String>,
+    redirect_to: Option<String>,
+    flash_notice: Option<String>,
+    flash_alert: Option<String>,
+    #[serde(default)]
+    authorization_policies: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FieldFrontMatter {
+    #[serde(default)]
+    validation: RuleSpec,
+    #[serde(default)]
+    editable: bool,
+}
+
+#[derive(Debug)]
+pub struct FormField {
+    pub name: String,
+    /// The visitor may type this value; every other value comes from the
+    /// signed state and may not change.
+    pub editable: bool,
+    pub rules: Rules,
+}
+
+#[derive(Debug)]
+pub struct FormConfiguration {
+    pub name: String,
+    pub resource: String,
+    pub resource_line: usize,
+    pub request_type: Option<String>,
+    pub request_type_line: usize,
+    pub fields: Vec<FormField>,
+    pub default_payload: Option<CompiledTemplate>,
+    pub redirect_to: Option<CompiledTemplate>,
+    pub flash_notice: Option<CompiledTemplate>,
+    pub flash_alert: Option<CompiledTemplate>,
+    pub authorization_policies: Vec<String>,
+    pub policies_line: usize,
+    pub body: CompiledTemplate,
+    pub file: PathBuf,
+}
+
+impl FormConfiguration {
+    pub fn field(&self, name: &str) -> Option<&FormField> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+pub fn load_form(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<FormConfiguration, ProblemList> {
+    let doc = front_matter::split(&file.rel, text)?;
+    let fm: FormFrontMatter = front_matter::parse(&file.rel, &doc)?;
+    let mut problems = Vec::new();
+    let name = match fm.name {
+        Some(n) if file.module.is_some() && !n.starts_with("modules/") => {
+            format!("modules/{}/{n}", file.module.as_deref().unwrap_or_default())
+        }
+        Some(n) => n,
+        None => file.name.clone(),
+    };
+    let mut fields = Vec::new();
+    for (key, value) in fm.fields {
+        let Some(field_name) = key.as_str().map(str::to_string) else {
+            problems.push(LoadProblem::new(&file.rel, front_matter::line_of_key(&doc, "fields"), "field names must be strings"));
+            continue;
+        };
+        let line = front_matter::line_containing(&doc, &format!("{field_name}:"));
+        let spec: FieldFrontMatter = if value.is_null() {
+            FieldFrontMatter::default()
+        } else {
+            match serde_yaml::from_value(value) {
+                Ok(spec) => spec,
+                Err(e) => {
+                    problems.push(LoadProblem::new(&file.rel, line, format!("field `{field_name}`: {e}")));
+                    continue;
+                }
+            }
+        };
+        match Rules::compile(&spec.validation) {
+            Ok(rules) => fields.push(FormField { name: field_name, editable: spec.editable, rules }),
+            Err(message) => problems.push(LoadProblem::new(&file.rel, line, format!("field `{field_name}`: {message}"))),
+        }
+    }
+    let mut liquid_field = |key: &str, value: &Option<String>, output: Output| -> Option<CompiledTemplate> {
+        let text = value.as_ref()?;
+        let line = front_matter::line_of_key(&doc, key);
+        match parsers.compile(&file.rel, line, text, output) {
+            Ok(t) => Some(t),
+            Err(p) => {
+                problems.push(p);
+                None
+            }
+        }
+    };
+    let default_payload = liquid_field("default_payload", &fm.default_payload, Output::Data);
+    let redirect_to = liquid_field("redirect_to", &fm.redirect_to, Output::Data);
+    let flash_notice = liquid_field("flash_notice", &fm.flash_notice, Output::Data);
+    let flash_alert = liquid_field("flash_alert", &fm.flash_alert, Output::Data);
+    let body = match parsers.compile(&file.rel, doc.body_line, doc.body, Output::Html) {
+        Ok(b) => Some(b),
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    match body {
+        Some(body) if problems.is_empty() => Ok(FormConfiguration {
+            name,
+            resource: fm.resource,
+            resource_line: front_matter::line_of_key(&doc, "resource"),
+            request_type: fm.request_type,
+            request_type_line: front_matter::line_of_key(&doc, "request_type"),
+            fields,
+            default_payload,
+            redirect_to,
+            flash_notice,
+            flash_alert,
+            authorization_policies: fm.authorization_policies,
+            policies_line: front_matter::line_of_key(&doc, "authorization_policies"),
+            body,
+            file: file.rel.clone(),
+        }),
+        _ => Err(problems.into()),
+    }
+}
+
+// ------------------------------------------------- API call notifications
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotificationFrontMatter {
+    to: String,
+    request_type: Option<String>,
+    headers: Option<String>,
+    format: Option<String>,
+    /// Seconds.
+    timeout: Option<u64>,
+    retries: Option<u32>,
+    /// Typed inputs for the GraphQL mutation: `{ email: string, amount: integer }`.
+    fields: Option<serde_yaml::Mapping>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// Stripe's bracket form encoding.
+    Form,
+    Json,
+}
+
+#[derive(Debug)]
+pub struct ApiCallNotification {
+    pub name: String,
+    pub to: CompiledTemplate,
+    pub method: String,
+    pub headers: Option<CompiledTemplate>,
+    pub format: BodyFormat,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub fields: Option<Vec<(String, PropertyType)>>,
+    pub body: CompiledTemplate,
+    pub file: PathBuf,
+}
+
+pub fn load_notification(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<ApiCallNotification, ProblemList> {
+    let doc = front_matter::split(&file.rel, text)?;
+    let fm: NotificationFrontMatter = front_matter::parse(&file.rel, &doc)?;
+    let mut problems = Vec::new();
+    let method = fm.request_type.unwrap_or_else(|| "POST".into()).to_ascii_uppercase();
+    if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
+        problems.push(LoadProblem::new(
+            &file.rel,
+            front_matter::line_of_key(&doc, "request_type"),
+            format!("request_type `{method}` is not an HTTP method (GET, POST, PUT, PATCH, DELETE)"),
+        ));
+    }
+    let format = match fm.format.as_deref() {
+        None | Some("form") => BodyFormat::Form,
+        Some("json") => BodyFormat::Json,
+        Some(other) => {
+            problems.push(LoadProblem::new(
+                &file.rel,
+                front_matter::line_of_key(&doc, "format"),
+                format!("format `{other}` is not `form` or `json`"),
+            ));
+            BodyFormat::Form
+        }
+    };
+    let fields = fm.fields.map(|mapping| parse_typed_fields(&file.rel, &doc, mapping, &mut problems));
+    let mut compile = |key: &str, text: &str| match parsers.compile(&file.rel, front_matter::line_of_key(&doc, key), text, Output::Data) {
+        Ok(t) => Some(t),
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    let to = compile("to", &fm.to);
+    let headers = fm.headers.as_deref().and_then(|h| compile("headers", h));
+    let body = match parsers.compile(&file.rel, doc.body_line, doc.body, Output::Data) {
+        Ok(b) => Some(b),
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    match (to, body) {
+        (Some(to), Some(body)) if problems.is_empty() => Ok(ApiCallNotification {
+            name: file.name.clone(),
+            to,
+            method,
+            headers,
+            format,
+            timeout: Duration::from_secs(fm.timeout.unwrap_or(30).clamp(1, 300)),
+            retries: fm.retries.unwrap_or(2).min(10),
+            fields,
+            body,
+            file: file.rel.clone(),
+        }),
+        _ => Err(problems.into()),
+    }
+}
+
+fn parse_typed_fields(
+    file: &std::path::Path,
+    doc: &Document<'_>,
+    mapping: serde_yaml::Mapping,
+    problems: &mut Vec<LoadProblem>,
+) -> Vec<(String, PropertyType)> {
+    let mut fields = Vec::new();
+    for (key, value) in mapping {
+        let name = key.as_str().unwrap_or_default().to_string();
+        let line = front_matter::line_containing(doc, &format!("{name}:"));
+        let kind = match value.as_str() {
+            Some("string") => PropertyType::String,
+            Some("integer") => PropertyType::Integer,
+            Some("float") => PropertyType::Float,
+            Some("boolean") => PropertyType::Boolean,
+            Some("datetime") => PropertyType::Datetime,
+            Some("json") => PropertyType::Json,
+            Some("array") => PropertyType::Array,
+            _ => {
+                problems.push(LoadProblem::new(
+                    file,
+                    line,
+                    format!("field `{name}`: type must be one of string, integer, float, boolean, datetime, json, array"),
+                ));
+                continue;
+            }
+        };
+        fields.push((name, kind));
+    }
+    fields
+}
+
+// ------------------------------------------------ authorization policies
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFrontMatter {
+    name: Option<String>,
+    redirect_to: Option<String>,
+    flash_alert: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct AuthorizationPolicy {
+    pub name: String,
+    pub redirect_to: Option<String>,
+    pub flash_alert: Option<String>,
+    /// Renders `true` to allow.
+    pub template: CompiledTemplate,
+}
+
+pub fn load_policy(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<AuthorizationPolicy, ProblemList> {
+    let doc = front_matter::split(&file.rel, text)?;
+    let fm: PolicyFrontMatter = front_matter::parse(&file.rel, &doc)?;
+    let template = parsers.compile(&file.rel, doc.body_line, doc.body, Output::Data)?;
+    Ok(AuthorizationPolicy {
+        name: fm.name.unwrap_or_else(|| file.name.clone()),
+        redirect_to: fm.redirect_to,
+        flash_alert: fm.flash_alert,
+        template,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_from_paths() {
+        assert_eq!(slug_from_path("index"), "");
+        assert_eq!(slug_from_path("payments/index"), "payments");
+        assert_eq!(slug_from_path("checkout"), "checkout");
+    }
+}

@@ -1,0 +1,312 @@
+//! An app: every YAML and Liquid file of an app folder and its modules,
+//! parsed and compiled once. Requests only ever read a loaded [`App`].
+
+pub mod definitions;
+pub mod files;
+pub mod front_matter;
+pub mod templates;
+pub mod watch;
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::db::model_type::ModelType;
+use crate::error::LoadProblem;
+
+pub use definitions::{
+    ApiCallNotification, AuthorizationPolicy, BodyFormat, FormConfiguration, FormField, Page,
+};
+use files::{Kind, SourceFile};
+use templates::{CompiledTemplate, Output, Parsers, PartialSource};
+
+/// A fully loaded app. Immutable; hot reload swaps in a new one.
+#[derive(Default)]
+pub struct App {
+    pub root: PathBuf,
+    pub pages: Vec<Page>,
+    pub layouts: HashMap<String, CompiledTemplate>,
+    pub forms: HashMap<String, Arc<FormConfiguration>>,
+    pub notifications: HashMap<String, Arc<ApiCallNotification>>,
+    pub response_mappers: HashMap<String, CompiledTemplate>,
+    pub webhook_processors: HashMap<String, CompiledTemplate>,
+    pub authorization_policies: HashMap<String, AuthorizationPolicy>,
+    pub model_types: HashMap<String, Arc<ModelType>>,
+    pub graph_queries: HashMap<String, String>,
+    /// URL path under /assets/ -> file.
+    pub assets: HashMap<String, PathBuf>,
+    /// Cache-busting version of each asset (from size and modification time).
+    pub asset_versions: HashMap<String, String>,
+    pub partial_names: Vec<String>,
+}
+
+impl App {
+    /// Load and compile the app in `root`. Every problem in every file is
+    /// returned, not just the first.
+    pub fn load(root: &Path) -> Result<App, Vec<LoadProblem>> {
+        let files = files::discover(root)?;
+        let mut problems = Vec::new();
+        let mut app = App {
+            root: root.to_path_buf(),
+            ..App::default()
+        };
+
+        let mut sources: Vec<(SourceFile, String)> = Vec::new();
+        for file in files {
+            if file.kind == Kind::Asset {
+                let url = asset_url_path(&file);
+                if let Some(version) = asset_version(&file.path) {
+                    app.asset_versions.insert(url.clone(), version);
+                }
+                app.assets.insert(url, file.path.clone());
+                continue;
+            }
+            match fs::read_to_string(&file.path) {
+                Ok(text) => sources.push((file, text)),
+                Err(e) => problems.push(LoadProblem::new(&file.rel, 0, format!("cannot read: {e}"))),
+            }
+        }
+
+        // Partials first: every other template may include them.
+        let mut partials: HashMap<String, PartialSource> = HashMap::new();
+        for (file, text) in sources.iter().filter(|(f, _)| f.kind == Kind::Partial) {
+            match front_matter::split(&file.rel, text) {
+                Ok(doc) => {
+                    partials.insert(
+                        file.name.clone(),
+                        PartialSource {
+                            name: file.name.clone(),
+                            file: file.rel.clone(),
+                            first_line: doc.body_line,
+                            text: doc.body.to_string(),
+                        },
+                    );
+                }
+                Err(p) => problems.push(p),
+            }
+        }
+        let partial_list: Vec<PartialSource> = partials.into_values().collect();
+        app.partial_names = partial_list.iter().map(|p| p.name.clone()).collect();
+        app.partial_names.sort();
+        let (parsers, partial_problems) = Parsers::build(&partial_list);
+        problems.extend(partial_problems);
+
+        for (file, text) in &sources {
+            let result = match file.kind {
+                Kind::Partial | Kind::Asset => Ok(()),
+                Kind::Page => definitions::load_page(&parsers, file, text).map(|page| {
+                    // An app page replaces a module page at the same slug.
+                    app.pages
+                        .retain(|p| !(p.slug == page.slug && p.method == page.method));
+                    app.pages.push(page);
+                }),
+                Kind::Layout => compile_plain(&parsers, file, text, Output::Html)
+                    .map(|t| drop(app.layouts.insert(file.name.clone(), t))),
+                Kind::FormConfiguration => definitions::load_form(&parsers, file, text)
+                    .map(|form| drop(app.forms.insert(form.name.clone(), Arc::new(form)))),
+                Kind::ApiCallNotification => definitions::load_notification(&parsers, file, text)
+                    .map(|n| drop(app.notifications.insert(file.name.clone(), Arc::new(n)))),
+                Kind::ResponseMapper => compile_plain(&parsers, file, text, Output::Data)
+                    .map(|t| drop(app.response_mappers.insert(file.name.clone(), t))),
+                Kind::WebhookProcessor => compile_plain(&parsers, file, text, Output::Data)
+                    .map(|t| drop(app.webhook_processors.insert(file.name.clone(), t))),
+                Kind::AuthorizationPolicy => definitions::load_policy(&parsers, file, text)
+                    .map(|p| drop(app.authorization_policies.insert(file.name.clone(), p))),
+                Kind::Schema => ModelType::parse(&file.rel, &file.name, text)
+                    .map_err(ProblemList::from)
+                    .map(|m| drop(app.model_types.insert(file.name.clone(), Arc::new(m)))),
+                Kind::GraphQuery => {
+                    app.graph_queries.insert(file.name.clone(), text.clone());
+                    Ok(())
+                }
+            };
+            if let Err(mut p) = result.map_err(ProblemList::into_vec) {
+                problems.append(&mut p);
+            }
+        }
+        app.check_references(&mut problems);
+        app.pages.sort_by(|a, b| a.route_rank().cmp(&b.route_rank()));
+        if problems.is_empty() {
+            Ok(app)
+        } else {
+            problems.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));
+            problems.dedup();
+            Err(problems)
+        }
+    }
+
+    /// Cross-file checks: names a file refers to must exist.
+    fn check_references(&self, problems: &mut Vec<LoadProblem>) {
+        for page in &self.pages {
+            if let Some(layout) = &page.layout {
+                if !self.layouts.contains_key(layout) {
+                    problems.push(LoadProblem::new(
+                        &page.file,
+                        page.layout_line,
+                        format!("layout `{layout}` does not exist (looked for templates/layouts/{layout}.liquid)"),
+                    ));
+                }
+            }
+            for policy in &page.authorization_policies {
+                if !self.authorization_policies.contains_key(policy) {
+                    problems.push(LoadProblem::new(
+                        &page.file,
+                        page.policies_line,
+                        format!("authorization policy `{policy}` does not exist"),
+                    ));
+                }
+            }
+        }
+        for form in self.forms.values() {
+            if !self.model_types.contains_key(&form.resource) {
+                problems.push(LoadProblem::new(
+                    &form.file,
+                    form.resource_line,
+                    format!("resource `{}` is not a model (no schema/{}.yml)", form.resource, form.resource),
+                ));
+            }
+            if let Some(rt) = &form.request_type {
+                if !self.notifications.contains_key(rt) {
+                    problems.push(LoadProblem::new(
+                        &form.file,
+                        form.request_type_line,
+                        format!("request_type `{rt}` has no API call notification (notifications/api_call_notifications/{rt}.liquid)"),
+                    ));
+                }
+            }
+            for policy in &form.authorization_policies {
+                if !self.authorization_policies.contains_key(policy) {
+                    problems.push(LoadProblem::new(
+                        &form.file,
+                        form.policies_line,
+                        format!("authorization policy `{policy}` does not exist"),
+                    ));
+                }
+            }
+        }
+        let mut short_names: HashMap<&str, &ModelType> = HashMap::new();
+        for model in self.model_types.values() {
+            if let Some(other) = short_names.insert(model.short_name(), model) {
+                let (first, second) = if other.file <= model.file { (other, model) } else { (model, other) };
+                problems.push(LoadProblem::new(
+                    &second.file,
+                    1,
+                    format!(
+                        "model `{}` has the same GraphQL name as `{}` ({}); rename one",
+                        second.name,
+                        first.name,
+                        first.file.display()
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// The page for `method` and `path`, with captured `:params`.
+    pub fn route(&self, method: &str, path: &str) -> Option<(&Page, Vec<(String, String)>)> {
+        self.pages.iter().find_map(|page| {
+            if !page.method.eq_ignore_ascii_case(method) {
+                return None;
+            }
+            page.match_path(path).map(|params| (page, params))
+        })
+    }
+
+    /// `templates/pages/404.liquid` if the app has one.
+    pub fn not_found_page(&self) -> Option<&Page> {
+        self.pages.iter().find(|p| p.name == "404" || p.name.ends_with("/404"))
+    }
+
+    /// Look a name up app-first, then in every module (`name`, then
+    /// `modules/*/name`), as platformOS resolves unqualified names.
+    pub fn resolve<'a, T>(map: &'a HashMap<String, T>, name: &str) -> Option<&'a T> {
+        if let Some(found) = map.get(name) {
+            return Some(found);
+        }
+        if name.starts_with("modules/") {
+            return None;
+        }
+        let mut candidates: Vec<(&String, &T)> = map
+            .iter()
+            .filter(|(key, _)| {
+                key.starts_with("modules/")
+                    && key.splitn(3, '/').nth(2) == Some(name)
+            })
+            .collect();
+        candidates.sort_by(|a, b| a.0.cmp(b.0));
+        candidates.first().map(|(_, v)| *v)
+    }
+
+    /// The processor for a webhook event type: `payment_intent.succeeded`
+    /// (or platformOS's `payment_intent_succeeded`), app first.
+    pub fn webhook_processor(&self, event_type: &str) -> Option<&CompiledTemplate> {
+        App::resolve(&self.webhook_processors, event_type)
+            .or_else(|| App::resolve(&self.webhook_processors, &event_type.replace('.', "_")))
+    }
+
+    pub fn model_type(&self, name: &str) -> Option<&Arc<ModelType>> {
+        App::resolve(&self.model_types, name)
+    }
+
+    pub fn form(&self, name: &str) -> Option<&Arc<FormConfiguration>> {
+        App::resolve(&self.forms, name)
+    }
+
+    pub fn graph_query(&self, name: &str) -> Option<&String> {
+        App::resolve(&self.graph_queries, name)
+    }
+}
+
+fn compile_plain(
+    parsers: &Parsers,
+    file: &SourceFile,
+    text: &str,
+    output: Output,
+) -> Result<CompiledTemplate, ProblemList> {
+    let doc = front_matter::split(&file.rel, text)?;
+    if !doc.yaml.trim().is_empty() {
+        return Err(LoadProblem::new(&file.rel, doc.yaml_line, "this kind of file takes no front matter").into());
+    }
+    Ok(parsers.compile(&file.rel, doc.body_line, doc.body, output)?)
+}
+
+fn asset_version(path: &Path) -> Option<String> {
+    let meta = fs::metadata(path).ok()?;
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(format!("{:x}", modified ^ (meta.len() << 32)))
+}
+
+fn asset_url_path(file: &SourceFile) -> String {
+    match &file.module {
+        Some(m) => format!("modules/{m}/{}", file.local_name),
+        None => file.local_name.clone(),
+    }
+}
+
+/// One or more problems of one file.
+#[derive(Debug)]
+pub struct ProblemList(pub Vec<LoadProblem>);
+
+impl ProblemList {
+    fn into_vec(self) -> Vec<LoadProblem> {
+        self.0
+    }
+}
+
+impl From<LoadProblem> for ProblemList {
+    fn from(p: LoadProblem) -> Self {
+        ProblemList(vec![p])
+    }
+}
+
+impl From<Vec<LoadProblem>> for ProblemList {
+    fn from(p: Vec<LoadProblem>) -> Self {
+        ProblemList(p)
+    }
+}

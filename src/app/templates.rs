@@ -1,0 +1,154 @@
+//! Compiling Liquid once, at load, with errors mapped to file:line.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use liquid::partials::{EagerCompiler, InMemorySource};
+use regex::Regex;
+
+use crate::error::LoadProblem;
+
+/// A compiled template and where it came from.
+#[derive(Clone)]
+pub struct CompiledTemplate {
+    pub template: Arc<liquid::Template>,
+    pub file: PathBuf,
+    /// File line of the template's first line (after front matter).
+    pub first_line: usize,
+}
+
+impl std::fmt::Debug for CompiledTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CompiledTemplate({}:{})", self.file.display(), self.first_line)
+    }
+}
+
+/// Whether a template's output is HTML (escaped by default) or data (JSON,
+/// form bodies, URLs: written verbatim).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Html,
+    Data,
+}
+
+/// The two parsers of one app load; both know every partial.
+pub struct Parsers {
+    html: liquid::Parser,
+    data: liquid::Parser,
+}
+
+/// A partial's source, as found on disk.
+pub struct PartialSource {
+    pub name: String,
+    pub file: PathBuf,
+    pub first_line: usize,
+    pub text: String,
+}
+
+impl Parsers {
+    /// Build the parsers. Broken partials are reported and left out, so one
+    /// bad partial does not hide the problems of every other file.
+    pub fn build(partials: &[PartialSource]) -> (Parsers, Vec<LoadProblem>) {
+        let mut problems = Vec::new();
+        let checker = plain_parser();
+        let mut html_source = InMemorySource::new();
+        let mut data_source = InMemorySource::new();
+        for partial in partials {
+            let escaped = crate::liquid::autoescape_outputs(&partial.text);
+            match checker.parse(&escaped) {
+                Ok(_) => {
+                    html_source.add(partial.name.clone(), escaped);
+                    data_source.add(partial.name.clone(), partial.text.clone());
+                }
+                Err(e) => problems.push(liquid_problem(&partial.file, partial.first_line, &e)),
+            }
+        }
+        let html = build_with(html_source);
+        let data = build_with(data_source);
+        match (html, data) {
+            (Ok(html), Ok(data)) => (Parsers { html, data }, problems),
+            (Err(e), _) | (_, Err(e)) => {
+                // Every partial parsed on its own above, so this is unexpected;
+                // fall back to parsers without partials and report it.
+                problems.push(LoadProblem::new("templates/partials", 0, e.to_string()));
+                (
+                    Parsers {
+                        html: plain_parser(),
+                        data: plain_parser(),
+                    },
+                    problems,
+                )
+            }
+        }
+    }
+
+    pub fn compile(
+        &self,
+        file: &Path,
+        first_line: usize,
+        text: &str,
+        output: Output,
+    ) -> Result<CompiledTemplate, LoadProblem> {
+        let result = match output {
+            Output::Html => self.html.parse(&crate::liquid::autoescape_outputs(text)),
+            Output::Data => self.data.parse(text),
+        };
+        result
+            .map(|template| CompiledTemplate {
+                template: Arc::new(template),
+                file: file.to_path_buf(),
+                first_line,
+            })
+            .map_err(|e| liquid_problem(file, first_line, &e))
+    }
+}
+
+fn plain_parser() -> liquid::Parser {
+    // Building without partials only fails on a programming error in the
+    // dialect registration; an empty parser then makes every file report it.
+    crate::liquid::dialect(liquid::ParserBuilder::with_stdlib())
+        .build()
+        .unwrap_or_default()
+}
+
+fn build_with(source: InMemorySource) -> liquid::Result<liquid::Parser> {
+    crate::liquid::dialect(liquid::ParserBuilder::with_stdlib())
+        .partials(EagerCompiler::new(source))
+        .build()
+}
+
+/// Turn a liquid error into `file:line: message`, shifting the line by where
+/// the template starts in its file.
+pub fn liquid_problem(file: &Path, first_line: usize, error: &liquid::Error) -> LoadProblem {
+    let text = error.to_string();
+    let (line, message) = locate_liquid_error(&text);
+    LoadProblem::new(file, first_line + line.unwrap_or(1) - 1, message)
+}
+
+/// liquid-rust reports parse errors as a pest excerpt (`--> L:C`, the line,
+/// a caret, `= expected ...`); keep the position and the explanation.
+pub fn locate_liquid_error(text: &str) -> (Option<usize>, String) {
+    static POSITION: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
+    let position = POSITION.get_or_init(|| Regex::new(r"-->\s*(\d+):(\d+)").ok());
+    let line = position
+        .as_ref()
+        .and_then(|re| re.captures(text))
+        .and_then(|c| c.get(1))
+        .and_then(|m| m.as_str().parse::<usize>().ok());
+    let explanation: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter_map(|l| l.strip_prefix("= "))
+        .collect();
+    let message = if explanation.is_empty() {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("-->") && !l.starts_with('|'))
+            .collect::<Vec<_>>()
+            .join("; ")
+    } else {
+        explanation.join("; ")
+    };
+    let message = message.trim_start_matches("liquid: ").to_string();
+    (line, if message.is_empty() { text.to_string() } else { message })
+}

@@ -1,0 +1,341 @@
+//! Settings: environment variables override `payforms.toml` in the app folder.
+//!
+//! Secrets are wrapped in [`Secret`], whose `Debug`/`Display` never show the
+//! value, so a stray `{:?}` cannot leak a key into a log line.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// Problems reading settings; messages never contain secret values.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}:{line}: {message}")]
+    File {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("cannot create {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A secret value. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The clear value, for the few places that must send it (HTTP auth, HMAC keys).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// `payforms.toml`: the same settings as the environment, lowercase.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database_url: Option<String>,
+    bind: Option<String>,
+    secret: Option<String>,
+    stripe_secret_key: Option<String>,
+    stripe_publishable_key: Option<String>,
+    stripe_webhook_secret: Option<String>,
+    stripe_api_base: Option<String>,
+    stripe_js_url: Option<String>,
+    api_keys: Option<String>,
+    public_url: Option<String>,
+    merchant_webhook_urls: Option<String>,
+    merchant_webhook_secret: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StripeSettings {
+    pub secret_key: Option<Secret>,
+    pub publishable_key: String,
+    /// Several secrets are accepted at once, for rotation.
+    pub webhook_secrets: Vec<Secret>,
+    pub api_base: String,
+    pub js_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub app_dir: PathBuf,
+    pub database_url: String,
+    pub bind: String,
+    /// Signs forms and flash cookies; derives the key for secrets at rest.
+    pub secret: Secret,
+    pub stripe: StripeSettings,
+    /// SHA-256 of each API key for `/api/*`; the keys themselves are not kept.
+    pub api_key_hashes: Vec<[u8; 32]>,
+    pub public_url: Option<String>,
+    pub merchant_webhook_urls: Vec<String>,
+    pub merchant_webhook_secret: Option<Secret>,
+}
+
+/// Values given on the command line, which win over everything.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub database_url: Option<String>,
+    pub bind: Option<String>,
+}
+
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com";
+pub const DEFAULT_STRIPE_JS_URL: &str = "https://js.stripe.com/v3/";
+
+impl Settings {
+    /// Read settings for the app in `app_dir` from the process environment.
+    pub fn load(app_dir: &Path, overrides: &Overrides) -> Result<Settings, ConfigError> {
+        Self::load_with(app_dir, overrides, |name| std::env::var(name).ok())
+    }
+
+    /// Read settings with an explicit environment (tests).
+    pub fn load_with(
+        app_dir: &Path,
+        overrides: &Overrides,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let file = read_file_settings(app_dir)?;
+        let pick = |var: &str, from_file: &Option<String>| -> Option<String> {
+            env(var)
+                .filter(|v| !v.trim().is_empty())
+                .or_else(|| from_file.clone())
+        };
+
+        let database_url = overrides
+            .database_url
+            .clone()
+            .or_else(|| pick("DATABASE_URL", &file.database_url))
+            .unwrap_or_else(|| default_database_path(app_dir));
+        let bind = overrides
+            .bind
+            .clone()
+            .or_else(|| pick("PAYFORMS_BIND", &file.bind))
+            .unwrap_or_else(|| DEFAULT_BIND.to_string());
+        let secret = match pick("PAYFORMS_SECRET", &file.secret) {
+            Some(value) => Secret::new(value),
+            None => stored_or_generated_secret(app_dir)?,
+        };
+        let stripe = StripeSettings {
+            secret_key: pick("STRIPE_SECRET_KEY", &file.stripe_secret_key).map(Secret::new),
+            publishable_key: pick("STRIPE_PUBLISHABLE_KEY", &file.stripe_publishable_key)
+                .unwrap_or_default(),
+            webhook_secrets: split_list(pick("STRIPE_WEBHOOK_SECRET", &file.stripe_webhook_secret))
+                .into_iter()
+                .map(Secret::new)
+                .collect(),
+            api_base: pick("STRIPE_API_BASE", &file.stripe_api_base)
+                .unwrap_or_else(|| DEFAULT_STRIPE_API_BASE.to_string())
+                .trim_end_matches('/')
+                .to_string(),
+            js_url: pick("STRIPE_JS_URL", &file.stripe_js_url)
+                .unwrap_or_else(|| DEFAULT_STRIPE_JS_URL.to_string()),
+        };
+        let api_key_hashes = split_list(pick("PAYFORMS_API_KEYS", &file.api_keys))
+            .iter()
+            .map(|key| hash_api_key(key))
+            .collect();
+        Ok(Settings {
+            app_dir: app_dir.to_path_buf(),
+            database_url,
+            bind,
+            secret,
+            stripe,
+            api_key_hashes,
+            public_url: pick("PAYFORMS_PUBLIC_URL", &file.public_url),
+            merchant_webhook_urls: split_list(pick(
+                "PAYFORMS_MERCHANT_WEBHOOK_URLS",
+                &file.merchant_webhook_urls,
+            )),
+            merchant_webhook_secret: pick(
+                "PAYFORMS_MERCHANT_WEBHOOK_SECRET",
+                &file.merchant_webhook_secret,
+            )
+            .map(Secret::new),
+        })
+    }
+
+    /// A sub-key derived from the master secret, so each use (forms, CSRF,
+    /// flash, encryption) has its own key and one leaked use reveals nothing else.
+    pub fn derived_key(&self, purpose: &str) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(b"payforms:");
+        hasher.update(purpose.as_bytes());
+        hasher.update(b":");
+        hasher.update(self.secret.expose().as_bytes());
+        hasher.finalize().into()
+    }
+}
+
+pub fn hash_api_key(key: &str) -> [u8; 32] {
+    Sha256::digest(key.trim().as_bytes()).into()
+}
+
+fn split_list(value: Option<String>) -> Vec<String> {
+    value
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn default_database_path(app_dir: &Path) -> String {
+    app_dir.join("data").join("payforms.sqlite3").display().to_string()
+}
+
+fn read_file_settings(app_dir: &Path) -> Result<FileSettings, ConfigError> {
+    let path = app_dir.join("payforms.toml");
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileSettings::default()),
+        Err(e) => {
+            return Err(ConfigError::Io {
+                path: path.display().to_string(),
+                source: e,
+            })
+        }
+    };
+    toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|span| text[..span.start.min(text.len())].lines().count().max(1))
+            .unwrap_or(1);
+        ConfigError::File {
+            file: "payforms.toml".to_string(),
+            line,
+            message: e.message().to_string(),
+        }
+    })
+}
+
+/// The secret kept in `data/.payforms_secret`, created on first start.
+fn stored_or_generated_secret(app_dir: &Path) -> Result<Secret, ConfigError> {
+    let dir = app_dir.join("data");
+    let path = dir.join(".payforms_secret");
+    if let Ok(existing) = fs::read_to_string(&path) {
+        let existing = existing.trim();
+        if existing.len() >= 32 {
+            return Ok(Secret::new(existing));
+        }
+    }
+    let io_err = |source| ConfigError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    fs::create_dir_all(&dir).map_err(io_err)?;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let value = hex::encode(bytes);
+    write_private_file(&path, &value).map_err(io_err)?;
+    Ok(Secret::new(value))
+}
+
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn env_overrides_file_and_secrets_are_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("payforms.toml"),
+            "bind = \"127.0.0.1:9000\"\nstripe_secret_key = \"sk_test_file\"\n",
+        )
+        .unwrap();
+        let settings = Settings::load_with(
+            dir.path(),
+            &Overrides::default(),
+            env_of(&[("STRIPE_SECRET_KEY", "sk_test_env"), ("STRIPE_WEBHOOK_SECRET", "whsec_a, whsec_b")]),
+        )
+        .unwrap();
+        assert_eq!(settings.bind, "127.0.0.1:9000");
+        assert_eq!(settings.stripe.secret_key.as_ref().unwrap().expose(), "sk_test_env");
+        assert_eq!(settings.stripe.webhook_secrets.len(), 2);
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("sk_test_env"));
+        assert!(!debug.contains("whsec_a"));
+        assert!(!debug.contains(settings.secret.expose()));
+    }
+
+    #[test]
+    fn secret_is_generated_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Settings::load_with(dir.path(), &Overrides::default(), env_of(&[])).unwrap();
+        let second = Settings::load_with(dir.path(), &Overrides::default(), env_of(&[])).unwrap();
+        assert_eq!(first.secret, second.secret);
+        assert_eq!(first.secret.expose().len(), 64);
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_reported_with_line() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("payforms.toml"), "bind = \"x\"\nbogus = 1\n").unwrap();
+        let err = Settings::load_with(dir.path(), &Overrides::default(), env_of(&[])).unwrap_err();
+        assert!(err.to_string().starts_with("payforms.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn api_keys_are_kept_only_as_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::load_with(
+            dir.path(),
+            &Overrides::default(),
+            env_of(&[("PAYFORMS_API_KEYS", "key-one,key-two")]),
+        )
+        .unwrap();
+        assert_eq!(settings.api_key_hashes, vec![hash_api_key("key-one"), hash_api_key("key-two")]);
+    }
+}

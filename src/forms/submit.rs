@@ -1,0 +1,325 @@
+//! Handling a posted form: CSRF, signed state, editable fields, validation,
+//! default_payload, idempotency, then the record (or the request type).
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use super::csrf;
+use super::signing::SignatureError;
+use super::state::FormState;
+use crate::app::FormConfiguration;
+use crate::db::models::form_submission::{self, Claim};
+use crate::db::StoreError;
+use crate::error::FieldError;
+use crate::instance::{Instance, Loaded};
+use crate::render::context::Flash;
+use crate::render::host::SubmissionFeedback;
+use crate::render::{self, policies, RenderError};
+
+/// What a valid or invalid submission leads to.
+#[derive(Debug)]
+pub enum SubmitOutcome {
+    /// Stored; go to `location` with the flash notice.
+    Done {
+        location: String,
+        flash: Flash,
+        record: Value,
+    },
+    /// The visitor must fix something: show the page again with errors.
+    Invalid {
+        page: String,
+        feedback: SubmissionFeedback,
+        flash: Flash,
+    },
+}
+
+/// A submission refused before anything is looked at or stored.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the form's CSRF token is missing or invalid; reload the page and try again")]
+    Csrf,
+    #[error("form `{0}` does not exist")]
+    UnknownForm(String),
+    #[error("the form was changed after it was rendered ({0}); nothing was stored")]
+    Tampered(String),
+    #[error("the form has expired; reload the page and try again")]
+    Expired,
+    #[error("field `{0}` was changed after the form was rendered; nothing was stored")]
+    FieldChanged(String),
+    #[error("you are not allowed to submit this form")]
+    Forbidden { redirect_to: Option<String>, flash_alert: Option<String> },
+    #[error("this form is already being processed")]
+    InProgress,
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Gateway(String),
+}
+
+/// Inputs of one submission.
+pub struct Submission<'a> {
+    pub form_name: &'a str,
+    /// Everything posted (urlencoded body, parsed).
+    pub params: Map<String, Value>,
+    pub visitor_id: Option<&'a str>,
+    /// The `context` object for templates (params = posted params).
+    pub context: Value,
+}
+
+pub fn submit(instance: &Arc<Instance>, loaded: &Loaded, submission: Submission<'_>) -> Result<SubmitOutcome, SubmitError> {
+    let settings = &instance.settings;
+    let params = &submission.params;
+    let token = params.get("authenticity_token").and_then(Value::as_str);
+    if !csrf::verify(settings, submission.visitor_id, token) {
+        return Err(SubmitError::Csrf);
+    }
+    let sealed = params
+        .get("payforms_state")
+        .and_then(Value::as_str)
+        .ok_or_else(|| SubmitError::Tampered("its signed state is missing".into()))?;
+    let state = FormState::open(settings, sealed, chrono::Utc::now().timestamp()).map_err(|e| match e {
+        SignatureError::Expired => SubmitError::Expired,
+        other => SubmitError::Tampered(other.to_string()),
+    })?;
+    if state.form != submission.form_name {
+        return Err(SubmitError::Tampered("it was rendered for another form".into()));
+    }
+    if Some(state.visitor.as_str()) != submission.visitor_id {
+        return Err(SubmitError::Csrf);
+    }
+    let form = loaded
+        .app
+        .form(submission.form_name)
+        .cloned()
+        .ok_or_else(|| SubmitError::UnknownForm(submission.form_name.to_string()))?;
+    policies::check(&loaded.app, &form.authorization_policies, &submission.context).map_err(|denied| {
+        SubmitError::Forbidden {
+            redirect_to: denied.redirect_to,
+            flash_alert: denied.flash_alert,
+        }
+    })?;
+
+    let posted = match params.get("form") {
+        Some(Value::Object(fields)) => fields.clone(),
+        _ => Map::new(),
+    };
+    let mut payload = build_payload(&form, &state, &posted)?;
+
+    let globals = json!({
+        "context": submission.context,
+        "data": payload,
+        "config": state.config,
+        "params": params,
+    });
+    if let Some(template) = &form.default_payload {
+        match render::render_json(template, &globals)? {
+            Value::Object(extra) => payload.extend(extra),
+            Value::Null => {}
+            _ => {
+                return Err(SubmitError::Render(RenderError {
+                    file: template.file.display().to_string(),
+                    line: template.first_line,
+                    message: "default_payload must render a JSON object".into(),
+                }))
+            }
+        }
+    }
+
+    let mut errors: Vec<FieldError> = Vec::new();
+    for field in &form.fields {
+        errors.extend(field.rules.check(&field.name, payload.get(&field.name)));
+    }
+    if !errors.is_empty() {
+        return Ok(invalid(&form, &state, &posted, errors, &globals)?);
+    }
+
+    // One rendered form, one effect: the idempotency key is claimed in the
+    // database before anything is written or sent.
+    let key = state.idempotency_key.clone();
+    match form_submission::claim(&instance.store, &key, &form.name)? {
+        Claim::New => {}
+        Claim::Done(result) => return Ok(replay(result)),
+        Claim::InProgress => return Err(SubmitError::InProgress),
+    }
+    let stored = store_or_dispatch(instance, loaded, &form, &payload, &key);
+    let record = match stored {
+        Ok(record) => record,
+        Err(StoreOrGateway::Invalid(errors)) => {
+            form_submission::release(&instance.store, &key)?;
+            return Ok(invalid(&form, &state, &posted, errors, &globals)?);
+        }
+        Err(StoreOrGateway::Failed(error)) => {
+            form_submission::release(&instance.store, &key)?;
+            return Err(error);
+        }
+    };
+
+    let globals = json!({
+        "context": globals["context"],
+        "data": payload,
+        "config": state.config,
+        "record": record,
+        "form": record,
+    });
+    let location = match &form.redirect_to {
+        Some(t) => render::render(t, &globals)?.trim().to_string(),
+        None => String::new(),
+    };
+    let location = safe_location(&location).unwrap_or_else(|| state.page.clone());
+    let notice = match &form.flash_notice {
+        Some(t) => Some(render::render(t, &globals)?.trim().to_string()).filter(|s| !s.is_empty()),
+        None => None,
+    };
+    let flash = Flash { notice, alert: None };
+    let result = json!({ "location": location, "flash": flash, "record": record });
+    form_submission::complete(&instance.store, &key, &result)?;
+    Ok(SubmitOutcome::Done { location, flash, record })
+}
+
+/// Signed data, plus what the visitor may type. A non-editable value that
+/// differs from the signed one means the page was tampered with.
+fn build_payload(
+    form: &FormConfiguration,
+    state: &FormState,
+    posted: &Map<String, Value>,
+) -> Result<Map<String, Value>, SubmitError> {
+    let mut payload = match &state.data {
+        Value::Object(data) => data.clone(),
+        _ => Map::new(),
+    };
+    for (name, value) in posted {
+        let editable = form.field(name).map(|f| f.editable).unwrap_or(false);
+        if editable {
+            payload.insert(name.clone(), value.clone());
+            continue;
+        }
+        match payload.get(name) {
+            Some(signed) if same_text(signed, value) => {}
+            _ => return Err(SubmitError::FieldChanged(name.clone())),
+        }
+    }
+    Ok(payload)
+}
+
+fn same_text(signed: &Value, posted: &Value) -> bool {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    text(signed) == text(posted)
+}
+
+fn invalid(
+    form: &FormConfiguration,
+    state: &FormState,
+    posted: &Map<String, Value>,
+    errors: Vec<FieldError>,
+    globals: &Value,
+) -> Result<SubmitOutcome, SubmitError> {
+    let alert = match &form.flash_alert {
+        Some(t) => Some(render::render(t, globals)?.trim().to_string()).filter(|s| !s.is_empty()),
+        None => None,
+    };
+    Ok(SubmitOutcome::Invalid {
+        page: state.page.clone(),
+        feedback: SubmissionFeedback {
+            form: form.name.clone(),
+            values: posted.clone(),
+            errors,
+        },
+        flash: Flash { notice: None, alert },
+    })
+}
+
+fn replay(result: Value) -> SubmitOutcome {
+    let location = result["location"].as_str().unwrap_or("/").to_string();
+    let flash = serde_json::from_value(result["flash"].clone()).unwrap_or_default();
+    SubmitOutcome::Done {
+        location,
+        flash,
+        record: result["record"].clone(),
+    }
+}
+
+/// Only same-site paths: a form must not become an open redirect.
+fn safe_location(location: &str) -> Option<String> {
+    let location = location.trim();
+    if location.starts_with('/') && !location.starts_with("//") && !location.contains('\\') {
+        Some(location.to_string())
+    } else {
+        None
+    }
+}
+
+enum StoreOrGateway {
+    Invalid(Vec<FieldError>),
+    Failed(SubmitError),
+}
+
+fn store_or_dispatch(
+    instance: &Arc<Instance>,
+    loaded: &Loaded,
+    form: &FormConfiguration,
+    payload: &Map<String, Value>,
+    idempotency_key: &str,
+) -> Result<Value, StoreOrGateway> {
+    if let Some(request_type) = &form.request_type {
+        let dispatcher = instance.dispatcher().ok_or_else(|| {
+            StoreOrGateway::Failed(SubmitError::Gateway(format!(
+                "request type `{request_type}` cannot be sent: no gateway is configured"
+            )))
+        })?;
+        let mut data = payload.clone();
+        data.insert("idempotency_key".into(), Value::String(idempotency_key.to_string()));
+        return match dispatcher.dispatch(request_type, Value::Object(data), Some(idempotency_key.to_string())) {
+            Ok(outcome) if outcome.errors.is_empty() => Ok(outcome.record.unwrap_or(Value::Null)),
+            Ok(outcome) => Err(StoreOrGateway::Invalid(
+                outcome
+                    .errors
+                    .into_iter()
+                    .map(|e| FieldError::new(e.field.unwrap_or_else(|| "base".into()), e.message))
+                    .collect(),
+            )),
+            Err(failure) => Err(StoreOrGateway::Invalid(vec![FieldError::new("base", failure.message)])),
+        };
+    }
+    let model = loaded
+        .app
+        .model_type(&form.resource)
+        .ok_or_else(|| StoreOrGateway::Failed(SubmitError::UnknownForm(form.resource.clone())))?;
+    let properties: Map<String, Value> = payload
+        .iter()
+        .filter(|(k, _)| model.property(k).is_some())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    match instance.store.create_record(model, properties) {
+        Ok(record) => Ok(record.to_liquid_json()),
+        Err(StoreError::Validation(errors)) => Err(StoreOrGateway::Invalid(errors)),
+        Err(other) => Err(StoreOrGateway::Failed(other.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_stay_on_site() {
+        assert_eq!(safe_location("/payments").as_deref(), Some("/payments"));
+        assert!(safe_location("https://evil.example").is_none());
+        assert!(safe_location("//evil.example").is_none());
+        assert!(safe_location("/\\evil").is_none());
+        assert!(safe_location("").is_none());
+    }
+
+    #[test]
+    fn posted_text_compares_with_signed_numbers() {
+        assert!(same_text(&json!(599), &json!("599")));
+        assert!(!same_text(&json!(599), &json!("1")));
+        assert!(same_text(&json!(null), &json!("")));
+    }
+}

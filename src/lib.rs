@@ -1,0 +1,18 @@
+//! payforms: a runtime for low-code payments.
+//!
+//! An app of YAML and Liquid files (pages, form configurations, API call
+//! notifications, response mappers, webhook processors, model schemas) is
+//! loaded and compiled once ([`app`]), served over HTTP ([`api`]), stored as
+//! records ([`db`]) and queried through one GraphQL schema ([`graphql`]).
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod forms;
+pub mod graphql;
+pub mod instance;
+pub mod liquid;
+pub mod render;

@@ -1,0 +1,259 @@
+//! The [`RenderHost`] of a page render: gives tags access to forms, the
+//! GraphQL engine, the gateway dispatcher and the log.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use crate::app::FormConfiguration;
+use crate::error::FieldError;
+use crate::forms::csrf;
+use crate::forms::state::FormState;
+use crate::instance::{Instance, Loaded};
+use crate::liquid::host::{GraphqlSource, HostError, RenderHost};
+
+/// Values and errors of a submission that failed validation, shown again
+/// in the form that was posted.
+#[derive(Debug, Clone)]
+pub struct SubmissionFeedback {
+    pub form: String,
+    pub values: Map<String, Value>,
+    pub errors: Vec<FieldError>,
+}
+
+struct FormFrame {
+    form: Arc<FormConfiguration>,
+    data: Value,
+    config: Value,
+}
+
+pub struct PageHost {
+    pub instance: Arc<Instance>,
+    pub loaded: Arc<Loaded>,
+    /// The `context` object of this request.
+    pub context: Value,
+    pub visitor_id: String,
+    /// Path and query of the page being rendered (where errors return to).
+    pub page_path: String,
+    pub feedback: Option<SubmissionFeedback>,
+    forms: RefCell<Vec<FormFrame>>,
+}
+
+impl PageHost {
+    pub fn new(
+        instance: Arc<Instance>,
+        loaded: Arc<Loaded>,
+        context: Value,
+        visitor_id: String,
+        page_path: String,
+        feedback: Option<SubmissionFeedback>,
+    ) -> PageHost {
+        PageHost {
+            instance,
+            loaded,
+            context,
+            visitor_id,
+            page_path,
+            feedback,
+            forms: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn form_builder(&self, form: &FormConfiguration, data: &Value) -> Value {
+        let feedback = self.feedback.as_ref().filter(|f| f.form == form.name);
+        let mut fields = Map::new();
+        let mut errors = Map::new();
+        let mut names: Vec<String> = form.fields.iter().map(|f| f.name.clone()).collect();
+        if let Value::Object(d) = data {
+            for key in d.keys() {
+                if !names.contains(key) {
+                    names.push(key.clone());
+                }
+            }
+        }
+        for name in names {
+            let submitted = feedback.and_then(|f| f.values.get(&name)).cloned();
+            let value = submitted.unwrap_or_else(|| data.get(&name).cloned().unwrap_or(Value::Null));
+            let field_errors: Vec<String> = feedback
+                .map(|f| f.errors.iter().filter(|e| e.field == name).map(|e| e.message.clone()).collect())
+                .unwrap_or_default();
+            if !field_errors.is_empty() {
+                errors.insert(name.clone(), Value::String(sentence(&name, &field_errors)));
+            }
+            fields.insert(
+                name.clone(),
+                json!({
+                    "name": format!("form[{name}]"),
+                    "id": format!("form_{name}"),
+                    "value": value,
+                    "editable": form.field(&name).map(|f| f.editable).unwrap_or(false),
+                    "errors": field_errors,
+                }),
+            );
+        }
+        if let Some(f) = feedback {
+            let base: Vec<String> = f.errors.iter().filter(|e| e.field == "base").map(|e| e.message.clone()).collect();
+            if !base.is_empty() {
+                errors.insert("base".into(), Value::String(base.join(". ")));
+            }
+        }
+        json!({
+            "name": form.name,
+            "action": form_action(&form.name),
+            "fields": fields,
+            "errors": errors,
+            "valid": errors.is_empty(),
+        })
+    }
+}
+
+/// "Amount can't be blank, must be greater than 0"
+fn sentence(field: &str, messages: &[String]) -> String {
+    let label = field.replace('_', " ");
+    let mut label_chars = label.chars();
+    let label = match label_chars.next() {
+        Some(first) => first.to_uppercase().collect::<String>() + label_chars.as_str(),
+        None => String::new(),
+    };
+    format!("{label} {}", messages.join(", "))
+}
+
+pub fn form_action(name: &str) -> String {
+    format!("/forms/{name}")
+}
+
+impl RenderHost for PageHost {
+    fn include_form(&self, name: &str, args: Map<String, Value>) -> Result<String, HostError> {
+        let form = self
+            .loaded
+            .app
+            .form(name)
+            .cloned()
+            .ok_or_else(|| HostError(format!("form `{name}` does not exist")))?;
+        let data = args.get("data").cloned().filter(|d| !d.is_null()).unwrap_or_else(|| json!({}));
+        let config = args.get("config").cloned().filter(|c| !c.is_null()).unwrap_or_else(|| json!({}));
+        let mut globals = args.clone();
+        globals.insert("context".into(), self.context.clone());
+        globals.insert("data".into(), data.clone());
+        globals.insert("config".into(), config.clone());
+        globals.insert("form_builder".into(), self.form_builder(&form, &data));
+        self.forms.borrow_mut().push(FormFrame {
+            form: form.clone(),
+            data,
+            config,
+        });
+        let result = super::render(&form.body, &Value::Object(globals));
+        self.forms.borrow_mut().pop();
+        result.map_err(|e| HostError(e.to_string()))
+    }
+
+    fn form_block(&self, body_html: &str, args: Map<String, Value>) -> Result<String, HostError> {
+        let frames = self.forms.borrow();
+        let frame = frames
+            .last()
+            .ok_or_else(|| HostError("{% form %} can only be used in a form configuration rendered with include_form".into()))?;
+        let settings = &self.instance.settings;
+        let state = FormState {
+            form: frame.form.name.clone(),
+            data: frame.data.clone(),
+            config: frame.config.clone(),
+            idempotency_key: csrf::new_idempotency_key(),
+            page: self.page_path.clone(),
+            visitor: self.visitor_id.clone(),
+        };
+        let sealed = state.seal(settings, chrono::Utc::now().timestamp());
+        let text_arg = |key: &str| args.get(key).and_then(Value::as_str).map(str::to_string);
+        let id = text_arg("id").unwrap_or_else(|| format!("{}-form", frame.form.name.replace('/', "-")));
+        let class = text_arg("class").or_else(|| text_arg("html-class")).unwrap_or_default();
+        Ok(format!(
+            "<form action=\"{action}\" method=\"post\" id=\"{id}\" class=\"{class}\" accept-charset=\"UTF-8\" data-payforms-form=\"{name}\">\n\
+             <input type=\"hidden\" name=\"authenticity_token\" value=\"{csrf}\">\n\
+             <input type=\"hidden\" name=\"payforms_state\" value=\"{state}\">\n\
+             <input type=\"hidden\" name=\"idempotency_key\" value=\"{key}\">\n\
+             {body_html}\n</form>",
+            action = escape_attr(&form_action(&frame.form.name)),
+            id = escape_attr(&id),
+            class = escape_attr(&class),
+            name = escape_attr(&frame.form.name),
+            csrf = escape_attr(&csrf::token_for(settings, &self.visitor_id)),
+            state = escape_attr(&sealed),
+            key = escape_attr(&state.idempotency_key),
+        ))
+    }
+
+    fn graphql(&self, query: GraphqlSource<'_>, variables: Map<String, Value>) -> Result<Value, HostError> {
+        let text = match query {
+            GraphqlSource::Named(name) => self
+                .loaded
+                .app
+                .graph_query(name)
+                .cloned()
+                .ok_or_else(|| HostError(format!("graph query `{name}` does not exist (graph_queries/{name}.graphql)")))?,
+            GraphqlSource::Inline(text) => text.to_string(),
+        };
+        self.loaded
+            .graphql
+            .execute_blocking(&text, variables)
+            .map_err(|errors| {
+                HostError(
+                    errors
+                        .iter()
+                        .map(|e| e.message.clone())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            })
+    }
+
+    fn dispatch(&self, request_type: &str, data: Value) -> Result<Value, HostError> {
+        let dispatcher = self
+            .instance
+            .dispatcher()
+            .ok_or_else(|| HostError("no gateway is configured to dispatch request types".into()))?;
+        match dispatcher.dispatch(request_type, data, None) {
+            Ok(outcome) => Ok(json!({
+                "record": outcome.record,
+                "model": outcome.model,
+                "errors": outcome.errors.iter().map(|e| json!({"message": e.message, "code": e.code, "field": e.field})).collect::<Vec<_>>(),
+            })),
+            Err(failure) => Ok(json!({
+                "record": null,
+                "errors": [{"message": failure.message, "code": failure.stripe_error_code.clone().unwrap_or(failure.code.clone())}],
+            })),
+        }
+    }
+
+    fn log(&self, message: &str, level: &str) {
+        match level {
+            "error" => tracing::error!(target: "payforms::template", "{message}"),
+            "warn" | "warning" => tracing::warn!(target: "payforms::template", "{message}"),
+            "debug" => tracing::debug!(target: "payforms::template", "{message}"),
+            _ => tracing::info!(target: "payforms::template", "{message}"),
+        }
+    }
+
+    fn asset_url(&self, path: &str) -> String {
+        let path = path.trim_start_matches('/');
+        match self.loaded.app.asset_versions.get(path) {
+            Some(version) => format!("/assets/{path}?v={version}"),
+            None => format!("/assets/{path}"),
+        }
+    }
+}
+
+/// Escape text for an HTML attribute or text node.
+pub fn escape_attr(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
