@@ -3,6 +3,7 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
@@ -16,6 +17,17 @@ use crate::instance::Instance;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NewCommand {
+    /// `payforms new request-type stripe/create_coupon`
+    RequestType {
+        /// MODULE/NAME
+        name: String,
+        #[arg(long, default_value = ".")]
+        app: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +46,25 @@ pub enum Command {
         /// Do not reload the app when its files change.
         #[arg(long)]
         no_watch: bool,
+        /// Run against the built-in Stripe sandbox (offline demo; no Stripe account needed).
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// Run the Stripe-compatible test server on its own.
+    Sandbox {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:12111")]
+        bind: String,
+        /// Deliver signed events to this URL as well (with --webhook-secret).
+        #[arg(long)]
+        webhook_url: Option<String>,
+        #[arg(long, requires = "webhook_url")]
+        webhook_secret: Option<String>,
+    },
+    /// Write the files of a new request type: notification, response mapper, form partial.
+    New {
+        #[command(subcommand)]
+        what: NewCommand,
     },
     /// Load every file of the app and print every problem as file:line: message.
     Check {
@@ -58,7 +89,27 @@ pub fn run(cli: Cli) -> ExitCode {
             bind,
             database,
             no_watch,
-        } => serve(&app, Overrides { database_url: database, bind }, !no_watch),
+            sandbox,
+        } => serve(&app, Overrides { database_url: database, bind }, !no_watch, sandbox),
+        Command::Sandbox {
+            bind,
+            webhook_url,
+            webhook_secret,
+        } => run_sandbox(&bind, webhook_url, webhook_secret),
+        Command::New {
+            what: NewCommand::RequestType { name, app },
+        } => match crate::scaffold::new_request_type(&app, &name) {
+            Ok(files) => {
+                for file in files {
+                    println!("created {}", file.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
@@ -123,15 +174,104 @@ fn migrate(app_dir: &PathBuf, database: Option<String>) -> ExitCode {
     }
 }
 
-fn serve(app_dir: &PathBuf, overrides: Overrides, watch: bool) -> ExitCode {
+fn tokio_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
+        eprintln!("cannot start the async runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+fn run_sandbox(bind: &str, webhook_url: Option<String>, webhook_secret: Option<String>) -> ExitCode {
     init_logging();
-    let settings = match Settings::load(app_dir, &overrides) {
+    let runtime = match tokio_runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let listener = match TcpListener::bind(bind) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot listen on {bind}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let webhook_targets = match (webhook_url, webhook_secret) {
+        (Some(url), Some(secret)) => vec![crate::sandbox::WebhookTarget { url, secret }],
+        _ => Vec::new(),
+    };
+    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| bind.to_string());
+    let sandbox = crate::sandbox::Sandbox::new(crate::sandbox::SandboxOptions {
+        webhook_targets,
+        publishable_key: SANDBOX_PUBLISHABLE_KEY.to_string(),
+        public_base: Some(format!("http://{address}")),
+    });
+    tracing::info!("Stripe sandbox on http://{address} (any sk_test_ key; Stripe.js at /js.stripe.com/v3/)");
+    match runtime.block_on(sandbox.serve(listener)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sandbox error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub const SANDBOX_SECRET_KEY: &str = "sk_test_payforms_sandbox";
+pub const SANDBOX_PUBLISHABLE_KEY: &str = "pk_test_payforms_sandbox";
+
+/// Start the sandbox in-process and point the Stripe settings at it.
+fn attach_sandbox(runtime: &tokio::runtime::Runtime, settings: &mut Settings, app_address: &str) -> Result<(), String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("sandbox: {e}"))?;
+    let address = listener.local_addr().map_err(|e| format!("sandbox: {e}"))?;
+    let webhook_secret = format!("whsec_{}", crate::forms::csrf::new_visitor_id());
+    let sandbox = crate::sandbox::Sandbox::new(crate::sandbox::SandboxOptions {
+        webhook_targets: vec![crate::sandbox::WebhookTarget {
+            url: format!("http://{app_address}/webhooks/stripe"),
+            secret: webhook_secret.clone(),
+        }],
+        publishable_key: SANDBOX_PUBLISHABLE_KEY.to_string(),
+        public_base: Some(format!("http://{address}")),
+    });
+    runtime.spawn(async move {
+        if let Err(e) = sandbox.serve(listener).await {
+            tracing::error!("sandbox stopped: {e}");
+        }
+    });
+    let stripe = &mut settings.stripe;
+    stripe.api_base = format!("http://{address}");
+    stripe.js_url = format!("http://{address}/js.stripe.com/v3/");
+    stripe.secret_key = Some(crate::config::Secret::new(SANDBOX_SECRET_KEY));
+    stripe.publishable_key = SANDBOX_PUBLISHABLE_KEY.to_string();
+    stripe.webhook_secrets.push(crate::config::Secret::new(webhook_secret));
+    tracing::info!("using the built-in Stripe sandbox at http://{address}");
+    Ok(())
+}
+
+fn serve(app_dir: &PathBuf, overrides: Overrides, watch: bool, sandbox: bool) -> ExitCode {
+    init_logging();
+    let mut settings = match Settings::load(app_dir, &overrides) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::FAILURE;
         }
     };
+    let runtime = match tokio_runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let listener = match TcpListener::bind(&settings.bind) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot listen on {}: {e}", settings.bind);
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| settings.bind.clone());
+    if sandbox {
+        if let Err(e) = attach_sandbox(&runtime, &mut settings, &address) {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let store = match open_store(&settings) {
         Ok(store) => store,
         Err(e) => {
@@ -139,7 +279,6 @@ fn serve(app_dir: &PathBuf, overrides: Overrides, watch: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let bind = settings.bind.clone();
     let instance = match Instance::start(settings, store) {
         Ok(instance) => instance,
         Err(problems) => {
@@ -150,6 +289,20 @@ fn serve(app_dir: &PathBuf, overrides: Overrides, watch: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    match crate::gateway::Gateway::new(Arc::downgrade(&instance), runtime.handle().clone()) {
+        Ok(gateway) => {
+            if let Err(problems) = instance.set_dispatcher(Arc::new(gateway)) {
+                for problem in &problems {
+                    eprintln!("{problem}");
+                }
+                return ExitCode::FAILURE;
+            }
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let _watch_guard = if watch {
         let reloading = instance.clone();
         match crate::app::watch::watch(&instance.settings.app_dir, move || reloading.reload_and_log()) {
@@ -161,21 +314,6 @@ fn serve(app_dir: &PathBuf, overrides: Overrides, watch: bool) -> ExitCode {
         }
     } else {
         None
-    };
-    let listener = match TcpListener::bind(&bind) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("cannot listen on {bind}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or(bind);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
     };
     tracing::info!("payforms serving {} on http://{address}", instance.settings.app_dir.display());
     match runtime.block_on(crate::api::serve(instance, listener)) {

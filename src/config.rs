@@ -229,7 +229,7 @@ fn read_file_settings(app_dir: &Path) -> Result<FileSettings, ConfigError> {
     toml::from_str(&text).map_err(|e| {
         let line = e
             .span()
-            .map(|span| text[..span.start.min(text.len())].lines().count().max(1))
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1)
             .unwrap_or(1);
         ConfigError::File {
             file: "payforms.toml".to_string(),

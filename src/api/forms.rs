@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
+use super::reply::Reply;
 use super::pages::{internal_error, redirect_with_flash, render_route, simple_page};
 use crate::forms::submit::{submit, Submission, SubmitError, SubmitOutcome};
 use crate::instance::Instance;
@@ -27,7 +28,7 @@ pub async fn submit_form(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/json"));
     if !same_origin(&req) {
-        return refuse(wants_json, StatusCode::FORBIDDEN, "csrf", &SubmitError::Csrf.to_string());
+        return refuse(wants_json, StatusCode::FORBIDDEN, "csrf", &SubmitError::Csrf.to_string()).into_response();
     }
     let info = RequestInfo::from_request(&req, &instance.settings);
     let visitor = if info.new_visitor { None } else { Some(info.visitor_id.clone()) };
@@ -48,7 +49,9 @@ pub async fn submit_form(
         respond(&instance, &loaded, info, outcome, wants_json)
     })
     .await;
-    result.unwrap_or_else(|e| internal_error(&format!("form task failed: {e}")))
+    result
+        .unwrap_or_else(|e| internal_error(&format!("form task failed: {e}")))
+        .into_response()
 }
 
 fn respond(
@@ -57,11 +60,11 @@ fn respond(
     info: RequestInfo,
     outcome: Result<SubmitOutcome, SubmitError>,
     wants_json: bool,
-) -> HttpResponse {
+) -> Reply {
     match outcome {
         Ok(SubmitOutcome::Done { location, flash, record }) => {
             if wants_json {
-                HttpResponse::Created().json(json!({ "record": record, "redirect_to": location, "flash": flash }))
+                Reply::json(StatusCode::CREATED, &json!({ "record": record, "redirect_to": location, "flash": flash }))
             } else {
                 redirect_with_flash(instance, &info, &location, &flash)
             }
@@ -75,7 +78,7 @@ fn respond(
                         list.push(Value::String(e.message.clone()));
                     }
                 }
-                return HttpResponse::UnprocessableEntity().json(json!({ "errors": errors, "flash": flash }));
+                return Reply::json(StatusCode::UNPROCESSABLE_ENTITY, &json!({ "errors": errors, "flash": flash }));
             }
             // Show the page the form came from again, with the visitor's
             // values and the messages.
@@ -129,13 +132,11 @@ fn respond(
     }
 }
 
-fn refuse(wants_json: bool, status: StatusCode, code: &str, message: &str) -> HttpResponse {
+fn refuse(wants_json: bool, status: StatusCode, code: &str, message: &str) -> Reply {
     if wants_json {
-        HttpResponse::build(status).json(json!({ "error": { "code": code, "message": message } }))
+        Reply::json(status, &json!({ "error": { "code": code, "message": message } }))
     } else {
-        HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .body(simple_page("The form was not accepted", &escape_attr(message)))
+        Reply::html(status, simple_page("The form was not accepted", &escape_attr(message)))
     }
 }
 

@@ -5,6 +5,7 @@ pub mod forms;
 pub mod graphql;
 pub mod health;
 pub mod pages;
+pub mod reply;
 
 use std::net::TcpListener;
 use std::sync::Arc;

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::reply::Reply;
 use serde_json::{json, Map, Value};
 
 use crate::app::{App, Page};
@@ -30,8 +32,8 @@ pub async fn page(req: HttpRequest, body: web::Bytes, instance: web::Data<Arc<In
     })
     .await;
     match result {
-        Ok(response) => response,
-        Err(e) => internal_error(&format!("render task failed: {e}")),
+        Ok(reply) => reply.into_response(),
+        Err(e) => internal_error(&format!("render task failed: {e}")).into_response(),
     }
 }
 
@@ -53,7 +55,7 @@ pub fn render_route(
     mut params: Map<String, Value>,
     feedback: Option<SubmissionFeedback>,
     status: StatusCode,
-) -> HttpResponse {
+) -> Reply {
     let app: &App = &loaded.app;
     let (page, status) = match app.route(method, path) {
         Some((page, route_params)) => {
@@ -76,14 +78,14 @@ pub fn render_route(
             }
             None => finish(
                 &info,
-                HttpResponse::Forbidden(),
+                StatusCode::FORBIDDEN,
                 "text/html; charset=utf-8",
                 simple_page("Forbidden", "You are not allowed to see this page."),
             ),
         };
     }
     match render_page(instance, loaded, page, &info, context, feedback) {
-        Ok(html) => finish(&info, HttpResponse::build(status), page.content_type, html),
+        Ok(html) => finish(&info, status, page.content_type, html),
         Err(e) => {
             tracing::error!("{e}");
             internal_error("This page could not be rendered; the problem was logged.")
@@ -133,19 +135,18 @@ pub fn render_page(
 }
 
 /// Add the visitor cookie (first visit) and clear a consumed flash.
-fn finish(info: &RequestInfo, mut builder: actix_web::HttpResponseBuilder, content_type: &str, body: String) -> HttpResponse {
+fn finish(info: &RequestInfo, status: StatusCode, content_type: &str, body: String) -> Reply {
+    let mut reply = Reply::html(status, body).header("cache-control", "no-store");
+    reply.content_type = content_type.to_string();
     if info.new_visitor {
-        builder.cookie(visitor_cookie(&info.visitor_id));
+        reply = reply.cookie(visitor_cookie(&info.visitor_id));
     }
     if info.had_flash {
         let mut gone = Cookie::build(FLASH_COOKIE, "").path("/").finish();
         gone.make_removal();
-        builder.cookie(gone);
+        reply = reply.cookie(gone);
     }
-    builder
-        .insert_header(("content-type", content_type.to_string()))
-        .insert_header(("cache-control", "no-store"))
-        .body(body)
+    reply
 }
 
 pub fn visitor_cookie(id: &str) -> Cookie<'static> {
@@ -158,11 +159,10 @@ pub fn visitor_cookie(id: &str) -> Cookie<'static> {
 }
 
 /// 303 to `location` carrying `flash` to the next page.
-pub fn redirect_with_flash(instance: &Instance, info: &RequestInfo, location: &str, flash: &Flash) -> HttpResponse {
-    let mut builder = HttpResponse::SeeOther();
-    builder.insert_header(("location", location.to_string()));
+pub fn redirect_with_flash(instance: &Instance, info: &RequestInfo, location: &str, flash: &Flash) -> Reply {
+    let mut reply = Reply::new(StatusCode::SEE_OTHER).header("location", location.to_string());
     if info.new_visitor {
-        builder.cookie(visitor_cookie(&info.visitor_id));
+        reply = reply.cookie(visitor_cookie(&info.visitor_id));
     }
     if flash.notice.is_some() || flash.alert.is_some() {
         let sealed = crate::forms::signing::seal(
@@ -170,7 +170,7 @@ pub fn redirect_with_flash(instance: &Instance, info: &RequestInfo, location: &s
             flash,
             chrono::Utc::now().timestamp() + 300,
         );
-        builder.cookie(
+        reply = reply.cookie(
             Cookie::build(FLASH_COOKIE, sealed)
                 .path("/")
                 .http_only(true)
@@ -178,22 +178,23 @@ pub fn redirect_with_flash(instance: &Instance, info: &RequestInfo, location: &s
                 .finish(),
         );
     }
-    builder.finish()
+    reply
 }
 
-fn not_found(info: &RequestInfo, path: &str) -> HttpResponse {
+fn not_found(info: &RequestInfo, path: &str) -> Reply {
     finish(
         info,
-        HttpResponse::NotFound(),
+        StatusCode::NOT_FOUND,
         "text/html; charset=utf-8",
         simple_page("Page not found", &format!("There is no page at {}.", escape_attr(path))),
     )
 }
 
-pub fn internal_error(message: &str) -> HttpResponse {
-    HttpResponse::InternalServerError()
-        .content_type("text/html; charset=utf-8")
-        .body(simple_page("Something went wrong", &escape_attr(message)))
+pub fn internal_error(message: &str) -> Reply {
+    Reply::html(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        simple_page("Something went wrong", &escape_attr(message)),
+    )
 }
 
 /// A minimal built-in page; `message` must already be escaped.

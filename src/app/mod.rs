@@ -187,6 +187,7 @@ impl App {
         }
         let mut short_names: HashMap<&str, &ModelType> = HashMap::new();
         for model in self.model_types.values() {
+            let model: &ModelType = model;
             if let Some(other) = short_names.insert(model.short_name(), model) {
                 let (first, second) = if other.file <= model.file { (other, model) } else { (model, other) };
                 problems.push(LoadProblem::new(

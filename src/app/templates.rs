@@ -111,7 +111,7 @@ fn plain_parser() -> liquid::Parser {
         .unwrap_or_default()
 }
 
-fn build_with(source: InMemorySource) -> liquid::Result<liquid::Parser> {
+fn build_with(source: InMemorySource) -> Result<liquid::Parser, liquid::Error> {
     crate::liquid::dialect(liquid::ParserBuilder::with_stdlib())
         .partials(EagerCompiler::new(source))
         .build()

@@ -1,1 +1,170 @@
-//! placeholder
+//! `payforms sandbox`: an honest Stripe-compatible test server.
+//!
+//! It speaks Stripe's wire format (bracket form encoding, Stripe's error
+//! JSON, list pagination, `Idempotency-Key` replay, `Stripe-Account`), keeps
+//! its objects in memory, understands Stripe's test cards and magic
+//! `pm_card_*` / `tok_*` ids, records an event for every state change and
+//! delivers it signed to webhook endpoints. It also serves a Stripe.js mock
+//! at `/js.stripe.com/v3/` and hosted pages for Checkout and Connect
+//! onboarding, so `payforms serve --sandbox` works offline.
+//!
+//! Simplifications (documented, deliberate): funds are available at once;
+//! no time passes (trials and periods never roll over by themselves); fees
+//! are 2.9% + 30 minor units; a connected account is enabled once it has
+//! accepted the terms of service and has a representative (see
+//! `resources::accounts`).
+
+mod api_error;
+mod auth;
+mod cards;
+mod endpoint;
+mod events;
+mod expand;
+mod form;
+mod idempotency;
+mod ids;
+mod list;
+mod money;
+mod objects;
+mod pages;
+mod params;
+mod resources;
+mod state;
+mod stripe_js;
+mod webhooks;
+#[cfg(test)]
+mod test_support;
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest};
+use parking_lot::Mutex;
+
+pub use api_error::{ApiError, ErrorType};
+pub use webhooks::signature_header;
+
+use api_error::ApiError as Error;
+use state::State;
+use webhooks::{Dispatcher, RetryPolicy};
+
+/// How to run the sandbox.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxOptions {
+    /// Receive every event, in addition to endpoints created via the API.
+    pub webhook_targets: Vec<WebhookTarget>,
+    /// The `pk_test_` key Stripe.js calls must use; empty accepts any `pk_test_`.
+    pub publishable_key: String,
+    /// The address browsers reach the sandbox at (hosted page URLs);
+    /// `None`: taken from each request's Host.
+    pub public_base: Option<String>,
+}
+
+/// A webhook receiver given at start-up (e.g. payforms' `/webhooks/stripe`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookTarget {
+    pub url: String,
+    pub secret: String,
+}
+
+/// The running sandbox; clones share one state.
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    state: Arc<Mutex<State>>,
+    dispatcher: Dispatcher,
+    options: SandboxOptions,
+}
+
+impl Sandbox {
+    pub fn new(opts: SandboxOptions) -> Sandbox {
+        Sandbox::with_retry_policy(opts, RetryPolicy::default())
+    }
+
+    fn with_retry_policy(opts: SandboxOptions, policy: RetryPolicy) -> Sandbox {
+        let state = Arc::new(Mutex::new(State::default()));
+        Sandbox {
+            inner: Arc::new(Inner {
+                dispatcher: Dispatcher::new(state.clone(), policy),
+                state,
+                options: opts,
+            }),
+        }
+    }
+
+    /// Serve on `listener` until the server is stopped.
+    pub async fn serve(self, listener: std::net::TcpListener) -> std::io::Result<()> {
+        let sandbox = self.clone();
+        actix_web::HttpServer::new(move || {
+            let sandbox = sandbox.clone();
+            actix_web::App::new().configure(move |cfg| sandbox.configure(cfg))
+        })
+        .workers(2)
+        .listen(listener)?
+        .run()
+        .await
+    }
+
+    /// Mount the sandbox's routes (`/v1/...`, `/js.stripe.com/v3/`,
+    /// `/checkout/pay/{id}`, `/connect/onboard/{id}`) into an app.
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        let mut scope = web::scope("/v1").default_service(web::to(endpoint::unrecognized));
+        let routes = resources::all_routes();
+        let mut paths: Vec<&'static str> = Vec::new();
+        for route in &routes {
+            if !paths.contains(&route.path) {
+                paths.push(route.path);
+            }
+        }
+        for path in paths {
+            let mut resource = web::resource(path).default_service(web::to(endpoint::unrecognized));
+            for route in routes.iter().filter(|r| r.path == path) {
+                resource = resource.route(endpoint::route(&self.inner, *route));
+            }
+            scope = scope.service(resource);
+        }
+        cfg.service(scope);
+        stripe_js::configure(cfg, &self.inner);
+        pages::configure(cfg, &self.inner);
+    }
+}
+
+impl Inner {
+    /// Run `change` under the lock. A failure other than a card error
+    /// (402, which Stripe records) leaves every object as it was. Events
+    /// recorded by a kept change are then delivered.
+    fn transact<T>(&self, change: impl FnOnce(&mut State) -> Result<T, Error>) -> Result<T, Error> {
+        let (result, deliveries) = {
+            let mut state = self.state.lock();
+            state.objects.begin();
+            let result = change(&mut state);
+            let keep = match &result {
+                Ok(_) => true,
+                Err(e) => e.status == 402,
+            };
+            if keep {
+                state.objects.commit();
+            } else {
+                state.objects.rollback();
+                state.outbox.clear();
+            }
+            let deliveries = state.take_deliveries(&self.options.webhook_targets);
+            (result, deliveries)
+        };
+        self.dispatcher.send(deliveries);
+        result
+    }
+
+    /// Where browsers reach the sandbox, for hosted page URLs.
+    fn base_url(&self, req: &HttpRequest) -> String {
+        match &self.options.public_base {
+            Some(base) => base.trim_end_matches('/').to_string(),
+            None => {
+                let info = req.connection_info();
+                format!("{}://{}", info.scheme(), info.host())
+            }
+        }
+    }
+}

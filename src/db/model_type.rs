@@ -1,0 +1,327 @@
+//! Custom model types: `schema/*.yml` files naming a model's properties and
+//! their types. Parsing reports every problem as `file:line: message`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::LoadProblem;
+
+/// Names every record already has; a property may not shadow them.
+const RESERVED: [&str; 3] = ["id", "created_at", "updated_at"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelType {
+    /// Full name, e.g. `modules/payments/payment`.
+    pub name: String,
+    pub properties: Vec<PropertyDef>,
+    /// The schema file, relative to the app root (for messages).
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PropertyDef {
+    pub name: String,
+    pub kind: PropertyType,
+    pub unique: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PropertyType {
+    String,
+    Integer,
+    Float,
+    Boolean,
+    Datetime,
+    Json,
+    Array,
+}
+
+impl PropertyType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PropertyType::String => "string",
+            PropertyType::Integer => "integer",
+            PropertyType::Float => "float",
+            PropertyType::Boolean => "boolean",
+            PropertyType::Datetime => "datetime",
+            PropertyType::Json => "json",
+            PropertyType::Array => "array",
+        }
+    }
+}
+
+impl std::fmt::Display for PropertyType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    name: Option<String>,
+    #[serde(default)]
+    properties: Option<Vec<RawProperty>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProperty {
+    name: String,
+    #[serde(rename = "type")]
+    kind: PropertyType,
+    #[serde(default)]
+    unique: bool,
+}
+
+impl ModelType {
+    /// `modules/payments/payment` -> `payment`.
+    pub fn short_name(&self) -> &str {
+        self.name.rsplit('/').next().unwrap_or(&self.name)
+    }
+
+    pub fn property(&self, name: &str) -> Option<&PropertyDef> {
+        self.properties.iter().find(|p| p.name == name)
+    }
+
+    /// Parse a schema file. `file` is the path shown in messages and
+    /// `full_name` the name the loader derived from the path; a `name:` key,
+    /// when present, must equal its last segment.
+    pub fn parse(file: &Path, full_name: &str, text: &str) -> Result<ModelType, Vec<LoadProblem>> {
+        let problem = |line: usize, message: String| LoadProblem::new(file, line, message);
+        if text.trim().is_empty() {
+            return Err(vec![problem(1, "the schema file is empty; it needs `properties`".into())]);
+        }
+        let raw: RawModel = serde_yaml::from_str(text).map_err(|e| {
+            let line = e.location().map(|l| l.line()).unwrap_or(1);
+            vec![problem(line, format!("invalid model schema: {}", yaml_message(&e)))]
+        })?;
+
+        let mut problems = Vec::new();
+        let short = full_name.rsplit('/').next().unwrap_or(full_name);
+        if let Some(name) = &raw.name {
+            if name != short {
+                problems.push(problem(
+                    top_level_key_line(text, "name"),
+                    format!("`name: {name}` does not match the file name `{short}`"),
+                ));
+            }
+        }
+
+        let mut properties = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for raw_property in raw.properties.unwrap_or_default() {
+            let name = raw_property.name;
+            let count = seen.entry(name.clone()).or_insert(0);
+            let occurrence = *count;
+            *count += 1;
+            let line = property_line(text, &name, occurrence);
+            if occurrence > 0 {
+                problems.push(problem(line, format!("property `{name}` is defined twice")));
+                continue;
+            }
+            if !is_identifier(&name) {
+                problems.push(problem(
+                    line,
+                    format!("property name `{name}` must be letters, digits and underscores, not starting with a digit"),
+                ));
+            } else if RESERVED.contains(&name.as_str()) {
+                problems.push(problem(line, format!("property name `{name}` is reserved (every record has it)")));
+            }
+            properties.push(PropertyDef {
+                name,
+                kind: raw_property.kind,
+                unique: raw_property.unique,
+            });
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(ModelType {
+            name: full_name.to_string(),
+            properties,
+            file: file.to_path_buf(),
+        })
+    }
+}
+
+/// serde_yaml appends " at line X column Y" to its messages; the line is
+/// reported separately.
+fn yaml_message(error: &serde_yaml::Error) -> String {
+    let message = error.to_string();
+    match message.find(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message,
+    }
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphabetic() || c == '_' => chars.all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        _ => false,
+    }
+}
+
+/// Line (1-based) of a top-level `key:`; 1 if not found.
+fn top_level_key_line(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|line| line.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with(':')))
+        .map_or(1, |i| i + 1)
+}
+
+/// Line of the `occurrence`-th (0-based) nested `name: NAME` entry; falls
+/// back to the `properties:` key, then line 1.
+fn property_line(text: &str, name: &str, occurrence: usize) -> usize {
+    let matches = text.lines().enumerate().filter(|(_, line)| {
+        if !line.starts_with([' ', '\t', '-']) {
+            return false;
+        }
+        let entry = line.trim_start().trim_start_matches('-').trim_start();
+        let Some(value) = entry.strip_prefix("name").map(str::trim_start) else {
+            return false;
+        };
+        let Some(value) = value.strip_prefix(':') else {
+            return false;
+        };
+        let value = value.split(" #").next().unwrap_or("").trim();
+        value.trim_matches(|c| c == '"' || c == '\'') == name
+    });
+    match matches.map(|(i, _)| i + 1).nth(occurrence) {
+        Some(line) => line,
+        None => top_level_key_line(text, "properties"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ModelType, Vec<LoadProblem>> {
+        ModelType::parse(Path::new("schema/payment.yml"), "modules/payments/payment", text)
+    }
+
+    fn only_problem(text: &str) -> LoadProblem {
+        let problems = parse(text).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        problems.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn parses_every_type_and_unique() {
+        let model = parse(
+            "name: payment\nproperties:\n  - name: gateway_id\n    type: string\n    unique: true\n  - name: amount\n    type: integer\n  - name: rate\n    type: float\n  - name: paid\n    type: boolean\n  - name: paid_at\n    type: datetime\n  - name: raw\n    type: json\n  - name: tags\n    type: array\n",
+        )
+        .unwrap();
+        assert_eq!(model.name, "modules/payments/payment");
+        assert_eq!(model.short_name(), "payment");
+        assert_eq!(model.file, PathBuf::from("schema/payment.yml"));
+        let kinds: Vec<PropertyType> = model.properties.iter().map(|p| p.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                PropertyType::String,
+                PropertyType::Integer,
+                PropertyType::Float,
+                PropertyType::Boolean,
+                PropertyType::Datetime,
+                PropertyType::Json,
+                PropertyType::Array
+            ]
+        );
+        assert!(model.property("gateway_id").unwrap().unique);
+        assert!(!model.property("amount").unwrap().unique);
+        assert!(model.property("missing").is_none());
+    }
+
+    #[test]
+    fn name_key_is_optional_and_properties_may_be_empty() {
+        let model = parse("properties: []\n").unwrap();
+        assert!(model.properties.is_empty());
+        let model = parse("name: payment\n").unwrap();
+        assert!(model.properties.is_empty());
+        let model = parse("properties:\n").unwrap();
+        assert!(model.properties.is_empty());
+    }
+
+    #[test]
+    fn short_name_of_an_app_model_is_its_name() {
+        let model = ModelType::parse(Path::new("schema/order.yml"), "order", "properties: []").unwrap();
+        assert_eq!(model.short_name(), "order");
+    }
+
+    #[test]
+    fn unknown_top_level_key_has_its_line() {
+        let p = only_problem("name: payment\nproperties: []\ncolour: red\n");
+        assert_eq!(p.line, 3);
+        assert!(p.message.contains("colour"), "{}", p.message);
+        assert_eq!(p.file, PathBuf::from("schema/payment.yml"));
+    }
+
+    #[test]
+    fn unknown_property_key_has_its_line() {
+        let p = only_problem("properties:\n  - name: amount\n    type: integer\n    index: true\n");
+        assert_eq!(p.line, 4);
+        assert!(p.message.contains("index"), "{}", p.message);
+    }
+
+    #[test]
+    fn bad_type_has_its_line() {
+        let p = only_problem("properties:\n  - name: amount\n    type: integer\n  - name: note\n    type: text\n");
+        assert_eq!(p.line, 5);
+        assert!(p.message.contains("text"), "{}", p.message);
+    }
+
+    #[test]
+    fn missing_property_name_is_reported() {
+        let p = only_problem("properties:\n  - type: integer\n");
+        assert_eq!(p.line, 2);
+        assert!(p.message.contains("name"), "{}", p.message);
+    }
+
+    #[test]
+    fn duplicate_property_points_at_the_second_definition() {
+        let p = only_problem(
+            "properties:\n  - name: amount\n    type: integer\n  - name: note\n    type: string\n  - name: \"amount\"\n    type: float\n",
+        );
+        assert_eq!(p.line, 6);
+        assert!(p.message.contains("defined twice"), "{}", p.message);
+    }
+
+    #[test]
+    fn mismatched_name_points_at_the_name_key() {
+        let p = only_problem("# a comment\nname: refund\nproperties: []\n");
+        assert_eq!(p.line, 2);
+        assert!(p.message.contains("refund") && p.message.contains("payment"), "{}", p.message);
+    }
+
+    #[test]
+    fn reserved_and_non_identifier_names_are_refused() {
+        let problems = parse("properties:\n  - name: id\n    type: integer\n  - name: montant_\u{e9}\n    type: string\n")
+            .unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems[0].line, 2);
+        assert!(problems[0].message.contains("reserved"));
+        assert_eq!(problems[1].line, 4);
+        assert!(problems[1].message.contains("letters"));
+    }
+
+    #[test]
+    fn empty_and_malformed_files_are_problems() {
+        assert_eq!(only_problem("").line, 1);
+        assert_eq!(only_problem("   \n").line, 1);
+        let p = only_problem("properties:\n  - name: [unclosed\n");
+        assert!(p.line >= 2, "{p:?}");
+        let p = only_problem("- just\n- a list\n");
+        assert!(p.message.contains("invalid model schema"), "{}", p.message);
+    }
+
+    #[test]
+    fn display_is_file_colon_line() {
+        let p = only_problem("properties:\n  - name: a\n    type: nope\n");
+        assert!(p.to_string().starts_with("schema/payment.yml:3: "), "{p}");
+    }
+}

@@ -1,0 +1,7 @@
+//! Typed access to each table: records, form submissions (idempotency),
+//! webhook events (durable inbox) and settings (key/value).
+
+pub mod form_submission;
+pub mod record;
+pub mod setting;
+pub mod webhook_event;

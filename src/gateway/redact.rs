@@ -1,0 +1,41 @@
+//! Keeping secrets out of logs and stored records.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+const REDACTED: &str = "[redacted]";
+
+/// Replace every known secret and anything shaped like a Stripe secret
+/// (`sk_live_…`, `sk_test_…`, `rk_…`, `whsec_…`) with `[redacted]`.
+pub fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets.iter().filter(|s| s.len() >= 6) {
+        out = out.replace(secret, REDACTED);
+    }
+    static SHAPES: OnceLock<Option<Regex>> = OnceLock::new();
+    match SHAPES.get_or_init(|| Regex::new(r"\b(sk|rk)_(live|test)_[A-Za-z0-9]+|\bwhsec_[A-Za-z0-9+/=]+").ok()) {
+        Some(re) => re.replace_all(&out, REDACTED).into_owned(),
+        None => out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_secrets_and_shapes_are_removed() {
+        let text = "Authorization: Bearer sk_test_abc123 secret=whsec_zz9 custom=mysecretvalue";
+        let out = redact(text, &["mysecretvalue"]);
+        assert!(!out.contains("sk_test_abc123"));
+        assert!(!out.contains("whsec_zz9"));
+        assert!(!out.contains("mysecretvalue"));
+        assert_eq!(out.matches(REDACTED).count(), 3);
+    }
+
+    #[test]
+    fn ordinary_text_is_kept() {
+        assert_eq!(redact("pi_123 client_secret pk_test_x", &[]), "pi_123 client_secret pk_test_x");
+    }
+}

@@ -1,0 +1,44 @@
+//! platformOS filters on liquid-rust, one file per concern.
+
+pub mod assets;
+pub mod collections;
+pub mod crypto;
+pub mod encoding;
+pub mod html;
+pub mod json;
+pub mod money;
+pub mod time;
+
+use liquid_core::Error;
+
+/// A filter failure as a Liquid error naming the filter; the renderer adds
+/// the template position.
+pub(crate) fn filter_error(filter: &str, message: impl Into<String>) -> Error {
+    Error::with_msg(message.into()).context("filter", filter.to_owned())
+}
+
+/// Adds every filter of the dialect (replacing liquid-lib's `url_encode`,
+/// which encodes a space as `%20`).
+pub(crate) fn register<P: liquid::partials::PartialCompiler>(
+    builder: liquid::ParserBuilder<P>,
+) -> liquid::ParserBuilder<P> {
+    builder
+        .filter(json::Json)
+        .filter(json::ToHash)
+        .filter(money::PricifyCents)
+        .filter(money::Pricify)
+        .filter(encoding::UrlEncode)
+        .filter(encoding::FormEncode)
+        .filter(crypto::ComputeHmac)
+        .filter(crypto::RandomString)
+        .filter(collections::AddToArray)
+        .filter(collections::AddHashKey)
+        .filter(time::ToTime)
+        .filter(time::Strftime)
+        .filter(time::TimeDiff)
+        .filter(assets::AssetUrl)
+        .filter(html::HtmlSafe)
+        .filter(html::Raw)
+        .filter(html::PfEscape)
+        .filter(html::EscapeJavascript)
+}

@@ -1,0 +1,369 @@
+//! Time filters: `to_time`, `strftime`, `time_diff`.
+//!
+//! Liquid's own `DateTime` wraps `time::OffsetDateTime`; payforms parses with
+//! chrono, so values cross over through their exact instant and offset.
+
+use chrono::{DateTime as ChronoDateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat};
+use liquid_core::model::DateTime;
+use liquid_core::Expression;
+use liquid_core::Runtime;
+use liquid_core::{
+    Display_filter, Filter, FilterParameters, FilterReflection, FromFilterParameters, ParseFilter,
+};
+use liquid_core::{Error, Result, Value, ValueView};
+
+use super::filter_error;
+use crate::liquid::value::{scalar_kind, ScalarKind};
+
+/// Liquid `DateTime` as chrono, keeping its offset.
+pub(crate) fn to_chrono(date_time: &DateTime) -> Option<ChronoDateTime<FixedOffset>> {
+    let nanos = date_time.unix_timestamp_nanos();
+    let seconds = i64::try_from(nanos.div_euclid(1_000_000_000)).ok()?;
+    let subsec = u32::try_from(nanos.rem_euclid(1_000_000_000)).ok()?;
+    let offset = FixedOffset::east_opt(date_time.offset().whole_seconds())?;
+    Some(ChronoDateTime::from_timestamp(seconds, subsec)?.with_timezone(&offset))
+}
+
+/// chrono as Liquid `DateTime`, through liquid's own serialized form (the
+/// only constructor liquid-core offers without naming the `time` crate).
+pub(crate) fn from_chrono(date_time: &ChronoDateTime<FixedOffset>) -> Option<DateTime> {
+    DateTime::from_str(&date_time.format("%Y-%m-%d %H:%M:%S%.f %z").to_string())
+}
+
+/// RFC 3339 text for JSON (`Z` for UTC).
+pub(crate) fn rfc3339(date_time: &DateTime) -> String {
+    match to_chrono(date_time) {
+        Some(chrono) => chrono.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        None => date_time.to_string(),
+    }
+}
+
+/// What `to_time` accepts: a date time, a date (midnight UTC), unix seconds
+/// (integer or integer text), `now`, RFC 3339, `YYYY-MM-DD[ HH:MM:SS]`
+/// (UTC) and the formats Liquid's `date` filter reads. Nil and empty text
+/// give `Ok(None)`; anything else unreadable is an error message.
+pub(crate) fn parse_time(input: &dyn ValueView) -> std::result::Result<Option<DateTime>, String> {
+    if input.is_nil() {
+        return Ok(None);
+    }
+    let scalar = match input.as_scalar() {
+        Some(scalar) => scalar,
+        None if input.is_state() => return Ok(None),
+        None => return Err(format!("cannot read a time from {}", input.type_name())),
+    };
+    match scalar_kind(&scalar) {
+        ScalarKind::DateTime => Ok(scalar.to_date_time()),
+        ScalarKind::Date => match scalar.to_date() {
+            Some(date) => Ok(Some(DateTime::from_ymd(
+                date.year(),
+                date.month(),
+                date.day(),
+            ))),
+            None => Err("invalid date".into()),
+        },
+        ScalarKind::Integer => match scalar.to_integer() {
+            Some(seconds) => from_unix_seconds(seconds).map(Some),
+            None => Err("invalid integer".into()),
+        },
+        ScalarKind::Str => parse_time_text(scalar.to_kstr().as_str()),
+        ScalarKind::Float | ScalarKind::Bool => Err(format!(
+            "cannot read a time from {} {}",
+            scalar.type_name(),
+            scalar.to_kstr()
+        )),
+    }
+}
+
+fn from_unix_seconds(seconds: i64) -> std::result::Result<DateTime, String> {
+    ChronoDateTime::from_timestamp(seconds, 0)
+        .map(|utc| utc.fixed_offset())
+        .as_ref()
+        .and_then(from_chrono)
+        .ok_or_else(|| format!("unix time {seconds} is out of range"))
+}
+
+fn parse_time_text(text: &str) -> std::result::Result<Option<DateTime>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.eq_ignore_ascii_case("now") {
+        return Ok(Some(DateTime::now()));
+    }
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        let seconds = text
+            .parse::<i64>()
+            .map_err(|_| format!("unix time {text} is out of range"))?;
+        return from_unix_seconds(seconds).map(Some);
+    }
+    let out_of_range = || format!("time {text:?} is out of range");
+    if let Ok(parsed) = ChronoDateTime::parse_from_rfc3339(text) {
+        return from_chrono(&parsed).map(Some).ok_or_else(out_of_range);
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
+            return from_chrono(&naive.and_utc().fixed_offset())
+                .map(Some)
+                .ok_or_else(out_of_range);
+        }
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let midnight = date.and_hms_opt(0, 0, 0).ok_or_else(out_of_range)?;
+        return from_chrono(&midnight.and_utc().fixed_offset())
+            .map(Some)
+            .ok_or_else(out_of_range);
+    }
+    DateTime::from_str(text)
+        .map(Some)
+        .ok_or_else(|| format!("cannot read a time from {text:?}"))
+}
+
+fn required_time(filter: &str, input: &dyn ValueView, what: &str) -> Result<DateTime> {
+    match parse_time(input) {
+        Ok(Some(time)) => Ok(time),
+        Ok(None) => Err(filter_error(filter, format!("{what} is nil or empty"))),
+        Err(message) => Err(filter_error(filter, format!("{what}: {message}"))),
+    }
+}
+
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "to_time",
+    description = "Reads a time (RFC 3339, YYYY-MM-DD, unix seconds, 'now') into a date time; nil stays nil.",
+    parsed(ToTimeFilter)
+)]
+pub struct ToTime;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "to_time"]
+struct ToTimeFilter;
+
+impl Filter for ToTimeFilter {
+    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        match parse_time(input) {
+            Ok(Some(time)) => Ok(Value::scalar(time)),
+            Ok(None) => Ok(Value::Nil),
+            Err(message) => Err(filter_error("to_time", message)),
+        }
+    }
+}
+
+#[derive(Debug, FilterParameters)]
+struct StrftimeArgs {
+    #[parameter(description = "strftime format, e.g. '%Y-%m-%d'.", arg_type = "str")]
+    format: Expression,
+}
+
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "strftime",
+    description = "Formats a time (anything to_time reads) with a strftime format; nil stays nil.",
+    parameters(StrftimeArgs),
+    parsed(StrftimeFilter)
+)]
+pub struct Strftime;
+
+#[derive(Debug, FromFilterParameters, Display_filter)]
+#[name = "strftime"]
+struct StrftimeFilter {
+    #[parameters]
+    args: StrftimeArgs,
+}
+
+impl Filter for StrftimeFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        let time = match parse_time(input) {
+            Ok(Some(time)) => time,
+            Ok(None) => return Ok(Value::Nil),
+            Err(message) => return Err(filter_error("strftime", message)),
+        };
+        time.format(args.format.as_str())
+            .map(Value::scalar)
+            .map_err(|err| {
+                filter_error("strftime", format!("invalid format {:?}: {err}", args.format))
+            })
+    }
+}
+
+#[derive(Debug, FilterParameters)]
+struct TimeDiffArgs {
+    #[parameter(description = "The later time.", arg_type = "any")]
+    other: Expression,
+    #[parameter(description = "Unit: ms (default), s, m, h or d.", arg_type = "str")]
+    unit: Option<Expression>,
+}
+
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "time_diff",
+    description = "`a | time_diff: b, unit` is b - a in whole units (ms, s, m, h, d), truncated toward zero.",
+    parameters(TimeDiffArgs),
+    parsed(TimeDiffFilter)
+)]
+pub struct TimeDiff;
+
+#[derive(Debug, FromFilterParameters, Display_filter)]
+#[name = "time_diff"]
+struct TimeDiffFilter {
+    #[parameters]
+    args: TimeDiffArgs,
+}
+
+impl Filter for TimeDiffFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        let start = required_time("time_diff", input, "start time")?;
+        let finish = required_time("time_diff", &args.other, "end time")?;
+        let unit = args.unit.as_ref().map(|u| u.as_str()).unwrap_or("ms");
+        let nanos_per_unit: i128 = match unit {
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "d" => 86_400_000_000_000,
+            other => {
+                return Err(filter_error(
+                    "time_diff",
+                    format!("unknown unit {other:?} (use ms, s, m, h or d)"),
+                ))
+            }
+        };
+        let diff = (finish.unix_timestamp_nanos() - start.unix_timestamp_nanos()) / nanos_per_unit;
+        i64::try_from(diff)
+            .map(Value::scalar)
+            .map_err(|_| Error::with_msg("time_diff result is out of range"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use liquid_core::call_filter;
+
+    fn unix(value: &Value) -> i64 {
+        value
+            .as_scalar()
+            .and_then(|s| s.to_date_time())
+            .map(|d| d.unix_timestamp())
+            .unwrap()
+    }
+
+    #[test]
+    fn to_time_reads_the_usual_forms() {
+        let cases: &[(&str, i64)] = &[
+            ("2024-01-31T10:00:00Z", 1706695200),
+            ("2024-01-31T11:00:00+01:00", 1706695200),
+            ("2024-01-31 10:00:00", 1706695200),
+            ("2024-01-31T10:00:00.250", 1706695200),
+            ("2024-01-31", 1706659200),
+            ("1706695200", 1706695200),
+            ("-86400", -86400),
+            ("31 Jan 2024 10:00:00 +0000", 1706695200),
+        ];
+        for (text, expected) in cases {
+            let value = call_filter!(ToTime, *text).unwrap();
+            assert_eq!(unix(&value), *expected, "{text}");
+        }
+        assert_eq!(unix(&call_filter!(ToTime, 1706695200i64).unwrap()), 1706695200);
+    }
+
+    #[test]
+    fn to_time_keeps_offset_and_fraction() {
+        let value = call_filter!(ToTime, "2024-01-31T11:00:00.5+01:00").unwrap();
+        let time = value.as_scalar().and_then(|s| s.to_date_time()).unwrap();
+        assert_eq!(time.offset().whole_seconds(), 3600);
+        assert_eq!(time.unix_timestamp_nanos(), 1706695200_500_000_000);
+    }
+
+    #[test]
+    fn to_time_now_is_current() {
+        let value = call_filter!(ToTime, "now").unwrap();
+        let now = chrono::Utc::now().timestamp();
+        assert!((unix(&value) - now).abs() < 5);
+    }
+
+    #[test]
+    fn to_time_nil_and_empty_stay_nil() {
+        assert_eq!(call_filter!(ToTime, Value::Nil).unwrap(), Value::Nil);
+        assert_eq!(call_filter!(ToTime, "  ").unwrap(), Value::Nil);
+    }
+
+    #[test]
+    fn to_time_rejects_garbage() {
+        for bad in ["yesterday-ish", "2024-13-45", "ünïcode"] {
+            let err = call_filter!(ToTime, bad).unwrap_err().to_string();
+            assert!(err.contains("to_time"), "{err}");
+        }
+        assert!(call_filter!(ToTime, 1.5f64).is_err());
+        assert!(call_filter!(ToTime, true).is_err());
+        assert!(call_filter!(ToTime, liquid_core::value!([1])).is_err());
+        assert!(call_filter!(ToTime, "99999999999999999999").is_err());
+    }
+
+    #[test]
+    fn strftime_formats_times_and_text() {
+        assert_eq!(
+            call_filter!(Strftime, "2024-01-31T10:05:00Z", "%Y-%m-%d %H:%M").unwrap(),
+            Value::scalar("2024-01-31 10:05")
+        );
+        let time = call_filter!(ToTime, "2024-02-29").unwrap();
+        assert_eq!(
+            call_filter!(Strftime, time, "%d/%m/%Y – %A").unwrap(),
+            Value::scalar("29/02/2024 – Thursday")
+        );
+        assert_eq!(
+            call_filter!(Strftime, 0i64, "%s").unwrap(),
+            Value::scalar("0")
+        );
+    }
+
+    #[test]
+    fn strftime_nil_is_nil_and_bad_format_errors() {
+        assert_eq!(call_filter!(Strftime, Value::Nil, "%Y").unwrap(), Value::Nil);
+        assert!(call_filter!(Strftime, "2024-01-31", "%").is_err());
+        assert!(call_filter!(Strftime, "not a time", "%Y").is_err());
+    }
+
+    #[test]
+    fn time_diff_in_each_unit() {
+        let a = "2024-01-01T00:00:00Z";
+        let b = "2024-01-02T01:01:01.5Z";
+        let expected: &[(&str, i64)] = &[
+            ("ms", 90_061_500),
+            ("s", 90_061),
+            ("m", 1_501),
+            ("h", 25),
+            ("d", 1),
+        ];
+        for (unit, value) in expected {
+            assert_eq!(
+                call_filter!(TimeDiff, a, b, *unit).unwrap(),
+                Value::scalar(*value),
+                "{unit}"
+            );
+        }
+        assert_eq!(call_filter!(TimeDiff, a, b).unwrap(), Value::scalar(90_061_500i64));
+    }
+
+    #[test]
+    fn time_diff_is_negative_when_end_is_earlier_and_truncates() {
+        assert_eq!(
+            call_filter!(TimeDiff, "2024-01-02", "2024-01-01T00:30:00Z", "d").unwrap(),
+            Value::scalar(0i64)
+        );
+        assert_eq!(
+            call_filter!(TimeDiff, "2024-01-03", "2024-01-01", "d").unwrap(),
+            Value::scalar(-2i64)
+        );
+    }
+
+    #[test]
+    fn time_diff_errors() {
+        assert!(call_filter!(TimeDiff, Value::Nil, "2024-01-01").is_err());
+        assert!(call_filter!(TimeDiff, "2024-01-01", Value::Nil).is_err());
+        assert!(call_filter!(TimeDiff, "2024-01-01", "2024-01-02", "weeks").is_err());
+        assert!(call_filter!(TimeDiff, "2024-01-01").is_err());
+    }
+}

@@ -1,0 +1,337 @@
+//! How one API request is served: decode Stripe's form encoding, check the
+//! key, honour `Stripe-Account` and `Idempotency-Key`, run the resource's
+//! handler under the state lock (rolling back everything if it fails
+//! validation), expand ids, answer Stripe's JSON and deliver the events.
+
+use std::sync::Arc;
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::http::{Method, StatusCode};
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{Map, Value};
+
+use super::api_error::ApiError;
+use super::auth::{self, Access, KeyKind};
+use super::events::API_VERSION;
+use super::expand;
+use super::form;
+use super::ids;
+use super::idempotency::{Lookup, StoredResponse};
+use super::params::Params;
+use super::state::State;
+use super::Inner;
+
+/// A resource operation: pure state in, Stripe object out.
+pub type Handler = fn(&mut State, &Call) -> Result<Value, ApiError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+    Delete,
+}
+
+impl Verb {
+    fn method(self) -> Method {
+        match self {
+            Verb::Get => Method::GET,
+            Verb::Post => Method::POST,
+            Verb::Delete => Method::DELETE,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Delete => "DELETE",
+        }
+    }
+}
+
+/// One endpoint under `/v1`.
+#[derive(Clone, Copy)]
+pub struct ApiRoute {
+    pub verb: Verb,
+    pub path: &'static str,
+    pub access: Access,
+    pub handler: Handler,
+}
+
+impl ApiRoute {
+    /// Also callable from Stripe.js with the publishable key.
+    pub const fn public(mut self) -> ApiRoute {
+        self.access = Access::SecretOrPublishable;
+        self
+    }
+}
+
+pub const fn get(path: &'static str, handler: Handler) -> ApiRoute {
+    ApiRoute { verb: Verb::Get, path, access: Access::Secret, handler }
+}
+
+pub const fn post(path: &'static str, handler: Handler) -> ApiRoute {
+    ApiRoute { verb: Verb::Post, path, access: Access::Secret, handler }
+}
+
+pub const fn delete(path: &'static str, handler: Handler) -> ApiRoute {
+    ApiRoute { verb: Verb::Delete, path, access: Access::Secret, handler }
+}
+
+/// What a handler knows about the request.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub params: Params,
+    path_params: Vec<(String, String)>,
+    /// The connected account from `Stripe-Account`, if any.
+    pub account: Option<String>,
+    pub key: KeyKind,
+    pub now: i64,
+    /// Where the sandbox is reachable, for hosted page URLs.
+    pub base_url: String,
+    pub request_id: String,
+    pub idempotency_key: Option<String>,
+    pub expand: Vec<String>,
+}
+
+impl Call {
+    /// A call made by the sandbox itself (hosted pages), as the platform.
+    pub fn internal(params: Params, base_url: &str) -> Call {
+        Call {
+            params,
+            path_params: Vec::new(),
+            account: None,
+            key: KeyKind::Secret,
+            now: chrono::Utc::now().timestamp(),
+            base_url: base_url.to_string(),
+            request_id: ids::request_id(),
+            idempotency_key: None,
+            expand: Vec::new(),
+        }
+    }
+
+    pub fn with_path(mut self, name: &str, value: &str) -> Call {
+        self.path_params.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// A path parameter such as `{id}`.
+    pub fn path(&self, name: &str) -> &str {
+        self.path_params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    /// The account whose objects this call sees (`None`: the platform).
+    pub fn owner(&self) -> Option<&str> {
+        self.account.as_deref()
+    }
+
+    pub fn expands(&self, field: &str) -> bool {
+        self.expand.iter().any(|p| p == field || p.starts_with(&format!("{field}.")))
+    }
+
+    /// With a publishable key, the object's `client_secret` must be sent.
+    pub fn check_client_secret(&self, object: &Value, label: &str) -> Result<(), ApiError> {
+        if self.key == KeyKind::Secret {
+            return Ok(());
+        }
+        let sent = self.params.str("client_secret")?;
+        match (sent.as_deref(), object["client_secret"].as_str()) {
+            (Some(sent), Some(actual)) if sent == actual => Ok(()),
+            (None, _) => Err(ApiError::missing_param("client_secret")),
+            _ => Err(ApiError::invalid_param(
+                "client_secret",
+                format!("The client_secret provided does not match the client_secret associated with the {label}."),
+            )),
+        }
+    }
+
+    pub fn chrono_now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp(self.now, 0).unwrap_or_else(chrono::Utc::now)
+    }
+}
+
+/// The actix route for an API endpoint.
+pub fn route(inner: &Arc<Inner>, api: ApiRoute) -> actix_web::Route {
+    let inner = inner.clone();
+    web::method(api.verb.method()).to(move |req: HttpRequest, body: Bytes| {
+        let inner = inner.clone();
+        async move { run(&inner, &req, &body, api) }
+    })
+}
+
+/// Stripe's answer for a URL or method it does not serve.
+pub async fn unrecognized(req: HttpRequest) -> HttpResponse {
+    ApiError::invalid(format!(
+        "Unrecognized request URL ({}: {}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
+        req.method(),
+        req.path()
+    ))
+    .with_status(404)
+    .to_response()
+}
+
+struct Reply {
+    status: u16,
+    body: String,
+    replayed: bool,
+}
+
+fn run(inner: &Inner, req: &HttpRequest, body: &[u8], api: ApiRoute) -> HttpResponse {
+    let request_id = ids::request_id();
+    let idempotency_key = header(req, "Idempotency-Key").filter(|_| api.verb == Verb::Post);
+    let reply = match serve(inner, req, body, api, &request_id, idempotency_key.clone()) {
+        Ok(reply) => reply,
+        Err(error) => Reply {
+            status: error.status,
+            body: error.to_body().to_string(),
+            replayed: false,
+        },
+    };
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::build(status);
+    response
+        .content_type("application/json")
+        .insert_header(("Request-Id", request_id))
+        .insert_header(("Stripe-Version", API_VERSION));
+    if let Some(key) = idempotency_key {
+        response.insert_header(("Idempotency-Key", key));
+        if reply.replayed {
+            response.insert_header(("Idempotent-Replayed", "true"));
+        }
+    }
+    response.body(reply.body)
+}
+
+fn header(req: &HttpRequest, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Decode query string and (for POST) the form body; the body wins.
+fn decode_params(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let mut params = form::decode(req.query_string())?;
+    if body.is_empty() {
+        return Ok(params);
+    }
+    if let Some(content_type) = req.headers().get(CONTENT_TYPE) {
+        let text = content_type.to_str().unwrap_or("");
+        let essence = text.split(';').next().unwrap_or("").trim();
+        if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return Err(ApiError::invalid(format!(
+                "Invalid request: unsupported Content-Type {text}. If error persists and you need assistance, please contact support@stripe.com."
+            )));
+        }
+    }
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::invalid("Invalid request: the body is not valid UTF-8."))?;
+    params.extend(form::decode(text)?);
+    Ok(params)
+}
+
+fn serve(
+    inner: &Inner,
+    req: &HttpRequest,
+    body: &[u8],
+    api: ApiRoute,
+    request_id: &str,
+    idempotency_key: Option<String>,
+) -> Result<Reply, ApiError> {
+    let mut decoded = decode_params(req, body)?;
+    // Stripe.js sends its key and user agent as parameters.
+    let body_key = match decoded.remove("key") {
+        Some(Value::String(k)) => Some(k),
+        _ => None,
+    };
+    decoded.remove("payment_user_agent");
+    let header_key = auth::key_from_header(header(req, "Authorization").as_deref())?;
+    let key = auth::authenticate(
+        header_key.or(body_key).as_deref(),
+        api.access,
+        &inner.options.publishable_key,
+    )?;
+    let params = Params::new(decoded);
+    let expand = params.str_list("expand")?.unwrap_or_default();
+    expand::validate(&expand)?;
+    let call = Call {
+        params,
+        path_params: req
+            .match_info()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        account: header(req, "Stripe-Account"),
+        key,
+        now: chrono::Utc::now().timestamp(),
+        base_url: inner.base_url(req),
+        request_id: request_id.to_string(),
+        idempotency_key: idempotency_key.clone(),
+        expand,
+    };
+    let endpoint = format!("{} {}", api.verb.as_str(), req.path());
+    let params_value = Value::Object(call.params.as_map().clone());
+    inner.transact(|state| {
+        if let Some(account) = call.owner() {
+            check_account_access(state, account)?;
+        }
+        if let Some(key) = &idempotency_key {
+            let lookup = state
+                .idempotency
+                .lookup(call.owner(), key, &endpoint, &params_value, call.now)?;
+            if let Lookup::Replay(stored) = lookup {
+                return Ok(Reply {
+                    status: stored.status,
+                    body: stored.body,
+                    replayed: true,
+                });
+            }
+        }
+        let result = (api.handler)(state, &call).and_then(|mut value| {
+            expand::apply(&state.objects, call.owner(), &mut value, &call.expand)?;
+            Ok(value)
+        });
+        let reply = match &result {
+            Ok(value) => Reply {
+                status: 200,
+                body: value.to_string(),
+                replayed: false,
+            },
+            Err(error) => Reply {
+                status: error.status,
+                body: error.to_body().to_string(),
+                replayed: false,
+            },
+        };
+        // Only executed requests are remembered: successes and card errors.
+        let executed = reply.status == 200 || reply.status == 402;
+        if let (Some(key), true) = (&idempotency_key, executed) {
+            let stored = StoredResponse {
+                status: reply.status,
+                body: reply.body.clone(),
+            };
+            state
+                .idempotency
+                .record(call.owner(), key, &endpoint, &params_value, stored, call.now);
+        }
+        result.map(|_| reply)
+    })
+}
+
+/// `Stripe-Account` must name one of the platform's connected accounts.
+fn check_account_access(state: &State, account: &str) -> Result<(), ApiError> {
+    match state.objects.get(None, account) {
+        Some(a) if a["object"] == "account" => Ok(()),
+        _ => Err(ApiError::invalid(format!(
+            "The provided key does not have access to account '{account}' (or that account does not exist). Application access may have been revoked."
+        ))
+        .with_code("account_invalid")
+        .with_status(403)),
+    }
+}
