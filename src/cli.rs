@@ -31,6 +31,22 @@ pub enum NewCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Process a stored event again (EVENT_ID), or every failed one (--failed).
+    Replay {
+        /// The gateway's event id, e.g. evt_123.
+        #[arg(required_unless_present = "failed", conflicts_with = "failed")]
+        event_id: Option<String>,
+        #[arg(long)]
+        failed: bool,
+        #[arg(long, default_value = ".")]
+        app: PathBuf,
+        #[arg(long)]
+        database: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the app over HTTP.
     Serve {
@@ -60,6 +76,11 @@ pub enum Command {
         webhook_url: Option<String>,
         #[arg(long, requires = "webhook_url")]
         webhook_secret: Option<String>,
+    },
+    /// Stored webhook events.
+    Webhooks {
+        #[command(subcommand)]
+        what: WebhooksCommand,
     },
     /// Write the files of a new request type: notification, response mapper, form partial.
     New {
@@ -96,6 +117,9 @@ pub fn run(cli: Cli) -> ExitCode {
             webhook_url,
             webhook_secret,
         } => run_sandbox(&bind, webhook_url, webhook_secret),
+        Command::Webhooks {
+            what: WebhooksCommand::Replay { event_id, failed, app, database },
+        } => replay(&app, database, event_id, failed),
         Command::New {
             what: NewCommand::RequestType { name, app },
         } => match crate::scaffold::new_request_type(&app, &name) {
@@ -169,6 +193,55 @@ fn migrate(app_dir: &PathBuf, database: Option<String>) -> ExitCode {
         }
         Err(e) => {
             eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Load settings, store, app and gateway for a command that works on the
+/// instance without serving it.
+fn offline_instance(app_dir: &PathBuf, database: Option<String>, runtime: &tokio::runtime::Runtime) -> Result<Arc<Instance>, String> {
+    let settings = Settings::load(app_dir, &Overrides { database_url: database, bind: None }).map_err(|e| e.to_string())?;
+    let store = open_store(&settings)?;
+    let instance = Instance::start(settings, store)
+        .map_err(|problems| problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))?;
+    let gateway = crate::gateway::Gateway::new(Arc::downgrade(&instance), runtime.handle().clone())?;
+    instance
+        .set_dispatcher(Arc::new(gateway))
+        .map_err(|problems| problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))?;
+    Ok(instance)
+}
+
+fn replay(app_dir: &PathBuf, database: Option<String>, event_id: Option<String>, failed: bool) -> ExitCode {
+    init_logging();
+    let runtime = match tokio_runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let instance = match offline_instance(app_dir, database, &runtime) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let worker_instance = instance.clone();
+    let result = runtime.block_on(async move {
+        tokio::task::spawn_blocking(move || crate::webhooks::replay::replay(&worker_instance, event_id.as_deref(), failed)).await
+    });
+    match result {
+        Ok(Ok(report)) => {
+            for line in report {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("replay failed: {e}");
             ExitCode::FAILURE
         }
     }
@@ -315,8 +388,16 @@ fn serve(app_dir: &PathBuf, overrides: Overrides, watch: bool, sandbox: bool) ->
     } else {
         None
     };
+    let subscribing = instance.clone();
+    runtime.spawn_blocking(move || match crate::webhooks::subscribe::ensure_subscribed(&subscribing) {
+        Ok(crate::webhooks::subscribe::Subscription::NotConfigured) => {}
+        Ok(outcome) => tracing::info!("Stripe webhooks: {outcome:?}"),
+        Err(e) => tracing::warn!("Stripe webhooks: {e}"),
+    });
+    let signal = crate::webhooks::worker::start(instance.clone(), runtime.handle());
+    crate::webhooks::merchant::start(instance.clone(), runtime.handle());
     tracing::info!("payforms serving {} on http://{address}", instance.settings.app_dir.display());
-    match runtime.block_on(crate::api::serve(instance, listener)) {
+    match runtime.block_on(crate::api::serve(instance, signal, listener)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("server error: {e}");

@@ -2,8 +2,10 @@
 //!
 //! An app of YAML and Liquid files (pages, form configurations, API call
 //! notifications, response mappers, webhook processors, model schemas) is
-//! loaded and compiled once ([`app`]), served over HTTP ([`api`]), stored as
-//! records ([`db`]) and queried through one GraphQL schema ([`graphql`]).
+//! loaded and compiled once ([`app`]), served over HTTP ([`api`]), sent to
+//! gateways as templated request types ([`gateway`]), stored as records
+//! ([`db`]), queried through one GraphQL schema ([`graphql`]) and kept
+//! current by webhooks ([`webhooks`]).
 
 pub mod api;
 pub mod app;
@@ -12,7 +14,12 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod forms;
+pub mod gateway;
 pub mod graphql;
 pub mod instance;
 pub mod liquid;
 pub mod render;
+pub mod sandbox;
+pub mod scaffold;
+pub mod secrets;
+pub mod webhooks;

@@ -6,6 +6,7 @@ pub mod graphql;
 pub mod health;
 pub mod pages;
 pub mod reply;
+pub mod webhooks;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use actix_web::{middleware, web, App as ActixApp, HttpServer};
 
 use crate::instance::Instance;
+use crate::webhooks::worker::WorkerSignal;
 
 /// Largest form post accepted.
 const FORM_BODY_LIMIT: usize = 1024 * 1024;
@@ -21,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(FORM_BODY_LIMIT))
         .route("/healthz", web::get().to(health::healthz))
         .route("/forms/{name:.+}", web::post().to(forms::submit_form))
+        .route("/webhooks/{gateway}", web::post().to(webhooks::receive))
         .route("/api/graphql", web::post().to(graphql::post))
         .route("/api/graphql", web::get().to(graphql::page))
         .route("/assets/{path:.+}", web::get().to(assets::asset))
@@ -28,11 +31,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Serve `instance` on `listener` until the process is stopped.
-pub async fn serve(instance: Arc<Instance>, listener: TcpListener) -> std::io::Result<()> {
+pub async fn serve(instance: Arc<Instance>, signal: WorkerSignal, listener: TcpListener) -> std::io::Result<()> {
     let data = web::Data::new(instance);
+    let signal = web::Data::new(signal);
     HttpServer::new(move || {
         ActixApp::new()
             .app_data(data.clone())
+            .app_data(signal.clone())
             .wrap(middleware::Logger::new("%r %s %Dms").exclude("/healthz"))
             .configure(configure)
     })

@@ -132,7 +132,7 @@ pub fn load_page(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<Pag
         layout: layout.filter(|l| !l.is_empty()),
         policies_line: front_matter::line_of_key(&doc, "authorization_policies"),
         authorization_policies: fm.authorization_policies,
-        metadata: fm.metadata.unwrap_or(serde_json::Value::Null),
+        metadata: fm.metadata.unwrap_or_else(|| serde_json::json!({})),
         content_type,
         template,
         file: file.rel.clone(),

@@ -15,6 +15,8 @@ pub struct CompiledTemplate {
     pub file: PathBuf,
     /// File line of the template's first line (after front matter).
     pub first_line: usize,
+    /// The source, to point render errors (which carry no position) at a line.
+    pub source: Arc<str>,
 }
 
 impl std::fmt::Debug for CompiledTemplate {
@@ -98,6 +100,7 @@ impl Parsers {
                 template: Arc::new(template),
                 file: file.to_path_buf(),
                 first_line,
+                source: Arc::from(text),
             })
             .map_err(|e| liquid_problem(file, first_line, &e))
     }

@@ -25,6 +25,15 @@ pub fn watch(root: &Path, reload: impl Fn() + Send + 'static) -> notify::Result<
     let root_owned = root.to_path_buf();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
+            // Reading files (as a reload does) raises access events; only
+            // real changes count, or every reload would trigger the next.
+            let changes = matches!(
+                event.kind,
+                notify::EventKind::Create(_) | notify::EventKind::Modify(_) | notify::EventKind::Remove(_)
+            );
+            if !changes {
+                return;
+            }
             for path in event.paths {
                 if is_app_file(&root_owned, &path) {
                     let _ = tx.send(path);

@@ -5,11 +5,23 @@
 //! database enforce `unique: true`. Diesel is synchronous: call the store
 //! from blocking threads.
 
+mod connection;
 pub mod model_type;
 pub mod models;
 pub mod query;
+mod records;
+mod search;
+mod sql;
+mod typing;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
+
+use connection::Database;
 
 use crate::error::FieldError;
 use model_type::ModelType;
@@ -48,79 +60,103 @@ pub enum Backend {
     Postgres,
 }
 
+/// The records store; cheap to clone (the pool is shared).
 #[derive(Clone)]
 pub struct Store {
-    backend: Backend,
+    database: Arc<Database>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend()).finish()
+    }
 }
 
 impl Store {
-    /// `postgres://..`/`postgresql://..` for PostgreSQL; `sqlite://PATH` or a
-    /// bare path for a SQLite file.
+    /// `postgres://..`/`postgresql://..` for PostgreSQL; `sqlite://PATH`,
+    /// `sqlite:PATH` or a bare path for a SQLite file (created if absent).
     pub fn connect(database_url: &str) -> Result<Store, StoreError> {
-        let backend = if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        };
-        Ok(Store { backend })
+        Ok(Store {
+            database: Arc::new(Database::open(database_url)?),
+        })
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.database.backend()
     }
 
+    /// Apply pending migrations (embedded in the binary).
     pub fn migrate(&self) -> Result<(), StoreError> {
-        Err(StoreError::Database("not implemented yet".into()))
+        self.database.migrate()
     }
 
+    /// A round trip to the database, for health checks.
     pub fn ping(&self) -> Result<(), StoreError> {
-        Err(StoreError::Database("not implemented yet".into()))
+        self.database.with_conn(|conn| {
+            conn.load::<sql::IntRow>(conn.sql("SELECT CAST(1 AS BIGINT) AS n"))?;
+            Ok(())
+        })
     }
 
+    /// Validate, type and store a new record with its side rows, or write
+    /// nothing and say which fields are wrong.
     pub fn create_record(&self, model: &ModelType, properties: Map<String, Value>) -> Result<Record, StoreError> {
-        let _ = (model, properties);
-        Err(StoreError::Database("not implemented yet".into()))
+        self.database.with_transaction(|conn| records::create(conn, model, properties))
     }
 
-    /// Merge `properties` into the record's.
+    /// Create many records in one transaction: all or none.
+    pub fn create_records(&self, model: &ModelType, batch: Vec<Map<String, Value>>) -> Result<Vec<Record>, StoreError> {
+        self.database.with_transaction(|conn| {
+            batch
+                .into_iter()
+                .map(|properties| records::create(conn, model, properties))
+                .collect()
+        })
+    }
+
+    /// Merge `properties` into the record's (`null` removes a property).
     pub fn update_record(&self, model: &ModelType, id: i64, properties: Map<String, Value>) -> Result<Record, StoreError> {
-        let _ = (model, id, properties);
-        Err(StoreError::Database("not implemented yet".into()))
+        self.database.with_transaction(|conn| records::update(conn, model, id, properties))
     }
 
-    /// Update the first record whose properties equal `matching`, or create one; atomic.
+    /// Update the first record (oldest) whose properties equal `matching`,
+    /// or create one from `matching` plus `properties`; atomic. An empty
+    /// `matching` always creates.
     pub fn upsert_record(
         &self,
         model: &ModelType,
         matching: &Map<String, Value>,
         properties: Map<String, Value>,
     ) -> Result<Record, StoreError> {
-        let _ = (model, matching, properties);
-        Err(StoreError::Database("not implemented yet".into()))
+        self.database
+            .with_transaction(|conn| records::upsert(conn, model, matching, properties))
     }
 
+    /// Delete and return the record.
     pub fn delete_record(&self, model: &ModelType, id: i64) -> Result<Record, StoreError> {
-        let _ = (model, id);
-        Err(StoreError::Database("not implemented yet".into()))
+        self.database.with_transaction(|conn| records::delete(conn, model, id))
     }
 
     pub fn get_record(&self, model: &ModelType, id: i64) -> Result<Option<Record>, StoreError> {
-        let _ = (model, id);
-        Err(StoreError::Database("not implemented yet".into()))
+        self.database.with_conn(|conn| records::get(conn, model, id, false))
     }
 
+    /// The first record (oldest) whose properties equal `matching` (`null`
+    /// matches an absent property; the key `id` matches the id).
     pub fn find_record(&self, model: &ModelType, matching: &Map<String, Value>) -> Result<Option<Record>, StoreError> {
-        let _ = (model, matching);
-        Err(StoreError::Database("not implemented yet".into()))
+        self.database.with_conn(|conn| records::find(conn, model, matching))
     }
 
+    /// One Relay page of records; see [`RecordQuery`].
     pub fn query_records(&self, model: &ModelType, query: &RecordQuery) -> Result<RecordPage, StoreError> {
-        let _ = (model, query);
-        Err(StoreError::Database("not implemented yet".into()))
+        self.database.with_conn(|conn| search::page(conn, model, query))
     }
 
     pub fn count_records(&self, model: &ModelType, filters: &[Filter]) -> Result<i64, StoreError> {
-        let _ = (model, filters);
-        Err(StoreError::Database("not implemented yet".into()))
+        self.database.with_conn(|conn| search::count(conn, model, filters))
+    }
+
+    pub(crate) fn database(&self) -> &Database {
+        &self.database
     }
 }

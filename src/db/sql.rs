@@ -23,18 +23,21 @@ pub(crate) enum Arg {
     Num(f64),
     OptNum(Option<f64>),
     Time(NaiveDateTime),
-    OptTime(Option<NaiveDateTime>),
     /// JSON text stored in a JSON column (JSONB on PostgreSQL).
     Json(String),
 }
 
-/// A statement being built: text with placeholders, and its arguments.
+/// A statement being built: text with placeholder marks, and its arguments.
+/// Marks become `?` or `$n` only when run, so statements can be joined.
 #[derive(Debug, Clone)]
 pub(crate) struct Sql {
     backend: Backend,
     text: String,
     args: Vec<Arg>,
 }
+
+/// Stands for a placeholder until the statement is rendered.
+const MARK: char = '\u{1}';
 
 impl Sql {
     pub(crate) fn new(backend: Backend, text: &str) -> Sql {
@@ -52,16 +55,7 @@ impl Sql {
 
     /// Append a placeholder for `arg`.
     pub(crate) fn bind(&mut self, arg: Arg) -> &mut Sql {
-        match self.backend {
-            Backend::Sqlite => self.text.push('?'),
-            Backend::Postgres => {
-                self.text.push('$');
-                self.text.push_str(&(self.args.len() + 1).to_string());
-                if matches!(arg, Arg::Json(_)) {
-                    self.text.push_str("::jsonb");
-                }
-            }
-        }
+        self.text.push(MARK);
         self.args.push(arg);
         self
     }
@@ -78,9 +72,45 @@ impl Sql {
         self.push(")")
     }
 
+    /// Append another statement's text and arguments.
+    pub(crate) fn append(&mut self, tail: &Sql) -> &mut Sql {
+        self.text.push_str(&tail.text);
+        self.args.extend(tail.args.iter().cloned());
+        self
+    }
+
+    /// The text for the backend, with its placeholders.
+    pub(crate) fn render(&self) -> String {
+        let mut out = String::with_capacity(self.text.len() + 4 * self.args.len());
+        let mut index = 0;
+        for c in self.text.chars() {
+            if c != MARK {
+                out.push(c);
+                continue;
+            }
+            match self.backend {
+                Backend::Sqlite => out.push('?'),
+                Backend::Postgres => {
+                    out.push('$');
+                    out.push_str(&(index + 1).to_string());
+                    if matches!(self.args.get(index), Some(Arg::Json(_))) {
+                        out.push_str("::jsonb");
+                    }
+                }
+            }
+            index += 1;
+        }
+        out
+    }
+
+    pub(crate) fn into_parts(self) -> (String, Vec<Arg>) {
+        (self.render(), self.args)
+    }
+
+    /// The arguments, for EXPLAIN in tests.
     #[cfg(test)]
-    pub(crate) fn text(&self) -> &str {
-        &self.text
+    pub(crate) fn args(&self) -> &[Arg] {
+        &self.args
     }
 }
 
@@ -101,7 +131,6 @@ macro_rules! bind_all {
                 Arg::Num(v) => query.bind::<Double, _>(v),
                 Arg::OptNum(v) => query.bind::<Nullable<Double>, _>(v),
                 Arg::Time(v) => query.bind::<Timestamp, _>(v),
-                Arg::OptTime(v) => query.bind::<Nullable<Timestamp>, _>(v),
                 Arg::Json(v) => query.bind::<Text, _>(v),
             };
         }
@@ -110,11 +139,13 @@ macro_rules! bind_all {
 }
 
 fn sqlite_query(sql: Sql) -> BoxedSqlQuery<'static, Sqlite, diesel::query_builder::SqlQuery> {
-    bind_all!(diesel::sql_query(sql.text).into_boxed::<Sqlite>(), sql.args)
+    let (text, args) = sql.into_parts();
+    bind_all!(diesel::sql_query(text).into_boxed::<Sqlite>(), args)
 }
 
 fn pg_query(sql: Sql) -> BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery> {
-    bind_all!(diesel::sql_query(sql.text).into_boxed::<Pg>(), sql.args)
+    let (text, args) = sql.into_parts();
+    bind_all!(diesel::sql_query(text).into_boxed::<Pg>(), args)
 }
 
 impl Conn<'_> {
@@ -185,19 +216,30 @@ mod tests {
     fn placeholders_follow_the_backend() {
         let mut sqlite = Sql::new(Backend::Sqlite, "SELECT ");
         sqlite.bind(Arg::Int(1)).push(", ").bind(Arg::Json("{}".into()));
-        assert_eq!(sqlite.text(), "SELECT ?, ?");
+        assert_eq!(sqlite.render(), "SELECT ?, ?");
         let mut pg = Sql::new(Backend::Postgres, "SELECT ");
         pg.bind(Arg::Int(1)).push(", ").bind(Arg::Json("{}".into()));
-        assert_eq!(pg.text(), "SELECT $1, $2::jsonb");
+        assert_eq!(pg.render(), "SELECT $1, $2::jsonb");
     }
 
     #[test]
     fn lists_are_parenthesised() {
         let mut pg = Sql::new(Backend::Postgres, "x IN ");
         pg.bind_list(vec![Arg::Text("a".into()), Arg::Text("b".into())]);
-        assert_eq!(pg.text(), "x IN ($1, $2)");
+        assert_eq!(pg.render(), "x IN ($1, $2)");
         let mut empty = Sql::new(Backend::Sqlite, "x IN ");
         empty.bind_list(vec![]);
-        assert_eq!(empty.text(), "x IN ()");
+        assert_eq!(empty.render(), "x IN ()");
+    }
+
+    #[test]
+    fn appended_statements_are_numbered_as_one() {
+        let mut head = Sql::new(Backend::Postgres, "SELECT ");
+        head.bind(Arg::Int(1));
+        let mut tail = Sql::new(Backend::Postgres, " WHERE a = ");
+        tail.bind(Arg::Text("x".into())).push(" AND b = ").bind(Arg::Num(2.0));
+        head.append(&tail);
+        assert_eq!(head.render(), "SELECT $1 WHERE a = $2 AND b = $3");
+        assert_eq!(head.args().len(), 3);
     }
 }

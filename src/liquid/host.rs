@@ -30,7 +30,11 @@ pub trait RenderHost {
 
     /// `{% graphql g = 'modules/payments/get_payments', per_page: 5 %}` (stored
     /// query by name) or `{% graphql g %}...inline query...{% endgraphql %}`.
-    fn graphql(&self, query: GraphqlSource<'_>, variables: Map<String, Value>) -> Result<Value, HostError>;
+    fn graphql(
+        &self,
+        query: GraphqlSource<'_>,
+        variables: Map<String, Value>,
+    ) -> Result<Value, HostError>;
 
     /// Dispatch a request type (e.g. `modules/stripe/create_customer`) with
     /// `data`; returns `{ "record": ..., "errors": [...], "response": ... }`.
@@ -42,6 +46,27 @@ pub trait RenderHost {
     /// `asset_url` filter: URL of a file under `assets/`, with a cache-busting
     /// version when the file exists.
     fn asset_url(&self, path: &str) -> String;
+
+    /// `{% record r = 'modules/payments/payment', operation: 'upsert', match: m,
+    /// properties: p %}`: write a record directly (webhook processors).
+    /// Returns the record (or null when nothing was written).
+    fn write_record(&self, request: RecordWrite) -> Result<Value, HostError> {
+        let _ = request;
+        Err(HostError(
+            "records cannot be written from this template".into(),
+        ))
+    }
+}
+
+/// What the `record` tag asks for.
+#[derive(Debug, Clone, Default)]
+pub struct RecordWrite {
+    pub model: String,
+    /// create | update | upsert | delete
+    pub operation: String,
+    pub id: Option<Value>,
+    pub matching: Option<Map<String, Value>>,
+    pub properties: Map<String, Value>,
 }
 
 /// Where a `graphql` tag's query text comes from.

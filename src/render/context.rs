@@ -11,11 +11,11 @@ pub const VISITOR_COOKIE: &str = "pf_visitor";
 pub const FLASH_COOKIE: &str = "pf_flash";
 
 /// Flash messages carried to the next page in a signed cookie.
+/// Both keys are always present (null when unset): Liquid here is strict
+/// about unknown keys, and `{% if context.flash.notice %}` must just work.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Flash {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub notice: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub alert: Option<String>,
 }
 

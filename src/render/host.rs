@@ -11,7 +11,7 @@ use crate::error::FieldError;
 use crate::forms::csrf;
 use crate::forms::state::FormState;
 use crate::instance::{Instance, Loaded};
-use crate::liquid::host::{GraphqlSource, HostError, RenderHost};
+use crate::liquid::host::{GraphqlSource, HostError, RecordWrite, RenderHost};
 
 /// Values and errors of a submission that failed validation, shown again
 /// in the form that was posted.
@@ -78,9 +78,12 @@ impl PageHost {
             let field_errors: Vec<String> = feedback
                 .map(|f| f.errors.iter().filter(|e| e.field == name).map(|e| e.message.clone()).collect())
                 .unwrap_or_default();
-            if !field_errors.is_empty() {
-                errors.insert(name.clone(), Value::String(sentence(&name, &field_errors)));
-            }
+            // Every field has an `errors` entry (null when fine): Liquid
+            // here is strict about unknown keys.
+            errors.insert(
+                name.clone(),
+                if field_errors.is_empty() { Value::Null } else { Value::String(sentence(&name, &field_errors)) },
+            );
             fields.insert(
                 name.clone(),
                 json!({
@@ -92,18 +95,19 @@ impl PageHost {
                 }),
             );
         }
-        if let Some(f) = feedback {
-            let base: Vec<String> = f.errors.iter().filter(|e| e.field == "base").map(|e| e.message.clone()).collect();
-            if !base.is_empty() {
-                errors.insert("base".into(), Value::String(base.join(". ")));
-            }
-        }
+        let base: Vec<String> = feedback
+            .map(|f| f.errors.iter().filter(|e| e.field == "base").map(|e| e.message.clone()).collect())
+            .unwrap_or_default();
+        errors.insert(
+            "base".into(),
+            if base.is_empty() { Value::Null } else { Value::String(base.join(". ")) },
+        );
         json!({
             "name": form.name,
             "action": form_action(&form.name),
             "fields": fields,
             "errors": errors,
-            "valid": errors.is_empty(),
+            "valid": errors.values().all(Value::is_null),
         })
     }
 }
@@ -231,6 +235,10 @@ impl RenderHost for PageHost {
             "debug" => tracing::debug!(target: "payforms::template", "{message}"),
             _ => tracing::info!(target: "payforms::template", "{message}"),
         }
+    }
+
+    fn write_record(&self, request: RecordWrite) -> Result<Value, HostError> {
+        super::records::write(&self.instance.store, &self.loaded, request)
     }
 
     fn asset_url(&self, path: &str) -> String {

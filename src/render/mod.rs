@@ -3,6 +3,8 @@
 pub mod context;
 pub mod host;
 pub mod policies;
+pub mod records;
+pub mod view;
 
 use serde_json::Value;
 
@@ -19,25 +21,45 @@ pub struct RenderError {
 
 /// Render a compiled template with `globals` (a JSON object).
 pub fn render(template: &CompiledTemplate, globals: &Value) -> Result<String, RenderError> {
-    let object = match globals {
-        Value::Object(_) => liquid::model::to_object(globals),
-        _ => Ok(liquid::Object::new()),
-    }
-    .map_err(|e| error_of(template, &e))?;
+    static EMPTY: std::sync::OnceLock<serde_json::Map<String, Value>> = std::sync::OnceLock::new();
+    let map = match globals {
+        Value::Object(map) => map,
+        _ => EMPTY.get_or_init(serde_json::Map::new),
+    };
     template
         .template
-        .render(&object)
+        .render(view::Globals::new(map))
         .map_err(|e| error_of(template, &e))
 }
 
 fn error_of(template: &CompiledTemplate, error: &liquid::Error) -> RenderError {
     let text = error.to_string();
     let (line, message) = crate::app::templates::locate_liquid_error(&text);
+    let line = line.or_else(|| guess_line(&template.source, &text));
     RenderError {
         file: template.file.display().to_string(),
         line: template.first_line + line.unwrap_or(1) - 1,
         message,
     }
+}
+
+/// Render errors name the variable or tag but not the line; find the first
+/// line of the source that mentions it.
+fn guess_line(source: &str, error: &str) -> Option<usize> {
+    let needles: Vec<&str> = error
+        .split("; ")
+        .filter_map(|part| {
+            part.strip_prefix("variable=")
+                .or_else(|| part.strip_prefix("requested variable="))
+                .or_else(|| part.strip_prefix("from: "))
+        })
+        .map(|n| n.trim_start_matches("{%").trim_end_matches("%}").trim())
+        .filter(|n| !n.is_empty())
+        .collect();
+    needles.iter().find_map(|needle| {
+        let short: String = needle.chars().take(40).collect();
+        source.lines().position(|l| l.contains(needle) || l.contains(short.as_str())).map(|i| i + 1)
+    })
 }
 
 /// Render a template that must produce JSON (default_payload, mappers,

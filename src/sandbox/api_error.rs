@@ -83,9 +83,13 @@ impl ApiError {
 
     /// 404 resource_missing, worded as Stripe does: `No such customer: 'cus_x'`.
     pub fn no_such(label: &str, id: &str, param: &str) -> ApiError {
-        ApiError::new(404, ErrorType::InvalidRequest, format!("No such {label}: '{id}'"))
-            .with_code("resource_missing")
-            .with_param(param)
+        ApiError::new(
+            404,
+            ErrorType::InvalidRequest,
+            format!("No such {label}: '{id}'"),
+        )
+        .with_code("resource_missing")
+        .with_param(param)
     }
 
     /// 400 parameter_missing.

@@ -37,7 +37,11 @@ pub fn key_from_header(header: Option<&str>) -> Result<Option<String>, ApiError>
             .decode(rest)
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(|| ApiError::unauthorized("Invalid authorization header: the basic credentials are not valid base64."))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "Invalid authorization header: the basic credentials are not valid base64.",
+                )
+            })?;
         let user = decoded.split(':').next().unwrap_or("").to_string();
         return Ok(Some(user).filter(|k| !k.is_empty()));
     }
@@ -88,7 +92,12 @@ pub fn redact(key: &str) -> String {
         None => 0,
     };
     if chars.len() <= prefix_len + 4 {
-        return format!("{}****", chars[..prefix_len.min(chars.len())].iter().collect::<String>());
+        return format!(
+            "{}****",
+            chars[..prefix_len.min(chars.len())]
+                .iter()
+                .collect::<String>()
+        );
     }
     let prefix: String = chars[..prefix_len].iter().collect();
     let tail: String = chars[chars.len() - 4..].iter().collect();
@@ -101,10 +110,17 @@ mod tests {
 
     #[test]
     fn bearer_and_basic_headers() {
-        assert_eq!(key_from_header(Some("Bearer sk_test_abc")).unwrap().as_deref(), Some("sk_test_abc"));
+        assert_eq!(
+            key_from_header(Some("Bearer sk_test_abc"))
+                .unwrap()
+                .as_deref(),
+            Some("sk_test_abc")
+        );
         let basic = base64::engine::general_purpose::STANDARD.encode("sk_test_abc:");
         assert_eq!(
-            key_from_header(Some(&format!("Basic {basic}"))).unwrap().as_deref(),
+            key_from_header(Some(&format!("Basic {basic}")))
+                .unwrap()
+                .as_deref(),
             Some("sk_test_abc")
         );
         assert_eq!(key_from_header(None).unwrap(), None);
@@ -115,12 +131,18 @@ mod tests {
 
     #[test]
     fn only_test_keys_are_accepted() {
-        assert_eq!(authenticate(Some("sk_test_123"), Access::Secret, "").unwrap(), KeyKind::Secret);
+        assert_eq!(
+            authenticate(Some("sk_test_123"), Access::Secret, "").unwrap(),
+            KeyKind::Secret
+        );
         let live = authenticate(Some("sk_live_1234567890"), Access::Secret, "").unwrap_err();
         assert_eq!(live.status, 401);
         assert!(!live.message.contains("1234567890"));
         assert!(live.message.contains("test keys only"));
-        assert_eq!(authenticate(None, Access::Secret, "").unwrap_err().status, 401);
+        assert_eq!(
+            authenticate(None, Access::Secret, "").unwrap_err().status,
+            401
+        );
         assert!(authenticate(Some("sk_test_"), Access::Secret, "").is_err());
         assert!(authenticate(Some("garbage"), Access::Secret, "").is_err());
     }

@@ -125,13 +125,24 @@ pub enum Brand {
 
 impl Brand {
     fn from_number(number: &str) -> Brand {
-        let prefix = |n: usize| number.get(..n).and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
+        let prefix = |n: usize| {
+            number
+                .get(..n)
+                .and_then(|p| p.parse::<u32>().ok())
+                .unwrap_or(0)
+        };
         match () {
             _ if number.starts_with('4') => Brand::Visa,
-            _ if (51..=55).contains(&prefix(2)) || (2221..=2720).contains(&prefix(4)) => Brand::Mastercard,
+            _ if (51..=55).contains(&prefix(2)) || (2221..=2720).contains(&prefix(4)) => {
+                Brand::Mastercard
+            }
             _ if prefix(2) == 34 || prefix(2) == 37 => Brand::Amex,
-            _ if prefix(4) == 6011 || prefix(2) == 65 || (644..=649).contains(&prefix(3)) => Brand::Discover,
-            _ if prefix(2) == 36 || prefix(2) == 38 || (300..=305).contains(&prefix(3)) => Brand::Diners,
+            _ if prefix(4) == 6011 || prefix(2) == 65 || (644..=649).contains(&prefix(3)) => {
+                Brand::Discover
+            }
+            _ if prefix(2) == 36 || prefix(2) == 38 || (300..=305).contains(&prefix(3)) => {
+                Brand::Diners
+            }
             _ if prefix(2) == 35 => Brand::Jcb,
             _ if prefix(2) == 62 => Brand::UnionPay,
             _ => Brand::Unknown,
@@ -183,43 +194,98 @@ const TEST_CARDS: &[(&str, &str, &str, Behaviour)] = &[
     ("3566002020360505", "credit", "US", Behaviour::Succeed),
     ("6200000000000005", "credit", "CN", Behaviour::Succeed),
     ("4000000000000077", "credit", "US", Behaviour::Succeed),
-    ("4000000000000002", "credit", "US", Behaviour::Decline(Decline::Generic)),
-    ("4000000000009995", "credit", "US", Behaviour::Decline(Decline::InsufficientFunds)),
-    ("4000000000009987", "credit", "US", Behaviour::Decline(Decline::LostCard)),
-    ("4000000000009979", "credit", "US", Behaviour::Decline(Decline::StolenCard)),
-    ("4000000000000069", "credit", "US", Behaviour::Decline(Decline::ExpiredCard)),
-    ("4000000000000127", "credit", "US", Behaviour::Decline(Decline::IncorrectCvc)),
-    ("4000000000000119", "credit", "US", Behaviour::Decline(Decline::ProcessingError)),
-    ("4000000000000341", "credit", "US", Behaviour::DeclineOnCharge(Decline::Generic)),
+    (
+        "4000000000000002",
+        "credit",
+        "US",
+        Behaviour::Decline(Decline::Generic),
+    ),
+    (
+        "4000000000009995",
+        "credit",
+        "US",
+        Behaviour::Decline(Decline::InsufficientFunds),
+    ),
+    (
+        "4000000000009987",
+        "credit",
+        "US",
+        Behaviour::Decline(Decline::LostCard),
+    ),
+    (
+        "4000000000009979",
+        "credit",
+        "US",
+        Behaviour::Decline(Decline::StolenCard),
+    ),
+    (
+        "4000000000000069",
+        "credit",
+        "US",
+        Behaviour::Decline(Decline::ExpiredCard),
+    ),
+    (
+        "4000000000000127",
+        "credit",
+        "US",
+        Behaviour::Decline(Decline::IncorrectCvc),
+    ),
+    (
+        "4000000000000119",
+        "credit",
+        "US",
+        Behaviour::Decline(Decline::ProcessingError),
+    ),
+    (
+        "4000000000000341",
+        "credit",
+        "US",
+        Behaviour::DeclineOnCharge(Decline::Generic),
+    ),
     (
         "4000002500003155",
         "credit",
         "US",
-        Behaviour::Authenticate { after: None, setup_lifts_it: true },
+        Behaviour::Authenticate {
+            after: None,
+            setup_lifts_it: true,
+        },
     ),
     (
         "4000002760003184",
         "credit",
         "US",
-        Behaviour::Authenticate { after: None, setup_lifts_it: false },
+        Behaviour::Authenticate {
+            after: None,
+            setup_lifts_it: false,
+        },
     ),
     (
         "4000000000003220",
         "credit",
         "US",
-        Behaviour::Authenticate { after: None, setup_lifts_it: false },
+        Behaviour::Authenticate {
+            after: None,
+            setup_lifts_it: false,
+        },
     ),
     (
         "4000000000003063",
         "credit",
         "US",
-        Behaviour::Authenticate { after: None, setup_lifts_it: false },
+        Behaviour::Authenticate {
+            after: None,
+            setup_lifts_it: false,
+        },
     ),
     (
         "4000008260003178",
         "credit",
         "US",
-        Behaviour::Authenticate { after: Some(Decline::InsufficientFunds), setup_lifts_it: false },
+        Behaviour::Authenticate {
+            after: Some(Decline::InsufficientFunds),
+            setup_lifts_it: false,
+        },
     ),
 ];
 
@@ -248,12 +314,17 @@ const MAGIC_NAMES: &[(&str, &str)] = &[
     ("authenticationRequired", "4000002760003184"),
     ("threeDSecure2Required", "4000000000003220"),
     ("threeDSecureRequired", "4000000000003063"),
-    ("authenticationRequiredChargeDeclinedInsufficientFunds", "4000008260003178"),
+    (
+        "authenticationRequiredChargeDeclinedInsufficientFunds",
+        "4000008260003178",
+    ),
 ];
 
 /// The test card behind a magic id such as `pm_card_visa` or `tok_visa`.
 pub fn magic(id: &str) -> Option<Card> {
-    let name = id.strip_prefix("pm_card_").or_else(|| id.strip_prefix("tok_"))?;
+    let name = id
+        .strip_prefix("pm_card_")
+        .or_else(|| id.strip_prefix("tok_"))?;
     let (_, number) = MAGIC_NAMES.iter().find(|(n, _)| *n == name)?;
     Some(known_card(number, 12, next_year() + 3, false))
 }
@@ -268,7 +339,11 @@ fn known_card(number: &str, exp_month: i64, exp_year: i64, cvc_provided: bool) -
         .iter()
         .find(|(n, ..)| *n == number)
         .map(|(_, f, c, b)| (*f, *c, *b))
-        .unwrap_or(("credit", "US", Behaviour::DeclineOnCharge(Decline::TestModeLiveCard)));
+        .unwrap_or((
+            "credit",
+            "US",
+            Behaviour::DeclineOnCharge(Decline::TestModeLiveCard),
+        ));
     Card {
         brand: Brand::from_number(number),
         funding,
@@ -323,17 +398,22 @@ pub fn from_params(card: &Params, now: chrono::DateTime<chrono::Utc>) -> Result<
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect();
     if !(12..=19).contains(&number.len()) || !luhn_valid(&number) {
-        return Err(ApiError::card("incorrect_number", "Your card number is incorrect.").with_param("number"));
+        return Err(
+            ApiError::card("incorrect_number", "Your card number is incorrect.")
+                .with_param("number"),
+        );
     }
-    let exp_month = card.int("exp_month").map_err(|_| bad_month())?.ok_or_else(|| {
-        ApiError::missing_param(&card.full_name("exp_month"))
-    })?;
+    let exp_month = card
+        .int("exp_month")
+        .map_err(|_| bad_month())?
+        .ok_or_else(|| ApiError::missing_param(&card.full_name("exp_month")))?;
     if !(1..=12).contains(&exp_month) {
         return Err(bad_month());
     }
-    let mut exp_year = card.int("exp_year").map_err(|_| bad_year())?.ok_or_else(|| {
-        ApiError::missing_param(&card.full_name("exp_year"))
-    })?;
+    let mut exp_year = card
+        .int("exp_year")
+        .map_err(|_| bad_year())?
+        .ok_or_else(|| ApiError::missing_param(&card.full_name("exp_year")))?;
     if (0..100).contains(&exp_year) {
         exp_year += 2000;
     }
@@ -344,18 +424,29 @@ pub fn from_params(card: &Params, now: chrono::DateTime<chrono::Utc>) -> Result<
     let cvc = card.str("cvc")?;
     if let Some(cvc) = &cvc {
         if !(3..=4).contains(&cvc.len()) || !cvc.chars().all(|c| c.is_ascii_digit()) {
-            return Err(ApiError::card("invalid_cvc", "Your card's security code is invalid.").with_param("cvc"));
+            return Err(
+                ApiError::card("invalid_cvc", "Your card's security code is invalid.")
+                    .with_param("cvc"),
+            );
         }
     }
     Ok(known_card(&number, exp_month, exp_year, cvc.is_some()))
 }
 
 fn bad_month() -> ApiError {
-    ApiError::card("invalid_expiry_month", "Your card's expiration month is invalid.").with_param("exp_month")
+    ApiError::card(
+        "invalid_expiry_month",
+        "Your card's expiration month is invalid.",
+    )
+    .with_param("exp_month")
 }
 
 fn bad_year() -> ApiError {
-    ApiError::card("invalid_expiry_year", "Your card's expiration year is invalid.").with_param("exp_year")
+    ApiError::card(
+        "invalid_expiry_year",
+        "Your card's expiration year is invalid.",
+    )
+    .with_param("exp_year")
 }
 
 impl Card {
@@ -454,7 +545,10 @@ mod tests {
     use super::*;
 
     fn card_params(q: &str) -> Params {
-        Params::new(form::decode(q).unwrap()).hash("card").unwrap().unwrap()
+        Params::new(form::decode(q).unwrap())
+            .hash("card")
+            .unwrap()
+            .unwrap()
     }
 
     fn now() -> chrono::DateTime<chrono::Utc> {
@@ -472,7 +566,9 @@ mod tests {
             Behaviour::Decline(Decline::Generic)
         );
         assert_eq!(
-            magic("tok_chargeDeclinedInsufficientFunds").unwrap().behaviour,
+            magic("tok_chargeDeclinedInsufficientFunds")
+                .unwrap()
+                .behaviour,
             Behaviour::Decline(Decline::InsufficientFunds)
         );
         assert!(matches!(
@@ -490,7 +586,10 @@ mod tests {
         assert_eq!(e.status, 402);
         assert_eq!(e.code.as_deref(), Some("card_declined"));
         assert_eq!(e.decline_code.as_deref(), Some("insufficient_funds"));
-        assert_eq!(Decline::ExpiredCard.error().code.as_deref(), Some("expired_card"));
+        assert_eq!(
+            Decline::ExpiredCard.error().code.as_deref(),
+            Some("expired_card")
+        );
         assert_eq!(Decline::IncorrectCvc.error().param.as_deref(), Some("cvc"));
         assert_eq!(Decline::Generic.decline_code(), "generic_decline");
     }
@@ -501,14 +600,32 @@ mod tests {
         assert_eq!(ok.last4, "4242");
         assert_eq!(ok.exp_year, 2034);
         assert!(ok.cvc_provided);
-        let bad = from_params(&card_params("card[number]=4242424242424241&card[exp_month]=12&card[exp_year]=2034"), now()).unwrap_err();
+        let bad = from_params(
+            &card_params("card[number]=4242424242424241&card[exp_month]=12&card[exp_year]=2034"),
+            now(),
+        )
+        .unwrap_err();
         assert_eq!(bad.code.as_deref(), Some("incorrect_number"));
         assert_eq!(bad.status, 402);
-        let month = from_params(&card_params("card[number]=4242424242424242&card[exp_month]=13&card[exp_year]=2034"), now()).unwrap_err();
+        let month = from_params(
+            &card_params("card[number]=4242424242424242&card[exp_month]=13&card[exp_year]=2034"),
+            now(),
+        )
+        .unwrap_err();
         assert_eq!(month.code.as_deref(), Some("invalid_expiry_month"));
-        let past = from_params(&card_params("card[number]=4242424242424242&card[exp_month]=5&card[exp_year]=2030"), now()).unwrap_err();
+        let past = from_params(
+            &card_params("card[number]=4242424242424242&card[exp_month]=5&card[exp_year]=2030"),
+            now(),
+        )
+        .unwrap_err();
         assert_eq!(past.code.as_deref(), Some("invalid_expiry_year"));
-        let cvc = from_params(&card_params("card[number]=4242424242424242&card[exp_month]=6&card[exp_year]=2030&card[cvc]=12a"), now()).unwrap_err();
+        let cvc = from_params(
+            &card_params(
+                "card[number]=4242424242424242&card[exp_month]=6&card[exp_year]=2030&card[cvc]=12a",
+            ),
+            now(),
+        )
+        .unwrap_err();
         assert_eq!(cvc.code.as_deref(), Some("invalid_cvc"));
         let missing = from_params(&card_params("card[exp_month]=6"), now()).unwrap_err();
         assert_eq!(missing.param.as_deref(), Some("card[number]"));
@@ -516,8 +633,15 @@ mod tests {
 
     #[test]
     fn unknown_valid_numbers_are_live_cards_declined_when_charged() {
-        let card = from_params(&card_params("card[number]=4111111111111111&card[exp_month]=1&card[exp_year]=2031"), now()).unwrap();
-        assert_eq!(card.behaviour, Behaviour::DeclineOnCharge(Decline::TestModeLiveCard));
+        let card = from_params(
+            &card_params("card[number]=4111111111111111&card[exp_month]=1&card[exp_year]=2031"),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            card.behaviour,
+            Behaviour::DeclineOnCharge(Decline::TestModeLiveCard)
+        );
         assert_eq!(card.attach_decline(), None);
     }
 

@@ -16,8 +16,8 @@ use super::auth::{self, Access, KeyKind};
 use super::events::API_VERSION;
 use super::expand;
 use super::form;
-use super::ids;
 use super::idempotency::{Lookup, StoredResponse};
+use super::ids;
 use super::params::Params;
 use super::state::State;
 use super::Inner;
@@ -68,15 +68,30 @@ impl ApiRoute {
 }
 
 pub const fn get(path: &'static str, handler: Handler) -> ApiRoute {
-    ApiRoute { verb: Verb::Get, path, access: Access::Secret, handler }
+    ApiRoute {
+        verb: Verb::Get,
+        path,
+        access: Access::Secret,
+        handler,
+    }
 }
 
 pub const fn post(path: &'static str, handler: Handler) -> ApiRoute {
-    ApiRoute { verb: Verb::Post, path, access: Access::Secret, handler }
+    ApiRoute {
+        verb: Verb::Post,
+        path,
+        access: Access::Secret,
+        handler,
+    }
 }
 
 pub const fn delete(path: &'static str, handler: Handler) -> ApiRoute {
-    ApiRoute { verb: Verb::Delete, path, access: Access::Secret, handler }
+    ApiRoute {
+        verb: Verb::Delete,
+        path,
+        access: Access::Secret,
+        handler,
+    }
 }
 
 /// What a handler knows about the request.
@@ -111,11 +126,6 @@ impl Call {
         }
     }
 
-    pub fn with_path(mut self, name: &str, value: &str) -> Call {
-        self.path_params.push((name.to_string(), value.to_string()));
-        self
-    }
-
     /// A path parameter such as `{id}`.
     pub fn path(&self, name: &str) -> &str {
         self.path_params
@@ -131,7 +141,9 @@ impl Call {
     }
 
     pub fn expands(&self, field: &str) -> bool {
-        self.expand.iter().any(|p| p == field || p.starts_with(&format!("{field}.")))
+        self.expand
+            .iter()
+            .any(|p| p == field || p.starts_with(&format!("{field}.")))
     }
 
     /// With a publishable key, the object's `client_secret` must be sent.
@@ -282,9 +294,10 @@ fn serve(
             check_account_access(state, account)?;
         }
         if let Some(key) = &idempotency_key {
-            let lookup = state
-                .idempotency
-                .lookup(call.owner(), key, &endpoint, &params_value, call.now)?;
+            let lookup =
+                state
+                    .idempotency
+                    .lookup(call.owner(), key, &endpoint, &params_value, call.now)?;
             if let Lookup::Replay(stored) = lookup {
                 return Ok(Reply {
                     status: stored.status,
@@ -316,9 +329,14 @@ fn serve(
                 status: reply.status,
                 body: reply.body.clone(),
             };
-            state
-                .idempotency
-                .record(call.owner(), key, &endpoint, &params_value, stored, call.now);
+            state.idempotency.record(
+                call.owner(),
+                key,
+                &endpoint,
+                &params_value,
+                stored,
+                call.now,
+            );
         }
         result.map(|_| reply)
     })
@@ -333,5 +351,219 @@ fn check_account_access(state: &State, account: &str) -> Result<(), ApiError> {
         ))
         .with_code("account_invalid")
         .with_status(403)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{TestApp, SECRET_KEY};
+    use actix_web::test::TestRequest;
+    use base64::Engine;
+
+    fn form_post(path: &str) -> TestRequest {
+        TestRequest::post()
+            .uri(path)
+            .insert_header(("Authorization", format!("Bearer {SECRET_KEY}")))
+            .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+    }
+
+    #[actix_web::test]
+    async fn keys_are_checked_like_stripe() {
+        let app = TestApp::new().await;
+        let none = app.send(TestRequest::get().uri("/v1/customers")).await;
+        assert_eq!(none.status, 401);
+        assert!(none.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("You did not provide an API key."));
+        assert_eq!(none.body["error"]["type"], "invalid_request_error");
+        let live = app
+            .get_with_key("/v1/customers", "sk_live_abcdefghijkl")
+            .await;
+        assert_eq!(live.status, 401);
+        assert!(!live.body.to_string().contains("abcdefghijkl"));
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{SECRET_KEY}:"));
+        let ok = app
+            .send(
+                TestRequest::get()
+                    .uri("/v1/customers")
+                    .insert_header(("Authorization", format!("Basic {basic}"))),
+            )
+            .await;
+        assert_eq!(ok.status, 200);
+        assert_eq!(ok.body["object"], "list");
+        let publishable = app.get_with_key("/v1/customers", "pk_test_sandbox").await;
+        assert_eq!(publishable.status, 401);
+    }
+
+    #[actix_web::test]
+    async fn json_bodies_are_refused_as_stripe_does() {
+        let app = TestApp::new().await;
+        let reply = app
+            .send(
+                TestRequest::post()
+                    .uri("/v1/customers")
+                    .insert_header(("Authorization", format!("Bearer {SECRET_KEY}")))
+                    .insert_header(("Content-Type", "application/json"))
+                    .set_payload(r#"{"email":"a@b.c"}"#),
+            )
+            .await;
+        assert_eq!(reply.status, 400);
+        assert!(reply.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid request: unsupported Content-Type application/json."));
+        assert_eq!(
+            app.get("/v1/customers").await.body["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            0
+        );
+    }
+
+    #[actix_web::test]
+    async fn unknown_urls_and_methods() {
+        let app = TestApp::new().await;
+        let reply = app.get("/v1/nope").await;
+        assert_eq!(reply.status, 404);
+        assert!(reply.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Unrecognized request URL (GET: /v1/nope)."));
+        let wrong_method = app.get("/v1/payment_intents/pi_1/confirm").await;
+        assert_eq!(wrong_method.status, 404);
+        assert_eq!(wrong_method.body["error"]["type"], "invalid_request_error");
+    }
+
+    #[actix_web::test]
+    async fn responses_carry_stripe_headers_and_query_params_work_on_post() {
+        let app = TestApp::new().await;
+        let reply = app.post("/v1/customers?email=q%40x.io", "name=Q").await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body["email"], "q@x.io");
+        assert!(reply
+            .headers
+            .get("Request-Id")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("req_"));
+        assert!(reply.headers.get("Stripe-Version").is_some());
+        assert_eq!(
+            reply.headers.get("Content-Type").unwrap(),
+            "application/json"
+        );
+    }
+
+    #[actix_web::test]
+    async fn idempotency_keys_replay_and_conflict() {
+        let app = TestApp::new().await;
+        let first = app
+            .send(
+                form_post("/v1/customers")
+                    .insert_header(("Idempotency-Key", "order-1"))
+                    .set_payload("email=a%40b.io&name=A"),
+            )
+            .await;
+        assert_eq!(first.status, 200);
+        assert!(first.headers.get("Idempotent-Replayed").is_none());
+        assert_eq!(first.headers.get("Idempotency-Key").unwrap(), "order-1");
+        let again = app
+            .send(
+                form_post("/v1/customers")
+                    .insert_header(("Idempotency-Key", "order-1"))
+                    .set_payload("name=A&email=a%40b.io"),
+            )
+            .await;
+        assert_eq!(again.status, 200);
+        assert_eq!(again.body["id"], first.body["id"]);
+        assert_eq!(again.headers.get("Idempotent-Replayed").unwrap(), "true");
+        let conflict = app
+            .send(
+                form_post("/v1/customers")
+                    .insert_header(("Idempotency-Key", "order-1"))
+                    .set_payload("email=other%40b.io"),
+            )
+            .await;
+        assert_eq!(conflict.status, 400);
+        assert_eq!(conflict.body["error"]["type"], "idempotency_error");
+        assert!(conflict.body["error"]["message"].as_str().unwrap().starts_with("Keys for idempotent requests can only be used with the same parameters they were first used with"));
+        assert_eq!(
+            app.get("/v1/customers").await.body["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(app.event_types().await.len(), 1);
+    }
+
+    #[actix_web::test]
+    async fn idempotency_remembers_card_errors_but_not_validation_errors() {
+        let app = TestApp::new().await;
+        let invalid = app
+            .send(
+                form_post("/v1/charges")
+                    .insert_header(("Idempotency-Key", "k2"))
+                    .set_payload("amount=1&currency=usd&source=tok_visa"),
+            )
+            .await;
+        assert_eq!(invalid.status, 400);
+        let fixed = app
+            .send(
+                form_post("/v1/charges")
+                    .insert_header(("Idempotency-Key", "k2"))
+                    .set_payload("amount=1000&currency=usd&source=tok_visa"),
+            )
+            .await;
+        assert_eq!(fixed.status, 200);
+        assert!(fixed.headers.get("Idempotent-Replayed").is_none());
+        for replayed in [false, true] {
+            let declined = app
+                .send(
+                    form_post("/v1/charges")
+                        .insert_header(("Idempotency-Key", "k3"))
+                        .set_payload("amount=1000&currency=usd&source=tok_chargeDeclined"),
+                )
+                .await;
+            assert_eq!(declined.status, 402);
+            assert_eq!(
+                declined.headers.get("Idempotent-Replayed").is_some(),
+                replayed
+            );
+        }
+        let failed = app.get("/v1/charges").await.body;
+        assert_eq!(
+            failed["data"].as_array().unwrap().len(),
+            2,
+            "one success, one decline: the replay charged nothing"
+        );
+    }
+
+    #[actix_web::test]
+    async fn the_public_serve_entry_point_answers_over_http() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let sandbox = super::super::Sandbox::new(super::super::SandboxOptions::default());
+        let server = actix_web::rt::spawn(sandbox.serve(listener));
+        let client = reqwest::Client::new();
+        let reply = client
+            .post(format!("http://{address}/v1/customers"))
+            .basic_auth(SECRET_KEY, Some(""))
+            .form(&[("email", "net@x.io"), ("metadata[source]", "http")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+        let body: serde_json::Value = reply.json().await.unwrap();
+        assert_eq!(body["metadata"]["source"], "http");
+        let js = client
+            .get(format!("http://{address}/js.stripe.com/v3/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(js.status(), 200);
+        server.abort();
     }
 }

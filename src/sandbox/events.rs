@@ -83,7 +83,11 @@ impl State {
                 })
                 .collect();
             targets.reverse(); // oldest endpoint first
-            targets.extend(extra_targets.iter().map(|t| (t.url.clone(), t.secret.clone())));
+            targets.extend(
+                extra_targets
+                    .iter()
+                    .map(|t| (t.url.clone(), t.secret.clone())),
+            );
             event["pending_webhooks"] = json!(targets.len());
             let payload = event.to_string();
             self.objects.replace(event);
@@ -145,7 +149,10 @@ mod tests {
     fn previous_attributes_lists_changed_members_only() {
         let before = json!({"a": 1, "b": {"x": 1}, "c": "same"});
         let after = json!({"a": 2, "b": {"x": 2}, "c": "same"});
-        assert_eq!(previous_attributes(&before, &after), json!({"a": 1, "b": {"x": 1}}));
+        assert_eq!(
+            previous_attributes(&before, &after),
+            json!({"a": 1, "b": {"x": 1}})
+        );
         assert_eq!(previous_attributes(&json!(null), &after), json!({}));
     }
 

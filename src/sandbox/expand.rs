@@ -14,7 +14,10 @@ pub fn validate(paths: &[String]) -> Result<(), ApiError> {
     for path in paths {
         let depth = path.split('.').count();
         if path.split('.').any(str::is_empty) {
-            return Err(ApiError::invalid_param("expand", format!("Invalid expand path: {path}")));
+            return Err(ApiError::invalid_param(
+                "expand",
+                format!("Invalid expand path: {path}"),
+            ));
         }
         let list_prefix = usize::from(path.starts_with("data."));
         if depth - list_prefix > MAX_DEPTH {
@@ -29,7 +32,12 @@ pub fn validate(paths: &[String]) -> Result<(), ApiError> {
 
 /// Expand every path in `value`. Ids resolve among `owner`'s objects
 /// (connected accounts resolve from the platform too).
-pub fn apply(objects: &Objects, owner: Option<&str>, value: &mut Value, paths: &[String]) -> Result<(), ApiError> {
+pub fn apply(
+    objects: &Objects,
+    owner: Option<&str>,
+    value: &mut Value,
+    paths: &[String],
+) -> Result<(), ApiError> {
     for path in paths {
         let segments: Vec<&str> = path.split('.').collect();
         expand_path(objects, owner, value, &segments)?;
@@ -46,7 +54,12 @@ fn expand_path(
     let Some((first, rest)) = segments.split_first() else {
         return Ok(());
     };
-    let cannot = || ApiError::invalid_param("expand", format!("This property cannot be expanded ({first})."));
+    let cannot = || {
+        ApiError::invalid_param(
+            "expand",
+            format!("This property cannot be expanded ({first})."),
+        )
+    };
     let Value::Object(map) = value else {
         return Err(cannot());
     };
@@ -93,9 +106,15 @@ mod tests {
 
     fn objects() -> Objects {
         let mut o = Objects::default();
-        o.insert(None, json!({"id": "cus_1", "object": "customer", "name": "Zoë"}));
+        o.insert(
+            None,
+            json!({"id": "cus_1", "object": "customer", "name": "Zoë"}),
+        );
         o.insert(None, json!({"id": "ch_1", "object": "charge", "customer": "cus_1", "balance_transaction": "txn_1"}));
-        o.insert(None, json!({"id": "txn_1", "object": "balance_transaction", "amount": 100}));
+        o.insert(
+            None,
+            json!({"id": "txn_1", "object": "balance_transaction", "amount": 100}),
+        );
         o.insert(None, json!({"id": "acct_1", "object": "account"}));
         o.insert(Some("acct_1"), json!({"id": "cus_2", "object": "customer"}));
         o
@@ -104,7 +123,16 @@ mod tests {
     #[test]
     fn expands_nested_paths() {
         let mut pi = json!({"id": "pi_1", "latest_charge": "ch_1", "customer": null});
-        apply(&objects(), None, &mut pi, &["latest_charge.balance_transaction".into(), "customer".into()]).unwrap();
+        apply(
+            &objects(),
+            None,
+            &mut pi,
+            &[
+                "latest_charge.balance_transaction".into(),
+                "customer".into(),
+            ],
+        )
+        .unwrap();
         assert_eq!(pi["latest_charge"]["balance_transaction"]["amount"], 100);
         assert_eq!(pi["latest_charge"]["customer"], "cus_1");
         assert_eq!(pi["customer"], json!(null));
@@ -112,7 +140,8 @@ mod tests {
 
     #[test]
     fn expands_list_items_through_data() {
-        let mut list = json!({"object": "list", "data": [{"customer": "cus_1"}, {"customer": null}]});
+        let mut list =
+            json!({"object": "list", "data": [{"customer": "cus_1"}, {"customer": null}]});
         apply(&objects(), None, &mut list, &["data.customer".into()]).unwrap();
         assert_eq!(list["data"][0]["customer"]["name"], "Zoë");
     }
@@ -130,7 +159,13 @@ mod tests {
     fn owners_are_respected_but_accounts_resolve_from_the_platform() {
         let mut charge = json!({"customer": "cus_2", "destination": "acct_1"});
         assert!(apply(&objects(), None, &mut charge.clone(), &["customer".into()]).is_err());
-        apply(&objects(), Some("acct_1"), &mut charge, &["customer".into(), "destination".into()]).unwrap();
+        apply(
+            &objects(),
+            Some("acct_1"),
+            &mut charge,
+            &["customer".into(), "destination".into()],
+        )
+        .unwrap();
         assert_eq!(charge["customer"]["id"], "cus_2");
         assert_eq!(charge["destination"]["object"], "account");
     }

@@ -232,7 +232,9 @@ mod tests {
     #[test]
     fn encode_round_trips() {
         let original = json!({"a": "1", "m": {"k": "v w"}, "items": [{"price": "p"}]});
-        let Value::Object(map) = &original else { unreachable!() };
+        let Value::Object(map) = &original else {
+            unreachable!()
+        };
         assert_eq!(decoded(&encode(map)), original);
     }
 }

@@ -63,7 +63,10 @@ impl IdempotencyLog {
         }
         self.entries
             .retain(|_, e| now - e.created < KEY_LIFETIME_SECONDS);
-        let Some(entry) = self.entries.get(&(account.map(str::to_string), key.to_string())) else {
+        let Some(entry) = self
+            .entries
+            .get(&(account.map(str::to_string), key.to_string()))
+        else {
             return Ok(Lookup::Execute);
         };
         if entry.endpoint != endpoint {
@@ -138,11 +141,16 @@ mod tests {
     fn same_request_replays_regardless_of_parameter_order() {
         let mut log = IdempotencyLog::default();
         let first = json!({"a": "1", "b": {"x": "1", "y": "2"}});
-        assert_eq!(log.lookup(None, "k1", "POST /v1/customers", &first, 0).unwrap(), Lookup::Execute);
+        assert_eq!(
+            log.lookup(None, "k1", "POST /v1/customers", &first, 0)
+                .unwrap(),
+            Lookup::Execute
+        );
         log.record(None, "k1", "POST /v1/customers", &first, stored("{}"), 0);
         let reordered = json!({"b": {"y": "2", "x": "1"}, "a": "1"});
         assert_eq!(
-            log.lookup(None, "k1", "POST /v1/customers", &reordered, 10).unwrap(),
+            log.lookup(None, "k1", "POST /v1/customers", &reordered, 10)
+                .unwrap(),
             Lookup::Replay(stored("{}"))
         );
     }
@@ -150,12 +158,21 @@ mod tests {
     #[test]
     fn different_parameters_or_endpoint_conflict() {
         let mut log = IdempotencyLog::default();
-        log.record(None, "k", "POST /v1/customers", &json!({"a": "1"}), stored("{}"), 0);
+        log.record(
+            None,
+            "k",
+            "POST /v1/customers",
+            &json!({"a": "1"}),
+            stored("{}"),
+            0,
+        );
         let err = log
             .lookup(None, "k", "POST /v1/customers", &json!({"a": "2"}), 1)
             .unwrap_err();
         assert_eq!(err.kind.as_str(), "idempotency_error");
-        assert!(err.message.starts_with("Keys for idempotent requests can only be used with the same parameters"));
+        assert!(err
+            .message
+            .starts_with("Keys for idempotent requests can only be used with the same parameters"));
         let err = log
             .lookup(None, "k", "POST /v1/charges", &json!({"a": "1"}), 1)
             .unwrap_err();
@@ -167,11 +184,19 @@ mod tests {
         let mut log = IdempotencyLog::default();
         log.record(None, "k", "POST /v1/customers", &json!({}), stored("{}"), 0);
         assert_eq!(
-            log.lookup(Some("acct_1"), "k", "POST /v1/charges", &json!({}), 1).unwrap(),
+            log.lookup(Some("acct_1"), "k", "POST /v1/charges", &json!({}), 1)
+                .unwrap(),
             Lookup::Execute
         );
         assert_eq!(
-            log.lookup(None, "k", "POST /v1/charges", &json!({}), KEY_LIFETIME_SECONDS).unwrap(),
+            log.lookup(
+                None,
+                "k",
+                "POST /v1/charges",
+                &json!({}),
+                KEY_LIFETIME_SECONDS
+            )
+            .unwrap(),
             Lookup::Execute
         );
     }
@@ -181,9 +206,15 @@ mod tests {
         let mut log = IdempotencyLog::default();
         assert!(log.lookup(None, "", "POST /v1/x", &json!({}), 0).is_err());
         let long = "é".repeat(256);
-        assert!(log.lookup(None, &long, "POST /v1/x", &json!({}), 0).is_err());
+        assert!(log
+            .lookup(None, &long, "POST /v1/x", &json!({}), 0)
+            .is_err());
         let unicode = "ключ-🙂";
-        assert_eq!(log.lookup(None, unicode, "POST /v1/x", &json!({}), 0).unwrap(), Lookup::Execute);
+        assert_eq!(
+            log.lookup(None, unicode, "POST /v1/x", &json!({}), 0)
+                .unwrap(),
+            Lookup::Execute
+        );
     }
 
     #[test]

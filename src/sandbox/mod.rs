@@ -31,9 +31,9 @@ mod params;
 mod resources;
 mod state;
 mod stripe_js;
-mod webhooks;
 #[cfg(test)]
 mod test_support;
+mod webhooks;
 
 use std::sync::Arc;
 

@@ -13,14 +13,37 @@ const CURRENCIES: &[&str] = &[
 ];
 
 /// Currencies without a minor unit (amount 500 JPY means ¥500).
-const ZERO_DECIMAL: &[&str] = &["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"];
+const ZERO_DECIMAL: &[&str] = &[
+    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+    "xaf", "xof", "xpf",
+];
 
 /// Stripe's documented minimum charge per currency (minor units).
 const MINIMUMS: &[(&str, i64)] = &[
-    ("usd", 50), ("aed", 200), ("aud", 50), ("bgn", 100), ("brl", 50), ("cad", 50), ("chf", 50),
-    ("czk", 1500), ("dkk", 250), ("eur", 50), ("gbp", 30), ("hkd", 400), ("huf", 17500),
-    ("inr", 50), ("jpy", 50), ("mxn", 1000), ("myr", 200), ("nok", 300), ("nzd", 50),
-    ("pln", 200), ("ron", 200), ("sek", 300), ("sgd", 50), ("thb", 1000),
+    ("usd", 50),
+    ("aed", 200),
+    ("aud", 50),
+    ("bgn", 100),
+    ("brl", 50),
+    ("cad", 50),
+    ("chf", 50),
+    ("czk", 1500),
+    ("dkk", 250),
+    ("eur", 50),
+    ("gbp", 30),
+    ("hkd", 400),
+    ("huf", 17500),
+    ("inr", 50),
+    ("jpy", 50),
+    ("mxn", 1000),
+    ("myr", 200),
+    ("nok", 300),
+    ("nzd", 50),
+    ("pln", 200),
+    ("ron", 200),
+    ("sek", 300),
+    ("sgd", 50),
+    ("thb", 1000),
 ];
 
 /// The largest amount Stripe accepts for one payment.
@@ -37,7 +60,10 @@ pub fn currency(params: &Params, key: &str) -> Result<Option<String>, ApiError> 
     } else {
         Err(ApiError::invalid_param(
             &params.full_name(key),
-            format!("Invalid currency: {raw}. Stripe currently supports these currencies: {}", CURRENCIES.join(", ")),
+            format!(
+                "Invalid currency: {raw}. Stripe currently supports these currencies: {}",
+                CURRENCIES.join(", ")
+            ),
         ))
     }
 }
@@ -112,10 +138,21 @@ mod tests {
 
     #[test]
     fn currencies_are_validated_and_lowercased() {
-        assert_eq!(currency(&params("currency=USD"), "currency").unwrap().as_deref(), Some("usd"));
+        assert_eq!(
+            currency(&params("currency=USD"), "currency")
+                .unwrap()
+                .as_deref(),
+            Some("usd")
+        );
         assert!(currency(&params("currency=xxx"), "currency").is_err());
         assert_eq!(currency(&params(""), "currency").unwrap(), None);
-        assert_eq!(required_currency(&params(""), "currency").unwrap_err().code.as_deref(), Some("parameter_missing"));
+        assert_eq!(
+            required_currency(&params(""), "currency")
+                .unwrap_err()
+                .code
+                .as_deref(),
+            Some("parameter_missing")
+        );
     }
 
     #[test]
@@ -128,7 +165,10 @@ mod tests {
         assert!(check_charge_amount(49, "jpy", "amount").is_err());
         assert!(check_charge_amount(1, "pen", "amount").is_ok());
         assert_eq!(
-            check_charge_amount(MAX_AMOUNT + 1, "usd", "amount").unwrap_err().code.as_deref(),
+            check_charge_amount(MAX_AMOUNT + 1, "usd", "amount")
+                .unwrap_err()
+                .code
+                .as_deref(),
             Some("amount_too_large")
         );
     }

@@ -22,7 +22,11 @@ struct Stored {
 enum Undo {
     Inserted(String),
     Replaced(String, Value),
-    Removed { id: String, stored: Stored, position: usize },
+    Removed {
+        id: String,
+        stored: Stored,
+        position: usize,
+    },
 }
 
 #[derive(Default)]
@@ -54,7 +58,10 @@ impl Objects {
             match undo {
                 Undo::Inserted(id) => {
                     if let Some(stored) = self.by_id.remove(&id) {
-                        if let Some(ids) = stored.value["object"].as_str().and_then(|k| self.order.get_mut(k)) {
+                        if let Some(ids) = stored.value["object"]
+                            .as_str()
+                            .and_then(|k| self.order.get_mut(k))
+                        {
                             ids.retain(|x| *x != id);
                         }
                     }
@@ -64,7 +71,11 @@ impl Objects {
                         stored.value = old;
                     }
                 }
-                Undo::Removed { id, stored, position } => {
+                Undo::Removed {
+                    id,
+                    stored,
+                    position,
+                } => {
                     if let Some(kind) = stored.value["object"].as_str() {
                         let ids = self.order.entry(kind.to_string()).or_default();
                         ids.insert(position.min(ids.len()), id.clone());
@@ -120,7 +131,10 @@ impl Objects {
             return;
         };
         let mut position = 0;
-        if let Some(ids) = stored.value["object"].as_str().and_then(|k| self.order.get_mut(k)) {
+        if let Some(ids) = stored.value["object"]
+            .as_str()
+            .and_then(|k| self.order.get_mut(k))
+        {
             position = ids.iter().position(|x| x == id).unwrap_or(ids.len());
             ids.retain(|x| x != id);
         }
@@ -201,7 +215,9 @@ mod tests {
     fn fetch_checks_the_object_type() {
         let mut objects = Objects::default();
         objects.insert(None, json!({"id": "pi_1", "object": "payment_intent"}));
-        assert!(objects.fetch(None, "customer", "customer", "pi_1", "id").is_err());
+        assert!(objects
+            .fetch(None, "customer", "customer", "pi_1", "id")
+            .is_err());
         assert!(objects
             .fetch(None, "payment_intent", "payment_intent", "pi_1", "id")
             .is_ok());
@@ -211,7 +227,10 @@ mod tests {
     fn lists_are_newest_first_and_skip_removed() {
         let mut objects = Objects::default();
         for i in 0..3 {
-            objects.insert(None, json!({"id": format!("prod_{i}"), "object": "product"}));
+            objects.insert(
+                None,
+                json!({"id": format!("prod_{i}"), "object": "product"}),
+            );
         }
         objects.remove("prod_1");
         objects.replace(json!({"id": "prod_0", "object": "product", "name": "x"}));
@@ -227,7 +246,10 @@ mod tests {
     #[test]
     fn rollback_restores_inserts_replacements_and_removals() {
         let mut objects = Objects::default();
-        objects.insert(None, json!({"id": "cus_1", "object": "customer", "name": "a"}));
+        objects.insert(
+            None,
+            json!({"id": "cus_1", "object": "customer", "name": "a"}),
+        );
         objects.insert(None, json!({"id": "cus_2", "object": "customer"}));
         objects.begin();
         objects.insert(None, json!({"id": "cus_3", "object": "customer"}));

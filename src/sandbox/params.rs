@@ -42,16 +42,8 @@ impl Params {
         &self.map
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
     pub fn has(&self, key: &str) -> bool {
         self.map.contains_key(key)
-    }
-
-    pub fn raw(&self, key: &str) -> Option<&Value> {
-        self.map.get(key)
     }
 
     /// Reject any member not in `allowed` (Stripe: "Received unknown parameter").
@@ -73,7 +65,10 @@ impl Params {
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err(ApiError::invalid_param(
                 &self.full_name(key),
-                format!("Invalid string: {} is a hash or an array", self.full_name(key)),
+                format!(
+                    "Invalid string: {} is a hash or an array",
+                    self.full_name(key)
+                ),
             )),
         }
     }
@@ -173,9 +168,10 @@ impl Params {
                 .iter()
                 .enumerate()
                 .map(|(i, item)| match item {
-                    Value::Object(map) => {
-                        Ok(Params::nested(map.clone(), format!("{}[{i}]", self.full_name(key))))
-                    }
+                    Value::Object(map) => Ok(Params::nested(
+                        map.clone(),
+                        format!("{}[{i}]", self.full_name(key)),
+                    )),
                     _ => Err(ApiError::invalid_param(
                         &format!("{}[{i}]", self.full_name(key)),
                         format!("Invalid hash: {}[{i}] must be a hash", self.full_name(key)),
@@ -375,7 +371,9 @@ mod tests {
             .apply_metadata(&mut existing)
             .is_err());
         let many: Vec<String> = (0..51).map(|i| format!("metadata[k{i}]=v")).collect();
-        assert!(params(&many.join("&")).apply_metadata(&mut existing).is_err());
+        assert!(params(&many.join("&"))
+            .apply_metadata(&mut existing)
+            .is_err());
         assert!(params("metadata[a][b]=c")
             .apply_metadata(&mut existing)
             .is_err());

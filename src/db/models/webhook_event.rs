@@ -1,10 +1,18 @@
 //! The durable webhook inbox: an event is stored (unique per gateway and
 //! event id) before the gateway gets its 2xx, then claimed, processed and
-//! marked; a claim expires so nothing is lost if the process dies.
+//! marked. A claim is a lease (`locked_until`): if the process dies the
+//! event becomes due again, so nothing is lost.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+use diesel::QueryableByName;
 
+use crate::db::records::now;
+use crate::db::sql::{Arg, Conn};
 use crate::db::{Store, StoreError};
+
+/// Longest `last_error` kept.
+const MAX_ERROR_CHARS: usize = 2000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -14,6 +22,29 @@ pub enum WebhookStatus {
     Processed,
     Skipped,
     Failed,
+}
+
+impl WebhookStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookStatus::Pending => "pending",
+            WebhookStatus::Processing => "processing",
+            WebhookStatus::Processed => "processed",
+            WebhookStatus::Skipped => "skipped",
+            WebhookStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<WebhookStatus> {
+        Some(match text {
+            "pending" => WebhookStatus::Pending,
+            "processing" => WebhookStatus::Processing,
+            "processed" => WebhookStatus::Processed,
+            "skipped" => WebhookStatus::Skipped,
+            "failed" => WebhookStatus::Failed,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -33,6 +64,74 @@ pub struct WebhookEvent {
     pub processed_at: Option<DateTime<Utc>>,
 }
 
+const COLUMNS: &str = "id, gateway, event_id, event_type, payload, status, attempts, last_error, \
+                       next_attempt_at, locked_until, created_at, processed_at";
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    gateway: String,
+    #[diesel(sql_type = Text)]
+    event_id: String,
+    #[diesel(sql_type = Text)]
+    event_type: String,
+    #[diesel(sql_type = Text)]
+    payload: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    last_error: Option<String>,
+    #[diesel(sql_type = Timestamp)]
+    next_attempt_at: NaiveDateTime,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    locked_until: Option<NaiveDateTime>,
+    #[diesel(sql_type = Timestamp)]
+    created_at: NaiveDateTime,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    processed_at: Option<NaiveDateTime>,
+}
+
+impl Row {
+    fn into_event(self) -> Result<WebhookEvent, StoreError> {
+        let status = WebhookStatus::parse(&self.status)
+            .ok_or_else(|| StoreError::Database(format!("webhook event {} has status `{}`", self.id, self.status)))?;
+        Ok(WebhookEvent {
+            id: self.id,
+            gateway: self.gateway,
+            event_id: self.event_id,
+            event_type: self.event_type,
+            payload: self.payload,
+            status,
+            attempts: self.attempts,
+            last_error: self.last_error,
+            next_attempt_at: self.next_attempt_at.and_utc(),
+            locked_until: self.locked_until.map(|t| t.and_utc()),
+            created_at: self.created_at.and_utc(),
+            processed_at: self.processed_at.map(|t| t.and_utc()),
+        })
+    }
+}
+
+fn load_where(conn: &mut Conn, condition: &str, args: Vec<Arg>) -> Result<Vec<WebhookEvent>, StoreError> {
+    let mut sql = conn.sql(&format!("SELECT {COLUMNS} FROM webhook_events WHERE "));
+    let mut parts = condition.split('?');
+    if let Some(head) = parts.next() {
+        sql.push(head);
+    }
+    for (part, arg) in parts.zip(args) {
+        sql.bind(arg).push(part);
+    }
+    conn.load::<Row>(sql)?.into_iter().map(Row::into_event).collect()
+}
+
+fn by_id(conn: &mut Conn, id: i64) -> Result<Option<WebhookEvent>, StoreError> {
+    Ok(load_where(conn, "id = ?", vec![Arg::Int(id)])?.into_iter().next())
+}
+
 /// Store a received event unless one with the same gateway and event id is
 /// there; returns the stored event and whether this call inserted it.
 pub fn insert_if_absent(
@@ -42,6 +141,182 @@ pub fn insert_if_absent(
     event_type: &str,
     payload: &str,
 ) -> Result<(WebhookEvent, bool), StoreError> {
-    let _ = (store, gateway, event_id, event_type, payload);
-    Err(StoreError::Database("not implemented yet".into()))
+    store.database().with_transaction(|conn| {
+        let at = now().naive_utc();
+        let mut sql = conn.sql(
+            "INSERT INTO webhook_events (gateway, event_id, event_type, payload, status, attempts, \
+             next_attempt_at, created_at) VALUES ",
+        );
+        sql.bind_list(vec![
+            Arg::Text(gateway.to_string()),
+            Arg::Text(event_id.to_string()),
+            Arg::Text(event_type.to_string()),
+            Arg::Text(payload.to_string()),
+            Arg::Text("pending".into()),
+            Arg::Int(0),
+            Arg::Time(at),
+            Arg::Time(at),
+        ])
+        .push(" ON CONFLICT (gateway, event_id) DO NOTHING");
+        let inserted = conn.execute(sql)? == 1;
+        let event = load_where(
+            conn,
+            "gateway = ? AND event_id = ?",
+            vec![Arg::Text(gateway.to_string()), Arg::Text(event_id.to_string())],
+        )?
+        .into_iter()
+        .next()
+        .ok_or_else(|| StoreError::Database("the stored webhook event vanished".into()))?;
+        Ok((event, inserted))
+    })
+}
+
+pub fn get(store: &Store, id: i64) -> Result<Option<WebhookEvent>, StoreError> {
+    store.database().with_conn(|conn| by_id(conn, id))
+}
+
+pub fn find(store: &Store, gateway: &str, event_id: &str) -> Result<Option<WebhookEvent>, StoreError> {
+    store.database().with_conn(|conn| {
+        Ok(load_where(
+            conn,
+            "gateway = ? AND event_id = ?",
+            vec![Arg::Text(gateway.to_string()), Arg::Text(event_id.to_string())],
+        )?
+        .into_iter()
+        .next())
+    })
+}
+
+/// Newest first; `after_id` continues a listing (events with smaller ids).
+pub fn list(
+    store: &Store,
+    status: Option<WebhookStatus>,
+    first: usize,
+    after_id: Option<i64>,
+) -> Result<Vec<WebhookEvent>, StoreError> {
+    store.database().with_conn(|conn| {
+        let mut condition = String::from("id < ?");
+        let mut args = vec![Arg::Int(after_id.unwrap_or(i64::MAX))];
+        if let Some(status) = status {
+            condition.push_str(" AND status = ?");
+            args.push(Arg::Text(status.as_str().into()));
+        }
+        condition.push_str(&format!(" ORDER BY id DESC LIMIT {}", first.min(1000)));
+        load_where(conn, &condition, args)
+    })
+}
+
+/// Due: pending or failed with attempts left and the retry time passed, or
+/// processing with an expired lease (its worker died).
+const DUE: &str = "((status IN ('pending', 'failed') AND next_attempt_at <= ? AND attempts < ?) \
+                   OR (status = 'processing' AND locked_until < ?))";
+
+/// Claim up to `limit` due events for `lease`: each becomes `processing`,
+/// its attempts counted. Two workers never claim one event.
+pub fn claim_due(store: &Store, lease: Duration, max_attempts: i32, limit: usize) -> Result<Vec<WebhookEvent>, StoreError> {
+    store.database().with_transaction(|conn| {
+        let at = now();
+        let due_args = || vec![Arg::Time(at.naive_utc()), Arg::Int(i64::from(max_attempts)), Arg::Time(at.naive_utc())];
+        let candidates = load_where(
+            conn,
+            &format!("{DUE} ORDER BY next_attempt_at, id LIMIT {}", limit.min(1000)),
+            due_args(),
+        )?;
+        let mut claimed = Vec::new();
+        for event in candidates {
+            let mut sql = conn.sql("UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, locked_until = ");
+            sql.bind(Arg::Time((at + lease).naive_utc()))
+                .push(" WHERE id = ")
+                .bind(Arg::Int(event.id))
+                .push(" AND ");
+            let mut parts = DUE.split('?');
+            sql.push(parts.next().unwrap_or(""));
+            for (part, arg) in parts.zip(due_args()) {
+                sql.bind(arg).push(part);
+            }
+            if conn.execute(sql)? == 1 {
+                if let Some(event) = by_id(conn, event.id)? {
+                    claimed.push(event);
+                }
+            }
+        }
+        Ok(claimed)
+    })
+}
+
+fn set_outcome(store: &Store, id: i64, assignments: &str, args: Vec<Arg>) -> Result<WebhookEvent, StoreError> {
+    store.database().with_conn(|conn| {
+        let mut sql = conn.sql("UPDATE webhook_events SET ");
+        let mut parts = assignments.split('?');
+        sql.push(parts.next().unwrap_or(""));
+        for (part, arg) in parts.zip(args) {
+            sql.bind(arg).push(part);
+        }
+        sql.push(" WHERE id = ").bind(Arg::Int(id));
+        if conn.execute(sql)? == 0 {
+            return Err(StoreError::NotFound {
+                model: "webhook_event".into(),
+                id,
+            });
+        }
+        by_id(conn, id)?.ok_or(StoreError::NotFound {
+            model: "webhook_event".into(),
+            id,
+        })
+    })
+}
+
+pub fn mark_processed(store: &Store, id: i64) -> Result<WebhookEvent, StoreError> {
+    set_outcome(
+        store,
+        id,
+        "status = 'processed', locked_until = NULL, last_error = NULL, processed_at = ?",
+        vec![Arg::Time(now().naive_utc())],
+    )
+}
+
+/// Nothing to do for this event (no processor for its type, or stale).
+pub fn mark_skipped(store: &Store, id: i64, reason: &str) -> Result<WebhookEvent, StoreError> {
+    set_outcome(
+        store,
+        id,
+        "status = 'skipped', locked_until = NULL, last_error = ?, processed_at = ?",
+        vec![Arg::Text(truncate(reason)), Arg::Time(now().naive_utc())],
+    )
+}
+
+/// Processing failed; due again at `retry_at` while attempts remain.
+/// `error` must not contain secrets.
+pub fn mark_failed(store: &Store, id: i64, error: &str, retry_at: DateTime<Utc>) -> Result<WebhookEvent, StoreError> {
+    set_outcome(
+        store,
+        id,
+        "status = 'failed', locked_until = NULL, last_error = ?, next_attempt_at = ?",
+        vec![Arg::Text(truncate(error)), Arg::Time(retry_at.naive_utc())],
+    )
+}
+
+/// Make an event due now with fresh attempts (`webhooks replay`).
+pub fn requeue(store: &Store, id: i64) -> Result<WebhookEvent, StoreError> {
+    set_outcome(
+        store,
+        id,
+        "status = 'pending', attempts = 0, locked_until = NULL, processed_at = NULL, next_attempt_at = ?",
+        vec![Arg::Time(now().naive_utc())],
+    )
+}
+
+/// Requeue every failed event; returns how many.
+pub fn requeue_failed(store: &Store) -> Result<usize, StoreError> {
+    store.database().with_conn(|conn| {
+        let mut sql = conn.sql(
+            "UPDATE webhook_events SET status = 'pending', attempts = 0, locked_until = NULL, next_attempt_at = ",
+        );
+        sql.bind(Arg::Time(now().naive_utc())).push(" WHERE status = 'failed'");
+        Ok(conn.execute(sql)?)
+    })
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(MAX_ERROR_CHARS).collect()
 }

@@ -120,8 +120,14 @@ mod tests {
 
     #[test]
     fn add_to_array_nil_and_empty_start_new() {
-        assert_eq!(call_filter!(AddToArray, Value::Nil, 1i64).unwrap(), value!([1]));
-        assert_eq!(call_filter!(AddToArray, value!([]), 1i64).unwrap(), value!([1]));
+        assert_eq!(
+            call_filter!(AddToArray, Value::Nil, 1i64).unwrap(),
+            value!([1])
+        );
+        assert_eq!(
+            call_filter!(AddToArray, value!([]), 1i64).unwrap(),
+            value!([1])
+        );
     }
 
     #[test]

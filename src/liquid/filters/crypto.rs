@@ -118,7 +118,10 @@ impl Filter for RandomStringFilter {
                 .ok_or_else(|| {
                     filter_error(
                         "random_string",
-                        format!("length must be a whole number, got {:?}", input.to_kstr().as_str()),
+                        format!(
+                            "length must be a whole number, got {:?}",
+                            input.to_kstr().as_str()
+                        ),
                     )
                 })?
         };
@@ -167,8 +170,8 @@ mod tests {
                 "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"
             )
         );
-        let expected = base64::engine::general_purpose::STANDARD
-            .encode(hex::decode(SHA256_HEX).unwrap());
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(hex::decode(SHA256_HEX).unwrap());
         assert_eq!(
             call_filter!(ComputeHmac, DATA, KEY, "sha256", "base64").unwrap(),
             Value::scalar(expected)
@@ -196,7 +199,10 @@ mod tests {
         let err = call_filter!(ComputeHmac, DATA, "sk_live_secret", "md5")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("md5") && !err.contains("sk_live_secret"), "{err}");
+        assert!(
+            err.contains("md5") && !err.contains("sk_live_secret"),
+            "{err}"
+        );
         assert!(call_filter!(ComputeHmac, DATA, KEY, "sha256", "binary").is_err());
         assert!(call_filter!(ComputeHmac, DATA, Value::Nil).is_err());
         assert!(call_filter!(ComputeHmac, DATA, "").is_err());
@@ -205,7 +211,10 @@ mod tests {
 
     #[test]
     fn random_string_lengths_and_alphabet() {
-        let s = call_filter!(RandomString, 16i64).unwrap().to_kstr().to_string();
+        let s = call_filter!(RandomString, 16i64)
+            .unwrap()
+            .to_kstr()
+            .to_string();
         assert_eq!(s.len(), 16);
         assert!(s.bytes().all(|b| b.is_ascii_alphanumeric()));
         let default = call_filter!(RandomString, Value::Nil).unwrap();

@@ -70,7 +70,10 @@ impl Currency {
         let mut number = group_thousands(magnitude / scale);
         if self.decimals > 0 {
             let fraction = magnitude % scale;
-            number.push_str(&format!(".{fraction:0width$}", width = self.decimals as usize));
+            number.push_str(&format!(
+                ".{fraction:0width$}",
+                width = self.decimals as usize
+            ));
         }
         match self.symbol {
             Some(symbol) => format!("{sign}{symbol}{number}"),
@@ -89,9 +92,7 @@ impl Currency {
         };
         let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
         let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if (whole.is_empty() && fraction.is_empty())
-            || !all_digits(whole)
-            || !all_digits(fraction)
+        if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction)
         {
             return Err(format!("{text:?} is not a decimal amount"));
         }
@@ -140,7 +141,11 @@ fn currency_arg(filter: &str, arg: Option<&dyn ValueView>) -> Result<Currency> {
         Some(value) if !value.is_nil() => value.to_kstr().trim().to_string(),
         _ => String::new(),
     };
-    let code = if code.is_empty() { "USD" } else { code.as_str() };
+    let code = if code.is_empty() {
+        "USD"
+    } else {
+        code.as_str()
+    };
     Currency::from_code(code).map_err(|message| filter_error(filter, message))
 }
 
@@ -163,14 +168,20 @@ struct PricifyCentsFilter {
 impl Filter for PricifyCentsFilter {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let args = self.args.evaluate(runtime)?;
-        let currency = currency_arg("pricify_cents", args.currency.as_ref().map(|v| v as &dyn ValueView))?;
+        let currency = currency_arg(
+            "pricify_cents",
+            args.currency.as_ref().map(|v| v as &dyn ValueView),
+        )?;
         let Some(scalar) = input.as_scalar() else {
             if input.is_nil() {
                 return Ok(Value::Nil);
             }
             return Err(filter_error(
                 "pricify_cents",
-                format!("expected an amount in minor units, got {}", input.type_name()),
+                format!(
+                    "expected an amount in minor units, got {}",
+                    input.type_name()
+                ),
             ));
         };
         let amount = match scalar_kind(&scalar) {
@@ -210,7 +221,10 @@ struct PricifyFilter {
 impl Filter for PricifyFilter {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let args = self.args.evaluate(runtime)?;
-        let currency = currency_arg("pricify", args.currency.as_ref().map(|v| v as &dyn ValueView))?;
+        let currency = currency_arg(
+            "pricify",
+            args.currency.as_ref().map(|v| v as &dyn ValueView),
+        )?;
         let Some(scalar) = input.as_scalar() else {
             if input.is_nil() {
                 return Ok(Value::Nil);
@@ -252,7 +266,10 @@ mod tests {
 
     #[test]
     fn pricify_cents_usd() {
-        assert_eq!(call_filter!(PricifyCents, 599i64).unwrap(), Value::scalar("$5.99"));
+        assert_eq!(
+            call_filter!(PricifyCents, 599i64).unwrap(),
+            Value::scalar("$5.99")
+        );
         assert_eq!(cents(Value::scalar(123456i64), "USD"), "$1,234.56");
         assert_eq!(cents(Value::scalar(-599i64), "USD"), "-$5.99");
         assert_eq!(cents(Value::scalar(0i64), "usd"), "$0.00");

@@ -101,7 +101,11 @@ fn parse_time_text(text: &str) -> std::result::Result<Option<DateTime>, String> 
     if let Ok(parsed) = ChronoDateTime::parse_from_rfc3339(text) {
         return from_chrono(&parsed).map(Some).ok_or_else(out_of_range);
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
             return from_chrono(&naive.and_utc().fixed_offset())
                 .map(Some)
@@ -182,7 +186,10 @@ impl Filter for StrftimeFilter {
         time.format(args.format.as_str())
             .map(Value::scalar)
             .map_err(|err| {
-                filter_error("strftime", format!("invalid format {:?}: {err}", args.format))
+                filter_error(
+                    "strftime",
+                    format!("invalid format {:?}: {err}", args.format),
+                )
             })
     }
 }
@@ -266,7 +273,10 @@ mod tests {
             let value = call_filter!(ToTime, *text).unwrap();
             assert_eq!(unix(&value), *expected, "{text}");
         }
-        assert_eq!(unix(&call_filter!(ToTime, 1706695200i64).unwrap()), 1706695200);
+        assert_eq!(
+            unix(&call_filter!(ToTime, 1706695200i64).unwrap()),
+            1706695200
+        );
     }
 
     #[test]
@@ -321,7 +331,10 @@ mod tests {
 
     #[test]
     fn strftime_nil_is_nil_and_bad_format_errors() {
-        assert_eq!(call_filter!(Strftime, Value::Nil, "%Y").unwrap(), Value::Nil);
+        assert_eq!(
+            call_filter!(Strftime, Value::Nil, "%Y").unwrap(),
+            Value::Nil
+        );
         assert!(call_filter!(Strftime, "2024-01-31", "%").is_err());
         assert!(call_filter!(Strftime, "not a time", "%Y").is_err());
     }
@@ -344,7 +357,10 @@ mod tests {
                 "{unit}"
             );
         }
-        assert_eq!(call_filter!(TimeDiff, a, b).unwrap(), Value::scalar(90_061_500i64));
+        assert_eq!(
+            call_filter!(TimeDiff, a, b).unwrap(),
+            Value::scalar(90_061_500i64)
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! gives `k: v` to `default`), so put such a value last or assign it first.
 
 use liquid_core::parser::FilterChain;
-use liquid_core::{Error, Expression, Language, Object, Result, Runtime, TagTokenIter, Value};
+use liquid_core::{
+    Error, Expression, Language, Object, Result, Runtime, TagTokenIter, Value, ValueView,
+};
 use serde_json::{Map, Value as Json};
 
 use crate::liquid::value::liquid_to_json;
@@ -103,7 +105,10 @@ impl TagArgs {
     }
 }
 
-fn parse_value(token: liquid_core::parser::TagToken<'_>, options: &Language) -> Result<ArgValue> {
+pub(crate) fn parse_value(
+    token: liquid_core::parser::TagToken<'_>,
+    options: &Language,
+) -> Result<ArgValue> {
     match token.expect_value() {
         liquid_core::parser::TryMatchToken::Matches(expression) => Ok(ArgValue::Plain(expression)),
         liquid_core::parser::TryMatchToken::Fails(token) => token
@@ -126,21 +131,15 @@ pub(crate) fn named_to_json(
 }
 
 /// Evaluates named arguments into a Liquid object (for a partial's scope).
-pub(crate) fn named_to_object(named: &[(String, ArgValue)], runtime: &dyn Runtime) -> Result<Object> {
+pub(crate) fn named_to_object(
+    named: &[(String, ArgValue)],
+    runtime: &dyn Runtime,
+) -> Result<Object> {
     let mut object = Object::new();
     for (name, value) in named {
         object.insert(name.clone().into(), value.evaluate(runtime)?);
     }
     Ok(object)
-}
-
-/// Text of a whole tag for error traces, e.g. `{% graphql g = 'x' %}`.
-pub(crate) fn trace_text(tag: &str, args: &str) -> String {
-    if args.is_empty() {
-        format!("{{% {tag} %}}")
-    } else {
-        format!("{{% {tag} {args} %}}")
-    }
 }
 
 /// A render-time failure of a tag.
@@ -149,7 +148,9 @@ pub(crate) fn tag_error(tag: &str, message: impl Into<String>) -> Error {
 }
 
 /// The render host, or an error saying the tag needs one.
-pub(crate) fn require_host(tag: &str) -> Result<std::sync::Arc<dyn crate::liquid::host::RenderHost>> {
+pub(crate) fn require_host(
+    tag: &str,
+) -> Result<std::sync::Arc<dyn crate::liquid::host::RenderHost>> {
     crate::liquid::host::current_host().ok_or_else(|| {
         tag_error(
             tag,
@@ -161,7 +162,6 @@ pub(crate) fn require_host(tag: &str) -> Result<std::sync::Arc<dyn crate::liquid
 /// Renders a value as text for a tag that takes a name (partial, query,
 /// request type): must be non-empty text.
 pub(crate) fn name_text(tag: &str, what: &str, value: &Value) -> Result<String> {
-    use liquid_core::ValueView;
     let text = if value.is_scalar() {
         value.to_kstr().trim().to_string()
     } else {

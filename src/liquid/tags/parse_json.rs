@@ -76,7 +76,10 @@ impl Renderable for ParseJson {
             let json: serde_json::Value = serde_json::from_str(&text).map_err(|err| {
                 tag_error(
                     "parse_json",
-                    format!("invalid JSON for variable {:?}: {err}", self.variable.as_str()),
+                    format!(
+                        "invalid JSON for variable {:?}: {err}",
+                        self.variable.as_str()
+                    ),
                 )
                 .trace(trace())
             })?;
@@ -121,7 +124,10 @@ mod tests {
 
     #[test]
     fn body_output_is_not_written() {
-        let out = render("a{% parse_json d %}[1, 2]{% endparse_json %}b{{ d.size }}", object!({}));
+        let out = render(
+            "a{% parse_json d %}[1, 2]{% endparse_json %}b{{ d.size }}",
+            object!({}),
+        );
         assert_eq!(out, "ab2");
     }
 

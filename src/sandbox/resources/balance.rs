@@ -94,9 +94,13 @@ fn retrieve_balance(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 
 fn retrieve_transaction(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&[])?;
-    state
-        .objects
-        .fetch(call.owner(), "balance_transaction", "balance transaction", call.path("id"), "id")
+    state.objects.fetch(
+        call.owner(),
+        "balance_transaction",
+        "balance transaction",
+        call.path("id"),
+        "id",
+    )
 }
 
 fn list_transactions(state: &mut State, call: &Call) -> Result<Value, ApiError> {
@@ -106,15 +110,37 @@ fn list_transactions(state: &mut State, call: &Call) -> Result<Value, ApiError> 
     p.allow(&allowed)?;
     let (kind, source, currency) = (p.str("type")?, p.str("source")?, p.str("currency")?);
     let keep = |t: &Value| {
-        [("type", &kind), ("source", &source), ("currency", &currency)]
-            .iter()
-            .all(|(field, wanted)| wanted.as_ref().map(|w| t[*field] == w.as_str()).unwrap_or(true))
+        [
+            ("type", &kind),
+            ("source", &source),
+            ("currency", &currency),
+        ]
+        .iter()
+        .all(|(field, wanted)| {
+            wanted
+                .as_ref()
+                .map(|w| t[*field] == w.as_str())
+                .unwrap_or(true)
+        })
     };
     let Some(payout) = p.str("payout")? else {
-        return list_of(state, call, "balance_transaction", "balance transaction", "/v1/balance_transactions", keep);
+        return list_of(
+            state,
+            call,
+            "balance_transaction",
+            "balance transaction",
+            "/v1/balance_transactions",
+            keep,
+        );
     };
-    state.objects.fetch(call.owner(), "payout", "payout", &payout, "payout")?;
-    let members = state.payout_members.get(&payout).cloned().unwrap_or_default();
+    state
+        .objects
+        .fetch(call.owner(), "payout", "payout", &payout, "payout")?;
+    let members = state
+        .payout_members
+        .get(&payout)
+        .cloned()
+        .unwrap_or_default();
     let items: Vec<Value> = members
         .iter()
         .rev()
@@ -134,14 +160,27 @@ mod tests {
         let empty = app.get("/v1/balance").await.body;
         assert_eq!(empty["object"], "balance");
         assert_eq!(empty["available"][0]["amount"], 0);
-        let charge = app.post("/v1/charges", "amount=1000&currency=usd&source=tok_visa").await.body;
-        let txn = app.get(&format!("/v1/balance_transactions/{}", charge["balance_transaction"].as_str().unwrap())).await.body;
+        let charge = app
+            .post("/v1/charges", "amount=1000&currency=usd&source=tok_visa")
+            .await
+            .body;
+        let txn = app
+            .get(&format!(
+                "/v1/balance_transactions/{}",
+                charge["balance_transaction"].as_str().unwrap()
+            ))
+            .await
+            .body;
         assert_eq!(txn["type"], "charge");
         assert_eq!(txn["amount"], 1000);
         assert_eq!(txn["fee"], 59);
         assert_eq!(txn["net"], 941);
         assert_eq!(txn["source"], charge["id"]);
-        app.post("/v1/refunds", &format!("charge={}&amount=400", charge["id"].as_str().unwrap())).await;
+        app.post(
+            "/v1/refunds",
+            &format!("charge={}&amount=400", charge["id"].as_str().unwrap()),
+        )
+        .await;
         let balance = app.get("/v1/balance").await.body;
         assert_eq!(balance["available"][0]["amount"], 541);
         assert_eq!(balance["available"][0]["currency"], "usd");

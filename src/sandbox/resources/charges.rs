@@ -90,32 +90,38 @@ pub fn charge(
         "failure_balance_transaction": null,
         "failure_code": null,
         "failure_message": null,
-        "fraud_details": {},
-        "invoice": request.invoice,
-        "livemode": false,
-        "metadata": request.metadata,
-        "on_behalf_of": request.on_behalf_of,
-        "outcome": null,
-        "paid": false,
-        "payment_intent": request.payment_intent,
-        "payment_method": request.payment_method,
-        "payment_method_details": card.payment_method_details(),
-        "receipt_email": request.receipt_email,
-        "receipt_number": null,
-        "receipt_url": null,
-        "refunded": false,
-        "refunds": list::envelope(Vec::new(), false, &format!("/v1/charges/{id}/refunds")),
-        "review": null,
-        "shipping": null,
-        "source": request.source,
-        "source_transfer": null,
-        "statement_descriptor": request.statement_descriptor,
-        "statement_descriptor_suffix": null,
-        "status": "succeeded",
-        "transfer": null,
-        "transfer_data": request.destination.as_ref().map(|d| json!({"amount": null, "destination": d})),
-        "transfer_group": request.transfer_group
+        "fraud_details": {}
     });
+    // Two halves: one json! this large exceeds the macro's recursion limit.
+    super::extend(
+        &mut charge,
+        json!({
+            "invoice": request.invoice,
+            "livemode": false,
+            "metadata": request.metadata,
+            "on_behalf_of": request.on_behalf_of,
+            "outcome": null,
+            "paid": false,
+            "payment_intent": request.payment_intent,
+            "payment_method": request.payment_method,
+            "payment_method_details": card.payment_method_details(),
+            "receipt_email": request.receipt_email,
+            "receipt_number": null,
+            "receipt_url": null,
+            "refunded": false,
+            "refunds": list::envelope(Vec::new(), false, &format!("/v1/charges/{id}/refunds")),
+            "review": null,
+            "shipping": null,
+            "source": request.source,
+            "source_transfer": null,
+            "statement_descriptor": request.statement_descriptor,
+            "statement_descriptor_suffix": null,
+            "status": "succeeded",
+            "transfer": null,
+            "transfer_data": request.destination.as_ref().map(|d| json!({"amount": null, "destination": d})),
+            "transfer_group": request.transfer_group
+        }),
+    );
     if let Some(decline) = decline {
         let error = decline.error();
         charge["status"] = json!("failed");
@@ -173,7 +179,10 @@ fn settle(state: &mut State, call: &Call, charge: &mut Value, amount: i64) {
     charge["amount_captured"] = json!(amount);
     charge["balance_transaction"] = json!(txn);
     let fee_amount = charge["application_fee_amount"].as_i64().unwrap_or(0);
-    if let Some(destination) = charge["transfer_data"]["destination"].as_str().map(str::to_string) {
+    if let Some(destination) = charge["transfer_data"]["destination"]
+        .as_str()
+        .map(str::to_string)
+    {
         let transfer = transfers::make(
             state,
             call,
@@ -215,15 +224,26 @@ fn settle(state: &mut State, call: &Call, charge: &mut Value, amount: i64) {
 
 /// Capture an authorised charge (all or `amount`); the rest is released
 /// as a refund, as Stripe does. Emits `charge.captured`.
-pub fn capture(state: &mut State, call: &Call, charge_id: &str, amount: Option<i64>) -> Result<Value, ApiError> {
-    let before = state.objects.fetch(call.owner(), "charge", "charge", charge_id, "charge")?;
+pub fn capture(
+    state: &mut State,
+    call: &Call,
+    charge_id: &str,
+    amount: Option<i64>,
+) -> Result<Value, ApiError> {
+    let before = state
+        .objects
+        .fetch(call.owner(), "charge", "charge", charge_id, "charge")?;
     if before["captured"] == true {
-        return Err(ApiError::invalid(format!("Charge {charge_id} has already been captured."))
-            .with_code("charge_already_captured"));
+        return Err(
+            ApiError::invalid(format!("Charge {charge_id} has already been captured."))
+                .with_code("charge_already_captured"),
+        );
     }
     if before["refunded"] == true || before["status"] != "succeeded" {
-        return Err(ApiError::invalid(format!("Charge {charge_id} cannot be captured: it was refunded or failed."))
-            .with_code("charge_not_capturable"));
+        return Err(ApiError::invalid(format!(
+            "Charge {charge_id} cannot be captured: it was refunded or failed."
+        ))
+        .with_code("charge_not_capturable"));
     }
     let authorised = before["amount"].as_i64().unwrap_or(0);
     let amount = amount.unwrap_or(authorised);
@@ -238,14 +258,21 @@ pub fn capture(state: &mut State, call: &Call, charge_id: &str, amount: Option<i
     settle(state, call, &mut charge, amount);
     if amount < authorised {
         refunds::release(state, call, &charge, authorised - amount)?;
-        charge = state.objects.fetch(call.owner(), "charge", "charge", charge_id, "charge")?;
+        charge = state
+            .objects
+            .fetch(call.owner(), "charge", "charge", charge_id, "charge")?;
     }
     state.emit_update(call, "charge.captured", &before, &charge);
     Ok(charge)
 }
 
 /// Card, card id and card JSON for a Charges API `source`.
-fn resolve_source(state: &mut State, call: &Call, source: &str, customer: Option<&str>) -> Result<(String, Card, Value), ApiError> {
+fn resolve_source(
+    state: &mut State,
+    call: &Call,
+    source: &str,
+    customer: Option<&str>,
+) -> Result<(String, Card, Value), ApiError> {
     if source.starts_with("tok_") {
         let (_, _, card_json) = tokens::peek(state, call, source, "source")?;
         let (card_id, card) = tokens::consume(state, call, source, "source")?;
@@ -304,24 +331,39 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     };
     let source_id = match (p.str("source")?, &customer_obj) {
         (Some(s), _) => s,
-        (None, Some(c)) => c["default_source"].as_str().map(str::to_string).ok_or_else(|| {
-            ApiError::card("missing", "Cannot charge a customer that has no active card").with_param("card")
-        })?,
+        (None, Some(c)) => c["default_source"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ApiError::card(
+                    "missing",
+                    "Cannot charge a customer that has no active card",
+                )
+                .with_param("card")
+            })?,
         (None, None) => {
-            return Err(ApiError::invalid("Must provide source or customer.").with_code("parameter_missing").with_param("source"))
+            return Err(ApiError::invalid("Must provide source or customer.")
+                .with_code("parameter_missing")
+                .with_param("source"))
         }
     };
-    let application_fee_amount = p.amount("application_fee_amount")?.or(p.amount("application_fee")?);
+    let application_fee_amount = p
+        .amount("application_fee_amount")?
+        .or(p.amount("application_fee")?);
     let destination = destination_param(state, call)?;
     if let Some(fee) = application_fee_amount {
         if fee > amount {
-            return Err(ApiError::invalid_param("application_fee_amount", "The application fee cannot exceed the charge amount."));
+            return Err(ApiError::invalid_param(
+                "application_fee_amount",
+                "The application fee cannot exceed the charge amount.",
+            ));
         }
     }
     let mut metadata = json!({});
     p.apply_metadata(&mut metadata)?;
     let receipt_email = super::email(p, "receipt_email")?;
-    let (card_id, card, source_json) = resolve_source(state, call, &source_id, customer.as_deref())?;
+    let (card_id, card, source_json) =
+        resolve_source(state, call, &source_id, customer.as_deref())?;
     let request = ChargeRequest {
         amount,
         currency,
@@ -350,10 +392,16 @@ pub fn destination_param(state: &State, call: &Call) -> Result<Option<String>, A
     let p = &call.params;
     let (account, param) = if let Some(data) = p.hash("transfer_data")? {
         data.allow(&["destination", "amount"])?;
-        (Some(data.required_str("destination")?), "transfer_data[destination]")
+        (
+            Some(data.required_str("destination")?),
+            "transfer_data[destination]",
+        )
     } else if let Some(legacy) = p.hash("destination")? {
         legacy.allow(&["account", "amount"])?;
-        (Some(legacy.required_str("account")?), "destination[account]")
+        (
+            Some(legacy.required_str("account")?),
+            "destination[account]",
+        )
     } else {
         (p.str("destination")?, "destination")
     };
@@ -365,14 +413,25 @@ pub fn destination_param(state: &State, call: &Call) -> Result<Option<String>, A
 
 fn retrieve(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&[])?;
-    state.objects.fetch(call.owner(), "charge", "charge", call.path("id"), "id")
+    state
+        .objects
+        .fetch(call.owner(), "charge", "charge", call.path("id"), "id")
 }
 
 fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
-    p.allow(&["description", "metadata", "receipt_email", "shipping", "fraud_details", "transfer_group"])?;
+    p.allow(&[
+        "description",
+        "metadata",
+        "receipt_email",
+        "shipping",
+        "fraud_details",
+        "transfer_group",
+    ])?;
     let id = call.path("id").to_string();
-    let before = state.objects.fetch(call.owner(), "charge", "charge", &id, "id")?;
+    let before = state
+        .objects
+        .fetch(call.owner(), "charge", "charge", &id, "id")?;
     let mut charge = before.clone();
     update_field(p, &mut charge, "description")?;
     update_field(p, &mut charge, "transfer_group")?;
@@ -393,9 +452,19 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 
 fn capture_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
-    p.allow(&["amount", "application_fee_amount", "receipt_email", "statement_descriptor", "statement_descriptor_suffix", "transfer_data", "transfer_group"])?;
+    p.allow(&[
+        "amount",
+        "application_fee_amount",
+        "receipt_email",
+        "statement_descriptor",
+        "statement_descriptor_suffix",
+        "transfer_data",
+        "transfer_group",
+    ])?;
     let id = call.path("id").to_string();
-    let charge = state.objects.fetch(call.owner(), "charge", "charge", &id, "id")?;
+    let charge = state
+        .objects
+        .fetch(call.owner(), "charge", "charge", &id, "id")?;
     if charge["payment_intent"].is_string() {
         return Err(ApiError::invalid(
             "This charge belongs to a PaymentIntent: capture the PaymentIntent instead (POST /v1/payment_intents/{id}/capture).",
@@ -415,7 +484,11 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     allowed.extend(["customer", "payment_intent", "transfer_group"]);
     let p = &call.params;
     p.allow(&allowed)?;
-    let (customer, payment_intent, group) = (p.str("customer")?, p.str("payment_intent")?, p.str("transfer_group")?);
+    let (customer, payment_intent, group) = (
+        p.str("customer")?,
+        p.str("payment_intent")?,
+        p.str("transfer_group")?,
+    );
     list_of(state, call, "charge", "charge", "/v1/charges", |c| {
         super::matches_filter(c, "customer", &customer)
             && super::matches_filter(c, "payment_intent", &payment_intent)
@@ -445,7 +518,9 @@ mod tests {
         assert_eq!(c["source"]["object"], "card");
         assert_eq!(c["payment_method_details"]["card"]["last4"], "4242");
         assert_eq!(c["outcome"]["type"], "authorized");
-        let got = app.get(&format!("/v1/charges/{}", c["id"].as_str().unwrap())).await;
+        let got = app
+            .get(&format!("/v1/charges/{}", c["id"].as_str().unwrap()))
+            .await;
         assert_eq!(&got.body, c);
     }
 
@@ -454,17 +529,40 @@ mod tests {
         let app = TestApp::new().await;
         for (token, code, decline) in [
             ("tok_chargeDeclined", "card_declined", "generic_decline"),
-            ("tok_chargeDeclinedInsufficientFunds", "card_declined", "insufficient_funds"),
-            ("tok_chargeDeclinedExpiredCard", "expired_card", "expired_card"),
-            ("tok_chargeDeclinedIncorrectCvc", "incorrect_cvc", "incorrect_cvc"),
+            (
+                "tok_chargeDeclinedInsufficientFunds",
+                "card_declined",
+                "insufficient_funds",
+            ),
+            (
+                "tok_chargeDeclinedExpiredCard",
+                "expired_card",
+                "expired_card",
+            ),
+            (
+                "tok_chargeDeclinedIncorrectCvc",
+                "incorrect_cvc",
+                "incorrect_cvc",
+            ),
             ("tok_chargeCustomerFail", "card_declined", "generic_decline"),
         ] {
-            let r = app.post("/v1/charges", &format!("amount=700&currency=eur&source={token}")).await;
+            let r = app
+                .post(
+                    "/v1/charges",
+                    &format!("amount=700&currency=eur&source={token}"),
+                )
+                .await;
             assert_eq!(r.status, 402, "{token}");
             assert_eq!(r.body["error"]["type"], "card_error");
             assert_eq!(r.body["error"]["code"], code);
             assert_eq!(r.body["error"]["decline_code"], decline);
-            let failed = app.get(&format!("/v1/charges/{}", r.body["error"]["charge"].as_str().unwrap())).await.body;
+            let failed = app
+                .get(&format!(
+                    "/v1/charges/{}",
+                    r.body["error"]["charge"].as_str().unwrap()
+                ))
+                .await
+                .body;
             assert_eq!(failed["status"], "failed");
             assert_eq!(failed["failure_code"], code);
             assert_eq!(failed["balance_transaction"], json!(null));
@@ -475,18 +573,51 @@ mod tests {
     #[actix_web::test]
     async fn charge_a_customer_default_source_or_card_id() {
         let app = TestApp::new().await;
-        let nocard = app.post("/v1/customers", "").await.body["id"].as_str().unwrap().to_string();
-        let r = app.post("/v1/charges", &format!("amount=500&currency=usd&customer={nocard}")).await;
+        let nocard = app.post("/v1/customers", "").await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = app
+            .post(
+                "/v1/charges",
+                &format!("amount=500&currency=usd&customer={nocard}"),
+            )
+            .await;
         assert_eq!(r.status, 402);
         assert_eq!(r.body["error"]["code"], "missing");
-        let c = app.post("/v1/customers", "source=tok_mastercard").await.body;
-        let r = app.post("/v1/charges", &format!("amount=500&currency=usd&customer={}", c["id"].as_str().unwrap())).await;
+        let c = app
+            .post("/v1/customers", "source=tok_mastercard")
+            .await
+            .body;
+        let r = app
+            .post(
+                "/v1/charges",
+                &format!(
+                    "amount=500&currency=usd&customer={}",
+                    c["id"].as_str().unwrap()
+                ),
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body["customer"], c["id"]);
         assert_eq!(r.body["source"]["id"], c["default_source"]);
         // A token's card id is chargeable too.
-        let t = app.post("/v1/tokens", "card[number]=4242424242424242&card[exp_month]=1&card[exp_year]=2040").await.body;
-        let r = app.post("/v1/charges", &format!("amount=500&currency=usd&source={}", t["card"]["id"].as_str().unwrap())).await;
+        let t = app
+            .post(
+                "/v1/tokens",
+                "card[number]=4242424242424242&card[exp_month]=1&card[exp_year]=2040",
+            )
+            .await
+            .body;
+        let r = app
+            .post(
+                "/v1/charges",
+                &format!(
+                    "amount=500&currency=usd&source={}",
+                    t["card"]["id"].as_str().unwrap()
+                ),
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
         let none = app.post("/v1/charges", "amount=500&currency=usd").await;
         assert_eq!(none.status, 400);
@@ -495,13 +626,24 @@ mod tests {
     #[actix_web::test]
     async fn authorise_then_capture_partially() {
         let app = TestApp::new().await;
-        let c = app.post("/v1/charges", "amount=1000&currency=usd&source=tok_visa&capture=false").await.body;
+        let c = app
+            .post(
+                "/v1/charges",
+                "amount=1000&currency=usd&source=tok_visa&capture=false",
+            )
+            .await
+            .body;
         assert_eq!(c["captured"], false);
         assert_eq!(c["balance_transaction"], json!(null));
         let id = c["id"].as_str().unwrap();
-        let too_much = app.post(&format!("/v1/charges/{id}/capture"), "amount=2000").await;
+        let too_much = app
+            .post(&format!("/v1/charges/{id}/capture"), "amount=2000")
+            .await;
         assert_eq!(too_much.status, 400);
-        let captured = app.post(&format!("/v1/charges/{id}/capture"), "amount=600").await.body;
+        let captured = app
+            .post(&format!("/v1/charges/{id}/capture"), "amount=600")
+            .await
+            .body;
         assert_eq!(captured["captured"], true);
         assert_eq!(captured["amount_captured"], 600);
         assert_eq!(captured["amount_refunded"], 400);
@@ -509,27 +651,48 @@ mod tests {
         assert!(captured["balance_transaction"].is_string());
         let again = app.post(&format!("/v1/charges/{id}/capture"), "").await;
         assert_eq!(again.status, 400);
-        assert!(app.event_types().await.contains(&"charge.captured".to_string()));
+        assert!(app
+            .event_types()
+            .await
+            .contains(&"charge.captured".to_string()));
     }
 
     #[actix_web::test]
     async fn validation_and_list_filters() {
         let app = TestApp::new().await;
-        let small = app.post("/v1/charges", "amount=10&currency=usd&source=tok_visa").await;
+        let small = app
+            .post("/v1/charges", "amount=10&currency=usd&source=tok_visa")
+            .await;
         assert_eq!(small.body["error"]["code"], "amount_too_small");
-        let bad_amount = app.post("/v1/charges", "amount=ten&currency=usd&source=tok_visa").await;
+        let bad_amount = app
+            .post("/v1/charges", "amount=ten&currency=usd&source=tok_visa")
+            .await;
         assert_eq!(bad_amount.body["error"]["param"], "amount");
         let no_currency = app.post("/v1/charges", "amount=1000&source=tok_visa").await;
-        assert_eq!(no_currency.body["error"]["message"], "Missing required param: currency.");
+        assert_eq!(
+            no_currency.body["error"]["message"],
+            "Missing required param: currency."
+        );
         let c = app.post("/v1/customers", "source=tok_visa").await.body;
         let cid = c["id"].as_str().unwrap();
-        app.post("/v1/charges", &format!("amount=1000&currency=usd&customer={cid}")).await;
-        app.post("/v1/charges", "amount=1000&currency=usd&source=tok_visa").await;
+        app.post(
+            "/v1/charges",
+            &format!("amount=1000&currency=usd&customer={cid}"),
+        )
+        .await;
+        app.post("/v1/charges", "amount=1000&currency=usd&source=tok_visa")
+            .await;
         let mine = app.get(&format!("/v1/charges?customer={cid}")).await.body;
         assert_eq!(mine["data"].as_array().unwrap().len(), 1);
         let all = app.get("/v1/charges").await.body;
         assert_eq!(all["data"].as_array().unwrap().len(), 2);
-        let updated = app.post(&format!("/v1/charges/{}", mine["data"][0]["id"].as_str().unwrap()), "metadata[a]=b").await.body;
+        let updated = app
+            .post(
+                &format!("/v1/charges/{}", mine["data"][0]["id"].as_str().unwrap()),
+                "metadata[a]=b",
+            )
+            .await
+            .body;
         assert_eq!(updated["metadata"]["a"], "b");
     }
 
@@ -541,11 +704,25 @@ mod tests {
             .post("/v1/charges", &format!("amount=1000&currency=usd&source=tok_visa&application_fee_amount=100&transfer_data[destination]={acct}"))
             .await;
         assert_eq!(c.status, 200, "{}", c.body);
-        let transfer = app.get(&format!("/v1/transfers/{}", c.body["transfer"].as_str().unwrap())).await.body;
+        let transfer = app
+            .get(&format!(
+                "/v1/transfers/{}",
+                c.body["transfer"].as_str().unwrap()
+            ))
+            .await
+            .body;
         assert_eq!(transfer["amount"], 900);
         assert_eq!(transfer["destination"], acct.as_str());
-        assert!(c.body["application_fee"].as_str().unwrap().starts_with("fee_"));
-        let missing = app.post("/v1/charges", "amount=1000&currency=usd&source=tok_visa&transfer_data[destination]=acct_nope").await;
+        assert!(c.body["application_fee"]
+            .as_str()
+            .unwrap()
+            .starts_with("fee_"));
+        let missing = app
+            .post(
+                "/v1/charges",
+                "amount=1000&currency=usd&source=tok_visa&transfer_data[destination]=acct_nope",
+            )
+            .await;
         assert_eq!(missing.status, 404);
     }
 }

@@ -8,7 +8,9 @@ use super::super::endpoint::{delete, get, post, ApiRoute, Call};
 use super::super::ids;
 use super::super::list::LIST_PARAMS;
 use super::super::state::State;
-use super::{deleted, email, list_of, payment_methods, sources, subscriptions, update_field, update_hash};
+use super::{
+    deleted, email, list_of, payment_methods, sources, subscriptions, update_field, update_hash,
+};
 
 pub const ROUTES: &[ApiRoute] = &[
     post("/customers", create),
@@ -36,14 +38,16 @@ const WRITABLE: &[&str] = &[
 
 /// A customer that exists and is not deleted, or Stripe's 404.
 pub fn fetch(state: &State, call: &Call, id: &str, param: &str) -> Result<Value, ApiError> {
-    let customer = state.objects.fetch(call.owner(), "customer", "customer", id, param)?;
+    let customer = state
+        .objects
+        .fetch(call.owner(), "customer", "customer", id, param)?;
     if customer["deleted"] == true {
         return Err(ApiError::no_such("customer", id, param));
     }
     Ok(customer)
 }
 
-fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
+pub fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
     let mut allowed = WRITABLE.to_vec();
     allowed.push("payment_method");
@@ -76,7 +80,12 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     apply_fields(call, &mut customer)?;
     // Validate cards before anything is stored: a declined card creates no customer.
     let payment_method = match p.str("payment_method")? {
-        Some(pm) => Some(payment_methods::resolve_for_attach(state, call, &pm, "payment_method")?),
+        Some(pm) => Some(payment_methods::resolve_for_attach(
+            state,
+            call,
+            &pm,
+            "payment_method",
+        )?),
         None => None,
     };
     let source = match p.str("source")? {
@@ -109,7 +118,11 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 }
 
 fn invoice_prefix(id: &str) -> String {
-    id.chars().skip(4).take(8).collect::<String>().to_uppercase()
+    id.chars()
+        .skip(4)
+        .take(8)
+        .collect::<String>()
+        .to_uppercase()
 }
 
 /// The simple members shared by create and update.
@@ -140,13 +153,23 @@ fn invoice_default_pm(call: &Call) -> Result<Option<Option<String>>, ApiError> {
     let Some(settings) = call.params.hash("invoice_settings")? else {
         return Ok(None);
     };
-    settings.allow(&["default_payment_method", "custom_fields", "footer", "rendering_options"])?;
+    settings.allow(&[
+        "default_payment_method",
+        "custom_fields",
+        "footer",
+        "rendering_options",
+    ])?;
     settings.update_str("default_payment_method")
 }
 
 /// Set (or clear) `invoice_settings.default_payment_method`; the method
 /// must be attached to this customer, as Stripe requires.
-fn set_default_payment_method(state: &mut State, call: &Call, customer_id: &str, pm: &Option<String>) -> Result<(), ApiError> {
+fn set_default_payment_method(
+    state: &mut State,
+    call: &Call,
+    customer_id: &str,
+    pm: &Option<String>,
+) -> Result<(), ApiError> {
     let mut customer = fetch(state, call, customer_id, "id")?;
     if let Some(pm_id) = pm {
         let attached = state
@@ -227,7 +250,11 @@ fn remove(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let live: Vec<String> = state
         .objects
         .newest_first(call.owner(), "subscription")
-        .filter(|s| s["customer"] == id.as_str() && s["status"] != "canceled" && s["status"] != "incomplete_expired")
+        .filter(|s| {
+            s["customer"] == id.as_str()
+                && s["status"] != "canceled"
+                && s["status"] != "incomplete_expired"
+        })
         .filter_map(|s| s["id"].as_str().map(str::to_string))
         .collect();
     for sub in live {
@@ -244,7 +271,10 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&allowed)?;
     let email = call.params.str("email")?;
     list_of(state, call, "customer", "customer", "/v1/customers", |c| {
-        email.as_ref().map(|e| c["email"] == e.as_str()).unwrap_or(true)
+        email
+            .as_ref()
+            .map(|e| c["email"] == e.as_str())
+            .unwrap_or(true)
     })
 }
 
@@ -256,7 +286,12 @@ mod tests {
     #[actix_web::test]
     async fn create_retrieve_update_delete() {
         let app = TestApp::new().await;
-        let created = app.post("/v1/customers", "email=ann%40example.com&name=Ann+%C3%85&metadata[order]=42").await;
+        let created = app
+            .post(
+                "/v1/customers",
+                "email=ann%40example.com&name=Ann+%C3%85&metadata[order]=42",
+            )
+            .await;
         assert_eq!(created.status, 200, "{}", created.body);
         let c = &created.body;
         assert!(c["id"].as_str().unwrap().starts_with("cus_"));
@@ -270,22 +305,36 @@ mod tests {
         let got = app.get(&format!("/v1/customers/{id}")).await;
         assert_eq!(got.body, created.body);
 
-        let updated = app.post(&format!("/v1/customers/{id}"), "name=&metadata[order]=&metadata[x]=y&description=VIP").await;
+        let updated = app
+            .post(
+                &format!("/v1/customers/{id}"),
+                "name=&metadata[order]=&metadata[x]=y&description=VIP",
+            )
+            .await;
         assert_eq!(updated.status, 200);
         assert_eq!(updated.body["name"], json!(null));
         assert_eq!(updated.body["metadata"], json!({"x": "y"}));
         assert_eq!(updated.body["description"], "VIP");
 
         let gone = app.delete(&format!("/v1/customers/{id}")).await;
-        assert_eq!(gone.body, json!({"id": id, "object": "customer", "deleted": true}));
+        assert_eq!(
+            gone.body,
+            json!({"id": id, "object": "customer", "deleted": true})
+        );
         let tombstone = app.get(&format!("/v1/customers/{id}")).await;
         assert_eq!(tombstone.body["deleted"], true);
         let again = app.post(&format!("/v1/customers/{id}"), "name=x").await;
         assert_eq!(again.status, 404);
-        assert_eq!(again.body["error"]["message"], format!("No such customer: '{id}'"));
+        assert_eq!(
+            again.body["error"]["message"],
+            format!("No such customer: '{id}'")
+        );
 
         let types: Vec<String> = app.event_types().await;
-        assert_eq!(types, vec!["customer.created", "customer.updated", "customer.deleted"]);
+        assert_eq!(
+            types,
+            vec!["customer.created", "customer.updated", "customer.deleted"]
+        );
     }
 
     #[actix_web::test]
@@ -294,10 +343,16 @@ mod tests {
         let missing = app.get("/v1/customers/cus_nope").await;
         assert_eq!(missing.status, 404);
         assert_eq!(missing.body["error"]["code"], "resource_missing");
-        assert_eq!(missing.body["error"]["message"], "No such customer: 'cus_nope'");
+        assert_eq!(
+            missing.body["error"]["message"],
+            "No such customer: 'cus_nope'"
+        );
         let unknown = app.post("/v1/customers", "nmae=x").await;
         assert_eq!(unknown.status, 400);
-        assert_eq!(unknown.body["error"]["message"], "Received unknown parameter: nmae");
+        assert_eq!(
+            unknown.body["error"]["message"],
+            "Received unknown parameter: nmae"
+        );
         let bad_email = app.post("/v1/customers", "email=not-an-email").await;
         assert_eq!(bad_email.status, 400);
         assert_eq!(bad_email.body["error"]["param"], "email");
@@ -310,7 +365,9 @@ mod tests {
         let app = TestApp::new().await;
         let mut ids = Vec::new();
         for i in 0..3 {
-            let c = app.post("/v1/customers", &format!("email=c{i}%40x.io")).await;
+            let c = app
+                .post("/v1/customers", &format!("email=c{i}%40x.io"))
+                .await;
             ids.push(c.body["id"].as_str().unwrap().to_string());
         }
         let page = app.get("/v1/customers?limit=2").await.body;
@@ -319,7 +376,10 @@ mod tests {
         assert_eq!(page["has_more"], true);
         assert_eq!(page["data"][0]["id"], ids[2].as_str());
         assert_eq!(page["data"][1]["id"], ids[1].as_str());
-        let next = app.get(&format!("/v1/customers?limit=2&starting_after={}", ids[1])).await.body;
+        let next = app
+            .get(&format!("/v1/customers?limit=2&starting_after={}", ids[1]))
+            .await
+            .body;
         assert_eq!(next["data"][0]["id"], ids[0].as_str());
         assert_eq!(next["has_more"], false);
         let filtered = app.get("/v1/customers?email=c1%40x.io").await.body;
@@ -331,49 +391,100 @@ mod tests {
     async fn create_with_payment_method_and_source() {
         let app = TestApp::new().await;
         let both = app
-            .post("/v1/customers", "payment_method=pm_card_visa&invoice_settings[default_payment_method]=pm_card_visa")
+            .post(
+                "/v1/customers",
+                "payment_method=pm_card_visa&invoice_settings[default_payment_method]=pm_card_visa",
+            )
             .await;
         assert_eq!(both.status, 200, "{}", both.body);
-        let default_pm = both.body["invoice_settings"]["default_payment_method"].as_str().unwrap();
-        let attached = app.get(&format!("/v1/payment_methods/{default_pm}")).await.body;
+        let default_pm = both.body["invoice_settings"]["default_payment_method"]
+            .as_str()
+            .unwrap();
+        let attached = app
+            .get(&format!("/v1/payment_methods/{default_pm}"))
+            .await
+            .body;
         assert_eq!(attached["customer"], both.body["id"]);
         let not_attached = app
-            .post("/v1/customers", "invoice_settings[default_payment_method]=pm_card_visa")
+            .post(
+                "/v1/customers",
+                "invoice_settings[default_payment_method]=pm_card_visa",
+            )
             .await;
         assert_eq!(not_attached.status, 400, "{}", not_attached.body);
-        let c = app.post("/v1/customers", "payment_method=pm_card_visa").await.body;
+        let c = app
+            .post("/v1/customers", "payment_method=pm_card_visa")
+            .await
+            .body;
         let id = c["id"].as_str().unwrap();
-        let pms = app.get(&format!("/v1/customers/{id}/payment_methods?type=card")).await.body;
+        let pms = app
+            .get(&format!("/v1/customers/{id}/payment_methods?type=card"))
+            .await
+            .body;
         let pm = pms["data"][0]["id"].as_str().unwrap().to_string();
         assert!(pm.starts_with("pm_"));
-        let u = app.post(&format!("/v1/customers/{id}"), &format!("invoice_settings[default_payment_method]={pm}")).await;
-        assert_eq!(u.body["invoice_settings"]["default_payment_method"], pm.as_str());
+        let u = app
+            .post(
+                &format!("/v1/customers/{id}"),
+                &format!("invoice_settings[default_payment_method]={pm}"),
+            )
+            .await;
+        assert_eq!(
+            u.body["invoice_settings"]["default_payment_method"],
+            pm.as_str()
+        );
 
-        let with_source = app.post("/v1/customers", "source=tok_visa&email=s%40x.io").await.body;
-        assert!(with_source["default_source"].as_str().unwrap().starts_with("card_"));
+        let with_source = app
+            .post("/v1/customers", "source=tok_visa&email=s%40x.io")
+            .await
+            .body;
+        assert!(with_source["default_source"]
+            .as_str()
+            .unwrap()
+            .starts_with("card_"));
 
         let declined = app.post("/v1/customers", "source=tok_chargeDeclined").await;
         assert_eq!(declined.status, 402);
         assert_eq!(declined.body["error"]["type"], "card_error");
         assert_eq!(declined.body["error"]["code"], "card_declined");
+        // `both`, `c` and `with_source`; the declined one was never created.
         let list = app.get("/v1/customers").await.body;
-        assert_eq!(list["data"].as_array().unwrap().len(), 2);
+        assert_eq!(list["data"].as_array().unwrap().len(), 3);
     }
 
     #[actix_web::test]
     async fn deleting_a_customer_cancels_its_subscriptions() {
         let app = TestApp::new().await;
         let price = app.recurring_price(1500, "month").await;
-        let c = app.post("/v1/customers", "payment_method=pm_card_visa").await.body;
+        let c = app
+            .post("/v1/customers", "payment_method=pm_card_visa")
+            .await
+            .body;
         let id = c["id"].as_str().unwrap();
-        let pm = app.get(&format!("/v1/customers/{id}/payment_methods")).await.body["data"][0]["id"].clone();
+        let pm = app
+            .get(&format!("/v1/customers/{id}/payment_methods"))
+            .await
+            .body["data"][0]["id"]
+            .clone();
         let sub = app
-            .post("/v1/subscriptions", &format!("customer={id}&items[0][price]={price}&default_payment_method={}", pm.as_str().unwrap()))
+            .post(
+                "/v1/subscriptions",
+                &format!(
+                    "customer={id}&items[0][price]={price}&default_payment_method={}",
+                    pm.as_str().unwrap()
+                ),
+            )
             .await
             .body;
         assert_eq!(sub["status"], "active");
         app.delete(&format!("/v1/customers/{id}")).await;
-        let after = app.get(&format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap())).await.body;
+        let after = app
+            .get(&format!(
+                "/v1/subscriptions/{}",
+                sub["id"].as_str().unwrap()
+            ))
+            .await
+            .body;
         assert_eq!(after["status"], "canceled");
     }
 }

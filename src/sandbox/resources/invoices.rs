@@ -29,7 +29,9 @@ pub const ROUTES: &[ApiRoute] = &[
 ];
 
 fn fetch(state: &State, call: &Call, id: &str) -> Result<Value, ApiError> {
-    state.objects.fetch(call.owner(), "invoice", "invoice", id, "invoice")
+    state
+        .objects
+        .fetch(call.owner(), "invoice", "invoice", id, "invoice")
 }
 
 /// A draft invoice for `customer` with `lines` (`invoice.created`).
@@ -49,7 +51,7 @@ pub fn make(
     for line in &mut lines {
         line["invoice"] = json!(id);
     }
-    let invoice = json!({
+    let mut invoice = json!({
         "id": id,
         "object": "invoice",
         "account_country": "US",
@@ -72,47 +74,60 @@ pub fn make(
         "customer": customer["id"],
         "customer_email": customer["email"],
         "customer_name": customer["name"],
-        "default_payment_method": null,
-        "description": null,
-        "discount": null,
-        "due_date": null,
-        "ending_balance": null,
-        "footer": null,
-        "hosted_invoice_url": null,
-        "invoice_pdf": null,
-        "last_finalization_error": null,
-        "lines": list::envelope(lines, false, &format!("/v1/invoices/{id}/lines")),
-        "livemode": false,
-        "metadata": {},
-        "next_payment_attempt": null,
-        "number": null,
-        "paid": false,
-        "paid_out_of_band": false,
-        "payment_intent": null,
-        "period_end": period.1,
-        "period_start": period.0,
-        "starting_balance": 0,
-        "status": "draft",
-        "status_transitions": {"finalized_at": null, "marked_uncollectible_at": null, "paid_at": null, "voided_at": null},
-        "subscription": subscription,
-        "subtotal": total,
-        "total": total,
-        "webhooks_delivered_at": null
+        "default_payment_method": null
     });
+    super::extend(
+        &mut invoice,
+        json!({
+            "description": null,
+            "discount": null,
+            "due_date": null,
+            "ending_balance": null,
+            "footer": null,
+            "hosted_invoice_url": null,
+            "invoice_pdf": null,
+            "last_finalization_error": null,
+            "lines": list::envelope(lines, false, &format!("/v1/invoices/{id}/lines")),
+            "livemode": false,
+            "metadata": {},
+            "next_payment_attempt": null,
+            "number": null,
+            "paid": false,
+            "paid_out_of_band": false,
+            "payment_intent": null,
+            "period_end": period.1,
+            "period_start": period.0,
+            "starting_balance": 0,
+            "status": "draft",
+            "status_transitions": {"finalized_at": null, "marked_uncollectible_at": null, "paid_at": null, "voided_at": null},
+            "subscription": subscription,
+            "subtotal": total,
+            "total": total,
+            "webhooks_delivered_at": null
+        }),
+    );
     state.objects.insert(call.owner(), invoice.clone());
     state.emit(call, "invoice.created", &invoice);
     invoice
 }
 
 /// A subscription line: `quantity × price` for a period.
-pub fn subscription_line(call: &Call, item: &Value, subscription: &str, period: (i64, i64), amount_override: Option<i64>) -> Value {
+pub fn subscription_line(
+    item: &Value,
+    subscription: &str,
+    period: (i64, i64),
+    amount_override: Option<i64>,
+) -> Value {
     let price = &item["price"];
     let quantity = item["quantity"].as_i64().unwrap_or(1);
     let currency = price["currency"].as_str().unwrap_or("usd");
     let unit = price["unit_amount"].as_i64().unwrap_or(0);
     let amount = amount_override.unwrap_or(unit * quantity);
     let description = match amount_override {
-        Some(_) => format!("Trial period for {}", price["product"].as_str().unwrap_or("product")),
+        Some(_) => format!(
+            "Trial period for {}",
+            price["product"].as_str().unwrap_or("product")
+        ),
         None => format!(
             "{quantity} × {} (at {} / {})",
             price["product"].as_str().unwrap_or("product"),
@@ -120,7 +135,6 @@ pub fn subscription_line(call: &Call, item: &Value, subscription: &str, period: 
             price["recurring"]["interval"].as_str().unwrap_or("period")
         ),
     };
-    let _ = call;
     json!({
         "id": ids::new_id("il_"),
         "object": "line_item",
@@ -150,7 +164,7 @@ pub fn finalize(state: &mut State, call: &Call, invoice_id: &str) -> Result<Valu
     if invoice["status"] != "draft" {
         return Err(ApiError::unexpected_state(
             "invoice_not_editable",
-            format!("This invoice is already finalized, you can't re-finalize a non-draft invoice."),
+            "This invoice is already finalized, you can't re-finalize a non-draft invoice.",
         ));
     }
     let customer = invoice["customer"].as_str().unwrap_or_default().to_string();
@@ -160,7 +174,12 @@ pub fn finalize(state: &mut State, call: &Call, invoice_id: &str) -> Result<Valu
         .filter(|i| i["customer"] == customer.as_str() && !i["number"].is_null())
         .count()
         + 1;
-    let prefix = state.objects.get(call.owner(), &customer).and_then(|c| c["invoice_prefix"].as_str()).unwrap_or("INV").to_string();
+    let prefix = state
+        .objects
+        .get(call.owner(), &customer)
+        .and_then(|c| c["invoice_prefix"].as_str())
+        .unwrap_or("INV")
+        .to_string();
     invoice["number"] = json!(format!("{prefix}-{sequence:04}"));
     invoice["status"] = json!("open");
     invoice["status_transitions"]["finalized_at"] = json!(call.now);
@@ -180,7 +199,9 @@ pub fn finalize(state: &mut State, call: &Call, invoice_id: &str) -> Result<Valu
                 metadata: json!({}),
                 capture_method: "automatic".into(),
                 invoice: Some(invoice_id.to_string()),
-                setup_future_usage: invoice["subscription"].as_str().map(|_| "off_session".to_string()),
+                setup_future_usage: invoice["subscription"]
+                    .as_str()
+                    .map(|_| "off_session".to_string()),
             },
         );
         invoice["payment_intent"] = pi["id"].clone();
@@ -196,7 +217,13 @@ pub fn finalize(state: &mut State, call: &Call, invoice_id: &str) -> Result<Valu
 
 /// Paid: `invoice.paid`, `invoice.payment_succeeded`, and the
 /// subscription becomes active.
-fn mark_paid(state: &mut State, call: &Call, invoice_id: &str, charge: Option<&Value>, out_of_band: bool) -> Result<(), ApiError> {
+fn mark_paid(
+    state: &mut State,
+    call: &Call,
+    invoice_id: &str,
+    charge: Option<&Value>,
+    out_of_band: bool,
+) -> Result<(), ApiError> {
     let mut invoice = fetch(state, call, invoice_id)?;
     let due = invoice["amount_due"].as_i64().unwrap_or(0);
     invoice["status"] = json!("paid");
@@ -222,7 +249,12 @@ fn mark_paid(state: &mut State, call: &Call, invoice_id: &str, charge: Option<&V
 }
 
 /// Called when an invoice's PaymentIntent succeeds.
-pub fn on_intent_succeeded(state: &mut State, call: &Call, invoice_id: &str, pi: &Value) -> Result<(), ApiError> {
+pub fn on_intent_succeeded(
+    state: &mut State,
+    call: &Call,
+    invoice_id: &str,
+    pi: &Value,
+) -> Result<(), ApiError> {
     let invoice = fetch(state, call, invoice_id)?;
     if invoice["status"] == "paid" {
         return Ok(());
@@ -231,7 +263,12 @@ pub fn on_intent_succeeded(state: &mut State, call: &Call, invoice_id: &str, pi:
 }
 
 /// Called when an invoice's PaymentIntent fails (`invoice.payment_failed`).
-pub fn on_intent_failed(state: &mut State, call: &Call, invoice_id: &str, pi: &Value) -> Result<(), ApiError> {
+pub fn on_intent_failed(
+    state: &mut State,
+    call: &Call,
+    invoice_id: &str,
+    pi: &Value,
+) -> Result<(), ApiError> {
     let mut invoice = fetch(state, call, invoice_id)?;
     invoice["attempted"] = json!(true);
     invoice["attempt_count"] = json!(invoice["attempt_count"].as_i64().unwrap_or(0) + 1);
@@ -243,7 +280,12 @@ pub fn on_intent_failed(state: &mut State, call: &Call, invoice_id: &str, pi: &V
 
 /// The customer's payment method for invoices: the invoice's own, the
 /// customer's `invoice_settings.default_payment_method`, or default source.
-pub fn default_payment_method(state: &State, call: &Call, customer_id: &str, preferred: Option<&str>) -> Option<String> {
+pub fn default_payment_method(
+    state: &State,
+    call: &Call,
+    customer_id: &str,
+    preferred: Option<&str>,
+) -> Option<String> {
     if let Some(pm) = preferred {
         return Some(pm.to_string());
     }
@@ -256,10 +298,25 @@ pub fn default_payment_method(state: &State, call: &Call, customer_id: &str, pre
 
 /// Try to collect an open invoice with `payment_method`: confirms its
 /// PaymentIntent (card errors come back as 402 with the intent embedded).
-pub fn attempt_payment(state: &mut State, call: &Call, invoice_id: &str, payment_method: &str, off_session: bool) -> Result<Value, ApiError> {
+pub fn attempt_payment(
+    state: &mut State,
+    call: &Call,
+    invoice_id: &str,
+    payment_method: &str,
+    off_session: bool,
+) -> Result<Value, ApiError> {
     let invoice = fetch(state, call, invoice_id)?;
-    let pi_id = invoice["payment_intent"].as_str().unwrap_or_default().to_string();
-    let mut pi = state.objects.fetch(call.owner(), "payment_intent", "payment_intent", &pi_id, "payment_intent")?;
+    let pi_id = invoice["payment_intent"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut pi = state.objects.fetch(
+        call.owner(),
+        "payment_intent",
+        "payment_intent",
+        &pi_id,
+        "payment_intent",
+    )?;
     if pi["status"] == "requires_action" {
         pi["status"] = json!("requires_payment_method");
     }
@@ -281,28 +338,61 @@ fn retrieve(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 fn lines(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(LIST_PARAMS)?;
     let invoice = fetch(state, call, call.path("id"))?;
-    let items = invoice["lines"]["data"].as_array().cloned().unwrap_or_default();
-    list::page(items, &call.params, &format!("/v1/invoices/{}/lines", call.path("id")), "line item")
+    let items = invoice["lines"]["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    list::page(
+        items,
+        &call.params,
+        &format!("/v1/invoices/{}/lines", call.path("id")),
+        "line item",
+    )
 }
 
 fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let mut allowed = LIST_PARAMS.to_vec();
-    allowed.extend(["customer", "subscription", "status", "collection_method", "due_date"]);
+    allowed.extend([
+        "customer",
+        "subscription",
+        "status",
+        "collection_method",
+        "due_date",
+    ]);
     call.params.allow(&allowed)?;
     let p = &call.params;
     let (customer, subscription) = (p.str("customer")?, p.str("subscription")?);
-    let status = p.choice("status", &["draft", "open", "paid", "uncollectible", "void"])?;
+    let status = p.choice(
+        "status",
+        &["draft", "open", "paid", "uncollectible", "void"],
+    )?;
     list_of(state, call, "invoice", "invoice", "/v1/invoices", |i| {
-        matches_filter(i, "customer", &customer) && matches_filter(i, "subscription", &subscription) && matches_filter(i, "status", &status)
+        matches_filter(i, "customer", &customer)
+            && matches_filter(i, "subscription", &subscription)
+            && matches_filter(i, "status", &status)
     })
 }
 
 fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
-    p.allow(&["customer", "auto_advance", "collection_method", "description", "metadata", "currency", "pending_invoice_items_behavior", "default_payment_method", "days_until_due", "footer"])?;
+    p.allow(&[
+        "customer",
+        "auto_advance",
+        "collection_method",
+        "description",
+        "metadata",
+        "currency",
+        "pending_invoice_items_behavior",
+        "default_payment_method",
+        "days_until_due",
+        "footer",
+    ])?;
     let customer_id = p.required_str("customer")?;
     let customer = customers::fetch(state, call, &customer_id, "customer")?;
-    let include = p.choice("pending_invoice_items_behavior", &["exclude", "include"])?.as_deref() == Some("include");
+    let include = p
+        .choice("pending_invoice_items_behavior", &["exclude", "include"])?
+        .as_deref()
+        == Some("include");
     let pending: Vec<Value> = if include {
         state
             .objects
@@ -315,14 +405,30 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     };
     let currency = match money::currency(p, "currency")? {
         Some(c) => c,
-        None => pending.first().and_then(|ii| ii["currency"].as_str()).unwrap_or("usd").to_string(),
+        None => pending
+            .first()
+            .and_then(|ii| ii["currency"].as_str())
+            .unwrap_or("usd")
+            .to_string(),
     };
-    let mut invoice = make(state, call, &customer, &currency, Vec::new(), None, "manual", (call.now, call.now));
+    let mut invoice = make(
+        state,
+        call,
+        &customer,
+        &currency,
+        Vec::new(),
+        None,
+        "manual",
+        (call.now, call.now),
+    );
     let id = invoice["id"].as_str().unwrap_or_default().to_string();
     if let Some(auto) = p.bool("auto_advance")? {
         invoice["auto_advance"] = json!(auto);
     }
-    if let Some(method) = p.choice("collection_method", &["charge_automatically", "send_invoice"])? {
+    if let Some(method) = p.choice(
+        "collection_method",
+        &["charge_automatically", "send_invoice"],
+    )? {
         invoice["collection_method"] = json!(method);
     }
     super::update_field(p, &mut invoice, "description")?;
@@ -337,13 +443,24 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 }
 
 /// Put an invoice item on a draft invoice as a line and update totals.
-fn attach_item(state: &mut State, call: &Call, invoice_id: &str, mut item: Value) -> Result<(), ApiError> {
+fn attach_item(
+    state: &mut State,
+    call: &Call,
+    invoice_id: &str,
+    mut item: Value,
+) -> Result<(), ApiError> {
     let mut invoice = fetch(state, call, invoice_id)?;
     if invoice["status"] != "draft" {
-        return Err(ApiError::invalid_param("invoice", "Invoice items can only be added to draft invoices."));
+        return Err(ApiError::invalid_param(
+            "invoice",
+            "Invoice items can only be added to draft invoices.",
+        ));
     }
     if invoice["currency"] != item["currency"] {
-        return Err(ApiError::invalid_param("currency", "The invoice item's currency must match the invoice's currency."));
+        return Err(ApiError::invalid_param(
+            "currency",
+            "The invoice item's currency must match the invoice's currency.",
+        ));
     }
     item["invoice"] = json!(invoice_id);
     state.objects.replace(item.clone());
@@ -370,7 +487,10 @@ fn attach_item(state: &mut State, call: &Call, invoice_id: &str, mut item: Value
     if let Some(data) = invoice["lines"]["data"].as_array_mut() {
         data.push(line);
     }
-    let total: i64 = invoice["lines"]["data"].as_array().map(|d| d.iter().filter_map(|l| l["amount"].as_i64()).sum()).unwrap_or(0);
+    let total: i64 = invoice["lines"]["data"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|l| l["amount"].as_i64()).sum())
+        .unwrap_or(0);
     for field in ["amount_due", "amount_remaining", "subtotal", "total"] {
         invoice[field] = json!(total);
     }
@@ -380,11 +500,20 @@ fn attach_item(state: &mut State, call: &Call, invoice_id: &str, mut item: Value
 
 fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
-    p.allow(&["metadata", "description", "auto_advance", "footer", "default_payment_method"])?;
+    p.allow(&[
+        "metadata",
+        "description",
+        "auto_advance",
+        "footer",
+        "default_payment_method",
+    ])?;
     let before = fetch(state, call, call.path("id"))?;
     let mut invoice = before.clone();
     if before["status"] != "draft" && (p.has("description") || p.has("footer")) {
-        return Err(ApiError::unexpected_state("invoice_not_editable", "You can only update the description and footer of a draft invoice."));
+        return Err(ApiError::unexpected_state(
+            "invoice_not_editable",
+            "You can only update the description and footer of a draft invoice.",
+        ));
     }
     super::update_field(p, &mut invoice, "description")?;
     super::update_field(p, &mut invoice, "footer")?;
@@ -407,13 +536,31 @@ fn finalize_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> 
 
 fn pay(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
-    p.allow(&["payment_method", "source", "paid_out_of_band", "off_session", "forgive", "mandate"])?;
+    p.allow(&[
+        "payment_method",
+        "source",
+        "paid_out_of_band",
+        "off_session",
+        "forgive",
+        "mandate",
+    ])?;
     let id = call.path("id").to_string();
     let mut invoice = fetch(state, call, &id)?;
     match invoice["status"].as_str() {
-        Some("paid") => return Err(ApiError::unexpected_state("invoice_already_paid", "Invoice is already paid")),
+        Some("paid") => {
+            return Err(ApiError::unexpected_state(
+                "invoice_already_paid",
+                "Invoice is already paid",
+            ))
+        }
         Some("void") | Some("uncollectible") => {
-            return Err(ApiError::unexpected_state("invoice_not_payable", format!("This invoice is {} and cannot be paid.", invoice["status"].as_str().unwrap_or(""))))
+            return Err(ApiError::unexpected_state(
+                "invoice_not_payable",
+                format!(
+                    "This invoice is {} and cannot be paid.",
+                    invoice["status"].as_str().unwrap_or("")
+                ),
+            ))
         }
         Some("draft") => invoice = finalize(state, call, &id)?,
         _ => {}
@@ -423,7 +570,13 @@ fn pay(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     }
     if p.bool("paid_out_of_band")?.unwrap_or(false) {
         if let Some(pi) = invoice["payment_intent"].as_str() {
-            let mut intent = state.objects.fetch(call.owner(), "payment_intent", "payment_intent", pi, "payment_intent")?;
+            let mut intent = state.objects.fetch(
+                call.owner(),
+                "payment_intent",
+                "payment_intent",
+                pi,
+                "payment_intent",
+            )?;
             intent["status"] = json!("canceled");
             intent["canceled_at"] = json!(call.now);
             state.objects.replace(intent);
@@ -431,13 +584,17 @@ fn pay(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         mark_paid(state, call, &id, None, true)?;
         return fetch(state, call, &id);
     }
-    let preferred = p.str("payment_method")?.or(p.str("source")?).or_else(|| invoice["default_payment_method"].as_str().map(str::to_string));
+    let preferred = p.str("payment_method")?.or(p.str("source")?).or_else(|| {
+        invoice["default_payment_method"]
+            .as_str()
+            .map(str::to_string)
+    });
     let customer = invoice["customer"].as_str().unwrap_or_default().to_string();
     let Some(pm) = default_payment_method(state, call, &customer, preferred.as_deref()) else {
         return Err(ApiError::invalid(
             "This customer has no attached payment source or default payment method. Please consider adding a default payment method.",
         )
-        .with_code("invoice_no_customer_line_items")
+        .with_code("resource_missing")
         .with_param("payment_method"));
     };
     let off_session = p.bool("off_session")?.unwrap_or(true);
@@ -450,11 +607,20 @@ fn void(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     if invoice["status"] != "open" {
         return Err(ApiError::unexpected_state(
             "invoice_not_editable",
-            format!("You can only void an open invoice; this one is {}.", invoice["status"].as_str().unwrap_or("")),
+            format!(
+                "You can only void an open invoice; this one is {}.",
+                invoice["status"].as_str().unwrap_or("")
+            ),
         ));
     }
     if let Some(pi) = invoice["payment_intent"].as_str() {
-        let mut intent = state.objects.fetch(call.owner(), "payment_intent", "payment_intent", pi, "payment_intent")?;
+        let mut intent = state.objects.fetch(
+            call.owner(),
+            "payment_intent",
+            "payment_intent",
+            pi,
+            "payment_intent",
+        )?;
         if intent["status"] != "succeeded" {
             intent["status"] = json!("canceled");
             intent["canceled_at"] = json!(call.now);
@@ -473,17 +639,37 @@ fn void(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 
 fn create_item(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
-    p.allow(&["customer", "amount", "currency", "price", "price_data", "quantity", "description", "metadata", "invoice", "period"])?;
+    p.allow(&[
+        "customer",
+        "amount",
+        "currency",
+        "price",
+        "price_data",
+        "quantity",
+        "description",
+        "metadata",
+        "invoice",
+        "period",
+    ])?;
     let customer = p.required_str("customer")?;
     customers::fetch(state, call, &customer, "customer")?;
     let quantity = p.int("quantity")?.unwrap_or(1);
     if quantity < 1 {
-        return Err(ApiError::invalid_param("quantity", "Quantity must be at least 1."));
+        return Err(ApiError::invalid_param(
+            "quantity",
+            "Quantity must be at least 1.",
+        ));
     }
     let price = if let Some(price) = p.str("price")? {
         Some(prices::fetch(state, call, &price, "price")?)
     } else if let Some(data) = p.hash("price_data")? {
-        data.allow(&["currency", "product", "unit_amount", "unit_amount_decimal", "tax_behavior"])?;
+        data.allow(&[
+            "currency",
+            "product",
+            "unit_amount",
+            "unit_amount_decimal",
+            "tax_behavior",
+        ])?;
         let product = prices::product_for(state, call, &data)?;
         Some(prices::from_params(state, call, &data, &product)?)
     } else {
@@ -494,7 +680,10 @@ fn create_item(state: &mut State, call: &Call) -> Result<Value, ApiError> {
             price["unit_amount"].as_i64().unwrap_or(0) * quantity,
             price["currency"].as_str().unwrap_or("usd").to_string(),
         ),
-        None => (p.required_int("amount")?, money::required_currency(p, "currency")?),
+        None => (
+            p.required_int("amount")?,
+            money::required_currency(p, "currency")?,
+        ),
     };
     let mut metadata = json!({});
     p.apply_metadata(&mut metadata)?;
@@ -523,7 +712,9 @@ fn create_item(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         fetch(state, call, &invoice)?;
         attach_item(state, call, &invoice, item)?;
     }
-    state.objects.fetch(call.owner(), "invoiceitem", "invoiceitem", &id, "id")
+    state
+        .objects
+        .fetch(call.owner(), "invoiceitem", "invoiceitem", &id, "id")
 }
 
 fn list_items(state: &mut State, call: &Call) -> Result<Value, ApiError> {
@@ -532,24 +723,44 @@ fn list_items(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&allowed)?;
     let (customer, invoice) = (call.params.str("customer")?, call.params.str("invoice")?);
     let pending = call.params.bool("pending")?;
-    list_of(state, call, "invoiceitem", "invoiceitem", "/v1/invoiceitems", |ii| {
-        matches_filter(ii, "customer", &customer)
-            && matches_filter(ii, "invoice", &invoice)
-            && pending.map(|p| ii["invoice"].is_null() == p).unwrap_or(true)
-    })
+    list_of(
+        state,
+        call,
+        "invoiceitem",
+        "invoiceitem",
+        "/v1/invoiceitems",
+        |ii| {
+            matches_filter(ii, "customer", &customer)
+                && matches_filter(ii, "invoice", &invoice)
+                && pending
+                    .map(|p| ii["invoice"].is_null() == p)
+                    .unwrap_or(true)
+        },
+    )
 }
 
 fn retrieve_item(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&[])?;
-    state.objects.fetch(call.owner(), "invoiceitem", "invoiceitem", call.path("id"), "id")
+    state.objects.fetch(
+        call.owner(),
+        "invoiceitem",
+        "invoiceitem",
+        call.path("id"),
+        "id",
+    )
 }
 
 fn delete_item(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&[])?;
     let id = call.path("id").to_string();
-    let item = state.objects.fetch(call.owner(), "invoiceitem", "invoiceitem", &id, "id")?;
+    let item = state
+        .objects
+        .fetch(call.owner(), "invoiceitem", "invoiceitem", &id, "id")?;
     if !item["invoice"].is_null() {
-        return Err(ApiError::unexpected_state("invoice_not_editable", "This invoice item is on an invoice and can no longer be deleted."));
+        return Err(ApiError::unexpected_state(
+            "invoice_not_editable",
+            "This invoice item is on an invoice and can no longer be deleted.",
+        ));
     }
     state.objects.remove(&id);
     Ok(deleted(&id, "invoiceitem"))
@@ -562,13 +773,41 @@ mod tests {
     #[actix_web::test]
     async fn manual_invoice_items_finalize_and_pay() {
         let app = TestApp::new().await;
-        let customer = app.post("/v1/customers", "email=bill%40x.io&payment_method=pm_card_visa").await.body;
+        let customer = app
+            .post(
+                "/v1/customers",
+                "email=bill%40x.io&payment_method=pm_card_visa",
+            )
+            .await
+            .body;
         let cid = customer["id"].as_str().unwrap();
-        let pm = app.get(&format!("/v1/customers/{cid}/payment_methods")).await.body["data"][0]["id"].as_str().unwrap().to_string();
-        app.post(&format!("/v1/customers/{cid}"), &format!("invoice_settings[default_payment_method]={pm}")).await;
-        let item = app.post("/v1/invoiceitems", &format!("customer={cid}&amount=2500&currency=usd&description=Setup+fee")).await.body;
+        let pm = app
+            .get(&format!("/v1/customers/{cid}/payment_methods"))
+            .await
+            .body["data"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        app.post(
+            &format!("/v1/customers/{cid}"),
+            &format!("invoice_settings[default_payment_method]={pm}"),
+        )
+        .await;
+        let item = app
+            .post(
+                "/v1/invoiceitems",
+                &format!("customer={cid}&amount=2500&currency=usd&description=Setup+fee"),
+            )
+            .await
+            .body;
         assert!(item["id"].as_str().unwrap().starts_with("ii_"));
-        let invoice = app.post("/v1/invoices", &format!("customer={cid}&pending_invoice_items_behavior=include")).await.body;
+        let invoice = app
+            .post(
+                "/v1/invoices",
+                &format!("customer={cid}&pending_invoice_items_behavior=include"),
+            )
+            .await
+            .body;
         assert_eq!(invoice["status"], "draft");
         assert_eq!(invoice["amount_due"], 2500);
         assert_eq!(invoice["lines"]["data"][0]["invoice_item"], item["id"]);
@@ -583,7 +822,12 @@ mod tests {
         let lines = app.get(&format!("/v1/invoices/{id}/lines")).await.body;
         assert_eq!(lines["data"].as_array().unwrap().len(), 1);
         let types = app.event_types().await;
-        for t in ["invoice.created", "invoice.finalized", "invoice.paid", "invoice.payment_succeeded"] {
+        for t in [
+            "invoice.created",
+            "invoice.finalized",
+            "invoice.paid",
+            "invoice.payment_succeeded",
+        ] {
             assert!(types.contains(&t.to_string()), "{t}");
         }
     }
@@ -591,22 +835,43 @@ mod tests {
     #[actix_web::test]
     async fn declined_payment_void_and_list() {
         let app = TestApp::new().await;
-        let customer = app.post("/v1/customers", "").await.body["id"].as_str().unwrap().to_string();
-        let invoice = app.post("/v1/invoices", &format!("customer={customer}&currency=usd")).await.body;
+        let customer = app.post("/v1/customers", "").await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let invoice = app
+            .post("/v1/invoices", &format!("customer={customer}&currency=usd"))
+            .await
+            .body;
         let id = invoice["id"].as_str().unwrap();
-        app.post("/v1/invoiceitems", &format!("customer={customer}&amount=900&currency=usd&invoice={id}")).await;
+        app.post(
+            "/v1/invoiceitems",
+            &format!("customer={customer}&amount=900&currency=usd&invoice={id}"),
+        )
+        .await;
         let no_pm = app.post(&format!("/v1/invoices/{id}/pay"), "").await;
         assert_eq!(no_pm.status, 400);
-        let declined = app.post(&format!("/v1/invoices/{id}/pay"), "payment_method=pm_card_chargeDeclined").await;
+        let declined = app
+            .post(
+                &format!("/v1/invoices/{id}/pay"),
+                "payment_method=pm_card_chargeDeclined",
+            )
+            .await;
         assert_eq!(declined.status, 402, "{}", declined.body);
         let open = app.get(&format!("/v1/invoices/{id}")).await.body;
         assert_eq!(open["status"], "open");
         assert_eq!(open["attempt_count"], 1);
         let voided = app.post(&format!("/v1/invoices/{id}/void"), "").await.body;
         assert_eq!(voided["status"], "void");
-        let by_status = app.get(&format!("/v1/invoices?customer={customer}&status=void")).await.body;
+        let by_status = app
+            .get(&format!("/v1/invoices?customer={customer}&status=void"))
+            .await
+            .body;
         assert_eq!(by_status["data"].as_array().unwrap().len(), 1);
-        assert!(app.event_types().await.contains(&"invoice.payment_failed".to_string()));
+        assert!(app
+            .event_types()
+            .await
+            .contains(&"invoice.payment_failed".to_string()));
         assert_eq!(app.get("/v1/invoices/in_nope").await.status, 404);
     }
 }

@@ -84,6 +84,13 @@ pub fn matches_filter(value: &Value, field: &str, wanted: &Option<String>) -> bo
     }
 }
 
+/// Add `more`'s members to `object` (for objects too large for one `json!`).
+pub fn extend(object: &mut Value, more: Value) {
+    if let (Value::Object(target), Value::Object(extra)) = (object, more) {
+        target.extend(extra);
+    }
+}
+
 /// Stripe's answer to a DELETE.
 pub fn deleted(id: &str, object: &str) -> Value {
     json!({"id": id, "object": object, "deleted": true})
@@ -96,15 +103,21 @@ pub fn email(params: &Params, key: &str) -> Result<Option<String>, ApiError> {
     };
     let valid = match email.split_once('@') {
         Some((local, domain)) => {
-            !local.is_empty() && !domain.is_empty() && !domain.contains('@') && !email.chars().any(char::is_whitespace)
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !email.chars().any(char::is_whitespace)
         }
         None => false,
     };
     if valid {
         Ok(Some(email))
     } else {
-        Err(ApiError::invalid_param(&params.full_name(key), format!("Invalid email address: {email}"))
-            .with_code("email_invalid"))
+        Err(ApiError::invalid_param(
+            &params.full_name(key),
+            format!("Invalid email address: {email}"),
+        )
+        .with_code("email_invalid"))
     }
 }
 
@@ -135,8 +148,18 @@ mod tests {
 
     #[test]
     fn email_validation() {
-        assert_eq!(email(&params("email=a%40b.co"), "email").unwrap().as_deref(), Some("a@b.co"));
-        assert_eq!(email(&params("email=j%C3%BCrgen%40b%C3%BCcher.de"), "email").unwrap().as_deref(), Some("jürgen@bücher.de"));
+        assert_eq!(
+            email(&params("email=a%40b.co"), "email")
+                .unwrap()
+                .as_deref(),
+            Some("a@b.co")
+        );
+        assert_eq!(
+            email(&params("email=j%C3%BCrgen%40b%C3%BCcher.de"), "email")
+                .unwrap()
+                .as_deref(),
+            Some("jürgen@bücher.de")
+        );
         assert!(email(&params("email=nope"), "email").is_err());
         assert!(email(&params("email=a+b%40c"), "email").is_err());
         assert!(email(&params("email=%40c"), "email").is_err());
@@ -148,7 +171,12 @@ mod tests {
         let routes = all_routes();
         for (i, a) in routes.iter().enumerate() {
             for b in &routes[i + 1..] {
-                assert!(!(a.path == b.path && a.verb == b.verb), "duplicate route {} {}", a.verb.as_str(), a.path);
+                assert!(
+                    !(a.path == b.path && a.verb == b.verb),
+                    "duplicate route {} {}",
+                    a.verb.as_str(),
+                    a.path
+                );
             }
         }
     }

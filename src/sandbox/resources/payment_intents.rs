@@ -28,8 +28,18 @@ pub const ROUTES: &[ApiRoute] = &[
     post("/payment_intents/{id}/_authenticate", authenticate_endpoint).public(),
 ];
 
-const CONFIRMABLE: &[&str] = &["requires_payment_method", "requires_confirmation", "requires_action"];
-const CANCELABLE: &[&str] = &["requires_payment_method", "requires_capture", "requires_confirmation", "requires_action", "processing"];
+const CONFIRMABLE: &[&str] = &[
+    "requires_payment_method",
+    "requires_confirmation",
+    "requires_action",
+];
+const CANCELABLE: &[&str] = &[
+    "requires_payment_method",
+    "requires_capture",
+    "requires_confirmation",
+    "requires_action",
+    "processing",
+];
 
 /// What a new PaymentIntent needs (also used by invoices and Checkout).
 #[derive(Debug, Clone, Default)]
@@ -47,7 +57,7 @@ pub struct NewIntent {
 /// Store a new PaymentIntent (`payment_intent.created`).
 pub fn make(state: &mut State, call: &Call, new: &NewIntent) -> Value {
     let id = ids::new_id("pi_");
-    let pi = json!({
+    let mut pi = json!({
         "id": id,
         "object": "payment_intent",
         "amount": new.amount,
@@ -67,38 +77,49 @@ pub fn make(state: &mut State, call: &Call, new: &NewIntent) -> Value {
         "customer": new.customer,
         "description": new.description,
         "invoice": new.invoice,
-        "last_payment_error": null,
-        "latest_charge": null,
-        "livemode": false,
-        "metadata": if new.metadata.is_object() { new.metadata.clone() } else { json!({}) },
-        "next_action": null,
-        "on_behalf_of": null,
-        "payment_method": null,
-        "payment_method_configuration_details": null,
-        "payment_method_options": {"card": {"installments": null, "mandate_options": null, "network": null, "request_three_d_secure": "automatic"}},
-        "payment_method_types": ["card"],
-        "processing": null,
-        "receipt_email": null,
-        "review": null,
-        "setup_future_usage": new.setup_future_usage,
-        "shipping": null,
-        "source": null,
-        "statement_descriptor": null,
-        "statement_descriptor_suffix": null,
-        "status": "requires_payment_method",
-        "transfer_data": null,
-        "transfer_group": null
+        "last_payment_error": null
     });
+    super::extend(
+        &mut pi,
+        json!({
+            "latest_charge": null,
+            "livemode": false,
+            "metadata": if new.metadata.is_object() { new.metadata.clone() } else { json!({}) },
+            "next_action": null,
+            "on_behalf_of": null,
+            "payment_method": null,
+            "payment_method_configuration_details": null,
+            "payment_method_options": {"card": {"installments": null, "mandate_options": null, "network": null, "request_three_d_secure": "automatic"}},
+            "payment_method_types": ["card"],
+            "processing": null,
+            "receipt_email": null,
+            "review": null,
+            "setup_future_usage": new.setup_future_usage,
+            "shipping": null,
+            "source": null,
+            "statement_descriptor": null,
+            "statement_descriptor_suffix": null,
+            "status": "requires_payment_method",
+            "transfer_data": null,
+            "transfer_group": null
+        }),
+    );
     state.objects.insert(call.owner(), pi.clone());
     state.emit(call, "payment_intent.created", &pi);
     pi
 }
 
 fn fetch(state: &State, call: &Call, id: &str) -> Result<Value, ApiError> {
-    state.objects.fetch(call.owner(), "payment_intent", "payment_intent", id, "intent")
+    state.objects.fetch(
+        call.owner(),
+        "payment_intent",
+        "payment_intent",
+        id,
+        "intent",
+    )
 }
 
-fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
+pub fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
     p.allow(&[
         "amount",
@@ -137,10 +158,16 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     }
     let confirm = p.bool("confirm")?.unwrap_or(false);
     if p.has("off_session") && !confirm {
-        return Err(ApiError::invalid_param("off_session", "You can only pass off_session when confirm=true."));
+        return Err(ApiError::invalid_param(
+            "off_session",
+            "You can only pass off_session when confirm=true.",
+        ));
     }
     if p.has("return_url") && !confirm {
-        return Err(ApiError::invalid_param("return_url", "You can only pass return_url when confirm=true."));
+        return Err(ApiError::invalid_param(
+            "return_url",
+            "You can only pass return_url when confirm=true.",
+        ));
     }
     if let Some(types) = p.str_list("payment_method_types")? {
         if let Some(other) = types.iter().find(|t| *t != "card") {
@@ -157,7 +184,12 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
             amount,
             currency,
             customer,
-            capture_method: p.choice("capture_method", &["automatic", "automatic_async", "manual"])?.unwrap_or_default(),
+            capture_method: p
+                .choice(
+                    "capture_method",
+                    &["automatic", "automatic_async", "manual"],
+                )?
+                .unwrap_or_default(),
             ..NewIntent::default()
         },
     );
@@ -171,7 +203,10 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     }
     if let Some(fee) = p.amount("application_fee_amount")? {
         if fee > amount {
-            return Err(ApiError::invalid_param("application_fee_amount", "The application fee cannot exceed the amount."));
+            return Err(ApiError::invalid_param(
+                "application_fee_amount",
+                "The application fee cannot exceed the amount.",
+            ));
         }
         pi["application_fee_amount"] = json!(fee);
     }
@@ -195,21 +230,29 @@ fn off_session_flag(p: &Params) -> Result<bool, ApiError> {
     match p.str("off_session")?.as_deref() {
         None | Some("false") => Ok(false),
         Some("true") | Some("one_off") | Some("recurring") => Ok(true),
-        Some(other) => Err(ApiError::invalid(format!("Invalid boolean: {other}")).with_param("off_session")),
+        Some(other) => {
+            Err(ApiError::invalid(format!("Invalid boolean: {other}")).with_param("off_session"))
+        }
     }
 }
 
 /// Members settable on create and update.
 fn apply_fields(state: &State, call: &Call, pi: &mut Value) -> Result<(), ApiError> {
     let p = &call.params;
-    for field in ["description", "statement_descriptor", "statement_descriptor_suffix", "transfer_group"] {
+    for field in [
+        "description",
+        "statement_descriptor",
+        "statement_descriptor_suffix",
+        "transfer_group",
+    ] {
         super::update_field(p, pi, field)?;
     }
     if p.has("receipt_email") {
         pi["receipt_email"] = json!(super::email(p, "receipt_email")?);
     }
     if p.has("setup_future_usage") {
-        pi["setup_future_usage"] = json!(p.choice("setup_future_usage", &["on_session", "off_session"])?);
+        pi["setup_future_usage"] =
+            json!(p.choice("setup_future_usage", &["on_session", "off_session"])?);
     }
     super::update_hash(p, pi, "shipping")?;
     p.apply_metadata(&mut pi["metadata"])?;
@@ -223,15 +266,30 @@ fn apply_fields(state: &State, call: &Call, pi: &mut Value) -> Result<(), ApiErr
 }
 
 /// Take `payment_method` (an id or magic id) or `payment_method_data`.
-fn set_payment_method(state: &mut State, call: &Call, pi: &mut Value, p: &Params) -> Result<(), ApiError> {
+fn set_payment_method(
+    state: &mut State,
+    call: &Call,
+    pi: &mut Value,
+    p: &Params,
+) -> Result<(), ApiError> {
     let pm = if let Some(id) = p.str("payment_method")? {
-        Some(payment_methods::resolve(state, call, &id, "payment_method")?)
+        Some(payment_methods::resolve(
+            state,
+            call,
+            &id,
+            "payment_method",
+        )?)
     } else if let Some(data) = p.hash("payment_method_data")? {
         data.allow(&["type", "card", "billing_details", "metadata"])?;
         if data.required_str("type")? != "card" {
-            return Err(ApiError::invalid_param("payment_method_data[type]", "The payforms sandbox supports card payment methods only."));
+            return Err(ApiError::invalid_param(
+                "payment_method_data[type]",
+                "The payforms sandbox supports card payment methods only.",
+            ));
         }
-        let card_params = data.hash("card")?.ok_or_else(|| ApiError::missing_param("payment_method_data[card]"))?;
+        let card_params = data
+            .hash("card")?
+            .ok_or_else(|| ApiError::missing_param("payment_method_data[card]"))?;
         let card = payment_methods::card_from_params(state, call, &card_params)?;
         let billing = payment_methods::billing_details(data.hash("billing_details")?)?;
         Some(payment_methods::store(state, call, card, billing))
@@ -245,7 +303,10 @@ fn set_payment_method(state: &mut State, call: &Call, pi: &mut Value, p: &Params
         if owner != customer {
             return Err(ApiError::invalid_param(
                 "payment_method",
-                format!("The provided PaymentMethod ({}) is attached to a different Customer.", pm["id"].as_str().unwrap_or("")),
+                format!(
+                    "The provided PaymentMethod ({}) is attached to a different Customer.",
+                    pm["id"].as_str().unwrap_or("")
+                ),
             ));
         }
     }
@@ -257,7 +318,13 @@ fn set_payment_method(state: &mut State, call: &Call, pi: &mut Value, p: &Params
 }
 
 /// Confirm: charge the card, or stop for 3-D Secure, or fail with 402.
-pub fn confirm_intent(state: &mut State, call: &Call, mut pi: Value, off_session: bool, return_url: Option<String>) -> Result<Value, ApiError> {
+pub fn confirm_intent(
+    state: &mut State,
+    call: &Call,
+    mut pi: Value,
+    off_session: bool,
+    return_url: Option<String>,
+) -> Result<Value, ApiError> {
     let id = pi["id"].as_str().unwrap_or_default().to_string();
     let status = pi["status"].as_str().unwrap_or_default().to_string();
     if !CONFIRMABLE.contains(&status.as_str()) {
@@ -281,7 +348,14 @@ pub fn confirm_intent(state: &mut State, call: &Call, mut pi: Value, off_session
         let set_up = setup_lifts_it && state.off_session_ready.contains(&pm_id);
         if !authenticated && !set_up {
             if off_session {
-                return fail(state, call, pi, Decline::AuthenticationRequired, &pm_id, None);
+                return fail(
+                    state,
+                    call,
+                    pi,
+                    Decline::AuthenticationRequired,
+                    &pm_id,
+                    None,
+                );
             }
             pi["status"] = json!("requires_action");
             pi["next_action"] = next_action(call, &id, return_url.as_deref());
@@ -291,7 +365,10 @@ pub fn confirm_intent(state: &mut State, call: &Call, mut pi: Value, off_session
             return Ok(pi);
         }
     }
-    let decline = charges::decline_for(&card, authenticated || state.off_session_ready.contains(&pm_id));
+    let decline = charges::decline_for(
+        &card,
+        authenticated || state.off_session_ready.contains(&pm_id),
+    );
     let manual = pi["capture_method"] == "manual";
     let request = ChargeRequest {
         amount: pi["amount"].as_i64().unwrap_or(0),
@@ -307,10 +384,16 @@ pub fn confirm_intent(state: &mut State, call: &Call, mut pi: Value, off_session
         payment_intent: Some(id.clone()),
         invoice: pi["invoice"].as_str().map(str::to_string),
         application_fee_amount: pi["application_fee_amount"].as_i64(),
-        destination: pi["transfer_data"]["destination"].as_str().map(str::to_string),
+        destination: pi["transfer_data"]["destination"]
+            .as_str()
+            .map(str::to_string),
         transfer_group: pi["transfer_group"].as_str().map(str::to_string),
         on_behalf_of: pi["on_behalf_of"].as_str().map(str::to_string),
-        billing_details: state.objects.get(call.owner(), &pm_id).map(|pm| pm["billing_details"].clone()).unwrap_or(Value::Null),
+        billing_details: state
+            .objects
+            .get(call.owner(), &pm_id)
+            .map(|pm| pm["billing_details"].clone())
+            .unwrap_or(Value::Null),
     };
     match charges::charge(state, call, &request, &card, decline) {
         Err((charge, _)) => {
@@ -345,7 +428,12 @@ pub fn confirm_intent(state: &mut State, call: &Call, mut pi: Value, off_session
 
 /// `setup_future_usage` (or off-session use) attaches the PaymentMethod to
 /// the customer and lifts future 3-D Secure challenges for it.
-fn save_for_future_use(state: &mut State, call: &Call, pi: &Value, pm_id: &str) -> Result<(), ApiError> {
+fn save_for_future_use(
+    state: &mut State,
+    call: &Call,
+    pi: &Value,
+    pm_id: &str,
+) -> Result<(), ApiError> {
     if pi["setup_future_usage"].is_null() {
         return Ok(());
     }
@@ -380,8 +468,19 @@ fn url_encode(text: &str) -> String {
 
 /// The PaymentIntent goes back to `requires_payment_method` with the error
 /// in `last_payment_error`; the 402 embeds it, as Stripe does.
-fn fail(state: &mut State, call: &Call, mut pi: Value, decline: Decline, pm_id: &str, charge: Option<&str>) -> Result<Value, ApiError> {
-    let pm = state.objects.get(call.owner(), pm_id).cloned().unwrap_or(Value::Null);
+fn fail(
+    state: &mut State,
+    call: &Call,
+    mut pi: Value,
+    decline: Decline,
+    pm_id: &str,
+    charge: Option<&str>,
+) -> Result<Value, ApiError> {
+    let pm = state
+        .objects
+        .get(call.owner(), pm_id)
+        .cloned()
+        .unwrap_or(Value::Null);
     let mut error = decline.error().embed("payment_method", pm);
     if let Some(charge) = charge {
         error = error.embed("charge", json!(charge));
@@ -427,7 +526,9 @@ fn confirm_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let mut pi = fetch(state, call, call.path("id"))?;
     call.check_client_secret(&pi, "PaymentIntent")?;
     let status = pi["status"].as_str().unwrap_or_default().to_string();
-    if (p.has("payment_method") || p.has("payment_method_data")) && CONFIRMABLE.contains(&status.as_str()) {
+    if (p.has("payment_method") || p.has("payment_method_data"))
+        && CONFIRMABLE.contains(&status.as_str())
+    {
         if status == "requires_action" {
             // A new payment method starts the attempt over.
             pi["status"] = json!("requires_payment_method");
@@ -435,12 +536,16 @@ fn confirm_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         set_payment_method(state, call, &mut pi, p)?;
     }
     if p.has("setup_future_usage") {
-        pi["setup_future_usage"] = json!(p.choice("setup_future_usage", &["on_session", "off_session"])?);
+        pi["setup_future_usage"] =
+            json!(p.choice("setup_future_usage", &["on_session", "off_session"])?);
     }
     if p.has("receipt_email") {
         pi["receipt_email"] = json!(super::email(p, "receipt_email")?);
     }
-    if let Some(method) = p.choice("capture_method", &["automatic", "automatic_async", "manual"])? {
+    if let Some(method) = p.choice(
+        "capture_method",
+        &["automatic", "automatic_async", "manual"],
+    )? {
         pi["capture_method"] = json!(method);
     }
     state.objects.replace(pi.clone());
@@ -450,12 +555,20 @@ fn confirm_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 /// The visitor's 3-D Secure answer (the Stripe.js mock and the hosted
 /// authentication page): success completes the payment, failure returns
 /// the PaymentIntent to `requires_payment_method`.
-pub fn authenticate(state: &mut State, call: &Call, id: &str, success: bool) -> Result<Value, ApiError> {
+pub fn authenticate(
+    state: &mut State,
+    call: &Call,
+    id: &str,
+    success: bool,
+) -> Result<Value, ApiError> {
     let mut pi = fetch(state, call, id)?;
     if pi["status"] != "requires_action" {
         return Err(ApiError::unexpected_state(
             "payment_intent_unexpected_state",
-            format!("This PaymentIntent has a status of {} and is not waiting for authentication.", pi["status"].as_str().unwrap_or("")),
+            format!(
+                "This PaymentIntent has a status of {} and is not waiting for authentication.",
+                pi["status"].as_str().unwrap_or("")
+            ),
         ));
     }
     if success {
@@ -465,7 +578,10 @@ pub fn authenticate(state: &mut State, call: &Call, id: &str, success: bool) -> 
             other => other,
         };
     }
-    let pm = pi["payment_method"].as_str().and_then(|p| state.objects.get(call.owner(), p).cloned()).unwrap_or(Value::Null);
+    let pm = pi["payment_method"]
+        .as_str()
+        .and_then(|p| state.objects.get(call.owner(), p).cloned())
+        .unwrap_or(Value::Null);
     let error = ApiError::card(
         "payment_intent_authentication_failure",
         "The provided PaymentMethod has failed authentication. You can provide payment_method_data or a new PaymentMethod to attempt to fulfill this PaymentIntent again.",
@@ -516,9 +632,17 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let id = call.path("id").to_string();
     let mut pi = fetch(state, call, &id)?;
     let status = pi["status"].as_str().unwrap_or_default().to_string();
-    let changes_payment = ["amount", "currency", "customer", "payment_method", "payment_method_data", "capture_method", "application_fee_amount"]
-        .iter()
-        .any(|k| p.has(k));
+    let changes_payment = [
+        "amount",
+        "currency",
+        "customer",
+        "payment_method",
+        "payment_method_data",
+        "capture_method",
+        "application_fee_amount",
+    ]
+    .iter()
+    .any(|k| p.has(k));
     if changes_payment && !CONFIRMABLE.contains(&status.as_str()) {
         return Err(ApiError::unexpected_state(
             "payment_intent_unexpected_state",
@@ -526,7 +650,8 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         ));
     }
     if let Some(amount) = p.int("amount")? {
-        let currency = money::currency(p, "currency")?.unwrap_or_else(|| pi["currency"].as_str().unwrap_or("usd").to_string());
+        let currency = money::currency(p, "currency")?
+            .unwrap_or_else(|| pi["currency"].as_str().unwrap_or("usd").to_string());
         money::check_charge_amount(amount, &currency, "amount")?;
         pi["amount"] = json!(amount);
     }
@@ -537,7 +662,10 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     if let Some(fee) = p.amount("application_fee_amount")? {
         pi["application_fee_amount"] = json!(fee);
     }
-    if let Some(method) = p.choice("capture_method", &["automatic", "automatic_async", "manual"])? {
+    if let Some(method) = p.choice(
+        "capture_method",
+        &["automatic", "automatic_async", "manual"],
+    )? {
         pi["capture_method"] = json!(method);
     }
     apply_fields(state, call, &mut pi)?;
@@ -552,7 +680,15 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 
 fn capture(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
-    p.allow(&["amount_to_capture", "application_fee_amount", "final_capture", "metadata", "statement_descriptor", "statement_descriptor_suffix", "transfer_data"])?;
+    p.allow(&[
+        "amount_to_capture",
+        "application_fee_amount",
+        "final_capture",
+        "metadata",
+        "statement_descriptor",
+        "statement_descriptor_suffix",
+        "transfer_data",
+    ])?;
     let id = call.path("id").to_string();
     let mut pi = fetch(state, call, &id)?;
     if pi["status"] != "requires_capture" {
@@ -574,7 +710,10 @@ fn capture(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let charge_id = pi["latest_charge"].as_str().unwrap_or_default().to_string();
     if let Some(fee) = p.amount("application_fee_amount")? {
         pi["application_fee_amount"] = json!(fee);
-        let mut charge = state.objects.fetch(call.owner(), "charge", "charge", &charge_id, "charge")?;
+        let mut charge =
+            state
+                .objects
+                .fetch(call.owner(), "charge", "charge", &charge_id, "charge")?;
         charge["application_fee_amount"] = json!(fee);
         state.objects.replace(charge);
     }
@@ -604,10 +743,21 @@ fn cancel(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         )
         .embed("payment_intent", pi));
     }
-    let reason = p.choice("cancellation_reason", &["duplicate", "fraudulent", "requested_by_customer", "abandoned"])?;
+    let reason = p.choice(
+        "cancellation_reason",
+        &[
+            "duplicate",
+            "fraudulent",
+            "requested_by_customer",
+            "abandoned",
+        ],
+    )?;
     if status == "requires_capture" {
         if let Some(charge_id) = pi["latest_charge"].as_str() {
-            let charge = state.objects.fetch(call.owner(), "charge", "charge", charge_id, "charge")?;
+            let charge =
+                state
+                    .objects
+                    .fetch(call.owner(), "charge", "charge", charge_id, "charge")?;
             let amount = charge["amount"].as_i64().unwrap_or(0);
             refunds::release(state, call, &charge, amount)?;
         }
@@ -627,9 +777,14 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     allowed.push("customer");
     call.params.allow(&allowed)?;
     let customer = call.params.str("customer")?;
-    list_of(state, call, "payment_intent", "payment_intent", "/v1/payment_intents", |pi| {
-        super::matches_filter(pi, "customer", &customer)
-    })
+    list_of(
+        state,
+        call,
+        "payment_intent",
+        "payment_intent",
+        "/v1/payment_intents",
+        |pi| super::matches_filter(pi, "customer", &customer),
+    )
 }
 
 #[cfg(test)]
@@ -647,20 +802,41 @@ mod tests {
         let pi = pi.body;
         assert!(pi["id"].as_str().unwrap().starts_with("pi_"));
         assert_eq!(pi["status"], "requires_payment_method");
-        assert!(pi["client_secret"].as_str().unwrap().starts_with(&format!("{}_secret_", pi["id"].as_str().unwrap())));
+        assert!(pi["client_secret"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}_secret_", pi["id"].as_str().unwrap())));
         assert_eq!(pi["capture_method"], "automatic");
         let id = pi["id"].as_str().unwrap();
-        let confirmed = app.post(&format!("/v1/payment_intents/{id}/confirm"), "payment_method=pm_card_visa").await;
+        let confirmed = app
+            .post(
+                &format!("/v1/payment_intents/{id}/confirm"),
+                "payment_method=pm_card_visa",
+            )
+            .await;
         assert_eq!(confirmed.status, 200, "{}", confirmed.body);
         let c = confirmed.body;
         assert_eq!(c["status"], "succeeded");
         assert_eq!(c["amount_received"], 1999);
-        let charge = app.get(&format!("/v1/charges/{}", c["latest_charge"].as_str().unwrap())).await.body;
+        let charge = app
+            .get(&format!(
+                "/v1/charges/{}",
+                c["latest_charge"].as_str().unwrap()
+            ))
+            .await
+            .body;
         assert_eq!(charge["payment_intent"], id);
         assert_eq!(charge["metadata"]["order"], "A1");
         assert_eq!(charge["statement_descriptor"], "SHOP");
         let types = app.event_types().await;
-        assert_eq!(types, vec!["payment_intent.created", "charge.succeeded", "payment_intent.succeeded"]);
+        assert_eq!(
+            types,
+            vec![
+                "payment_intent.created",
+                "charge.succeeded",
+                "payment_intent.succeeded"
+            ]
+        );
     }
 
     #[actix_web::test]
@@ -668,37 +844,74 @@ mod tests {
         let app = TestApp::new().await;
         for (pm, decline) in [
             ("pm_card_chargeDeclined", "generic_decline"),
-            ("pm_card_chargeDeclinedInsufficientFunds", "insufficient_funds"),
+            (
+                "pm_card_chargeDeclinedInsufficientFunds",
+                "insufficient_funds",
+            ),
         ] {
-            let r = app.post("/v1/payment_intents", &format!("amount=1000&currency=usd&payment_method={pm}&confirm=true")).await;
+            let r = app
+                .post(
+                    "/v1/payment_intents",
+                    &format!("amount=1000&currency=usd&payment_method={pm}&confirm=true"),
+                )
+                .await;
             assert_eq!(r.status, 402, "{}", r.body);
             let e = &r.body["error"];
             assert_eq!(e["type"], "card_error");
             assert_eq!(e["code"], "card_declined");
             assert_eq!(e["decline_code"], decline);
             assert_eq!(e["payment_intent"]["status"], "requires_payment_method");
-            assert_eq!(e["payment_intent"]["last_payment_error"]["decline_code"], decline);
+            assert_eq!(
+                e["payment_intent"]["last_payment_error"]["decline_code"],
+                decline
+            );
             assert!(e["charge"].as_str().unwrap().starts_with("ch_"));
-            let stored = app.get(&format!("/v1/payment_intents/{}", e["payment_intent"]["id"].as_str().unwrap())).await.body;
+            let stored = app
+                .get(&format!(
+                    "/v1/payment_intents/{}",
+                    e["payment_intent"]["id"].as_str().unwrap()
+                ))
+                .await
+                .body;
             assert_eq!(stored["status"], "requires_payment_method");
             assert_eq!(stored["payment_method"], json!(null));
             // The same intent can be retried with a good card.
-            let retry = app.post(&format!("/v1/payment_intents/{}/confirm", stored["id"].as_str().unwrap()), "payment_method=pm_card_visa").await;
+            let retry = app
+                .post(
+                    &format!(
+                        "/v1/payment_intents/{}/confirm",
+                        stored["id"].as_str().unwrap()
+                    ),
+                    "payment_method=pm_card_visa",
+                )
+                .await;
             assert_eq!(retry.body["status"], "succeeded");
         }
-        assert!(app.event_types().await.contains(&"payment_intent.payment_failed".to_string()));
+        assert!(app
+            .event_types()
+            .await
+            .contains(&"payment_intent.payment_failed".to_string()));
     }
 
     #[actix_web::test]
     async fn raw_card_numbers_expired_and_cvc() {
         let app = TestApp::new().await;
-        for (number, code) in [("4000000000000069", "expired_card"), ("4000000000000127", "incorrect_cvc")] {
+        for (number, code) in [
+            ("4000000000000069", "expired_card"),
+            ("4000000000000127", "incorrect_cvc"),
+        ] {
             let pm = app
                 .post("/v1/payment_methods", &format!("type=card&card[number]={number}&card[exp_month]=12&card[exp_year]=2040&card[cvc]=123"))
                 .await
                 .body;
             let r = app
-                .post("/v1/payment_intents", &format!("amount=1000&currency=usd&payment_method={}&confirm=true", pm["id"].as_str().unwrap()))
+                .post(
+                    "/v1/payment_intents",
+                    &format!(
+                        "amount=1000&currency=usd&payment_method={}&confirm=true",
+                        pm["id"].as_str().unwrap()
+                    ),
+                )
                 .await;
             assert_eq!(r.status, 402);
             assert_eq!(r.body["error"]["code"], code);
@@ -716,7 +929,10 @@ mod tests {
         assert_eq!(r["next_action"]["type"], "use_stripe_sdk");
         assert!(r["client_secret"].is_string());
         let id = r["id"].as_str().unwrap();
-        let done = app.post(&format!("/v1/payment_intents/{id}/confirm"), "").await.body;
+        let done = app
+            .post(&format!("/v1/payment_intents/{id}/confirm"), "")
+            .await
+            .body;
         assert_eq!(done["status"], "succeeded");
         let types = app.event_types().await;
         assert!(types.contains(&"payment_intent.requires_action".to_string()));
@@ -731,7 +947,10 @@ mod tests {
             .await
             .body;
         assert_eq!(r["next_action"]["type"], "redirect_to_url");
-        assert_eq!(r["next_action"]["redirect_to_url"]["return_url"], "https://shop.test/done");
+        assert_eq!(
+            r["next_action"]["redirect_to_url"]["return_url"],
+            "https://shop.test/done"
+        );
         let off = app
             .post("/v1/payment_intents", "amount=1000&currency=usd&payment_method=pm_card_authenticationRequired&confirm=true&off_session=true")
             .await;
@@ -742,13 +961,26 @@ mod tests {
     #[actix_web::test]
     async fn stripe_js_confirms_with_client_secret_and_authenticates() {
         let app = TestApp::new().await;
-        let pi = app.post("/v1/payment_intents", "amount=1000&currency=usd").await.body;
+        let pi = app
+            .post("/v1/payment_intents", "amount=1000&currency=usd")
+            .await
+            .body;
         let id = pi["id"].as_str().unwrap();
         let secret = pi["client_secret"].as_str().unwrap();
-        let no_secret = app.post_with_key(&format!("/v1/payment_intents/{id}/confirm"), "payment_method=pm_card_threeDSecure2Required", "pk_test_sandbox").await;
+        let no_secret = app
+            .post_with_key(
+                &format!("/v1/payment_intents/{id}/confirm"),
+                "payment_method=pm_card_threeDSecure2Required",
+                "pk_test_sandbox",
+            )
+            .await;
         assert_eq!(no_secret.status, 400);
         let wrong = app
-            .post_with_key(&format!("/v1/payment_intents/{id}/confirm"), "payment_method=pm_card_visa&client_secret=pi_x_secret_y", "pk_test_sandbox")
+            .post_with_key(
+                &format!("/v1/payment_intents/{id}/confirm"),
+                "payment_method=pm_card_visa&client_secret=pi_x_secret_y",
+                "pk_test_sandbox",
+            )
             .await;
         assert_eq!(wrong.status, 400);
         let waiting = app
@@ -760,10 +992,17 @@ mod tests {
             .await;
         assert_eq!(waiting.body["status"], "requires_action");
         let failed = app
-            .post_with_key(&format!("/v1/payment_intents/{id}/_authenticate?success=false"), &format!("client_secret={secret}"), "pk_test_sandbox")
+            .post_with_key(
+                &format!("/v1/payment_intents/{id}/_authenticate?success=false"),
+                &format!("client_secret={secret}"),
+                "pk_test_sandbox",
+            )
             .await;
         assert_eq!(failed.body["status"], "requires_payment_method");
-        assert_eq!(failed.body["last_payment_error"]["code"], "payment_intent_authentication_failure");
+        assert_eq!(
+            failed.body["last_payment_error"]["code"],
+            "payment_intent_authentication_failure"
+        );
         app.post_with_key(
             &format!("/v1/payment_intents/{id}/confirm"),
             &format!("payment_method=pm_card_threeDSecure2Required&client_secret={secret}"),
@@ -771,12 +1010,27 @@ mod tests {
         )
         .await;
         let ok = app
-            .post_with_key(&format!("/v1/payment_intents/{id}/_authenticate?success=true"), &format!("client_secret={secret}"), "pk_test_sandbox")
+            .post_with_key(
+                &format!("/v1/payment_intents/{id}/_authenticate?success=true"),
+                &format!("client_secret={secret}"),
+                "pk_test_sandbox",
+            )
             .await;
         assert_eq!(ok.body["status"], "succeeded");
-        let read = app.get_with_key(&format!("/v1/payment_intents/{id}?client_secret={secret}"), "pk_test_sandbox").await;
+        let read = app
+            .get_with_key(
+                &format!("/v1/payment_intents/{id}?client_secret={secret}"),
+                "pk_test_sandbox",
+            )
+            .await;
         assert_eq!(read.status, 200);
-        let update = app.post_with_key(&format!("/v1/payment_intents/{id}"), "description=x", "pk_test_sandbox").await;
+        let update = app
+            .post_with_key(
+                &format!("/v1/payment_intents/{id}"),
+                "description=x",
+                "pk_test_sandbox",
+            )
+            .await;
         assert_eq!(update.status, 401);
     }
 
@@ -790,14 +1044,32 @@ mod tests {
         assert_eq!(pi["status"], "requires_capture");
         assert_eq!(pi["amount_capturable"], 5000);
         let id = pi["id"].as_str().unwrap();
-        let too_much = app.post(&format!("/v1/payment_intents/{id}/capture"), "amount_to_capture=6000").await;
+        let too_much = app
+            .post(
+                &format!("/v1/payment_intents/{id}/capture"),
+                "amount_to_capture=6000",
+            )
+            .await;
         assert_eq!(too_much.status, 400);
-        let captured = app.post(&format!("/v1/payment_intents/{id}/capture"), "amount_to_capture=3000").await.body;
+        let captured = app
+            .post(
+                &format!("/v1/payment_intents/{id}/capture"),
+                "amount_to_capture=3000",
+            )
+            .await
+            .body;
         assert_eq!(captured["status"], "succeeded");
         assert_eq!(captured["amount_received"], 3000);
-        let twice = app.post(&format!("/v1/payment_intents/{id}/capture"), "").await;
-        assert_eq!(twice.body["error"]["code"], "payment_intent_unexpected_state");
-        let cant_cancel = app.post(&format!("/v1/payment_intents/{id}/cancel"), "").await;
+        let twice = app
+            .post(&format!("/v1/payment_intents/{id}/capture"), "")
+            .await;
+        assert_eq!(
+            twice.body["error"]["code"],
+            "payment_intent_unexpected_state"
+        );
+        let cant_cancel = app
+            .post(&format!("/v1/payment_intents/{id}/cancel"), "")
+            .await;
         assert_eq!(cant_cancel.status, 400);
 
         let held = app
@@ -805,12 +1077,24 @@ mod tests {
             .await
             .body;
         let canceled = app
-            .post(&format!("/v1/payment_intents/{}/cancel", held["id"].as_str().unwrap()), "cancellation_reason=requested_by_customer")
+            .post(
+                &format!(
+                    "/v1/payment_intents/{}/cancel",
+                    held["id"].as_str().unwrap()
+                ),
+                "cancellation_reason=requested_by_customer",
+            )
             .await
             .body;
         assert_eq!(canceled["status"], "canceled");
         assert_eq!(canceled["cancellation_reason"], "requested_by_customer");
-        let charge = app.get(&format!("/v1/charges/{}", held["latest_charge"].as_str().unwrap())).await.body;
+        let charge = app
+            .get(&format!(
+                "/v1/charges/{}",
+                held["latest_charge"].as_str().unwrap()
+            ))
+            .await
+            .body;
         assert_eq!(charge["refunded"], true);
         let types = app.event_types().await;
         assert!(types.contains(&"payment_intent.amount_capturable_updated".to_string()));
@@ -820,21 +1104,62 @@ mod tests {
     #[actix_web::test]
     async fn update_rules_and_validation() {
         let app = TestApp::new().await;
-        let pi = app.post("/v1/payment_intents", "amount=1000&currency=usd").await.body;
+        let pi = app
+            .post("/v1/payment_intents", "amount=1000&currency=usd")
+            .await
+            .body;
         let id = pi["id"].as_str().unwrap();
-        let updated = app.post(&format!("/v1/payment_intents/{id}"), "amount=1500&metadata[k]=v&payment_method=pm_card_visa").await.body;
+        let updated = app
+            .post(
+                &format!("/v1/payment_intents/{id}"),
+                "amount=1500&metadata[k]=v&payment_method=pm_card_visa",
+            )
+            .await
+            .body;
         assert_eq!(updated["amount"], 1500);
         assert_eq!(updated["status"], "requires_confirmation");
-        app.post(&format!("/v1/payment_intents/{id}/confirm"), "").await;
-        let late = app.post(&format!("/v1/payment_intents/{id}"), "amount=10").await;
+        app.post(&format!("/v1/payment_intents/{id}/confirm"), "")
+            .await;
+        let late = app
+            .post(&format!("/v1/payment_intents/{id}"), "amount=10")
+            .await;
         assert_eq!(late.status, 400);
-        let meta = app.post(&format!("/v1/payment_intents/{id}"), "metadata[after]=yes").await;
+        let meta = app
+            .post(&format!("/v1/payment_intents/{id}"), "metadata[after]=yes")
+            .await;
         assert_eq!(meta.status, 200);
-        assert_eq!(app.post("/v1/payment_intents", "currency=usd").await.body["error"]["param"], "amount");
-        assert_eq!(app.post("/v1/payment_intents", "amount=1000&currency=usd&capture_method=later").await.status, 400);
-        assert_eq!(app.post("/v1/payment_intents", "amount=1000&currency=usd&customer=cus_nope").await.status, 404);
-        let no_pm = app.post("/v1/payment_intents", "amount=1000&currency=usd&confirm=true").await;
-        assert_eq!(no_pm.body["error"]["code"], "payment_intent_unexpected_state");
+        assert_eq!(
+            app.post("/v1/payment_intents", "currency=usd").await.body["error"]["param"],
+            "amount"
+        );
+        assert_eq!(
+            app.post(
+                "/v1/payment_intents",
+                "amount=1000&currency=usd&capture_method=later"
+            )
+            .await
+            .status,
+            400
+        );
+        assert_eq!(
+            app.post(
+                "/v1/payment_intents",
+                "amount=1000&currency=usd&customer=cus_nope"
+            )
+            .await
+            .status,
+            404
+        );
+        let no_pm = app
+            .post(
+                "/v1/payment_intents",
+                "amount=1000&currency=usd&confirm=true",
+            )
+            .await;
+        assert_eq!(
+            no_pm.body["error"]["code"],
+            "payment_intent_unexpected_state"
+        );
         // The rejected create stored nothing.
         let all = app.get("/v1/payment_intents").await.body;
         assert_eq!(all["data"].as_array().unwrap().len(), 1);
@@ -844,7 +1169,10 @@ mod tests {
     async fn connect_fields_setup_future_usage_and_list() {
         let app = TestApp::new().await;
         let acct = app.enabled_account().await;
-        let customer = app.post("/v1/customers", "").await.body["id"].as_str().unwrap().to_string();
+        let customer = app.post("/v1/customers", "").await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let pi = app
             .post(
                 "/v1/payment_intents",
@@ -852,15 +1180,41 @@ mod tests {
             )
             .await;
         assert_eq!(pi.status, 200, "{}", pi.body);
-        let charge = app.get(&format!("/v1/charges/{}", pi.body["latest_charge"].as_str().unwrap())).await.body;
+        let charge = app
+            .get(&format!(
+                "/v1/charges/{}",
+                pi.body["latest_charge"].as_str().unwrap()
+            ))
+            .await
+            .body;
         assert_eq!(charge["transfer_group"], "ORDER7");
-        let transfer = app.get(&format!("/v1/transfers/{}", charge["transfer"].as_str().unwrap())).await.body;
+        let transfer = app
+            .get(&format!(
+                "/v1/transfers/{}",
+                charge["transfer"].as_str().unwrap()
+            ))
+            .await
+            .body;
         assert_eq!(transfer["amount"], 2700);
-        let pms = app.get(&format!("/v1/customers/{customer}/payment_methods")).await.body;
+        let pms = app
+            .get(&format!("/v1/customers/{customer}/payment_methods"))
+            .await
+            .body;
         assert_eq!(pms["data"][0]["id"], pi.body["payment_method"]);
-        let mine = app.get(&format!("/v1/payment_intents?customer={customer}&expand[]=data.customer")).await.body;
+        let mine = app
+            .get(&format!(
+                "/v1/payment_intents?customer={customer}&expand[]=data.customer"
+            ))
+            .await
+            .body;
         assert_eq!(mine["data"][0]["customer"]["id"], customer.as_str());
-        let expanded = app.get(&format!("/v1/payment_intents/{}?expand[]=latest_charge", pi.body["id"].as_str().unwrap())).await.body;
+        let expanded = app
+            .get(&format!(
+                "/v1/payment_intents/{}?expand[]=latest_charge",
+                pi.body["id"].as_str().unwrap()
+            ))
+            .await
+            .body;
         assert_eq!(expanded["latest_charge"]["object"], "charge");
     }
 }

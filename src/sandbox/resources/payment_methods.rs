@@ -85,15 +85,25 @@ pub fn card_from_params(state: &mut State, call: &Call, card: &Params) -> Result
 
 fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
-    p.allow(&["type", "card", "billing_details", "metadata", "allow_redisplay"])?;
+    p.allow(&[
+        "type",
+        "card",
+        "billing_details",
+        "metadata",
+        "allow_redisplay",
+    ])?;
     let kind = p.required_str("type")?;
     if kind != "card" {
         return Err(ApiError::invalid_param(
             "type",
-            format!("Invalid type: {kind}. The payforms sandbox supports card payment methods only."),
+            format!(
+                "Invalid type: {kind}. The payforms sandbox supports card payment methods only."
+            ),
         ));
     }
-    let card_params = p.hash("card")?.ok_or_else(|| ApiError::missing_param("card"))?;
+    let card_params = p
+        .hash("card")?
+        .ok_or_else(|| ApiError::missing_param("card"))?;
     let billing = billing_details(p.hash("billing_details")?)?;
     let mut metadata = json!({});
     p.apply_metadata(&mut metadata)?;
@@ -131,7 +141,12 @@ pub fn card_of(state: &State, id: &str) -> Result<Card, ApiError> {
 
 /// Resolve a PaymentMethod about to be attached and check what Stripe
 /// checks first: not someone else's, and the card passes validation.
-pub fn resolve_for_attach(state: &mut State, call: &Call, id: &str, param: &str) -> Result<Value, ApiError> {
+pub fn resolve_for_attach(
+    state: &mut State,
+    call: &Call,
+    id: &str,
+    param: &str,
+) -> Result<Value, ApiError> {
     let pm = resolve(state, call, id, param)?;
     if pm["object"] != "payment_method" {
         return Err(ApiError::no_such("PaymentMethod", id, param));
@@ -144,7 +159,12 @@ pub fn resolve_for_attach(state: &mut State, call: &Call, id: &str, param: &str)
 }
 
 /// Attach a resolved PaymentMethod to a customer (`payment_method.attached`).
-pub fn attach_to(state: &mut State, call: &Call, pm: &Value, customer: &str) -> Result<Value, ApiError> {
+pub fn attach_to(
+    state: &mut State,
+    call: &Call,
+    pm: &Value,
+    customer: &str,
+) -> Result<Value, ApiError> {
     match pm["customer"].as_str() {
         Some(current) if current == customer => return Ok(pm.clone()),
         Some(_) => {
@@ -165,14 +185,18 @@ pub fn attach_to(state: &mut State, call: &Call, pm: &Value, customer: &str) -> 
 fn retrieve(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&[])?;
     let id = call.path("id");
-    state.objects.fetch(call.owner(), "payment_method", "PaymentMethod", id, "id")
+    state
+        .objects
+        .fetch(call.owner(), "payment_method", "PaymentMethod", id, "id")
 }
 
 fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
     p.allow(&["billing_details", "card", "metadata", "allow_redisplay"])?;
     let id = call.path("id").to_string();
-    let before = state.objects.fetch(call.owner(), "payment_method", "PaymentMethod", &id, "id")?;
+    let before = state
+        .objects
+        .fetch(call.owner(), "payment_method", "PaymentMethod", &id, "id")?;
     let mut pm = before.clone();
     if let Some(billing) = p.hash("billing_details")? {
         let fresh = billing_details(Some(billing))?;
@@ -191,7 +215,11 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         card.allow(&["exp_month", "exp_year"])?;
         if let Some(month) = card.int("exp_month")? {
             if !(1..=12).contains(&month) {
-                return Err(ApiError::card("invalid_expiry_month", "Your card's expiration month is invalid.").with_param("exp_month"));
+                return Err(ApiError::card(
+                    "invalid_expiry_month",
+                    "Your card's expiration month is invalid.",
+                )
+                .with_param("exp_month"));
             }
             pm["card"]["exp_month"] = json!(month);
         }
@@ -222,7 +250,13 @@ fn attach(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 fn detach(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&[])?;
     let id = call.path("id").to_string();
-    let pm = state.objects.fetch(call.owner(), "payment_method", "PaymentMethod", &id, "payment_method")?;
+    let pm = state.objects.fetch(
+        call.owner(),
+        "payment_method",
+        "PaymentMethod",
+        &id,
+        "payment_method",
+    )?;
     let Some(customer_id) = pm["customer"].as_str().map(str::to_string) else {
         return Err(ApiError::invalid(
             "The payment method you provided is not attached to a customer so detachment is impossible.",
@@ -251,9 +285,19 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         customers::fetch(state, call, c, "customer")?;
     }
     check_type(&call.params)?;
-    list_of(state, call, "payment_method", "PaymentMethod", "/v1/payment_methods", |pm| {
-        customer.as_ref().map(|c| pm["customer"] == c.as_str()).unwrap_or(true)
-    })
+    list_of(
+        state,
+        call,
+        "payment_method",
+        "PaymentMethod",
+        "/v1/payment_methods",
+        |pm| {
+            customer
+                .as_ref()
+                .map(|c| pm["customer"] == c.as_str())
+                .unwrap_or(true)
+        },
+    )
 }
 
 fn list_for_customer(state: &mut State, call: &Call) -> Result<Value, ApiError> {
@@ -264,7 +308,9 @@ fn list_for_customer(state: &mut State, call: &Call) -> Result<Value, ApiError> 
     customers::fetch(state, call, &customer, "customer")?;
     check_type(&call.params)?;
     let url = format!("/v1/customers/{customer}/payment_methods");
-    list_of(state, call, "payment_method", "PaymentMethod", &url, |pm| pm["customer"] == customer.as_str())
+    list_of(state, call, "payment_method", "PaymentMethod", &url, |pm| {
+        pm["customer"] == customer.as_str()
+    })
 }
 
 fn check_type(p: &Params) -> Result<(), ApiError> {
@@ -272,7 +318,9 @@ fn check_type(p: &Params) -> Result<(), ApiError> {
         None | Some("card") => Ok(()),
         Some(other) => Err(ApiError::invalid_param(
             "type",
-            format!("Invalid type: {other}. The payforms sandbox supports card payment methods only."),
+            format!(
+                "Invalid type: {other}. The payforms sandbox supports card payment methods only."
+            ),
         )),
     }
 }
@@ -309,12 +357,20 @@ mod tests {
     async fn create_validation() {
         let app = TestApp::new().await;
         let bad = app
-            .post("/v1/payment_methods", "type=card&card[number]=4242424242424241&card[exp_month]=12&card[exp_year]=2040")
+            .post(
+                "/v1/payment_methods",
+                "type=card&card[number]=4242424242424241&card[exp_month]=12&card[exp_year]=2040",
+            )
             .await;
         assert_eq!(bad.status, 402);
         assert_eq!(bad.body["error"]["code"], "incorrect_number");
-        let missing = app.post("/v1/payment_methods", "card[number]=4242424242424242").await;
-        assert_eq!(missing.body["error"]["message"], "Missing required param: type.");
+        let missing = app
+            .post("/v1/payment_methods", "card[number]=4242424242424242")
+            .await;
+        assert_eq!(
+            missing.body["error"]["message"],
+            "Missing required param: type."
+        );
         let other = app.post("/v1/payment_methods", "type=sepa_debit").await;
         assert_eq!(other.status, 400);
     }
@@ -323,13 +379,23 @@ mod tests {
     async fn publishable_key_may_create_but_not_list() {
         let app = TestApp::new().await;
         let pm = app
-            .post_with_key("/v1/payment_methods", "type=card&card[token]=tok_visa", "pk_test_sandbox")
+            .post_with_key(
+                "/v1/payment_methods",
+                "type=card&card[token]=tok_visa",
+                "pk_test_sandbox",
+            )
             .await;
         assert_eq!(pm.status, 200, "{}", pm.body);
-        let listed = app.get_with_key("/v1/payment_methods", "pk_test_sandbox").await;
+        let listed = app
+            .get_with_key("/v1/payment_methods", "pk_test_sandbox")
+            .await;
         assert_eq!(listed.status, 401);
         let wrong = app
-            .post_with_key("/v1/payment_methods", "type=card&card[token]=tok_visa", "pk_test_other")
+            .post_with_key(
+                "/v1/payment_methods",
+                "type=card&card[token]=tok_visa",
+                "pk_test_other",
+            )
             .await;
         assert_eq!(wrong.status, 401);
     }
@@ -337,27 +403,55 @@ mod tests {
     #[actix_web::test]
     async fn attach_detach_and_list() {
         let app = TestApp::new().await;
-        let customer = app.post("/v1/customers", "").await.body["id"].as_str().unwrap().to_string();
-        let attached = app.post("/v1/payment_methods/pm_card_mastercard/attach", &format!("customer={customer}")).await;
+        let customer = app.post("/v1/customers", "").await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let attached = app
+            .post(
+                "/v1/payment_methods/pm_card_mastercard/attach",
+                &format!("customer={customer}"),
+            )
+            .await;
         assert_eq!(attached.status, 200, "{}", attached.body);
         let pm_id = attached.body["id"].as_str().unwrap().to_string();
         assert_ne!(pm_id, "pm_card_mastercard");
         assert_eq!(attached.body["customer"], customer.as_str());
         assert_eq!(attached.body["card"]["brand"], "mastercard");
 
-        let list = app.get(&format!("/v1/payment_methods?customer={customer}&type=card")).await.body;
+        let list = app
+            .get(&format!(
+                "/v1/payment_methods?customer={customer}&type=card"
+            ))
+            .await
+            .body;
         assert_eq!(list["data"].as_array().unwrap().len(), 1);
         assert_eq!(list["data"][0]["id"], pm_id.as_str());
 
-        let other = app.post("/v1/customers", "").await.body["id"].as_str().unwrap().to_string();
-        let stolen = app.post(&format!("/v1/payment_methods/{pm_id}/attach"), &format!("customer={other}")).await;
+        let other = app.post("/v1/customers", "").await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let stolen = app
+            .post(
+                &format!("/v1/payment_methods/{pm_id}/attach"),
+                &format!("customer={other}"),
+            )
+            .await;
         assert_eq!(stolen.status, 400);
 
-        let detached = app.post(&format!("/v1/payment_methods/{pm_id}/detach"), "").await;
+        let detached = app
+            .post(&format!("/v1/payment_methods/{pm_id}/detach"), "")
+            .await;
         assert_eq!(detached.body["customer"], json!(null));
-        let twice = app.post(&format!("/v1/payment_methods/{pm_id}/detach"), "").await;
+        let twice = app
+            .post(&format!("/v1/payment_methods/{pm_id}/detach"), "")
+            .await;
         assert_eq!(twice.status, 400);
-        let empty = app.get(&format!("/v1/customers/{customer}/payment_methods")).await.body;
+        let empty = app
+            .get(&format!("/v1/customers/{customer}/payment_methods"))
+            .await
+            .body;
         assert_eq!(empty["data"], json!([]));
         let types = app.event_types().await;
         assert!(types.contains(&"payment_method.attached".to_string()));
@@ -367,31 +461,59 @@ mod tests {
     #[actix_web::test]
     async fn declined_cards_cannot_be_attached() {
         let app = TestApp::new().await;
-        let customer = app.post("/v1/customers", "").await.body["id"].as_str().unwrap().to_string();
+        let customer = app.post("/v1/customers", "").await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let declined = app
-            .post("/v1/payment_methods/pm_card_chargeDeclinedInsufficientFunds/attach", &format!("customer={customer}"))
+            .post(
+                "/v1/payment_methods/pm_card_chargeDeclinedInsufficientFunds/attach",
+                &format!("customer={customer}"),
+            )
             .await;
         assert_eq!(declined.status, 402);
         assert_eq!(declined.body["error"]["decline_code"], "insufficient_funds");
         // 0341 attaches fine and only fails when charged.
         let later = app
-            .post("/v1/payment_methods/pm_card_chargeCustomerFail/attach", &format!("customer={customer}"))
+            .post(
+                "/v1/payment_methods/pm_card_chargeCustomerFail/attach",
+                &format!("customer={customer}"),
+            )
             .await;
         assert_eq!(later.status, 200);
-        let missing = app.post("/v1/payment_methods/pm_nope/attach", &format!("customer={customer}")).await;
+        let missing = app
+            .post(
+                "/v1/payment_methods/pm_nope/attach",
+                &format!("customer={customer}"),
+            )
+            .await;
         assert_eq!(missing.status, 404);
-        assert_eq!(missing.body["error"]["message"], "No such PaymentMethod: 'pm_nope'");
-        let no_customer = app.post("/v1/payment_methods/pm_card_visa/attach", "customer=cus_nope").await;
+        assert_eq!(
+            missing.body["error"]["message"],
+            "No such PaymentMethod: 'pm_nope'"
+        );
+        let no_customer = app
+            .post(
+                "/v1/payment_methods/pm_card_visa/attach",
+                "customer=cus_nope",
+            )
+            .await;
         assert_eq!(no_customer.status, 404);
     }
 
     #[actix_web::test]
     async fn update_metadata_and_expiry() {
         let app = TestApp::new().await;
-        let pm = app.post("/v1/payment_methods", "type=card&card[token]=tok_visa").await.body;
+        let pm = app
+            .post("/v1/payment_methods", "type=card&card[token]=tok_visa")
+            .await
+            .body;
         let id = pm["id"].as_str().unwrap();
         let updated = app
-            .post(&format!("/v1/payment_methods/{id}"), "metadata[k]=v&card[exp_month]=3&billing_details[email]=a%40b.c")
+            .post(
+                &format!("/v1/payment_methods/{id}"),
+                "metadata[k]=v&card[exp_month]=3&billing_details[email]=a%40b.c",
+            )
             .await
             .body;
         assert_eq!(updated["metadata"]["k"], "v");

@@ -24,13 +24,20 @@ pub const ROUTES: &[ApiRoute] = &[
 const MAX_COUNT: &[(&str, i64)] = &[("day", 1095), ("week", 156), ("month", 36), ("year", 3)];
 
 pub fn fetch(state: &State, call: &Call, id: &str, param: &str) -> Result<Value, ApiError> {
-    state.objects.fetch(call.owner(), "price", "price", id, param)
+    state
+        .objects
+        .fetch(call.owner(), "price", "price", id, param)
 }
 
 /// A price from `currency`, `unit_amount`, `recurring[...]` for `product`
 /// (`price.created`). Shared by prices, products' `default_price_data`,
 /// Checkout's and subscriptions' `price_data`.
-pub fn from_params(state: &mut State, call: &Call, p: &Params, product: &str) -> Result<Value, ApiError> {
+pub fn from_params(
+    state: &mut State,
+    call: &Call,
+    p: &Params,
+    product: &str,
+) -> Result<Value, ApiError> {
     let currency = money::required_currency(p, "currency")?;
     let unit_amount = match (p.amount("unit_amount")?, p.str("unit_amount_decimal")?) {
         (Some(a), _) => a,
@@ -48,17 +55,30 @@ pub fn from_params(state: &mut State, call: &Call, p: &Params, product: &str) ->
         (None, None) => return Err(ApiError::missing_param(&p.full_name("unit_amount"))),
     };
     if unit_amount > money::MAX_AMOUNT {
-        return Err(ApiError::invalid_param(&p.full_name("unit_amount"), "unit_amount is too large."));
+        return Err(ApiError::invalid_param(
+            &p.full_name("unit_amount"),
+            "unit_amount is too large.",
+        ));
     }
     let recurring = match p.hash("recurring")? {
         None => Value::Null,
         Some(r) => {
-            r.allow(&["interval", "interval_count", "usage_type", "aggregate_usage", "trial_period_days"])?;
+            r.allow(&[
+                "interval",
+                "interval_count",
+                "usage_type",
+                "aggregate_usage",
+                "trial_period_days",
+            ])?;
             let interval = r
                 .choice("interval", &["day", "week", "month", "year"])?
                 .ok_or_else(|| ApiError::missing_param(&r.full_name("interval")))?;
             let count = r.int("interval_count")?.unwrap_or(1);
-            let max = MAX_COUNT.iter().find(|(i, _)| *i == interval).map(|(_, m)| *m).unwrap_or(1);
+            let max = MAX_COUNT
+                .iter()
+                .find(|(i, _)| *i == interval)
+                .map(|(_, m)| *m)
+                .unwrap_or(1);
             if count < 1 || count > max {
                 return Err(ApiError::invalid_param(
                     &r.full_name("interval_count"),
@@ -67,7 +87,10 @@ pub fn from_params(state: &mut State, call: &Call, p: &Params, product: &str) ->
             }
             if let Some(usage) = r.str("usage_type")? {
                 if usage != "licensed" {
-                    return Err(ApiError::invalid_param(&r.full_name("usage_type"), "The payforms sandbox supports licensed prices only."));
+                    return Err(ApiError::invalid_param(
+                        &r.full_name("usage_type"),
+                        "The payforms sandbox supports licensed prices only.",
+                    ));
                 }
             }
             json!({"aggregate_usage": null, "interval": interval, "interval_count": count, "meter": null, "trial_period_days": r.int("trial_period_days")?, "usage_type": "licensed"})
@@ -109,7 +132,15 @@ pub fn product_for(state: &mut State, call: &Call, p: &Params) -> Result<String,
             Ok(product)
         }
         (None, Some(data)) => {
-            data.allow(&["name", "description", "metadata", "images", "statement_descriptor", "unit_label", "tax_code"])?;
+            data.allow(&[
+                "name",
+                "description",
+                "metadata",
+                "images",
+                "statement_descriptor",
+                "unit_label",
+                "tax_code",
+            ])?;
             let name = data.required_str("name")?;
             let mut product = products::make(state, call, None, &name)?;
             super::update_field(&data, &mut product, "description")?;
@@ -117,7 +148,9 @@ pub fn product_for(state: &mut State, call: &Call, p: &Params) -> Result<String,
             state.objects.replace(product.clone());
             Ok(product["id"].as_str().unwrap_or_default().to_string())
         }
-        (Some(_), Some(_)) => Err(ApiError::invalid("You may only specify one of these parameters: product, product_data.")),
+        (Some(_), Some(_)) => Err(ApiError::invalid(
+            "You may only specify one of these parameters: product, product_data.",
+        )),
         (None, None) => Err(ApiError::missing_param(&p.full_name("product"))),
     }
 }
@@ -140,15 +173,25 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     ])?;
     if let Some(scheme) = p.str("billing_scheme")? {
         if scheme != "per_unit" {
-            return Err(ApiError::invalid_param("billing_scheme", "The payforms sandbox supports per_unit prices only."));
+            return Err(ApiError::invalid_param(
+                "billing_scheme",
+                "The payforms sandbox supports per_unit prices only.",
+            ));
         }
     }
     let product = product_for(state, call, p)?;
     let mut price = from_params(state, call, p, &product)?;
     update_field(p, &mut price, "nickname")?;
     if let Some(key) = p.str("lookup_key")? {
-        if state.objects.newest_first(call.owner(), "price").any(|x| x["lookup_key"] == key.as_str()) {
-            return Err(ApiError::invalid_param("lookup_key", format!("A price (`{key}`) already uses that lookup key.")));
+        if state
+            .objects
+            .newest_first(call.owner(), "price")
+            .any(|x| x["lookup_key"] == key.as_str())
+        {
+            return Err(ApiError::invalid_param(
+                "lookup_key",
+                format!("A price (`{key}`) already uses that lookup key."),
+            ));
         }
         price["lookup_key"] = json!(key);
     }
@@ -166,7 +209,13 @@ fn retrieve(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 
 fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
-    p.allow(&["active", "nickname", "lookup_key", "metadata", "tax_behavior"])?;
+    p.allow(&[
+        "active",
+        "nickname",
+        "lookup_key",
+        "metadata",
+        "tax_behavior",
+    ])?;
     let before = fetch(state, call, call.path("id"), "id")?;
     let mut price = before.clone();
     if let Some(active) = p.bool("active")? {
@@ -184,10 +233,21 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 
 fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let mut allowed = LIST_PARAMS.to_vec();
-    allowed.extend(["product", "active", "type", "currency", "lookup_keys", "recurring"]);
+    allowed.extend([
+        "product",
+        "active",
+        "type",
+        "currency",
+        "lookup_keys",
+        "recurring",
+    ]);
     let p = &call.params;
     p.allow(&allowed)?;
-    let (product, kind, currency) = (p.str("product")?, p.choice("type", &["one_time", "recurring"])?, p.str("currency")?);
+    let (product, kind, currency) = (
+        p.str("product")?,
+        p.choice("type", &["one_time", "recurring"])?,
+        p.str("currency")?,
+    );
     let active = p.bool("active")?;
     let keys = p.str_list("lookup_keys")?;
     let interval = match p.hash("recurring")? {
@@ -202,8 +262,14 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
             && super::matches_filter(x, "type", &kind)
             && super::matches_filter(x, "currency", &currency)
             && active.map(|a| x["active"] == a).unwrap_or(true)
-            && keys.as_ref().map(|k| k.iter().any(|key| x["lookup_key"] == key.as_str())).unwrap_or(true)
-            && interval.as_ref().map(|i| x["recurring"]["interval"] == i.as_str()).unwrap_or(true)
+            && keys
+                .as_ref()
+                .map(|k| k.iter().any(|key| x["lookup_key"] == key.as_str()))
+                .unwrap_or(true)
+            && interval
+                .as_ref()
+                .map(|i| x["recurring"]["interval"] == i.as_str())
+                .unwrap_or(true)
     })
 }
 
@@ -215,8 +281,17 @@ mod tests {
     #[actix_web::test]
     async fn one_time_and_recurring_prices() {
         let app = TestApp::new().await;
-        let product = app.post("/v1/products", "name=Plan").await.body["id"].as_str().unwrap().to_string();
-        let once = app.post("/v1/prices", &format!("product={product}&currency=usd&unit_amount=1200")).await.body;
+        let product = app.post("/v1/products", "name=Plan").await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let once = app
+            .post(
+                "/v1/prices",
+                &format!("product={product}&currency=usd&unit_amount=1200"),
+            )
+            .await
+            .body;
         assert!(once["id"].as_str().unwrap().starts_with("price_"));
         assert_eq!(once["type"], "one_time");
         assert_eq!(once["recurring"], json!(null));
@@ -232,25 +307,79 @@ mod tests {
         assert_eq!(list["data"].as_array().unwrap().len(), 2);
         let recurring = app.get("/v1/prices?type=recurring").await.body;
         assert_eq!(recurring["data"].as_array().unwrap().len(), 1);
-        let updated = app.post(&format!("/v1/prices/{}", once["id"].as_str().unwrap()), "active=false&metadata[a]=b").await.body;
+        let updated = app
+            .post(
+                &format!("/v1/prices/{}", once["id"].as_str().unwrap()),
+                "active=false&metadata[a]=b",
+            )
+            .await
+            .body;
         assert_eq!(updated["active"], false);
-        assert_eq!(app.event_types().await.iter().filter(|t| *t == "price.created").count(), 2);
+        assert_eq!(
+            app.event_types()
+                .await
+                .iter()
+                .filter(|t| *t == "price.created")
+                .count(),
+            2
+        );
     }
 
     #[actix_web::test]
     async fn product_data_and_validation() {
         let app = TestApp::new().await;
-        let price = app.post("/v1/prices", "currency=usd&unit_amount=500&product_data[name]=Sticker").await.body;
-        let product = app.get(&format!("/v1/products/{}", price["product"].as_str().unwrap())).await.body;
+        let price = app
+            .post(
+                "/v1/prices",
+                "currency=usd&unit_amount=500&product_data[name]=Sticker",
+            )
+            .await
+            .body;
+        let product = app
+            .get(&format!(
+                "/v1/products/{}",
+                price["product"].as_str().unwrap()
+            ))
+            .await
+            .body;
         assert_eq!(product["name"], "Sticker");
-        assert_eq!(app.post("/v1/prices", "currency=usd&unit_amount=500").await.body["error"]["param"], "product");
-        assert_eq!(app.post("/v1/prices", "currency=usd&unit_amount=500&product=prod_nope").await.status, 404);
-        let bad_interval = app.post("/v1/prices", "currency=usd&unit_amount=5&product_data[name]=x&recurring[interval]=fortnight").await;
+        assert_eq!(
+            app.post("/v1/prices", "currency=usd&unit_amount=500")
+                .await
+                .body["error"]["param"],
+            "product"
+        );
+        assert_eq!(
+            app.post(
+                "/v1/prices",
+                "currency=usd&unit_amount=500&product=prod_nope"
+            )
+            .await
+            .status,
+            404
+        );
+        let bad_interval = app
+            .post(
+                "/v1/prices",
+                "currency=usd&unit_amount=5&product_data[name]=x&recurring[interval]=fortnight",
+            )
+            .await;
         assert_eq!(bad_interval.body["error"]["param"], "recurring[interval]");
         let too_long = app.post("/v1/prices", "currency=usd&unit_amount=5&product_data[name]=x&recurring[interval]=year&recurring[interval_count]=4").await;
         assert_eq!(too_long.status, 400);
-        assert_eq!(app.post("/v1/prices", "product_data[name]=x&unit_amount=5").await.body["error"]["param"], "currency");
+        assert_eq!(
+            app.post("/v1/prices", "product_data[name]=x&unit_amount=5")
+                .await
+                .body["error"]["param"],
+            "currency"
+        );
         // Failed creates left no stray products behind.
-        assert_eq!(app.get("/v1/products").await.body["data"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            app.get("/v1/products").await.body["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

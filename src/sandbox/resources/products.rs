@@ -20,7 +20,12 @@ pub const ROUTES: &[ApiRoute] = &[
 ];
 
 /// Store a new product (`product.created`); `id` may be chosen by the caller.
-pub fn make(state: &mut State, call: &Call, id: Option<String>, name: &str) -> Result<Value, ApiError> {
+pub fn make(
+    state: &mut State,
+    call: &Call,
+    id: Option<String>,
+    name: &str,
+) -> Result<Value, ApiError> {
     let id = id.unwrap_or_else(|| ids::new_id("prod_"));
     if state.objects.get_any(&id).is_some() {
         return Err(ApiError::invalid(format!("Product already exists: {id}"))
@@ -54,7 +59,9 @@ pub fn make(state: &mut State, call: &Call, id: Option<String>, name: &str) -> R
 }
 
 pub fn fetch(state: &State, call: &Call, id: &str, param: &str) -> Result<Value, ApiError> {
-    let product = state.objects.fetch(call.owner(), "product", "product", id, param)?;
+    let product = state
+        .objects
+        .fetch(call.owner(), "product", "product", id, param)?;
     if product["deleted"] == true {
         return Err(ApiError::no_such("product", id, param));
     }
@@ -62,7 +69,13 @@ pub fn fetch(state: &State, call: &Call, id: &str, param: &str) -> Result<Value,
 }
 
 fn apply_fields(p: &Params, product: &mut Value) -> Result<(), ApiError> {
-    for field in ["description", "statement_descriptor", "unit_label", "url", "tax_code"] {
+    for field in [
+        "description",
+        "statement_descriptor",
+        "unit_label",
+        "url",
+        "tax_code",
+    ] {
         update_field(p, product, field)?;
     }
     if let Some(active) = p.bool("active")? {
@@ -77,7 +90,18 @@ fn apply_fields(p: &Params, product: &mut Value) -> Result<(), ApiError> {
     p.apply_metadata(&mut product["metadata"])
 }
 
-const WRITABLE: &[&str] = &["name", "description", "active", "metadata", "images", "statement_descriptor", "unit_label", "url", "tax_code", "shippable"];
+const WRITABLE: &[&str] = &[
+    "name",
+    "description",
+    "active",
+    "metadata",
+    "images",
+    "statement_descriptor",
+    "unit_label",
+    "url",
+    "tax_code",
+    "shippable",
+];
 
 fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
@@ -89,8 +113,20 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     apply_fields(p, &mut product)?;
     state.objects.replace(product.clone());
     if let Some(data) = p.hash("default_price_data")? {
-        data.allow(&["currency", "unit_amount", "unit_amount_decimal", "recurring", "tax_behavior", "metadata"])?;
-        let price = prices::from_params(state, call, &data, product["id"].as_str().unwrap_or_default())?;
+        data.allow(&[
+            "currency",
+            "unit_amount",
+            "unit_amount_decimal",
+            "recurring",
+            "tax_behavior",
+            "metadata",
+        ])?;
+        let price = prices::from_params(
+            state,
+            call,
+            &data,
+            product["id"].as_str().unwrap_or_default(),
+        )?;
         product["default_price"] = price["id"].clone();
         state.objects.replace(product.clone());
     }
@@ -99,7 +135,9 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 
 fn retrieve(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&[])?;
-    state.objects.fetch(call.owner(), "product", "product", call.path("id"), "id")
+    state
+        .objects
+        .fetch(call.owner(), "product", "product", call.path("id"), "id")
 }
 
 fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
@@ -111,13 +149,18 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let before = fetch(state, call, &id, "id")?;
     let mut product = before.clone();
     if let Some(name) = p.update_str("name")? {
-        product["name"] = json!(name.ok_or_else(|| ApiError::invalid_param("name", "A product must have a name."))?);
+        product["name"] = json!(
+            name.ok_or_else(|| ApiError::invalid_param("name", "A product must have a name."))?
+        );
     }
     if let Some(default_price) = p.update_str("default_price")? {
         if let Some(price) = &default_price {
             let found = prices::fetch(state, call, price, "default_price")?;
             if found["product"] != id.as_str() {
-                return Err(ApiError::invalid_param("default_price", "The default price must belong to this product."));
+                return Err(ApiError::invalid_param(
+                    "default_price",
+                    "The default price must belong to this product.",
+                ));
             }
         }
         product["default_price"] = json!(default_price);
@@ -135,9 +178,15 @@ fn remove(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&[])?;
     let id = call.path("id").to_string();
     let product = fetch(state, call, &id, "id")?;
-    if state.objects.newest_first(call.owner(), "price").any(|p| p["product"] == id.as_str()) {
-        return Err(ApiError::invalid("This product cannot be deleted because it has one or more user-created prices.")
-            .with_code("product_has_prices"));
+    if state
+        .objects
+        .newest_first(call.owner(), "price")
+        .any(|p| p["product"] == id.as_str())
+    {
+        return Err(ApiError::invalid(
+            "This product cannot be deleted because it has one or more user-created prices.",
+        )
+        .with_code("product_has_prices"));
     }
     state.objects.replace(deleted(&id, "product"));
     state.emit(call, "product.deleted", &product);
@@ -152,7 +201,10 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let wanted = call.params.str_list("ids")?;
     list_of(state, call, "product", "product", "/v1/products", |p| {
         active.map(|a| p["active"] == a).unwrap_or(true)
-            && wanted.as_ref().map(|ids| ids.iter().any(|i| p["id"] == i.as_str())).unwrap_or(true)
+            && wanted
+                .as_ref()
+                .map(|ids| ids.iter().any(|i| p["id"] == i.as_str()))
+                .unwrap_or(true)
     })
 }
 
@@ -164,14 +216,22 @@ mod tests {
     #[actix_web::test]
     async fn create_update_list_delete() {
         let app = TestApp::new().await;
-        let p = app.post("/v1/products", "name=T-shirt+%F0%9F%91%95&description=Cotton&metadata[sku]=TS1").await;
+        let p = app
+            .post(
+                "/v1/products",
+                "name=T-shirt+%F0%9F%91%95&description=Cotton&metadata[sku]=TS1",
+            )
+            .await;
         assert_eq!(p.status, 200, "{}", p.body);
         let p = p.body;
         assert!(p["id"].as_str().unwrap().starts_with("prod_"));
         assert_eq!(p["name"], "T-shirt 👕");
         assert_eq!(p["active"], true);
         let id = p["id"].as_str().unwrap();
-        let u = app.post(&format!("/v1/products/{id}"), "active=false&description=").await.body;
+        let u = app
+            .post(&format!("/v1/products/{id}"), "active=false&description=")
+            .await
+            .body;
         assert_eq!(u["active"], false);
         assert_eq!(u["description"], json!(null));
         let active = app.get("/v1/products?active=true").await.body;
@@ -180,7 +240,10 @@ mod tests {
         assert_eq!(gone["deleted"], true);
         assert_eq!(app.get("/v1/products").await.body["data"], json!([]));
         let types = app.event_types().await;
-        assert_eq!(types, vec!["product.created", "product.updated", "product.deleted"]);
+        assert_eq!(
+            types,
+            vec!["product.created", "product.updated", "product.deleted"]
+        );
     }
 
     #[actix_web::test]
@@ -191,14 +254,23 @@ mod tests {
             .await
             .body;
         assert_eq!(p["id"], "gold");
-        let price = app.get(&format!("/v1/prices/{}", p["default_price"].as_str().unwrap())).await.body;
+        let price = app
+            .get(&format!(
+                "/v1/prices/{}",
+                p["default_price"].as_str().unwrap()
+            ))
+            .await
+            .body;
         assert_eq!(price["unit_amount"], 900);
         assert_eq!(price["product"], "gold");
         assert_eq!(price["recurring"]["interval"], "month");
         let dup = app.post("/v1/products", "id=gold&name=Again").await;
         assert_eq!(dup.status, 400);
         assert_eq!(dup.body["error"]["code"], "resource_already_exists");
-        assert_eq!(app.post("/v1/products", "").await.body["error"]["message"], "Missing required param: name.");
+        assert_eq!(
+            app.post("/v1/products", "").await.body["error"]["message"],
+            "Missing required param: name."
+        );
         let with_prices = app.delete("/v1/products/gold").await;
         assert_eq!(with_prices.status, 400);
     }

@@ -68,18 +68,33 @@ pub fn sync_charge(state: &mut State, call: &Call, charge_id: &str) {
 
 /// Release the uncaptured rest of an authorisation (partial capture, or
 /// cancelling an uncaptured PaymentIntent): a refund with no money moved.
-pub fn release(state: &mut State, call: &Call, charge: &Value, amount: i64) -> Result<Value, ApiError> {
+pub fn release(
+    state: &mut State,
+    call: &Call,
+    charge: &Value,
+    amount: i64,
+) -> Result<Value, ApiError> {
     let refund = build(
         call,
         charge,
-        &NewRefund { amount, reason: None, metadata: json!({}), refund_application_fee: false, reverse_transfer: false },
+        &NewRefund {
+            amount,
+            reason: None,
+            metadata: json!({}),
+            refund_application_fee: false,
+            reverse_transfer: false,
+        },
     );
     state.objects.insert(call.owner(), refund.clone());
     let charge_id = charge["id"].as_str().unwrap_or_default().to_string();
-    let mut updated = state.objects.fetch(call.owner(), "charge", "charge", &charge_id, "charge")?;
+    let mut updated =
+        state
+            .objects
+            .fetch(call.owner(), "charge", "charge", &charge_id, "charge")?;
     let refunded = updated["amount_refunded"].as_i64().unwrap_or(0) + amount;
     updated["amount_refunded"] = json!(refunded);
-    updated["refunded"] = json!(updated["captured"] == false && refunded >= updated["amount"].as_i64().unwrap_or(0));
+    updated["refunded"] =
+        json!(updated["captured"] == false && refunded >= updated["amount"].as_i64().unwrap_or(0));
     state.objects.replace(updated);
     sync_charge(state, call, &charge_id);
     state.emit(call, "refund.created", &refund);
@@ -127,23 +142,37 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
             .with_code("parameter_missing"))
         }
     };
-    let charge = state.objects.fetch(call.owner(), "charge", "charge", &charge_id, "charge")?;
+    let charge = state
+        .objects
+        .fetch(call.owner(), "charge", "charge", &charge_id, "charge")?;
     if charge["status"] != "succeeded" {
-        return Err(ApiError::invalid(format!("Charge {charge_id} did not succeed, so there is nothing to refund."))
-            .with_code("charge_not_refundable"));
+        return Err(ApiError::invalid(format!(
+            "Charge {charge_id} did not succeed, so there is nothing to refund."
+        ))
+        .with_code("charge_not_refundable"));
     }
     if charge["refunded"] == true {
-        return Err(ApiError::invalid(format!("Charge {charge_id} has already been refunded."))
-            .with_code("charge_already_refunded"));
+        return Err(
+            ApiError::invalid(format!("Charge {charge_id} has already been refunded."))
+                .with_code("charge_already_refunded"),
+        );
     }
     let captured = charge["captured"] == true;
-    let base = if captured { charge["amount_captured"].as_i64() } else { charge["amount"].as_i64() }.unwrap_or(0);
+    let base = if captured {
+        charge["amount_captured"].as_i64()
+    } else {
+        charge["amount"].as_i64()
+    }
+    .unwrap_or(0);
     let remaining = base - charge["amount_refunded"].as_i64().unwrap_or(0);
     let currency = charge["currency"].as_str().unwrap_or("usd").to_string();
     let amount = match p.int("amount")? {
         None => remaining,
         Some(a) if a <= 0 => {
-            return Err(ApiError::invalid_param("amount", format!("Invalid positive integer: {a}")))
+            return Err(ApiError::invalid_param(
+                "amount",
+                format!("Invalid positive integer: {a}"),
+            ))
         }
         Some(a) if a > remaining => {
             return Err(ApiError::invalid(format!(
@@ -157,8 +186,10 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         Some(a) => a,
     };
     if !captured && amount != remaining {
-        return Err(ApiError::invalid("An uncaptured charge can only be refunded in full; capture part of it instead.")
-            .with_param("amount"));
+        return Err(ApiError::invalid(
+            "An uncaptured charge can only be refunded in full; capture part of it instead.",
+        )
+        .with_param("amount"));
     }
     let mut metadata = json!({});
     p.apply_metadata(&mut metadata)?;
@@ -191,14 +222,23 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let share = |total: i64| if base > 0 { total * amount / base } else { 0 };
     if new.reverse_transfer {
         if let Some(transfer) = charge["transfer"].as_str() {
-            let total = state.objects.get(call.owner(), transfer).and_then(|t| t["amount"].as_i64()).unwrap_or(0);
+            let total = state
+                .objects
+                .get(call.owner(), transfer)
+                .and_then(|t| t["amount"].as_i64())
+                .unwrap_or(0);
             let reversal = transfers::reverse(state, call, transfer, share(total))?;
             refund["transfer_reversal"] = reversal["id"].clone();
         }
     }
     if new.refund_application_fee {
         if let Some(fee_id) = charge["application_fee"].as_str() {
-            refund_fee(state, call, fee_id, share(charge["application_fee_amount"].as_i64().unwrap_or(0)));
+            refund_fee(
+                state,
+                call,
+                fee_id,
+                share(charge["application_fee_amount"].as_i64().unwrap_or(0)),
+            );
         }
     }
     state.objects.insert(call.owner(), refund.clone());
@@ -208,7 +248,9 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     updated["refunded"] = json!(refunded_total >= base);
     state.objects.replace(updated);
     sync_charge(state, call, &charge_id);
-    let after = state.objects.fetch(call.owner(), "charge", "charge", &charge_id, "charge")?;
+    let after = state
+        .objects
+        .fetch(call.owner(), "charge", "charge", &charge_id, "charge")?;
     state.emit(call, "refund.created", &refund);
     state.emit_update(call, "charge.refunded", &charge, &after);
     Ok(refund)
@@ -240,12 +282,16 @@ fn refund_fee(state: &mut State, call: &Call, fee_id: &str, amount: i64) {
 
 fn retrieve(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&[])?;
-    state.objects.fetch(call.owner(), "refund", "refund", call.path("id"), "id")
+    state
+        .objects
+        .fetch(call.owner(), "refund", "refund", call.path("id"), "id")
 }
 
 fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&["metadata"])?;
-    let before = state.objects.fetch(call.owner(), "refund", "refund", call.path("id"), "id")?;
+    let before = state
+        .objects
+        .fetch(call.owner(), "refund", "refund", call.path("id"), "id")?;
     let mut refund = before.clone();
     call.params.apply_metadata(&mut refund["metadata"])?;
     state.objects.replace(refund.clone());
@@ -262,7 +308,10 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let mut allowed = LIST_PARAMS.to_vec();
     allowed.extend(["charge", "payment_intent"]);
     call.params.allow(&allowed)?;
-    let (charge, intent) = (call.params.str("charge")?, call.params.str("payment_intent")?);
+    let (charge, intent) = (
+        call.params.str("charge")?,
+        call.params.str("payment_intent")?,
+    );
     list_of(state, call, "refund", "refund", "/v1/refunds", |r| {
         matches_filter(r, "charge", &charge) && matches_filter(r, "payment_intent", &intent)
     })
@@ -271,9 +320,13 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 fn list_for_charge(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(LIST_PARAMS)?;
     let charge = call.path("id").to_string();
-    state.objects.fetch(call.owner(), "charge", "charge", &charge, "charge")?;
+    state
+        .objects
+        .fetch(call.owner(), "charge", "charge", &charge, "charge")?;
     let url = format!("/v1/charges/{charge}/refunds");
-    list_of(state, call, "refund", "refund", &url, |r| r["charge"] == charge.as_str())
+    list_of(state, call, "refund", "refund", &url, |r| {
+        r["charge"] == charge.as_str()
+    })
 }
 
 #[cfg(test)]
@@ -284,19 +337,32 @@ mod tests {
     #[actix_web::test]
     async fn partial_then_full_then_over_refund() {
         let app = TestApp::new().await;
-        let charge = app.post("/v1/charges", "amount=1000&currency=usd&source=tok_visa").await.body;
+        let charge = app
+            .post("/v1/charges", "amount=1000&currency=usd&source=tok_visa")
+            .await
+            .body;
         let ch = charge["id"].as_str().unwrap();
-        let r1 = app.post("/v1/refunds", &format!("charge={ch}&amount=300&reason=requested_by_customer&metadata[ticket]=7")).await;
+        let r1 = app
+            .post(
+                "/v1/refunds",
+                &format!("charge={ch}&amount=300&reason=requested_by_customer&metadata[ticket]=7"),
+            )
+            .await;
         assert_eq!(r1.status, 200, "{}", r1.body);
         assert!(r1.body["id"].as_str().unwrap().starts_with("re_"));
         assert_eq!(r1.body["amount"], 300);
         assert_eq!(r1.body["status"], "succeeded");
         assert_eq!(r1.body["reason"], "requested_by_customer");
         assert_eq!(r1.body["metadata"], json!({"ticket": "7"}));
-        let over = app.post("/v1/refunds", &format!("charge={ch}&amount=800")).await;
+        let over = app
+            .post("/v1/refunds", &format!("charge={ch}&amount=800"))
+            .await;
         assert_eq!(over.status, 400);
         assert_eq!(over.body["error"]["code"], "amount_too_large");
-        assert_eq!(over.body["error"]["message"], "Refund amount (8.00 usd) is greater than unrefunded amount on charge (7.00 usd)");
+        assert_eq!(
+            over.body["error"]["message"],
+            "Refund amount (8.00 usd) is greater than unrefunded amount on charge (7.00 usd)"
+        );
         let rest = app.post("/v1/refunds", &format!("charge={ch}")).await.body;
         assert_eq!(rest["amount"], 700);
         let c = app.get(&format!("/v1/charges/{ch}")).await.body;
@@ -316,19 +382,33 @@ mod tests {
     async fn refund_by_payment_intent_and_update() {
         let app = TestApp::new().await;
         let pi = app
-            .post("/v1/payment_intents", "amount=2500&currency=gbp&payment_method=pm_card_visa&confirm=true")
+            .post(
+                "/v1/payment_intents",
+                "amount=2500&currency=gbp&payment_method=pm_card_visa&confirm=true",
+            )
             .await
             .body;
         let pid = pi["id"].as_str().unwrap();
-        let refund = app.post("/v1/refunds", &format!("payment_intent={pid}&amount=500")).await;
+        let refund = app
+            .post("/v1/refunds", &format!("payment_intent={pid}&amount=500"))
+            .await;
         assert_eq!(refund.status, 200, "{}", refund.body);
         assert_eq!(refund.body["payment_intent"], pid);
         assert_eq!(refund.body["charge"], pi["latest_charge"]);
         let rid = refund.body["id"].as_str().unwrap();
-        let updated = app.post(&format!("/v1/refunds/{rid}"), "metadata[note]=ok").await.body;
+        let updated = app
+            .post(&format!("/v1/refunds/{rid}"), "metadata[note]=ok")
+            .await
+            .body;
         assert_eq!(updated["metadata"]["note"], "ok");
-        assert!(app.event_types().await.contains(&"refund.updated".to_string()));
-        let by_pi = app.get(&format!("/v1/refunds?payment_intent={pid}")).await.body;
+        assert!(app
+            .event_types()
+            .await
+            .contains(&"refund.updated".to_string()));
+        let by_pi = app
+            .get(&format!("/v1/refunds?payment_intent={pid}"))
+            .await
+            .body;
         assert_eq!(by_pi["data"].as_array().unwrap().len(), 1);
         let got = app.get(&format!("/v1/refunds/{rid}")).await.body;
         assert_eq!(got["metadata"]["note"], "ok");
@@ -341,15 +421,34 @@ mod tests {
         assert_eq!(neither.status, 400);
         let missing = app.post("/v1/refunds", "charge=ch_nope").await;
         assert_eq!(missing.status, 404);
-        assert_eq!(missing.body["error"]["message"], "No such charge: 'ch_nope'");
-        let charge = app.post("/v1/charges", "amount=1000&currency=usd&source=tok_visa").await.body;
-        let reason = app.post("/v1/refunds", &format!("charge={}&reason=bored", charge["id"].as_str().unwrap())).await;
+        assert_eq!(
+            missing.body["error"]["message"],
+            "No such charge: 'ch_nope'"
+        );
+        let charge = app
+            .post("/v1/charges", "amount=1000&currency=usd&source=tok_visa")
+            .await
+            .body;
+        let reason = app
+            .post(
+                "/v1/refunds",
+                &format!("charge={}&reason=bored", charge["id"].as_str().unwrap()),
+            )
+            .await;
         assert_eq!(reason.status, 400);
         assert_eq!(reason.body["error"]["param"], "reason");
-        let negative = app.post("/v1/refunds", &format!("charge={}&amount=-1", charge["id"].as_str().unwrap())).await;
+        let negative = app
+            .post(
+                "/v1/refunds",
+                &format!("charge={}&amount=-1", charge["id"].as_str().unwrap()),
+            )
+            .await;
         assert_eq!(negative.status, 400);
         // Nothing was refunded by the rejected requests.
-        let c = app.get(&format!("/v1/charges/{}", charge["id"].as_str().unwrap())).await.body;
+        let c = app
+            .get(&format!("/v1/charges/{}", charge["id"].as_str().unwrap()))
+            .await
+            .body;
         assert_eq!(c["amount_refunded"], 0);
     }
 
@@ -363,14 +462,31 @@ mod tests {
             .body;
         let ch = charge["id"].as_str().unwrap();
         let refund = app
-            .post("/v1/refunds", &format!("charge={ch}&amount=500&reverse_transfer=true&refund_application_fee=true"))
+            .post(
+                "/v1/refunds",
+                &format!(
+                    "charge={ch}&amount=500&reverse_transfer=true&refund_application_fee=true"
+                ),
+            )
             .await;
         assert_eq!(refund.status, 200, "{}", refund.body);
-        assert!(refund.body["transfer_reversal"].as_str().unwrap().starts_with("trr_"));
-        let transfer = app.get(&format!("/v1/transfers/{}", charge["transfer"].as_str().unwrap())).await.body;
+        assert!(refund.body["transfer_reversal"]
+            .as_str()
+            .unwrap()
+            .starts_with("trr_"));
+        let transfer = app
+            .get(&format!(
+                "/v1/transfers/{}",
+                charge["transfer"].as_str().unwrap()
+            ))
+            .await
+            .body;
         assert_eq!(transfer["amount"], 800);
         assert_eq!(transfer["amount_reversed"], 400);
-        let fee = app.get_expanded(&format!("/v1/charges/{ch}"), "application_fee").await.body;
+        let fee = app
+            .get_expanded(&format!("/v1/charges/{ch}"), "application_fee")
+            .await
+            .body;
         assert_eq!(fee["application_fee"]["amount_refunded"], 100);
     }
 }

@@ -24,10 +24,20 @@ pub const ROUTES: &[ApiRoute] = &[
     post("/setup_intents/{id}/_authenticate", authenticate_endpoint).public(),
 ];
 
-const CONFIRMABLE: &[&str] = &["requires_payment_method", "requires_confirmation", "requires_action"];
+const CONFIRMABLE: &[&str] = &[
+    "requires_payment_method",
+    "requires_confirmation",
+    "requires_action",
+];
 
 /// Store a new SetupIntent (`setup_intent.created`).
-pub fn make(state: &mut State, call: &Call, customer: Option<&str>, usage: &str, metadata: Value) -> Value {
+pub fn make(
+    state: &mut State,
+    call: &Call,
+    customer: Option<&str>,
+    usage: &str,
+    metadata: Value,
+) -> Value {
     let id = ids::new_id("seti_");
     let seti = json!({
         "id": id,
@@ -61,19 +71,31 @@ pub fn make(state: &mut State, call: &Call, customer: Option<&str>, usage: &str,
 }
 
 fn fetch(state: &State, call: &Call, id: &str) -> Result<Value, ApiError> {
-    state.objects.fetch(call.owner(), "setup_intent", "setupintent", id, "intent")
+    state
+        .objects
+        .fetch(call.owner(), "setup_intent", "setupintent", id, "intent")
 }
 
 /// `payment_method` or `payment_method_data[...]` onto the SetupIntent.
-pub fn set_payment_method(state: &mut State, call: &Call, seti: &mut Value, p: &Params) -> Result<(), ApiError> {
+pub fn set_payment_method(
+    state: &mut State,
+    call: &Call,
+    seti: &mut Value,
+    p: &Params,
+) -> Result<(), ApiError> {
     let pm = if let Some(id) = p.str("payment_method")? {
         payment_methods::resolve(state, call, &id, "payment_method")?
     } else if let Some(data) = p.hash("payment_method_data")? {
         data.allow(&["type", "card", "billing_details", "metadata"])?;
         if data.required_str("type")? != "card" {
-            return Err(ApiError::invalid_param("payment_method_data[type]", "The payforms sandbox supports card payment methods only."));
+            return Err(ApiError::invalid_param(
+                "payment_method_data[type]",
+                "The payforms sandbox supports card payment methods only.",
+            ));
         }
-        let card_params = data.hash("card")?.ok_or_else(|| ApiError::missing_param("payment_method_data[card]"))?;
+        let card_params = data
+            .hash("card")?
+            .ok_or_else(|| ApiError::missing_param("payment_method_data[card]"))?;
         let card = payment_methods::card_from_params(state, call, &card_params)?;
         let billing = payment_methods::billing_details(data.hash("billing_details")?)?;
         payment_methods::store(state, call, card, billing)
@@ -81,7 +103,11 @@ pub fn set_payment_method(state: &mut State, call: &Call, seti: &mut Value, p: &
         return Ok(());
     };
     if pm["object"] != "payment_method" {
-        return Err(ApiError::no_such("PaymentMethod", pm["id"].as_str().unwrap_or(""), "payment_method"));
+        return Err(ApiError::no_such(
+            "PaymentMethod",
+            pm["id"].as_str().unwrap_or(""),
+            "payment_method",
+        ));
     }
     seti["payment_method"] = pm["id"].clone();
     seti["status"] = json!("requires_confirmation");
@@ -110,7 +136,9 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     if let Some(c) = &customer {
         customers::fetch(state, call, c, "customer")?;
     }
-    let usage = p.choice("usage", &["on_session", "off_session"])?.unwrap_or_else(|| "off_session".into());
+    let usage = p
+        .choice("usage", &["on_session", "off_session"])?
+        .unwrap_or_else(|| "off_session".into());
     let mut metadata = json!({});
     p.apply_metadata(&mut metadata)?;
     let mut seti = make(state, call, customer.as_deref(), &usage, metadata);
@@ -144,7 +172,11 @@ pub fn confirm_setup(state: &mut State, call: &Call, mut seti: Value) -> Result<
     let id = seti["id"].as_str().unwrap_or_default().to_string();
     match card.behaviour {
         Behaviour::Decline(decline) => {
-            let pm = state.objects.get(call.owner(), &pm_id).cloned().unwrap_or(Value::Null);
+            let pm = state
+                .objects
+                .get(call.owner(), &pm_id)
+                .cloned()
+                .unwrap_or(Value::Null);
             let error = decline.error().embed("payment_method", pm);
             seti["last_setup_error"] = error.to_body()["error"].clone();
             seti["status"] = json!("requires_payment_method");
@@ -192,10 +224,20 @@ fn retrieve(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 
 fn confirm_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
-    p.allow(&["payment_method", "payment_method_data", "payment_method_options", "return_url", "mandate_data", "use_stripe_sdk", "client_secret"])?;
+    p.allow(&[
+        "payment_method",
+        "payment_method_data",
+        "payment_method_options",
+        "return_url",
+        "mandate_data",
+        "use_stripe_sdk",
+        "client_secret",
+    ])?;
     let mut seti = fetch(state, call, call.path("id"))?;
     call.check_client_secret(&seti, "SetupIntent")?;
-    if (p.has("payment_method") || p.has("payment_method_data")) && CONFIRMABLE.contains(&seti["status"].as_str().unwrap_or("")) {
+    if (p.has("payment_method") || p.has("payment_method_data"))
+        && CONFIRMABLE.contains(&seti["status"].as_str().unwrap_or(""))
+    {
         set_payment_method(state, call, &mut seti, p)?;
         state.objects.replace(seti.clone());
     }
@@ -204,12 +246,27 @@ fn confirm_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 
 fn authenticate_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&["success", "client_secret"])?;
-    let mut seti = fetch(state, call, call.path("id"))?;
+    let seti = fetch(state, call, call.path("id"))?;
     call.check_client_secret(&seti, "SetupIntent")?;
+    let success = call.params.bool("success")?.unwrap_or(false);
+    authenticate(state, call, call.path("id"), success)
+}
+
+/// The visitor's 3-D Secure answer (Stripe.js mock, hosted page).
+pub fn authenticate(
+    state: &mut State,
+    call: &Call,
+    id: &str,
+    success: bool,
+) -> Result<Value, ApiError> {
+    let mut seti = fetch(state, call, id)?;
     if seti["status"] != "requires_action" {
-        return Err(ApiError::unexpected_state("setup_intent_unexpected_state", "This SetupIntent is not waiting for authentication."));
+        return Err(ApiError::unexpected_state(
+            "setup_intent_unexpected_state",
+            "This SetupIntent is not waiting for authentication.",
+        ));
     }
-    if call.params.bool("success")?.unwrap_or(false) {
+    if success {
         return confirm_setup(state, call, seti);
     }
     seti["status"] = json!("requires_payment_method");
@@ -227,13 +284,23 @@ fn authenticate_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiErr
 
 fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
-    p.allow(&["customer", "payment_method", "payment_method_data", "payment_method_types", "metadata", "description"])?;
+    p.allow(&[
+        "customer",
+        "payment_method",
+        "payment_method_data",
+        "payment_method_types",
+        "metadata",
+        "description",
+    ])?;
     let mut seti = fetch(state, call, call.path("id"))?;
     if seti["status"] == "succeeded" || seti["status"] == "canceled" {
         if p.has("payment_method") || p.has("customer") {
             return Err(ApiError::unexpected_state(
                 "setup_intent_unexpected_state",
-                format!("You cannot update this SetupIntent because it has a status of {}.", seti["status"].as_str().unwrap_or("")),
+                format!(
+                    "You cannot update this SetupIntent because it has a status of {}.",
+                    seti["status"].as_str().unwrap_or("")
+                ),
             ));
         }
     }
@@ -249,17 +316,24 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 }
 
 fn cancel(state: &mut State, call: &Call) -> Result<Value, ApiError> {
-    call.params.allow(&["cancellation_reason", "client_secret"])?;
+    call.params
+        .allow(&["cancellation_reason", "client_secret"])?;
     let mut seti = fetch(state, call, call.path("id"))?;
     call.check_client_secret(&seti, "SetupIntent")?;
     if seti["status"] == "succeeded" || seti["status"] == "canceled" {
         return Err(ApiError::unexpected_state(
             "setup_intent_unexpected_state",
-            format!("You cannot cancel this SetupIntent because it has a status of {}.", seti["status"].as_str().unwrap_or("")),
+            format!(
+                "You cannot cancel this SetupIntent because it has a status of {}.",
+                seti["status"].as_str().unwrap_or("")
+            ),
         ));
     }
     seti["status"] = json!("canceled");
-    seti["cancellation_reason"] = json!(call.params.choice("cancellation_reason", &["abandoned", "duplicate", "requested_by_customer"])?);
+    seti["cancellation_reason"] = json!(call.params.choice(
+        "cancellation_reason",
+        &["abandoned", "duplicate", "requested_by_customer"]
+    )?);
     seti["next_action"] = Value::Null;
     state.objects.replace(seti.clone());
     state.emit(call, "setup_intent.canceled", &seti);
@@ -270,10 +344,18 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let mut allowed = LIST_PARAMS.to_vec();
     allowed.extend(["customer", "payment_method"]);
     call.params.allow(&allowed)?;
-    let (customer, pm) = (call.params.str("customer")?, call.params.str("payment_method")?);
-    list_of(state, call, "setup_intent", "setupintent", "/v1/setup_intents", |s| {
-        matches_filter(s, "customer", &customer) && matches_filter(s, "payment_method", &pm)
-    })
+    let (customer, pm) = (
+        call.params.str("customer")?,
+        call.params.str("payment_method")?,
+    );
+    list_of(
+        state,
+        call,
+        "setup_intent",
+        "setupintent",
+        "/v1/setup_intents",
+        |s| matches_filter(s, "customer", &customer) && matches_filter(s, "payment_method", &pm),
+    )
 }
 
 #[cfg(test)]
@@ -283,15 +365,33 @@ mod tests {
     #[actix_web::test]
     async fn setup_then_charge_off_session_without_challenge() {
         let app = TestApp::new().await;
-        let customer = app.post("/v1/customers", "").await.body["id"].as_str().unwrap().to_string();
-        let seti = app.post("/v1/setup_intents", &format!("customer={customer}&metadata[k]=v")).await.body;
+        let customer = app.post("/v1/customers", "").await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let seti = app
+            .post(
+                "/v1/setup_intents",
+                &format!("customer={customer}&metadata[k]=v"),
+            )
+            .await
+            .body;
         assert!(seti["id"].as_str().unwrap().starts_with("seti_"));
         assert_eq!(seti["status"], "requires_payment_method");
         assert_eq!(seti["usage"], "off_session");
         let id = seti["id"].as_str().unwrap();
-        let waiting = app.post(&format!("/v1/setup_intents/{id}/confirm"), "payment_method=pm_card_authenticationRequiredOnSetup").await.body;
+        let waiting = app
+            .post(
+                &format!("/v1/setup_intents/{id}/confirm"),
+                "payment_method=pm_card_authenticationRequiredOnSetup",
+            )
+            .await
+            .body;
         assert_eq!(waiting["status"], "requires_action");
-        let done = app.post(&format!("/v1/setup_intents/{id}/confirm"), "").await.body;
+        let done = app
+            .post(&format!("/v1/setup_intents/{id}/confirm"), "")
+            .await
+            .body;
         assert_eq!(done["status"], "succeeded");
         let pm = done["payment_method"].as_str().unwrap();
         let attached = app.get(&format!("/v1/payment_methods/{pm}")).await.body;
@@ -312,9 +412,17 @@ mod tests {
         let app = TestApp::new().await;
         let seti = app.post("/v1/setup_intents", "").await.body;
         let id = seti["id"].as_str().unwrap();
-        let declined = app.post(&format!("/v1/setup_intents/{id}/confirm"), "payment_method=pm_card_chargeDeclined").await;
+        let declined = app
+            .post(
+                &format!("/v1/setup_intents/{id}/confirm"),
+                "payment_method=pm_card_chargeDeclined",
+            )
+            .await;
         assert_eq!(declined.status, 402);
-        assert_eq!(declined.body["error"]["setup_intent"]["status"], "requires_payment_method");
+        assert_eq!(
+            declined.body["error"]["setup_intent"]["status"],
+            "requires_payment_method"
+        );
         let secret = seti["client_secret"].as_str().unwrap();
         let from_js = app
             .post_with_key(
@@ -325,7 +433,9 @@ mod tests {
             .await;
         assert_eq!(from_js.status, 200, "{}", from_js.body);
         assert_eq!(from_js.body["status"], "succeeded");
-        let confirm_again = app.post(&format!("/v1/setup_intents/{id}/confirm"), "").await;
+        let confirm_again = app
+            .post(&format!("/v1/setup_intents/{id}/confirm"), "")
+            .await;
         assert_eq!(confirm_again.status, 400);
         let got = app.get(&format!("/v1/setup_intents/{id}")).await.body;
         assert_eq!(got["status"], "succeeded");
@@ -334,14 +444,31 @@ mod tests {
     #[actix_web::test]
     async fn create_confirmed_cancel_and_list() {
         let app = TestApp::new().await;
-        let ok = app.post("/v1/setup_intents", "payment_method=pm_card_visa&confirm=true&usage=on_session").await.body;
+        let ok = app
+            .post(
+                "/v1/setup_intents",
+                "payment_method=pm_card_visa&confirm=true&usage=on_session",
+            )
+            .await
+            .body;
         assert_eq!(ok["status"], "succeeded");
         assert_eq!(ok["usage"], "on_session");
         let open = app.post("/v1/setup_intents", "").await.body;
-        let canceled = app.post(&format!("/v1/setup_intents/{}/cancel", open["id"].as_str().unwrap()), "").await.body;
+        let canceled = app
+            .post(
+                &format!("/v1/setup_intents/{}/cancel", open["id"].as_str().unwrap()),
+                "",
+            )
+            .await
+            .body;
         assert_eq!(canceled["status"], "canceled");
         let list = app.get("/v1/setup_intents").await.body;
         assert_eq!(list["data"].as_array().unwrap().len(), 2);
-        assert_eq!(app.post("/v1/setup_intents", "usage=sometimes").await.status, 400);
+        assert_eq!(
+            app.post("/v1/setup_intents", "usage=sometimes")
+                .await
+                .status,
+            400
+        );
     }
 }

@@ -20,7 +20,12 @@ pub const ROUTES: &[ApiRoute] = &[
 
 /// Check a token can become a source (exists, unused, card not declined),
 /// without changing anything. Returns the token id to pass to `add_card`.
-pub fn check_token(state: &State, call: &Call, token: &str, param: &str) -> Result<String, ApiError> {
+pub fn check_token(
+    state: &State,
+    call: &Call,
+    token: &str,
+    param: &str,
+) -> Result<String, ApiError> {
     if !token.starts_with("tok_") {
         return Err(ApiError::no_such("source", token, param));
     }
@@ -32,7 +37,13 @@ pub fn check_token(state: &State, call: &Call, token: &str, param: &str) -> Resu
 }
 
 /// Add the token's card to the customer (`customer.source.created`).
-pub fn add_card(state: &mut State, call: &Call, customer_id: &str, token: &str, param: &str) -> Result<Value, ApiError> {
+pub fn add_card(
+    state: &mut State,
+    call: &Call,
+    customer_id: &str,
+    token: &str,
+    param: &str,
+) -> Result<Value, ApiError> {
     let (_, _, card_json) = tokens::peek(state, call, token, param)?;
     let (card_id, card) = tokens::consume(state, call, token, param)?;
     let mut source = card_json;
@@ -138,11 +149,15 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     customers::fetch(state, call, &customer, "id")?;
     if let Some(object) = call.params.str("object")? {
         if object != "card" {
-            return Ok(json!({"object": "list", "data": [], "has_more": false, "url": format!("/v1/customers/{customer}/sources")}));
+            return Ok(
+                json!({"object": "list", "data": [], "has_more": false, "url": format!("/v1/customers/{customer}/sources")}),
+            );
         }
     }
     let url = format!("/v1/customers/{customer}/sources");
-    list_of(state, call, "card", "source", &url, |c| c["customer"] == customer.as_str())
+    list_of(state, call, "card", "source", &url, |c| {
+        c["customer"] == customer.as_str()
+    })
 }
 
 #[cfg(test)]
@@ -153,12 +168,23 @@ mod tests {
     #[actix_web::test]
     async fn add_list_and_delete_sources() {
         let app = TestApp::new().await;
-        let customer = app.post("/v1/customers", "").await.body["id"].as_str().unwrap().to_string();
+        let customer = app.post("/v1/customers", "").await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let token = app
-            .post("/v1/tokens", "card[number]=5555555555554444&card[exp_month]=2&card[exp_year]=2039")
+            .post(
+                "/v1/tokens",
+                "card[number]=5555555555554444&card[exp_month]=2&card[exp_year]=2039",
+            )
             .await
             .body;
-        let card = app.post(&format!("/v1/customers/{customer}/sources"), &format!("source={}", token["id"].as_str().unwrap())).await;
+        let card = app
+            .post(
+                &format!("/v1/customers/{customer}/sources"),
+                &format!("source={}", token["id"].as_str().unwrap()),
+            )
+            .await;
         assert_eq!(card.status, 200, "{}", card.body);
         // The source keeps the token's card id.
         assert_eq!(card.body["id"], token["card"]["id"]);
@@ -167,17 +193,31 @@ mod tests {
         let c = app.get(&format!("/v1/customers/{customer}")).await.body;
         assert_eq!(c["default_source"], card.body["id"]);
 
-        let second = app.post(&format!("/v1/customers/{customer}/sources"), "source=tok_visa").await.body;
-        let list = app.get(&format!("/v1/customers/{customer}/sources?object=card")).await.body;
+        let second = app
+            .post(
+                &format!("/v1/customers/{customer}/sources"),
+                "source=tok_visa",
+            )
+            .await
+            .body;
+        let list = app
+            .get(&format!("/v1/customers/{customer}/sources?object=card"))
+            .await
+            .body;
         assert_eq!(list["data"].as_array().unwrap().len(), 2);
         assert_eq!(list["data"][0]["id"], second["id"]);
 
         let card_id = card.body["id"].as_str().unwrap();
-        let gone = app.delete(&format!("/v1/customers/{customer}/sources/{card_id}")).await.body;
+        let gone = app
+            .delete(&format!("/v1/customers/{customer}/sources/{card_id}"))
+            .await
+            .body;
         assert_eq!(gone["deleted"], true);
         let c = app.get(&format!("/v1/customers/{customer}")).await.body;
         assert_eq!(c["default_source"], second["id"]);
-        let missing = app.get(&format!("/v1/customers/{customer}/sources/{card_id}")).await;
+        let missing = app
+            .get(&format!("/v1/customers/{customer}/sources/{card_id}"))
+            .await;
         assert_eq!(missing.status, 404);
         let types = app.event_types().await;
         assert!(types.contains(&"customer.source.created".to_string()));
@@ -187,14 +227,33 @@ mod tests {
     #[actix_web::test]
     async fn declined_and_reused_tokens() {
         let app = TestApp::new().await;
-        let customer = app.post("/v1/customers", "").await.body["id"].as_str().unwrap().to_string();
-        let declined = app.post(&format!("/v1/customers/{customer}/sources"), "source=tok_chargeDeclined").await;
+        let customer = app.post("/v1/customers", "").await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let declined = app
+            .post(
+                &format!("/v1/customers/{customer}/sources"),
+                "source=tok_chargeDeclined",
+            )
+            .await;
         assert_eq!(declined.status, 402);
         assert_eq!(declined.body["error"]["decline_code"], "generic_decline");
-        let list = app.get(&format!("/v1/customers/{customer}/sources")).await.body;
+        let list = app
+            .get(&format!("/v1/customers/{customer}/sources"))
+            .await
+            .body;
         assert_eq!(list["data"], json!([]));
-        let missing = app.post(&format!("/v1/customers/{customer}/sources"), "source=tok_nope").await;
+        let missing = app
+            .post(
+                &format!("/v1/customers/{customer}/sources"),
+                "source=tok_nope",
+            )
+            .await;
         assert_eq!(missing.status, 404);
-        assert_eq!(missing.body["error"]["message"], "No such token: 'tok_nope'");
+        assert_eq!(
+            missing.body["error"]["message"],
+            "No such token: 'tok_nope'"
+        );
     }
 }

@@ -1,0 +1,901 @@
+//! The store's suite, written once and run on both backends: SQLite in a
+//! temporary file and PostgreSQL in a fresh database per test (base URL from
+//! PAYFORMS_TEST_PG; an unreachable server fails the tests).
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use chrono::Duration;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sql_types::Text;
+use diesel::{Connection, QueryableByName};
+use serde_json::{json, Map, Value};
+
+use super::connection::redact_url;
+use super::model_type::ModelType;
+use super::models::webhook_event::{self, WebhookStatus};
+use super::models::{form_submission, setting};
+use super::query::{Filter, FilterOp, Order, OrderField, RecordQuery};
+use super::sql::Conn;
+use super::{search, Backend, Record, Store, StoreError};
+use crate::error::FieldError;
+
+const DEFAULT_TEST_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A migrated store that cleans up after itself.
+pub(crate) struct TestDb {
+    store: Option<Store>,
+    _dir: Option<tempfile::TempDir>,
+    /// Admin URL and database name, to drop it.
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub(crate) fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}", dir.path().join("data/test.db").display())).unwrap();
+        store.migrate().unwrap();
+        TestDb {
+            store: Some(store),
+            _dir: Some(dir),
+            postgres: None,
+        }
+    }
+
+    pub(crate) fn postgres() -> TestDb {
+        let base = std::env::var("PAYFORMS_TEST_PG").unwrap_or_else(|_| DEFAULT_TEST_PG.to_string());
+        let mut admin = PgConnection::establish(&base).unwrap_or_else(|e| {
+            panic!("PostgreSQL at {} is unreachable (set PAYFORMS_TEST_PG): {e}", redact_url(&base))
+        });
+        let name = format!("payforms_test_{}", uuid::Uuid::new_v4().simple());
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let mut url = url::Url::parse(&base).unwrap();
+        url.set_path(&name);
+        let store = Store::connect(url.as_str()).unwrap();
+        store.migrate().unwrap();
+        TestDb {
+            store: Some(store),
+            _dir: None,
+            postgres: Some((base, name)),
+        }
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        self.store.as_ref().unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        drop(self.store.take());
+        if let Some((base, name)) = &self.postgres {
+            // Best effort: a failed drop leaves a database, not a failed test.
+            if let Ok(mut admin) = PgConnection::establish(base) {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+/// Generate `sqlite::NAME` and `postgres::NAME` for each `fn NAME(&Store)`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { let db = super::TestDb::sqlite(); super::$name(db.store()); } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { let db = super::TestDb::postgres(); super::$name(db.store()); } )*
+        }
+    };
+}
+
+on_both_backends!(
+    migrate_twice_and_ping,
+    create_types_and_reads_back,
+    invalid_writes_write_nothing,
+    unique_properties_are_enforced,
+    update_merges_and_null_removes,
+    delete_returns_the_record,
+    upsert_updates_or_creates,
+    find_matches_typed_values,
+    filters_on_every_type,
+    filter_values_are_checked,
+    order_by_property_and_missing_values,
+    pagination_forwards_and_backwards_uses_an_index,
+    fifty_concurrent_writers_lose_nothing,
+    models_do_not_see_each_other,
+    form_submissions_claim_once,
+    webhook_events_lifecycle,
+    settings_round_trip,
+);
+
+fn model(name: &str, yaml: &str) -> ModelType {
+    let short = name.rsplit('/').next().unwrap();
+    ModelType::parse(Path::new(&format!("schema/{short}.yml")), name, yaml).unwrap()
+}
+
+fn payment() -> ModelType {
+    model(
+        "modules/payments/payment",
+        "name: payment
+properties:
+  - name: gateway_id
+    type: string
+    unique: true
+  - name: customer
+    type: string
+  - name: amount
+    type: integer
+  - name: currency
+    type: string
+  - name: rate
+    type: float
+  - name: captured
+    type: boolean
+  - name: paid_at
+    type: datetime
+  - name: metadata
+    type: json
+  - name: tags
+    type: array
+",
+    )
+}
+
+fn props(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+fn fields(error: StoreError) -> Vec<FieldError> {
+    match error {
+        StoreError::Validation(fields) => fields,
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+fn ids(records: &[Record]) -> Vec<i64> {
+    records.iter().map(|r| r.id).collect()
+}
+
+fn query(filters: Vec<Filter>) -> RecordQuery {
+    RecordQuery {
+        filters,
+        first: Some(250),
+        ..RecordQuery::default()
+    }
+}
+
+fn eq(property: &str, value: Value) -> Filter {
+    Filter::new(property, FilterOp::Eq(value))
+}
+
+fn migrate_twice_and_ping(store: &Store) {
+    store.migrate().unwrap();
+    store.migrate().unwrap();
+    store.ping().unwrap();
+}
+
+fn create_types_and_reads_back(store: &Store) {
+    let model = payment();
+    let record = store
+        .create_record(
+            &model,
+            props(json!({
+                "tags": ["a", "caf\u{e9}"],
+                "amount": "599",
+                "currency": "eur",
+                "rate": "0.5",
+                "captured": "1",
+                "paid_at": "2024-05-01T14:00:00+02:00",
+                "metadata": {"order": {"lines": [1, 2]}, "note": null},
+                "gateway_id": "pi_\u{1f600}",
+                "customer": null,
+            })),
+        )
+        .unwrap();
+    assert!(record.id > 0);
+    assert_eq!(record.model, "modules/payments/payment");
+    // Typed, normalised, nulls dropped, in the model's order.
+    assert_eq!(
+        Value::Object(record.properties.clone()),
+        json!({
+            "gateway_id": "pi_\u{1f600}",
+            "amount": 599,
+            "currency": "eur",
+            "rate": 0.5,
+            "captured": true,
+            "paid_at": "2024-05-01T12:00:00Z",
+            "metadata": {"order": {"lines": [1, 2]}, "note": null},
+            "tags": ["a", "caf\u{e9}"],
+        })
+    );
+    assert_eq!(
+        record.properties.keys().collect::<Vec<_>>(),
+        ["gateway_id", "amount", "currency", "rate", "captured", "paid_at", "metadata", "tags"]
+    );
+    assert_eq!(record.created_at, record.updated_at);
+    let read = store.get_record(&model, record.id).unwrap().unwrap();
+    assert_eq!(read, record);
+    let liquid = record.to_liquid_json();
+    assert_eq!(liquid["id"], json!(record.id.to_string()));
+    assert_eq!(liquid["amount"], json!(599));
+    assert!(liquid["created_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(store.get_record(&model, record.id + 1000).unwrap(), None);
+
+    let empty = store.create_record(&model, Map::new()).unwrap();
+    assert!(empty.properties.is_empty());
+    assert!(empty.id > record.id);
+}
+
+fn invalid_writes_write_nothing(store: &Store) {
+    let model = payment();
+    let errors = fields(
+        store
+            .create_record(&model, props(json!({"amount": "5.99", "colour": "red", "currency": "usd"})))
+            .unwrap_err(),
+    );
+    assert_eq!(
+        errors,
+        [
+            FieldError::new("amount", "must be an integer"),
+            FieldError::new("colour", "is not a property of payment"),
+        ]
+    );
+    assert_eq!(store.count_records(&model, &[]).unwrap(), 0);
+
+    let record = store.create_record(&model, props(json!({"amount": 1}))).unwrap();
+    let error = store
+        .update_record(&model, record.id, props(json!({"amount": 2, "tags": "not an array"})))
+        .unwrap_err();
+    assert_eq!(fields(error), [FieldError::new("tags", "must be an array")]);
+    assert_eq!(store.get_record(&model, record.id).unwrap().unwrap(), record);
+
+    // A batch is all or nothing.
+    let batch = vec![props(json!({"amount": 3})), props(json!({"amount": "x"}))];
+    assert!(store.create_records(&model, batch).is_err());
+    assert_eq!(store.count_records(&model, &[]).unwrap(), 1);
+    let display = StoreError::Validation(vec![FieldError::new("a", "is bad"), FieldError::new("b", "too")]);
+    assert_eq!(display.to_string(), "a is bad, b too");
+}
+
+fn unique_properties_are_enforced(store: &Store) {
+    let model = payment();
+    let first = store.create_record(&model, props(json!({"gateway_id": "pi_1", "amount": 1}))).unwrap();
+    let taken = store
+        .create_record(&model, props(json!({"gateway_id": "pi_1", "amount": 2})))
+        .unwrap_err();
+    assert_eq!(fields(taken), [FieldError::new("gateway_id", "has already been taken")]);
+    assert_eq!(store.count_records(&model, &[]).unwrap(), 1);
+
+    // Updating another record to a taken value fails and changes nothing.
+    let second = store.create_record(&model, props(json!({"gateway_id": "pi_2"}))).unwrap();
+    let taken = store
+        .update_record(&model, second.id, props(json!({"gateway_id": "pi_1", "amount": 9})))
+        .unwrap_err();
+    assert_eq!(fields(taken), [FieldError::new("gateway_id", "has already been taken")]);
+    assert_eq!(store.get_record(&model, second.id).unwrap().unwrap(), second);
+
+    // Keeping one's own value is fine; freeing a value makes it available.
+    store.update_record(&model, first.id, props(json!({"gateway_id": "pi_1", "amount": 5}))).unwrap();
+    store.update_record(&model, first.id, props(json!({"gateway_id": null}))).unwrap();
+    store.update_record(&model, second.id, props(json!({"gateway_id": "pi_1"}))).unwrap();
+    store.delete_record(&model, second.id).unwrap();
+    store.create_record(&model, props(json!({"gateway_id": "pi_1"}))).unwrap();
+
+    // Long values are unique by digest; a different long value is not taken.
+    let long = "x".repeat(5000);
+    store.create_record(&model, props(json!({"gateway_id": long}))).unwrap();
+    assert!(store.create_record(&model, props(json!({"gateway_id": long}))).is_err());
+    store
+        .create_record(&model, props(json!({"gateway_id": format!("{long}y")})))
+        .unwrap();
+}
+
+fn update_merges_and_null_removes(store: &Store) {
+    let model = payment();
+    let record = store
+        .create_record(&model, props(json!({"amount": 1, "currency": "usd", "customer": "cus_1"})))
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let updated = store
+        .update_record(&model, record.id, props(json!({"amount": "2", "customer": null, "captured": "false"})))
+        .unwrap();
+    assert_eq!(
+        Value::Object(updated.properties.clone()),
+        json!({"amount": 2, "currency": "usd", "captured": false})
+    );
+    assert_eq!(updated.created_at, record.created_at);
+    assert!(updated.updated_at > record.updated_at);
+    assert_eq!(store.get_record(&model, record.id).unwrap().unwrap(), updated);
+    // The index follows: the old value no longer matches, the new one does.
+    assert_eq!(store.count_records(&model, &[eq("customer", json!("cus_1"))]).unwrap(), 0);
+    assert_eq!(store.count_records(&model, &[eq("amount", json!(2))]).unwrap(), 1);
+
+    assert!(matches!(
+        store.update_record(&model, record.id + 99, Map::new()),
+        Err(StoreError::NotFound { id, .. }) if id == record.id + 99
+    ));
+    let other = self::model("refund", "properties:\n  - name: amount\n    type: integer\n");
+    assert!(matches!(
+        store.update_record(&other, record.id, props(json!({"amount": 1}))),
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+fn delete_returns_the_record(store: &Store) {
+    let model = payment();
+    let record = store
+        .create_record(&model, props(json!({"gateway_id": "pi_d", "amount": 7})))
+        .unwrap();
+    assert_eq!(store.delete_record(&model, record.id).unwrap(), record);
+    assert_eq!(store.get_record(&model, record.id).unwrap(), None);
+    assert_eq!(store.count_records(&model, &[eq("amount", json!(7))]).unwrap(), 0);
+    assert!(matches!(
+        store.delete_record(&model, record.id),
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+fn upsert_updates_or_creates(store: &Store) {
+    let model = payment();
+    let matching = props(json!({"gateway_id": "pi_u"}));
+    let created = store
+        .upsert_record(&model, &matching, props(json!({"amount": 100, "currency": "eur"})))
+        .unwrap();
+    assert_eq!(created.properties["gateway_id"], json!("pi_u"));
+    let updated = store
+        .upsert_record(&model, &matching, props(json!({"amount": "150"})))
+        .unwrap();
+    assert_eq!(updated.id, created.id);
+    assert_eq!(
+        Value::Object(updated.properties),
+        json!({"gateway_id": "pi_u", "amount": 150, "currency": "eur"})
+    );
+    assert_eq!(store.count_records(&model, &[]).unwrap(), 1);
+    // Matching on several properties, typed like writes.
+    let by_two = props(json!({"customer": "cus_9", "amount": "150"}));
+    let third = store.upsert_record(&model, &by_two, props(json!({"currency": "gbp"}))).unwrap();
+    assert_ne!(third.id, created.id);
+    let again = store.upsert_record(&model, &by_two, props(json!({"captured": true}))).unwrap();
+    assert_eq!(again.id, third.id);
+    // An empty match always creates; a bad match is a field error.
+    let fresh = store.upsert_record(&model, &Map::new(), props(json!({"amount": 1}))).unwrap();
+    assert!(fresh.id > third.id);
+    let bad = store.upsert_record(&model, &props(json!({"amount": "lots"})), Map::new());
+    assert_eq!(fields(bad.unwrap_err())[0].field, "amount");
+
+    // Concurrent upserts of one key create one record.
+    let key = props(json!({"gateway_id": "pi_race"}));
+    std::thread::scope(|scope| {
+        for i in 0..8 {
+            let (store, model, key) = (store.clone(), model.clone(), key.clone());
+            scope.spawn(move || store.upsert_record(&model, &key, props(json!({"amount": i}))).unwrap());
+        }
+    });
+    assert_eq!(store.count_records(&model, &[eq("gateway_id", json!("pi_race"))]).unwrap(), 1);
+}
+
+fn find_matches_typed_values(store: &Store) {
+    let model = payment();
+    let a = store
+        .create_record(&model, props(json!({"customer": "cus_f", "amount": 10})))
+        .unwrap();
+    let b = store.create_record(&model, props(json!({"customer": "cus_f"}))).unwrap();
+    let found = store.find_record(&model, &props(json!({"customer": "cus_f"}))).unwrap();
+    assert_eq!(found.map(|r| r.id), Some(a.id), "oldest first");
+    let found = store
+        .find_record(&model, &props(json!({"customer": "cus_f", "amount": "10"})))
+        .unwrap();
+    assert_eq!(found.map(|r| r.id), Some(a.id));
+    let found = store
+        .find_record(&model, &props(json!({"customer": "cus_f", "amount": null})))
+        .unwrap();
+    assert_eq!(found.map(|r| r.id), Some(b.id));
+    let found = store.find_record(&model, &props(json!({"id": b.id.to_string()}))).unwrap();
+    assert_eq!(found.map(|r| r.id), Some(b.id));
+    assert_eq!(store.find_record(&model, &props(json!({"customer": "nobody"}))).unwrap(), None);
+}
+
+fn filters_on_every_type(store: &Store) {
+    let model = payment();
+    let long = "\u{e9}".repeat(300);
+    let rows = vec![
+        json!({"customer": "cus_a", "amount": 100, "rate": 0.5, "captured": true,
+               "paid_at": "2024-01-01T00:00:00Z", "metadata": {"k": 1, "j": [true]}, "tags": ["x"], "currency": long}),
+        json!({"customer": "cus_b", "amount": 200, "rate": 1.5, "captured": false,
+               "paid_at": "2024-01-01T00:00:00.5Z", "metadata": {"k": 2}}),
+        json!({"customer": "cus_a", "amount": 300, "rate": 2.5, "paid_at": 1704067300}),
+        json!({"customer": "Zo\u{eb}", "amount": -5}),
+        json!({}),
+    ];
+    let records = store.create_records(&model, rows.into_iter().map(props).collect()).unwrap();
+    let id = |i: usize| records[i].id;
+    let check = |filters: Vec<Filter>, expected: Vec<usize>| {
+        let page = store.query_records(&model, &query(filters.clone())).unwrap();
+        let mut got = ids(&page.records);
+        got.sort();
+        let want: Vec<i64> = expected.iter().map(|&i| id(i)).collect();
+        assert_eq!(got, want, "{filters:?}");
+        assert_eq!(page.total_count, want.len() as i64, "{filters:?}");
+        assert_eq!(store.count_records(&model, &filters).unwrap(), want.len() as i64);
+    };
+    use FilterOp::*;
+    check(vec![eq("customer", json!("cus_a"))], vec![0, 2]);
+    check(vec![eq("customer", json!("Zo\u{eb}"))], vec![3]);
+    check(vec![eq("currency", json!(long))], vec![0]);
+    check(vec![eq("amount", json!("200"))], vec![1]);
+    check(vec![Filter::new("customer", Ne(json!("cus_a")))], vec![1, 3, 4]);
+    check(vec![Filter::new("customer", In(vec![json!("cus_b"), json!("Zo\u{eb}")]))], vec![1, 3]);
+    check(vec![Filter::new("customer", In(vec![]))], vec![]);
+    check(vec![Filter::new("amount", In(vec![json!(100), json!("-5")]))], vec![0, 3]);
+    check(vec![Filter::new("amount", Gt(json!(100)))], vec![1, 2]);
+    check(vec![Filter::new("amount", Gte(json!(100)))], vec![0, 1, 2]);
+    check(vec![Filter::new("amount", Lt(json!("100")))], vec![3]);
+    check(vec![Filter::new("amount", Lte(json!(100)))], vec![0, 3]);
+    check(vec![Filter::new("rate", Gte(json!(1.5))), Filter::new("rate", Lt(json!(2.5)))], vec![1]);
+    check(vec![eq("rate", json!("2.5"))], vec![2]);
+    check(vec![eq("captured", json!("true"))], vec![0]);
+    check(vec![eq("captured", json!(false))], vec![1]);
+    check(vec![Filter::new("captured", Exists(true))], vec![0, 1]);
+    check(vec![Filter::new("captured", Exists(false))], vec![2, 3, 4]);
+    check(vec![eq("captured", Value::Null)], vec![2, 3, 4]);
+    // Datetimes compare in time order, whatever the spelling.
+    check(vec![Filter::new("paid_at", Gt(json!("2024-01-01T01:00:00+01:00")))], vec![1, 2]);
+    check(vec![eq("paid_at", json!(1704067200))], vec![0]);
+    check(vec![Filter::new("paid_at", Lt(json!("2024-01-01T00:01:00Z")))], vec![0, 1]);
+    // JSON and arrays: equality (object key order does not matter) and presence.
+    check(vec![eq("metadata", json!({"j": [true], "k": 1}))], vec![0]);
+    check(vec![eq("tags", json!(["x"]))], vec![0]);
+    check(vec![Filter::new("metadata", Exists(true))], vec![0, 1]);
+    // Several filters together, and ids.
+    check(vec![eq("customer", json!("cus_a")), Filter::new("amount", Gt(json!(150)))], vec![2]);
+    check(vec![eq("customer", json!("cus_a")), Filter::new("captured", Exists(false))], vec![2]);
+    check(vec![eq("id", json!(id(1)))], vec![1]);
+    check(vec![Filter::new("id", In(vec![json!(id(0)), json!(id(4).to_string())]))], vec![0, 4]);
+    check(vec![Filter::new("id", Gt(json!(id(2))))], vec![3, 4]);
+    check(vec![Filter::new("id", Ne(json!(id(2)))), eq("customer", json!("cus_a"))], vec![0]);
+    check(vec![Filter::new("id", Exists(false))], vec![]);
+}
+
+fn filter_values_are_checked(store: &Store) {
+    let model = payment();
+    store.create_record(&model, props(json!({"amount": 1}))).unwrap();
+    let refused = |filter: Filter| {
+        let error = store.query_records(&model, &query(vec![filter.clone()])).unwrap_err();
+        let fields = fields(error);
+        assert_eq!(fields.len(), 1, "{filter:?}");
+        fields[0].field.clone()
+    };
+    assert_eq!(refused(eq("amount", json!("abc"))), "amount");
+    assert_eq!(refused(Filter::new("customer", FilterOp::Gt(json!("a")))), "customer");
+    assert_eq!(refused(Filter::new("amount", FilterOp::In(vec![json!(1), Value::Null]))), "amount");
+    assert_eq!(refused(Filter::new("amount", FilterOp::Gt(Value::Null))), "amount");
+    assert_eq!(refused(eq("nope", json!(1))), "nope");
+    assert_eq!(refused(eq("id", json!("x"))), "id");
+    assert!(matches!(store.count_records(&model, &[eq("amount", json!([1]))]), Err(StoreError::Validation(_))));
+
+    let too_big = RecordQuery {
+        first: Some(251),
+        ..RecordQuery::default()
+    };
+    assert_eq!(fields(store.query_records(&model, &too_big).unwrap_err())[0].field, "first");
+    let bad_cursor = RecordQuery {
+        after: Some("garbage".into()),
+        ..RecordQuery::default()
+    };
+    assert!(matches!(store.query_records(&model, &bad_cursor), Err(StoreError::InvalidCursor(_))));
+    let bad_order = RecordQuery {
+        order: Order {
+            field: OrderField::Property("nope".into()),
+            descending: false,
+        },
+        ..RecordQuery::default()
+    };
+    assert!(matches!(store.query_records(&model, &bad_order), Err(StoreError::Validation(_))));
+}
+
+/// Walk every page of `base` forwards (first/after) and backwards
+/// (last/before) with `size`, checking flags, cursors and counts.
+fn walk(store: &Store, model: &ModelType, base: &RecordQuery, size: usize) -> (Vec<i64>, Vec<i64>) {
+    let mut forward = Vec::new();
+    let mut after = None;
+    let mut first_page = true;
+    loop {
+        let page = store
+            .query_records(model, &RecordQuery {
+                first: Some(size),
+                after: after.clone(),
+                last: None,
+                before: None,
+                ..base.clone()
+            })
+            .unwrap();
+        assert_eq!(page.has_previous_page, !first_page);
+        assert!(page.records.len() <= size);
+        forward.extend(ids(&page.records));
+        if !page.has_next_page {
+            break;
+        }
+        assert_eq!(page.records.len(), size);
+        after = page.end_cursor.clone();
+        first_page = false;
+    }
+    let mut backward = Vec::new();
+    let mut before = None;
+    let mut last_page = true;
+    loop {
+        let page = store
+            .query_records(model, &RecordQuery {
+                first: None,
+                after: None,
+                last: Some(size),
+                before: before.clone(),
+                ..base.clone()
+            })
+            .unwrap();
+        assert_eq!(page.has_next_page, !last_page);
+        let mut chunk = ids(&page.records);
+        chunk.extend(backward);
+        backward = chunk;
+        if !page.has_previous_page {
+            break;
+        }
+        assert_eq!(page.records.len(), size);
+        before = page.start_cursor.clone();
+        last_page = false;
+    }
+    (forward, backward)
+}
+
+fn order_by_property_and_missing_values(store: &Store) {
+    let model = payment();
+    let amounts = [json!(30), json!(10), Value::Null, json!(20), json!(10), Value::Null, json!(-1)];
+    let batch = amounts.iter().map(|a| props(json!({"amount": a, "currency": "eur"}))).collect();
+    let records = store.create_records(&model, batch).unwrap();
+    let mut expected: Vec<(bool, i64, i64)> = records
+        .iter()
+        .map(|r| {
+            let amount = r.properties.get("amount").and_then(Value::as_i64);
+            (amount.is_none(), amount.unwrap_or(0), r.id)
+        })
+        .collect();
+    expected.sort();
+    let ascending: Vec<i64> = expected.iter().map(|e| e.2).collect();
+    for descending in [false, true] {
+        let base = RecordQuery {
+            filters: vec![eq("currency", json!("eur"))],
+            order: Order {
+                field: OrderField::Property("amount".into()),
+                descending,
+            },
+            ..RecordQuery::default()
+        };
+        let mut want = ascending.clone();
+        if descending {
+            want.reverse();
+        }
+        for size in [1, 2, 3, 7, 10] {
+            let (forward, backward) = walk(store, &model, &base, size);
+            assert_eq!(forward, want, "size {size} descending {descending}");
+            assert_eq!(backward, want, "size {size} descending {descending}");
+        }
+    }
+    // By id and by updated_at.
+    let mut by_id = ids(&records);
+    let (forward, backward) = walk(store, &model, &RecordQuery {
+        order: Order { field: OrderField::Id, descending: false },
+        ..RecordQuery::default()
+    }, 3);
+    assert_eq!((forward.clone(), backward), (by_id.clone(), by_id.clone()));
+    store.update_record(&model, records[0].id, props(json!({"amount": 31}))).unwrap();
+    let page = store
+        .query_records(&model, &RecordQuery {
+            order: Order { field: OrderField::UpdatedAt, descending: true },
+            first: Some(1),
+            ..RecordQuery::default()
+        })
+        .unwrap();
+    assert_eq!(ids(&page.records), [records[0].id]);
+    by_id.reverse();
+    // first and last together: the last 2 of the first 4.
+    let page = store
+        .query_records(&model, &RecordQuery {
+            order: Order { field: OrderField::Id, descending: true },
+            first: Some(4),
+            last: Some(2),
+            ..RecordQuery::default()
+        })
+        .unwrap();
+    assert_eq!(ids(&page.records), by_id[2..4]);
+    assert!(page.has_previous_page && page.has_next_page);
+}
+
+#[derive(QueryableByName)]
+struct SqlitePlanRow {
+    #[diesel(sql_type = Text)]
+    detail: String,
+}
+
+#[derive(QueryableByName)]
+struct PgPlanRow {
+    #[diesel(sql_type = Text)]
+    #[diesel(column_name = "QUERY PLAN")]
+    plan: String,
+}
+
+fn explain(store: &Store, model: &ModelType, query: &RecordQuery) -> Vec<String> {
+    store
+        .database()
+        .with_conn(|conn| {
+            let inner = search::page_sql(conn, model, query)?;
+            let prefix = match conn.backend() {
+                Backend::Sqlite => "EXPLAIN QUERY PLAN ",
+                Backend::Postgres => "EXPLAIN ",
+            };
+            let mut sql = conn.sql(prefix);
+            sql.append(&inner);
+            Ok(match conn {
+                Conn::Sqlite(_) => conn.load::<SqlitePlanRow>(sql)?.into_iter().map(|r| r.detail).collect(),
+                Conn::Postgres(_) => conn.load::<PgPlanRow>(sql)?.into_iter().map(|r| r.plan).collect(),
+            })
+        })
+        .unwrap()
+}
+
+fn assert_uses_index(store: &Store, plan: &[String], index: &str) {
+    let text = plan.join("\n");
+    eprintln!("{:?} plan:\n{text}", store.backend());
+    match store.backend() {
+        Backend::Sqlite => {
+            assert!(text.contains(&format!("INDEX {index}")), "{text}");
+            assert!(!plan.iter().any(|line| line.trim() == "SCAN r"), "full scan of records:\n{text}");
+            assert!(text.contains("SEARCH r USING INTEGER PRIMARY KEY"), "{text}");
+        }
+        Backend::Postgres => {
+            assert!(text.contains(index), "{text}");
+            assert!(!text.contains("Seq Scan on records"), "full scan of records:\n{text}");
+        }
+    }
+}
+
+fn pagination_forwards_and_backwards_uses_an_index(store: &Store) {
+    let model = payment();
+    let batch: Vec<Map<String, Value>> = (0..10_000)
+        .map(|i| {
+            props(json!({
+                "gateway_id": format!("pi_{i}"),
+                "customer": format!("cus_{}", i % 100),
+                "amount": (i * 37) % 1000,
+                "currency": if i % 2 == 0 { "eur" } else { "usd" },
+            }))
+        })
+        .collect();
+    let records = store.create_records(&model, batch).unwrap();
+    assert_eq!(store.count_records(&model, &[]).unwrap(), 10_000);
+    if store.backend() == Backend::Postgres {
+        // What autovacuum does shortly after a bulk load.
+        store.database().with_conn(|conn| Ok(conn.batch("ANALYZE")?)).unwrap();
+    }
+
+    // Filter + first:5, newest first: one ordered read of the value index.
+    let by_customer = RecordQuery {
+        filters: vec![eq("customer", json!("cus_7"))],
+        first: Some(5),
+        ..RecordQuery::default()
+    };
+    let plan = explain(store, &model, &by_customer);
+    assert_uses_index(store, &plan, "record_values_text");
+    if store.backend() == Backend::Sqlite {
+        assert!(!plan.iter().any(|l| l.contains("TEMP B-TREE")), "sorts instead of reading in order: {plan:?}");
+    }
+    let page = store.query_records(&model, &by_customer).unwrap();
+    let after = RecordQuery {
+        after: page.end_cursor.clone(),
+        ..by_customer.clone()
+    };
+    assert_uses_index(store, &explain(store, &model, &after), "record_values_text");
+    let by_range = RecordQuery {
+        filters: vec![Filter::new("amount", FilterOp::Gte(json!(995)))],
+        first: Some(5),
+        ..RecordQuery::default()
+    };
+    assert_uses_index(store, &explain(store, &model, &by_range), "record_values_num");
+
+    // Every page, both ways, equals the expected order (ties broken by id).
+    let mut expected: Vec<&Record> = records.iter().filter(|r| r.properties["customer"] == json!("cus_7")).collect();
+    expected.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+    let want: Vec<i64> = expected.iter().map(|r| r.id).collect();
+    assert_eq!(want.len(), 100);
+    assert_eq!(page.total_count, 100);
+    assert_eq!(ids(&page.records), want[..5]);
+    let (forward, backward) = walk(store, &model, &by_customer, 5);
+    assert_eq!(forward, want);
+    assert_eq!(backward, want);
+    let (forward, _) = walk(store, &model, &by_customer, 7);
+    assert_eq!(forward, want);
+
+    // Two filters and ascending order.
+    let base = RecordQuery {
+        filters: vec![eq("customer", json!("cus_7")), Filter::new("amount", FilterOp::Lt(json!(500)))],
+        order: Order {
+            field: OrderField::CreatedAt,
+            descending: false,
+        },
+        ..RecordQuery::default()
+    };
+    let mut want: Vec<i64> = expected
+        .iter()
+        .filter(|r| r.properties["amount"].as_i64().unwrap() < 500)
+        .map(|r| r.id)
+        .collect();
+    want.reverse();
+    let (forward, backward) = walk(store, &model, &base, 5);
+    assert_eq!(forward, want);
+    assert_eq!(backward, want);
+}
+
+fn fifty_concurrent_writers_lose_nothing(store: &Store) {
+    let model = payment();
+    let results: Vec<Result<Record, StoreError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..50)
+            .map(|i| {
+                let (store, model) = (store.clone(), model.clone());
+                scope.spawn(move || {
+                    store.create_record(&model, props(json!({"gateway_id": format!("pi_c{i}"), "amount": i})))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let created: Vec<Record> = results.into_iter().map(Result::unwrap).collect();
+    let distinct: HashSet<i64> = created.iter().map(|r| r.id).collect();
+    assert_eq!(distinct.len(), 50);
+    assert_eq!(store.count_records(&model, &[]).unwrap(), 50);
+    for record in &created {
+        assert_eq!(store.get_record(&model, record.id).unwrap().as_ref(), Some(record));
+    }
+}
+
+fn models_do_not_see_each_other(store: &Store) {
+    let payment = payment();
+    let refund = model("modules/payments/refund", "properties:\n  - name: gateway_id\n    type: string\n    unique: true\n  - name: amount\n    type: integer\n");
+    let p = store.create_record(&payment, props(json!({"gateway_id": "x", "amount": 1}))).unwrap();
+    let r = store.create_record(&refund, props(json!({"gateway_id": "x", "amount": 1}))).unwrap();
+    assert_eq!(store.count_records(&payment, &[eq("amount", json!(1))]).unwrap(), 1);
+    assert_eq!(ids(&store.query_records(&refund, &RecordQuery::default()).unwrap().records), [r.id]);
+    assert_eq!(store.get_record(&refund, p.id).unwrap(), None);
+    assert!(store.delete_record(&refund, p.id).is_err());
+    assert!(store.get_record(&payment, p.id).unwrap().is_some());
+}
+
+fn form_submissions_claim_once(store: &Store) {
+    use form_submission::Claim;
+    assert_eq!(form_submission::claim(store, "key-1", "pay").unwrap(), Claim::New);
+    assert_eq!(form_submission::claim(store, "key-1", "pay").unwrap(), Claim::InProgress);
+    let result = json!({"location": "/thanks", "record": {"id": "1", "note": "caf\u{e9}"}});
+    form_submission::complete(store, "key-1", &result).unwrap();
+    assert_eq!(form_submission::claim(store, "key-1", "pay").unwrap(), Claim::Done(result.clone()));
+    // A finished key is not released; an unfinished one is.
+    form_submission::release(store, "key-1").unwrap();
+    assert_eq!(form_submission::claim(store, "key-1", "pay").unwrap(), Claim::Done(result));
+    assert_eq!(form_submission::claim(store, "key-2", "pay").unwrap(), Claim::New);
+    form_submission::release(store, "key-2").unwrap();
+    assert_eq!(form_submission::get(store, "key-2").unwrap(), None);
+    assert_eq!(form_submission::claim(store, "key-2", "pay").unwrap(), Claim::New);
+    let stored = form_submission::get(store, "key-2").unwrap().unwrap();
+    assert_eq!((stored.form.as_str(), stored.status.as_str(), stored.result), ("pay", "processing", None));
+    assert!(form_submission::complete(store, "never-claimed", &json!({})).is_err());
+
+    // Many posts of one form at once: exactly one claims it.
+    let claims: Vec<Claim> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..10)
+            .map(|_| scope.spawn(|| form_submission::claim(store, "key-race", "pay").unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(claims.iter().filter(|c| **c == Claim::New).count(), 1);
+}
+
+fn webhook_events_lifecycle(store: &Store) {
+    let (event, inserted) =
+        webhook_event::insert_if_absent(store, "stripe", "evt_1", "payment_intent.succeeded", "{\"id\":\"evt_1\"}").unwrap();
+    assert!(inserted);
+    assert_eq!(event.status, WebhookStatus::Pending);
+    assert_eq!(event.attempts, 0);
+    let (again, inserted) = webhook_event::insert_if_absent(store, "stripe", "evt_1", "other", "{}").unwrap();
+    assert!(!inserted);
+    assert_eq!(again, event);
+    // Another gateway may reuse an event id.
+    let (_, inserted) = webhook_event::insert_if_absent(store, "other", "evt_1", "x", "{}").unwrap();
+    assert!(inserted);
+    assert_eq!(webhook_event::find(store, "stripe", "evt_1").unwrap().unwrap().id, event.id);
+
+    // Claimed once; a second worker gets nothing while the lease holds.
+    let claimed = webhook_event::claim_due(store, Duration::seconds(60), 5, 10).unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(claimed.iter().all(|e| e.status == WebhookStatus::Processing && e.attempts == 1));
+    assert!(webhook_event::claim_due(store, Duration::seconds(60), 5, 10).unwrap().is_empty());
+
+    // A failure is retried when due, then processed.
+    let failed = webhook_event::mark_failed(store, event.id, "template error at line 3", chrono::Utc::now() - Duration::seconds(1)).unwrap();
+    assert_eq!(failed.status, WebhookStatus::Failed);
+    assert_eq!(failed.last_error.as_deref(), Some("template error at line 3"));
+    let retried = webhook_event::claim_due(store, Duration::seconds(60), 5, 10).unwrap();
+    assert_eq!(ids_of(&retried), [event.id]);
+    assert_eq!(retried[0].attempts, 2);
+    let done = webhook_event::mark_processed(store, event.id).unwrap();
+    assert_eq!(done.status, WebhookStatus::Processed);
+    assert!(done.processed_at.is_some() && done.locked_until.is_none());
+
+    // An expired lease (the worker died) makes the event due again.
+    let other = webhook_event::find(store, "other", "evt_1").unwrap().unwrap();
+    let reclaimed = webhook_event::claim_due(store, Duration::seconds(-1), 5, 10).unwrap();
+    assert!(reclaimed.is_empty(), "lease still held");
+    webhook_event::mark_failed(store, other.id, "x", chrono::Utc::now() - Duration::seconds(1)).unwrap();
+    // Out of attempts: not due, but visible and requeueable.
+    assert!(webhook_event::claim_due(store, Duration::seconds(-1), 1, 10).unwrap().is_empty());
+    let lost = webhook_event::claim_due(store, Duration::seconds(-1), 5, 10).unwrap();
+    assert_eq!(ids_of(&lost), [other.id]);
+    let again = webhook_event::claim_due(store, Duration::seconds(60), 5, 10).unwrap();
+    assert_eq!(ids_of(&again), [other.id], "an expired lease is due again");
+    webhook_event::mark_skipped(store, other.id, "no processor for x").unwrap();
+    assert_eq!(webhook_event::requeue(store, other.id).unwrap().status, WebhookStatus::Pending);
+
+    let all = webhook_event::list(store, None, 10, None).unwrap();
+    assert_eq!(ids_of(&all), [other.id, event.id]);
+    assert_eq!(ids_of(&webhook_event::list(store, None, 10, Some(other.id)).unwrap()), [event.id]);
+    let processed = webhook_event::list(store, Some(WebhookStatus::Processed), 10, None).unwrap();
+    assert_eq!(ids_of(&processed), [event.id]);
+    webhook_event::mark_failed(store, other.id, &"e".repeat(5000), chrono::Utc::now()).unwrap();
+    assert_eq!(webhook_event::get(store, other.id).unwrap().unwrap().last_error.unwrap().len(), 2000);
+    assert_eq!(webhook_event::requeue_failed(store).unwrap(), 1);
+    assert!(matches!(webhook_event::mark_processed(store, 999_999), Err(StoreError::NotFound { .. })));
+}
+
+fn ids_of(events: &[webhook_event::WebhookEvent]) -> Vec<i64> {
+    events.iter().map(|e| e.id).collect()
+}
+
+fn settings_round_trip(store: &Store) {
+    assert_eq!(setting::get(store, "stripe.secret").unwrap(), None);
+    setting::set(store, "stripe.secret", "v1:ciphertext").unwrap();
+    setting::set(store, "stripe.secret", "v1:rotated \u{1f511}").unwrap();
+    assert_eq!(setting::get(store, "stripe.secret").unwrap().as_deref(), Some("v1:rotated \u{1f511}"));
+    assert_eq!(setting::get_or_insert(store, "secret", "first").unwrap(), "first");
+    assert_eq!(setting::get_or_insert(store, "secret", "second").unwrap(), "first");
+    assert!(setting::delete(store, "secret").unwrap());
+    assert!(!setting::delete(store, "secret").unwrap());
+    setting::set(store, "", "").unwrap();
+    assert_eq!(setting::get(store, "").unwrap().as_deref(), Some(""));
+}
+
+#[test]
+fn connection_errors_never_show_the_password() {
+    let error = Store::connect("postgres://app:hunter2secret@127.0.0.1:1/nothing").unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, StoreError::Pool(_)), "{message}");
+    assert!(!message.contains("hunter2secret"), "{message}");
+    assert!(message.contains("***"), "{message}");
+}
+
+#[test]
+fn sqlite_file_and_folders_are_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/app.db");
+    let store = Store::connect(path.to_str().unwrap()).unwrap();
+    store.migrate().unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    assert!(path.exists());
+    let journal: String = store
+        .database()
+        .with_conn(|conn| {
+            let rows = conn.load::<super::sql::TextRow>(conn.sql("SELECT journal_mode AS t FROM pragma_journal_mode"))?;
+            Ok(rows.into_iter().next().map(|r| r.t).unwrap_or_default())
+        })
+        .unwrap();
+    assert_eq!(journal, "wal");
+}

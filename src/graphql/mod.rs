@@ -1,0 +1,319 @@
+//! One GraphQL schema, built from the loaded model types and request types,
+//! serving `{% graphql %}` in templates (in process) and `POST /api/graphql`
+//! for programs ([`http`]).
+//!
+//! The schema is dynamic (async-graphql `dynamic`) and rebuilt on every
+//! reload. Resolvers call the synchronous store directly: callers run the
+//! engine on blocking threads (`execute_blocking`, or `web::block` in
+//! [`http`]); no tokio runtime is needed inside.
+
+pub mod errors;
+mod filters;
+pub mod http;
+mod models;
+pub mod naming;
+mod request_types;
+mod values;
+mod variables;
+mod webhook_events;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_graphql::dynamic::{Object, Schema};
+use serde_json::{Map, Value};
+
+use crate::db::model_type::ModelType;
+use crate::db::Store;
+use crate::error::LoadProblem;
+pub use errors::GraphqlErrorInfo;
+use models::ModelSchema;
+pub use request_types::{DispatchFailure, DispatchOutcome, GatewayErrorInfo, RequestDispatcher, RequestTypeInfo};
+use request_types::RequestTypeSchema;
+
+/// Nesting deeper than this is refused (a connection query needs about 5).
+const MAX_DEPTH: usize = 24;
+
+/// Type names the schema defines itself; a model may not take them.
+const FIXED_TYPES: &[&str] = &[
+    "Query",
+    "Mutation",
+    "Subscription",
+    "Int",
+    "Float",
+    "String",
+    "Boolean",
+    "ID",
+    values::TIME,
+    values::MAP,
+    values::JSON,
+    models::PAGE_INFO,
+    request_types::GATEWAY_ERROR_TYPE,
+    filters::ORDER_DIRECTION,
+    "StringFilter",
+    "IntFilter",
+    "FloatFilter",
+    "TimeFilter",
+    "BooleanFilter",
+    "IDFilter",
+];
+
+/// The executable schema of one version of the app.
+pub struct GraphqlEngine {
+    schema: Schema,
+}
+
+impl std::fmt::Debug for GraphqlEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphqlEngine").finish_non_exhaustive()
+    }
+}
+
+/// Who claimed a generated name, to report clashes with both owners.
+struct Claims {
+    owners: HashMap<String, (PathBuf, String)>,
+    problems: Vec<LoadProblem>,
+}
+
+impl Claims {
+    fn new() -> Claims {
+        let owners = FIXED_TYPES
+            .iter()
+            .map(|name| (name.to_string(), (PathBuf::from("(built in)"), "a built-in type".to_string())))
+            .chain(
+                webhook_events::type_names()
+                    .iter()
+                    .map(|name| (name.to_string(), (PathBuf::from("(built in)"), "the webhook events query".to_string()))),
+            )
+            .collect();
+        Claims {
+            owners,
+            problems: Vec::new(),
+        }
+    }
+
+    /// Claim `name` (in namespace `kind`) for `owner`, or record a problem.
+    fn claim(&mut self, kind: &str, name: &str, file: &Path, owner: &str) -> bool {
+        let key = format!("{kind}:{name}");
+        let key = if kind == "type" { name.to_string() } else { key };
+        if !naming::is_graphql_name(name) {
+            self.problems.push(LoadProblem::new(
+                file,
+                1,
+                format!("{owner} would be named `{name}` in GraphQL, which is not a valid GraphQL name"),
+            ));
+            return false;
+        }
+        match self.owners.get(&key) {
+            Some((other_file, other_owner)) => {
+                self.problems.push(LoadProblem::new(
+                    file,
+                    1,
+                    format!(
+                        "{owner} and {other_owner} ({}) both need the GraphQL {kind} `{name}`; rename one of them",
+                        other_file.display()
+                    ),
+                ));
+                false
+            }
+            None => {
+                self.owners.insert(key, (file.to_path_buf(), owner.to_string()));
+                true
+            }
+        }
+    }
+}
+
+impl GraphqlEngine {
+    /// Build the schema. Name clashes (two models with one short name, a
+    /// model named like a built-in type, ...) are load problems.
+    pub fn build(
+        models: &[ModelType],
+        request_types: &[RequestTypeInfo],
+        store: Store,
+        dispatcher: Option<Arc<dyn RequestDispatcher>>,
+    ) -> Result<GraphqlEngine, Vec<LoadProblem>> {
+        let mut claims = Claims::new();
+        let mut model_plans = Vec::with_capacity(models.len());
+        for model in models {
+            let plan = ModelSchema::new(model);
+            let owner = format!("model `{}`", model.name);
+            let mut ok = true;
+            // The first clashing type name is enough to report.
+            for name in plan.type_names() {
+                if !claims.claim("type", &name, &model.file, &owner) {
+                    ok = false;
+                    break;
+                }
+            }
+            if ok {
+                ok &= claims.claim("query", &plan.single_query, &model.file, &owner)
+                    && claims.claim("query", &plan.connection_query, &model.file, &owner);
+                for name in plan.mutation_names() {
+                    ok &= claims.claim("mutation", &name, &model.file, &owner);
+                }
+            }
+            ok &= check_properties(&plan, &mut claims.problems);
+            if ok {
+                model_plans.push(Arc::new(plan));
+            }
+        }
+        claims.claim("query", webhook_events::QUERY, &PathBuf::from("(built in)"), "the webhook events query");
+
+        let mut request_plans = Vec::with_capacity(request_types.len());
+        for info in request_types {
+            let plan = RequestTypeSchema::new(info);
+            let file = PathBuf::from(&info.full_name);
+            let owner = format!("request type `{}`", info.full_name);
+            let mut ok = claims.claim("type", &plan.payload_type, &file, &owner)
+                && claims.claim("mutation", &plan.mutation, &file, &owner);
+            if let Some((input_name, fields)) = &plan.input {
+                ok &= claims.claim("type", input_name, &file, &owner);
+                let mut seen = HashMap::new();
+                for (graphql, snake, _) in fields {
+                    if !naming::is_graphql_name(graphql) {
+                        claims.problems.push(LoadProblem::new(
+                            &file,
+                            1,
+                            format!("field `{snake}` would be `{graphql}` in GraphQL, which is not a valid GraphQL name"),
+                        ));
+                        ok = false;
+                    } else if let Some(other) = seen.insert(graphql.clone(), snake.clone()) {
+                        claims.problems.push(LoadProblem::new(
+                            &file,
+                            1,
+                            format!("fields `{other}` and `{snake}` are both `{graphql}` in GraphQL; rename one"),
+                        ));
+                        ok = false;
+                    }
+                }
+            }
+            if ok {
+                request_plans.push(Arc::new(plan));
+            }
+        }
+        if !claims.problems.is_empty() {
+            return Err(claims.problems);
+        }
+
+        let mut query = Object::new("Query");
+        let mut mutation = Object::new("Mutation");
+        let mut has_mutations = false;
+        let mut builder_types: Vec<async_graphql::dynamic::Type> = Vec::new();
+
+        for scalar in values::scalars() {
+            builder_types.push(scalar.into());
+        }
+        let (shared_inputs, direction) = filters::shared_inputs();
+        builder_types.extend(shared_inputs.into_iter().map(Into::into));
+        builder_types.push(direction.into());
+        builder_types.push(models::page_info_type().into());
+        builder_types.push(request_types::gateway_error_type().into());
+
+        for plan in &model_plans {
+            let (objects, inputs, order_field) = models::types(plan);
+            builder_types.extend(objects.into_iter().map(Into::into));
+            builder_types.extend(inputs.into_iter().map(Into::into));
+            builder_types.push(order_field.into());
+            for field in models::query_fields(plan, &store) {
+                query = query.field(field);
+            }
+            for field in models::mutation_fields(plan, &store) {
+                mutation = mutation.field(field);
+                has_mutations = true;
+            }
+        }
+
+        builder_types.extend(webhook_events::types().into_iter().map(Into::into));
+        query = query.field(webhook_events::query_field(&store));
+
+        for plan in &request_plans {
+            let (payload, input) = request_types::types(plan);
+            builder_types.push(payload.into());
+            if let Some(input) = input {
+                builder_types.push(input.into());
+            }
+            mutation = mutation.field(request_types::mutation_field(plan, dispatcher.clone()));
+            has_mutations = true;
+        }
+
+        let mut builder = Schema::build("Query", has_mutations.then_some("Mutation"), None)
+            .limit_depth(MAX_DEPTH)
+            .register(query);
+        if has_mutations {
+            builder = builder.register(mutation);
+        }
+        for ty in builder_types {
+            builder = builder.register(ty);
+        }
+        let schema = builder.finish().map_err(|e| {
+            vec![LoadProblem::new(
+                "schema",
+                0,
+                format!("the GraphQL schema cannot be built: {e}"),
+            )]
+        })?;
+        Ok(GraphqlEngine { schema })
+    }
+
+    /// Run one request; every error carries `extensions.code`.
+    pub async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+        let mut response = self.schema.execute(request).await;
+        errors::ensure_codes(&mut response);
+        response
+    }
+
+    /// For templates: run `query` with `variables` (adapted, see
+    /// [`variables`]) on this thread; the data, or every error.
+    pub fn execute_blocking(&self, query: &str, variables: Map<String, Value>) -> Result<Value, Vec<GraphqlErrorInfo>> {
+        let variables = variables::adapt(query, variables);
+        let request =
+            async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(Value::Object(variables)));
+        let response = futures::executor::block_on(self.execute(request));
+        if response.errors.is_empty() {
+            Ok(response.data.into_json().unwrap_or(Value::Null))
+        } else {
+            Err(response.errors.iter().map(GraphqlErrorInfo::from_server_error).collect())
+        }
+    }
+
+    /// The schema in SDL, e.g. for `payforms check` output or docs.
+    pub fn sdl(&self) -> String {
+        self.schema.sdl()
+    }
+}
+
+/// Property fields: valid GraphQL names, distinct, not `id`/`createdAt`/`updatedAt`.
+fn check_properties(plan: &ModelSchema, problems: &mut Vec<LoadProblem>) -> bool {
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    let mut ok = true;
+    for field in &plan.fields {
+        let problem = if !naming::is_graphql_name(&field.graphql) {
+            Some(format!(
+                "property `{}` would be `{}` in GraphQL, which is not a valid GraphQL name",
+                field.property, field.graphql
+            ))
+        } else if ["id", "createdAt", "updatedAt"].contains(&field.graphql.as_str()) {
+            Some(format!(
+                "property `{}` would be `{}` in GraphQL, which every record already has",
+                field.property, field.graphql
+            ))
+        } else {
+            seen.insert(&field.graphql, &field.property).map(|other| {
+                format!(
+                    "properties `{other}` and `{}` are both `{}` in GraphQL; rename one",
+                    field.property, field.graphql
+                )
+            })
+        };
+        if let Some(message) = problem {
+            problems.push(LoadProblem::new(&plan.model.file, 1, message));
+            ok = false;
+        }
+    }
+    ok
+}

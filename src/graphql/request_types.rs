@@ -1,0 +1,246 @@
+//! Request-type mutations: `stripe_createCustomer(input:, idempotencyKey:)`
+//! hands the input (keys back in snake_case) to the gateway dispatcher and
+//! returns the written record and the gateway's errors.
+
+use std::sync::Arc;
+
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, Object, TypeRef};
+use async_graphql::{Error, ErrorExtensions};
+use serde_json::{json, Map, Value};
+
+use super::errors::coded;
+use super::naming::{camel_case, pascal_case, snake_case_keys};
+use super::values::{key_field, property_type_ref, to_graphql, to_json, MAP};
+use crate::db::model_type::PropertyType;
+
+/// What the GraphQL layer knows of a request type (an API call notification).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestTypeInfo {
+    /// `stripe`; `app` for the app's own request types.
+    pub module: String,
+    /// `create_customer`.
+    pub name: String,
+    /// `modules/stripe/create_customer`, what the dispatcher is given.
+    pub full_name: String,
+    /// Typed inputs when the notification declares `fields`, else a Map input.
+    pub fields: Option<Vec<(String, PropertyType)>>,
+}
+
+/// Sends a request type to its gateway (render, send, map, store).
+pub trait RequestDispatcher: Send + Sync {
+    fn dispatch(
+        &self,
+        request_type: &str,
+        data: Value,
+        idempotency_key: Option<String>,
+    ) -> Result<DispatchOutcome, DispatchFailure>;
+}
+
+/// The gateway answered; `errors` are the mapper's (e.g. a declined card).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DispatchOutcome {
+    pub record: Option<Value>,
+    pub model: Option<String>,
+    pub errors: Vec<GatewayErrorInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayErrorInfo {
+    pub message: String,
+    pub code: Option<String>,
+    pub field: Option<String>,
+}
+
+/// The request could not be completed; becomes a GraphQL error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DispatchFailure {
+    pub message: String,
+    /// `extensions.code`, e.g. "GATEWAY_ERROR", "NOT_FOUND".
+    pub code: String,
+    /// `extensions.stripeErrorCode`, e.g. "card_declined".
+    pub stripe_error_code: Option<String>,
+}
+
+pub const GATEWAY_ERROR_TYPE: &str = "GatewayError";
+
+pub fn gateway_error_type() -> Object {
+    Object::new(GATEWAY_ERROR_TYPE)
+        .field(key_field("message", TypeRef::named_nn(TypeRef::STRING)))
+        .field(key_field("code", TypeRef::named(TypeRef::STRING)))
+        .field(key_field("field", TypeRef::named(TypeRef::STRING)))
+}
+
+/// How one request type appears in GraphQL.
+#[derive(Debug)]
+pub struct RequestTypeSchema {
+    pub info: RequestTypeInfo,
+    /// `stripe_createCustomer`.
+    pub mutation: String,
+    /// `StripeCreateCustomerPayload`.
+    pub payload_type: String,
+    /// `StripeCreateCustomerInput` and its fields (GraphQL name, snake name,
+    /// type), when typed.
+    pub input: Option<(String, Vec<(String, String, PropertyType)>)>,
+}
+
+impl RequestTypeSchema {
+    pub fn new(info: &RequestTypeInfo) -> RequestTypeSchema {
+        let module = info.module.replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_");
+        let prefix = format!("{}{}", pascal_case(&info.module), pascal_case(&info.name));
+        let input = info.fields.as_ref().filter(|f| !f.is_empty()).map(|fields| {
+            let fields = fields
+                .iter()
+                .map(|(name, kind)| (camel_case(name), name.clone(), *kind))
+                .collect();
+            (format!("{prefix}Input"), fields)
+        });
+        RequestTypeSchema {
+            info: info.clone(),
+            mutation: format!("{module}_{}", camel_case(&info.name)),
+            payload_type: format!("{prefix}Payload"),
+            input,
+        }
+    }
+
+    /// The input as the dispatcher wants it: snake_case keys; Map values as given.
+    fn data_from_input(&self, input: Option<&async_graphql::Value>) -> Value {
+        let Some(input) = input.filter(|v| !matches!(v, async_graphql::Value::Null)) else {
+            return json!({});
+        };
+        match (&self.input, input) {
+            (Some((_, fields)), async_graphql::Value::Object(object)) => {
+                let mut data = Map::with_capacity(object.len());
+                for (name, value) in object {
+                    let key = fields
+                        .iter()
+                        .find(|(graphql, _, _)| graphql == name.as_str())
+                        .map_or_else(|| name.to_string(), |(_, snake, _)| snake.clone());
+                    data.insert(key, to_json(value));
+                }
+                Value::Object(data)
+            }
+            _ => snake_case_keys(to_json(input)),
+        }
+    }
+}
+
+/// Payload and input types of one request type.
+pub fn types(plan: &RequestTypeSchema) -> (Object, Option<InputObject>) {
+    let payload = Object::new(&plan.payload_type)
+        .description(format!("What `{}` produced.", plan.info.full_name))
+        .field(key_field("record", TypeRef::named(MAP)).description("The written record, if the response mapper wrote one."))
+        .field(key_field("model", TypeRef::named(TypeRef::STRING)))
+        .field(key_field("errors", TypeRef::named_nn_list_nn(GATEWAY_ERROR_TYPE)));
+    let input = plan.input.as_ref().map(|(name, fields)| {
+        fields.iter().fold(InputObject::new(name), |input, (graphql, _, kind)| {
+            input.field(InputValue::new(graphql, property_type_ref(*kind)))
+        })
+    });
+    (payload, input)
+}
+
+pub fn mutation_field(plan: &Arc<RequestTypeSchema>, dispatcher: Option<Arc<dyn RequestDispatcher>>) -> Field {
+    let input_type = plan.input.as_ref().map_or(MAP.to_string(), |(name, _)| name.clone());
+    let resolver_plan = plan.clone();
+    Field::new(&plan.mutation, TypeRef::named(&plan.payload_type), move |ctx| {
+        let plan = resolver_plan.clone();
+        let dispatcher = dispatcher.clone();
+        let data = plan.data_from_input(ctx.args.get("input").map(|v| v.as_value()));
+        let idempotency_key = ctx
+            .args
+            .get("idempotencyKey")
+            .and_then(|v| v.string().ok().map(str::to_string))
+            .filter(|k| !k.trim().is_empty());
+        let result = match dispatcher {
+            None => Err(coded("UNAVAILABLE", "no gateway is configured to dispatch request types")),
+            Some(dispatcher) => dispatcher
+                .dispatch(&plan.info.full_name, data, idempotency_key)
+                .map(|outcome| Some(FieldValue::value(to_graphql(payload_value(&outcome)))))
+                .map_err(failure_error),
+        };
+        FieldFuture::new(futures::future::ready(result))
+    })
+    .description(format!("Send `{}` to its gateway.", plan.info.full_name))
+    .argument(InputValue::new("input", TypeRef::named(input_type)))
+    .argument(
+        InputValue::new("idempotencyKey", TypeRef::named(TypeRef::STRING))
+            .description("Sent to the gateway; a retry with the same key has one effect."),
+    )
+}
+
+fn payload_value(outcome: &DispatchOutcome) -> Value {
+    json!({
+        "record": outcome.record,
+        "model": outcome.model,
+        "errors": outcome
+            .errors
+            .iter()
+            .map(|e| json!({"message": e.message, "code": e.code, "field": e.field}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+fn failure_error(failure: DispatchFailure) -> Error {
+    let DispatchFailure {
+        message,
+        code,
+        stripe_error_code,
+    } = failure;
+    Error::new(message).extend_with(move |_, e| {
+        e.set("code", code);
+        if let Some(stripe_code) = stripe_error_code {
+            e.set("stripeErrorCode", stripe_code);
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(fields: Option<Vec<(String, PropertyType)>>) -> RequestTypeInfo {
+        RequestTypeInfo {
+            module: "stripe".into(),
+            name: "create_customer".into(),
+            full_name: "modules/stripe/create_customer".into(),
+            fields,
+        }
+    }
+
+    #[test]
+    fn names_follow_the_module_and_request_type() {
+        let plan = RequestTypeSchema::new(&info(None));
+        assert_eq!(plan.mutation, "stripe_createCustomer");
+        assert_eq!(plan.payload_type, "StripeCreateCustomerPayload");
+        assert!(plan.input.is_none());
+        let typed = RequestTypeSchema::new(&info(Some(vec![("payment_method_id".into(), PropertyType::String)])));
+        let (input_name, fields) = typed.input.unwrap();
+        assert_eq!(input_name, "StripeCreateCustomerInput");
+        assert_eq!(fields[0].0, "paymentMethodId");
+    }
+
+    #[test]
+    fn typed_input_keys_map_back_exactly_and_keep_map_values() {
+        let plan = RequestTypeSchema::new(&info(Some(vec![
+            ("address_line_1".into(), PropertyType::String),
+            ("metadata".into(), PropertyType::Json),
+        ])));
+        let input = to_graphql(json!({"addressLine1": "Main St", "metadata": {"orderId": 1}}));
+        assert_eq!(
+            plan.data_from_input(Some(&input)),
+            json!({"address_line_1": "Main St", "metadata": {"orderId": 1}})
+        );
+        assert_eq!(plan.data_from_input(None), json!({}));
+        assert_eq!(plan.data_from_input(Some(&async_graphql::Value::Null)), json!({}));
+    }
+
+    #[test]
+    fn map_input_keys_become_snake_case_recursively() {
+        let plan = RequestTypeSchema::new(&info(None));
+        let input = to_graphql(json!({"paymentMethodId": "pm_1", "recurring": {"intervalCount": 2}}));
+        assert_eq!(
+            plan.data_from_input(Some(&input)),
+            json!({"payment_method_id": "pm_1", "recurring": {"interval_count": 2}})
+        );
+    }
+}

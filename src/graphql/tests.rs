@@ -1,0 +1,757 @@
+//! The engine against the real store (SQLite in a temporary file; one
+//! PostgreSQL smoke test).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Map, Value};
+
+use super::*;
+use crate::db::model_type::PropertyType;
+
+const PAYMENT_YAML: &str = "\
+name: payment
+properties:
+  - name: gateway_id
+    type: string
+    unique: true
+  - name: amount
+    type: integer
+  - name: fee_rate
+    type: float
+  - name: captured
+    type: boolean
+  - name: paid_at
+    type: datetime
+  - name: metadata
+    type: json
+  - name: tags
+    type: array
+";
+
+const CREDIT_CARD_YAML: &str = "\
+properties:
+  - name: last4
+    type: string
+";
+
+fn model(file: &str, full_name: &str, yaml: &str) -> ModelType {
+    ModelType::parse(Path::new(file), full_name, yaml).unwrap()
+}
+
+fn models() -> Vec<ModelType> {
+    vec![
+        model("modules/payments/schema/payment.yml", "modules/payments/payment", PAYMENT_YAML),
+        model("schema/credit_card.yml", "credit_card", CREDIT_CARD_YAML),
+    ]
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+    engine: GraphqlEngine,
+}
+
+fn sqlite_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(dir.path().join("records.db").to_str().unwrap()).unwrap();
+    store.migrate().unwrap();
+    (dir, store)
+}
+
+fn fixture_with(request_types: &[RequestTypeInfo], dispatcher: Option<Arc<dyn RequestDispatcher>>) -> Fixture {
+    let (dir, store) = sqlite_store();
+    let engine = GraphqlEngine::build(&models(), request_types, store.clone(), dispatcher).unwrap();
+    Fixture {
+        _dir: dir,
+        store,
+        engine,
+    }
+}
+
+fn fixture() -> Fixture {
+    fixture_with(&[], None)
+}
+
+fn vars(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("variables must be an object, not {other}"),
+    }
+}
+
+impl Fixture {
+    fn run(&self, query: &str, variables: Value) -> Value {
+        match self.engine.execute_blocking(query, vars(variables)) {
+            Ok(data) => data,
+            Err(errors) => panic!("{query}\nfailed: {errors:#?}"),
+        }
+    }
+
+    fn errors(&self, query: &str, variables: Value) -> Vec<GraphqlErrorInfo> {
+        match self.engine.execute_blocking(query, vars(variables)) {
+            Ok(data) => panic!("{query}\nshould fail but gave {data}"),
+            Err(errors) => errors,
+        }
+    }
+
+    fn create_payment(&self, input: Value) -> Value {
+        let data = self.run(
+            "mutation($input: PaymentInput!) { createPayment(input: $input) { id gatewayId amount } }",
+            json!({ "input": input }),
+        );
+        data["createPayment"].clone()
+    }
+
+    /// Payments with amounts 100, 200, ... created in that order.
+    fn seed_payments(&self, count: i64) -> Vec<String> {
+        (1..=count)
+            .map(|i| {
+                let created = self.create_payment(json!({
+                    "gatewayId": format!("pi_{i}"),
+                    "amount": i * 100,
+                    "captured": i % 2 == 0,
+                    "paidAt": format!("2024-05-{:02}T12:00:00Z", i),
+                }));
+                created["id"].as_str().unwrap().to_string()
+            })
+            .collect()
+    }
+}
+
+fn amounts(connection: &Value) -> Vec<i64> {
+    connection["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["amount"].as_i64().unwrap())
+        .collect()
+}
+
+// ------------------------------------------------------------ schema shape
+
+#[test]
+fn models_become_named_types_with_typed_fields() {
+    let f = fixture();
+    let sdl = f.engine.sdl();
+    for expected in [
+        "type Payment {",
+        "id: ID!",
+        "createdAt: Time!",
+        "updatedAt: Time!",
+        "gatewayId: String",
+        "amount: Int",
+        "feeRate: Float",
+        "captured: Boolean",
+        "paidAt: Time",
+        "metadata: Map",
+        "tags: [JSON]",
+        "type CreditCard {",
+        "last4: String",
+        "type CreditCardConnection {",
+        "pageInfo: PageInfo!",
+        "totalCount: Int!",
+        "input PaymentFilter {",
+        "amount: IntFilter",
+        "paidAt: TimeFilter",
+        "enum PaymentOrderField {",
+        "FEE_RATE",
+        "PAID_AT",
+        "createCreditCard(input: CreditCardInput!): CreditCard",
+        "updatePayment(id: ID!, input: PaymentInput!): Payment",
+        "deletePayment(id: ID!): Payment",
+        "stripe_webhookEvents(",
+    ] {
+        assert!(sdl.contains(expected), "SDL lacks `{expected}`:\n{sdl}");
+    }
+    // json and array properties are neither filters nor orders
+    assert!(!sdl.contains("METADATA"));
+    let single = f.run(
+        "{ __type(name: \"Query\") { fields { name args { name } } } }",
+        json!({}),
+    );
+    let fields: Vec<&str> = single["__type"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"payment") && fields.contains(&"payments"));
+    assert!(fields.contains(&"creditCard") && fields.contains(&"creditCards"));
+}
+
+#[test]
+fn two_models_with_one_short_name_is_a_load_problem_naming_both_files() {
+    let (_dir, store) = sqlite_store();
+    let a = model("modules/payments/schema/customer.yml", "modules/payments/customer", CREDIT_CARD_YAML);
+    let b = model("schema/customer.yml", "customer", CREDIT_CARD_YAML);
+    let problems = GraphqlEngine::build(&[a, b], &[], store, None).unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let problem = &problems[0];
+    assert_eq!(problem.file, Path::new("schema/customer.yml"));
+    assert_eq!(problem.line, 1);
+    assert!(problem.message.contains("modules/payments/schema/customer.yml"), "{}", problem.message);
+    assert!(problem.message.contains("`Customer`"), "{}", problem.message);
+}
+
+#[test]
+fn a_model_named_like_a_built_in_type_is_a_load_problem() {
+    let (_dir, store) = sqlite_store();
+    let page_info = model("schema/page_info.yml", "page_info", CREDIT_CARD_YAML);
+    let problems = GraphqlEngine::build(&[page_info], &[], store, None).unwrap_err();
+    assert_eq!(problems[0].file, Path::new("schema/page_info.yml"));
+    assert!(problems[0].message.contains("PageInfo"), "{}", problems[0].message);
+}
+
+#[test]
+fn camel_case_clashes_between_properties_are_load_problems() {
+    let (_dir, store) = sqlite_store();
+    let yaml = "properties:\n  - name: fee_rate\n    type: float\n  - name: feeRate\n    type: float\n";
+    let clash = model("schema/fee.yml", "fee", yaml);
+    let problems = GraphqlEngine::build(&[clash], &[], store, None).unwrap_err();
+    assert!(problems[0].message.contains("feeRate"), "{}", problems[0].message);
+}
+
+#[test]
+fn an_app_without_models_still_has_a_schema() {
+    let (_dir, store) = sqlite_store();
+    let engine = GraphqlEngine::build(&[], &[], store, None).unwrap();
+    let data = engine.execute_blocking("{ __typename }", Map::new()).unwrap();
+    assert_eq!(data, json!({"__typename": "Query"}));
+}
+
+// ------------------------------------------------------------ records
+
+#[test]
+fn create_read_update_delete() {
+    let f = fixture();
+    let created = f.run(
+        "mutation($input: PaymentInput!) {
+            createPayment(input: $input) { id gatewayId amount feeRate captured paidAt metadata tags createdAt updatedAt }
+        }",
+        json!({"input": {
+            "gatewayId": "pi_caf\u{e9}",
+            "amount": 599,
+            "feeRate": 0.029,
+            "captured": true,
+            "paidAt": "2024-05-01T14:00:00+02:00",
+            "metadata": {"order_id": "12", "nested": {"x": [1, 2]}},
+            "tags": ["a", 1]
+        }}),
+    )["createPayment"]
+        .clone();
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created["gatewayId"], "pi_caf\u{e9}");
+    assert_eq!(created["amount"], 599);
+    assert_eq!(created["feeRate"], 0.029);
+    assert_eq!(created["captured"], true);
+    assert_eq!(created["paidAt"], "2024-05-01T12:00:00.000000Z");
+    assert_eq!(created["metadata"], json!({"order_id": "12", "nested": {"x": [1, 2]}}));
+    assert_eq!(created["tags"], json!(["a", 1]));
+    assert!(created["createdAt"].as_str().unwrap().ends_with('Z'));
+
+    // the store holds snake_case property names
+    let record = f
+        .store
+        .get_record(&models()[0], id.parse().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.properties["gateway_id"], "pi_caf\u{e9}");
+
+    let read = f.run("query($id: ID!) { payment(id: $id) { id amount } }", json!({"id": id}));
+    assert_eq!(read["payment"], json!({"id": id, "amount": 599}));
+
+    // update merges: amount changes, gatewayId stays; null clears
+    let updated = f.run(
+        "mutation($id: ID!) { updatePayment(id: $id, input: {amount: 700, captured: null}) { amount gatewayId captured } }",
+        json!({"id": id}),
+    );
+    assert_eq!(
+        updated["updatePayment"],
+        json!({"amount": 700, "gatewayId": "pi_caf\u{e9}", "captured": null})
+    );
+
+    let deleted = f.run(
+        "mutation($id: ID!) { deletePayment(id: $id) { id amount } }",
+        json!({"id": id}),
+    );
+    assert_eq!(deleted["deletePayment"], json!({"id": id, "amount": 700}));
+    let errors = f.errors("query($id: ID!) { payment(id: $id) { id } }", json!({"id": id}));
+    assert_eq!(errors[0].code, "NOT_FOUND");
+}
+
+#[test]
+fn missing_records_are_not_found() {
+    let f = fixture();
+    for query in [
+        "{ payment(id: \"999999\") { id } }",
+        "mutation { updatePayment(id: \"999999\", input: {amount: 1}) { id } }",
+        "mutation { deletePayment(id: 999999) { id } }",
+    ] {
+        let errors = f.errors(query, json!({}));
+        assert_eq!(errors.len(), 1, "{query}: {errors:?}");
+        assert_eq!(errors[0].code, "NOT_FOUND", "{query}: {errors:?}");
+        assert!(errors[0].message.contains("999999"), "{}", errors[0].message);
+    }
+}
+
+#[test]
+fn invalid_input_is_bad_user_input_with_fields() {
+    let f = fixture();
+    f.create_payment(json!({"gatewayId": "pi_1", "amount": 1}));
+    let errors = f.errors(
+        "mutation { createPayment(input: {gatewayId: \"pi_1\", amount: 2}) { id } }",
+        json!({}),
+    );
+    assert_eq!(errors[0].code, "BAD_USER_INPUT");
+    let fields = errors[0].extensions["fields"].as_array().unwrap();
+    assert_eq!(fields[0]["field"], "gatewayId");
+    assert!(fields[0]["message"].as_str().unwrap().contains("taken"), "{fields:?}");
+    assert!(errors[0].message.contains("gatewayId"), "{}", errors[0].message);
+    // nothing was written
+    let count = f.run("{ payments(filter: {gatewayId: {eq: \"pi_1\"}}) { totalCount } }", json!({}));
+    assert_eq!(count["payments"]["totalCount"], 1);
+
+    for (query, field) in [
+        ("{ payment(id: \"abc\") { id } }", "id"),
+        ("{ payments(first: -1) { totalCount } }", "first"),
+        ("{ payments(filter: {id: {eq: \"x\"}}) { totalCount } }", "id"),
+        ("{ payments(after: \"not-a-cursor\") { totalCount } }", "cursor"),
+    ] {
+        let errors = f.errors(query, json!({}));
+        assert_eq!(errors[0].code, "BAD_USER_INPUT", "{query}: {errors:?}");
+        assert_eq!(errors[0].extensions["fields"][0]["field"], field, "{query}: {errors:?}");
+    }
+}
+
+#[test]
+fn malformed_queries_and_wrong_types_carry_a_code_too() {
+    let f = fixture();
+    for query in [
+        "{ payments(",
+        "{ nothing }",
+        "mutation { createPayment(input: {amount: \"many\"}) { id } }",
+    ] {
+        let errors = f.errors(query, json!({}));
+        assert_eq!(errors[0].code, "GRAPHQL_VALIDATION_FAILED", "{query}: {errors:?}");
+    }
+}
+
+// ------------------------------------------------------------ connections
+
+#[test]
+fn filters_select_records() {
+    let f = fixture();
+    f.seed_payments(6);
+    let query = "query($filter: PaymentFilter) { payments(filter: $filter, orderBy: {field: AMOUNT, direction: ASC}) {
+        totalCount edges { node { amount } } } }";
+    let cases = [
+        (json!({"amount": {"eq": 300}}), vec![300]),
+        (json!({"amount": {"ne": 300}}), vec![100, 200, 400, 500, 600]),
+        (json!({"amount": {"gte": 200, "lt": 500}}), vec![200, 300, 400]),
+        (json!({"amount": {"gt": 500}}), vec![600]),
+        (json!({"amount": {"lte": 100}}), vec![100]),
+        (json!({"amount": {"in": [100, 600, 700]}}), vec![100, 600]),
+        (json!({"gatewayId": {"eq": "pi_4"}}), vec![400]),
+        (json!({"gatewayId": {"in": ["pi_2", "pi_5"]}}), vec![200, 500]),
+        (json!({"captured": {"eq": true}}), vec![200, 400, 600]),
+        (json!({"paidAt": {"gt": "2024-05-04T00:00:00Z"}}), vec![400, 500, 600]),
+        (json!({"feeRate": {"exists": true}}), vec![]),
+        (json!({"feeRate": {"exists": false}}), vec![100, 200, 300, 400, 500, 600]),
+        (json!({"amount": {"gte": 200}, "captured": {"eq": false}}), vec![300, 500]),
+    ];
+    for (filter, expected) in cases {
+        let data = f.run(query, json!({ "filter": filter }));
+        assert_eq!(amounts(&data["payments"]), expected, "filter {filter}");
+        assert_eq!(data["payments"]["totalCount"], expected.len(), "filter {filter}");
+    }
+}
+
+#[test]
+fn filter_by_id() {
+    let f = fixture();
+    let ids = f.seed_payments(3);
+    let data = f.run(
+        "query($ids: [ID!]) { payments(filter: {id: {in: $ids}}, orderBy: {field: ID}) { nodes { id } } }",
+        json!({"ids": [ids[0], ids[2]]}),
+    );
+    assert_eq!(data["payments"]["nodes"], json!([{"id": ids[0]}, {"id": ids[2]}]));
+}
+
+#[test]
+fn ordering_defaults_to_newest_first() {
+    let f = fixture();
+    f.seed_payments(3);
+    let newest_first = f.run("{ payments { edges { node { amount } } } }", json!({}));
+    assert_eq!(amounts(&newest_first["payments"]), vec![300, 200, 100]);
+    let by_amount = f.run(
+        "{ payments(orderBy: {field: AMOUNT, direction: DESC}) { edges { node { amount } } } }",
+        json!({}),
+    );
+    assert_eq!(amounts(&by_amount["payments"]), vec![300, 200, 100]);
+    let by_gateway = f.run(
+        "{ payments(orderBy: {field: GATEWAY_ID}) { edges { node { amount } } } }",
+        json!({}),
+    );
+    assert_eq!(amounts(&by_gateway["payments"]), vec![100, 200, 300]);
+}
+
+#[test]
+fn pages_forward_and_backward_with_cursors() {
+    let f = fixture();
+    f.seed_payments(7);
+    let query = "query($first: Int, $after: String, $last: Int, $before: String) {
+        payments(first: $first, after: $after, last: $last, before: $before, orderBy: {field: AMOUNT, direction: ASC}) {
+            totalCount
+            edges { cursor node { amount } }
+            pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+        } }";
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let data = f.run(query, json!({"first": 3, "after": after}));
+        let page = &data["payments"];
+        assert_eq!(page["totalCount"], 7);
+        seen.extend(amounts(page));
+        let edges = page["edges"].as_array().unwrap();
+        assert_eq!(page["pageInfo"]["endCursor"], edges.last().unwrap()["cursor"]);
+        assert_eq!(page["pageInfo"]["startCursor"], edges[0]["cursor"]);
+        if page["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(seen, vec![100, 200, 300, 400, 500, 600, 700]);
+
+    // backward from the end
+    let mut seen_backward = Vec::new();
+    let mut before = Value::Null;
+    loop {
+        let data = f.run(query, json!({"last": 3, "before": before}));
+        let page = &data["payments"];
+        let mut chunk = amounts(page);
+        chunk.extend(seen_backward);
+        seen_backward = chunk;
+        if page["pageInfo"]["hasPreviousPage"] == false {
+            break;
+        }
+        before = page["pageInfo"]["startCursor"].clone();
+    }
+    assert_eq!(seen_backward, vec![100, 200, 300, 400, 500, 600, 700]);
+
+    // default page size is 10
+    f.seed_more(5);
+    let data = f.run("{ payments { totalCount edges { cursor } pageInfo { hasNextPage } } }", json!({}));
+    assert_eq!(data["payments"]["edges"].as_array().unwrap().len(), 10);
+    assert_eq!(data["payments"]["totalCount"], 12);
+    assert_eq!(data["payments"]["pageInfo"]["hasNextPage"], true);
+}
+
+impl Fixture {
+    fn seed_more(&self, count: i64) {
+        for i in 0..count {
+            self.create_payment(json!({"gatewayId": format!("more_{i}"), "amount": 10_000 + i}));
+        }
+    }
+}
+
+#[test]
+fn empty_connections_have_empty_pages() {
+    let f = fixture();
+    let data = f.run(
+        "{ creditCards { totalCount edges { cursor } nodes { id } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }",
+        json!({}),
+    );
+    assert_eq!(
+        data["creditCards"],
+        json!({"totalCount": 0, "edges": [], "nodes": [], "pageInfo": {
+            "hasNextPage": false, "hasPreviousPage": false, "startCursor": null, "endCursor": null}})
+    );
+}
+
+#[test]
+fn template_variables_may_be_snake_case_strings() {
+    let f = fixture();
+    f.seed_payments(4);
+    let data = f.run(
+        "query($perPage: Int, $minAmount: Int) { payments(first: $perPage, filter: {amount: {gte: $minAmount}}) { edges { node { amount } } } }",
+        json!({"per_page": "2", "min_amount": 200}),
+    );
+    assert_eq!(amounts(&data["payments"]).len(), 2);
+}
+
+// ------------------------------------------------------------ request types
+
+#[derive(Default)]
+struct FakeDispatcher {
+    calls: Mutex<Vec<(String, Value, Option<String>)>>,
+    fail: bool,
+}
+
+impl RequestDispatcher for FakeDispatcher {
+    fn dispatch(&self, request_type: &str, data: Value, key: Option<String>) -> Result<DispatchOutcome, DispatchFailure> {
+        self.calls.lock().unwrap().push((request_type.to_string(), data.clone(), key));
+        if self.fail {
+            return Err(DispatchFailure {
+                message: "Your card was declined".into(),
+                code: "GATEWAY_ERROR".into(),
+                stripe_error_code: Some("card_declined".into()),
+            });
+        }
+        Ok(DispatchOutcome {
+            record: Some(json!({"id": "7", "gateway_id": "cus_1", "email": data["email"]})),
+            model: Some("modules/payments/customer".into()),
+            errors: vec![GatewayErrorInfo {
+                message: "phone looks odd".into(),
+                code: Some("invalid_phone".into()),
+                field: Some("phone".into()),
+            }],
+        })
+    }
+}
+
+fn request_types() -> Vec<RequestTypeInfo> {
+    vec![
+        RequestTypeInfo {
+            module: "stripe".into(),
+            name: "create_customer".into(),
+            full_name: "modules/stripe/create_customer".into(),
+            fields: Some(vec![
+                ("email".into(), PropertyType::String),
+                ("payment_method_id".into(), PropertyType::String),
+                ("metadata".into(), PropertyType::Json),
+            ]),
+        },
+        RequestTypeInfo {
+            module: "stripe".into(),
+            name: "create_payment_intent".into(),
+            full_name: "modules/stripe/create_payment_intent".into(),
+            fields: None,
+        },
+    ]
+}
+
+#[test]
+fn request_type_mutations_dispatch_snake_case_input() {
+    let dispatcher = Arc::new(FakeDispatcher::default());
+    let f = fixture_with(&request_types(), Some(dispatcher.clone()));
+    let data = f.run(
+        "mutation($key: String) {
+            stripe_createCustomer(input: {email: \"a@example.com\", paymentMethodId: \"pm_1\", metadata: {orderId: 12}}, idempotencyKey: $key) {
+                record model errors { message code field }
+            } }",
+        json!({"key": "idem-1"}),
+    );
+    assert_eq!(
+        data["stripe_createCustomer"],
+        json!({
+            "record": {"id": "7", "gateway_id": "cus_1", "email": "a@example.com"},
+            "model": "modules/payments/customer",
+            "errors": [{"message": "phone looks odd", "code": "invalid_phone", "field": "phone"}]
+        })
+    );
+    f.run(
+        "mutation { stripe_createPaymentIntent(input: {amount: 1235, customerId: \"cus_1\", recurring: {intervalCount: 1}, metadata: {orderId: \"x\"}}) { model } }",
+        json!({}),
+    );
+    let calls = dispatcher.calls.lock().unwrap();
+    assert_eq!(
+        calls[0],
+        (
+            "modules/stripe/create_customer".to_string(),
+            json!({"email": "a@example.com", "payment_method_id": "pm_1", "metadata": {"orderId": 12}}),
+            Some("idem-1".to_string())
+        )
+    );
+    assert_eq!(
+        calls[1],
+        (
+            "modules/stripe/create_payment_intent".to_string(),
+            json!({"amount": 1235, "customer_id": "cus_1", "recurring": {"interval_count": 1}, "metadata": {"orderId": "x"}}),
+            None
+        )
+    );
+    let sdl = f.engine.sdl();
+    assert!(sdl.contains("stripe_createCustomer(input: StripeCreateCustomerInput, idempotencyKey: String): StripeCreateCustomerPayload"), "{sdl}");
+    assert!(sdl.contains("stripe_createPaymentIntent(input: Map, idempotencyKey: String): StripeCreatePaymentIntentPayload"), "{sdl}");
+}
+
+#[test]
+fn dispatch_failures_become_coded_errors() {
+    let dispatcher = Arc::new(FakeDispatcher {
+        fail: true,
+        ..FakeDispatcher::default()
+    });
+    let f = fixture_with(&request_types(), Some(dispatcher));
+    let errors = f.errors(
+        "mutation { stripe_createPaymentIntent(input: {amount: 1}) { model } }",
+        json!({}),
+    );
+    assert_eq!(errors[0].message, "Your card was declined");
+    assert_eq!(errors[0].code, "GATEWAY_ERROR");
+    assert_eq!(errors[0].extensions["stripeErrorCode"], "card_declined");
+    assert_eq!(errors[0].path, vec![json!("stripe_createPaymentIntent")]);
+}
+
+#[test]
+fn request_types_without_a_dispatcher_fail_cleanly() {
+    let f = fixture_with(&request_types(), None);
+    let errors = f.errors("mutation { stripe_createPaymentIntent { model } }", json!({}));
+    assert_eq!(errors[0].code, "UNAVAILABLE");
+}
+
+#[test]
+fn a_request_type_clashing_with_another_is_a_load_problem() {
+    let (_dir, store) = sqlite_store();
+    let mut types = request_types();
+    let mut twin = types[0].clone();
+    twin.full_name = "modules/stripe/createCustomer".into();
+    twin.name = "createCustomer".into();
+    types.push(twin);
+    let problems = GraphqlEngine::build(&models(), &types, store, None).unwrap_err();
+    assert_eq!(problems[0].file, Path::new("modules/stripe/createCustomer"));
+    assert!(problems[0].message.contains("modules/stripe/create_customer"), "{}", problems[0].message);
+}
+
+// ------------------------------------------------------------ webhook events
+
+#[test]
+fn webhook_events_are_listed_newest_first_with_status_filter() {
+    use crate::db::models::webhook_event;
+    let f = fixture();
+    for i in 1..=3 {
+        webhook_event::insert_if_absent(
+            &f.store,
+            "stripe",
+            &format!("evt_{i}"),
+            "customer.created",
+            &format!("{{\"id\":\"evt_{i}\"}}"),
+        )
+        .unwrap();
+    }
+    let query = "query($first: Int, $after: String, $status: String) {
+        stripe_webhookEvents(first: $first, after: $after, status: $status) {
+            edges { cursor node { id eventId type data processed status attempts lastError createdAt } }
+            pageInfo { hasNextPage hasPreviousPage endCursor } } }";
+    let first = f.run(query, json!({"first": 2}));
+    let page = &first["stripe_webhookEvents"];
+    let events: Vec<&str> = page["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["eventId"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, vec!["evt_3", "evt_2"]);
+    let node = &page["edges"][0]["node"];
+    assert_eq!(node["type"], "customer.created");
+    assert_eq!(node["data"], "{\"id\":\"evt_3\"}");
+    assert_eq!(node["processed"], false);
+    assert_eq!(node["status"], "pending");
+    assert_eq!(page["pageInfo"]["hasNextPage"], true);
+    let second = f.run(query, json!({"first": 2, "after": page["pageInfo"]["endCursor"]}));
+    let page = &second["stripe_webhookEvents"];
+    assert_eq!(page["edges"][0]["node"]["eventId"], "evt_1");
+    assert_eq!(page["pageInfo"]["hasNextPage"], false);
+    assert_eq!(page["pageInfo"]["hasPreviousPage"], true);
+
+    let processed = f.run(query, json!({"status": "processed"}));
+    assert_eq!(processed["stripe_webhookEvents"]["edges"], json!([]));
+    let errors = f.errors(query, json!({"status": "done"}));
+    assert_eq!(errors[0].code, "BAD_USER_INPUT");
+}
+
+// ------------------------------------------------------------ HTTP
+
+fn api_key_hash(key: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(key.as_bytes()).into()
+}
+
+async fn post(engine: &Arc<GraphqlEngine>, authorization: Option<&str>, body: &str) -> (u16, Value) {
+    let mut request = actix_web::test::TestRequest::post().uri("/api/graphql");
+    if let Some(value) = authorization {
+        request = request.insert_header(("Authorization", value));
+    }
+    let request = request.to_http_request();
+    let response = http::handle_post(
+        engine.clone(),
+        &[api_key_hash("pk-secret")],
+        &request,
+        actix_web::web::Bytes::from(body.to_string()),
+    )
+    .await;
+    let status = response.status().as_u16();
+    let bytes = actix_web::body::to_bytes(response.into_body()).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[actix_web::test]
+async fn http_requires_an_api_key_and_runs_queries() {
+    let f = fixture();
+    f.seed_payments(2);
+    let engine = Arc::new(f.engine);
+    let body = r#"{"query": "query($n: Int) { payments(first: $n) { totalCount } }", "variables": {"n": 1}, "operationName": null}"#;
+
+    for authorization in [None, Some("Bearer wrong"), Some("pk-secret")] {
+        let (status, json) = post(&engine, authorization, body).await;
+        assert_eq!(status, 401, "{authorization:?}");
+        assert_eq!(json["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+        assert!(json.get("data").is_none());
+    }
+
+    let (status, json) = post(&engine, Some("Bearer pk-secret"), body).await;
+    assert_eq!(status, 200);
+    assert_eq!(json, json!({"data": {"payments": {"totalCount": 2}}}));
+
+    let (status, json) = post(&engine, Some("Bearer pk-secret"), r#"{"query": "{ payment(id: 0) { id } }"}"#).await;
+    assert_eq!(status, 200);
+    assert_eq!(json["errors"][0]["extensions"]["code"], "NOT_FOUND");
+
+    let (status, json) = post(&engine, Some("Bearer pk-secret"), "not json").await;
+    assert_eq!(status, 400);
+    assert_eq!(json["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}
+
+// ------------------------------------------------------------ PostgreSQL
+
+/// One smoke test on PostgreSQL: the same engine code, another backend.
+#[test]
+fn postgres_smoke() {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    let base = std::env::var("PAYFORMS_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mut admin = PgConnection::establish(&base).expect("PostgreSQL must be reachable (PAYFORMS_TEST_PG)");
+    let name = format!("payforms_graphql_{}", uuid::Uuid::new_v4().simple());
+    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).unwrap();
+    let url = match base.rfind('/') {
+        Some(slash) => format!("{}/{name}", &base[..slash]),
+        None => panic!("PAYFORMS_TEST_PG must end with /DATABASE"),
+    };
+    let outcome = std::panic::catch_unwind(|| {
+        let store = Store::connect(&url).unwrap();
+        store.migrate().unwrap();
+        let engine = GraphqlEngine::build(&models(), &[], store.clone(), None).unwrap();
+        let create = "mutation($a: Int, $g: String) { createPayment(input: {amount: $a, gatewayId: $g}) { id } }";
+        for amount in [300, 100, 200] {
+            engine
+                .execute_blocking(create, vars(json!({"a": amount, "g": format!("pi_{amount}")})))
+                .unwrap();
+        }
+        let duplicate = engine
+            .execute_blocking(create, vars(json!({"a": 1, "g": "pi_100"})))
+            .unwrap_err();
+        assert_eq!(duplicate[0].code, "BAD_USER_INPUT");
+        let data = engine
+            .execute_blocking(
+                "{ payments(orderBy: {field: AMOUNT}, filter: {amount: {gte: 150}}) { totalCount edges { node { amount } } } }",
+                Map::new(),
+            )
+            .unwrap();
+        assert_eq!(data["payments"]["totalCount"], 2);
+        assert_eq!(amounts(&data["payments"]), vec![200, 300]);
+        drop(store);
+    });
+    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}

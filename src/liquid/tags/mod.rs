@@ -1,0 +1,33 @@
+//! platformOS tags and blocks on liquid-rust, one file per tag.
+//!
+//! Tags that need the running instance (`graphql`, `query_graph`,
+//! `dispatch`, `include_form`, `form`, and `log` when available) call the
+//! [`RenderHost`](super::host::RenderHost) installed by
+//! [`with_host`](super::host::with_host).
+
+mod args;
+pub mod dispatch;
+pub mod export;
+pub mod form;
+pub mod graphql;
+pub mod include;
+pub mod include_form;
+pub mod log;
+pub mod parse_json;
+
+/// Adds every tag and block of the dialect (replacing liquid-lib's
+/// `include`).
+pub(crate) fn register<P: liquid::partials::PartialCompiler>(
+    builder: liquid::ParserBuilder<P>,
+) -> liquid::ParserBuilder<P> {
+    builder
+        .block(parse_json::ParseJsonBlock)
+        .block(graphql::GraphqlBlock)
+        .block(form::FormBlock)
+        .tag(graphql::QueryGraphTag)
+        .tag(export::ExportTag)
+        .tag(log::LogTag)
+        .tag(dispatch::DispatchTag)
+        .tag(include_form::IncludeFormTag)
+        .tag(include::IncludeTag)
+}

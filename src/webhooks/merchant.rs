@@ -1,0 +1,207 @@
+//! Merchant notifications (seed 003): after a Stripe event is processed,
+//! payforms POSTs its own event (`payment.completed`, `payment.failed`,
+//! `payment.refunded`) to every configured merchant URL, signed with
+//! `Payforms-Signature: t=…,v1=…` (the Stripe scheme, payforms' secret).
+//!
+//! Each delivery is a `merchant_delivery` record (durable, visible through
+//! GraphQL), retried with backoff by a background loop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+use super::signature::signature_header;
+use crate::db::model_type::ModelType;
+use crate::db::query::{Filter, FilterOp, Order, OrderField, RecordQuery};
+use crate::instance::Instance;
+
+pub const DELIVERY_MODEL: &str = "modules/payments/merchant_delivery";
+pub const SIGNATURE_HEADER: &str = "Payforms-Signature";
+const MAX_ATTEMPTS: i64 = 8;
+
+/// The merchant event for a Stripe event, if any.
+pub fn merchant_event_type(stripe_type: &str, object: &Value) -> Option<&'static str> {
+    match stripe_type {
+        "payment_intent.succeeded" => Some("payment.completed"),
+        "payment_intent.payment_failed" => Some("payment.failed"),
+        "charge.refunded" => Some("payment.refunded"),
+        "charge.succeeded" if object["payment_intent"].is_null() => Some("payment.completed"),
+        "charge.failed" if object["payment_intent"].is_null() => Some("payment.failed"),
+        _ => None,
+    }
+}
+
+/// The signing secret for merchant deliveries.
+pub fn signing_secret(instance: &Instance) -> String {
+    match &instance.settings.merchant_webhook_secret {
+        Some(secret) => secret.expose().to_string(),
+        None => hex::encode(instance.settings.derived_key("merchant-webhooks")),
+    }
+}
+
+fn model(instance: &Instance) -> Option<Arc<ModelType>> {
+    instance.current().app.model_type(DELIVERY_MODEL).cloned()
+}
+
+/// Record one pending delivery per merchant URL. Blocking.
+pub fn enqueue(instance: &Instance, event: &Value) {
+    let urls = &instance.settings.merchant_webhook_urls;
+    if urls.is_empty() {
+        return;
+    }
+    let object = &event["data"]["object"];
+    let Some(kind) = merchant_event_type(event["type"].as_str().unwrap_or_default(), object) else {
+        return;
+    };
+    let Some(model) = model(instance) else {
+        tracing::warn!("merchant notifications need the {DELIVERY_MODEL} model");
+        return;
+    };
+    let event_id = event["id"].as_str().unwrap_or_default();
+    let payload = json!({
+        "id": format!("pf_{event_id}"),
+        "type": kind,
+        "created": Utc::now().timestamp(),
+        "source_event": event_id,
+        "data": {
+            "provider": "stripe",
+            "provider_ref": object["id"],
+            "amount": object["amount"],
+            "amount_refunded": object["amount_refunded"],
+            "currency": object["currency"],
+            "status": object["status"],
+        }
+    });
+    for url in urls {
+        let mut properties = Map::new();
+        properties.insert("delivery_id".into(), json!(format!("{event_id}:{url}")));
+        properties.insert("event_id".into(), json!(event_id));
+        properties.insert("event_type".into(), json!(kind));
+        properties.insert("url".into(), json!(url));
+        properties.insert("payload".into(), payload.clone());
+        properties.insert("state".into(), json!("pending"));
+        properties.insert("attempts".into(), json!(0));
+        properties.insert("next_attempt_at".into(), json!(Utc::now().to_rfc3339()));
+        let mut matching = Map::new();
+        matching.insert("delivery_id".into(), properties["delivery_id"].clone());
+        // Keyed by event and URL: processing an event again adds nothing.
+        match instance.store.find_record(&model, &matching) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                if let Err(e) = instance.store.create_record(&model, properties) {
+                    tracing::warn!("could not record a merchant delivery: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("could not record a merchant delivery: {e}"),
+        }
+    }
+}
+
+/// Deliver due notifications until the runtime stops.
+pub fn start(instance: Arc<Instance>, runtime: &tokio::runtime::Handle) {
+    if instance.settings.merchant_webhook_urls.is_empty() {
+        return;
+    }
+    let client = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("merchant notifications are off: {e}");
+            return;
+        }
+    };
+    runtime.spawn(async move {
+        loop {
+            let loading = instance.clone();
+            let due = tokio::task::spawn_blocking(move || due_deliveries(&loading)).await.unwrap_or_default();
+            if due.is_empty() {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+            for (id, properties) in due {
+                deliver(&instance, &client, id, properties).await;
+            }
+        }
+    });
+}
+
+fn due_deliveries(instance: &Instance) -> Vec<(i64, Map<String, Value>)> {
+    let Some(model) = model(instance) else {
+        return Vec::new();
+    };
+    let query = RecordQuery {
+        filters: vec![
+            Filter { property: "state".into(), op: FilterOp::Eq(json!("pending")) },
+            Filter { property: "next_attempt_at".into(), op: FilterOp::Lte(json!(Utc::now().to_rfc3339())) },
+        ],
+        order: Order { field: OrderField::Id, descending: false },
+        first: Some(20),
+        ..RecordQuery::default()
+    };
+    match instance.store.query_records(&model, &query) {
+        Ok(page) => page.records.into_iter().map(|r| (r.id, r.properties)).collect(),
+        Err(e) => {
+            tracing::warn!("merchant deliveries unavailable: {e}");
+            Vec::new()
+        }
+    }
+}
+
+async fn deliver(instance: &Arc<Instance>, client: &reqwest::Client, id: i64, properties: Map<String, Value>) {
+    let url = properties.get("url").and_then(Value::as_str).unwrap_or_default().to_string();
+    let body = properties.get("payload").cloned().unwrap_or(Value::Null).to_string();
+    let attempts = properties.get("attempts").and_then(Value::as_i64).unwrap_or(0) + 1;
+    let header = signature_header(&signing_secret(instance), Utc::now().timestamp(), body.as_bytes());
+    let result = client
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .header(SIGNATURE_HEADER, header)
+        .body(body)
+        .send()
+        .await;
+    let mut update = Map::new();
+    update.insert("attempts".into(), json!(attempts));
+    match result {
+        Ok(response) if response.status().is_success() => {
+            update.insert("state".into(), json!("delivered"));
+            update.insert("response_status".into(), json!(response.status().as_u16()));
+            update.insert("delivered_at".into(), json!(Utc::now().to_rfc3339()));
+        }
+        other => {
+            let (status, error) = match other {
+                Ok(response) => (json!(response.status().as_u16()), format!("HTTP {}", response.status().as_u16())),
+                Err(e) => (Value::Null, if e.is_timeout() { "timed out".to_string() } else { "connection failed".to_string() }),
+            };
+            let next: DateTime<Utc> = Utc::now()
+                + chrono::Duration::from_std(super::worker::backoff(attempts as i32)).unwrap_or(chrono::Duration::seconds(60));
+            update.insert("state".into(), json!(if attempts >= MAX_ATTEMPTS { "failed" } else { "pending" }));
+            update.insert("response_status".into(), status);
+            update.insert("last_error".into(), json!(error));
+            update.insert("next_attempt_at".into(), json!(next.to_rfc3339()));
+        }
+    }
+    let updating = instance.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Some(model) = model(&updating) {
+            if let Err(e) = updating.store.update_record(&model, id, update) {
+                tracing::warn!("could not update merchant delivery {id}: {e}");
+            }
+        }
+    })
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_mapping() {
+        assert_eq!(merchant_event_type("payment_intent.succeeded", &json!({})), Some("payment.completed"));
+        assert_eq!(merchant_event_type("payment_intent.payment_failed", &json!({})), Some("payment.failed"));
+        assert_eq!(merchant_event_type("charge.refunded", &json!({})), Some("payment.refunded"));
+        assert_eq!(merchant_event_type("charge.succeeded", &json!({"payment_intent": "pi_1"})), None);
+        assert_eq!(merchant_event_type("customer.created", &json!({})), None);
+    }
+}

@@ -1,0 +1,10 @@
+//! Webhooks: verified, stored durably before the 2xx, processed once in
+//! effect by a processor template per event name.
+
+pub mod inbox;
+pub mod merchant;
+pub mod processor;
+pub mod replay;
+pub mod signature;
+pub mod subscribe;
+pub mod worker;

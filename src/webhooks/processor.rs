@@ -1,0 +1,91 @@
+//! Running the processor template of one event.
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use crate::instance::{Instance, Loaded};
+use crate::liquid::host::{with_host, GraphqlSource, HostError, RecordWrite, RenderHost};
+
+/// What processing an event came to.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    /// The processor ran; this is what it rendered (logged).
+    Processed(String),
+    /// No processor for this event type.
+    Skipped,
+}
+
+/// Run the processor for `event` (the whole event JSON). Blocking.
+pub fn run(instance: &Arc<Instance>, event: &Value) -> Result<Outcome, String> {
+    let loaded = instance.current();
+    let event_type = event["type"].as_str().unwrap_or_default();
+    let Some(template) = loaded.app.webhook_processor(event_type).cloned() else {
+        return Ok(Outcome::Skipped);
+    };
+    let host = Arc::new(ProcessorHost {
+        instance: instance.clone(),
+        loaded: loaded.clone(),
+    });
+    let globals = json!({ "event": event, "object": event["data"]["object"] });
+    with_host(host, || crate::render::render(&template, &globals))
+        .map(|text| Outcome::Processed(text.trim().to_string()))
+        .map_err(|e| e.to_string())
+}
+
+struct ProcessorHost {
+    instance: Arc<Instance>,
+    loaded: Arc<Loaded>,
+}
+
+impl RenderHost for ProcessorHost {
+    fn include_form(&self, _name: &str, _args: Map<String, Value>) -> Result<String, HostError> {
+        Err(HostError("forms cannot be rendered in a webhook processor".into()))
+    }
+
+    fn form_block(&self, _body_html: &str, _args: Map<String, Value>) -> Result<String, HostError> {
+        Err(HostError("forms cannot be rendered in a webhook processor".into()))
+    }
+
+    fn graphql(&self, query: GraphqlSource<'_>, variables: Map<String, Value>) -> Result<Value, HostError> {
+        let text = match query {
+            GraphqlSource::Named(name) => self
+                .loaded
+                .app
+                .graph_query(name)
+                .cloned()
+                .ok_or_else(|| HostError(format!("graph query `{name}` does not exist")))?,
+            GraphqlSource::Inline(text) => text.to_string(),
+        };
+        self.loaded.graphql.execute_blocking(&text, variables).map_err(|errors| {
+            HostError(errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; "))
+        })
+    }
+
+    fn dispatch(&self, request_type: &str, data: Value) -> Result<Value, HostError> {
+        let dispatcher = self
+            .instance
+            .dispatcher()
+            .ok_or_else(|| HostError("no gateway is configured to dispatch request types".into()))?;
+        let outcome = dispatcher
+            .dispatch(request_type, data, None)
+            .map_err(|f| HostError(f.message))?;
+        Ok(json!({ "record": outcome.record, "model": outcome.model }))
+    }
+
+    fn log(&self, message: &str, level: &str) {
+        match level {
+            "error" => tracing::error!(target: "payforms::webhooks", "{message}"),
+            "debug" => tracing::debug!(target: "payforms::webhooks", "{message}"),
+            _ => tracing::info!(target: "payforms::webhooks", "{message}"),
+        }
+    }
+
+    fn asset_url(&self, path: &str) -> String {
+        format!("/assets/{}", path.trim_start_matches('/'))
+    }
+
+    fn write_record(&self, request: RecordWrite) -> Result<Value, HostError> {
+        crate::render::records::write(&self.instance.store, &self.loaded, request)
+    }
+}

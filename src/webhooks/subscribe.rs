@@ -1,0 +1,153 @@
+//! Subscribing payforms to Stripe's webhooks (as Saleor does): one webhook
+//! endpoint for `PAYFORMS_PUBLIC_URL/webhooks/stripe`, created through the
+//! `create_webhook_endpoint` request type, its signing secret stored only
+//! encrypted.
+
+use serde_json::{json, Map, Value};
+
+use crate::db::query::{Filter, FilterOp, RecordQuery};
+use crate::instance::Instance;
+
+pub const ENDPOINT_MODEL: &str = "modules/payments/webhook_endpoint";
+pub const REQUEST_TYPE: &str = "modules/stripe/create_webhook_endpoint";
+
+/// The events payforms' shipped processors handle.
+pub const EVENTS: &[&str] = &[
+    "payment_intent.succeeded",
+    "payment_intent.processing",
+    "payment_intent.payment_failed",
+    "payment_intent.amount_capturable_updated",
+    "payment_intent.canceled",
+    "payment_intent.requires_action",
+    "charge.succeeded",
+    "charge.captured",
+    "charge.refunded",
+    "charge.failed",
+    "charge.dispute.created",
+    "refund.updated",
+    "checkout.session.completed",
+    "checkout.session.expired",
+    "customer.created",
+    "customer.updated",
+    "customer.deleted",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "invoice.created",
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    "invoice.payment_failed",
+    "payment_method.attached",
+    "payment_method.detached",
+    "setup_intent.succeeded",
+    "account.updated",
+];
+
+#[derive(Debug, PartialEq)]
+pub enum Subscription {
+    /// PAYFORMS_PUBLIC_URL is not set.
+    NotConfigured,
+    AlreadySubscribed(String),
+    Subscribed(String),
+}
+
+/// Refuse addresses Stripe cannot reach.
+pub fn endpoint_url(public_url: &str) -> Result<String, String> {
+    let url = url::Url::parse(public_url.trim())
+        .map_err(|e| format!("PAYFORMS_PUBLIC_URL `{public_url}` is not a URL: {e}"))?;
+    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']).to_ascii_lowercase();
+    let local = host == "localhost"
+        || host.ends_with(".localhost")
+        || host.starts_with("127.")
+        || host == "::1"
+        || host == "0.0.0.0"
+        || host.is_empty();
+    if local {
+        return Err(format!(
+            "PAYFORMS_PUBLIC_URL points at {host}, which Stripe cannot reach; payforms will not subscribe \
+             to webhooks for localhost or 127.0.0.1. Use the public address of this server (or a tunnel such as ngrok)."
+        ));
+    }
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err("PAYFORMS_PUBLIC_URL must be an http(s) URL".into());
+    }
+    Ok(format!("{}/webhooks/stripe", public_url.trim().trim_end_matches('/')))
+}
+
+/// Create the endpoint unless one for this URL is stored. Blocking.
+pub fn ensure_subscribed(instance: &Instance) -> Result<Subscription, String> {
+    let Some(public_url) = &instance.settings.public_url else {
+        return Ok(Subscription::NotConfigured);
+    };
+    let url = endpoint_url(public_url)?;
+    let loaded = instance.current();
+    let model = loaded
+        .app
+        .model_type(ENDPOINT_MODEL)
+        .cloned()
+        .ok_or_else(|| format!("the {ENDPOINT_MODEL} model is missing"))?;
+    let mut matching = Map::new();
+    matching.insert("url".into(), json!(url));
+    if let Some(existing) = instance.store.find_record(&model, &matching).map_err(|e| e.to_string())? {
+        let id = existing.properties.get("gateway_id").and_then(Value::as_str).unwrap_or_default().to_string();
+        return Ok(Subscription::AlreadySubscribed(id));
+    }
+    let dispatcher = instance.dispatcher().ok_or("no gateway is configured")?;
+    let data = json!({
+        "url": url,
+        "enabled_events": EVENTS,
+        "description": "payforms",
+        // The same key for the same URL: a crash and retry never makes two.
+        "idempotency_key": format!("pf_subscribe_{}", hex::encode(&crate::config::hash_api_key(&url)[..12])),
+    });
+    let outcome = dispatcher
+        .dispatch(REQUEST_TYPE, data, None)
+        .map_err(|f| format!("creating the Stripe webhook endpoint failed: {}", f.message))?;
+    let gateway_id = outcome
+        .record
+        .as_ref()
+        .and_then(|r| r["gateway_id"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    Ok(Subscription::Subscribed(gateway_id))
+}
+
+/// Decrypted signing secrets of the endpoints payforms created. Blocking.
+pub fn stored_secrets(instance: &Instance) -> Vec<String> {
+    let loaded = instance.current();
+    let Some(model) = loaded.app.model_type(ENDPOINT_MODEL).cloned() else {
+        return Vec::new();
+    };
+    let query = RecordQuery {
+        filters: vec![Filter {
+            property: "secret_encrypted".into(),
+            op: FilterOp::Exists(true),
+        }],
+        first: Some(20),
+        ..RecordQuery::default()
+    };
+    let Ok(page) = instance.store.query_records(&model, &query) else {
+        return Vec::new();
+    };
+    page.records
+        .iter()
+        .filter_map(|r| r.properties.get("secret_encrypted").and_then(Value::as_str))
+        .filter_map(|stored| crate::secrets::decrypt(&instance.settings, stored).ok())
+        .map(|s| s.expose().to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_local_addresses() {
+        for url in ["http://localhost:8080", "http://127.0.0.1", "https://[::1]/", "http://0.0.0.0", "http://app.localhost"] {
+            let err = endpoint_url(url).unwrap_err();
+            assert!(err.contains("cannot reach"), "{url}: {err}");
+        }
+        assert_eq!(endpoint_url("https://shop.example.com/").unwrap(), "https://shop.example.com/webhooks/stripe");
+        assert!(endpoint_url("not a url").is_err());
+    }
+}
