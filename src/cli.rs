@@ -111,14 +111,28 @@ pub fn run(cli: Cli) -> ExitCode {
             database,
             no_watch,
             sandbox,
-        } => serve(&app, Overrides { database_url: database, bind }, !no_watch, sandbox),
+        } => serve(
+            &app,
+            Overrides {
+                database_url: database,
+                bind,
+            },
+            !no_watch,
+            sandbox,
+        ),
         Command::Sandbox {
             bind,
             webhook_url,
             webhook_secret,
         } => run_sandbox(&bind, webhook_url, webhook_secret),
         Command::Webhooks {
-            what: WebhooksCommand::Replay { event_id, failed, app, database },
+            what:
+                WebhooksCommand::Replay {
+                    event_id,
+                    failed,
+                    app,
+                    database,
+                },
         } => replay(&app, database, event_id, failed),
         Command::New {
             what: NewCommand::RequestType { name, app },
@@ -140,7 +154,10 @@ pub fn run(cli: Cli) -> ExitCode {
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PAYFORMS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }
 
 fn check(app_dir: &PathBuf) -> ExitCode {
@@ -179,7 +196,13 @@ fn open_store(settings: &Settings) -> Result<Store, String> {
 
 fn migrate(app_dir: &PathBuf, database: Option<String>) -> ExitCode {
     init_logging();
-    let settings = match Settings::load(app_dir, &Overrides { database_url: database, bind: None }) {
+    let settings = match Settings::load(
+        app_dir,
+        &Overrides {
+            database_url: database,
+            bind: None,
+        },
+    ) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -200,8 +223,19 @@ fn migrate(app_dir: &PathBuf, database: Option<String>) -> ExitCode {
 
 /// Load settings, store, app and gateway for a command that works on the
 /// instance without serving it.
-fn offline_instance(app_dir: &PathBuf, database: Option<String>, runtime: &tokio::runtime::Runtime) -> Result<Arc<Instance>, String> {
-    let settings = Settings::load(app_dir, &Overrides { database_url: database, bind: None }).map_err(|e| e.to_string())?;
+fn offline_instance(
+    app_dir: &PathBuf,
+    database: Option<String>,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Arc<Instance>, String> {
+    let settings = Settings::load(
+        app_dir,
+        &Overrides {
+            database_url: database,
+            bind: None,
+        },
+    )
+    .map_err(|e| e.to_string())?;
     let store = open_store(&settings)?;
     let instance = Instance::start(settings, store)
         .map_err(|problems| problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))?;
@@ -227,7 +261,10 @@ fn replay(app_dir: &PathBuf, database: Option<String>, event_id: Option<String>,
     };
     let worker_instance = instance.clone();
     let result = runtime.block_on(async move {
-        tokio::task::spawn_blocking(move || crate::webhooks::replay::replay(&worker_instance, event_id.as_deref(), failed)).await
+        tokio::task::spawn_blocking(move || {
+            crate::webhooks::replay::replay(&worker_instance, event_id.as_deref(), failed)
+        })
+        .await
     });
     match result {
         Ok(Ok(report)) => {
@@ -248,10 +285,13 @@ fn replay(app_dir: &PathBuf, database: Option<String>, event_id: Option<String>,
 }
 
 fn tokio_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
-        eprintln!("cannot start the async runtime: {e}");
-        ExitCode::FAILURE
-    })
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        })
 }
 
 fn run_sandbox(bind: &str, webhook_url: Option<String>, webhook_secret: Option<String>) -> ExitCode {
@@ -271,7 +311,10 @@ fn run_sandbox(bind: &str, webhook_url: Option<String>, webhook_secret: Option<S
         (Some(url), Some(secret)) => vec![crate::sandbox::WebhookTarget { url, secret }],
         _ => Vec::new(),
     };
-    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| bind.to_string());
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| bind.to_string());
     let sandbox = crate::sandbox::Sandbox::new(crate::sandbox::SandboxOptions {
         webhook_targets,
         publishable_key: SANDBOX_PUBLISHABLE_KEY.to_string(),
@@ -338,7 +381,10 @@ fn serve(app_dir: &PathBuf, overrides: Overrides, watch: bool, sandbox: bool) ->
             return ExitCode::FAILURE;
         }
     };
-    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| settings.bind.clone());
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| settings.bind.clone());
     if sandbox {
         if let Err(e) = attach_sandbox(&runtime, &mut settings, &address) {
             eprintln!("{e}");
@@ -389,14 +435,19 @@ fn serve(app_dir: &PathBuf, overrides: Overrides, watch: bool, sandbox: bool) ->
         None
     };
     let subscribing = instance.clone();
-    runtime.spawn_blocking(move || match crate::webhooks::subscribe::ensure_subscribed(&subscribing) {
-        Ok(crate::webhooks::subscribe::Subscription::NotConfigured) => {}
-        Ok(outcome) => tracing::info!("Stripe webhooks: {outcome:?}"),
-        Err(e) => tracing::warn!("Stripe webhooks: {e}"),
-    });
+    runtime.spawn_blocking(
+        move || match crate::webhooks::subscribe::ensure_subscribed(&subscribing) {
+            Ok(crate::webhooks::subscribe::Subscription::NotConfigured) => {}
+            Ok(outcome) => tracing::info!("Stripe webhooks: {outcome:?}"),
+            Err(e) => tracing::warn!("Stripe webhooks: {e}"),
+        },
+    );
     let signal = crate::webhooks::worker::start(instance.clone(), runtime.handle());
     crate::webhooks::merchant::start(instance.clone(), runtime.handle());
-    tracing::info!("payforms serving {} on http://{address}", instance.settings.app_dir.display());
+    tracing::info!(
+        "payforms serving {} on http://{address}",
+        instance.settings.app_dir.display()
+    );
     match runtime.block_on(crate::api::serve(instance, signal, listener)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

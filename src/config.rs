@@ -15,11 +15,7 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{file}:{line}: {message}")]
-    File {
-        file: String,
-        line: usize,
-        message: String,
-    },
+    File { file: String, line: usize, message: String },
     #[error("cannot create {path}: {source}")]
     Io {
         path: String,
@@ -124,9 +120,7 @@ impl Settings {
     ) -> Result<Settings, ConfigError> {
         let file = read_file_settings(app_dir)?;
         let pick = |var: &str, from_file: &Option<String>| -> Option<String> {
-            env(var)
-                .filter(|v| !v.trim().is_empty())
-                .or_else(|| from_file.clone())
+            env(var).filter(|v| !v.trim().is_empty()).or_else(|| from_file.clone())
         };
 
         let database_url = overrides
@@ -145,8 +139,7 @@ impl Settings {
         };
         let stripe = StripeSettings {
             secret_key: pick("STRIPE_SECRET_KEY", &file.stripe_secret_key).map(Secret::new),
-            publishable_key: pick("STRIPE_PUBLISHABLE_KEY", &file.stripe_publishable_key)
-                .unwrap_or_default(),
+            publishable_key: pick("STRIPE_PUBLISHABLE_KEY", &file.stripe_publishable_key).unwrap_or_default(),
             webhook_secrets: split_list(pick("STRIPE_WEBHOOK_SECRET", &file.stripe_webhook_secret))
                 .into_iter()
                 .map(Secret::new)
@@ -155,8 +148,7 @@ impl Settings {
                 .unwrap_or_else(|| DEFAULT_STRIPE_API_BASE.to_string())
                 .trim_end_matches('/')
                 .to_string(),
-            js_url: pick("STRIPE_JS_URL", &file.stripe_js_url)
-                .unwrap_or_else(|| DEFAULT_STRIPE_JS_URL.to_string()),
+            js_url: pick("STRIPE_JS_URL", &file.stripe_js_url).unwrap_or_else(|| DEFAULT_STRIPE_JS_URL.to_string()),
         };
         let api_key_hashes = split_list(pick("PAYFORMS_API_KEYS", &file.api_keys))
             .iter()
@@ -170,15 +162,9 @@ impl Settings {
             stripe,
             api_key_hashes,
             public_url: pick("PAYFORMS_PUBLIC_URL", &file.public_url),
-            merchant_webhook_urls: split_list(pick(
-                "PAYFORMS_MERCHANT_WEBHOOK_URLS",
-                &file.merchant_webhook_urls,
-            )),
-            merchant_webhook_secret: pick(
-                "PAYFORMS_MERCHANT_WEBHOOK_SECRET",
-                &file.merchant_webhook_secret,
-            )
-            .map(Secret::new),
+            merchant_webhook_urls: split_list(pick("PAYFORMS_MERCHANT_WEBHOOK_URLS", &file.merchant_webhook_urls)),
+            merchant_webhook_secret: pick("PAYFORMS_MERCHANT_WEBHOOK_SECRET", &file.merchant_webhook_secret)
+                .map(Secret::new),
         })
     }
 
@@ -279,12 +265,7 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
     }
 
     #[test]
@@ -298,7 +279,10 @@ mod tests {
         let settings = Settings::load_with(
             dir.path(),
             &Overrides::default(),
-            env_of(&[("STRIPE_SECRET_KEY", "sk_test_env"), ("STRIPE_WEBHOOK_SECRET", "whsec_a, whsec_b")]),
+            env_of(&[
+                ("STRIPE_SECRET_KEY", "sk_test_env"),
+                ("STRIPE_WEBHOOK_SECRET", "whsec_a, whsec_b"),
+            ]),
         )
         .unwrap();
         assert_eq!(settings.bind, "127.0.0.1:9000");
@@ -336,6 +320,9 @@ mod tests {
             env_of(&[("PAYFORMS_API_KEYS", "key-one,key-two")]),
         )
         .unwrap();
-        assert_eq!(settings.api_key_hashes, vec![hash_api_key("key-one"), hash_api_key("key-two")]);
+        assert_eq!(
+            settings.api_key_hashes,
+            vec![hash_api_key("key-one"), hash_api_key("key-two")]
+        );
     }
 }

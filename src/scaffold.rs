@@ -22,7 +22,9 @@ pub enum ScaffoldError {
 /// record it stores, when absent); returns the files written.
 pub fn new_request_type(app_dir: &Path, spec: &str) -> Result<Vec<PathBuf>, ScaffoldError> {
     let spec = spec.trim().trim_start_matches("modules/");
-    let (module, name) = spec.split_once('/').ok_or_else(|| ScaffoldError::BadName(spec.to_string()))?;
+    let (module, name) = spec
+        .split_once('/')
+        .ok_or_else(|| ScaffoldError::BadName(spec.to_string()))?;
     let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid(module) || !valid(name) {
         return Err(ScaffoldError::BadName(spec.to_string()));
@@ -30,7 +32,8 @@ pub fn new_request_type(app_dir: &Path, spec: &str) -> Result<Vec<PathBuf>, Scaf
     let base = app_dir.join("modules").join(module);
     let files = [
         (
-            base.join("notifications/api_call_notifications").join(format!("{name}.liquid")),
+            base.join("notifications/api_call_notifications")
+                .join(format!("{name}.liquid")),
             notification(name),
         ),
         (
@@ -147,18 +150,33 @@ mod tests {
         let files = new_request_type(dir.path(), "stripe/create_coupon").unwrap();
         assert_eq!(files.len(), 4, "notification, mapper, partial and the model's schema");
         let notification = fs::read_to_string(&files[0]).unwrap();
-        assert!(notification.contains("to: '{{ gateway.api_base }}/v1/coupons'"), "{notification}");
-        assert!(notification.contains(r#""name": {{ data.name | json }}"#), "{notification}");
+        assert!(
+            notification.contains("to: '{{ gateway.api_base }}/v1/coupons'"),
+            "{notification}"
+        );
+        assert!(
+            notification.contains(r#""name": {{ data.name | json }}"#),
+            "{notification}"
+        );
         let mapper = fs::read_to_string(&files[1]).unwrap();
         assert!(mapper.contains(r#""model": "coupon""#), "{mapper}");
         assert!(dir.path().join("schema/coupon.yml").exists());
-        assert!(matches!(new_request_type(dir.path(), "stripe/create_coupon"), Err(ScaffoldError::Exists(_))));
+        assert!(matches!(
+            new_request_type(dir.path(), "stripe/create_coupon"),
+            Err(ScaffoldError::Exists(_))
+        ));
     }
 
     #[test]
     fn rejects_bad_names() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(new_request_type(dir.path(), "create_coupon"), Err(ScaffoldError::BadName(_))));
-        assert!(matches!(new_request_type(dir.path(), "../x/y"), Err(ScaffoldError::BadName(_))));
+        assert!(matches!(
+            new_request_type(dir.path(), "create_coupon"),
+            Err(ScaffoldError::BadName(_))
+        ));
+        assert!(matches!(
+            new_request_type(dir.path(), "../x/y"),
+            Err(ScaffoldError::BadName(_))
+        ));
     }
 }

@@ -47,7 +47,9 @@ pub fn decrypt(settings: &Settings, stored: &str) -> Result<Secret, SecretError>
     let clear = cipher(settings)
         .decrypt(Nonce::from_slice(nonce), ciphertext)
         .map_err(|_| SecretError::WrongKey)?;
-    String::from_utf8(clear).map(Secret::new).map_err(|_| SecretError::Malformed)
+    String::from_utf8(clear)
+        .map(Secret::new)
+        .map_err(|_| SecretError::Malformed)
 }
 
 #[cfg(test)]
@@ -69,7 +71,11 @@ mod tests {
         let stored = encrypt(&s, &Secret::new("whsec_abcdef123456"));
         assert!(!stored.contains("whsec"));
         assert_eq!(decrypt(&s, &stored).unwrap().expose(), "whsec_abcdef123456");
-        assert_ne!(stored, encrypt(&s, &Secret::new("whsec_abcdef123456")), "fresh nonce each time");
+        assert_ne!(
+            stored,
+            encrypt(&s, &Secret::new("whsec_abcdef123456")),
+            "fresh nonce each time"
+        );
     }
 
     #[test]

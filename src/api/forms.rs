@@ -7,8 +7,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use super::reply::Reply;
 use super::pages::{internal_error, redirect_with_flash, render_route, simple_page};
+use super::reply::Reply;
 use crate::forms::submit::{submit, Submission, SubmitError, SubmitOutcome};
 use crate::instance::Instance;
 use crate::render::context::{parse_params, RequestInfo};
@@ -28,10 +28,20 @@ pub async fn submit_form(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/json"));
     if !same_origin(&req) {
-        return refuse(wants_json, StatusCode::FORBIDDEN, "csrf", &SubmitError::Csrf.to_string()).into_response();
+        return refuse(
+            wants_json,
+            StatusCode::FORBIDDEN,
+            "csrf",
+            &SubmitError::Csrf.to_string(),
+        )
+        .into_response();
     }
     let info = RequestInfo::from_request(&req, &instance.settings);
-    let visitor = if info.new_visitor { None } else { Some(info.visitor_id.clone()) };
+    let visitor = if info.new_visitor {
+        None
+    } else {
+        Some(info.visitor_id.clone())
+    };
     let params = parse_params(&String::from_utf8_lossy(&body));
     let result = web::block(move || {
         let loaded = instance.current();
@@ -62,9 +72,16 @@ fn respond(
     wants_json: bool,
 ) -> Reply {
     match outcome {
-        Ok(SubmitOutcome::Done { location, flash, record }) => {
+        Ok(SubmitOutcome::Done {
+            location,
+            flash,
+            record,
+        }) => {
             if wants_json {
-                Reply::json(StatusCode::CREATED, &json!({ "record": record, "redirect_to": location, "flash": flash }))
+                Reply::json(
+                    StatusCode::CREATED,
+                    &json!({ "record": record, "redirect_to": location, "flash": flash }),
+                )
             } else {
                 redirect_with_flash(instance, &info, &location, &flash)
             }
@@ -78,7 +95,10 @@ fn respond(
                         list.push(Value::String(e.message.clone()));
                     }
                 }
-                return Reply::json(StatusCode::UNPROCESSABLE_ENTITY, &json!({ "errors": errors, "flash": flash }));
+                return Reply::json(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &json!({ "errors": errors, "flash": flash }),
+                );
             }
             // Show the page the form came from again, with the visitor's
             // values and the messages.
@@ -101,8 +121,14 @@ fn respond(
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
         }
-        Err(SubmitError::Forbidden { redirect_to: Some(location), flash_alert }) if !wants_json => {
-            let flash = crate::render::context::Flash { notice: None, alert: flash_alert };
+        Err(SubmitError::Forbidden {
+            redirect_to: Some(location),
+            flash_alert,
+        }) if !wants_json => {
+            let flash = crate::render::context::Flash {
+                notice: None,
+                alert: flash_alert,
+            };
             redirect_with_flash(instance, &info, &location, &flash)
         }
         Err(e) => {
@@ -110,7 +136,9 @@ fn respond(
                 SubmitError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
                 SubmitError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
                 SubmitError::UnknownForm(_) => (StatusCode::NOT_FOUND, "not_found"),
-                SubmitError::Tampered(_) | SubmitError::FieldChanged(_) => (StatusCode::UNPROCESSABLE_ENTITY, "tampered"),
+                SubmitError::Tampered(_) | SubmitError::FieldChanged(_) => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "tampered")
+                }
                 SubmitError::Expired => (StatusCode::UNPROCESSABLE_ENTITY, "expired"),
                 SubmitError::InProgress => (StatusCode::CONFLICT, "in_progress"),
                 SubmitError::Gateway(_) => (StatusCode::BAD_GATEWAY, "gateway_error"),

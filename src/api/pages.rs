@@ -69,11 +69,18 @@ pub fn render_route(
             None => return not_found(&info, path),
         },
     };
-    let context = info.context(params, &instance.settings, json!({"slug": page.slug, "metadata": page.metadata}));
+    let context = info.context(
+        params,
+        &instance.settings,
+        json!({"slug": page.slug, "metadata": page.metadata}),
+    );
     if let Err(denied) = policies::check(app, &page.authorization_policies, &context) {
         return match denied.redirect_to {
             Some(location) => {
-                let flash = Flash { notice: None, alert: denied.flash_alert };
+                let flash = Flash {
+                    notice: None,
+                    alert: denied.flash_alert,
+                };
                 redirect_with_flash(instance, &info, &location, &flash)
             }
             None => finish(
@@ -119,7 +126,9 @@ pub fn render_page(
         let content = render::render(&page.template, &json!({ "context": context }))?;
         let layout = match &page.layout {
             Some(name) => App::resolve(&loaded.app.layouts, name),
-            None if page.content_type.starts_with("text/html") && !page.metadata.get("no_layout").is_some_and(|v| v == true) => {
+            None if page.content_type.starts_with("text/html")
+                && !page.metadata.get("no_layout").is_some_and(|v| v == true) =>
+            {
                 loaded.app.layouts.get("application")
             }
             None => None,

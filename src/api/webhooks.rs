@@ -36,9 +36,12 @@ pub async fn receive(
         Ok(Err(Rejection::Store(e))) => {
             // Not stored: Stripe must retry, so answer 5xx.
             tracing::error!("webhook not stored: {e}");
-            HttpResponse::ServiceUnavailable().json(json!({ "error": { "message": "the event could not be stored; retry later" } }))
+            HttpResponse::ServiceUnavailable()
+                .json(json!({ "error": { "message": "the event could not be stored; retry later" } }))
         }
-        Ok(Err(Rejection::TooLarge)) => HttpResponse::PayloadTooLarge().json(json!({ "error": { "message": "body too large" } })),
+        Ok(Err(Rejection::TooLarge)) => {
+            HttpResponse::PayloadTooLarge().json(json!({ "error": { "message": "body too large" } }))
+        }
         Ok(Err(Rejection::UnknownGateway(g))) => {
             HttpResponse::NotFound().json(json!({ "error": { "message": format!("unknown gateway `{g}`") } }))
         }

@@ -113,7 +113,11 @@ pub fn load_page(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<Pag
             .into())
         }
     };
-    let output = if content_type.starts_with("text/html") { Output::Html } else { Output::Data };
+    let output = if content_type.starts_with("text/html") {
+        Output::Html
+    } else {
+        Output::Data
+    };
     // A layout named in front matter is required; with none named, the app's
     // `application` layout is used when it exists (checked at render).
     let layout = match fm.layout {
@@ -223,7 +227,11 @@ pub fn load_form(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<For
     let mut fields = Vec::new();
     for (key, value) in fm.fields {
         let Some(field_name) = key.as_str().map(str::to_string) else {
-            problems.push(LoadProblem::new(&file.rel, front_matter::line_of_key(&doc, "fields"), "field names must be strings"));
+            problems.push(LoadProblem::new(
+                &file.rel,
+                front_matter::line_of_key(&doc, "fields"),
+                "field names must be strings",
+            ));
             continue;
         };
         let line = front_matter::line_containing(&doc, &format!("{field_name}:"));
@@ -239,8 +247,16 @@ pub fn load_form(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<For
             }
         };
         match Rules::compile(&spec.validation) {
-            Ok(rules) => fields.push(FormField { name: field_name, editable: spec.editable, rules }),
-            Err(message) => problems.push(LoadProblem::new(&file.rel, line, format!("field `{field_name}`: {message}"))),
+            Ok(rules) => fields.push(FormField {
+                name: field_name,
+                editable: spec.editable,
+                rules,
+            }),
+            Err(message) => problems.push(LoadProblem::new(
+                &file.rel,
+                line,
+                format!("field `{field_name}`: {message}"),
+            )),
         }
     }
     let mut liquid_field = |key: &str, value: &Option<String>, output: Output| -> Option<CompiledTemplate> {
@@ -347,8 +363,15 @@ pub fn load_notification(parsers: &Parsers, file: &SourceFile, text: &str) -> Re
             BodyFormat::Form
         }
     };
-    let fields = fm.fields.map(|mapping| parse_typed_fields(&file.rel, &doc, mapping, &mut problems));
-    let mut compile = |key: &str, text: &str| match parsers.compile(&file.rel, front_matter::line_of_key(&doc, key), text, Output::Data) {
+    let fields = fm
+        .fields
+        .map(|mapping| parse_typed_fields(&file.rel, &doc, mapping, &mut problems));
+    let mut compile = |key: &str, text: &str| match parsers.compile(
+        &file.rel,
+        front_matter::line_of_key(&doc, key),
+        text,
+        Output::Data,
+    ) {
         Ok(t) => Some(t),
         Err(p) => {
             problems.push(p);
@@ -403,7 +426,9 @@ fn parse_typed_fields(
                 problems.push(LoadProblem::new(
                     file,
                     line,
-                    format!("field `{name}`: type must be one of string, integer, float, boolean, datetime, json, array"),
+                    format!(
+                        "field `{name}`: type must be one of string, integer, float, boolean, datetime, json, array"
+                    ),
                 ));
                 continue;
             }

@@ -15,9 +15,7 @@ use std::sync::Arc;
 use crate::db::model_type::ModelType;
 use crate::error::LoadProblem;
 
-pub use definitions::{
-    ApiCallNotification, AuthorizationPolicy, BodyFormat, FormConfiguration, FormField, Page,
-};
+pub use definitions::{ApiCallNotification, AuthorizationPolicy, BodyFormat, FormConfiguration, FormField, Page};
 use files::{Kind, SourceFile};
 use templates::{CompiledTemplate, Output, Parsers, PartialSource};
 
@@ -97,8 +95,7 @@ impl App {
                 Kind::Partial | Kind::Asset => Ok(()),
                 Kind::Page => definitions::load_page(&parsers, file, text).map(|page| {
                     // An app page replaces a module page at the same slug.
-                    app.pages
-                        .retain(|p| !(p.slug == page.slug && p.method == page.method));
+                    app.pages.retain(|p| !(p.slug == page.slug && p.method == page.method));
                     app.pages.push(page);
                 }),
                 Kind::Layout => compile_plain(&parsers, file, text, Output::Html)
@@ -163,7 +160,10 @@ impl App {
                 problems.push(LoadProblem::new(
                     &form.file,
                     form.resource_line,
-                    format!("resource `{}` is not a model (no schema/{}.yml)", form.resource, form.resource),
+                    format!(
+                        "resource `{}` is not a model (no schema/{}.yml)",
+                        form.resource, form.resource
+                    ),
                 ));
             }
             if let Some(rt) = &form.request_type {
@@ -189,7 +189,11 @@ impl App {
         for model in self.model_types.values() {
             let model: &ModelType = model;
             if let Some(other) = short_names.insert(model.short_name(), model) {
-                let (first, second) = if other.file <= model.file { (other, model) } else { (model, other) };
+                let (first, second) = if other.file <= model.file {
+                    (other, model)
+                } else {
+                    (model, other)
+                };
                 problems.push(LoadProblem::new(
                     &second.file,
                     1,
@@ -230,10 +234,7 @@ impl App {
         }
         let mut candidates: Vec<(&String, &T)> = map
             .iter()
-            .filter(|(key, _)| {
-                key.starts_with("modules/")
-                    && key.splitn(3, '/').nth(2) == Some(name)
-            })
+            .filter(|(key, _)| key.starts_with("modules/") && key.splitn(3, '/').nth(2) == Some(name))
             .collect();
         candidates.sort_by(|a, b| a.0.cmp(b.0));
         candidates.first().map(|(_, v)| *v)

@@ -57,7 +57,7 @@ impl Parsers {
         let mut data_source = InMemorySource::new();
         for partial in partials {
             let escaped = crate::liquid::autoescape_outputs(&partial.text);
-            match checker.parse(&escaped) {
+            match guarded_parse(|| checker.parse(&escaped)) {
                 Ok(_) => {
                     html_source.add(partial.name.clone(), escaped);
                     data_source.add(partial.name.clone(), partial.text.clone());
@@ -91,10 +91,10 @@ impl Parsers {
         text: &str,
         output: Output,
     ) -> Result<CompiledTemplate, LoadProblem> {
-        let result = match output {
+        let result = guarded_parse(|| match output {
             Output::Html => self.html.parse(&crate::liquid::autoescape_outputs(text)),
             Output::Data => self.data.parse(text),
-        };
+        });
         result
             .map(|template| CompiledTemplate {
                 template: Arc::new(template),
@@ -104,6 +104,18 @@ impl Parsers {
             })
             .map_err(|e| liquid_problem(file, first_line, &e))
     }
+}
+
+/// liquid-core panics on a few malformed inputs (an unclosed `{% raw %}`
+/// inside a comment); a file must never bring the loader down.
+fn guarded_parse(
+    parse: impl FnOnce() -> Result<liquid::Template, liquid::Error>,
+) -> Result<liquid::Template, liquid::Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse)).unwrap_or_else(|_| {
+        Err(liquid::Error::with_msg(
+            "the template could not be parsed (unclosed raw or comment block?)",
+        ))
+    })
 }
 
 fn plain_parser() -> liquid::Parser {

@@ -93,11 +93,17 @@ impl ModelType {
     pub fn parse(file: &Path, full_name: &str, text: &str) -> Result<ModelType, Vec<LoadProblem>> {
         let problem = |line: usize, message: String| LoadProblem::new(file, line, message);
         if text.trim().is_empty() {
-            return Err(vec![problem(1, "the schema file is empty; it needs `properties`".into())]);
+            return Err(vec![problem(
+                1,
+                "the schema file is empty; it needs `properties`".into(),
+            )]);
         }
         let raw: RawModel = serde_yaml::from_str(text).map_err(|e| {
             let line = e.location().map(|l| l.line()).unwrap_or(1);
-            vec![problem(line, format!("invalid model schema: {}", yaml_message(&e)))]
+            vec![problem(
+                line,
+                format!("invalid model schema: {}", yaml_message(&e)),
+            )]
         })?;
 
         let mut problems = Vec::new();
@@ -129,7 +135,10 @@ impl ModelType {
                     format!("property name `{name}` must be letters, digits and underscores, not starting with a digit"),
                 ));
             } else if RESERVED.contains(&name.as_str()) {
-                problems.push(problem(line, format!("property name `{name}` is reserved (every record has it)")));
+                problems.push(problem(
+                    line,
+                    format!("property name `{name}` is reserved (every record has it)"),
+                ));
             }
             properties.push(PropertyDef {
                 name,
@@ -161,7 +170,9 @@ fn yaml_message(error: &serde_yaml::Error) -> String {
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     match chars.next() {
-        Some(c) if c.is_ascii_alphabetic() || c == '_' => chars.all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        Some(c) if c.is_ascii_alphabetic() || c == '_' => {
+            chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }
         _ => false,
     }
 }
@@ -169,7 +180,10 @@ fn is_identifier(name: &str) -> bool {
 /// Line (1-based) of a top-level `key:`; 1 if not found.
 fn top_level_key_line(text: &str, key: &str) -> usize {
     text.lines()
-        .position(|line| line.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with(':')))
+        .position(|line| {
+            line.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
         .map_or(1, |i| i + 1)
 }
 
@@ -201,7 +215,11 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<ModelType, Vec<LoadProblem>> {
-        ModelType::parse(Path::new("schema/payment.yml"), "modules/payments/payment", text)
+        ModelType::parse(
+            Path::new("schema/payment.yml"),
+            "modules/payments/payment",
+            text,
+        )
     }
 
     fn only_problem(text: &str) -> LoadProblem {
@@ -249,7 +267,8 @@ mod tests {
 
     #[test]
     fn short_name_of_an_app_model_is_its_name() {
-        let model = ModelType::parse(Path::new("schema/order.yml"), "order", "properties: []").unwrap();
+        let model =
+            ModelType::parse(Path::new("schema/order.yml"), "order", "properties: []").unwrap();
         assert_eq!(model.short_name(), "order");
     }
 
@@ -270,7 +289,9 @@ mod tests {
 
     #[test]
     fn bad_type_has_its_line() {
-        let p = only_problem("properties:\n  - name: amount\n    type: integer\n  - name: note\n    type: text\n");
+        let p = only_problem(
+            "properties:\n  - name: amount\n    type: integer\n  - name: note\n    type: text\n",
+        );
         assert_eq!(p.line, 5);
         assert!(p.message.contains("text"), "{}", p.message);
     }
@@ -295,7 +316,11 @@ mod tests {
     fn mismatched_name_points_at_the_name_key() {
         let p = only_problem("# a comment\nname: refund\nproperties: []\n");
         assert_eq!(p.line, 2);
-        assert!(p.message.contains("refund") && p.message.contains("payment"), "{}", p.message);
+        assert!(
+            p.message.contains("refund") && p.message.contains("payment"),
+            "{}",
+            p.message
+        );
     }
 
     #[test]

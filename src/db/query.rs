@@ -137,11 +137,14 @@ pub(crate) fn decode_cursor(cursor: &str, order: &Order) -> Result<Position, Sto
     let bytes = URL_SAFE_NO_PAD
         .decode(cursor.trim())
         .map_err(|_| invalid("the cursor is not one this server made"))?;
-    let payload: Value = serde_json::from_slice(&bytes).map_err(|_| invalid("the cursor is not one this server made"))?;
+    let payload: Value = serde_json::from_slice(&bytes)
+        .map_err(|_| invalid("the cursor is not one this server made"))?;
     if payload["o"].as_str() != Some(order.field.tag().as_str()) {
         return Err(invalid("the cursor was made for another order"));
     }
-    let id = payload["id"].as_i64().ok_or_else(|| invalid("the cursor has no record id"))?;
+    let id = payload["id"]
+        .as_i64()
+        .ok_or_else(|| invalid("the cursor has no record id"))?;
     Ok(Position {
         value: payload["v"].clone(),
         id,
@@ -201,14 +204,25 @@ mod tests {
             field: OrderField::Id,
             descending: true,
         };
-        assert!(matches!(decode_cursor(&cursor, &other), Err(StoreError::InvalidCursor(_))));
+        assert!(matches!(
+            decode_cursor(&cursor, &other),
+            Err(StoreError::InvalidCursor(_))
+        ));
     }
 
     #[test]
     fn garbage_cursors_are_refused() {
-        for cursor in ["", "!!!", "bm90IGpzb24", &URL_SAFE_NO_PAD.encode(r#"{"o":"created_at"}"#)] {
+        for cursor in [
+            "",
+            "!!!",
+            "bm90IGpzb24",
+            &URL_SAFE_NO_PAD.encode(r#"{"o":"created_at"}"#),
+        ] {
             assert!(
-                matches!(decode_cursor(cursor, &Order::default()), Err(StoreError::InvalidCursor(_))),
+                matches!(
+                    decode_cursor(cursor, &Order::default()),
+                    Err(StoreError::InvalidCursor(_))
+                ),
                 "{cursor}"
             );
         }

@@ -7,7 +7,10 @@ use serde_json::Value;
 
 use super::model_type::{ModelType, PropertyType};
 use super::models::record::Record;
-use super::query::{cursor_of, decode_cursor, Filter, FilterOp, Order, OrderField, Position, RecordPage, RecordQuery};
+use super::query::{
+    cursor_of, decode_cursor, Filter, FilterOp, Order, OrderField, Position, RecordPage,
+    RecordQuery,
+};
 use super::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use super::records::{RecordRow, RECORD_COLUMNS};
 use super::sql::{Arg, Conn, IntRow, Sql};
@@ -38,21 +41,24 @@ impl ValueTest {
                 sql.push("1 = 1");
             }
             ValueTest::TextEq(text) => {
-                sql.push(&format!("{alias}.text_value = ")).bind(Arg::Text(text.clone()));
+                sql.push(&format!("{alias}.text_value = "))
+                    .bind(Arg::Text(text.clone()));
             }
             ValueTest::TextIn(texts) => {
                 sql.push(&format!("{alias}.text_value IN "))
                     .bind_list(texts.iter().cloned().map(Arg::Text).collect());
             }
             ValueTest::NumEq(num) => {
-                sql.push(&format!("{alias}.num_value = ")).bind(Arg::Num(*num));
+                sql.push(&format!("{alias}.num_value = "))
+                    .bind(Arg::Num(*num));
             }
             ValueTest::NumIn(nums) => {
                 sql.push(&format!("{alias}.num_value IN "))
                     .bind_list(nums.iter().copied().map(Arg::Num).collect());
             }
             ValueTest::NumCmp(op, num) => {
-                sql.push(&format!("{alias}.num_value {op} ")).bind(Arg::Num(*num));
+                sql.push(&format!("{alias}.num_value {op} "))
+                    .bind(Arg::Num(*num));
             }
         }
     }
@@ -125,8 +131,14 @@ fn compile(model: &ModelType, filter: &Filter) -> Result<Cond, StoreError> {
             }
         }
         FilterOp::Gt(value) | FilterOp::Gte(value) | FilterOp::Lt(value) | FilterOp::Lte(value) => {
-            if !matches!(kind, PropertyType::Integer | PropertyType::Float | PropertyType::Datetime) {
-                return Err(invalid(name, format!("is a {kind} and cannot be compared with a range")));
+            if !matches!(
+                kind,
+                PropertyType::Integer | PropertyType::Float | PropertyType::Datetime
+            ) {
+                return Err(invalid(
+                    name,
+                    format!("is a {kind} and cannot be compared with a range"),
+                ));
             }
             let stored = coerce(kind, value).map_err(|m| invalid(name, m))?;
             let num = index_key(kind, &stored)
@@ -163,7 +175,9 @@ fn compile_id(filter: &Filter) -> Result<Cond, StoreError> {
         FilterOp::Ne(v) => Cond::Id("<>", id(v)?),
         FilterOp::In(values) if values.is_empty() => Cond::Never,
         FilterOp::In(values) => Cond::IdIn(values.iter().map(id).collect::<Result<_, _>>()?),
-        op @ (FilterOp::Gt(v) | FilterOp::Gte(v) | FilterOp::Lt(v) | FilterOp::Lte(v)) => Cond::Id(range_op(op), id(v)?),
+        op @ (FilterOp::Gt(v) | FilterOp::Gte(v) | FilterOp::Lt(v) | FilterOp::Lte(v)) => {
+            Cond::Id(range_op(op), id(v)?)
+        }
     })
 }
 
@@ -185,13 +199,26 @@ struct Plan {
     descending: bool,
 }
 
-fn plan(conn: &Conn, model: &ModelType, filters: &[Filter], order: &Order, for_count: bool) -> Result<Plan, StoreError> {
-    let conds = filters.iter().map(|f| compile(model, f)).collect::<Result<Vec<_>, _>>()?;
+fn plan(
+    conn: &Conn,
+    model: &ModelType,
+    filters: &[Filter],
+    order: &Order,
+    for_count: bool,
+) -> Result<Plan, StoreError> {
+    let conds = filters
+        .iter()
+        .map(|f| compile(model, f))
+        .collect::<Result<Vec<_>, _>>()?;
     // The most selective value test drives the query through an index.
     let driver = conds
         .iter()
         .position(|c| matches!(c, Cond::Has(_, ValueTest::TextEq(_))))
-        .or_else(|| conds.iter().position(|c| matches!(c, Cond::Has(_, t) if t.is_selective())));
+        .or_else(|| {
+            conds
+                .iter()
+                .position(|c| matches!(c, Cond::Has(_, t) if t.is_selective()))
+        });
 
     let mut sql = conn.sql("");
     match driver.map(|i| &conds[i]) {
@@ -212,7 +239,8 @@ fn plan(conn: &Conn, model: &ModelType, filters: &[Filter], order: &Order, for_c
             if !for_count {
                 order_join(&mut sql, model, order)?;
             }
-            sql.push(" WHERE r.model = ").bind(Arg::Text(model.name.clone()));
+            sql.push(" WHERE r.model = ")
+                .bind(Arg::Text(model.name.clone()));
         }
     }
     for (i, cond) in conds.iter().enumerate() {
@@ -228,7 +256,8 @@ fn plan(conn: &Conn, model: &ModelType, filters: &[Filter], order: &Order, for_c
                 sql.push(&format!("r.id {op} ")).bind(Arg::Int(*id));
             }
             Cond::IdIn(ids) => {
-                sql.push("r.id IN ").bind_list(ids.iter().copied().map(Arg::Int).collect());
+                sql.push("r.id IN ")
+                    .bind_list(ids.iter().copied().map(Arg::Int).collect());
             }
             Cond::Has(property, test) | Cond::HasNot(property, test) => {
                 if matches!(cond, Cond::HasNot(..)) {
@@ -252,15 +281,24 @@ fn plan(conn: &Conn, model: &ModelType, filters: &[Filter], order: &Order, for_c
             ("d.created_at".to_string(), KeyKind::Time),
             ("d.record_id".to_string(), KeyKind::Int),
         ],
-        OrderField::CreatedAt => vec![("r.created_at".into(), KeyKind::Time), ("r.id".into(), KeyKind::Int)],
-        OrderField::UpdatedAt => vec![("r.updated_at".into(), KeyKind::Time), ("r.id".into(), KeyKind::Int)],
+        OrderField::CreatedAt => vec![
+            ("r.created_at".into(), KeyKind::Time),
+            ("r.id".into(), KeyKind::Int),
+        ],
+        OrderField::UpdatedAt => vec![
+            ("r.updated_at".into(), KeyKind::Time),
+            ("r.id".into(), KeyKind::Int),
+        ],
         OrderField::Property(name) => {
             let (column, kind) = match property_sort_kind(model, name)? {
                 KeyKind::Num => ("COALESCE(o.num_value, 0)", KeyKind::Num),
                 _ => ("COALESCE(o.text_value, '')", KeyKind::Text),
             };
             vec![
-                ("CASE WHEN o.record_id IS NULL THEN 1 ELSE 0 END".to_string(), KeyKind::Int),
+                (
+                    "CASE WHEN o.record_id IS NULL THEN 1 ELSE 0 END".to_string(),
+                    KeyKind::Int,
+                ),
                 (column.to_string(), kind),
                 ("r.id".to_string(), KeyKind::Int),
             ]
@@ -274,9 +312,12 @@ fn plan(conn: &Conn, model: &ModelType, filters: &[Filter], order: &Order, for_c
 }
 
 fn property_sort_kind(model: &ModelType, name: &str) -> Result<KeyKind, StoreError> {
-    let def = model
-        .property(name)
-        .ok_or_else(|| invalid("order", format!("`{name}` is not a property of {}", model.short_name())))?;
+    let def = model.property(name).ok_or_else(|| {
+        invalid(
+            "order",
+            format!("`{name}` is not a property of {}", model.short_name()),
+        )
+    })?;
     Ok(match def.kind {
         PropertyType::Integer | PropertyType::Float | PropertyType::Datetime => KeyKind::Num,
         _ => KeyKind::Text,
@@ -294,24 +335,43 @@ fn order_join(sql: &mut Sql, model: &ModelType, order: &Order) -> Result<(), Sto
 }
 
 /// The sort key values of a cursor position.
-fn key_values(model: &ModelType, order: &Order, position: &Position) -> Result<Vec<Arg>, StoreError> {
+fn key_values(
+    model: &ModelType,
+    order: &Order,
+    position: &Position,
+) -> Result<Vec<Arg>, StoreError> {
     Ok(match &order.field {
         OrderField::Id => vec![Arg::Int(position.id)],
         OrderField::CreatedAt | OrderField::UpdatedAt => {
-            vec![Arg::Time(position.timestamp()?.naive_utc()), Arg::Int(position.id)]
+            vec![
+                Arg::Time(position.timestamp()?.naive_utc()),
+                Arg::Int(position.id),
+            ]
         }
         OrderField::Property(name) => {
             let kind = property_sort_kind(model, name)?;
-            let def_kind = model.property(name).map(|d| d.kind).unwrap_or(PropertyType::String);
-            let stored = coerce(def_kind, &position.value)
-                .map_err(|_| StoreError::InvalidCursor("the cursor's value does not fit the property".into()))?;
+            let def_kind = model
+                .property(name)
+                .map(|d| d.kind)
+                .unwrap_or(PropertyType::String);
+            let stored = coerce(def_kind, &position.value).map_err(|_| {
+                StoreError::InvalidCursor("the cursor's value does not fit the property".into())
+            })?;
             match (index_key(def_kind, &stored), kind) {
                 (None, KeyKind::Num) => vec![Arg::Int(1), Arg::Num(0.0), Arg::Int(position.id)],
                 (None, _) => vec![Arg::Int(1), Arg::Text(String::new()), Arg::Int(position.id)],
                 (Some(key), KeyKind::Num) => {
-                    vec![Arg::Int(0), Arg::Num(key.num.unwrap_or(0.0)), Arg::Int(position.id)]
+                    vec![
+                        Arg::Int(0),
+                        Arg::Num(key.num.unwrap_or(0.0)),
+                        Arg::Int(position.id),
+                    ]
                 }
-                (Some(key), _) => vec![Arg::Int(0), Arg::Text(key.text.unwrap_or_default()), Arg::Int(position.id)],
+                (Some(key), _) => vec![
+                    Arg::Int(0),
+                    Arg::Text(key.text.unwrap_or_default()),
+                    Arg::Int(position.id),
+                ],
             }
         }
     })
@@ -344,12 +404,21 @@ fn keyset(sql: &mut Sql, plan: &Plan, values: Vec<Arg>, side: Side) {
         ascending_op
     };
     let columns: Vec<&str> = plan.keys.iter().map(|(expr, _)| expr.as_str()).collect();
-    sql.push(&format!(" AND ({}) {op} ", columns.join(", "))).bind_list(values);
+    sql.push(&format!(" AND ({}) {op} ", columns.join(", ")))
+        .bind_list(values);
 }
 
 fn order_by(sql: &mut Sql, plan: &Plan, reverse: bool) {
-    let direction = if plan.descending != reverse { "DESC" } else { "ASC" };
-    let keys: Vec<String> = plan.keys.iter().map(|(expr, _)| format!("{expr} {direction}")).collect();
+    let direction = if plan.descending != reverse {
+        "DESC"
+    } else {
+        "ASC"
+    };
+    let keys: Vec<String> = plan
+        .keys
+        .iter()
+        .map(|(expr, _)| format!("{expr} {direction}"))
+        .collect();
     sql.push(&format!(" ORDER BY {}", keys.join(", ")));
 }
 
@@ -376,7 +445,12 @@ fn fetch(
 }
 
 /// Is there any row on `side` of `values`?
-fn any_beyond(conn: &mut Conn, plan: &Plan, values: Vec<Arg>, side: Side) -> Result<bool, StoreError> {
+fn any_beyond(
+    conn: &mut Conn,
+    plan: &Plan,
+    values: Vec<Arg>,
+    side: Side,
+) -> Result<bool, StoreError> {
     let mut sql = conn.sql("SELECT CAST(1 AS BIGINT) AS n");
     append(&mut sql, &plan.from_where);
     keyset(&mut sql, plan, values, side);
@@ -389,7 +463,11 @@ fn append(sql: &mut Sql, tail: &Sql) {
 }
 
 /// Records matching `filters`.
-pub(crate) fn count(conn: &mut Conn, model: &ModelType, filters: &[Filter]) -> Result<i64, StoreError> {
+pub(crate) fn count(
+    conn: &mut Conn,
+    model: &ModelType,
+    filters: &[Filter],
+) -> Result<i64, StoreError> {
     let plan = plan(conn, model, filters, &Order::default(), true)?;
     let mut sql = conn.sql("SELECT COUNT(*) AS n");
     append(&mut sql, &plan.from_where);
@@ -397,27 +475,46 @@ pub(crate) fn count(conn: &mut Conn, model: &ModelType, filters: &[Filter]) -> R
 }
 
 /// Just the records of the first page (no counts, no page info).
-pub(crate) fn first_page(conn: &mut Conn, model: &ModelType, query: &RecordQuery) -> Result<Vec<Record>, StoreError> {
+pub(crate) fn first_page(
+    conn: &mut Conn,
+    model: &ModelType,
+    query: &RecordQuery,
+) -> Result<Vec<Record>, StoreError> {
     let plan = plan(conn, model, &query.filters, &query.order, false)?;
-    fetch(conn, model, &plan, &[], false, query.first.unwrap_or(DEFAULT_PAGE_SIZE))
+    fetch(
+        conn,
+        model,
+        &plan,
+        &[],
+        false,
+        query.first.unwrap_or(DEFAULT_PAGE_SIZE),
+    )
 }
 
 fn page_size(field: &str, size: Option<usize>) -> Result<Option<usize>, StoreError> {
     match size {
-        Some(n) if n > MAX_PAGE_SIZE => Err(invalid(field, format!("must be at most {MAX_PAGE_SIZE}"))),
+        Some(n) if n > MAX_PAGE_SIZE => {
+            Err(invalid(field, format!("must be at most {MAX_PAGE_SIZE}")))
+        }
         other => Ok(other),
     }
 }
 
 /// A Relay page: `first` (after `after`) or `last` (before `before`).
-pub(crate) fn page(conn: &mut Conn, model: &ModelType, query: &RecordQuery) -> Result<RecordPage, StoreError> {
+pub(crate) fn page(
+    conn: &mut Conn,
+    model: &ModelType,
+    query: &RecordQuery,
+) -> Result<RecordPage, StoreError> {
     let first = page_size("first", query.first)?;
     let last = page_size("last", query.last)?;
     let plan = plan(conn, model, &query.filters, &query.order, false)?;
     let decode = |cursor: &Option<String>| -> Result<Option<Vec<Arg>>, StoreError> {
         cursor
             .as_deref()
-            .map(|c| decode_cursor(c, &query.order).and_then(|p| key_values(model, &query.order, &p)))
+            .map(|c| {
+                decode_cursor(c, &query.order).and_then(|p| key_values(model, &query.order, &p))
+            })
             .transpose()
     };
     let after = decode(&query.after)?;
@@ -473,15 +570,27 @@ pub(crate) fn page(conn: &mut Conn, model: &ModelType, query: &RecordQuery) -> R
 
 /// The SQL a filtered page runs, for EXPLAIN in tests.
 #[cfg(test)]
-pub(crate) fn page_sql(conn: &Conn, model: &ModelType, query: &RecordQuery) -> Result<Sql, StoreError> {
+pub(crate) fn page_sql(
+    conn: &Conn,
+    model: &ModelType,
+    query: &RecordQuery,
+) -> Result<Sql, StoreError> {
     let plan = plan(conn, model, &query.filters, &query.order, false)?;
     let mut sql = conn.sql(&format!("SELECT {RECORD_COLUMNS}"));
     append(&mut sql, &plan.from_where);
     if let Some(cursor) = &query.after {
         let position = decode_cursor(cursor, &query.order)?;
-        keyset(&mut sql, &plan, key_values(model, &query.order, &position)?, Side::After);
+        keyset(
+            &mut sql,
+            &plan,
+            key_values(model, &query.order, &position)?,
+            Side::After,
+        );
     }
     order_by(&mut sql, &plan, false);
-    sql.push(&format!(" LIMIT {}", query.first.unwrap_or(DEFAULT_PAGE_SIZE) + 1));
+    sql.push(&format!(
+        " LIMIT {}",
+        query.first.unwrap_or(DEFAULT_PAGE_SIZE) + 1
+    ));
     Ok(sql)
 }

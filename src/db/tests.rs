@@ -34,7 +34,11 @@ pub(crate) struct TestDb {
 impl TestDb {
     pub(crate) fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&format!("sqlite://{}", dir.path().join("data/test.db").display())).unwrap();
+        let store = Store::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("data/test.db").display()
+        ))
+        .unwrap();
         store.migrate().unwrap();
         TestDb {
             store: Some(store),
@@ -44,12 +48,18 @@ impl TestDb {
     }
 
     pub(crate) fn postgres() -> TestDb {
-        let base = std::env::var("PAYFORMS_TEST_PG").unwrap_or_else(|_| DEFAULT_TEST_PG.to_string());
+        let base =
+            std::env::var("PAYFORMS_TEST_PG").unwrap_or_else(|_| DEFAULT_TEST_PG.to_string());
         let mut admin = PgConnection::establish(&base).unwrap_or_else(|e| {
-            panic!("PostgreSQL at {} is unreachable (set PAYFORMS_TEST_PG): {e}", redact_url(&base))
+            panic!(
+                "PostgreSQL at {} is unreachable (set PAYFORMS_TEST_PG): {e}",
+                redact_url(&base)
+            )
         });
         let name = format!("payforms_test_{}", uuid::Uuid::new_v4().simple());
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
         let mut url = url::Url::parse(&base).unwrap();
         url.set_path(&name);
         let store = Store::connect(url.as_str()).unwrap();
@@ -72,7 +82,8 @@ impl Drop for TestDb {
         if let Some((base, name)) = &self.postgres {
             // Best effort: a failed drop leaves a database, not a failed test.
             if let Ok(mut admin) = PgConnection::establish(base) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
     }
@@ -215,7 +226,16 @@ fn create_types_and_reads_back(store: &Store) {
     );
     assert_eq!(
         record.properties.keys().collect::<Vec<_>>(),
-        ["gateway_id", "amount", "currency", "rate", "captured", "paid_at", "metadata", "tags"]
+        [
+            "gateway_id",
+            "amount",
+            "currency",
+            "rate",
+            "captured",
+            "paid_at",
+            "metadata",
+            "tags"
+        ]
     );
     assert_eq!(record.created_at, record.updated_at);
     let read = store.get_record(&model, record.id).unwrap().unwrap();
@@ -235,7 +255,10 @@ fn invalid_writes_write_nothing(store: &Store) {
     let model = payment();
     let errors = fields(
         store
-            .create_record(&model, props(json!({"amount": "5.99", "colour": "red", "currency": "usd"})))
+            .create_record(
+                &model,
+                props(json!({"amount": "5.99", "colour": "red", "currency": "usd"})),
+            )
             .unwrap_err(),
     );
     assert_eq!(
@@ -247,49 +270,94 @@ fn invalid_writes_write_nothing(store: &Store) {
     );
     assert_eq!(store.count_records(&model, &[]).unwrap(), 0);
 
-    let record = store.create_record(&model, props(json!({"amount": 1}))).unwrap();
+    let record = store
+        .create_record(&model, props(json!({"amount": 1})))
+        .unwrap();
     let error = store
-        .update_record(&model, record.id, props(json!({"amount": 2, "tags": "not an array"})))
+        .update_record(
+            &model,
+            record.id,
+            props(json!({"amount": 2, "tags": "not an array"})),
+        )
         .unwrap_err();
     assert_eq!(fields(error), [FieldError::new("tags", "must be an array")]);
-    assert_eq!(store.get_record(&model, record.id).unwrap().unwrap(), record);
+    assert_eq!(
+        store.get_record(&model, record.id).unwrap().unwrap(),
+        record
+    );
 
     // A batch is all or nothing.
     let batch = vec![props(json!({"amount": 3})), props(json!({"amount": "x"}))];
     assert!(store.create_records(&model, batch).is_err());
     assert_eq!(store.count_records(&model, &[]).unwrap(), 1);
-    let display = StoreError::Validation(vec![FieldError::new("a", "is bad"), FieldError::new("b", "too")]);
+    let display = StoreError::Validation(vec![
+        FieldError::new("a", "is bad"),
+        FieldError::new("b", "too"),
+    ]);
     assert_eq!(display.to_string(), "a is bad, b too");
 }
 
 fn unique_properties_are_enforced(store: &Store) {
     let model = payment();
-    let first = store.create_record(&model, props(json!({"gateway_id": "pi_1", "amount": 1}))).unwrap();
+    let first = store
+        .create_record(&model, props(json!({"gateway_id": "pi_1", "amount": 1})))
+        .unwrap();
     let taken = store
         .create_record(&model, props(json!({"gateway_id": "pi_1", "amount": 2})))
         .unwrap_err();
-    assert_eq!(fields(taken), [FieldError::new("gateway_id", "has already been taken")]);
+    assert_eq!(
+        fields(taken),
+        [FieldError::new("gateway_id", "has already been taken")]
+    );
     assert_eq!(store.count_records(&model, &[]).unwrap(), 1);
 
     // Updating another record to a taken value fails and changes nothing.
-    let second = store.create_record(&model, props(json!({"gateway_id": "pi_2"}))).unwrap();
+    let second = store
+        .create_record(&model, props(json!({"gateway_id": "pi_2"})))
+        .unwrap();
     let taken = store
-        .update_record(&model, second.id, props(json!({"gateway_id": "pi_1", "amount": 9})))
+        .update_record(
+            &model,
+            second.id,
+            props(json!({"gateway_id": "pi_1", "amount": 9})),
+        )
         .unwrap_err();
-    assert_eq!(fields(taken), [FieldError::new("gateway_id", "has already been taken")]);
-    assert_eq!(store.get_record(&model, second.id).unwrap().unwrap(), second);
+    assert_eq!(
+        fields(taken),
+        [FieldError::new("gateway_id", "has already been taken")]
+    );
+    assert_eq!(
+        store.get_record(&model, second.id).unwrap().unwrap(),
+        second
+    );
 
     // Keeping one's own value is fine; freeing a value makes it available.
-    store.update_record(&model, first.id, props(json!({"gateway_id": "pi_1", "amount": 5}))).unwrap();
-    store.update_record(&model, first.id, props(json!({"gateway_id": null}))).unwrap();
-    store.update_record(&model, second.id, props(json!({"gateway_id": "pi_1"}))).unwrap();
+    store
+        .update_record(
+            &model,
+            first.id,
+            props(json!({"gateway_id": "pi_1", "amount": 5})),
+        )
+        .unwrap();
+    store
+        .update_record(&model, first.id, props(json!({"gateway_id": null})))
+        .unwrap();
+    store
+        .update_record(&model, second.id, props(json!({"gateway_id": "pi_1"})))
+        .unwrap();
     store.delete_record(&model, second.id).unwrap();
-    store.create_record(&model, props(json!({"gateway_id": "pi_1"}))).unwrap();
+    store
+        .create_record(&model, props(json!({"gateway_id": "pi_1"})))
+        .unwrap();
 
     // Long values are unique by digest; a different long value is not taken.
     let long = "x".repeat(5000);
-    store.create_record(&model, props(json!({"gateway_id": long}))).unwrap();
-    assert!(store.create_record(&model, props(json!({"gateway_id": long}))).is_err());
+    store
+        .create_record(&model, props(json!({"gateway_id": long})))
+        .unwrap();
+    assert!(store
+        .create_record(&model, props(json!({"gateway_id": long})))
+        .is_err());
     store
         .create_record(&model, props(json!({"gateway_id": format!("{long}y")})))
         .unwrap();
@@ -298,11 +366,18 @@ fn unique_properties_are_enforced(store: &Store) {
 fn update_merges_and_null_removes(store: &Store) {
     let model = payment();
     let record = store
-        .create_record(&model, props(json!({"amount": 1, "currency": "usd", "customer": "cus_1"})))
+        .create_record(
+            &model,
+            props(json!({"amount": 1, "currency": "usd", "customer": "cus_1"})),
+        )
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(5));
     let updated = store
-        .update_record(&model, record.id, props(json!({"amount": "2", "customer": null, "captured": "false"})))
+        .update_record(
+            &model,
+            record.id,
+            props(json!({"amount": "2", "customer": null, "captured": "false"})),
+        )
         .unwrap();
     assert_eq!(
         Value::Object(updated.properties.clone()),
@@ -310,16 +385,32 @@ fn update_merges_and_null_removes(store: &Store) {
     );
     assert_eq!(updated.created_at, record.created_at);
     assert!(updated.updated_at > record.updated_at);
-    assert_eq!(store.get_record(&model, record.id).unwrap().unwrap(), updated);
+    assert_eq!(
+        store.get_record(&model, record.id).unwrap().unwrap(),
+        updated
+    );
     // The index follows: the old value no longer matches, the new one does.
-    assert_eq!(store.count_records(&model, &[eq("customer", json!("cus_1"))]).unwrap(), 0);
-    assert_eq!(store.count_records(&model, &[eq("amount", json!(2))]).unwrap(), 1);
+    assert_eq!(
+        store
+            .count_records(&model, &[eq("customer", json!("cus_1"))])
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .count_records(&model, &[eq("amount", json!(2))])
+            .unwrap(),
+        1
+    );
 
     assert!(matches!(
         store.update_record(&model, record.id + 99, Map::new()),
         Err(StoreError::NotFound { id, .. }) if id == record.id + 99
     ));
-    let other = self::model("refund", "properties:\n  - name: amount\n    type: integer\n");
+    let other = self::model(
+        "refund",
+        "properties:\n  - name: amount\n    type: integer\n",
+    );
     assert!(matches!(
         store.update_record(&other, record.id, props(json!({"amount": 1}))),
         Err(StoreError::NotFound { .. })
@@ -333,7 +424,12 @@ fn delete_returns_the_record(store: &Store) {
         .unwrap();
     assert_eq!(store.delete_record(&model, record.id).unwrap(), record);
     assert_eq!(store.get_record(&model, record.id).unwrap(), None);
-    assert_eq!(store.count_records(&model, &[eq("amount", json!(7))]).unwrap(), 0);
+    assert_eq!(
+        store
+            .count_records(&model, &[eq("amount", json!(7))])
+            .unwrap(),
+        0
+    );
     assert!(matches!(
         store.delete_record(&model, record.id),
         Err(StoreError::NotFound { .. })
@@ -344,7 +440,11 @@ fn upsert_updates_or_creates(store: &Store) {
     let model = payment();
     let matching = props(json!({"gateway_id": "pi_u"}));
     let created = store
-        .upsert_record(&model, &matching, props(json!({"amount": 100, "currency": "eur"})))
+        .upsert_record(
+            &model,
+            &matching,
+            props(json!({"amount": 100, "currency": "eur"})),
+        )
         .unwrap();
     assert_eq!(created.properties["gateway_id"], json!("pi_u"));
     let updated = store
@@ -358,12 +458,18 @@ fn upsert_updates_or_creates(store: &Store) {
     assert_eq!(store.count_records(&model, &[]).unwrap(), 1);
     // Matching on several properties, typed like writes.
     let by_two = props(json!({"customer": "cus_9", "amount": "150"}));
-    let third = store.upsert_record(&model, &by_two, props(json!({"currency": "gbp"}))).unwrap();
+    let third = store
+        .upsert_record(&model, &by_two, props(json!({"currency": "gbp"})))
+        .unwrap();
     assert_ne!(third.id, created.id);
-    let again = store.upsert_record(&model, &by_two, props(json!({"captured": true}))).unwrap();
+    let again = store
+        .upsert_record(&model, &by_two, props(json!({"captured": true})))
+        .unwrap();
     assert_eq!(again.id, third.id);
     // An empty match always creates; a bad match is a field error.
-    let fresh = store.upsert_record(&model, &Map::new(), props(json!({"amount": 1}))).unwrap();
+    let fresh = store
+        .upsert_record(&model, &Map::new(), props(json!({"amount": 1})))
+        .unwrap();
     assert!(fresh.id > third.id);
     let bad = store.upsert_record(&model, &props(json!({"amount": "lots"})), Map::new());
     assert_eq!(fields(bad.unwrap_err())[0].field, "amount");
@@ -373,10 +479,19 @@ fn upsert_updates_or_creates(store: &Store) {
     std::thread::scope(|scope| {
         for i in 0..8 {
             let (store, model, key) = (store.clone(), model.clone(), key.clone());
-            scope.spawn(move || store.upsert_record(&model, &key, props(json!({"amount": i}))).unwrap());
+            scope.spawn(move || {
+                store
+                    .upsert_record(&model, &key, props(json!({"amount": i})))
+                    .unwrap()
+            });
         }
     });
-    assert_eq!(store.count_records(&model, &[eq("gateway_id", json!("pi_race"))]).unwrap(), 1);
+    assert_eq!(
+        store
+            .count_records(&model, &[eq("gateway_id", json!("pi_race"))])
+            .unwrap(),
+        1
+    );
 }
 
 fn find_matches_typed_values(store: &Store) {
@@ -384,8 +499,12 @@ fn find_matches_typed_values(store: &Store) {
     let a = store
         .create_record(&model, props(json!({"customer": "cus_f", "amount": 10})))
         .unwrap();
-    let b = store.create_record(&model, props(json!({"customer": "cus_f"}))).unwrap();
-    let found = store.find_record(&model, &props(json!({"customer": "cus_f"}))).unwrap();
+    let b = store
+        .create_record(&model, props(json!({"customer": "cus_f"})))
+        .unwrap();
+    let found = store
+        .find_record(&model, &props(json!({"customer": "cus_f"})))
+        .unwrap();
     assert_eq!(found.map(|r| r.id), Some(a.id), "oldest first");
     let found = store
         .find_record(&model, &props(json!({"customer": "cus_f", "amount": "10"})))
@@ -395,9 +514,16 @@ fn find_matches_typed_values(store: &Store) {
         .find_record(&model, &props(json!({"customer": "cus_f", "amount": null})))
         .unwrap();
     assert_eq!(found.map(|r| r.id), Some(b.id));
-    let found = store.find_record(&model, &props(json!({"id": b.id.to_string()}))).unwrap();
+    let found = store
+        .find_record(&model, &props(json!({"id": b.id.to_string()})))
+        .unwrap();
     assert_eq!(found.map(|r| r.id), Some(b.id));
-    assert_eq!(store.find_record(&model, &props(json!({"customer": "nobody"}))).unwrap(), None);
+    assert_eq!(
+        store
+            .find_record(&model, &props(json!({"customer": "nobody"})))
+            .unwrap(),
+        None
+    );
 }
 
 fn filters_on_every_type(store: &Store) {
@@ -412,31 +538,56 @@ fn filters_on_every_type(store: &Store) {
         json!({"customer": "Zo\u{eb}", "amount": -5}),
         json!({}),
     ];
-    let records = store.create_records(&model, rows.into_iter().map(props).collect()).unwrap();
+    let records = store
+        .create_records(&model, rows.into_iter().map(props).collect())
+        .unwrap();
     let id = |i: usize| records[i].id;
     let check = |filters: Vec<Filter>, expected: Vec<usize>| {
-        let page = store.query_records(&model, &query(filters.clone())).unwrap();
+        let page = store
+            .query_records(&model, &query(filters.clone()))
+            .unwrap();
         let mut got = ids(&page.records);
         got.sort();
         let want: Vec<i64> = expected.iter().map(|&i| id(i)).collect();
         assert_eq!(got, want, "{filters:?}");
         assert_eq!(page.total_count, want.len() as i64, "{filters:?}");
-        assert_eq!(store.count_records(&model, &filters).unwrap(), want.len() as i64);
+        assert_eq!(
+            store.count_records(&model, &filters).unwrap(),
+            want.len() as i64
+        );
     };
     use FilterOp::*;
     check(vec![eq("customer", json!("cus_a"))], vec![0, 2]);
     check(vec![eq("customer", json!("Zo\u{eb}"))], vec![3]);
     check(vec![eq("currency", json!(long))], vec![0]);
     check(vec![eq("amount", json!("200"))], vec![1]);
-    check(vec![Filter::new("customer", Ne(json!("cus_a")))], vec![1, 3, 4]);
-    check(vec![Filter::new("customer", In(vec![json!("cus_b"), json!("Zo\u{eb}")]))], vec![1, 3]);
+    check(
+        vec![Filter::new("customer", Ne(json!("cus_a")))],
+        vec![1, 3, 4],
+    );
+    check(
+        vec![Filter::new(
+            "customer",
+            In(vec![json!("cus_b"), json!("Zo\u{eb}")]),
+        )],
+        vec![1, 3],
+    );
     check(vec![Filter::new("customer", In(vec![]))], vec![]);
-    check(vec![Filter::new("amount", In(vec![json!(100), json!("-5")]))], vec![0, 3]);
+    check(
+        vec![Filter::new("amount", In(vec![json!(100), json!("-5")]))],
+        vec![0, 3],
+    );
     check(vec![Filter::new("amount", Gt(json!(100)))], vec![1, 2]);
     check(vec![Filter::new("amount", Gte(json!(100)))], vec![0, 1, 2]);
     check(vec![Filter::new("amount", Lt(json!("100")))], vec![3]);
     check(vec![Filter::new("amount", Lte(json!(100)))], vec![0, 3]);
-    check(vec![Filter::new("rate", Gte(json!(1.5))), Filter::new("rate", Lt(json!(2.5)))], vec![1]);
+    check(
+        vec![
+            Filter::new("rate", Gte(json!(1.5))),
+            Filter::new("rate", Lt(json!(2.5))),
+        ],
+        vec![1],
+    );
     check(vec![eq("rate", json!("2.5"))], vec![2]);
     check(vec![eq("captured", json!("true"))], vec![0]);
     check(vec![eq("captured", json!(false))], vec![1]);
@@ -444,50 +595,108 @@ fn filters_on_every_type(store: &Store) {
     check(vec![Filter::new("captured", Exists(false))], vec![2, 3, 4]);
     check(vec![eq("captured", Value::Null)], vec![2, 3, 4]);
     // Datetimes compare in time order, whatever the spelling.
-    check(vec![Filter::new("paid_at", Gt(json!("2024-01-01T01:00:00+01:00")))], vec![1, 2]);
+    check(
+        vec![Filter::new(
+            "paid_at",
+            Gt(json!("2024-01-01T01:00:00+01:00")),
+        )],
+        vec![1, 2],
+    );
     check(vec![eq("paid_at", json!(1704067200))], vec![0]);
-    check(vec![Filter::new("paid_at", Lt(json!("2024-01-01T00:01:00Z")))], vec![0, 1]);
+    check(
+        vec![Filter::new("paid_at", Lt(json!("2024-01-01T00:01:00Z")))],
+        vec![0, 1],
+    );
     // JSON and arrays: equality (object key order does not matter) and presence.
     check(vec![eq("metadata", json!({"j": [true], "k": 1}))], vec![0]);
     check(vec![eq("tags", json!(["x"]))], vec![0]);
     check(vec![Filter::new("metadata", Exists(true))], vec![0, 1]);
     // Several filters together, and ids.
-    check(vec![eq("customer", json!("cus_a")), Filter::new("amount", Gt(json!(150)))], vec![2]);
-    check(vec![eq("customer", json!("cus_a")), Filter::new("captured", Exists(false))], vec![2]);
+    check(
+        vec![
+            eq("customer", json!("cus_a")),
+            Filter::new("amount", Gt(json!(150))),
+        ],
+        vec![2],
+    );
+    check(
+        vec![
+            eq("customer", json!("cus_a")),
+            Filter::new("captured", Exists(false)),
+        ],
+        vec![2],
+    );
     check(vec![eq("id", json!(id(1)))], vec![1]);
-    check(vec![Filter::new("id", In(vec![json!(id(0)), json!(id(4).to_string())]))], vec![0, 4]);
+    check(
+        vec![Filter::new(
+            "id",
+            In(vec![json!(id(0)), json!(id(4).to_string())]),
+        )],
+        vec![0, 4],
+    );
     check(vec![Filter::new("id", Gt(json!(id(2))))], vec![3, 4]);
-    check(vec![Filter::new("id", Ne(json!(id(2)))), eq("customer", json!("cus_a"))], vec![0]);
+    check(
+        vec![
+            Filter::new("id", Ne(json!(id(2)))),
+            eq("customer", json!("cus_a")),
+        ],
+        vec![0],
+    );
     check(vec![Filter::new("id", Exists(false))], vec![]);
 }
 
 fn filter_values_are_checked(store: &Store) {
     let model = payment();
-    store.create_record(&model, props(json!({"amount": 1}))).unwrap();
+    store
+        .create_record(&model, props(json!({"amount": 1})))
+        .unwrap();
     let refused = |filter: Filter| {
-        let error = store.query_records(&model, &query(vec![filter.clone()])).unwrap_err();
+        let error = store
+            .query_records(&model, &query(vec![filter.clone()]))
+            .unwrap_err();
         let fields = fields(error);
         assert_eq!(fields.len(), 1, "{filter:?}");
         fields[0].field.clone()
     };
     assert_eq!(refused(eq("amount", json!("abc"))), "amount");
-    assert_eq!(refused(Filter::new("customer", FilterOp::Gt(json!("a")))), "customer");
-    assert_eq!(refused(Filter::new("amount", FilterOp::In(vec![json!(1), Value::Null]))), "amount");
-    assert_eq!(refused(Filter::new("amount", FilterOp::Gt(Value::Null))), "amount");
+    assert_eq!(
+        refused(Filter::new("customer", FilterOp::Gt(json!("a")))),
+        "customer"
+    );
+    assert_eq!(
+        refused(Filter::new(
+            "amount",
+            FilterOp::In(vec![json!(1), Value::Null])
+        )),
+        "amount"
+    );
+    assert_eq!(
+        refused(Filter::new("amount", FilterOp::Gt(Value::Null))),
+        "amount"
+    );
     assert_eq!(refused(eq("nope", json!(1))), "nope");
     assert_eq!(refused(eq("id", json!("x"))), "id");
-    assert!(matches!(store.count_records(&model, &[eq("amount", json!([1]))]), Err(StoreError::Validation(_))));
+    assert!(matches!(
+        store.count_records(&model, &[eq("amount", json!([1]))]),
+        Err(StoreError::Validation(_))
+    ));
 
     let too_big = RecordQuery {
         first: Some(251),
         ..RecordQuery::default()
     };
-    assert_eq!(fields(store.query_records(&model, &too_big).unwrap_err())[0].field, "first");
+    assert_eq!(
+        fields(store.query_records(&model, &too_big).unwrap_err())[0].field,
+        "first"
+    );
     let bad_cursor = RecordQuery {
         after: Some("garbage".into()),
         ..RecordQuery::default()
     };
-    assert!(matches!(store.query_records(&model, &bad_cursor), Err(StoreError::InvalidCursor(_))));
+    assert!(matches!(
+        store.query_records(&model, &bad_cursor),
+        Err(StoreError::InvalidCursor(_))
+    ));
     let bad_order = RecordQuery {
         order: Order {
             field: OrderField::Property("nope".into()),
@@ -495,7 +704,10 @@ fn filter_values_are_checked(store: &Store) {
         },
         ..RecordQuery::default()
     };
-    assert!(matches!(store.query_records(&model, &bad_order), Err(StoreError::Validation(_))));
+    assert!(matches!(
+        store.query_records(&model, &bad_order),
+        Err(StoreError::Validation(_))
+    ));
 }
 
 /// Walk every page of `base` forwards (first/after) and backwards
@@ -506,13 +718,16 @@ fn walk(store: &Store, model: &ModelType, base: &RecordQuery, size: usize) -> (V
     let mut first_page = true;
     loop {
         let page = store
-            .query_records(model, &RecordQuery {
-                first: Some(size),
-                after: after.clone(),
-                last: None,
-                before: None,
-                ..base.clone()
-            })
+            .query_records(
+                model,
+                &RecordQuery {
+                    first: Some(size),
+                    after: after.clone(),
+                    last: None,
+                    before: None,
+                    ..base.clone()
+                },
+            )
             .unwrap();
         assert_eq!(page.has_previous_page, !first_page);
         assert!(page.records.len() <= size);
@@ -529,13 +744,16 @@ fn walk(store: &Store, model: &ModelType, base: &RecordQuery, size: usize) -> (V
     let mut last_page = true;
     loop {
         let page = store
-            .query_records(model, &RecordQuery {
-                first: None,
-                after: None,
-                last: Some(size),
-                before: before.clone(),
-                ..base.clone()
-            })
+            .query_records(
+                model,
+                &RecordQuery {
+                    first: None,
+                    after: None,
+                    last: Some(size),
+                    before: before.clone(),
+                    ..base.clone()
+                },
+            )
             .unwrap();
         assert_eq!(page.has_next_page, !last_page);
         let mut chunk = ids(&page.records);
@@ -553,8 +771,19 @@ fn walk(store: &Store, model: &ModelType, base: &RecordQuery, size: usize) -> (V
 
 fn order_by_property_and_missing_values(store: &Store) {
     let model = payment();
-    let amounts = [json!(30), json!(10), Value::Null, json!(20), json!(10), Value::Null, json!(-1)];
-    let batch = amounts.iter().map(|a| props(json!({"amount": a, "currency": "eur"}))).collect();
+    let amounts = [
+        json!(30),
+        json!(10),
+        Value::Null,
+        json!(20),
+        json!(10),
+        Value::Null,
+        json!(-1),
+    ];
+    let batch = amounts
+        .iter()
+        .map(|a| props(json!({"amount": a, "currency": "eur"})))
+        .collect();
     let records = store.create_records(&model, batch).unwrap();
     let mut expected: Vec<(bool, i64, i64)> = records
         .iter()
@@ -586,29 +815,51 @@ fn order_by_property_and_missing_values(store: &Store) {
     }
     // By id and by updated_at.
     let mut by_id = ids(&records);
-    let (forward, backward) = walk(store, &model, &RecordQuery {
-        order: Order { field: OrderField::Id, descending: false },
-        ..RecordQuery::default()
-    }, 3);
-    assert_eq!((forward.clone(), backward), (by_id.clone(), by_id.clone()));
-    store.update_record(&model, records[0].id, props(json!({"amount": 31}))).unwrap();
-    let page = store
-        .query_records(&model, &RecordQuery {
-            order: Order { field: OrderField::UpdatedAt, descending: true },
-            first: Some(1),
+    let (forward, backward) = walk(
+        store,
+        &model,
+        &RecordQuery {
+            order: Order {
+                field: OrderField::Id,
+                descending: false,
+            },
             ..RecordQuery::default()
-        })
+        },
+        3,
+    );
+    assert_eq!((forward.clone(), backward), (by_id.clone(), by_id.clone()));
+    store
+        .update_record(&model, records[0].id, props(json!({"amount": 31})))
+        .unwrap();
+    let page = store
+        .query_records(
+            &model,
+            &RecordQuery {
+                order: Order {
+                    field: OrderField::UpdatedAt,
+                    descending: true,
+                },
+                first: Some(1),
+                ..RecordQuery::default()
+            },
+        )
         .unwrap();
     assert_eq!(ids(&page.records), [records[0].id]);
     by_id.reverse();
     // first and last together: the last 2 of the first 4.
     let page = store
-        .query_records(&model, &RecordQuery {
-            order: Order { field: OrderField::Id, descending: true },
-            first: Some(4),
-            last: Some(2),
-            ..RecordQuery::default()
-        })
+        .query_records(
+            &model,
+            &RecordQuery {
+                order: Order {
+                    field: OrderField::Id,
+                    descending: true,
+                },
+                first: Some(4),
+                last: Some(2),
+                ..RecordQuery::default()
+            },
+        )
         .unwrap();
     assert_eq!(ids(&page.records), by_id[2..4]);
     assert!(page.has_previous_page && page.has_next_page);
@@ -639,8 +890,16 @@ fn explain(store: &Store, model: &ModelType, query: &RecordQuery) -> Vec<String>
             let mut sql = conn.sql(prefix);
             sql.append(&inner);
             Ok(match conn {
-                Conn::Sqlite(_) => conn.load::<SqlitePlanRow>(sql)?.into_iter().map(|r| r.detail).collect(),
-                Conn::Postgres(_) => conn.load::<PgPlanRow>(sql)?.into_iter().map(|r| r.plan).collect(),
+                Conn::Sqlite(_) => conn
+                    .load::<SqlitePlanRow>(sql)?
+                    .into_iter()
+                    .map(|r| r.detail)
+                    .collect(),
+                Conn::Postgres(_) => conn
+                    .load::<PgPlanRow>(sql)?
+                    .into_iter()
+                    .map(|r| r.plan)
+                    .collect(),
             })
         })
         .unwrap()
@@ -652,12 +911,21 @@ fn assert_uses_index(store: &Store, plan: &[String], index: &str) {
     match store.backend() {
         Backend::Sqlite => {
             assert!(text.contains(&format!("INDEX {index}")), "{text}");
-            assert!(!plan.iter().any(|line| line.trim() == "SCAN r"), "full scan of records:\n{text}");
-            assert!(text.contains("SEARCH r USING INTEGER PRIMARY KEY"), "{text}");
+            assert!(
+                !plan.iter().any(|line| line.trim() == "SCAN r"),
+                "full scan of records:\n{text}"
+            );
+            assert!(
+                text.contains("SEARCH r USING INTEGER PRIMARY KEY"),
+                "{text}"
+            );
         }
         Backend::Postgres => {
             assert!(text.contains(index), "{text}");
-            assert!(!text.contains("Seq Scan on records"), "full scan of records:\n{text}");
+            assert!(
+                !text.contains("Seq Scan on records"),
+                "full scan of records:\n{text}"
+            );
         }
     }
 }
@@ -678,7 +946,10 @@ fn pagination_forwards_and_backwards_uses_an_index(store: &Store) {
     assert_eq!(store.count_records(&model, &[]).unwrap(), 10_000);
     if store.backend() == Backend::Postgres {
         // What autovacuum does shortly after a bulk load.
-        store.database().with_conn(|conn| Ok(conn.batch("ANALYZE")?)).unwrap();
+        store
+            .database()
+            .with_conn(|conn| Ok(conn.batch("ANALYZE")?))
+            .unwrap();
     }
 
     // Filter + first:5, newest first: one ordered read of the value index.
@@ -690,7 +961,10 @@ fn pagination_forwards_and_backwards_uses_an_index(store: &Store) {
     let plan = explain(store, &model, &by_customer);
     assert_uses_index(store, &plan, "record_values_text");
     if store.backend() == Backend::Sqlite {
-        assert!(!plan.iter().any(|l| l.contains("TEMP B-TREE")), "sorts instead of reading in order: {plan:?}");
+        assert!(
+            !plan.iter().any(|l| l.contains("TEMP B-TREE")),
+            "sorts instead of reading in order: {plan:?}"
+        );
     }
     let page = store.query_records(&model, &by_customer).unwrap();
     let after = RecordQuery {
@@ -703,10 +977,17 @@ fn pagination_forwards_and_backwards_uses_an_index(store: &Store) {
         first: Some(5),
         ..RecordQuery::default()
     };
-    assert_uses_index(store, &explain(store, &model, &by_range), "record_values_num");
+    assert_uses_index(
+        store,
+        &explain(store, &model, &by_range),
+        "record_values_num",
+    );
 
     // Every page, both ways, equals the expected order (ties broken by id).
-    let mut expected: Vec<&Record> = records.iter().filter(|r| r.properties["customer"] == json!("cus_7")).collect();
+    let mut expected: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.properties["customer"] == json!("cus_7"))
+        .collect();
     expected.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
     let want: Vec<i64> = expected.iter().map(|r| r.id).collect();
     assert_eq!(want.len(), 100);
@@ -720,7 +1001,10 @@ fn pagination_forwards_and_backwards_uses_an_index(store: &Store) {
 
     // Two filters and ascending order.
     let base = RecordQuery {
-        filters: vec![eq("customer", json!("cus_7")), Filter::new("amount", FilterOp::Lt(json!(500)))],
+        filters: vec![
+            eq("customer", json!("cus_7")),
+            Filter::new("amount", FilterOp::Lt(json!(500))),
+        ],
         order: Order {
             field: OrderField::CreatedAt,
             descending: false,
@@ -745,7 +1029,10 @@ fn fifty_concurrent_writers_lose_nothing(store: &Store) {
             .map(|i| {
                 let (store, model) = (store.clone(), model.clone());
                 scope.spawn(move || {
-                    store.create_record(&model, props(json!({"gateway_id": format!("pi_c{i}"), "amount": i})))
+                    store.create_record(
+                        &model,
+                        props(json!({"gateway_id": format!("pi_c{i}"), "amount": i})),
+                    )
                 })
             })
             .collect();
@@ -756,17 +1043,35 @@ fn fifty_concurrent_writers_lose_nothing(store: &Store) {
     assert_eq!(distinct.len(), 50);
     assert_eq!(store.count_records(&model, &[]).unwrap(), 50);
     for record in &created {
-        assert_eq!(store.get_record(&model, record.id).unwrap().as_ref(), Some(record));
+        assert_eq!(
+            store.get_record(&model, record.id).unwrap().as_ref(),
+            Some(record)
+        );
     }
 }
 
 fn models_do_not_see_each_other(store: &Store) {
     let payment = payment();
     let refund = model("modules/payments/refund", "properties:\n  - name: gateway_id\n    type: string\n    unique: true\n  - name: amount\n    type: integer\n");
-    let p = store.create_record(&payment, props(json!({"gateway_id": "x", "amount": 1}))).unwrap();
-    let r = store.create_record(&refund, props(json!({"gateway_id": "x", "amount": 1}))).unwrap();
-    assert_eq!(store.count_records(&payment, &[eq("amount", json!(1))]).unwrap(), 1);
-    assert_eq!(ids(&store.query_records(&refund, &RecordQuery::default()).unwrap().records), [r.id]);
+    let p = store
+        .create_record(&payment, props(json!({"gateway_id": "x", "amount": 1})))
+        .unwrap();
+    let r = store
+        .create_record(&refund, props(json!({"gateway_id": "x", "amount": 1})))
+        .unwrap();
+    assert_eq!(
+        store
+            .count_records(&payment, &[eq("amount", json!(1))])
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        ids(&store
+            .query_records(&refund, &RecordQuery::default())
+            .unwrap()
+            .records),
+        [r.id]
+    );
     assert_eq!(store.get_record(&refund, p.id).unwrap(), None);
     assert!(store.delete_record(&refund, p.id).is_err());
     assert!(store.get_record(&payment, p.id).unwrap().is_some());
@@ -774,20 +1079,41 @@ fn models_do_not_see_each_other(store: &Store) {
 
 fn form_submissions_claim_once(store: &Store) {
     use form_submission::Claim;
-    assert_eq!(form_submission::claim(store, "key-1", "pay").unwrap(), Claim::New);
-    assert_eq!(form_submission::claim(store, "key-1", "pay").unwrap(), Claim::InProgress);
+    assert_eq!(
+        form_submission::claim(store, "key-1", "pay").unwrap(),
+        Claim::New
+    );
+    assert_eq!(
+        form_submission::claim(store, "key-1", "pay").unwrap(),
+        Claim::InProgress
+    );
     let result = json!({"location": "/thanks", "record": {"id": "1", "note": "caf\u{e9}"}});
     form_submission::complete(store, "key-1", &result).unwrap();
-    assert_eq!(form_submission::claim(store, "key-1", "pay").unwrap(), Claim::Done(result.clone()));
+    assert_eq!(
+        form_submission::claim(store, "key-1", "pay").unwrap(),
+        Claim::Done(result.clone())
+    );
     // A finished key is not released; an unfinished one is.
     form_submission::release(store, "key-1").unwrap();
-    assert_eq!(form_submission::claim(store, "key-1", "pay").unwrap(), Claim::Done(result));
-    assert_eq!(form_submission::claim(store, "key-2", "pay").unwrap(), Claim::New);
+    assert_eq!(
+        form_submission::claim(store, "key-1", "pay").unwrap(),
+        Claim::Done(result)
+    );
+    assert_eq!(
+        form_submission::claim(store, "key-2", "pay").unwrap(),
+        Claim::New
+    );
     form_submission::release(store, "key-2").unwrap();
     assert_eq!(form_submission::get(store, "key-2").unwrap(), None);
-    assert_eq!(form_submission::claim(store, "key-2", "pay").unwrap(), Claim::New);
+    assert_eq!(
+        form_submission::claim(store, "key-2", "pay").unwrap(),
+        Claim::New
+    );
     let stored = form_submission::get(store, "key-2").unwrap().unwrap();
-    assert_eq!((stored.form.as_str(), stored.status.as_str(), stored.result), ("pay", "processing", None));
+    assert_eq!(
+        (stored.form.as_str(), stored.status.as_str(), stored.result),
+        ("pay", "processing", None)
+    );
     assert!(form_submission::complete(store, "never-claimed", &json!({})).is_err());
 
     // Many posts of one form at once: exactly one claims it.
@@ -801,29 +1127,58 @@ fn form_submissions_claim_once(store: &Store) {
 }
 
 fn webhook_events_lifecycle(store: &Store) {
-    let (event, inserted) =
-        webhook_event::insert_if_absent(store, "stripe", "evt_1", "payment_intent.succeeded", "{\"id\":\"evt_1\"}").unwrap();
+    let (event, inserted) = webhook_event::insert_if_absent(
+        store,
+        "stripe",
+        "evt_1",
+        "payment_intent.succeeded",
+        "{\"id\":\"evt_1\"}",
+    )
+    .unwrap();
     assert!(inserted);
     assert_eq!(event.status, WebhookStatus::Pending);
     assert_eq!(event.attempts, 0);
-    let (again, inserted) = webhook_event::insert_if_absent(store, "stripe", "evt_1", "other", "{}").unwrap();
+    let (again, inserted) =
+        webhook_event::insert_if_absent(store, "stripe", "evt_1", "other", "{}").unwrap();
     assert!(!inserted);
     assert_eq!(again, event);
     // Another gateway may reuse an event id.
-    let (_, inserted) = webhook_event::insert_if_absent(store, "other", "evt_1", "x", "{}").unwrap();
+    let (_, inserted) =
+        webhook_event::insert_if_absent(store, "other", "evt_1", "x", "{}").unwrap();
     assert!(inserted);
-    assert_eq!(webhook_event::find(store, "stripe", "evt_1").unwrap().unwrap().id, event.id);
+    assert_eq!(
+        webhook_event::find(store, "stripe", "evt_1")
+            .unwrap()
+            .unwrap()
+            .id,
+        event.id
+    );
 
     // Claimed once; a second worker gets nothing while the lease holds.
     let claimed = webhook_event::claim_due(store, Duration::seconds(60), 5, 10).unwrap();
     assert_eq!(claimed.len(), 2);
-    assert!(claimed.iter().all(|e| e.status == WebhookStatus::Processing && e.attempts == 1));
-    assert!(webhook_event::claim_due(store, Duration::seconds(60), 5, 10).unwrap().is_empty());
+    assert!(claimed
+        .iter()
+        .all(|e| e.status == WebhookStatus::Processing && e.attempts == 1));
+    assert!(
+        webhook_event::claim_due(store, Duration::seconds(60), 5, 10)
+            .unwrap()
+            .is_empty()
+    );
 
     // A failure is retried when due, then processed.
-    let failed = webhook_event::mark_failed(store, event.id, "template error at line 3", chrono::Utc::now() - Duration::seconds(1)).unwrap();
+    let failed = webhook_event::mark_failed(
+        store,
+        event.id,
+        "template error at line 3",
+        chrono::Utc::now() - Duration::seconds(1),
+    )
+    .unwrap();
     assert_eq!(failed.status, WebhookStatus::Failed);
-    assert_eq!(failed.last_error.as_deref(), Some("template error at line 3"));
+    assert_eq!(
+        failed.last_error.as_deref(),
+        Some("template error at line 3")
+    );
     let retried = webhook_event::claim_due(store, Duration::seconds(60), 5, 10).unwrap();
     assert_eq!(ids_of(&retried), [event.id]);
     assert_eq!(retried[0].attempts, 2);
@@ -832,28 +1187,57 @@ fn webhook_events_lifecycle(store: &Store) {
     assert!(done.processed_at.is_some() && done.locked_until.is_none());
 
     // An expired lease (the worker died) makes the event due again.
-    let other = webhook_event::find(store, "other", "evt_1").unwrap().unwrap();
+    let other = webhook_event::find(store, "other", "evt_1")
+        .unwrap()
+        .unwrap();
     let reclaimed = webhook_event::claim_due(store, Duration::seconds(-1), 5, 10).unwrap();
     assert!(reclaimed.is_empty(), "lease still held");
-    webhook_event::mark_failed(store, other.id, "x", chrono::Utc::now() - Duration::seconds(1)).unwrap();
+    webhook_event::mark_failed(
+        store,
+        other.id,
+        "x",
+        chrono::Utc::now() - Duration::seconds(1),
+    )
+    .unwrap();
     // Out of attempts: not due, but visible and requeueable.
-    assert!(webhook_event::claim_due(store, Duration::seconds(-1), 1, 10).unwrap().is_empty());
+    assert!(
+        webhook_event::claim_due(store, Duration::seconds(-1), 1, 10)
+            .unwrap()
+            .is_empty()
+    );
     let lost = webhook_event::claim_due(store, Duration::seconds(-1), 5, 10).unwrap();
     assert_eq!(ids_of(&lost), [other.id]);
     let again = webhook_event::claim_due(store, Duration::seconds(60), 5, 10).unwrap();
     assert_eq!(ids_of(&again), [other.id], "an expired lease is due again");
     webhook_event::mark_skipped(store, other.id, "no processor for x").unwrap();
-    assert_eq!(webhook_event::requeue(store, other.id).unwrap().status, WebhookStatus::Pending);
+    assert_eq!(
+        webhook_event::requeue(store, other.id).unwrap().status,
+        WebhookStatus::Pending
+    );
 
     let all = webhook_event::list(store, None, 10, None).unwrap();
     assert_eq!(ids_of(&all), [other.id, event.id]);
-    assert_eq!(ids_of(&webhook_event::list(store, None, 10, Some(other.id)).unwrap()), [event.id]);
+    assert_eq!(
+        ids_of(&webhook_event::list(store, None, 10, Some(other.id)).unwrap()),
+        [event.id]
+    );
     let processed = webhook_event::list(store, Some(WebhookStatus::Processed), 10, None).unwrap();
     assert_eq!(ids_of(&processed), [event.id]);
     webhook_event::mark_failed(store, other.id, &"e".repeat(5000), chrono::Utc::now()).unwrap();
-    assert_eq!(webhook_event::get(store, other.id).unwrap().unwrap().last_error.unwrap().len(), 2000);
+    assert_eq!(
+        webhook_event::get(store, other.id)
+            .unwrap()
+            .unwrap()
+            .last_error
+            .unwrap()
+            .len(),
+        2000
+    );
     assert_eq!(webhook_event::requeue_failed(store).unwrap(), 1);
-    assert!(matches!(webhook_event::mark_processed(store, 999_999), Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        webhook_event::mark_processed(store, 999_999),
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 fn ids_of(events: &[webhook_event::WebhookEvent]) -> Vec<i64> {
@@ -864,9 +1248,18 @@ fn settings_round_trip(store: &Store) {
     assert_eq!(setting::get(store, "stripe.secret").unwrap(), None);
     setting::set(store, "stripe.secret", "v1:ciphertext").unwrap();
     setting::set(store, "stripe.secret", "v1:rotated \u{1f511}").unwrap();
-    assert_eq!(setting::get(store, "stripe.secret").unwrap().as_deref(), Some("v1:rotated \u{1f511}"));
-    assert_eq!(setting::get_or_insert(store, "secret", "first").unwrap(), "first");
-    assert_eq!(setting::get_or_insert(store, "secret", "second").unwrap(), "first");
+    assert_eq!(
+        setting::get(store, "stripe.secret").unwrap().as_deref(),
+        Some("v1:rotated \u{1f511}")
+    );
+    assert_eq!(
+        setting::get_or_insert(store, "secret", "first").unwrap(),
+        "first"
+    );
+    assert_eq!(
+        setting::get_or_insert(store, "secret", "second").unwrap(),
+        "first"
+    );
     assert!(setting::delete(store, "secret").unwrap());
     assert!(!setting::delete(store, "secret").unwrap());
     setting::set(store, "", "").unwrap();
@@ -893,7 +1286,9 @@ fn sqlite_file_and_folders_are_created() {
     let journal: String = store
         .database()
         .with_conn(|conn| {
-            let rows = conn.load::<super::sql::TextRow>(conn.sql("SELECT journal_mode AS t FROM pragma_journal_mode"))?;
+            let rows = conn.load::<super::sql::TextRow>(
+                conn.sql("SELECT journal_mode AS t FROM pragma_journal_mode"),
+            )?;
             Ok(rows.into_iter().next().map(|r| r.t).unwrap_or_default())
         })
         .unwrap();

@@ -33,7 +33,9 @@ pub(crate) fn coerce(kind: PropertyType, value: &Value) -> Result<Value, String>
             Value::Bool(b) => Ok(Value::String(b.to_string())),
             _ => Err("must be a string".into()),
         },
-        PropertyType::Integer => integer(value).map(Value::from).ok_or_else(|| "must be an integer".into()),
+        PropertyType::Integer => integer(value)
+            .map(Value::from)
+            .ok_or_else(|| "must be an integer".into()),
         PropertyType::Float => float(value)
             .and_then(Number::from_f64)
             .map(Value::Number)
@@ -71,9 +73,11 @@ fn contains_nul(value: &Value) -> bool {
 
 fn integer(value: &Value) -> Option<i64> {
     match value {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        }),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -124,7 +128,10 @@ fn datetime(value: &Value) -> Option<DateTime<Utc>> {
             if let Ok(secs) = s.parse::<i64>() {
                 return DateTime::from_timestamp(secs, 0);
             }
-            s.parse::<f64>().ok().filter(|f| f.is_finite()).and_then(from_seconds)
+            s.parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .and_then(from_seconds)
         }
         _ => None,
     }
@@ -197,7 +204,14 @@ fn canonical_json(value: &Value) -> String {
                 .collect();
             format!("{{{}}}", inner.join(","))
         }
-        Value::Array(items) => format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(canonical_json)
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
         other => other.to_string(),
     }
 }
@@ -252,7 +266,14 @@ mod tests {
         assert_eq!(ok(PropertyType::Integer, json!(" -12 ")), json!(-12));
         assert_eq!(ok(PropertyType::Integer, json!(5.0)), json!(5));
         assert_eq!(ok(PropertyType::Integer, json!(i64::MAX)), json!(i64::MAX));
-        for bad in [json!("5.5"), json!(5.5), json!("abc"), json!(true), json!([1]), json!({"a": 1})] {
+        for bad in [
+            json!("5.5"),
+            json!(5.5),
+            json!("abc"),
+            json!(true),
+            json!([1]),
+            json!({"a": 1}),
+        ] {
             assert!(refused(PropertyType::Integer, bad.clone()), "{bad}");
         }
     }
@@ -292,8 +313,14 @@ mod tests {
             ok(PropertyType::Datetime, json!("2024-05-01T14:00:00+02:00")),
             json!("2024-05-01T12:00:00Z")
         );
-        assert_eq!(ok(PropertyType::Datetime, json!(1714564800)), json!("2024-05-01T12:00:00Z"));
-        assert_eq!(ok(PropertyType::Datetime, json!("1714564800")), json!("2024-05-01T12:00:00Z"));
+        assert_eq!(
+            ok(PropertyType::Datetime, json!(1714564800)),
+            json!("2024-05-01T12:00:00Z")
+        );
+        assert_eq!(
+            ok(PropertyType::Datetime, json!("1714564800")),
+            json!("2024-05-01T12:00:00Z")
+        );
         assert_eq!(
             ok(PropertyType::Datetime, json!("2024-05-01T12:00:00.250Z")),
             json!("2024-05-01T12:00:00.250Z")
@@ -305,26 +332,47 @@ mod tests {
 
     #[test]
     fn strings_json_arrays() {
-        assert_eq!(ok(PropertyType::String, json!("caf\u{e9} \u{1f600}")), json!("caf\u{e9} \u{1f600}"));
+        assert_eq!(
+            ok(PropertyType::String, json!("caf\u{e9} \u{1f600}")),
+            json!("caf\u{e9} \u{1f600}")
+        );
         assert_eq!(ok(PropertyType::String, json!(42)), json!("42"));
         assert!(refused(PropertyType::String, json!({"a": 1})));
         assert!(refused(PropertyType::String, json!("a\u{0}b")));
-        assert_eq!(ok(PropertyType::Json, json!({"a": [1, {"b": null}]})), json!({"a": [1, {"b": null}]}));
+        assert_eq!(
+            ok(PropertyType::Json, json!({"a": [1, {"b": null}]})),
+            json!({"a": [1, {"b": null}]})
+        );
         assert!(refused(PropertyType::Json, json!({"a": "\u{0}"})));
-        assert_eq!(ok(PropertyType::Array, json!([1, "a", [2]])), json!([1, "a", [2]]));
+        assert_eq!(
+            ok(PropertyType::Array, json!([1, "a", [2]])),
+            json!([1, "a", [2]])
+        );
         assert!(refused(PropertyType::Array, json!("[1]")));
     }
 
     #[test]
     fn index_keys() {
         let key = index_key(PropertyType::Integer, &json!(599)).unwrap();
-        assert_eq!(key, IndexKey { text: Some("599".into()), num: Some(599.0) });
+        assert_eq!(
+            key,
+            IndexKey {
+                text: Some("599".into()),
+                num: Some(599.0)
+            }
+        );
         let key = index_key(PropertyType::Datetime, &json!("2024-05-01T12:00:00.5Z")).unwrap();
         assert_eq!(key.num, Some(1714564800.5));
         let key = index_key(PropertyType::Json, &json!({"b": 1, "a": "\u{e9}"})).unwrap();
         assert_eq!(key.text.as_deref(), Some("{\"a\":\"\u{e9}\",\"b\":1}"));
         assert_eq!(key.num, None);
-        assert_eq!(index_key(PropertyType::Boolean, &json!(true)).unwrap().text.as_deref(), Some("true"));
+        assert_eq!(
+            index_key(PropertyType::Boolean, &json!(true))
+                .unwrap()
+                .text
+                .as_deref(),
+            Some("true")
+        );
     }
 
     #[test]
@@ -334,7 +382,10 @@ mod tests {
         assert!(key.starts_with(DIGEST_MARK) && key.len() == 65);
         assert_eq!(text_key(&long), key);
         assert_ne!(text_key(&"y".repeat(MAX_KEY_BYTES + 1)), key);
-        assert_eq!(text_key(&"x".repeat(MAX_KEY_BYTES)), "x".repeat(MAX_KEY_BYTES));
+        assert_eq!(
+            text_key(&"x".repeat(MAX_KEY_BYTES)),
+            "x".repeat(MAX_KEY_BYTES)
+        );
         assert!(text_key("\u{1}short").starts_with(DIGEST_MARK));
         assert_eq!(text_key("\u{1}short").len(), 65);
     }
@@ -345,7 +396,13 @@ mod tests {
             unique_key(PropertyType::Json, &json!({"a": 1, "b": [2]})),
             unique_key(PropertyType::Json, &json!({"b": [2], "a": 1}))
         );
-        assert_eq!(unique_key(PropertyType::Float, &json!(1.5)), unique_key(PropertyType::Float, &json!(1.50)));
-        assert_eq!(unique_key(PropertyType::String, &json!("a")).as_deref(), Some("a"));
+        assert_eq!(
+            unique_key(PropertyType::Float, &json!(1.5)),
+            unique_key(PropertyType::Float, &json!(1.50))
+        );
+        assert_eq!(
+            unique_key(PropertyType::String, &json!("a")).as_deref(),
+            Some("a")
+        );
     }
 }

@@ -59,11 +59,8 @@ pub fn open<T: DeserializeOwned>(key: &[u8], token: &str, now: i64) -> Result<T,
     verifier
         .verify_slice(&signature)
         .map_err(|_| SignatureError::Tampered)?;
-    let json = URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| SignatureError::Malformed)?;
-    let envelope: Envelope<T> =
-        serde_json::from_slice(&json).map_err(|_| SignatureError::Malformed)?;
+    let json = URL_SAFE_NO_PAD.decode(payload).map_err(|_| SignatureError::Malformed)?;
+    let envelope: Envelope<T> = serde_json::from_slice(&json).map_err(|_| SignatureError::Malformed)?;
     if envelope.exp < now {
         return Err(SignatureError::Expired);
     }
@@ -92,10 +89,7 @@ mod tests {
         let signature = token.split_once('.').unwrap().1;
         let forged = format!("{forged_payload}.{signature}");
         assert_eq!(open::<Value>(KEY, &forged, 50), Err(SignatureError::Tampered));
-        assert_eq!(
-            open::<Value>(b"another key", &token, 50),
-            Err(SignatureError::Tampered)
-        );
+        assert_eq!(open::<Value>(b"another key", &token, 50), Err(SignatureError::Tampered));
         assert_eq!(open::<Value>(KEY, "garbage", 50), Err(SignatureError::Malformed));
         assert_eq!(open::<Value>(KEY, "", 50), Err(SignatureError::Malformed));
     }

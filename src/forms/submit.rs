@@ -48,7 +48,10 @@ pub enum SubmitError {
     #[error("field `{0}` was changed after the form was rendered; nothing was stored")]
     FieldChanged(String),
     #[error("you are not allowed to submit this form")]
-    Forbidden { redirect_to: Option<String>, flash_alert: Option<String> },
+    Forbidden {
+        redirect_to: Option<String>,
+        flash_alert: Option<String>,
+    },
     #[error("this form is already being processed")]
     InProgress,
     #[error(transparent)]
@@ -69,7 +72,11 @@ pub struct Submission<'a> {
     pub context: Value,
 }
 
-pub fn submit(instance: &Arc<Instance>, loaded: &Loaded, submission: Submission<'_>) -> Result<SubmitOutcome, SubmitError> {
+pub fn submit(
+    instance: &Arc<Instance>,
+    loaded: &Loaded,
+    submission: Submission<'_>,
+) -> Result<SubmitOutcome, SubmitError> {
     let settings = &instance.settings;
     let params = &submission.params;
     let token = params.get("authenticity_token").and_then(Value::as_str);
@@ -176,7 +183,11 @@ pub fn submit(instance: &Arc<Instance>, loaded: &Loaded, submission: Submission<
     let flash = Flash { notice, alert: None };
     let result = json!({ "location": location, "flash": flash, "record": record });
     form_submission::complete(&instance.store, &key, &result)?;
-    Ok(SubmitOutcome::Done { location, flash, record })
+    Ok(SubmitOutcome::Done {
+        location,
+        flash,
+        record,
+    })
 }
 
 /// Signed data, plus what the visitor may type. A non-editable value that

@@ -54,9 +54,7 @@ pub struct NumericalityRule {
 #[serde(untagged)]
 pub enum FormatSpec {
     Pattern(String),
-    With {
-        with: String,
-    },
+    With { with: String },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -118,9 +116,9 @@ impl Rules {
         };
         let format = match &spec.format {
             None => None,
-            Some(FormatSpec::Pattern(p)) | Some(FormatSpec::With { with: p }) => Some(
-                Regex::new(p).map_err(|e| format!("format is not a valid regular expression: {e}"))?,
-            ),
+            Some(FormatSpec::Pattern(p)) | Some(FormatSpec::With { with: p }) => {
+                Some(Regex::new(p).map_err(|e| format!("format is not a valid regular expression: {e}"))?)
+            }
         };
         let inclusion = spec.inclusion.as_ref().map(|inc| {
             let list = match inc {
@@ -185,9 +183,17 @@ impl Rules {
                     }
                     let checks: [(&Option<Decimal>, fn(&Decimal, &Decimal) -> bool, &str); 5] = [
                         (&num.greater_than, |a, b| a > b, "must be greater than"),
-                        (&num.greater_than_or_equal_to, |a, b| a >= b, "must be greater than or equal to"),
+                        (
+                            &num.greater_than_or_equal_to,
+                            |a, b| a >= b,
+                            "must be greater than or equal to",
+                        ),
                         (&num.less_than, |a, b| a < b, "must be less than"),
-                        (&num.less_than_or_equal_to, |a, b| a <= b, "must be less than or equal to"),
+                        (
+                            &num.less_than_or_equal_to,
+                            |a, b| a <= b,
+                            "must be less than or equal to",
+                        ),
                         (&num.equal_to, |a, b| a == b, "must be equal to"),
                     ];
                     for (bound, ok, message) in checks {
@@ -334,7 +340,10 @@ mod tests {
         assert_eq!(messages(&r, json!("1e3")), vec!["is not a number"]);
         let f = rules("numericality: { greater_than_or_equal_to: 0.1 }");
         assert!(messages(&f, json!("0.1")).is_empty());
-        assert_eq!(messages(&f, json!("0.09")), vec!["must be greater than or equal to 0.1"]);
+        assert_eq!(
+            messages(&f, json!("0.09")),
+            vec!["must be greater than or equal to 0.1"]
+        );
         let t = rules("numericality: true");
         assert!(messages(&t, json!("12.5")).is_empty());
     }
@@ -344,7 +353,10 @@ mod tests {
         let r = rules("length: { minimum: 2, maximum: 4 }");
         assert_eq!(messages(&r, json!("a")), vec!["is too short (minimum is 2 characters)"]);
         assert!(messages(&r, json!("ñañ")).is_empty(), "counts characters, not bytes");
-        assert_eq!(messages(&r, json!("abcde")), vec!["is too long (maximum is 4 characters)"]);
+        assert_eq!(
+            messages(&r, json!("abcde")),
+            vec!["is too long (maximum is 4 characters)"]
+        );
         let f = rules("format: { with: '^[A-Z]{3}$' }");
         assert!(messages(&f, json!("USD")).is_empty());
         assert_eq!(messages(&f, json!("usd")), vec!["is invalid"]);

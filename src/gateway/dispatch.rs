@@ -36,7 +36,11 @@ impl Gateway {
             .user_agent(concat!("payforms/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Gateway { instance, http, runtime })
+        Ok(Gateway {
+            instance,
+            http,
+            runtime,
+        })
     }
 }
 
@@ -91,7 +95,12 @@ fn template_failure(e: RenderError) -> DispatchFailure {
 }
 
 impl RequestDispatcher for Gateway {
-    fn dispatch(&self, request_type: &str, data: Value, idempotency_key: Option<String>) -> Result<DispatchOutcome, DispatchFailure> {
+    fn dispatch(
+        &self,
+        request_type: &str,
+        data: Value,
+        idempotency_key: Option<String>,
+    ) -> Result<DispatchOutcome, DispatchFailure> {
         let instance = self
             .instance
             .upgrade()
@@ -135,7 +144,14 @@ fn secret_values(instance: &Instance) -> Vec<String> {
     if let Some(key) = &instance.settings.stripe.secret_key {
         values.push(key.expose().to_string());
     }
-    values.extend(instance.settings.stripe.webhook_secrets.iter().map(|s| s.expose().to_string()));
+    values.extend(
+        instance
+            .settings
+            .stripe
+            .webhook_secrets
+            .iter()
+            .map(|s| s.expose().to_string()),
+    );
     values.push(instance.settings.secret.expose().to_string());
     values
 }
@@ -145,7 +161,10 @@ fn render_request(
     globals: &Value,
     idempotency_key: Option<String>,
 ) -> Result<OutboundRequest, DispatchFailure> {
-    let url = render::render(&notification.to, globals).map_err(template_failure)?.trim().to_string();
+    let url = render::render(&notification.to, globals)
+        .map_err(template_failure)?
+        .trim()
+        .to_string();
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(failure(
             "TEMPLATE_ERROR",
@@ -166,7 +185,12 @@ fn render_request(
                 }
             }
             Value::Null => {}
-            _ => return Err(failure("TEMPLATE_ERROR", format!("{}: headers must render a JSON object", notification.file.display()))),
+            _ => {
+                return Err(failure(
+                    "TEMPLATE_ERROR",
+                    format!("{}: headers must render a JSON object", notification.file.display()),
+                ))
+            }
         }
     }
     let rendered = render::render(&notification.body, globals).map_err(template_failure)?;
@@ -177,7 +201,11 @@ fn render_request(
             let value: Value = serde_json::from_str(rendered).map_err(|e| {
                 failure(
                     "TEMPLATE_ERROR",
-                    format!("{}:{}: the body must render JSON, but {e}", notification.file.display(), notification.body.first_line),
+                    format!(
+                        "{}:{}: the body must render JSON, but {e}",
+                        notification.file.display(),
+                        notification.body.first_line
+                    ),
                 )
             })?;
             form_encode(&value)
@@ -276,7 +304,8 @@ impl Gateway {
                 Err(message) => last_error = message,
             }
             if attempt < attempts {
-                let backoff = Duration::from_millis(200u64.saturating_mul(1 << (attempt - 1).min(5))).min(Duration::from_secs(3));
+                let backoff =
+                    Duration::from_millis(200u64.saturating_mul(1 << (attempt - 1).min(5))).min(Duration::from_secs(3));
                 tokio::time::sleep(backoff).await;
             }
         }
@@ -313,7 +342,11 @@ fn log_attempt(
         Ok((status, _, text)) => (json!(status), truncate(&redact(text, secrets)), Value::Null),
         Err(message) => (Value::Null, String::new(), json!(message)),
     };
-    let request_body = request.body.as_ref().map(|(b, _)| redact(b, secrets)).unwrap_or_default();
+    let request_body = request
+        .body
+        .as_ref()
+        .map(|(b, _)| redact(b, secrets))
+        .unwrap_or_default();
     let mut properties = Map::new();
     properties.insert("request_type".into(), json!(request_type));
     properties.insert("method".into(), json!(request.method.as_str()));
@@ -343,7 +376,12 @@ fn log_attempt(
 }
 
 fn request_log_model(instance: &Instance) -> Result<Arc<ModelType>, ()> {
-    instance.current().app.model_type(GATEWAY_REQUEST_MODEL).cloned().ok_or(())
+    instance
+        .current()
+        .app
+        .model_type(GATEWAY_REQUEST_MODEL)
+        .cloned()
+        .ok_or(())
 }
 
 fn truncate(text: &str) -> String {
@@ -384,14 +422,22 @@ fn map_response(
             "response".into(),
             json!({ "status": response.status, "headers": response.headers, "body": response.body }),
         );
-        let rendered = render::render_json(mapper, &Value::Object(scope)).map_err(template_failure)?;
+        let sealer = Arc::new(MapperHost {
+            instance: instance.clone(),
+        });
+        let rendered = crate::liquid::host::with_host(sealer, || render::render_json(mapper, &Value::Object(scope)))
+            .map_err(template_failure)?;
         let output: MapperOutput = if rendered.is_null() {
             MapperOutput::default()
         } else {
             serde_json::from_value(rendered).map_err(|e| {
                 failure(
                     "TEMPLATE_ERROR",
-                    format!("{}:{}: the response mapper's JSON is not valid: {e}", mapper.file.display(), mapper.first_line),
+                    format!(
+                        "{}:{}: the response mapper's JSON is not valid: {e}",
+                        mapper.file.display(),
+                        mapper.first_line
+                    ),
                 )
             })?
         };
@@ -403,11 +449,12 @@ fn map_response(
             });
         }
         if let Some(model_name) = &output.model {
-            let model = loaded
-                .app
-                .model_type(model_name)
-                .cloned()
-                .ok_or_else(|| failure("TEMPLATE_ERROR", format!("{}: model `{model_name}` does not exist", mapper.file.display())))?;
+            let model = loaded.app.model_type(model_name).cloned().ok_or_else(|| {
+                failure(
+                    "TEMPLATE_ERROR",
+                    format!("{}: model `{model_name}` does not exist", mapper.file.display()),
+                )
+            })?;
             let record = write_record(instance, &model, &output).map_err(|e| store_failure(&e))?;
             outcome.model = Some(model.name.clone());
             outcome.record = record;
@@ -419,11 +466,55 @@ fn map_response(
     }
 }
 
+/// The host of a response mapper: it may only seal secrets.
+struct MapperHost {
+    instance: Arc<Instance>,
+}
+
+impl crate::liquid::host::RenderHost for MapperHost {
+    fn include_form(&self, _: &str, _: Map<String, Value>) -> Result<String, crate::liquid::host::HostError> {
+        Err(mapper_only())
+    }
+    fn form_block(&self, _: &str, _: Map<String, Value>) -> Result<String, crate::liquid::host::HostError> {
+        Err(mapper_only())
+    }
+    fn graphql(
+        &self,
+        _: crate::liquid::host::GraphqlSource<'_>,
+        _: Map<String, Value>,
+    ) -> Result<Value, crate::liquid::host::HostError> {
+        Err(mapper_only())
+    }
+    fn dispatch(&self, _: &str, _: Value) -> Result<Value, crate::liquid::host::HostError> {
+        Err(mapper_only())
+    }
+    fn log(&self, message: &str, _level: &str) {
+        tracing::info!(target: "payforms::mappers", "{message}");
+    }
+    fn asset_url(&self, path: &str) -> String {
+        format!("/assets/{path}")
+    }
+    fn encrypt_secret(&self, clear: &str) -> Result<String, crate::liquid::host::HostError> {
+        Ok(crate::secrets::encrypt(
+            &self.instance.settings,
+            &crate::config::Secret::new(clear),
+        ))
+    }
+}
+
+fn mapper_only() -> crate::liquid::host::HostError {
+    crate::liquid::host::HostError("a response mapper only maps the response to a record".into())
+}
+
 fn gateway_failure(error: &GatewayError) -> DispatchFailure {
     DispatchFailure {
         message: error.message.clone(),
         code: errors::graphql_code(error).to_string(),
-        stripe_error_code: error.decline_code.clone().filter(|d| d != "generic_decline").or_else(|| error.code.clone()),
+        stripe_error_code: error
+            .decline_code
+            .clone()
+            .filter(|d| d != "generic_decline")
+            .or_else(|| error.code.clone()),
     }
 }
 
@@ -449,7 +540,10 @@ fn record_id(value: &Value) -> Option<i64> {
 fn write_record(instance: &Instance, model: &ModelType, output: &MapperOutput) -> Result<Option<Value>, StoreError> {
     let store = &instance.store;
     let properties = output.properties.clone().unwrap_or_default();
-    let operation = output.operation.as_deref().unwrap_or(if output.id.is_some() { "update" } else { "create" });
+    let operation = output
+        .operation
+        .as_deref()
+        .unwrap_or(if output.id.is_some() { "update" } else { "create" });
     let by_id = output.id.as_ref().and_then(record_id);
     let record = match operation {
         "none" => return Ok(None),

@@ -29,7 +29,9 @@ pub fn friendly_message(code: Option<&str>, decline_code: Option<&str>) -> Optio
         _ => None,
     };
     // A decline code is more precise than the generic `card_declined`.
-    decline_code.and_then(|d| text(d).filter(|_| d != "generic_decline")).or_else(|| code.and_then(text))
+    decline_code
+        .and_then(|d| text(d).filter(|_| d != "generic_decline"))
+        .or_else(|| code.and_then(text))
 }
 
 /// Read Stripe's `{"error": {...}}` body.
@@ -73,19 +75,31 @@ mod tests {
 
     #[test]
     fn card_errors_get_friendly_text() {
-        let e = from_response(402, &json!({"error": {"type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds", "message": "Your card has insufficient funds."}}));
+        let e = from_response(
+            402,
+            &json!({"error": {"type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds", "message": "Your card has insufficient funds."}}),
+        );
         assert_eq!(e.message, "Insufficient funds");
         assert_eq!(e.code.as_deref(), Some("card_declined"));
         assert_eq!(graphql_code(&e), "PAYMENT_FAILED");
-        let e = from_response(402, &json!({"error": {"type": "invalid_request_error", "code": "card_declined", "message": "The card was declined"}}));
+        let e = from_response(
+            402,
+            &json!({"error": {"type": "invalid_request_error", "code": "card_declined", "message": "The card was declined"}}),
+        );
         assert_eq!(e.message, "Your card was declined");
-        let e = from_response(402, &json!({"error": {"code": "card_declined", "decline_code": "generic_decline"}}));
+        let e = from_response(
+            402,
+            &json!({"error": {"code": "card_declined", "decline_code": "generic_decline"}}),
+        );
         assert_eq!(e.message, "Your card was declined");
     }
 
     #[test]
     fn other_errors_keep_stripe_text() {
-        let e = from_response(404, &json!({"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such customer: 'cus_x'"}}));
+        let e = from_response(
+            404,
+            &json!({"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such customer: 'cus_x'"}}),
+        );
         assert_eq!(e.message, "No such customer: 'cus_x'");
         assert_eq!(graphql_code(&e), "NOT_FOUND");
         let e = from_response(500, &json!("not json"));

@@ -36,6 +36,9 @@ mod tests {
 
     #[test]
     fn ordinary_text_is_kept() {
-        assert_eq!(redact("pi_123 client_secret pk_test_x", &[]), "pi_123 client_secret pk_test_x");
+        assert_eq!(
+            redact("pi_123 client_secret pk_test_x", &[]),
+            "pi_123 client_secret pk_test_x"
+        );
     }
 }

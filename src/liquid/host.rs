@@ -30,11 +30,7 @@ pub trait RenderHost {
 
     /// `{% graphql g = 'modules/payments/get_payments', per_page: 5 %}` (stored
     /// query by name) or `{% graphql g %}...inline query...{% endgraphql %}`.
-    fn graphql(
-        &self,
-        query: GraphqlSource<'_>,
-        variables: Map<String, Value>,
-    ) -> Result<Value, HostError>;
+    fn graphql(&self, query: GraphqlSource<'_>, variables: Map<String, Value>) -> Result<Value, HostError>;
 
     /// Dispatch a request type (e.g. `modules/stripe/create_customer`) with
     /// `data`; returns `{ "record": ..., "errors": [...], "response": ... }`.
@@ -52,9 +48,13 @@ pub trait RenderHost {
     /// Returns the record (or null when nothing was written).
     fn write_record(&self, request: RecordWrite) -> Result<Value, HostError> {
         let _ = request;
-        Err(HostError(
-            "records cannot be written from this template".into(),
-        ))
+        Err(HostError("records cannot be written from this template".into()))
+    }
+
+    /// `encrypt_secret` filter; only response mappers may seal secrets.
+    fn encrypt_secret(&self, clear: &str) -> Result<String, HostError> {
+        let _ = clear;
+        Err(HostError("secrets can only be encrypted in a response mapper".into()))
     }
 }
 

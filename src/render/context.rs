@@ -20,7 +20,14 @@ pub struct Flash {
 }
 
 /// Headers a template may read; cookies and credentials are never exposed.
-const VISIBLE_HEADERS: [&str; 6] = ["host", "user-agent", "accept", "accept-language", "referer", "content-type"];
+const VISIBLE_HEADERS: [&str; 6] = [
+    "host",
+    "user-agent",
+    "accept",
+    "accept-language",
+    "referer",
+    "content-type",
+];
 
 /// What one request knows about its visitor and URL.
 pub struct RequestInfo {
@@ -76,7 +83,11 @@ impl RequestInfo {
 
     /// The `context` object.
     pub fn context(&self, params: Map<String, Value>, settings: &Settings, page: Value) -> Value {
-        let search = if self.query.is_empty() { String::new() } else { format!("?{}", self.query) };
+        let search = if self.query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", self.query)
+        };
         json!({
             "params": params,
             "headers": self.headers,
@@ -138,13 +149,17 @@ fn insert_param(params: &mut Map<String, Value>, key: &str, value: Value) {
         None => (inner, String::new()),
     };
     if first.is_empty() {
-        let entry = params.entry(head.to_string()).or_insert_with(|| Value::Array(Vec::new()));
+        let entry = params
+            .entry(head.to_string())
+            .or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(items) = entry {
             items.push(value);
         }
         return;
     }
-    let entry = params.entry(head.to_string()).or_insert_with(|| Value::Object(Map::new()));
+    let entry = params
+        .entry(head.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
     if !entry.is_object() {
         *entry = Value::Object(Map::new());
     }

@@ -76,13 +76,23 @@ impl PageHost {
             let submitted = feedback.and_then(|f| f.values.get(&name)).cloned();
             let value = submitted.unwrap_or_else(|| data.get(&name).cloned().unwrap_or(Value::Null));
             let field_errors: Vec<String> = feedback
-                .map(|f| f.errors.iter().filter(|e| e.field == name).map(|e| e.message.clone()).collect())
+                .map(|f| {
+                    f.errors
+                        .iter()
+                        .filter(|e| e.field == name)
+                        .map(|e| e.message.clone())
+                        .collect()
+                })
                 .unwrap_or_default();
             // Every field has an `errors` entry (null when fine): Liquid
             // here is strict about unknown keys.
             errors.insert(
                 name.clone(),
-                if field_errors.is_empty() { Value::Null } else { Value::String(sentence(&name, &field_errors)) },
+                if field_errors.is_empty() {
+                    Value::Null
+                } else {
+                    Value::String(sentence(&name, &field_errors))
+                },
             );
             fields.insert(
                 name.clone(),
@@ -96,11 +106,21 @@ impl PageHost {
             );
         }
         let base: Vec<String> = feedback
-            .map(|f| f.errors.iter().filter(|e| e.field == "base").map(|e| e.message.clone()).collect())
+            .map(|f| {
+                f.errors
+                    .iter()
+                    .filter(|e| e.field == "base")
+                    .map(|e| e.message.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         errors.insert(
             "base".into(),
-            if base.is_empty() { Value::Null } else { Value::String(base.join(". ")) },
+            if base.is_empty() {
+                Value::Null
+            } else {
+                Value::String(base.join(". "))
+            },
         );
         json!({
             "name": form.name,
@@ -135,8 +155,16 @@ impl RenderHost for PageHost {
             .form(name)
             .cloned()
             .ok_or_else(|| HostError(format!("form `{name}` does not exist")))?;
-        let data = args.get("data").cloned().filter(|d| !d.is_null()).unwrap_or_else(|| json!({}));
-        let config = args.get("config").cloned().filter(|c| !c.is_null()).unwrap_or_else(|| json!({}));
+        let data = args
+            .get("data")
+            .cloned()
+            .filter(|d| !d.is_null())
+            .unwrap_or_else(|| json!({}));
+        let config = args
+            .get("config")
+            .cloned()
+            .filter(|c| !c.is_null())
+            .unwrap_or_else(|| json!({}));
         let mut globals = args.clone();
         globals.insert("context".into(), self.context.clone());
         globals.insert("data".into(), data.clone());
@@ -154,9 +182,9 @@ impl RenderHost for PageHost {
 
     fn form_block(&self, body_html: &str, args: Map<String, Value>) -> Result<String, HostError> {
         let frames = self.forms.borrow();
-        let frame = frames
-            .last()
-            .ok_or_else(|| HostError("{% form %} can only be used in a form configuration rendered with include_form".into()))?;
+        let frame = frames.last().ok_or_else(|| {
+            HostError("{% form %} can only be used in a form configuration rendered with include_form".into())
+        })?;
         let settings = &self.instance.settings;
         let state = FormState {
             form: frame.form.name.clone(),
@@ -188,26 +216,17 @@ impl RenderHost for PageHost {
 
     fn graphql(&self, query: GraphqlSource<'_>, variables: Map<String, Value>) -> Result<Value, HostError> {
         let text = match query {
-            GraphqlSource::Named(name) => self
-                .loaded
-                .app
-                .graph_query(name)
-                .cloned()
-                .ok_or_else(|| HostError(format!("graph query `{name}` does not exist (graph_queries/{name}.graphql)")))?,
+            GraphqlSource::Named(name) => self.loaded.app.graph_query(name).cloned().ok_or_else(|| {
+                HostError(format!(
+                    "graph query `{name}` does not exist (graph_queries/{name}.graphql)"
+                ))
+            })?,
             GraphqlSource::Inline(text) => text.to_string(),
         };
         self.loaded
             .graphql
             .execute_blocking(&text, variables)
-            .map_err(|errors| {
-                HostError(
-                    errors
-                        .iter()
-                        .map(|e| e.message.clone())
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )
-            })
+            .map_err(|errors| HostError(errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ")))
     }
 
     fn dispatch(&self, request_type: &str, data: Value) -> Result<Value, HostError> {

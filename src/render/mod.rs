@@ -58,7 +58,10 @@ fn guess_line(source: &str, error: &str) -> Option<usize> {
         .collect();
     needles.iter().find_map(|needle| {
         let short: String = needle.chars().take(40).collect();
-        source.lines().position(|l| l.contains(needle) || l.contains(short.as_str())).map(|i| i + 1)
+        source
+            .lines()
+            .position(|l| l.contains(needle) || l.contains(short.as_str()))
+            .map(|i| i + 1)
     })
 }
 

@@ -63,7 +63,12 @@ pub fn write(store: &Store, loaded: &Loaded, request: RecordWrite) -> Result<Val
     Ok(record.to_liquid_json())
 }
 
-fn upsert(store: &Store, model: &ModelType, matching: Map<String, Value>, properties: Map<String, Value>) -> Result<crate::db::Record, StoreError> {
+fn upsert(
+    store: &Store,
+    model: &ModelType,
+    matching: Map<String, Value>,
+    properties: Map<String, Value>,
+) -> Result<crate::db::Record, StoreError> {
     if matching.is_empty() {
         store.create_record(model, properties)
     } else {
@@ -104,9 +109,18 @@ mod tests {
     #[test]
     fn older_events_are_stale() {
         let current = props(json!({"state": "succeeded", "event_created": 200}));
-        assert!(is_stale(&current, &props(json!({"state": "processing", "event_created": 100}))));
-        assert!(!is_stale(&current, &props(json!({"state": "refunded", "event_created": 300}))));
-        assert!(!is_stale(&current, &props(json!({"state": "x", "event_created": "200"}))));
+        assert!(is_stale(
+            &current,
+            &props(json!({"state": "processing", "event_created": 100}))
+        ));
+        assert!(!is_stale(
+            &current,
+            &props(json!({"state": "refunded", "event_created": 300}))
+        ));
+        assert!(!is_stale(
+            &current,
+            &props(json!({"state": "x", "event_created": "200"}))
+        ));
         assert!(!is_stale(&props(json!({})), &props(json!({"event_created": 1}))));
         assert!(!is_stale(&current, &props(json!({"state": "from a form"}))));
     }

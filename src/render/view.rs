@@ -291,18 +291,42 @@ mod tests {
         let g = json!({"context": {"params": {"a": "1"}}});
         assert_eq!(render("[{{ context.params.b }}]", g.clone()), "[]");
         assert_eq!(render("{{ nothing | default: 'd' }}", g.clone()), "d");
-        assert_eq!(render("{% if context.params.b != blank %}x{% else %}y{% endif %}", g.clone()), "y");
+        assert_eq!(
+            render("{% if context.params.b != blank %}x{% else %}y{% endif %}", g.clone()),
+            "y"
+        );
         assert_eq!(render("{{ context.params.a }}", g), "1");
     }
 
     #[test]
     fn values_behave_like_liquid_values() {
         let g = json!({"n": 599, "f": 5.5, "b": false, "s": "ñ", "list": [1, 2, 3], "h": {"k": "v"}, "e": []});
-        assert_eq!(render("{{ n | plus: 1 }} {{ f }} {{ s }} {% if b %}t{% else %}f{% endif %}", g.clone()), "600 5.5 ñ f");
-        assert_eq!(render("{{ list.size }} {{ list.first }} {{ list.last }} {{ list[1] }} {{ h.size }}", g.clone()), "3 1 3 2 1");
+        assert_eq!(
+            render(
+                "{{ n | plus: 1 }} {{ f }} {{ s }} {% if b %}t{% else %}f{% endif %}",
+                g.clone()
+            ),
+            "600 5.5 ñ f"
+        );
+        assert_eq!(
+            render(
+                "{{ list.size }} {{ list.first }} {{ list.last }} {{ list[1] }} {{ h.size }}",
+                g.clone()
+            ),
+            "3 1 3 2 1"
+        );
         assert_eq!(render("{% for x in list %}{{ x }}{% endfor %}", g.clone()), "123");
-        assert_eq!(render("{% for p in h %}{{ p[0] }}={{ p[1] }}{% endfor %}", g.clone()), "k=v");
-        assert_eq!(render("{% if e == empty %}empty{% endif %}{% if h contains 'k' %}has{% endif %}", g.clone()), "emptyhas");
+        assert_eq!(
+            render("{% for p in h %}{{ p[0] }}={{ p[1] }}{% endfor %}", g.clone()),
+            "k=v"
+        );
+        assert_eq!(
+            render(
+                "{% if e == empty %}empty{% endif %}{% if h contains 'k' %}has{% endif %}",
+                g.clone()
+            ),
+            "emptyhas"
+        );
         assert_eq!(render("{% assign copy = h %}{{ copy.k }}", g), "v");
     }
 }

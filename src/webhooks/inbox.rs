@@ -47,7 +47,12 @@ pub fn webhook_secrets(instance: &Instance) -> Vec<String> {
 }
 
 /// Verify and store one delivery. Blocking (database).
-pub fn receive(instance: &Instance, gateway: &str, signature_header: Option<&str>, body: &[u8]) -> Result<Accepted, Rejection> {
+pub fn receive(
+    instance: &Instance,
+    gateway: &str,
+    signature_header: Option<&str>,
+    body: &[u8],
+) -> Result<Accepted, Rejection> {
     if gateway != "stripe" {
         return Err(Rejection::UnknownGateway(gateway.to_string()));
     }

@@ -114,7 +114,9 @@ pub fn start(instance: Arc<Instance>, runtime: &tokio::runtime::Handle) {
     runtime.spawn(async move {
         loop {
             let loading = instance.clone();
-            let due = tokio::task::spawn_blocking(move || due_deliveries(&loading)).await.unwrap_or_default();
+            let due = tokio::task::spawn_blocking(move || due_deliveries(&loading))
+                .await
+                .unwrap_or_default();
             if due.is_empty() {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
@@ -132,10 +134,19 @@ fn due_deliveries(instance: &Instance) -> Vec<(i64, Map<String, Value>)> {
     };
     let query = RecordQuery {
         filters: vec![
-            Filter { property: "state".into(), op: FilterOp::Eq(json!("pending")) },
-            Filter { property: "next_attempt_at".into(), op: FilterOp::Lte(json!(Utc::now().to_rfc3339())) },
+            Filter {
+                property: "state".into(),
+                op: FilterOp::Eq(json!("pending")),
+            },
+            Filter {
+                property: "next_attempt_at".into(),
+                op: FilterOp::Lte(json!(Utc::now().to_rfc3339())),
+            },
         ],
-        order: Order { field: OrderField::Id, descending: false },
+        order: Order {
+            field: OrderField::Id,
+            descending: false,
+        },
         first: Some(20),
         ..RecordQuery::default()
     };
@@ -149,7 +160,11 @@ fn due_deliveries(instance: &Instance) -> Vec<(i64, Map<String, Value>)> {
 }
 
 async fn deliver(instance: &Arc<Instance>, client: &reqwest::Client, id: i64, properties: Map<String, Value>) {
-    let url = properties.get("url").and_then(Value::as_str).unwrap_or_default().to_string();
+    let url = properties
+        .get("url")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let body = properties.get("payload").cloned().unwrap_or(Value::Null).to_string();
     let attempts = properties.get("attempts").and_then(Value::as_i64).unwrap_or(0) + 1;
     let header = signature_header(&signing_secret(instance), Utc::now().timestamp(), body.as_bytes());
@@ -170,12 +185,26 @@ async fn deliver(instance: &Arc<Instance>, client: &reqwest::Client, id: i64, pr
         }
         other => {
             let (status, error) = match other {
-                Ok(response) => (json!(response.status().as_u16()), format!("HTTP {}", response.status().as_u16())),
-                Err(e) => (Value::Null, if e.is_timeout() { "timed out".to_string() } else { "connection failed".to_string() }),
+                Ok(response) => (
+                    json!(response.status().as_u16()),
+                    format!("HTTP {}", response.status().as_u16()),
+                ),
+                Err(e) => (
+                    Value::Null,
+                    if e.is_timeout() {
+                        "timed out".to_string()
+                    } else {
+                        "connection failed".to_string()
+                    },
+                ),
             };
             let next: DateTime<Utc> = Utc::now()
-                + chrono::Duration::from_std(super::worker::backoff(attempts as i32)).unwrap_or(chrono::Duration::seconds(60));
-            update.insert("state".into(), json!(if attempts >= MAX_ATTEMPTS { "failed" } else { "pending" }));
+                + chrono::Duration::from_std(super::worker::backoff(attempts as i32))
+                    .unwrap_or(chrono::Duration::seconds(60));
+            update.insert(
+                "state".into(),
+                json!(if attempts >= MAX_ATTEMPTS { "failed" } else { "pending" }),
+            );
             update.insert("response_status".into(), status);
             update.insert("last_error".into(), json!(error));
             update.insert("next_attempt_at".into(), json!(next.to_rfc3339()));
@@ -198,10 +227,22 @@ mod tests {
 
     #[test]
     fn event_mapping() {
-        assert_eq!(merchant_event_type("payment_intent.succeeded", &json!({})), Some("payment.completed"));
-        assert_eq!(merchant_event_type("payment_intent.payment_failed", &json!({})), Some("payment.failed"));
-        assert_eq!(merchant_event_type("charge.refunded", &json!({})), Some("payment.refunded"));
-        assert_eq!(merchant_event_type("charge.succeeded", &json!({"payment_intent": "pi_1"})), None);
+        assert_eq!(
+            merchant_event_type("payment_intent.succeeded", &json!({})),
+            Some("payment.completed")
+        );
+        assert_eq!(
+            merchant_event_type("payment_intent.payment_failed", &json!({})),
+            Some("payment.failed")
+        );
+        assert_eq!(
+            merchant_event_type("charge.refunded", &json!({})),
+            Some("payment.refunded")
+        );
+        assert_eq!(
+            merchant_event_type("charge.succeeded", &json!({"payment_intent": "pi_1"})),
+            None
+        );
         assert_eq!(merchant_event_type("customer.created", &json!({})), None);
     }
 }

@@ -57,9 +57,10 @@ impl RenderHost for ProcessorHost {
                 .ok_or_else(|| HostError(format!("graph query `{name}` does not exist")))?,
             GraphqlSource::Inline(text) => text.to_string(),
         };
-        self.loaded.graphql.execute_blocking(&text, variables).map_err(|errors| {
-            HostError(errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; "))
-        })
+        self.loaded
+            .graphql
+            .execute_blocking(&text, variables)
+            .map_err(|errors| HostError(errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ")))
     }
 
     fn dispatch(&self, request_type: &str, data: Value) -> Result<Value, HostError> {

@@ -35,7 +35,12 @@ pub fn replay(instance: &Arc<Instance>, event_id: Option<&str>, failed: bool) ->
             super::worker::process(instance, event);
             if let Some(after) = webhook_event::get(store, id).map_err(|e| e.to_string())? {
                 let error = after.last_error.map(|e| format!(" ({e})")).unwrap_or_default();
-                report.push(format!("{} {}: {}{error}", after.event_id, after.event_type, after.status.as_str()));
+                report.push(format!(
+                    "{} {}: {}{error}",
+                    after.event_id,
+                    after.event_type,
+                    after.status.as_str()
+                ));
             }
         }
     }

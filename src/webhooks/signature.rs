@@ -84,7 +84,10 @@ pub fn expected_signature(secret: &str, timestamp: i64, body: &[u8]) -> Vec<u8> 
 
 /// The header payforms sends to merchants (and the sandbox to apps).
 pub fn signature_header(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    format!("t={timestamp},v1={}", hex::encode(expected_signature(secret, timestamp, body)))
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(expected_signature(secret, timestamp, body))
+    )
 }
 
 #[cfg(test)]
@@ -97,7 +100,10 @@ mod tests {
     fn valid_and_rotated_secrets() {
         let header = signature_header("whsec_new", 1000, BODY);
         assert_eq!(verify(Some(&header), BODY, &["whsec_old", "whsec_new"], 1100), Ok(1000));
-        assert_eq!(verify(Some(&header), BODY, &["whsec_old"], 1100), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(Some(&header), BODY, &["whsec_old"], 1100),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
@@ -113,13 +119,31 @@ mod tests {
     #[test]
     fn stale_future_tampered_and_malformed() {
         let header = signature_header("s3cret", 1000, BODY);
-        assert_eq!(verify(Some(&header), BODY, &["s3cret"], 1301), Err(SignatureError::Stale));
-        assert_eq!(verify(Some(&header), BODY, &["s3cret"], 699), Err(SignatureError::Stale));
-        assert_eq!(verify(Some(&header), b"{}", &["s3cret"], 1000), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(Some(&header), BODY, &["s3cret"], 1301),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify(Some(&header), BODY, &["s3cret"], 699),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify(Some(&header), b"{}", &["s3cret"], 1000),
+            Err(SignatureError::Mismatch)
+        );
         assert_eq!(verify(None, BODY, &["s3cret"], 1000), Err(SignatureError::Missing));
-        assert_eq!(verify(Some("garbage"), BODY, &["s3cret"], 1000), Err(SignatureError::Malformed));
-        assert_eq!(verify(Some("t=abc,v1=00"), BODY, &["s3cret"], 1000), Err(SignatureError::Malformed));
-        assert_eq!(verify(Some("t=1000"), BODY, &["s3cret"], 1000), Err(SignatureError::NoV1));
+        assert_eq!(
+            verify(Some("garbage"), BODY, &["s3cret"], 1000),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify(Some("t=abc,v1=00"), BODY, &["s3cret"], 1000),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify(Some("t=1000"), BODY, &["s3cret"], 1000),
+            Err(SignatureError::NoV1)
+        );
         assert_eq!(verify(Some(&header), BODY, &[], 1000), Err(SignatureError::NoSecret));
     }
 

@@ -55,7 +55,11 @@ pub enum Subscription {
 pub fn endpoint_url(public_url: &str) -> Result<String, String> {
     let url = url::Url::parse(public_url.trim())
         .map_err(|e| format!("PAYFORMS_PUBLIC_URL `{public_url}` is not a URL: {e}"))?;
-    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']).to_ascii_lowercase();
+    let host = url
+        .host_str()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_ascii_lowercase();
     let local = host == "localhost"
         || host.ends_with(".localhost")
         || host.starts_with("127.")
@@ -88,8 +92,17 @@ pub fn ensure_subscribed(instance: &Instance) -> Result<Subscription, String> {
         .ok_or_else(|| format!("the {ENDPOINT_MODEL} model is missing"))?;
     let mut matching = Map::new();
     matching.insert("url".into(), json!(url));
-    if let Some(existing) = instance.store.find_record(&model, &matching).map_err(|e| e.to_string())? {
-        let id = existing.properties.get("gateway_id").and_then(Value::as_str).unwrap_or_default().to_string();
+    if let Some(existing) = instance
+        .store
+        .find_record(&model, &matching)
+        .map_err(|e| e.to_string())?
+    {
+        let id = existing
+            .properties
+            .get("gateway_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         return Ok(Subscription::AlreadySubscribed(id));
     }
     let dispatcher = instance.dispatcher().ok_or("no gateway is configured")?;
@@ -143,11 +156,20 @@ mod tests {
 
     #[test]
     fn refuses_local_addresses() {
-        for url in ["http://localhost:8080", "http://127.0.0.1", "https://[::1]/", "http://0.0.0.0", "http://app.localhost"] {
+        for url in [
+            "http://localhost:8080",
+            "http://127.0.0.1",
+            "https://[::1]/",
+            "http://0.0.0.0",
+            "http://app.localhost",
+        ] {
             let err = endpoint_url(url).unwrap_err();
             assert!(err.contains("cannot reach"), "{url}: {err}");
         }
-        assert_eq!(endpoint_url("https://shop.example.com/").unwrap(), "https://shop.example.com/webhooks/stripe");
+        assert_eq!(
+            endpoint_url("https://shop.example.com/").unwrap(),
+            "https://shop.example.com/webhooks/stripe"
+        );
         assert!(endpoint_url("not a url").is_err());
     }
 }

@@ -51,7 +51,9 @@ impl Row {
             .result
             .map(|text| serde_json::from_str(&text))
             .transpose()
-            .map_err(|e| StoreError::Database(format!("stored submission result is malformed: {e}")))?;
+            .map_err(|e| {
+                StoreError::Database(format!("stored submission result is malformed: {e}"))
+            })?;
         Ok(FormSubmission {
             idempotency_key: self.idempotency_key,
             form: self.form,
@@ -65,7 +67,9 @@ impl Row {
 fn load(conn: &mut Conn, key: &str) -> Result<Option<FormSubmission>, StoreError> {
     let mut sql = conn.sql("SELECT idempotency_key, form, status, result, created_at FROM form_submissions WHERE idempotency_key = ");
     sql.bind(Arg::Text(key.to_string()));
-    conn.first::<Row>(sql)?.map(Row::into_submission).transpose()
+    conn.first::<Row>(sql)?
+        .map(Row::into_submission)
+        .transpose()
 }
 
 pub fn get(store: &Store, key: &str) -> Result<Option<FormSubmission>, StoreError> {
@@ -100,7 +104,8 @@ pub fn claim(store: &Store, key: &str, form: &str) -> Result<Claim, StoreError> 
 /// A finished key is kept.
 pub fn release(store: &Store, key: &str) -> Result<(), StoreError> {
     store.database().with_conn(|conn| {
-        let mut sql = conn.sql("DELETE FROM form_submissions WHERE status = 'processing' AND idempotency_key = ");
+        let mut sql = conn
+            .sql("DELETE FROM form_submissions WHERE status = 'processing' AND idempotency_key = ");
         sql.bind(Arg::Text(key.to_string()));
         conn.execute(sql)?;
         Ok(())

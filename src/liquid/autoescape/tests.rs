@@ -146,6 +146,21 @@ fn raw_ends_where_liquid_ends_it() {
 }
 
 #[test]
+fn raw_inside_other_blocks_is_raw_for_the_parser_too() {
+    // Blocks parse their bodies as Liquid (graphql included), so a raw block
+    // opened inside one hides its `{% endgraphql %}` from the parser as well.
+    let source = "{% graphql g %}{% raw %}{% endgraphql %}{{ x }}{% raw %}{% endraw %}";
+    assert_eq!(esc(source), source);
+    assert!(parser().parse(source).is_err());
+    let source = "{% if a %}{% raw %}{% endif %}{{ x }}{% endraw %}{% endif %}";
+    assert_eq!(esc(source), source);
+    assert_eq!(
+        render_escaped(source, object!({"a": true, "x": "<i>"})),
+        "{% endif %}{{ x }}"
+    );
+}
+
+#[test]
 fn comments_are_verbatim_including_nested_and_raw() {
     for source in [
         "{% comment %}{{ x }}{% endcomment %}",

@@ -7,6 +7,7 @@ pub mod encoding;
 pub mod html;
 pub mod json;
 pub mod money;
+pub mod secret;
 pub mod time;
 
 use liquid_core::Error;
@@ -41,4 +42,5 @@ pub(crate) fn register<P: liquid::partials::PartialCompiler>(
         .filter(html::Raw)
         .filter(html::PfEscape)
         .filter(html::EscapeJavascript)
+        .filter(secret::EncryptSecret)
 }

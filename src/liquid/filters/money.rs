@@ -103,7 +103,7 @@ impl Currency {
         let digits = whole
             .bytes()
             .chain(kept_fraction.bytes())
-            .chain(std::iter::repeat(b'0').take(decimals - kept_fraction.len()));
+            .chain(std::iter::repeat_n(b'0', decimals - kept_fraction.len()));
         for digit in digits {
             minor = minor
                 .checked_mul(10)
@@ -122,7 +122,7 @@ fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -284,7 +284,7 @@ mod tests {
         let value = call_filter!(ToTime, "2024-01-31T11:00:00.5+01:00").unwrap();
         let time = value.as_scalar().and_then(|s| s.to_date_time()).unwrap();
         assert_eq!(time.offset().whole_seconds(), 3600);
-        assert_eq!(time.unix_timestamp_nanos(), 1706695200_500_000_000);
+        assert_eq!(time.unix_timestamp_nanos(), 1_706_695_200_500_000_000);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! - `{% graphql g = 'modules/payments/get_payments', per_page: 5, id: x %}`
 //!   runs a stored query;
 //! - `{% graphql g, id: x %} query ... {% endgraphql %}` runs the inline query
-//!   (the body is GraphQL text, not rendered as Liquid);
+//!   (the body is rendered as Liquid first, like any block, so that the
+//!   autoescape rewrite and the parser agree on where `{% raw %}` blocks
+//!   are; pass values as variables, not by interpolating them);
 //! - `{% query_graph 'name', result_name: 'g', per_page: 5 %}` is the older
 //!   platformOS form of the first.
 //!
@@ -15,9 +17,10 @@
 
 use std::io::Write;
 
+use liquid_core::error::ResultLiquidExt;
 use liquid_core::model::KString;
 use liquid_core::{BlockReflection, Language, ParseBlock, ParseTag, Renderable, TagBlock};
-use liquid_core::{Result, Runtime, TagReflection, TagTokenIter};
+use liquid_core::{Result, Runtime, TagReflection, TagTokenIter, Template};
 
 use super::args::{
     name_text, named_to_json, parse_value, require_host, tag_error, ArgValue, TagArgs,
@@ -90,13 +93,11 @@ impl ParseBlock for GraphqlBlock {
                 format!("unexpected {source:?}; usage: {USAGE}"),
             ));
         }
-        let body = tokens.escape_liquid(false)?.to_owned();
-        if body.trim().is_empty() {
-            return Err(tag_error(
-                "graphql",
-                format!("the inline query of {result} is empty"),
-            ));
-        }
+        let body = Template::new(
+            tokens
+                .parse_all(options)
+                .trace_with(|| format!("{{% graphql {result} %}}").into())?,
+        );
         Ok(Box::new(Graphql {
             result,
             query: Query::Inline(body),
@@ -170,7 +171,7 @@ impl ParseTag for QueryGraphTag {
 #[derive(Debug)]
 enum Query {
     Stored(ArgValue),
-    Inline(String),
+    Inline(Template),
 }
 
 #[derive(Debug)]
@@ -190,10 +191,22 @@ impl Renderable for Graphql {
                 let outcome = host.graphql(GraphqlSource::Named(&name), variables);
                 (name, outcome)
             }
-            Query::Inline(text) => (
-                "inline query".to_string(),
-                host.graphql(GraphqlSource::Inline(text), variables),
-            ),
+            Query::Inline(body) => {
+                let mut text = Vec::new();
+                body.render_to(&mut text, runtime)
+                    .trace_with(|| format!("{{% graphql {} %}}", self.result).into())?;
+                let text = String::from_utf8_lossy(&text);
+                if text.trim().is_empty() {
+                    return Err(tag_error(
+                        "graphql",
+                        format!("the inline query of {} is empty", self.result),
+                    ));
+                }
+                (
+                    "inline query".to_string(),
+                    host.graphql(GraphqlSource::Inline(&text), variables),
+                )
+            }
         };
         let result = outcome.map_err(|err| {
             tag_error("graphql", format!("{label} failed: {err}"))
@@ -275,6 +288,19 @@ mod tests {
     }
 
     #[test]
+    fn inline_query_body_is_rendered_and_must_not_be_empty() {
+        let (out, calls) = render_with_host(
+            "{% graphql r %}{ {{ f }} }{% endgraphql %}{% graphql e %}  {% if false %}x{% endif %}{% endgraphql %}",
+            object!({"f": "customers"}),
+        );
+        assert!(out.unwrap_err().contains("inline query of e is empty"));
+        assert_eq!(
+            calls,
+            vec![r#"graphql inline "{ customers }" {}"#.to_string()]
+        );
+    }
+
+    #[test]
     fn host_errors_become_render_errors() {
         let (out, _) = render_with_host("{% graphql g = 'will_fail' %}", object!({}));
         let err = out.unwrap_err();
@@ -298,7 +324,6 @@ mod tests {
             "{% graphql g = %}",
             "{% graphql g = 'q' 'extra' %}",
             "{% graphql g 'q' %}{% endgraphql %}",
-            "{% graphql g %}  {% endgraphql %}",
             "{% graphql g %}query",
             "{% query_graph 'q' %}",
             "{% query_graph 'q', result_name: g %}",

@@ -1,7 +1,8 @@
 //! platformOS tags and blocks on liquid-rust, one file per tag.
 //!
 //! Tags that need the running instance (`graphql`, `query_graph`,
-//! `dispatch`, `include_form`, `form`, and `log` when available) call the
+//! `dispatch`, `include_form`, `form`, `record`, the `encrypt_secret` filter,
+//! and `log` when available) call the
 //! [`RenderHost`](super::host::RenderHost) installed by
 //! [`with_host`](super::host::with_host).
 
@@ -14,6 +15,7 @@ pub mod include;
 pub mod include_form;
 pub mod log;
 pub mod parse_json;
+pub mod record;
 
 /// Adds every tag and block of the dialect (replacing liquid-lib's
 /// `include`).
@@ -30,4 +32,5 @@ pub(crate) fn register<P: liquid::partials::PartialCompiler>(
         .tag(dispatch::DispatchTag)
         .tag(include_form::IncludeFormTag)
         .tag(include::IncludeTag)
+        .tag(record::RecordTag)
 }

@@ -1,0 +1,315 @@
+//! The app runtime end to end: pages, forms (signed state, CSRF, validation,
+//! idempotency), `payforms check`, hot reload. Each test starts the real
+//! server on a free port and talks HTTP to it.
+
+mod support;
+
+use std::fs;
+use std::process::Command;
+use std::time::Duration;
+
+use reqwest::blocking::Client;
+use serde_json::{json, Value};
+use support::{
+    client, copy_app, form_html, input_values, payforms_bin, repo_root, wait_for, ServerOptions, TestServer,
+};
+
+const API_KEY: &str = "runtime-test-key";
+
+fn start(app: &std::path::Path) -> TestServer {
+    TestServer::start(ServerOptions::new(app).env("PAYFORMS_API_KEYS", API_KEY))
+}
+
+fn graphql(server: &TestServer, query: &str) -> Value {
+    let response = client()
+        .post(server.url("/api/graphql"))
+        .bearer_auth(API_KEY)
+        .json(&json!({ "query": query }))
+        .send()
+        .expect("graphql request");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().expect("graphql json");
+    assert!(body.get("errors").is_none(), "graphql errors: {body}");
+    body
+}
+
+fn payment_count(server: &TestServer) -> i64 {
+    graphql(server, "{ payments { totalCount } }")["data"]["payments"]["totalCount"]
+        .as_i64()
+        .expect("totalCount")
+}
+
+/// GET /checkout and return the form's inputs.
+fn checkout_form(http: &Client, server: &TestServer) -> Vec<(String, String)> {
+    let page = http.get(server.url("/checkout")).send().expect("GET /checkout");
+    assert_eq!(page.status(), 200);
+    let html = page.text().expect("checkout html");
+    let form = form_html(&html, "checkout-form").expect("the checkout form is on the page");
+    assert!(form.contains(r#"action="/forms/simple_payment_form""#), "{form}");
+    input_values(form)
+}
+
+fn set(fields: &mut [(String, String)], name: &str, value: &str) {
+    for (n, v) in fields.iter_mut() {
+        if n == name {
+            *v = value.to_string();
+        }
+    }
+}
+
+fn post_form(http: &Client, server: &TestServer, fields: &[(String, String)]) -> reqwest::blocking::Response {
+    http.post(server.url("/forms/simple_payment_form"))
+        .form(fields)
+        .send()
+        .expect("POST form")
+}
+
+#[test]
+fn pages_are_served_with_layout_and_404() {
+    let server = start(&repo_root());
+    let http = client();
+    let index = http.get(server.url("/")).send().unwrap();
+    assert_eq!(index.status(), 200);
+    let html = index.text().unwrap();
+    assert!(
+        html.contains("payforms demo shop") && html.contains(r#"href="/checkout""#),
+        "{html}"
+    );
+    assert!(
+        html.contains("/assets/app.css?v="),
+        "layout links the versioned asset: {html}"
+    );
+    let checkout = http.get(server.url("/checkout")).send().unwrap().text().unwrap();
+    assert!(
+        checkout.contains("$5.99"),
+        "pricify_cents renders the price: {checkout}"
+    );
+    let payments = http.get(server.url("/payments")).send().unwrap();
+    assert_eq!(payments.status(), 200);
+    assert!(payments.text().unwrap().contains("List of last five payments"));
+    let missing = http.get(server.url("/no/such/page")).send().unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(missing.text().unwrap().contains("Page not found"));
+    let css = http.get(server.url("/assets/app.css")).send().unwrap();
+    assert_eq!(css.status(), 200);
+    assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+    let health = http.get(server.url("/healthz")).send().unwrap();
+    assert_eq!(health.json::<Value>().unwrap()["database"], "ok");
+}
+
+#[test]
+fn valid_post_stores_one_record_and_redirects_with_flash() {
+    let server = start(&repo_root());
+    let http = client();
+    let mut fields = checkout_form(&http, &server);
+    set(&mut fields, "form[email]", "buyer@example.com");
+    let response = post_form(&http, &server, &fields);
+    assert_eq!(response.status(), 303, "{}", response.text().unwrap_or_default());
+    assert_eq!(response.headers()["location"], "/payments");
+    assert_eq!(payment_count(&server), 1);
+
+    let payments = http.get(server.url("/payments")).send().unwrap().text().unwrap();
+    assert!(
+        payments.contains("Payment successful!"),
+        "flash notice shown once: {payments}"
+    );
+    assert!(payments.contains("$5.99"), "{payments}");
+    let again = http.get(server.url("/payments")).send().unwrap().text().unwrap();
+    assert!(!again.contains("Payment successful!"), "flash is consumed");
+
+    // The same rendered form posted again (back button, double click) has one effect.
+    let replay = post_form(&http, &server, &fields);
+    assert_eq!(replay.status(), 303);
+    assert_eq!(payment_count(&server), 1);
+
+    let stored = graphql(
+        &server,
+        "{ payments(first: 1) { edges { node { amount currency state description } } } }",
+    );
+    let node = &stored["data"]["payments"]["edges"][0]["node"];
+    assert_eq!(node["amount"], 599);
+    assert_eq!(node["currency"], "usd");
+}
+
+#[test]
+fn changed_hidden_amount_is_rejected_and_nothing_is_stored() {
+    let server = start(&repo_root());
+    let http = client();
+    let mut fields = checkout_form(&http, &server);
+    set(&mut fields, "form[amount]", "1");
+    let response = post_form(&http, &server, &fields);
+    assert_eq!(response.status(), 422);
+    let body = response.text().unwrap();
+    assert!(body.contains("amount") && body.contains("changed"), "{body}");
+
+    // A forged signed state is rejected as well.
+    let mut fields = checkout_form(&http, &server);
+    for (name, value) in fields.iter_mut() {
+        if name == "payforms_state" {
+            value.replace_range(10..12, "AA");
+        }
+    }
+    let response = post_form(&http, &server, &fields);
+    assert_eq!(response.status(), 422);
+    assert_eq!(payment_count(&server), 0);
+}
+
+#[test]
+fn posts_without_csrf_token_or_from_another_site_are_rejected() {
+    let server = start(&repo_root());
+    let http = client();
+    let fields: Vec<(String, String)> = checkout_form(&http, &server)
+        .into_iter()
+        .filter(|(name, _)| name != "authenticity_token")
+        .collect();
+    let response = post_form(&http, &server, &fields);
+    assert_eq!(response.status(), 403);
+
+    let fields = checkout_form(&http, &server);
+    let cross_site = http
+        .post(server.url("/forms/simple_payment_form"))
+        .header("Origin", "https://evil.example")
+        .form(&fields)
+        .send()
+        .unwrap();
+    assert_eq!(cross_site.status(), 403);
+
+    // A token from another visitor (another browser) does not fit this one.
+    let stranger = client();
+    let response = post_form(&stranger, &server, &fields);
+    assert_eq!(response.status(), 403);
+    assert_eq!(payment_count(&server), 0);
+}
+
+#[test]
+fn validation_errors_show_the_form_again_with_values_and_messages() {
+    let server = start(&repo_root());
+    let http = client();
+    let mut fields = checkout_form(&http, &server);
+    set(&mut fields, "form[email]", "<b>not-an-email");
+    let response = post_form(&http, &server, &fields);
+    assert_eq!(response.status(), 422);
+    let html = response.text().unwrap();
+    assert!(html.contains("Please fix validation errors"), "flash_alert: {html}");
+    assert!(html.contains("Email is not a valid email"), "field message: {html}");
+    assert!(
+        html.contains(r#"value="&lt;b&gt;not-an-email""#),
+        "the entered value, escaped: {html}"
+    );
+    assert!(!html.contains("<b>not-an-email"), "no markup injection");
+
+    let json_response = http
+        .post(server.url("/forms/simple_payment_form"))
+        .header("Accept", "application/json")
+        .form(&fields)
+        .send()
+        .unwrap();
+    assert_eq!(json_response.status(), 422);
+    let body: Value = json_response.json().unwrap();
+    assert_eq!(body["errors"]["email"][0], "is not a valid email");
+    assert_eq!(payment_count(&server), 0);
+}
+
+#[test]
+fn check_passes_on_the_demo_and_lists_every_problem_of_a_broken_app() {
+    let ok = Command::new(payforms_bin())
+        .args(["check", "--app"])
+        .arg(repo_root())
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+
+    let app = copy_app(repo_root());
+    fs::write(
+        app.path().join("templates/pages/broken.liquid"),
+        "<p>\n{% if %}\n</p>\n",
+    )
+    .unwrap();
+    fs::write(
+        app.path().join("form_configurations/bad_form.liquid"),
+        "---\nname: bad_form\nresource: modules/payments/payment\nbogus_key: 1\n---\n<p></p>\n",
+    )
+    .unwrap();
+    fs::write(
+        app.path().join("templates/pages/bad_front_matter.liquid"),
+        "---\nslug: x\nmethod: [1, 2]\n---\nbody\n",
+    )
+    .unwrap();
+    let out = Command::new(payforms_bin())
+        .args(["check", "--app"])
+        .arg(app.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("templates/pages/broken.liquid:2:"), "{stdout}");
+    assert!(
+        stdout.contains("form_configurations/bad_form.liquid:4:") && stdout.contains("bogus_key"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("templates/pages/bad_front_matter.liquid:3:"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().filter(|l| l.contains(".liquid:")).count(), 3, "{stdout}");
+}
+
+#[test]
+fn edited_page_is_served_on_the_next_request_and_a_broken_edit_keeps_the_old_one() {
+    let app = copy_app(repo_root());
+    let server = TestServer::start(ServerOptions::new(app.path()).watch(true));
+    let http = client();
+    let page = app.path().join("templates/pages/hello.liquid");
+    fs::write(&page, "<p>version one</p>\n").unwrap();
+    let fetch = |path: &str| {
+        http.get(server.url(path))
+            .send()
+            .map(|r| (r.status().as_u16(), r.text().unwrap_or_default()))
+    };
+    wait_for("the new page to be served", Duration::from_secs(10), || {
+        fetch("/hello")
+            .ok()
+            .filter(|(s, b)| *s == 200 && b.contains("version one"))
+    });
+    fs::write(&page, "<p>version two</p>\n").unwrap();
+    wait_for("the edit to be served", Duration::from_secs(10), || {
+        fetch("/hello").ok().filter(|(_, b)| b.contains("version two"))
+    });
+    fs::write(&page, "<p>version three {% if %}</p>\n").unwrap();
+    wait_for("the broken edit to be reported", Duration::from_secs(10), || {
+        server
+            .log_text()
+            .contains("templates/pages/hello.liquid:1:")
+            .then_some(())
+    });
+    let (status, body) = fetch("/hello").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("version two"),
+        "the last good version keeps serving: {body}"
+    );
+    fs::remove_file(&page).unwrap();
+    wait_for("the deleted page to be gone", Duration::from_secs(10), || {
+        fetch("/hello").ok().filter(|(s, _)| *s == 404)
+    });
+}
+
+#[test]
+fn template_output_cannot_inject_markup() {
+    let app = copy_app(repo_root());
+    fs::write(
+        app.path().join("templates/pages/echo.liquid"),
+        "<p id=q>{{ context.params.q }}</p><p id=safe>{{ '<i>ok</i>' | html_safe }}</p>",
+    )
+    .unwrap();
+    let server = TestServer::start(ServerOptions::new(app.path()));
+    let html = client()
+        .get(server.url("/echo?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+    assert!(!html.contains("<script>alert"), "{html}");
+    assert!(html.contains("<i>ok</i>"), "html_safe is not escaped: {html}");
+}
