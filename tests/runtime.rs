@@ -16,8 +16,10 @@ use support::{
 
 const API_KEY: &str = "runtime-test-key";
 
+/// The demo app's checkout charges through modules/stripe/create_payment, so
+/// these tests run against the built-in Stripe sandbox.
 fn start(app: &std::path::Path) -> TestServer {
-    TestServer::start(ServerOptions::new(app).env("PAYFORMS_API_KEYS", API_KEY))
+    TestServer::start(ServerOptions::new(app).env("PAYFORMS_API_KEYS", API_KEY).arg("--sandbox"))
 }
 
 fn graphql(server: &TestServer, query: &str) -> Value {
@@ -103,6 +105,8 @@ fn valid_post_stores_one_record_and_redirects_with_flash() {
     let http = client();
     let mut fields = checkout_form(&http, &server);
     set(&mut fields, "form[email]", "buyer@example.com");
+    // What Stripe.js would post for a Visa card.
+    set(&mut fields, "form[source]", "tok_visa");
     let response = post_form(&http, &server, &fields);
     assert_eq!(response.status(), 303, "{}", response.text().unwrap_or_default());
     assert_eq!(response.headers()["location"], "/payments");
@@ -257,7 +261,7 @@ fn check_passes_on_the_demo_and_lists_every_problem_of_a_broken_app() {
 #[test]
 fn edited_page_is_served_on_the_next_request_and_a_broken_edit_keeps_the_old_one() {
     let app = copy_app(repo_root());
-    let server = TestServer::start(ServerOptions::new(app.path()).watch(true));
+    let server = TestServer::start(ServerOptions::new(app.path()).watch(true).arg("--sandbox"));
     let http = client();
     let page = app.path().join("templates/pages/hello.liquid");
     fs::write(&page, "<p>version one</p>\n").unwrap();
@@ -302,7 +306,7 @@ fn template_output_cannot_inject_markup() {
         "<p id=q>{{ context.params.q }}</p><p id=safe>{{ '<i>ok</i>' | html_safe }}</p>",
     )
     .unwrap();
-    let server = TestServer::start(ServerOptions::new(app.path()));
+    let server = TestServer::start(ServerOptions::new(app.path()).arg("--sandbox"));
     let html = client()
         .get(server.url("/echo?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E"))
         .send()
