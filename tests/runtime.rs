@@ -139,8 +139,12 @@ fn valid_post_stores_one_record_and_redirects_with_flash() {
 fn changed_hidden_amount_is_rejected_and_nothing_is_stored() {
     let server = start(&repo_root());
     let http = client();
+    // The amount is signed into the page; a visitor who adds or changes it
+    // (devtools, a crafted post) is refused.
     let mut fields = checkout_form(&http, &server);
-    set(&mut fields, "form[amount]", "1");
+    fields.retain(|(name, _)| name != "form[amount]");
+    fields.push(("form[amount]".into(), "1".into()));
+    set(&mut fields, "form[source]", "tok_visa");
     let response = post_form(&http, &server, &fields);
     assert_eq!(response.status(), 422);
     let body = response.text().unwrap();
@@ -148,6 +152,7 @@ fn changed_hidden_amount_is_rejected_and_nothing_is_stored() {
 
     // A forged signed state is rejected as well.
     let mut fields = checkout_form(&http, &server);
+    set(&mut fields, "form[source]", "tok_visa");
     for (name, value) in fields.iter_mut() {
         if name == "payforms_state" {
             value.replace_range(10..12, "AA");

@@ -5,6 +5,7 @@
 //! between the backends (placeholders, the JSONB cast) live here.
 
 use chrono::NaiveDateTime;
+#[cfg(test)]
 use diesel::connection::SimpleConnection;
 use diesel::pg::{Pg, PgConnection};
 use diesel::query_builder::BoxedSqlQuery;
@@ -185,7 +186,8 @@ impl Conn<'_> {
         Ok(self.load(sql)?.into_iter().next())
     }
 
-    /// Statements without arguments (PRAGMAs, EXPLAIN setup).
+    /// Statements without arguments (ANALYZE in tests).
+    #[cfg(test)]
     pub(crate) fn batch(&mut self, text: &str) -> QueryResult<()> {
         match self {
             Conn::Sqlite(c) => c.batch_execute(text),
@@ -202,6 +204,7 @@ pub(crate) struct IntRow {
 }
 
 /// Rows of one text column named `t`.
+#[cfg(test)]
 #[derive(QueryableByName, Debug)]
 pub(crate) struct TextRow {
     #[diesel(sql_type = Text)]

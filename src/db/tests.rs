@@ -988,7 +988,7 @@ fn pagination_forwards_and_backwards_uses_an_index(store: &Store) {
         .iter()
         .filter(|r| r.properties["customer"] == json!("cus_7"))
         .collect();
-    expected.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+    expected.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
     let want: Vec<i64> = expected.iter().map(|r| r.id).collect();
     assert_eq!(want.len(), 100);
     assert_eq!(page.total_count, 100);

@@ -1,7 +1,10 @@
 //! GraphQL errors with `extensions.code` (and `extensions.fields` for
 //! validation, `extensions.stripeErrorCode` from gateways).
 
-use async_graphql::{Error, ErrorExtensions, ServerError};
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo};
+use async_graphql::{Error, ErrorExtensions, PathSegment, ServerError, ServerResult};
 use serde_json::{json, Map, Value};
 
 use super::values::to_graphql;
@@ -56,8 +59,8 @@ impl GraphqlErrorInfo {
 }
 
 /// Errors raised before any resolver ran (parse, validation, unknown
-/// variables) have no path; errors without a code from inside resolvers
-/// are ours, i.e. internal.
+/// variables) have no path. Errors without a code from inside resolvers
+/// come from reading arguments the schema already validated: internal.
 fn default_code(error: &ServerError) -> &'static str {
     if error.path.is_empty() {
         GRAPHQL_VALIDATION_FAILED
@@ -74,6 +77,43 @@ pub(crate) fn ensure_codes(response: &mut async_graphql::Response) {
             let code = default_code(error);
             error.extensions.get_or_insert_with(Default::default).set("code", code);
         }
+    }
+}
+
+/// Resolver errors of dynamic schemas come without a `path`; this
+/// extension gives them the path of the field that failed.
+pub(crate) struct ErrorPaths;
+
+impl ExtensionFactory for ErrorPaths {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorPaths)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ErrorPaths {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<async_graphql::Value>> {
+        let path_node = info.path_node;
+        next.run(ctx, info).await.map_err(|mut error| {
+            if error.path.is_empty() {
+                if let Ok(Value::Array(segments)) = serde_json::to_value(path_node) {
+                    error.path = segments
+                        .into_iter()
+                        .filter_map(|segment| match segment {
+                            Value::String(name) => Some(PathSegment::Field(name)),
+                            Value::Number(n) => n.as_u64().map(|i| PathSegment::Index(i as usize)),
+                            _ => None,
+                        })
+                        .collect();
+                }
+            }
+            error
+        })
     }
 }
 
@@ -100,7 +140,7 @@ pub fn bad_user_input(fields: &[FieldError]) -> Error {
         .collect::<Vec<_>>()));
     Error::new(message).extend_with(move |_, e| {
         e.set("code", BAD_USER_INPUT);
-        e.set("fields", list.clone());
+        e.set("fields", list);
     })
 }
 
@@ -152,7 +192,10 @@ mod tests {
             ]),
             &|name| super::super::naming::camel_case(name),
         );
-        assert_eq!(error.message, "the input is invalid: gatewayId has already been taken, amount is not an integer");
+        assert_eq!(
+            error.message,
+            "the input is invalid: gatewayId has already been taken, amount is not an integer"
+        );
         assert_eq!(
             extensions(&error),
             json!({"code": "BAD_USER_INPUT", "fields": [
@@ -173,7 +216,9 @@ mod tests {
         );
         assert_eq!(not_found.message, "payment 7 not found");
         assert_eq!(extensions(&not_found)["code"], "NOT_FOUND");
-        let database = from_store(StoreError::Database("disk I/O error at /secret/path".into()), &|s| s.to_string());
+        let database = from_store(StoreError::Database("disk I/O error at /secret/path".into()), &|s| {
+            s.to_string()
+        });
         assert_eq!(extensions(&database)["code"], "INTERNAL_SERVER_ERROR");
         assert!(!database.message.contains("secret"));
         let cursor = from_store(StoreError::InvalidCursor("bad".into()), &|s| s.to_string());

@@ -40,9 +40,21 @@ pub fn shared_inputs() -> (Vec<InputObject>, Enum) {
             .field(InputValue::new("ne", TypeRef::named(TypeRef::STRING)).description("Differs, or is missing."))
             .field(InputValue::new("in", TypeRef::named_nn_list(TypeRef::STRING)))
             .field(exists()),
-        comparable(INT_FILTER, TypeRef::INT, "Conditions on an Int property; all given conditions must hold."),
-        comparable(FLOAT_FILTER, TypeRef::FLOAT, "Conditions on a Float property; all given conditions must hold."),
-        comparable(TIME_FILTER, TIME, "Conditions on a Time property, compared in time order."),
+        comparable(
+            INT_FILTER,
+            TypeRef::INT,
+            "Conditions on an Int property; all given conditions must hold.",
+        ),
+        comparable(
+            FLOAT_FILTER,
+            TypeRef::FLOAT,
+            "Conditions on a Float property; all given conditions must hold.",
+        ),
+        comparable(
+            TIME_FILTER,
+            TIME,
+            "Conditions on a Time property, compared in time order.",
+        ),
         InputObject::new(BOOLEAN_FILTER)
             .field(InputValue::new("eq", TypeRef::named(TypeRef::BOOLEAN)))
             .field(exists()),
@@ -60,6 +72,7 @@ fn exists() -> InputValue {
         .description("true: the property is set (not null); false: it is missing or null.")
 }
 
+/// json and array properties can be neither filtered nor ordered by.
 fn filter_input_for(kind: PropertyType) -> Option<&'static str> {
     match kind {
         PropertyType::String => Some(STRING_FILTER),
@@ -71,17 +84,15 @@ fn filter_input_for(kind: PropertyType) -> Option<&'static str> {
     }
 }
 
-/// json and array properties can be neither filtered nor ordered by.
-pub fn is_comparable(kind: PropertyType) -> bool {
-    filter_input_for(kind).is_some()
-}
-
 /// `<Model>Filter`, `<Model>OrderField` and `<Model>Order` for one model.
 pub fn model_inputs(plan: &ModelSchema) -> (InputObject, Enum, InputObject) {
     let mut filter = InputObject::new(plan.filter_type())
         .description("All given conditions must hold.")
         .field(InputValue::new("id", TypeRef::named(ID_FILTER)));
-    let mut order_field = Enum::new(plan.order_field_type()).item("ID").item("CREATED_AT").item("UPDATED_AT");
+    let mut order_field = Enum::new(plan.order_field_type())
+        .item("ID")
+        .item("CREATED_AT")
+        .item("UPDATED_AT");
     for field in &plan.fields {
         if let Some(input) = filter_input_for(field.kind) {
             filter = filter.field(InputValue::new(&field.graphql, TypeRef::named(input)));
@@ -101,7 +112,8 @@ pub fn model_inputs(plan: &ModelSchema) -> (InputObject, Enum, InputObject) {
 /// The connection arguments `first/after/last/before/filter/orderBy`.
 pub fn connection_arguments(plan: &ModelSchema) -> Vec<InputValue> {
     vec![
-        InputValue::new("first", TypeRef::named(TypeRef::INT)).description("Page size from the start (default 10, at most 250)."),
+        InputValue::new("first", TypeRef::named(TypeRef::INT))
+            .description("Page size from the start (default 10, at most 250)."),
         InputValue::new("after", TypeRef::named(TypeRef::STRING)),
         InputValue::new("last", TypeRef::named(TypeRef::INT)).description("Page size from the end."),
         InputValue::new("before", TypeRef::named(TypeRef::STRING)),
@@ -213,7 +225,9 @@ fn filter_op(op: &str, value: &ValueAccessor<'_>, kind: Option<PropertyType>) ->
 
 /// Record ids are integers; GraphQL gives them as ID strings.
 fn id_value(value: &ValueAccessor<'_>) -> Result<Value, String> {
-    parse_id(value).map(Value::from).ok_or_else(|| "is not a valid record id".to_string())
+    parse_id(value)
+        .map(Value::from)
+        .ok_or_else(|| "is not a valid record id".to_string())
 }
 
 /// An `ID` argument as a record id.

@@ -48,11 +48,19 @@ pub async fn handle_post(
         Ok(Ok(body)) => HttpResponse::Ok().content_type(ContentType::json()).body(body),
         Ok(Err(e)) => {
             tracing::error!(target: "payforms::graphql", "cannot serialize a GraphQL response: {e}");
-            error_response(HttpResponse::InternalServerError(), "internal error", INTERNAL_SERVER_ERROR)
+            error_response(
+                HttpResponse::InternalServerError(),
+                "internal error",
+                INTERNAL_SERVER_ERROR,
+            )
         }
         Err(e) => {
             tracing::error!(target: "payforms::graphql", "GraphQL worker failed: {e}");
-            error_response(HttpResponse::InternalServerError(), "internal error", INTERNAL_SERVER_ERROR)
+            error_response(
+                HttpResponse::InternalServerError(),
+                "internal error",
+                INTERNAL_SERVER_ERROR,
+            )
         }
     }
 }
@@ -87,7 +95,10 @@ fn bearer_token(header: &str) -> Option<&str> {
 /// GraphiQL (from a CDN). When the CDN cannot be reached, a plain form
 /// that posts the query with an API key is shown instead.
 pub fn graphiql_page() -> HttpResponse {
-    let page = GraphiQLSource::build().endpoint(ENDPOINT).title("payforms GraphQL").finish();
+    let page = GraphiQLSource::build()
+        .endpoint(ENDPOINT)
+        .title("payforms GraphQL")
+        .finish();
     let page = match page.rfind("</body>") {
         Some(at) => format!("{}{FALLBACK}{}", &page[..at], &page[at..]),
         None => format!("{page}{FALLBACK}"),

@@ -32,8 +32,8 @@ use crate::db::Store;
 use crate::error::LoadProblem;
 pub use errors::GraphqlErrorInfo;
 use models::ModelSchema;
-pub use request_types::{DispatchFailure, DispatchOutcome, GatewayErrorInfo, RequestDispatcher, RequestTypeInfo};
 use request_types::RequestTypeSchema;
+pub use request_types::{DispatchFailure, DispatchOutcome, GatewayErrorInfo, RequestDispatcher, RequestTypeInfo};
 
 /// Nesting deeper than this is refused (a connection query needs about 5).
 const MAX_DEPTH: usize = 24;
@@ -42,7 +42,8 @@ const MAX_DEPTH: usize = 24;
 const FIXED_TYPES: &[&str] = &[
     "Query",
     "Mutation",
-    "Subscription",
+    // No subscription root is built, so `Subscription` stays free for the
+    // `modules/payments/subscription` model (seed 004's subscriptions).
     "Int",
     "Float",
     "String",
@@ -83,12 +84,18 @@ impl Claims {
     fn new() -> Claims {
         let owners = FIXED_TYPES
             .iter()
-            .map(|name| (name.to_string(), (PathBuf::from("(built in)"), "a built-in type".to_string())))
-            .chain(
-                webhook_events::type_names()
-                    .iter()
-                    .map(|name| (name.to_string(), (PathBuf::from("(built in)"), "the webhook events query".to_string()))),
-            )
+            .map(|name| {
+                (
+                    name.to_string(),
+                    (PathBuf::from("(built in)"), "a built-in type".to_string()),
+                )
+            })
+            .chain(webhook_events::type_names().iter().map(|name| {
+                (
+                    name.to_string(),
+                    (PathBuf::from("(built in)"), "the webhook events query".to_string()),
+                )
+            }))
             .collect();
         Claims {
             owners,
@@ -162,7 +169,12 @@ impl GraphqlEngine {
                 model_plans.push(Arc::new(plan));
             }
         }
-        claims.claim("query", webhook_events::QUERY, &PathBuf::from("(built in)"), "the webhook events query");
+        claims.claim(
+            "query",
+            webhook_events::QUERY,
+            &PathBuf::from("(built in)"),
+            "the webhook events query",
+        );
 
         let mut request_plans = Vec::with_capacity(request_types.len());
         for info in request_types {
@@ -179,7 +191,9 @@ impl GraphqlEngine {
                         claims.problems.push(LoadProblem::new(
                             &file,
                             1,
-                            format!("field `{snake}` would be `{graphql}` in GraphQL, which is not a valid GraphQL name"),
+                            format!(
+                                "field `{snake}` would be `{graphql}` in GraphQL, which is not a valid GraphQL name"
+                            ),
                         ));
                         ok = false;
                     } else if let Some(other) = seen.insert(graphql.clone(), snake.clone()) {
@@ -243,6 +257,7 @@ impl GraphqlEngine {
 
         let mut builder = Schema::build("Query", has_mutations.then_some("Mutation"), None)
             .limit_depth(MAX_DEPTH)
+            .extension(errors::ErrorPaths)
             .register(query);
         if has_mutations {
             builder = builder.register(mutation);
@@ -277,7 +292,11 @@ impl GraphqlEngine {
         if response.errors.is_empty() {
             Ok(response.data.into_json().unwrap_or(Value::Null))
         } else {
-            Err(response.errors.iter().map(GraphqlErrorInfo::from_server_error).collect())
+            Err(response
+                .errors
+                .iter()
+                .map(GraphqlErrorInfo::from_server_error)
+                .collect())
         }
     }
 

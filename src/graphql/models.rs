@@ -213,8 +213,10 @@ pub fn types(plan: &ModelSchema) -> (Vec<Object>, Vec<InputObject>, async_graphq
     (vec![object, edge, connection], inputs, order_field)
 }
 
-fn ready(result: Result<Option<Value>, Error>) -> FieldFuture<'static> {
-    FieldFuture::new(futures::future::ready(result.map(|v| v.map(|v| FieldValue::value(to_graphql(v))))))
+fn ready<'a>(result: Result<Option<Value>, Error>) -> FieldFuture<'a> {
+    FieldFuture::new(futures::future::ready(
+        result.map(|v| v.map(|v| FieldValue::value(to_graphql(v)))),
+    ))
 }
 
 fn id_argument(ctx: &ResolverContext<'_>) -> Result<i64, Error> {
@@ -226,17 +228,22 @@ fn id_argument(ctx: &ResolverContext<'_>) -> Result<i64, Error> {
 pub fn query_fields(plan: &Arc<ModelSchema>, store: &Store) -> Vec<Field> {
     let single = {
         let (plan, store) = (plan.clone(), store.clone());
-        Field::new(&plan.single_query.clone(), TypeRef::named(&plan.type_name), move |ctx| {
-            let result = id_argument(&ctx).and_then(|id| match store.get_record(&plan.model, id) {
-                Ok(Some(record)) => Ok(Some(plan.record_value(&record))),
-                Ok(None) => Err(not_found(format!("{} {id} not found", plan.model.short_name()))),
-                Err(e) => Err(plan.store_error(e)),
-            });
-            ready(result)
-        })
+        Field::new(
+            &plan.single_query.clone(),
+            TypeRef::named(&plan.type_name),
+            move |ctx| {
+                let result = id_argument(&ctx).and_then(|id| match store.get_record(&plan.model, id) {
+                    Ok(Some(record)) => Ok(Some(plan.record_value(&record))),
+                    Ok(None) => Err(not_found(format!("{} {id} not found", plan.model.short_name()))),
+                    Err(e) => Err(plan.store_error(e)),
+                });
+                ready(result)
+            },
+        )
         .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
     };
     let connection = {
+        let arguments = filters::connection_arguments(plan);
         let (plan, store) = (plan.clone(), store.clone());
         let mut field = Field::new(
             &plan.connection_query.clone(),
@@ -251,7 +258,7 @@ pub fn query_fields(plan: &Arc<ModelSchema>, store: &Store) -> Vec<Field> {
                 ready(result)
             },
         );
-        for argument in filters::connection_arguments(plan) {
+        for argument in arguments {
             field = field.argument(argument);
         }
         field

@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 
 /// Split on `_`, `-`, `/`, spaces and other non-alphanumerics.
 fn words(name: &str) -> impl Iterator<Item = &str> {
-    name.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty())
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
 }
 
 /// Upper-case the first character only (`card` -> `Card`, `3ds` -> `3ds`).
@@ -56,7 +57,7 @@ pub fn snake_case(name: &str) -> String {
             let next = chars.get(i + 1).copied();
             let starts_word = match previous {
                 None | Some('_') => false,
-                Some(p) if p.is_ascii_lowercase() || p.is_ascii_digit() => true,
+                Some(p) if p.is_lowercase() || p.is_ascii_digit() => true,
                 Some(p) if p.is_ascii_uppercase() => next.is_some_and(|n| n.is_ascii_lowercase()),
                 Some(_) => false,
             };
@@ -105,7 +106,11 @@ pub fn snake_case_keys(value: Value) -> Value {
         Value::Object(object) => {
             let mut out = Map::with_capacity(object.len());
             for (key, value) in object {
-                let value = if key == "metadata" { value } else { snake_case_keys(value) };
+                let value = if key == "metadata" {
+                    value
+                } else {
+                    snake_case_keys(value)
+                };
                 out.insert(snake_case(&key), value);
             }
             Value::Object(out)
@@ -136,7 +141,13 @@ mod tests {
 
     #[test]
     fn snake_case_reverses_camel_case() {
-        for name in ["payment_method_id", "amount", "automatic_payment_methods", "last4", "data1"] {
+        for name in [
+            "payment_method_id",
+            "amount",
+            "automatic_payment_methods",
+            "last4",
+            "data1",
+        ] {
             assert_eq!(snake_case(&camel_case(name)), name);
         }
         assert_eq!(snake_case("HTMLBody"), "html_body");

@@ -85,7 +85,9 @@ pub struct RequestTypeSchema {
 
 impl RequestTypeSchema {
     pub fn new(info: &RequestTypeInfo) -> RequestTypeSchema {
-        let module = info.module.replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_");
+        let module = info
+            .module
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_");
         let prefix = format!("{}{}", pascal_case(&info.module), pascal_case(&info.name));
         let input = info.fields.as_ref().filter(|f| !f.is_empty()).map(|fields| {
             let fields = fields
@@ -128,7 +130,10 @@ impl RequestTypeSchema {
 pub fn types(plan: &RequestTypeSchema) -> (Object, Option<InputObject>) {
     let payload = Object::new(&plan.payload_type)
         .description(format!("What `{}` produced.", plan.info.full_name))
-        .field(key_field("record", TypeRef::named(MAP)).description("The written record, if the response mapper wrote one."))
+        .field(
+            key_field("record", TypeRef::named(MAP))
+                .description("The written record, if the response mapper wrote one."),
+        )
         .field(key_field("model", TypeRef::named(TypeRef::STRING)))
         .field(key_field("errors", TypeRef::named_nn_list_nn(GATEWAY_ERROR_TYPE)));
     let input = plan.input.as_ref().map(|(name, fields)| {
@@ -152,7 +157,10 @@ pub fn mutation_field(plan: &Arc<RequestTypeSchema>, dispatcher: Option<Arc<dyn 
             .and_then(|v| v.string().ok().map(str::to_string))
             .filter(|k| !k.trim().is_empty());
         let result = match dispatcher {
-            None => Err(coded("UNAVAILABLE", "no gateway is configured to dispatch request types")),
+            None => Err(coded(
+                "UNAVAILABLE",
+                "no gateway is configured to dispatch request types",
+            )),
             Some(dispatcher) => dispatcher
                 .dispatch(&plan.info.full_name, data, idempotency_key)
                 .map(|outcome| Some(FieldValue::value(to_graphql(payload_value(&outcome)))))

@@ -18,7 +18,9 @@ pub const JSON: &str = "JSON";
 pub fn scalars() -> Vec<Scalar> {
     vec![
         Scalar::new(TIME)
-            .description("An ISO 8601 (RFC 3339) timestamp, e.g. \"2025-11-16T00:28:48.081Z\"; input also accepts unix seconds.")
+            .description(
+                "An ISO 8601 (RFC 3339) timestamp, e.g. \"2025-11-16T00:28:48.081Z\"; input also accepts unix seconds.",
+            )
             .validator(|value| match value {
                 GqlValue::String(text) => DateTime::parse_from_rfc3339(text).is_ok(),
                 GqlValue::Number(n) => n.is_i64(),
@@ -131,7 +133,10 @@ mod tests {
 
     #[test]
     fn typed_output_reads_each_kind() {
-        assert_eq!(typed_output(PropertyType::String, &json!("caf\u{e9}")), Some(json!("caf\u{e9}")));
+        assert_eq!(
+            typed_output(PropertyType::String, &json!("caf\u{e9}")),
+            Some(json!("caf\u{e9}"))
+        );
         assert_eq!(typed_output(PropertyType::String, &json!(12)), Some(json!("12")));
         assert_eq!(typed_output(PropertyType::Integer, &json!(599)), Some(json!(599)));
         assert_eq!(typed_output(PropertyType::Integer, &json!("599")), Some(json!(599)));
@@ -149,8 +154,14 @@ mod tests {
             typed_output(PropertyType::Datetime, &json!(0)),
             Some(json!("1970-01-01T00:00:00.000000Z"))
         );
-        assert_eq!(typed_output(PropertyType::Json, &json!({"a": [1]})), Some(json!({"a": [1]})));
-        assert_eq!(typed_output(PropertyType::Array, &json!([1, "x"])), Some(json!([1, "x"])));
+        assert_eq!(
+            typed_output(PropertyType::Json, &json!({"a": [1]})),
+            Some(json!({"a": [1]}))
+        );
+        assert_eq!(
+            typed_output(PropertyType::Array, &json!([1, "x"])),
+            Some(json!([1, "x"]))
+        );
         assert_eq!(typed_output(PropertyType::Array, &json!("x")), Some(json!(["x"])));
         for kind in [PropertyType::String, PropertyType::Json, PropertyType::Array] {
             assert_eq!(typed_output(kind, &Value::Null), None);

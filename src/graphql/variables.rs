@@ -41,7 +41,11 @@ fn coerce(ty: &Type, value: &mut Value) {
             let text = text.trim();
             let coerced = match name.as_str() {
                 "Int" => text.parse::<i64>().ok().map(Value::from),
-                "Float" => text.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number),
+                "Float" => text
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .map(Value::Number),
                 "Boolean" => match text {
                     "true" => Some(Value::Bool(true)),
                     "false" => Some(Value::Bool(false)),
@@ -88,7 +92,8 @@ mod tests {
 
     #[test]
     fn strings_become_the_declared_scalar() {
-        let query = "query q($n: Int!, $f: Float, $b: Boolean, $s: String, $ids: [Int!], $e: Int, $bad: Int) { __typename }";
+        let query =
+            "query q($n: Int!, $f: Float, $b: Boolean, $s: String, $ids: [Int!], $e: Int, $bad: Int) { __typename }";
         let adapted = adapt(
             query,
             vars(json!({"n": "5", "f": "1.5", "b": "true", "s": 12, "ids": ["1", 2], "e": "", "bad": "abc"})),

@@ -31,7 +31,9 @@ pub fn types() -> Vec<Object> {
         .field(key_field("id", TypeRef::named_nn(TypeRef::ID)))
         .field(key_field("eventId", TypeRef::named_nn(TypeRef::STRING)).description("Stripe's event id (evt_...)."))
         .field(key_field("type", TypeRef::named_nn(TypeRef::STRING)).description("e.g. payment_intent.succeeded"))
-        .field(key_field("data", TypeRef::named_nn(TypeRef::STRING)).description("The event as received, a JSON string."))
+        .field(
+            key_field("data", TypeRef::named_nn(TypeRef::STRING)).description("The event as received, a JSON string."),
+        )
         .field(key_field("processed", TypeRef::named_nn(TypeRef::BOOLEAN)))
         .field(
             key_field("status", TypeRef::named_nn(TypeRef::STRING))
@@ -58,7 +60,9 @@ pub fn query_field(store: &Store) -> Field {
         FieldFuture::new(futures::future::ready(result))
     })
     .description("Webhook events received from Stripe, newest first.")
-    .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)).description("Page size (default 10, at most 250)."))
+    .argument(
+        InputValue::new("first", TypeRef::named(TypeRef::INT)).description("Page size (default 10, at most 250)."),
+    )
     .argument(InputValue::new("after", TypeRef::named(TypeRef::STRING)))
     .argument(
         InputValue::new("status", TypeRef::named(TypeRef::STRING))
@@ -67,9 +71,13 @@ pub fn query_field(store: &Store) -> Field {
 }
 
 fn list(store: &Store, ctx: &ResolverContext<'_>) -> Result<Value, Error> {
-    let first = page_size(&ctx.args, "first")?.unwrap_or(DEFAULT_PAGE_SIZE).min(MAX_PAGE_SIZE);
+    let first = page_size(&ctx.args, "first")?
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .min(MAX_PAGE_SIZE);
     let after = match ctx.args.get("after").filter(|v| !v.is_null()) {
-        Some(cursor) => Some(decode_cursor(cursor.string()?).ok_or_else(|| bad_field("after", "is not a cursor this server made"))?),
+        Some(cursor) => Some(
+            decode_cursor(cursor.string()?).ok_or_else(|| bad_field("after", "is not a cursor this server made"))?,
+        ),
         None => None,
     };
     let status = match ctx.args.get("status").filter(|v| !v.is_null()) {
@@ -100,8 +108,12 @@ fn list(store: &Store, ctx: &ResolverContext<'_>) -> Result<Value, Error> {
 }
 
 fn parse_status(text: &str) -> Result<WebhookStatus, Error> {
-    WebhookStatus::parse(&text.trim().to_ascii_lowercase())
-        .ok_or_else(|| bad_field("status", "must be one of pending, processing, processed, skipped, failed"))
+    WebhookStatus::parse(&text.trim().to_ascii_lowercase()).ok_or_else(|| {
+        bad_field(
+            "status",
+            "must be one of pending, processing, processed, skipped, failed",
+        )
+    })
 }
 
 fn event_value(event: &WebhookEvent) -> Value {
@@ -125,7 +137,11 @@ fn cursor_of(id: i64) -> String {
 
 fn decode_cursor(cursor: &str) -> Option<i64> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).ok()?;
-    String::from_utf8(bytes).ok()?.strip_prefix("webhook_event:")?.parse().ok()
+    String::from_utf8(bytes)
+        .ok()?
+        .strip_prefix("webhook_event:")?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]

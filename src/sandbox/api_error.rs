@@ -39,8 +39,8 @@ pub struct ApiError {
     pub param: Option<String>,
     pub decline_code: Option<String>,
     /// Extra members of the error object: `payment_intent`, `setup_intent`,
-    /// `payment_method`, `charge`.
-    pub embedded: Map<String, Value>,
+    /// `payment_method`, `charge` (boxed: errors travel in every `Result`).
+    embedded: Option<Box<Map<String, Value>>>,
 }
 
 impl ApiError {
@@ -52,7 +52,7 @@ impl ApiError {
             message: message.into(),
             param: None,
             decline_code: None,
-            embedded: Map::new(),
+            embedded: None,
         }
     }
 
@@ -83,13 +83,9 @@ impl ApiError {
 
     /// 404 resource_missing, worded as Stripe does: `No such customer: 'cus_x'`.
     pub fn no_such(label: &str, id: &str, param: &str) -> ApiError {
-        ApiError::new(
-            404,
-            ErrorType::InvalidRequest,
-            format!("No such {label}: '{id}'"),
-        )
-        .with_code("resource_missing")
-        .with_param(param)
+        ApiError::new(404, ErrorType::InvalidRequest, format!("No such {label}: '{id}'"))
+            .with_code("resource_missing")
+            .with_param(param)
     }
 
     /// 400 parameter_missing.
@@ -140,7 +136,20 @@ impl ApiError {
 
     /// Embed an object (or an id) in the error, e.g. `payment_intent`.
     pub fn embed(mut self, name: &str, value: Value) -> ApiError {
-        self.embedded.insert(name.to_string(), value);
+        self.embedded
+            .get_or_insert_with(Default::default)
+            .insert(name.to_string(), value);
+        self
+    }
+
+    /// An embedded object, e.g. the failed `payment_intent`.
+    pub fn embedded(&self, name: &str) -> Option<&Value> {
+        self.embedded.as_ref().and_then(|m| m.get(name))
+    }
+
+    /// Drop the embedded objects (when the error is shown to a person).
+    pub fn without_embedded(mut self) -> ApiError {
+        self.embedded = None;
         self
     }
 
@@ -164,7 +173,7 @@ impl ApiError {
         if let Some(param) = &self.param {
             error.insert("param".into(), json!(param));
         }
-        for (name, value) in &self.embedded {
+        for (name, value) in self.embedded.iter().flat_map(|m| m.iter()) {
             error.insert(name.clone(), value.clone());
         }
         error.insert("type".into(), json!(self.kind.as_str()));

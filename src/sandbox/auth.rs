@@ -38,9 +38,7 @@ pub fn key_from_header(header: Option<&str>) -> Result<Option<String>, ApiError>
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "Invalid authorization header: the basic credentials are not valid base64.",
-                )
+                ApiError::unauthorized("Invalid authorization header: the basic credentials are not valid base64.")
             })?;
         let user = decoded.split(':').next().unwrap_or("").to_string();
         return Ok(Some(user).filter(|k| !k.is_empty()));
@@ -52,11 +50,7 @@ pub fn key_from_header(header: Option<&str>) -> Result<Option<String>, ApiError>
 
 /// Check a key against what the endpoint accepts. `publishable_key` is the
 /// sandbox's configured key; empty accepts any `pk_test_` key.
-pub fn authenticate(
-    key: Option<&str>,
-    access: Access,
-    publishable_key: &str,
-) -> Result<KeyKind, ApiError> {
+pub fn authenticate(key: Option<&str>, access: Access, publishable_key: &str) -> Result<KeyKind, ApiError> {
     let Some(key) = key else {
         return Err(ApiError::unauthorized(
             "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
@@ -94,9 +88,7 @@ pub fn redact(key: &str) -> String {
     if chars.len() <= prefix_len + 4 {
         return format!(
             "{}****",
-            chars[..prefix_len.min(chars.len())]
-                .iter()
-                .collect::<String>()
+            chars[..prefix_len.min(chars.len())].iter().collect::<String>()
         );
     }
     let prefix: String = chars[..prefix_len].iter().collect();
@@ -111,16 +103,12 @@ mod tests {
     #[test]
     fn bearer_and_basic_headers() {
         assert_eq!(
-            key_from_header(Some("Bearer sk_test_abc"))
-                .unwrap()
-                .as_deref(),
+            key_from_header(Some("Bearer sk_test_abc")).unwrap().as_deref(),
             Some("sk_test_abc")
         );
         let basic = base64::engine::general_purpose::STANDARD.encode("sk_test_abc:");
         assert_eq!(
-            key_from_header(Some(&format!("Basic {basic}")))
-                .unwrap()
-                .as_deref(),
+            key_from_header(Some(&format!("Basic {basic}"))).unwrap().as_deref(),
             Some("sk_test_abc")
         );
         assert_eq!(key_from_header(None).unwrap(), None);
@@ -139,10 +127,7 @@ mod tests {
         assert_eq!(live.status, 401);
         assert!(!live.message.contains("1234567890"));
         assert!(live.message.contains("test keys only"));
-        assert_eq!(
-            authenticate(None, Access::Secret, "").unwrap_err().status,
-            401
-        );
+        assert_eq!(authenticate(None, Access::Secret, "").unwrap_err().status, 401);
         assert!(authenticate(Some("sk_test_"), Access::Secret, "").is_err());
         assert!(authenticate(Some("garbage"), Access::Secret, "").is_err());
     }

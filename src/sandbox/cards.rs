@@ -125,24 +125,13 @@ pub enum Brand {
 
 impl Brand {
     fn from_number(number: &str) -> Brand {
-        let prefix = |n: usize| {
-            number
-                .get(..n)
-                .and_then(|p| p.parse::<u32>().ok())
-                .unwrap_or(0)
-        };
+        let prefix = |n: usize| number.get(..n).and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
         match () {
             _ if number.starts_with('4') => Brand::Visa,
-            _ if (51..=55).contains(&prefix(2)) || (2221..=2720).contains(&prefix(4)) => {
-                Brand::Mastercard
-            }
+            _ if (51..=55).contains(&prefix(2)) || (2221..=2720).contains(&prefix(4)) => Brand::Mastercard,
             _ if prefix(2) == 34 || prefix(2) == 37 => Brand::Amex,
-            _ if prefix(4) == 6011 || prefix(2) == 65 || (644..=649).contains(&prefix(3)) => {
-                Brand::Discover
-            }
-            _ if prefix(2) == 36 || prefix(2) == 38 || (300..=305).contains(&prefix(3)) => {
-                Brand::Diners
-            }
+            _ if prefix(4) == 6011 || prefix(2) == 65 || (644..=649).contains(&prefix(3)) => Brand::Discover,
+            _ if prefix(2) == 36 || prefix(2) == 38 || (300..=305).contains(&prefix(3)) => Brand::Diners,
             _ if prefix(2) == 35 => Brand::Jcb,
             _ if prefix(2) == 62 => Brand::UnionPay,
             _ => Brand::Unknown,
@@ -194,12 +183,7 @@ const TEST_CARDS: &[(&str, &str, &str, Behaviour)] = &[
     ("3566002020360505", "credit", "US", Behaviour::Succeed),
     ("6200000000000005", "credit", "CN", Behaviour::Succeed),
     ("4000000000000077", "credit", "US", Behaviour::Succeed),
-    (
-        "4000000000000002",
-        "credit",
-        "US",
-        Behaviour::Decline(Decline::Generic),
-    ),
+    ("4000000000000002", "credit", "US", Behaviour::Decline(Decline::Generic)),
     (
         "4000000000009995",
         "credit",
@@ -322,9 +306,7 @@ const MAGIC_NAMES: &[(&str, &str)] = &[
 
 /// The test card behind a magic id such as `pm_card_visa` or `tok_visa`.
 pub fn magic(id: &str) -> Option<Card> {
-    let name = id
-        .strip_prefix("pm_card_")
-        .or_else(|| id.strip_prefix("tok_"))?;
+    let name = id.strip_prefix("pm_card_").or_else(|| id.strip_prefix("tok_"))?;
     let (_, number) = MAGIC_NAMES.iter().find(|(n, _)| *n == name)?;
     Some(known_card(number, 12, next_year() + 3, false))
 }
@@ -339,11 +321,7 @@ fn known_card(number: &str, exp_month: i64, exp_year: i64, cvc_provided: bool) -
         .iter()
         .find(|(n, ..)| *n == number)
         .map(|(_, f, c, b)| (*f, *c, *b))
-        .unwrap_or((
-            "credit",
-            "US",
-            Behaviour::DeclineOnCharge(Decline::TestModeLiveCard),
-        ));
+        .unwrap_or(("credit", "US", Behaviour::DeclineOnCharge(Decline::TestModeLiveCard)));
     Card {
         brand: Brand::from_number(number),
         funding,
@@ -398,10 +376,7 @@ pub fn from_params(card: &Params, now: chrono::DateTime<chrono::Utc>) -> Result<
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect();
     if !(12..=19).contains(&number.len()) || !luhn_valid(&number) {
-        return Err(
-            ApiError::card("incorrect_number", "Your card number is incorrect.")
-                .with_param("number"),
-        );
+        return Err(ApiError::card("incorrect_number", "Your card number is incorrect.").with_param("number"));
     }
     let exp_month = card
         .int("exp_month")
@@ -424,29 +399,18 @@ pub fn from_params(card: &Params, now: chrono::DateTime<chrono::Utc>) -> Result<
     let cvc = card.str("cvc")?;
     if let Some(cvc) = &cvc {
         if !(3..=4).contains(&cvc.len()) || !cvc.chars().all(|c| c.is_ascii_digit()) {
-            return Err(
-                ApiError::card("invalid_cvc", "Your card's security code is invalid.")
-                    .with_param("cvc"),
-            );
+            return Err(ApiError::card("invalid_cvc", "Your card's security code is invalid.").with_param("cvc"));
         }
     }
     Ok(known_card(&number, exp_month, exp_year, cvc.is_some()))
 }
 
 fn bad_month() -> ApiError {
-    ApiError::card(
-        "invalid_expiry_month",
-        "Your card's expiration month is invalid.",
-    )
-    .with_param("exp_month")
+    ApiError::card("invalid_expiry_month", "Your card's expiration month is invalid.").with_param("exp_month")
 }
 
 fn bad_year() -> ApiError {
-    ApiError::card(
-        "invalid_expiry_year",
-        "Your card's expiration year is invalid.",
-    )
-    .with_param("exp_year")
+    ApiError::card("invalid_expiry_year", "Your card's expiration year is invalid.").with_param("exp_year")
 }
 
 impl Card {
@@ -545,10 +509,7 @@ mod tests {
     use super::*;
 
     fn card_params(q: &str) -> Params {
-        Params::new(form::decode(q).unwrap())
-            .hash("card")
-            .unwrap()
-            .unwrap()
+        Params::new(form::decode(q).unwrap()).hash("card").unwrap().unwrap()
     }
 
     fn now() -> chrono::DateTime<chrono::Utc> {
@@ -566,9 +527,7 @@ mod tests {
             Behaviour::Decline(Decline::Generic)
         );
         assert_eq!(
-            magic("tok_chargeDeclinedInsufficientFunds")
-                .unwrap()
-                .behaviour,
+            magic("tok_chargeDeclinedInsufficientFunds").unwrap().behaviour,
             Behaviour::Decline(Decline::InsufficientFunds)
         );
         assert!(matches!(
@@ -586,17 +545,18 @@ mod tests {
         assert_eq!(e.status, 402);
         assert_eq!(e.code.as_deref(), Some("card_declined"));
         assert_eq!(e.decline_code.as_deref(), Some("insufficient_funds"));
-        assert_eq!(
-            Decline::ExpiredCard.error().code.as_deref(),
-            Some("expired_card")
-        );
+        assert_eq!(Decline::ExpiredCard.error().code.as_deref(), Some("expired_card"));
         assert_eq!(Decline::IncorrectCvc.error().param.as_deref(), Some("cvc"));
         assert_eq!(Decline::Generic.decline_code(), "generic_decline");
     }
 
     #[test]
     fn card_numbers_are_validated() {
-        let ok = from_params(&card_params("card[number]=4242 4242 4242 4242&card[exp_month]=12&card[exp_year]=34&card[cvc]=123"), now()).unwrap();
+        let ok = from_params(
+            &card_params("card[number]=4242 4242 4242 4242&card[exp_month]=12&card[exp_year]=34&card[cvc]=123"),
+            now(),
+        )
+        .unwrap();
         assert_eq!(ok.last4, "4242");
         assert_eq!(ok.exp_year, 2034);
         assert!(ok.cvc_provided);
@@ -620,9 +580,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(past.code.as_deref(), Some("invalid_expiry_year"));
         let cvc = from_params(
-            &card_params(
-                "card[number]=4242424242424242&card[exp_month]=6&card[exp_year]=2030&card[cvc]=12a",
-            ),
+            &card_params("card[number]=4242424242424242&card[exp_month]=6&card[exp_year]=2030&card[cvc]=12a"),
             now(),
         )
         .unwrap_err();
@@ -638,10 +596,7 @@ mod tests {
             now(),
         )
         .unwrap();
-        assert_eq!(
-            card.behaviour,
-            Behaviour::DeclineOnCharge(Decline::TestModeLiveCard)
-        );
+        assert_eq!(card.behaviour, Behaviour::DeclineOnCharge(Decline::TestModeLiveCard));
         assert_eq!(card.attach_decline(), None);
     }
 

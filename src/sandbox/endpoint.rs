@@ -18,6 +18,7 @@ use super::expand;
 use super::form;
 use super::idempotency::{Lookup, StoredResponse};
 use super::ids;
+use super::legacy;
 use super::params::Params;
 use super::state::State;
 use super::Inner;
@@ -176,6 +177,19 @@ pub fn route(inner: &Arc<Inner>, api: ApiRoute) -> actix_web::Route {
     })
 }
 
+/// CORS preflight, as api.stripe.com answers it for browsers.
+pub async fn preflight() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .insert_header(("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"))
+        .insert_header((
+            "Access-Control-Allow-Headers",
+            "Authorization, Content-Type, Idempotency-Key, Stripe-Account, Stripe-Version",
+        ))
+        .insert_header(("Access-Control-Max-Age", "300"))
+        .finish()
+}
+
 /// Stripe's answer for a URL or method it does not serve.
 pub async fn unrecognized(req: HttpRequest) -> HttpResponse {
     ApiError::invalid(format!(
@@ -196,6 +210,9 @@ struct Reply {
 fn run(inner: &Inner, req: &HttpRequest, body: &[u8], api: ApiRoute) -> HttpResponse {
     let request_id = ids::request_id();
     let idempotency_key = header(req, "Idempotency-Key").filter(|_| api.verb == Verb::Post);
+    // Stripe answers in the version asked for; the sandbox echoes it (its
+    // objects carry the members of both older and newer versions).
+    let version = header(req, "Stripe-Version").unwrap_or_else(|| API_VERSION.to_string());
     let reply = match serve(inner, req, body, api, &request_id, idempotency_key.clone()) {
         Ok(reply) => reply,
         Err(error) => Reply {
@@ -208,8 +225,10 @@ fn run(inner: &Inner, req: &HttpRequest, body: &[u8], api: ApiRoute) -> HttpResp
     let mut response = HttpResponse::build(status);
     response
         .content_type("application/json")
+        // Stripe.js calls the API from shop pages on other origins.
+        .insert_header(("Access-Control-Allow-Origin", "*"))
         .insert_header(("Request-Id", request_id))
-        .insert_header(("Stripe-Version", API_VERSION));
+        .insert_header(("Stripe-Version", version));
     if let Some(key) = idempotency_key {
         response.insert_header(("Idempotency-Key", key));
         if reply.replayed {
@@ -242,8 +261,8 @@ fn decode_params(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, A
             )));
         }
     }
-    let text = std::str::from_utf8(body)
-        .map_err(|_| ApiError::invalid("Invalid request: the body is not valid UTF-8."))?;
+    let text =
+        std::str::from_utf8(body).map_err(|_| ApiError::invalid("Invalid request: the body is not valid UTF-8."))?;
     params.extend(form::decode(text)?);
     Ok(params)
 }
@@ -289,38 +308,39 @@ fn serve(
     };
     let endpoint = format!("{} {}", api.verb.as_str(), req.path());
     let params_value = Value::Object(call.params.as_map().clone());
-    inner.transact(|state| {
+    // The answer is rendered under the lock (errors included: they embed
+    // objects); the closure's `Result` only tells `transact` to keep or undo.
+    let mut rendered: Option<Reply> = None;
+    let outcome = inner.transact(|state| {
         if let Some(account) = call.owner() {
             check_account_access(state, account)?;
         }
         if let Some(key) = &idempotency_key {
-            let lookup =
-                state
-                    .idempotency
-                    .lookup(call.owner(), key, &endpoint, &params_value, call.now)?;
+            let lookup = state
+                .idempotency
+                .lookup(call.owner(), key, &endpoint, &params_value, call.now)?;
             if let Lookup::Replay(stored) = lookup {
-                return Ok(Reply {
+                rendered = Some(Reply {
                     status: stored.status,
                     body: stored.body,
                     replayed: true,
                 });
+                return Ok(());
             }
         }
         let result = (api.handler)(state, &call).and_then(|mut value| {
             expand::apply(&state.objects, call.owner(), &mut value, &call.expand)?;
             Ok(value)
         });
-        let reply = match &result {
-            Ok(value) => Reply {
-                status: 200,
-                body: value.to_string(),
-                replayed: false,
-            },
-            Err(error) => Reply {
-                status: error.status,
-                body: error.to_body().to_string(),
-                replayed: false,
-            },
+        let (status, mut body) = match &result {
+            Ok(value) => (200, value.clone()),
+            Err(error) => (error.status, error.to_body()),
+        };
+        legacy::fill(&state.objects, call.owner(), &mut body);
+        let reply = Reply {
+            status,
+            body: body.to_string(),
+            replayed: false,
         };
         // Only executed requests are remembered: successes and card errors.
         let executed = reply.status == 200 || reply.status == 402;
@@ -329,17 +349,18 @@ fn serve(
                 status: reply.status,
                 body: reply.body.clone(),
             };
-            state.idempotency.record(
-                call.owner(),
-                key,
-                &endpoint,
-                &params_value,
-                stored,
-                call.now,
-            );
+            state
+                .idempotency
+                .record(call.owner(), key, &endpoint, &params_value, stored, call.now);
         }
-        result.map(|_| reply)
-    })
+        rendered = Some(reply);
+        result.map(|_| ())
+    });
+    match (rendered, outcome) {
+        (Some(reply), _) => Ok(reply),
+        (None, Err(error)) => Err(error),
+        (None, Ok(())) => Err(ApiError::internal("The sandbox produced no answer.")),
+    }
 }
 
 /// `Stripe-Account` must name one of the platform's connected accounts.
@@ -377,9 +398,7 @@ mod tests {
             .unwrap()
             .starts_with("You did not provide an API key."));
         assert_eq!(none.body["error"]["type"], "invalid_request_error");
-        let live = app
-            .get_with_key("/v1/customers", "sk_live_abcdefghijkl")
-            .await;
+        let live = app.get_with_key("/v1/customers", "sk_live_abcdefghijkl").await;
         assert_eq!(live.status, 401);
         assert!(!live.body.to_string().contains("abcdefghijkl"));
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{SECRET_KEY}:"));
@@ -413,13 +432,23 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("Invalid request: unsupported Content-Type application/json."));
-        assert_eq!(
-            app.get("/v1/customers").await.body["data"]
-                .as_array()
-                .unwrap()
-                .len(),
-            0
-        );
+        assert_eq!(app.get("/v1/customers").await.body["data"].as_array().unwrap().len(), 0);
+    }
+
+    #[actix_web::test]
+    async fn browsers_may_call_the_api_cross_origin() {
+        let app = TestApp::new().await;
+        let preflight = app
+            .send(
+                TestRequest::default()
+                    .method(actix_web::http::Method::OPTIONS)
+                    .uri("/v1/tokens"),
+            )
+            .await;
+        assert_eq!(preflight.status, 204);
+        assert_eq!(preflight.headers.get("Access-Control-Allow-Origin").unwrap(), "*");
+        let reply = app.get("/v1/customers").await;
+        assert_eq!(reply.headers.get("Access-Control-Allow-Origin").unwrap(), "*");
     }
 
     #[actix_web::test]
@@ -450,10 +479,7 @@ mod tests {
             .unwrap()
             .starts_with("req_"));
         assert!(reply.headers.get("Stripe-Version").is_some());
-        assert_eq!(
-            reply.headers.get("Content-Type").unwrap(),
-            "application/json"
-        );
+        assert_eq!(reply.headers.get("Content-Type").unwrap(), "application/json");
     }
 
     #[actix_web::test]
@@ -488,14 +514,10 @@ mod tests {
             .await;
         assert_eq!(conflict.status, 400);
         assert_eq!(conflict.body["error"]["type"], "idempotency_error");
-        assert!(conflict.body["error"]["message"].as_str().unwrap().starts_with("Keys for idempotent requests can only be used with the same parameters they were first used with"));
-        assert_eq!(
-            app.get("/v1/customers").await.body["data"]
-                .as_array()
-                .unwrap()
-                .len(),
-            1
-        );
+        assert!(conflict.body["error"]["message"].as_str().unwrap().starts_with(
+            "Keys for idempotent requests can only be used with the same parameters they were first used with"
+        ));
+        assert_eq!(app.get("/v1/customers").await.body["data"].as_array().unwrap().len(), 1);
         assert_eq!(app.event_types().await.len(), 1);
     }
 
@@ -528,10 +550,7 @@ mod tests {
                 )
                 .await;
             assert_eq!(declined.status, 402);
-            assert_eq!(
-                declined.headers.get("Idempotent-Replayed").is_some(),
-                replayed
-            );
+            assert_eq!(declined.headers.get("Idempotent-Replayed").is_some(), replayed);
         }
         let failed = app.get("/v1/charges").await.body;
         assert_eq!(

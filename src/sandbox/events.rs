@@ -37,8 +37,10 @@ impl State {
         previous: Option<Value>,
     ) {
         let id = ids::new_id("evt_");
+        let mut object = object.clone();
+        super::legacy::fill(&self.objects, account, &mut object);
         let mut data = Map::new();
-        data.insert("object".into(), object.clone());
+        data.insert("object".into(), object);
         if let Some(previous) = previous {
             data.insert("previous_attributes".into(), previous);
         }
@@ -83,11 +85,7 @@ impl State {
                 })
                 .collect();
             targets.reverse(); // oldest endpoint first
-            targets.extend(
-                extra_targets
-                    .iter()
-                    .map(|t| (t.url.clone(), t.secret.clone())),
-            );
+            targets.extend(extra_targets.iter().map(|t| (t.url.clone(), t.secret.clone())));
             event["pending_webhooks"] = json!(targets.len());
             let payload = event.to_string();
             self.objects.replace(event);
@@ -136,9 +134,9 @@ pub fn previous_attributes(before: &Value, after: &Value) -> Value {
 pub fn is_event_type(name: &str) -> bool {
     name == "*"
         || (name.contains('.')
-            && name.split('.').all(|part| {
-                !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-            }))
+            && name
+                .split('.')
+                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c == '_')))
 }
 
 #[cfg(test)]
@@ -149,10 +147,7 @@ mod tests {
     fn previous_attributes_lists_changed_members_only() {
         let before = json!({"a": 1, "b": {"x": 1}, "c": "same"});
         let after = json!({"a": 2, "b": {"x": 2}, "c": "same"});
-        assert_eq!(
-            previous_attributes(&before, &after),
-            json!({"a": 1, "b": {"x": 1}})
-        );
+        assert_eq!(previous_attributes(&before, &after), json!({"a": 1, "b": {"x": 1}}));
         assert_eq!(previous_attributes(&json!(null), &after), json!({}));
     }
 

@@ -32,12 +32,7 @@ pub fn validate(paths: &[String]) -> Result<(), ApiError> {
 
 /// Expand every path in `value`. Ids resolve among `owner`'s objects
 /// (connected accounts resolve from the platform too).
-pub fn apply(
-    objects: &Objects,
-    owner: Option<&str>,
-    value: &mut Value,
-    paths: &[String],
-) -> Result<(), ApiError> {
+pub fn apply(objects: &Objects, owner: Option<&str>, value: &mut Value, paths: &[String]) -> Result<(), ApiError> {
     for path in paths {
         let segments: Vec<&str> = path.split('.').collect();
         expand_path(objects, owner, value, &segments)?;
@@ -45,21 +40,11 @@ pub fn apply(
     Ok(())
 }
 
-fn expand_path(
-    objects: &Objects,
-    owner: Option<&str>,
-    value: &mut Value,
-    segments: &[&str],
-) -> Result<(), ApiError> {
+fn expand_path(objects: &Objects, owner: Option<&str>, value: &mut Value, segments: &[&str]) -> Result<(), ApiError> {
     let Some((first, rest)) = segments.split_first() else {
         return Ok(());
     };
-    let cannot = || {
-        ApiError::invalid_param(
-            "expand",
-            format!("This property cannot be expanded ({first})."),
-        )
-    };
+    let cannot = || ApiError::invalid_param("expand", format!("This property cannot be expanded ({first})."));
     let Value::Object(map) = value else {
         return Err(cannot());
     };
@@ -106,11 +91,11 @@ mod tests {
 
     fn objects() -> Objects {
         let mut o = Objects::default();
+        o.insert(None, json!({"id": "cus_1", "object": "customer", "name": "Zoë"}));
         o.insert(
             None,
-            json!({"id": "cus_1", "object": "customer", "name": "Zoë"}),
+            json!({"id": "ch_1", "object": "charge", "customer": "cus_1", "balance_transaction": "txn_1"}),
         );
-        o.insert(None, json!({"id": "ch_1", "object": "charge", "customer": "cus_1", "balance_transaction": "txn_1"}));
         o.insert(
             None,
             json!({"id": "txn_1", "object": "balance_transaction", "amount": 100}),
@@ -127,10 +112,7 @@ mod tests {
             &objects(),
             None,
             &mut pi,
-            &[
-                "latest_charge.balance_transaction".into(),
-                "customer".into(),
-            ],
+            &["latest_charge.balance_transaction".into(), "customer".into()],
         )
         .unwrap();
         assert_eq!(pi["latest_charge"]["balance_transaction"]["amount"], 100);
@@ -140,8 +122,7 @@ mod tests {
 
     #[test]
     fn expands_list_items_through_data() {
-        let mut list =
-            json!({"object": "list", "data": [{"customer": "cus_1"}, {"customer": null}]});
+        let mut list = json!({"object": "list", "data": [{"customer": "cus_1"}, {"customer": null}]});
         apply(&objects(), None, &mut list, &["data.customer".into()]).unwrap();
         assert_eq!(list["data"][0]["customer"]["name"], "Zoë");
     }

@@ -65,9 +65,7 @@ fn insert(
     // lacks the next key, so `items[][price]=a&items[][quantity]=1` is one item.
     let name = if first.is_empty() {
         let continue_last = match (children.last(), rest.first()) {
-            (Some((_, Node::Branch(last))), Some(next)) if !next.is_empty() => {
-                !last.iter().any(|(k, _)| k == next)
-            }
+            (Some((_, Node::Branch(last))), Some(next)) if !next.is_empty() => !last.iter().any(|(k, _)| k == next),
             _ => false,
         };
         if continue_last {
@@ -100,26 +98,18 @@ fn insert(
 }
 
 fn to_map(children: Vec<(String, Node)>) -> Map<String, Value> {
-    children
-        .into_iter()
-        .map(|(key, node)| (key, to_value(node)))
-        .collect()
+    children.into_iter().map(|(key, node)| (key, to_value(node))).collect()
 }
 
 fn to_value(node: Node) -> Value {
     match node {
         Node::Leaf(s) => Value::String(s),
         Node::Branch(children) => {
-            let indices: Option<Vec<u64>> = children
-                .iter()
-                .map(|(k, _)| k.parse::<u64>().ok())
-                .collect();
+            let indices: Option<Vec<u64>> = children.iter().map(|(k, _)| k.parse::<u64>().ok()).collect();
             match indices {
                 Some(indices) if !children.is_empty() => {
-                    let mut numbered: Vec<(u64, Node)> = indices
-                        .into_iter()
-                        .zip(children.into_iter().map(|(_, n)| n))
-                        .collect();
+                    let mut numbered: Vec<(u64, Node)> =
+                        indices.into_iter().zip(children.into_iter().map(|(_, n)| n)).collect();
                     numbered.sort_by_key(|(i, _)| *i);
                     Value::Array(numbered.into_iter().map(|(_, n)| to_value(n)).collect())
                 }
@@ -129,42 +119,41 @@ fn to_value(node: Node) -> Value {
     }
 }
 
-/// Encode nested JSON back into Stripe's bracket form (used by tests and by
-/// the hosted pages that call the sandbox's own logic).
-pub fn encode(params: &Map<String, Value>) -> String {
-    let mut pairs = Vec::new();
-    for (key, value) in params {
-        flatten(key.clone(), value, &mut pairs);
-    }
-    let mut serializer = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        serializer.append_pair(&k, &v);
-    }
-    serializer.finish()
-}
-
-fn flatten(prefix: String, value: &Value, out: &mut Vec<(String, String)>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                flatten(format!("{prefix}[{k}]"), v, out);
-            }
-        }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                flatten(format!("{prefix}[{i}]"), v, out);
-            }
-        }
-        Value::Null => out.push((prefix, String::new())),
-        Value::String(s) => out.push((prefix, s.clone())),
-        other => out.push((prefix, other.to_string())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Encode nested JSON back into Stripe's bracket form.
+    fn encode(params: &Map<String, Value>) -> String {
+        let mut pairs = Vec::new();
+        for (key, value) in params {
+            flatten(key.clone(), value, &mut pairs);
+        }
+        let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs {
+            serializer.append_pair(&k, &v);
+        }
+        serializer.finish()
+    }
+
+    fn flatten(prefix: String, value: &Value, out: &mut Vec<(String, String)>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    flatten(format!("{prefix}[{k}]"), v, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    flatten(format!("{prefix}[{i}]"), v, out);
+                }
+            }
+            Value::Null => out.push((prefix, String::new())),
+            Value::String(s) => out.push((prefix, s.clone())),
+            other => out.push((prefix, other.to_string())),
+        }
+    }
 
     fn decoded(input: &str) -> Value {
         Value::Object(decode(input).unwrap())
@@ -232,9 +221,7 @@ mod tests {
     #[test]
     fn encode_round_trips() {
         let original = json!({"a": "1", "m": {"k": "v w"}, "items": [{"price": "p"}]});
-        let Value::Object(map) = &original else {
-            unreachable!()
-        };
+        let Value::Object(map) = &original else { unreachable!() };
         assert_eq!(decoded(&encode(map)), original);
     }
 }

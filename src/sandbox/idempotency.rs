@@ -61,12 +61,8 @@ impl IdempotencyLog {
                 "Idempotency keys must be between 1 and {MAX_KEY_LENGTH} characters long."
             )));
         }
-        self.entries
-            .retain(|_, e| now - e.created < KEY_LIFETIME_SECONDS);
-        let Some(entry) = self
-            .entries
-            .get(&(account.map(str::to_string), key.to_string()))
-        else {
+        self.entries.retain(|_, e| now - e.created < KEY_LIFETIME_SECONDS);
+        let Some(entry) = self.entries.get(&(account.map(str::to_string), key.to_string())) else {
             return Ok(Lookup::Execute);
         };
         if entry.endpoint != endpoint {
@@ -142,15 +138,13 @@ mod tests {
         let mut log = IdempotencyLog::default();
         let first = json!({"a": "1", "b": {"x": "1", "y": "2"}});
         assert_eq!(
-            log.lookup(None, "k1", "POST /v1/customers", &first, 0)
-                .unwrap(),
+            log.lookup(None, "k1", "POST /v1/customers", &first, 0).unwrap(),
             Lookup::Execute
         );
         log.record(None, "k1", "POST /v1/customers", &first, stored("{}"), 0);
         let reordered = json!({"b": {"y": "2", "x": "1"}, "a": "1"});
         assert_eq!(
-            log.lookup(None, "k1", "POST /v1/customers", &reordered, 10)
-                .unwrap(),
+            log.lookup(None, "k1", "POST /v1/customers", &reordered, 10).unwrap(),
             Lookup::Replay(stored("{}"))
         );
     }
@@ -158,14 +152,7 @@ mod tests {
     #[test]
     fn different_parameters_or_endpoint_conflict() {
         let mut log = IdempotencyLog::default();
-        log.record(
-            None,
-            "k",
-            "POST /v1/customers",
-            &json!({"a": "1"}),
-            stored("{}"),
-            0,
-        );
+        log.record(None, "k", "POST /v1/customers", &json!({"a": "1"}), stored("{}"), 0);
         let err = log
             .lookup(None, "k", "POST /v1/customers", &json!({"a": "2"}), 1)
             .unwrap_err();
@@ -189,14 +176,8 @@ mod tests {
             Lookup::Execute
         );
         assert_eq!(
-            log.lookup(
-                None,
-                "k",
-                "POST /v1/charges",
-                &json!({}),
-                KEY_LIFETIME_SECONDS
-            )
-            .unwrap(),
+            log.lookup(None, "k", "POST /v1/charges", &json!({}), KEY_LIFETIME_SECONDS)
+                .unwrap(),
             Lookup::Execute
         );
     }
@@ -206,13 +187,10 @@ mod tests {
         let mut log = IdempotencyLog::default();
         assert!(log.lookup(None, "", "POST /v1/x", &json!({}), 0).is_err());
         let long = "é".repeat(256);
-        assert!(log
-            .lookup(None, &long, "POST /v1/x", &json!({}), 0)
-            .is_err());
+        assert!(log.lookup(None, &long, "POST /v1/x", &json!({}), 0).is_err());
         let unicode = "ключ-🙂";
         assert_eq!(
-            log.lookup(None, unicode, "POST /v1/x", &json!({}), 0)
-                .unwrap(),
+            log.lookup(None, unicode, "POST /v1/x", &json!({}), 0).unwrap(),
             Lookup::Execute
         );
     }

@@ -80,14 +80,8 @@ mod tests {
 
     #[test]
     fn fingerprint_is_stable_per_card() {
-        assert_eq!(
-            fingerprint("4242424242424242"),
-            fingerprint("4242424242424242")
-        );
-        assert_ne!(
-            fingerprint("4242424242424242"),
-            fingerprint("4000000000000002")
-        );
+        assert_eq!(fingerprint("4242424242424242"), fingerprint("4242424242424242"));
+        assert_ne!(fingerprint("4242424242424242"), fingerprint("4000000000000002"));
         assert_eq!(fingerprint("4242424242424242").len(), 16);
     }
 }

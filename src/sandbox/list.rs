@@ -41,20 +41,14 @@ pub fn page(items: Vec<Value>, params: &Params, url: &str, label: &str) -> Resul
     let (data, has_more) = if let Some(cursor) = starting_after {
         let after = position_of(&cursor, "starting_after")? + 1;
         let rest = &items[after..];
-        (
-            rest.iter().take(limit).cloned().collect(),
-            rest.len() > limit,
-        )
+        (rest.iter().take(limit).cloned().collect(), rest.len() > limit)
     } else if let Some(cursor) = ending_before {
         let before = position_of(&cursor, "ending_before")?;
         let newer = &items[..before];
         let start = newer.len().saturating_sub(limit);
         (newer[start..].to_vec(), start > 0)
     } else {
-        (
-            items.iter().take(limit).cloned().collect(),
-            items.len() > limit,
-        )
+        (items.iter().take(limit).cloned().collect(), items.len() > limit)
     };
     Ok(envelope(data, has_more, url))
 }
@@ -135,22 +129,10 @@ mod tests {
 
     #[test]
     fn starting_after_walks_to_older_items() {
-        let list = page(
-            items(5),
-            &params("limit=2&starting_after=x_3"),
-            "/v1/x",
-            "x",
-        )
-        .unwrap();
+        let list = page(items(5), &params("limit=2&starting_after=x_3"), "/v1/x", "x").unwrap();
         assert_eq!(ids(&list), vec!["x_2", "x_1"]);
         assert_eq!(list["has_more"], true);
-        let last = page(
-            items(5),
-            &params("limit=2&starting_after=x_1"),
-            "/v1/x",
-            "x",
-        )
-        .unwrap();
+        let last = page(items(5), &params("limit=2&starting_after=x_1"), "/v1/x", "x").unwrap();
         assert_eq!(ids(&last), vec!["x_0"]);
         assert_eq!(last["has_more"], false);
     }
@@ -170,22 +152,10 @@ mod tests {
         assert!(page(items(1), &params("limit=0"), "/v1/x", "x").is_err());
         assert!(page(items(1), &params("limit=101"), "/v1/x", "x").is_err());
         assert!(page(items(1), &params("limit=ten"), "/v1/x", "x").is_err());
-        let err = page(
-            items(1),
-            &params("starting_after=cus_nope"),
-            "/v1/x",
-            "customer",
-        )
-        .unwrap_err();
+        let err = page(items(1), &params("starting_after=cus_nope"), "/v1/x", "customer").unwrap_err();
         assert_eq!(err.status, 404);
         assert_eq!(err.message, "No such customer: 'cus_nope'");
-        assert!(page(
-            items(3),
-            &params("starting_after=x_1&ending_before=x_2"),
-            "/v1/x",
-            "x"
-        )
-        .is_err());
+        assert!(page(items(3), &params("starting_after=x_1&ending_before=x_2"), "/v1/x", "x").is_err());
     }
 
     #[test]
@@ -197,13 +167,7 @@ mod tests {
 
     #[test]
     fn created_filters() {
-        let list = page(
-            items(6),
-            &params("created[gte]=2&created[lt]=4"),
-            "/v1/x",
-            "x",
-        )
-        .unwrap();
+        let list = page(items(6), &params("created[gte]=2&created[lt]=4"), "/v1/x", "x").unwrap();
         assert_eq!(ids(&list), vec!["x_3", "x_2"]);
         let exact = page(items(6), &params("created=5"), "/v1/x", "x").unwrap();
         assert_eq!(ids(&exact), vec!["x_5"]);

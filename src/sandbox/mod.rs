@@ -23,6 +23,7 @@ mod expand;
 mod form;
 mod idempotency;
 mod ids;
+mod legacy;
 mod list;
 mod money;
 mod objects;
@@ -96,15 +97,21 @@ impl Sandbox {
 
     /// Serve on `listener` until the server is stopped.
     pub async fn serve(self, listener: std::net::TcpListener) -> std::io::Result<()> {
-        let sandbox = self.clone();
-        actix_web::HttpServer::new(move || {
-            let sandbox = sandbox.clone();
+        // Built before awaiting: the builder is not `Send`, the server is,
+        // so this future can be spawned on a multi-threaded runtime.
+        let server = self.server(listener)?;
+        server.await
+    }
+
+    fn server(self, listener: std::net::TcpListener) -> std::io::Result<actix_web::dev::Server> {
+        let server = actix_web::HttpServer::new(move || {
+            let sandbox = self.clone();
             actix_web::App::new().configure(move |cfg| sandbox.configure(cfg))
         })
         .workers(2)
         .listen(listener)?
-        .run()
-        .await
+        .run();
+        Ok(server)
     }
 
     /// Mount the sandbox's routes (`/v1/...`, `/js.stripe.com/v3/`,
@@ -119,7 +126,9 @@ impl Sandbox {
             }
         }
         for path in paths {
-            let mut resource = web::resource(path).default_service(web::to(endpoint::unrecognized));
+            let mut resource = web::resource(path)
+                .route(web::method(actix_web::http::Method::OPTIONS).to(endpoint::preflight))
+                .default_service(web::to(endpoint::unrecognized));
             for route in routes.iter().filter(|r| r.path == path) {
                 resource = resource.route(endpoint::route(&self.inner, *route));
             }
@@ -166,5 +175,37 @@ impl Inner {
                 format!("{}://{}", info.scheme(), info.host())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `payforms serve --sandbox` spawns `serve` on a multi-threaded Tokio
+    /// runtime: the future must be `Send` and work outside an actix System.
+    #[test]
+    fn serve_runs_on_a_plain_tokio_runtime() {
+        fn assert_send<T: Send>(_: &T) {}
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let serving = Sandbox::new(SandboxOptions::default()).serve(listener);
+        assert_send(&serving);
+        let server = runtime.spawn(serving);
+        let status = runtime.block_on(async {
+            reqwest::Client::new()
+                .get(format!("http://{address}/v1/customers"))
+                .bearer_auth("sk_test_plain_tokio")
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        });
+        assert_eq!(status.unwrap(), 200);
+        server.abort();
     }
 }

@@ -6,16 +6,14 @@ use super::params::Params;
 
 /// Currencies Stripe settles card payments in (the common ones).
 const CURRENCIES: &[&str] = &[
-    "usd", "aed", "ars", "aud", "bgn", "brl", "cad", "chf", "clp", "cny", "cop", "czk", "dkk",
-    "egp", "eur", "gbp", "hkd", "huf", "idr", "ils", "inr", "isk", "jpy", "krw", "mad", "mxn",
-    "myr", "ngn", "nok", "nzd", "pen", "php", "pkr", "pln", "ron", "rsd", "sar", "sek", "sgd",
-    "thb", "try", "twd", "uah", "vnd", "zar",
+    "usd", "aed", "ars", "aud", "bgn", "brl", "cad", "chf", "clp", "cny", "cop", "czk", "dkk", "egp", "eur", "gbp",
+    "hkd", "huf", "idr", "ils", "inr", "isk", "jpy", "krw", "mad", "mxn", "myr", "ngn", "nok", "nzd", "pen", "php",
+    "pkr", "pln", "ron", "rsd", "sar", "sek", "sgd", "thb", "try", "twd", "uah", "vnd", "zar",
 ];
 
 /// Currencies without a minor unit (amount 500 JPY means ¥500).
 const ZERO_DECIMAL: &[&str] = &[
-    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
-    "xaf", "xof", "xpf",
+    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf",
 ];
 
 /// Stripe's documented minimum charge per currency (minor units).
@@ -96,20 +94,18 @@ pub fn check_charge_amount(amount: i64, currency: &str, param: &str) -> Result<(
         .map(|(_, m)| *m)
         .unwrap_or(1);
     if amount < minimum {
-        return Err(ApiError::invalid(format!(
-            "Amount must be at least {}",
-            display(minimum, currency)
-        ))
-        .with_code("amount_too_small")
-        .with_param(param));
+        return Err(
+            ApiError::invalid(format!("Amount must be at least {}", display(minimum, currency)))
+                .with_code("amount_too_small")
+                .with_param(param),
+        );
     }
     if amount > MAX_AMOUNT {
-        return Err(ApiError::invalid(format!(
-            "Amount must be no more than {}",
-            display(MAX_AMOUNT, currency)
-        ))
-        .with_code("amount_too_large")
-        .with_param(param));
+        return Err(
+            ApiError::invalid(format!("Amount must be no more than {}", display(MAX_AMOUNT, currency)))
+                .with_code("amount_too_large")
+                .with_param(param),
+        );
     }
     Ok(())
 }
@@ -139,18 +135,13 @@ mod tests {
     #[test]
     fn currencies_are_validated_and_lowercased() {
         assert_eq!(
-            currency(&params("currency=USD"), "currency")
-                .unwrap()
-                .as_deref(),
+            currency(&params("currency=USD"), "currency").unwrap().as_deref(),
             Some("usd")
         );
         assert!(currency(&params("currency=xxx"), "currency").is_err());
         assert_eq!(currency(&params(""), "currency").unwrap(), None);
         assert_eq!(
-            required_currency(&params(""), "currency")
-                .unwrap_err()
-                .code
-                .as_deref(),
+            required_currency(&params(""), "currency").unwrap_err().code.as_deref(),
             Some("parameter_missing")
         );
     }

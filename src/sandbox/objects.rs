@@ -58,10 +58,7 @@ impl Objects {
             match undo {
                 Undo::Inserted(id) => {
                     if let Some(stored) = self.by_id.remove(&id) {
-                        if let Some(ids) = stored.value["object"]
-                            .as_str()
-                            .and_then(|k| self.order.get_mut(k))
-                        {
+                        if let Some(ids) = stored.value["object"].as_str().and_then(|k| self.order.get_mut(k)) {
                             ids.retain(|x| *x != id);
                         }
                     }
@@ -71,11 +68,7 @@ impl Objects {
                         stored.value = old;
                     }
                 }
-                Undo::Removed {
-                    id,
-                    stored,
-                    position,
-                } => {
+                Undo::Removed { id, stored, position } => {
                     if let Some(kind) = stored.value["object"].as_str() {
                         let ids = self.order.entry(kind.to_string()).or_default();
                         ids.insert(position.min(ids.len()), id.clone());
@@ -131,10 +124,7 @@ impl Objects {
             return;
         };
         let mut position = 0;
-        if let Some(ids) = stored.value["object"]
-            .as_str()
-            .and_then(|k| self.order.get_mut(k))
-        {
+        if let Some(ids) = stored.value["object"].as_str().and_then(|k| self.order.get_mut(k)) {
             position = ids.iter().position(|x| x == id).unwrap_or(ids.len());
             ids.retain(|x| x != id);
         }
@@ -178,11 +168,7 @@ impl Objects {
     }
 
     /// All objects of one type visible to `owner`, newest first.
-    pub fn newest_first<'a>(
-        &'a self,
-        owner: Option<&'a str>,
-        kind: &str,
-    ) -> impl Iterator<Item = &'a Value> + 'a {
+    pub fn newest_first<'a>(&'a self, owner: Option<&'a str>, kind: &str) -> impl Iterator<Item = &'a Value> + 'a {
         self.order
             .get(kind)
             .into_iter()
@@ -205,9 +191,7 @@ mod tests {
         assert!(objects.get(None, "cus_2").is_none());
         assert!(objects.get(Some("acct_1"), "cus_2").is_some());
         assert_eq!(objects.owner_of("cus_2"), Some(Some("acct_1")));
-        let err = objects
-            .fetch(None, "customer", "customer", "cus_2", "id")
-            .unwrap_err();
+        let err = objects.fetch(None, "customer", "customer", "cus_2", "id").unwrap_err();
         assert_eq!(err.message, "No such customer: 'cus_2'");
     }
 
@@ -215,9 +199,7 @@ mod tests {
     fn fetch_checks_the_object_type() {
         let mut objects = Objects::default();
         objects.insert(None, json!({"id": "pi_1", "object": "payment_intent"}));
-        assert!(objects
-            .fetch(None, "customer", "customer", "pi_1", "id")
-            .is_err());
+        assert!(objects.fetch(None, "customer", "customer", "pi_1", "id").is_err());
         assert!(objects
             .fetch(None, "payment_intent", "payment_intent", "pi_1", "id")
             .is_ok());
@@ -227,10 +209,7 @@ mod tests {
     fn lists_are_newest_first_and_skip_removed() {
         let mut objects = Objects::default();
         for i in 0..3 {
-            objects.insert(
-                None,
-                json!({"id": format!("prod_{i}"), "object": "product"}),
-            );
+            objects.insert(None, json!({"id": format!("prod_{i}"), "object": "product"}));
         }
         objects.remove("prod_1");
         objects.replace(json!({"id": "prod_0", "object": "product", "name": "x"}));
@@ -246,10 +225,7 @@ mod tests {
     #[test]
     fn rollback_restores_inserts_replacements_and_removals() {
         let mut objects = Objects::default();
-        objects.insert(
-            None,
-            json!({"id": "cus_1", "object": "customer", "name": "a"}),
-        );
+        objects.insert(None, json!({"id": "cus_1", "object": "customer", "name": "a"}));
         objects.insert(None, json!({"id": "cus_2", "object": "customer"}));
         objects.begin();
         objects.insert(None, json!({"id": "cus_3", "object": "customer"}));

@@ -4,6 +4,7 @@
 //! - `/authenticate/{pi_|seti_...}`: a 3-D Secure challenge with
 //!   "Complete authentication" / "Fail authentication";
 //! - `/connect/onboard/{acct_...}`: Connect onboarding for account links.
+//!
 //! Everything shown is HTML-escaped; redirects only go to URLs the API
 //! stored (never to one taken from the page's own query string).
 
@@ -91,20 +92,12 @@ fn form_fields(body: &[u8]) -> Vec<(String, String)> {
 }
 
 fn field(fields: &[(String, String)], name: &str) -> Option<String> {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
+    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
 }
 
 /// A call as the owner of `id` (the platform or a connected account).
 fn call_for(inner: &Inner, req: &HttpRequest, id: &str) -> Option<Call> {
-    let owner = inner
-        .state
-        .lock()
-        .objects
-        .owner_of(id)
-        .map(|o| o.map(str::to_string))?;
+    let owner = inner.state.lock().objects.owner_of(id).map(|o| o.map(str::to_string))?;
     let mut call = Call::internal(Params::default(), &inner.base_url(req));
     call.account = owner;
     Some(call)
@@ -124,14 +117,7 @@ fn render_checkout(inner: &Inner, req: &HttpRequest, error: Option<&ApiError>) -
         let Ok(session) = checkout::fetch(&state, &call, id) else {
             return not_found("No such Checkout Session.");
         };
-        (
-            session,
-            state
-                .checkout_line_items
-                .get(id)
-                .cloned()
-                .unwrap_or_default(),
-        )
+        (session, state.checkout_line_items.get(id).cloned().unwrap_or_default())
     };
     let currency = session["currency"].as_str().unwrap_or("usd");
     let mut body = String::from("<h1>Checkout</h1>");
@@ -149,10 +135,7 @@ fn render_checkout(inner: &Inner, req: &HttpRequest, error: Option<&ApiError>) -
                 "<tr><td>{} × {}</td><td class=\"amount\">{}</td></tr>",
                 escape(&item["quantity"].to_string()),
                 escape(item["description"].as_str().unwrap_or("Item")),
-                escape(&money::display(
-                    item["amount_total"].as_i64().unwrap_or(0),
-                    currency
-                ))
+                escape(&money::display(item["amount_total"].as_i64().unwrap_or(0), currency))
             ));
         }
         body.push_str(&format!(
@@ -267,11 +250,7 @@ fn authenticate_submit(inner: &Inner, req: &HttpRequest, body: &[u8]) -> HttpRes
     };
     let success = field(&form_fields(body), "result").as_deref() == Some("complete");
     let outcome = inner.transact(|state| {
-        let before = state
-            .objects
-            .get(call.owner(), &id)
-            .cloned()
-            .unwrap_or(Value::Null);
+        let before = state.objects.get(call.owner(), &id).cloned().unwrap_or(Value::Null);
         let return_url = before["next_action"]["redirect_to_url"]["return_url"]
             .as_str()
             .map(str::to_string);
@@ -289,8 +268,7 @@ fn authenticate_submit(inner: &Inner, req: &HttpRequest, body: &[u8]) -> HttpRes
             } else {
                 ("payment_intent", "payment_intent_client_secret")
             };
-            let status = if after["status"] == "succeeded" || after["status"] == "requires_capture"
-            {
+            let status = if after["status"] == "succeeded" || after["status"] == "requires_capture" {
                 "succeeded"
             } else {
                 "failed"
@@ -314,10 +292,7 @@ fn authenticate_submit(inner: &Inner, req: &HttpRequest, body: &[u8]) -> HttpRes
         Err(error) => html(
             error.status_code(),
             "3D Secure",
-            &format!(
-                "<h1>3D Secure</h1><p class=\"error\">{}</p>",
-                escape(&error.message)
-            ),
+            &format!("<h1>3D Secure</h1><p class=\"error\">{}</p>", escape(&error.message)),
         ),
     }
 }
@@ -394,9 +369,7 @@ mod tests {
             .await
             .body;
         let id = s["id"].as_str().unwrap();
-        let page = app
-            .send(TestRequest::get().uri(&format!("/checkout/pay/{id}")))
-            .await;
+        let page = app.send(TestRequest::get().uri(&format!("/checkout/pay/{id}"))).await;
         assert_eq!(page.status, 200);
         let text = page.body.as_str().unwrap();
         assert!(text.contains("&lt;script&gt;"));
@@ -412,11 +385,7 @@ mod tests {
             )
             .await;
         assert_eq!(declined.status, 402);
-        assert!(declined
-            .body
-            .as_str()
-            .unwrap()
-            .contains("Your card was declined."));
+        assert!(declined.body.as_str().unwrap().contains("Your card was declined."));
 
         let paid = app
             .send(
@@ -430,9 +399,7 @@ mod tests {
             paid.headers.get("Location").unwrap(),
             &format!("https://shop.test/ok?id={id}")
         );
-        let done = app
-            .send(TestRequest::get().uri(&format!("/checkout/pay/{id}")))
-            .await;
+        let done = app.send(TestRequest::get().uri(&format!("/checkout/pay/{id}"))).await;
         assert!(done.body.as_str().unwrap().contains("complete"));
         assert_eq!(
             app.send(TestRequest::get().uri("/checkout/pay/cs_test_nope"))
@@ -451,21 +418,13 @@ mod tests {
             .body;
         let id = pi["id"].as_str().unwrap();
         let page = app
-            .send(TestRequest::get().uri(&format!(
-                "/authenticate/{id}?return_url=https%3A%2F%2Fevil.test"
-            )))
+            .send(TestRequest::get().uri(&format!("/authenticate/{id}?return_url=https%3A%2F%2Fevil.test")))
             .await;
-        assert!(page
-            .body
-            .as_str()
-            .unwrap()
-            .contains("Complete authentication"));
+        assert!(page.body.as_str().unwrap().contains("Complete authentication"));
         let done = app
             .send(
                 TestRequest::post()
-                    .uri(&format!(
-                        "/authenticate/{id}?return_url=https%3A%2F%2Fevil.test"
-                    ))
+                    .uri(&format!("/authenticate/{id}?return_url=https%3A%2F%2Fevil.test"))
                     .set_payload("result=complete"),
             )
             .await;
@@ -488,7 +447,11 @@ mod tests {
             .as_str()
             .unwrap()
             .to_string();
-        app.post("/v1/account_links", &format!("account={acct}&type=account_onboarding&return_url=https%3A%2F%2Fshop.test%2Fonboarded")).await;
+        app.post(
+            "/v1/account_links",
+            &format!("account={acct}&type=account_onboarding&return_url=https%3A%2F%2Fshop.test%2Fonboarded"),
+        )
+        .await;
         let page = app
             .send(TestRequest::get().uri(&format!("/connect/onboard/{acct}")))
             .await;
@@ -497,10 +460,7 @@ mod tests {
             .send(TestRequest::post().uri(&format!("/connect/onboard/{acct}")))
             .await;
         assert_eq!(done.status, 303);
-        assert_eq!(
-            done.headers.get("Location").unwrap(),
-            "https://shop.test/onboarded"
-        );
+        assert_eq!(done.headers.get("Location").unwrap(), "https://shop.test/onboarded");
         let account = app.get(&format!("/v1/accounts/{acct}")).await.body;
         assert_eq!(account["charges_enabled"], true);
         assert_eq!(account["capabilities"]["transfers"], "active");

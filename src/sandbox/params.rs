@@ -42,6 +42,11 @@ impl Params {
         &self.map
     }
 
+    /// `None`: absent; `Some(true)`: sent as a hash; `Some(false)`: a value.
+    pub fn raw_kind(&self, key: &str) -> Option<bool> {
+        self.map.get(key).map(Value::is_object)
+    }
+
     pub fn has(&self, key: &str) -> bool {
         self.map.contains_key(key)
     }
@@ -65,10 +70,7 @@ impl Params {
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err(ApiError::invalid_param(
                 &self.full_name(key),
-                format!(
-                    "Invalid string: {} is a hash or an array",
-                    self.full_name(key)
-                ),
+                format!("Invalid string: {} is a hash or an array", self.full_name(key)),
             )),
         }
     }
@@ -168,10 +170,7 @@ impl Params {
                 .iter()
                 .enumerate()
                 .map(|(i, item)| match item {
-                    Value::Object(map) => Ok(Params::nested(
-                        map.clone(),
-                        format!("{}[{i}]", self.full_name(key)),
-                    )),
+                    Value::Object(map) => Ok(Params::nested(map.clone(), format!("{}[{i}]", self.full_name(key)))),
                     _ => Err(ApiError::invalid_param(
                         &format!("{}[{i}]", self.full_name(key)),
                         format!("Invalid hash: {}[{i}] must be a hash", self.full_name(key)),
@@ -242,10 +241,7 @@ impl Params {
                     }
                 }
                 if target.len() > 50 {
-                    return Err(ApiError::invalid_param(
-                        &name,
-                        "Metadata can have up to 50 keys.",
-                    ));
+                    return Err(ApiError::invalid_param(&name, "Metadata can have up to 50 keys."));
                 }
             }
             _ => {
@@ -371,12 +367,8 @@ mod tests {
             .apply_metadata(&mut existing)
             .is_err());
         let many: Vec<String> = (0..51).map(|i| format!("metadata[k{i}]=v")).collect();
-        assert!(params(&many.join("&"))
-            .apply_metadata(&mut existing)
-            .is_err());
-        assert!(params("metadata[a][b]=c")
-            .apply_metadata(&mut existing)
-            .is_err());
+        assert!(params(&many.join("&")).apply_metadata(&mut existing).is_err());
+        assert!(params("metadata[a][b]=c").apply_metadata(&mut existing).is_err());
     }
 
     #[test]

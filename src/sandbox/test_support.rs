@@ -53,11 +53,7 @@ impl TestApp {
         let bytes = test::read_body(response).await;
         let body = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        Reply {
-            status,
-            body,
-            headers,
-        }
+        Reply { status, body, headers }
     }
 
     fn form(request: test::TestRequest, body: &str) -> test::TestRequest {
@@ -78,8 +74,7 @@ impl TestApp {
     }
 
     pub async fn post_unauthenticated(&self, path: &str, body: &str) -> Reply {
-        self.send(Self::form(test::TestRequest::post().uri(path), body))
-            .await
+        self.send(Self::form(test::TestRequest::post().uri(path), body)).await
     }
 
     /// A POST as a connected account (`Stripe-Account`).
@@ -143,7 +138,10 @@ impl TestApp {
     /// A recurring USD price on a new product; its id.
     pub async fn recurring_price(&self, amount: i64, interval: &str) -> String {
         let price = self
-            .post("/v1/prices", &format!("currency=usd&unit_amount={amount}&product_data[name]=Plan&recurring[interval]={interval}"))
+            .post(
+                "/v1/prices",
+                &format!("currency=usd&unit_amount={amount}&product_data[name]=Plan&recurring[interval]={interval}"),
+            )
             .await;
         assert_eq!(price.status, 200, "{}", price.body);
         price.body["id"].as_str().unwrap_or_default().to_string()
@@ -162,10 +160,7 @@ impl TestApp {
     }
 
     /// Run sandbox logic directly, as the hosted pages do.
-    pub fn with_state<T>(
-        &self,
-        change: impl FnOnce(&mut State, &Call) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
+    pub fn with_state<T>(&self, change: impl FnOnce(&mut State, &Call) -> Result<T, ApiError>) -> Result<T, ApiError> {
         let call = Call::internal(Params::default(), "http://sandbox.test");
         self.sandbox.inner.transact(|state| change(state, &call))
     }

@@ -43,10 +43,7 @@ impl Default for RetryPolicy {
 
 /// `t=...,v1=...` for a payload signed at `timestamp`.
 pub fn signature_header(secret: &str, payload: &str, timestamp: i64) -> String {
-    format!(
-        "t={timestamp},v1={}",
-        sign(secret, &format!("{timestamp}.{payload}"))
-    )
+    format!("t={timestamp},v1={}", sign(secret, &format!("{timestamp}.{payload}")))
 }
 
 fn sign(secret: &str, message: &str) -> String {
@@ -101,10 +98,7 @@ impl Dispatcher {
                 None => delivery,
             };
             if tokio::runtime::Handle::try_current().is_err() {
-                tracing::warn!(
-                    "sandbox webhook {} not delivered: no async runtime",
-                    delivery.event_id
-                );
+                tracing::warn!("sandbox webhook {} not delivered: no async runtime", delivery.event_id);
                 continue;
             }
             let (tx, rx) = mpsc::unbounded_channel();
@@ -262,7 +256,7 @@ mod delivery_tests {
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
         mac.update(format!("{t}.{body}").as_bytes());
         let expected = hex::encode(mac.finalize().into_bytes());
-        signatures.iter().any(|s| *s == expected)
+        signatures.contains(&expected)
     }
 
     async fn wait_for(seen: &Seen, count: usize) -> Vec<(String, String, String)> {
@@ -304,13 +298,7 @@ mod delivery_tests {
         // The target gets both events (after one failed attempt); the endpoint only the update.
         let received = wait_for(&seen, 3).await;
         assert_eq!(received.len(), 3, "{received:?}");
-        let at = |path: &str| {
-            received
-                .iter()
-                .filter(|(p, ..)| p == path)
-                .cloned()
-                .collect::<Vec<_>>()
-        };
+        let at = |path: &str| received.iter().filter(|(p, ..)| p == path).cloned().collect::<Vec<_>>();
         let target = at("/flaky");
         assert_eq!(target.len(), 2);
         let types: Vec<String> = target

@@ -110,22 +110,8 @@ pub fn refresh(state: &mut State, call: &Call, before: &Value, mut account: Valu
             .map(|d| d.is_empty())
             .unwrap_or(true)
     {
-        account["external_accounts"]["data"] = json!([{
-            "id": ids::new_id("ba_"),
-            "object": "bank_account",
-            "account": id,
-            "account_holder_name": null,
-            "account_holder_type": null,
-            "bank_name": "STRIPE TEST BANK",
-            "country": account["country"],
-            "currency": account["default_currency"],
-            "default_for_currency": true,
-            "fingerprint": ids::fingerprint(&id),
-            "last4": "6789",
-            "metadata": {},
-            "routing_number": "110000000",
-            "status": "new"
-        }]);
+        let bank = bank_account(&account, "6789");
+        account["external_accounts"]["data"] = json!([bank]);
     }
     state.objects.replace(account.clone());
     if &account != before && !before.is_null() {
@@ -138,6 +124,64 @@ pub fn refresh(state: &mut State, call: &Call, before: &Value, mut account: Valu
         );
     }
     account
+}
+
+/// A test bank account (`ba_`) paid out to.
+fn bank_account(account: &Value, last4: &str) -> Value {
+    let id = account["id"].as_str().unwrap_or_default();
+    json!({
+        "id": ids::new_id("ba_"),
+        "object": "bank_account",
+        "account": id,
+        "account_holder_name": null,
+        "account_holder_type": null,
+        "bank_name": "STRIPE TEST BANK",
+        "country": account["country"],
+        "currency": account["default_currency"],
+        "default_for_currency": true,
+        "fingerprint": ids::fingerprint(&format!("{id}{last4}")),
+        "last4": last4,
+        "metadata": {},
+        "routing_number": "110000000",
+        "status": "new"
+    })
+}
+
+/// `external_account`: a token (`btok_`, `tok_`) or Stripe's bank account
+/// hash. Test mode needs no real bank: it becomes the default test account.
+fn add_external_account(p: &Params, account: &mut Value) -> Result<(), ApiError> {
+    let last4 = match p.raw_kind("external_account") {
+        None => return Ok(()),
+        Some(false) => {
+            p.required_str("external_account")?;
+            "6789".to_string()
+        }
+        Some(true) => {
+            let bank = p.hash("external_account")?.unwrap_or_default();
+            bank.allow(&[
+                "object",
+                "country",
+                "currency",
+                "account_number",
+                "routing_number",
+                "account_holder_name",
+                "account_holder_type",
+                "default_for_currency",
+            ])?;
+            let number = bank.required_str("account_number")?;
+            number
+                .chars()
+                .rev()
+                .take(4)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect()
+        }
+    };
+    let bank = bank_account(account, &last4);
+    account["external_accounts"]["data"] = json!([bank]);
+    Ok(())
 }
 
 fn apply_fields(p: &Params, account: &mut Value) -> Result<(), ApiError> {
@@ -265,9 +309,7 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     allowed.extend(["type", "country", "controller"]);
     p.allow(&allowed)?;
     if call.owner().is_some() {
-        return Err(
-            ApiError::invalid("Connected accounts cannot create accounts.").with_status(403),
-        );
+        return Err(ApiError::invalid("Connected accounts cannot create accounts.").with_status(403));
     }
     let kind = match (
         p.choice("type", &["custom", "express", "standard"])?,
@@ -277,10 +319,7 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         (None, Some(_)) => "custom".to_string(),
         (None, None) => return Err(ApiError::missing_param("type")),
     };
-    let country = p
-        .str("country")?
-        .unwrap_or_else(|| "US".into())
-        .to_ascii_uppercase();
+    let country = p.str("country")?.unwrap_or_else(|| "US".into()).to_ascii_uppercase();
     if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
         return Err(ApiError::invalid_param(
             "country",
@@ -316,12 +355,7 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         account["capabilities"] = json!({"card_payments": "inactive", "transfers": "inactive"});
     }
     apply_fields(p, &mut account)?;
-    if p.has("external_account") {
-        return Err(ApiError::invalid_param(
-            "external_account",
-            "The payforms sandbox adds a test bank account itself once the account is enabled.",
-        ));
-    }
+    add_external_account(p, &mut account)?;
     state.objects.insert(None, account.clone());
     Ok(refresh(state, call, &Value::Null, account))
 }
@@ -337,12 +371,7 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let before = fetch(state, call.path("id"), "account")?;
     let mut account = before.clone();
     apply_fields(p, &mut account)?;
-    if p.has("external_account") {
-        return Err(ApiError::invalid_param(
-            "external_account",
-            "The payforms sandbox adds a test bank account itself once the account is enabled.",
-        ));
-    }
+    add_external_account(p, &mut account)?;
     Ok(refresh(state, call, &before, account))
 }
 
@@ -389,7 +418,8 @@ pub fn complete_onboarding(state: &mut State, call: &Call, id: &str) -> Result<V
     let before = fetch(state, id, "account")?;
     let mut account = before.clone();
     if account["tos_acceptance"]["date"].is_null() {
-        account["tos_acceptance"] = json!({"date": call.now, "ip": "127.0.0.1", "user_agent": "payforms sandbox onboarding"});
+        account["tos_acceptance"] =
+            json!({"date": call.now, "ip": "127.0.0.1", "user_agent": "payforms sandbox onboarding"});
     }
     if account["business_type"].is_null() {
         account["business_type"] = json!("individual");
@@ -451,7 +481,10 @@ mod tests {
             json!(["representative.first_name", "representative.last_name"])
         );
         let person = app
-            .post(&format!("/v1/accounts/{id}/persons"), "first_name=Jane&last_name=Doe&relationship[representative]=true&relationship[title]=CEO")
+            .post(
+                &format!("/v1/accounts/{id}/persons"),
+                "first_name=Jane&last_name=Doe&relationship[representative]=true&relationship[title]=CEO",
+            )
             .await;
         assert_eq!(person.status, 200, "{}", person.body);
         let enabled = app.get(&format!("/v1/accounts/{id}")).await.body;
@@ -459,10 +492,7 @@ mod tests {
         assert_eq!(enabled["payouts_enabled"], true);
         assert_eq!(enabled["capabilities"]["transfers"], "active");
         assert_eq!(enabled["requirements"]["currently_due"], json!([]));
-        assert_eq!(
-            enabled["external_accounts"]["data"][0]["object"],
-            "bank_account"
-        );
+        assert_eq!(enabled["external_accounts"]["data"][0]["object"], "bank_account");
         let events = app.get("/v1/events?type=account.updated").await.body;
         assert_eq!(
             events["data"].as_array().unwrap().len(),
@@ -484,13 +514,7 @@ mod tests {
         assert_eq!(a["charges_enabled"], true);
         assert_eq!(a["individual"]["first_name"], "Ann");
         let id = a["id"].as_str().unwrap();
-        assert_eq!(
-            app.get("/v1/accounts").await.body["data"]
-                .as_array()
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(app.get("/v1/accounts").await.body["data"].as_array().unwrap().len(), 1);
         let gone = app.delete(&format!("/v1/accounts/{id}")).await.body;
         assert_eq!(gone["deleted"], true);
         assert_eq!(app.get(&format!("/v1/accounts/{id}")).await.status, 404);
@@ -500,14 +524,32 @@ mod tests {
         );
         assert_eq!(app.post("/v1/accounts", "type=platform").await.status, 400);
         assert_eq!(
-            app.post(
-                "/v1/accounts",
-                "type=custom&capabilities[teleport][requested]=true"
-            )
-            .await
-            .status,
+            app.post("/v1/accounts", "type=custom&capabilities[teleport][requested]=true")
+                .await
+                .status,
             400
         );
+    }
+
+    #[actix_web::test]
+    async fn external_accounts_from_tokens_or_bank_details() {
+        let app = TestApp::new().await;
+        let a = app
+            .post("/v1/accounts", "type=custom&external_account=btok_us_verified")
+            .await
+            .body;
+        assert_eq!(a["external_accounts"]["data"][0]["last4"], "6789");
+        let id = a["id"].as_str().unwrap();
+        let updated = app
+            .post(&format!("/v1/accounts/{id}"), "external_account[object]=bank_account&external_account[country]=US&external_account[currency]=usd&external_account[account_number]=000123456789&external_account[routing_number]=110000000")
+            .await
+            .body;
+        assert_eq!(updated["external_accounts"]["data"][0]["last4"], "6789");
+        assert_eq!(updated["external_accounts"]["data"].as_array().unwrap().len(), 1);
+        let missing = app
+            .post(&format!("/v1/accounts/{id}"), "external_account[object]=bank_account")
+            .await;
+        assert_eq!(missing.body["error"]["param"], "external_account[account_number]");
     }
 
     #[actix_web::test]
@@ -542,12 +584,7 @@ mod tests {
         assert_eq!(c.status, 200, "{}", c.body);
         let id = c.body["id"].as_str().unwrap();
         assert_eq!(app.get(&format!("/v1/customers/{id}")).await.status, 404);
-        assert_eq!(
-            app.get_as(&acct, &format!("/v1/customers/{id}"))
-                .await
-                .status,
-            200
-        );
+        assert_eq!(app.get_as(&acct, &format!("/v1/customers/{id}")).await.status, 200);
         let bad = app.get_as("acct_nope", "/v1/customers").await;
         assert_eq!(bad.status, 403);
         assert_eq!(bad.body["error"]["code"], "account_invalid");

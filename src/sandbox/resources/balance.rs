@@ -110,18 +110,9 @@ fn list_transactions(state: &mut State, call: &Call) -> Result<Value, ApiError> 
     p.allow(&allowed)?;
     let (kind, source, currency) = (p.str("type")?, p.str("source")?, p.str("currency")?);
     let keep = |t: &Value| {
-        [
-            ("type", &kind),
-            ("source", &source),
-            ("currency", &currency),
-        ]
-        .iter()
-        .all(|(field, wanted)| {
-            wanted
-                .as_ref()
-                .map(|w| t[*field] == w.as_str())
-                .unwrap_or(true)
-        })
+        [("type", &kind), ("source", &source), ("currency", &currency)]
+            .iter()
+            .all(|(field, wanted)| wanted.as_ref().map(|w| t[*field] == w.as_str()).unwrap_or(true))
     };
     let Some(payout) = p.str("payout")? else {
         return list_of(
@@ -136,11 +127,7 @@ fn list_transactions(state: &mut State, call: &Call) -> Result<Value, ApiError> 
     state
         .objects
         .fetch(call.owner(), "payout", "payout", &payout, "payout")?;
-    let members = state
-        .payout_members
-        .get(&payout)
-        .cloned()
-        .unwrap_or_default();
+    let members = state.payout_members.get(&payout).cloned().unwrap_or_default();
     let items: Vec<Value> = members
         .iter()
         .rev()

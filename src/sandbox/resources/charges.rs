@@ -57,17 +57,23 @@ pub fn decline_for(card: &Card, authenticated: bool) -> Option<Decline> {
     }
 }
 
+/// What charging a card gave: either way a charge is stored.
+pub enum ChargeOutcome {
+    Succeeded(Value),
+    /// The failed charge and the card error (which names the charge).
+    Declined(Value, ApiError),
+}
+
 /// Charge a card. On success the charge is stored (`charge.succeeded`),
 /// money moves if captured, destination transfers and application fees
-/// are made. On decline a failed charge is stored (`charge.failed`) and
-/// returned with the card error (which names the charge).
+/// are made. On decline a failed charge is stored (`charge.failed`).
 pub fn charge(
     state: &mut State,
     call: &Call,
     request: &ChargeRequest,
     card: &Card,
     decline: Option<Decline>,
-) -> Result<Value, (Value, ApiError)> {
+) -> ChargeOutcome {
     let id = ids::new_id("ch_");
     let mut charge = json!({
         "id": id,
@@ -137,7 +143,7 @@ pub fn charge(
         });
         state.objects.insert(call.owner(), charge.clone());
         state.emit(call, "charge.failed", &charge);
-        return Err((charge, error.embed("charge", json!(id))));
+        return ChargeOutcome::Declined(charge, error.embed("charge", json!(id)));
     }
     charge["paid"] = json!(true);
     charge["outcome"] = json!({
@@ -153,7 +159,7 @@ pub fn charge(
         settle(state, call, &mut charge, request.amount);
     }
     state.emit(call, "charge.succeeded", &charge);
-    Ok(charge)
+    ChargeOutcome::Succeeded(charge)
 }
 
 /// Capture `amount` of a charge: the balance transaction, destination
@@ -179,10 +185,7 @@ fn settle(state: &mut State, call: &Call, charge: &mut Value, amount: i64) {
     charge["amount_captured"] = json!(amount);
     charge["balance_transaction"] = json!(txn);
     let fee_amount = charge["application_fee_amount"].as_i64().unwrap_or(0);
-    if let Some(destination) = charge["transfer_data"]["destination"]
-        .as_str()
-        .map(str::to_string)
-    {
+    if let Some(destination) = charge["transfer_data"]["destination"].as_str().map(str::to_string) {
         let transfer = transfers::make(
             state,
             call,
@@ -224,12 +227,7 @@ fn settle(state: &mut State, call: &Call, charge: &mut Value, amount: i64) {
 
 /// Capture an authorised charge (all or `amount`); the rest is released
 /// as a refund, as Stripe does. Emits `charge.captured`.
-pub fn capture(
-    state: &mut State,
-    call: &Call,
-    charge_id: &str,
-    amount: Option<i64>,
-) -> Result<Value, ApiError> {
+pub fn capture(state: &mut State, call: &Call, charge_id: &str, amount: Option<i64>) -> Result<Value, ApiError> {
     let before = state
         .objects
         .fetch(call.owner(), "charge", "charge", charge_id, "charge")?;
@@ -331,25 +329,16 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     };
     let source_id = match (p.str("source")?, &customer_obj) {
         (Some(s), _) => s,
-        (None, Some(c)) => c["default_source"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| {
-                ApiError::card(
-                    "missing",
-                    "Cannot charge a customer that has no active card",
-                )
-                .with_param("card")
-            })?,
+        (None, Some(c)) => c["default_source"].as_str().map(str::to_string).ok_or_else(|| {
+            ApiError::card("missing", "Cannot charge a customer that has no active card").with_param("card")
+        })?,
         (None, None) => {
             return Err(ApiError::invalid("Must provide source or customer.")
                 .with_code("parameter_missing")
                 .with_param("source"))
         }
     };
-    let application_fee_amount = p
-        .amount("application_fee_amount")?
-        .or(p.amount("application_fee")?);
+    let application_fee_amount = p.amount("application_fee_amount")?.or(p.amount("application_fee")?);
     let destination = destination_param(state, call)?;
     if let Some(fee) = application_fee_amount {
         if fee > amount {
@@ -362,8 +351,7 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let mut metadata = json!({});
     p.apply_metadata(&mut metadata)?;
     let receipt_email = super::email(p, "receipt_email")?;
-    let (card_id, card, source_json) =
-        resolve_source(state, call, &source_id, customer.as_deref())?;
+    let (card_id, card, source_json) = resolve_source(state, call, &source_id, customer.as_deref())?;
     let request = ChargeRequest {
         amount,
         currency,
@@ -384,7 +372,10 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     };
     // The Charges API cannot do 3-D Secure: such cards are declined.
     let decline = decline_for(&card, false);
-    charge(state, call, &request, &card, decline).map_err(|(_, error)| error)
+    match charge(state, call, &request, &card, decline) {
+        ChargeOutcome::Succeeded(charge) => Ok(charge),
+        ChargeOutcome::Declined(_, error) => Err(error),
+    }
 }
 
 /// `transfer_data[destination]` (or the legacy `destination`): a connected account.
@@ -392,16 +383,10 @@ pub fn destination_param(state: &State, call: &Call) -> Result<Option<String>, A
     let p = &call.params;
     let (account, param) = if let Some(data) = p.hash("transfer_data")? {
         data.allow(&["destination", "amount"])?;
-        (
-            Some(data.required_str("destination")?),
-            "transfer_data[destination]",
-        )
+        (Some(data.required_str("destination")?), "transfer_data[destination]")
     } else if let Some(legacy) = p.hash("destination")? {
         legacy.allow(&["account", "amount"])?;
-        (
-            Some(legacy.required_str("account")?),
-            "destination[account]",
-        )
+        (Some(legacy.required_str("account")?), "destination[account]")
     } else {
         (p.str("destination")?, "destination")
     };
@@ -429,9 +414,7 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         "transfer_group",
     ])?;
     let id = call.path("id").to_string();
-    let before = state
-        .objects
-        .fetch(call.owner(), "charge", "charge", &id, "id")?;
+    let before = state.objects.fetch(call.owner(), "charge", "charge", &id, "id")?;
     let mut charge = before.clone();
     update_field(p, &mut charge, "description")?;
     update_field(p, &mut charge, "transfer_group")?;
@@ -462,9 +445,7 @@ fn capture_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         "transfer_group",
     ])?;
     let id = call.path("id").to_string();
-    let charge = state
-        .objects
-        .fetch(call.owner(), "charge", "charge", &id, "id")?;
+    let charge = state.objects.fetch(call.owner(), "charge", "charge", &id, "id")?;
     if charge["payment_intent"].is_string() {
         return Err(ApiError::invalid(
             "This charge belongs to a PaymentIntent: capture the PaymentIntent instead (POST /v1/payment_intents/{id}/capture).",
@@ -484,11 +465,7 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     allowed.extend(["customer", "payment_intent", "transfer_group"]);
     let p = &call.params;
     p.allow(&allowed)?;
-    let (customer, payment_intent, group) = (
-        p.str("customer")?,
-        p.str("payment_intent")?,
-        p.str("transfer_group")?,
-    );
+    let (customer, payment_intent, group) = (p.str("customer")?, p.str("payment_intent")?, p.str("transfer_group")?);
     list_of(state, call, "charge", "charge", "/v1/charges", |c| {
         super::matches_filter(c, "customer", &customer)
             && super::matches_filter(c, "payment_intent", &payment_intent)
@@ -505,7 +482,10 @@ mod tests {
     async fn charge_a_token_and_retrieve() {
         let app = TestApp::new().await;
         let charge = app
-            .post("/v1/charges", "amount=2000&currency=usd&source=tok_visa&description=Order+%E2%84%9642&metadata[order]=42")
+            .post(
+                "/v1/charges",
+                "amount=2000&currency=usd&source=tok_visa&description=Order+%E2%84%9642&metadata[order]=42",
+            )
             .await;
         assert_eq!(charge.status, 200, "{}", charge.body);
         let c = &charge.body;
@@ -518,9 +498,7 @@ mod tests {
         assert_eq!(c["source"]["object"], "card");
         assert_eq!(c["payment_method_details"]["card"]["last4"], "4242");
         assert_eq!(c["outcome"]["type"], "authorized");
-        let got = app
-            .get(&format!("/v1/charges/{}", c["id"].as_str().unwrap()))
-            .await;
+        let got = app.get(&format!("/v1/charges/{}", c["id"].as_str().unwrap())).await;
         assert_eq!(&got.body, c);
     }
 
@@ -534,33 +512,19 @@ mod tests {
                 "card_declined",
                 "insufficient_funds",
             ),
-            (
-                "tok_chargeDeclinedExpiredCard",
-                "expired_card",
-                "expired_card",
-            ),
-            (
-                "tok_chargeDeclinedIncorrectCvc",
-                "incorrect_cvc",
-                "incorrect_cvc",
-            ),
+            ("tok_chargeDeclinedExpiredCard", "expired_card", "expired_card"),
+            ("tok_chargeDeclinedIncorrectCvc", "incorrect_cvc", "incorrect_cvc"),
             ("tok_chargeCustomerFail", "card_declined", "generic_decline"),
         ] {
             let r = app
-                .post(
-                    "/v1/charges",
-                    &format!("amount=700&currency=eur&source={token}"),
-                )
+                .post("/v1/charges", &format!("amount=700&currency=eur&source={token}"))
                 .await;
             assert_eq!(r.status, 402, "{token}");
             assert_eq!(r.body["error"]["type"], "card_error");
             assert_eq!(r.body["error"]["code"], code);
             assert_eq!(r.body["error"]["decline_code"], decline);
             let failed = app
-                .get(&format!(
-                    "/v1/charges/{}",
-                    r.body["error"]["charge"].as_str().unwrap()
-                ))
+                .get(&format!("/v1/charges/{}", r.body["error"]["charge"].as_str().unwrap()))
                 .await
                 .body;
             assert_eq!(failed["status"], "failed");
@@ -578,24 +542,15 @@ mod tests {
             .unwrap()
             .to_string();
         let r = app
-            .post(
-                "/v1/charges",
-                &format!("amount=500&currency=usd&customer={nocard}"),
-            )
+            .post("/v1/charges", &format!("amount=500&currency=usd&customer={nocard}"))
             .await;
         assert_eq!(r.status, 402);
         assert_eq!(r.body["error"]["code"], "missing");
-        let c = app
-            .post("/v1/customers", "source=tok_mastercard")
-            .await
-            .body;
+        let c = app.post("/v1/customers", "source=tok_mastercard").await.body;
         let r = app
             .post(
                 "/v1/charges",
-                &format!(
-                    "amount=500&currency=usd&customer={}",
-                    c["id"].as_str().unwrap()
-                ),
+                &format!("amount=500&currency=usd&customer={}", c["id"].as_str().unwrap()),
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
@@ -612,10 +567,7 @@ mod tests {
         let r = app
             .post(
                 "/v1/charges",
-                &format!(
-                    "amount=500&currency=usd&source={}",
-                    t["card"]["id"].as_str().unwrap()
-                ),
+                &format!("amount=500&currency=usd&source={}", t["card"]["id"].as_str().unwrap()),
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
@@ -627,23 +579,15 @@ mod tests {
     async fn authorise_then_capture_partially() {
         let app = TestApp::new().await;
         let c = app
-            .post(
-                "/v1/charges",
-                "amount=1000&currency=usd&source=tok_visa&capture=false",
-            )
+            .post("/v1/charges", "amount=1000&currency=usd&source=tok_visa&capture=false")
             .await
             .body;
         assert_eq!(c["captured"], false);
         assert_eq!(c["balance_transaction"], json!(null));
         let id = c["id"].as_str().unwrap();
-        let too_much = app
-            .post(&format!("/v1/charges/{id}/capture"), "amount=2000")
-            .await;
+        let too_much = app.post(&format!("/v1/charges/{id}/capture"), "amount=2000").await;
         assert_eq!(too_much.status, 400);
-        let captured = app
-            .post(&format!("/v1/charges/{id}/capture"), "amount=600")
-            .await
-            .body;
+        let captured = app.post(&format!("/v1/charges/{id}/capture"), "amount=600").await.body;
         assert_eq!(captured["captured"], true);
         assert_eq!(captured["amount_captured"], 600);
         assert_eq!(captured["amount_refunded"], 400);
@@ -651,22 +595,15 @@ mod tests {
         assert!(captured["balance_transaction"].is_string());
         let again = app.post(&format!("/v1/charges/{id}/capture"), "").await;
         assert_eq!(again.status, 400);
-        assert!(app
-            .event_types()
-            .await
-            .contains(&"charge.captured".to_string()));
+        assert!(app.event_types().await.contains(&"charge.captured".to_string()));
     }
 
     #[actix_web::test]
     async fn validation_and_list_filters() {
         let app = TestApp::new().await;
-        let small = app
-            .post("/v1/charges", "amount=10&currency=usd&source=tok_visa")
-            .await;
+        let small = app.post("/v1/charges", "amount=10&currency=usd&source=tok_visa").await;
         assert_eq!(small.body["error"]["code"], "amount_too_small");
-        let bad_amount = app
-            .post("/v1/charges", "amount=ten&currency=usd&source=tok_visa")
-            .await;
+        let bad_amount = app.post("/v1/charges", "amount=ten&currency=usd&source=tok_visa").await;
         assert_eq!(bad_amount.body["error"]["param"], "amount");
         let no_currency = app.post("/v1/charges", "amount=1000&source=tok_visa").await;
         assert_eq!(
@@ -675,11 +612,8 @@ mod tests {
         );
         let c = app.post("/v1/customers", "source=tok_visa").await.body;
         let cid = c["id"].as_str().unwrap();
-        app.post(
-            "/v1/charges",
-            &format!("amount=1000&currency=usd&customer={cid}"),
-        )
-        .await;
+        app.post("/v1/charges", &format!("amount=1000&currency=usd&customer={cid}"))
+            .await;
         app.post("/v1/charges", "amount=1000&currency=usd&source=tok_visa")
             .await;
         let mine = app.get(&format!("/v1/charges?customer={cid}")).await.body;
@@ -705,18 +639,12 @@ mod tests {
             .await;
         assert_eq!(c.status, 200, "{}", c.body);
         let transfer = app
-            .get(&format!(
-                "/v1/transfers/{}",
-                c.body["transfer"].as_str().unwrap()
-            ))
+            .get(&format!("/v1/transfers/{}", c.body["transfer"].as_str().unwrap()))
             .await
             .body;
         assert_eq!(transfer["amount"], 900);
         assert_eq!(transfer["destination"], acct.as_str());
-        assert!(c.body["application_fee"]
-            .as_str()
-            .unwrap()
-            .starts_with("fee_"));
+        assert!(c.body["application_fee"].as_str().unwrap().starts_with("fee_"));
         let missing = app
             .post(
                 "/v1/charges",

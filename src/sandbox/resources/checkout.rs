@@ -15,8 +15,7 @@ use super::super::money;
 use super::super::params::Params;
 use super::super::state::State;
 use super::{
-    customers, list_of, matches_filter, payment_intents, payment_methods, prices, setup_intents,
-    subscriptions,
+    customers, list_of, matches_filter, payment_intents, payment_methods, prices, setup_intents, subscriptions,
 };
 
 pub const ROUTES: &[ApiRoute] = &[
@@ -39,13 +38,9 @@ pub const HOSTED_CARDS: &[(&str, &str)] = &[
 ];
 
 pub fn fetch(state: &State, call: &Call, id: &str) -> Result<Value, ApiError> {
-    state.objects.fetch(
-        call.owner(),
-        "checkout.session",
-        "checkout.session",
-        id,
-        "session",
-    )
+    state
+        .objects
+        .fetch(call.owner(), "checkout.session", "checkout.session", id, "session")
 }
 
 fn http_url(p: &Params, key: &str) -> Result<Option<String>, ApiError> {
@@ -54,20 +49,12 @@ fn http_url(p: &Params, key: &str) -> Result<Option<String>, ApiError> {
     };
     match url::Url::parse(&raw.replace("{CHECKOUT_SESSION_ID}", "x")) {
         Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Ok(Some(raw)),
-        _ => Err(
-            ApiError::invalid_param(key, format!("Not a valid URL: {raw}"))
-                .with_code("url_invalid"),
-        ),
+        _ => Err(ApiError::invalid_param(key, format!("Not a valid URL: {raw}")).with_code("url_invalid")),
     }
 }
 
 /// Read `line_items[i]`: stored line item objects (`li_`) with their prices.
-fn read_line_items(
-    state: &mut State,
-    call: &Call,
-    items: &[Params],
-    mode: &str,
-) -> Result<Vec<Value>, ApiError> {
+fn read_line_items(state: &mut State, call: &Call, items: &[Params], mode: &str) -> Result<Vec<Value>, ApiError> {
     let mut out = Vec::new();
     for item in items {
         item.allow(&[
@@ -103,10 +90,10 @@ fn read_line_items(
                 prices::from_params(state, call, &data, &product)?
             }
             (Some(_), Some(_)) => {
-                return Err(ApiError::invalid(
-                    "You may only specify one of these parameters: price, price_data.",
+                return Err(
+                    ApiError::invalid("You may only specify one of these parameters: price, price_data.")
+                        .with_param(&item.full_name("price")),
                 )
-                .with_param(&item.full_name("price")))
             }
             (None, None) => return Err(ApiError::missing_param(&item.full_name("price"))),
         };
@@ -200,8 +187,7 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
             ));
         }
     }
-    let success_url =
-        http_url(p, "success_url")?.ok_or_else(|| ApiError::missing_param("success_url"))?;
+    let success_url = http_url(p, "success_url")?.ok_or_else(|| ApiError::missing_param("success_url"))?;
     let cancel_url = http_url(p, "cancel_url")?;
     let customer = p.str("customer")?;
     let customer_email = super::email(p, "customer_email")?;
@@ -216,7 +202,10 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     };
     if let Some(types) = p.str_list("payment_method_types")? {
         if let Some(other) = types.iter().find(|t| *t != "card") {
-            return Err(ApiError::invalid_param("payment_method_types", format!("The payment method type {other} is not supported by the payforms sandbox (card only).")));
+            return Err(ApiError::invalid_param(
+                "payment_method_types",
+                format!("The payment method type {other} is not supported by the payforms sandbox (card only)."),
+            ));
         }
     }
     let item_params = p.hash_list("line_items")?;
@@ -271,22 +260,14 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
             "transfer_data",
         ],
     )?;
-    let setup_intent_data = data_hash(
-        p,
-        "setup_intent_data",
-        &["metadata", "description", "on_behalf_of"],
-    )?;
+    let setup_intent_data = data_hash(p, "setup_intent_data", &["metadata", "description", "on_behalf_of"])?;
     let items = read_line_items(state, call, &item_params, &mode)?;
     let currency = match items.first() {
         Some(first) => first["currency"].as_str().map(str::to_string),
         None => money::currency(p, "currency")?,
     };
-    let trial = subscription_data.get("trial_period_days").is_some()
-        || subscription_data.get("trial_end").is_some();
-    let subtotal: i64 = items
-        .iter()
-        .filter_map(|i| i["amount_total"].as_i64())
-        .sum();
+    let trial = subscription_data.get("trial_period_days").is_some() || subscription_data.get("trial_end").is_some();
+    let subtotal: i64 = items.iter().filter_map(|i| i["amount_total"].as_i64()).sum();
     let total = if trial { 0 } else { subtotal };
     let expires_at = match p.int("expires_at")? {
         Some(t) if t < call.now + 1800 || t > call.now + 86_400 => {
@@ -349,16 +330,8 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 fn with_line_items(state: &State, call: &Call, mut session: Value) -> Value {
     if call.expands("line_items") {
         let id = session["id"].as_str().unwrap_or_default().to_string();
-        let items = state
-            .checkout_line_items
-            .get(&id)
-            .cloned()
-            .unwrap_or_default();
-        session["line_items"] = list::envelope(
-            items,
-            false,
-            &format!("/v1/checkout/sessions/{id}/line_items"),
-        );
+        let items = state.checkout_line_items.get(&id).cloned().unwrap_or_default();
+        session["line_items"] = list::envelope(items, false, &format!("/v1/checkout/sessions/{id}/line_items"));
     }
     session
 }
@@ -373,11 +346,7 @@ fn line_items(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(LIST_PARAMS)?;
     let id = call.path("id").to_string();
     fetch(state, call, &id)?;
-    let items = state
-        .checkout_line_items
-        .get(&id)
-        .cloned()
-        .unwrap_or_default();
+    let items = state.checkout_line_items.get(&id).cloned().unwrap_or_default();
     list::page(
         items,
         &call.params,
@@ -406,13 +375,7 @@ fn expire(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 
 fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let mut allowed = LIST_PARAMS.to_vec();
-    allowed.extend([
-        "customer",
-        "payment_intent",
-        "subscription",
-        "status",
-        "payment_link",
-    ]);
+    allowed.extend(["customer", "payment_intent", "subscription", "status", "payment_link"]);
     call.params.allow(&allowed)?;
     let p = &call.params;
     let (customer, pi, sub, status) = (
@@ -459,10 +422,7 @@ pub fn complete(
     if session["status"] != "open" {
         return Err(ApiError::unexpected_state(
             "checkout_session_unexpected_state",
-            format!(
-                "This Checkout Session is {}.",
-                session["status"].as_str().unwrap_or("")
-            ),
+            format!("This Checkout Session is {}.", session["status"].as_str().unwrap_or("")),
         ));
     }
     if session["expires_at"].as_i64().unwrap_or(0) <= call.now {
@@ -472,10 +432,7 @@ pub fn complete(
         ));
     }
     if !HOSTED_CARDS.iter().any(|(magic, _)| *magic == card) {
-        return Err(ApiError::invalid_param(
-            "card",
-            "Choose one of the offered test cards.",
-        ));
+        return Err(ApiError::invalid_param("card", "Choose one of the offered test cards."));
     }
     let email = email
         .filter(|e| !e.trim().is_empty())
@@ -496,11 +453,7 @@ pub fn complete(
         let created = customers::create(state, &sub_call(call, params))?;
         customer = created["id"].as_str().map(str::to_string);
     }
-    let items = state
-        .checkout_line_items
-        .get(id)
-        .cloned()
-        .unwrap_or_default();
+    let items = state.checkout_line_items.get(id).cloned().unwrap_or_default();
     match mode.as_str() {
         "payment" => {
             let data = saved(state, id, "payment_intent_data");
@@ -512,10 +465,7 @@ pub fn complete(
             }
             params.insert("payment_method".into(), json!(card));
             params.insert("confirm".into(), json!("true"));
-            if session["metadata"]
-                .as_object()
-                .map(|m| !m.is_empty())
-                .unwrap_or(false)
+            if session["metadata"].as_object().map(|m| !m.is_empty()).unwrap_or(false)
                 && !params.contains_key("metadata")
             {
                 params.insert("metadata".into(), session["metadata"].clone());
@@ -524,28 +474,19 @@ pub fn complete(
             match payment_intents::create(state, &sub_call(call, params)) {
                 Ok(pi) => {
                     session["payment_intent"] = pi["id"].clone();
-                    session["payment_status"] = json!(if pi["status"] == "succeeded" {
-                        "paid"
-                    } else {
-                        "unpaid"
-                    });
+                    session["payment_status"] = json!(if pi["status"] == "succeeded" { "paid" } else { "unpaid" });
                     if pi["status"] != "succeeded" && pi["status"] != "requires_capture" {
                         return Err(ApiError::card("card_declined", "This card needs authentication, which the sandbox's hosted page does not offer; choose another test card."));
                     }
                 }
-                Err(mut e) => {
+                Err(e) => {
                     // Keep the failed attempt (and any new customer) on the session.
-                    if let Some(pi) = e
-                        .embedded
-                        .get("payment_intent")
-                        .and_then(|pi| pi["id"].as_str())
-                    {
+                    if let Some(pi) = e.embedded("payment_intent").and_then(|pi| pi["id"].as_str()) {
                         session["payment_intent"] = json!(pi);
                     }
                     session["customer"] = json!(customer);
                     state.objects.replace(session);
-                    e.embedded.clear();
-                    return Err(e);
+                    return Err(e.without_embedded());
                 }
             }
         }
@@ -562,19 +503,13 @@ pub fn complete(
             p.insert("payment_method".into(), json!(card));
             setup_intents::set_payment_method(state, call, &mut seti, &Params::new(p))?;
             state.objects.replace(seti.clone());
-            let seti = setup_intents::confirm_setup(state, call, seti).map_err(|mut e| {
-                e.embedded.clear();
-                e
-            })?;
+            let seti = setup_intents::confirm_setup(state, call, seti).map_err(ApiError::without_embedded)?;
             session["setup_intent"] = seti["id"].clone();
         }
         _ => {
             let customer_id = customer.clone().unwrap_or_default();
             let pm = payment_methods::resolve_for_attach(state, call, card, "payment_method")
-                .map_err(|mut e| {
-                    e.embedded.clear();
-                    e
-                })?;
+                .map_err(ApiError::without_embedded)?;
             payment_methods::attach_to(state, call, &pm, &customer_id)?;
             let mut params = saved(state, id, "subscription_data");
             params.insert("customer".into(), json!(customer_id));
@@ -599,7 +534,8 @@ pub fn complete(
     session["status"] = json!("complete");
     session["customer"] = json!(customer);
     if session["customer_details"].is_null() || email.is_some() {
-        session["customer_details"] = json!({"address": null, "email": email, "name": null, "phone": null, "tax_exempt": "none", "tax_ids": []});
+        session["customer_details"] =
+            json!({"address": null, "email": email, "name": null, "phone": null, "tax_exempt": "none", "tax_ids": []});
     }
     state.objects.replace(session.clone());
     state.emit(call, "checkout.session.completed", &session);
@@ -621,9 +557,7 @@ fn sub_call(call: &Call, params: Map<String, Value>) -> Call {
 fn stringify(value: Value) -> Map<String, Value> {
     fn walk(v: Value) -> Value {
         match v {
-            Value::Object(map) => {
-                Value::Object(map.into_iter().map(|(k, v)| (k, walk(v))).collect())
-            }
+            Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, walk(v))).collect()),
             Value::Array(items) => Value::Array(items.into_iter().map(walk).collect()),
             Value::Number(n) => Value::String(n.to_string()),
             Value::Bool(b) => Value::String(b.to_string()),
@@ -676,10 +610,7 @@ mod tests {
         assert_eq!(s["client_reference_id"], "order-9");
         assert_eq!(
             s["url"],
-            format!(
-                "http://sandbox.test/checkout/pay/{}",
-                s["id"].as_str().unwrap()
-            )
+            format!("http://sandbox.test/checkout/pay/{}", s["id"].as_str().unwrap())
         );
         assert_eq!(s["line_items"]["data"][1]["description"], "Gift wrap");
         let items = app
@@ -692,10 +623,7 @@ mod tests {
         assert_eq!(items["data"].as_array().unwrap().len(), 2);
         assert_eq!(items["data"][0]["amount_total"], 2400);
         let plain = app
-            .get(&format!(
-                "/v1/checkout/sessions/{}",
-                s["id"].as_str().unwrap()
-            ))
+            .get(&format!("/v1/checkout/sessions/{}", s["id"].as_str().unwrap()))
             .await
             .body;
         assert!(plain.get("line_items").is_none());
@@ -710,10 +638,7 @@ mod tests {
             .await;
         assert_eq!(no_mode.body["error"]["param"], "mode");
         let no_items = app
-            .post(
-                "/v1/checkout/sessions",
-                "mode=payment&success_url=https%3A%2F%2Fa.test",
-            )
+            .post("/v1/checkout/sessions", "mode=payment&success_url=https%3A%2F%2Fa.test")
             .await;
         assert_eq!(no_items.body["error"]["param"], "line_items");
         let recurring = app.post("/v1/checkout/sessions", &format!("mode=payment&success_url=https%3A%2F%2Fa.test&line_items[0][price]={price}&line_items[0][quantity]=1")).await;
@@ -722,13 +647,15 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("recurring price"));
-        let no_qty = app.post("/v1/checkout/sessions", &format!("mode=subscription&success_url=https%3A%2F%2Fa.test&line_items[0][price]={price}")).await;
-        assert_eq!(no_qty.body["error"]["param"], "line_items[0][quantity]");
-        let bad_url = app
+        let no_qty = app
             .post(
                 "/v1/checkout/sessions",
-                "mode=setup&success_url=javascript%3Aalert(1)",
+                &format!("mode=subscription&success_url=https%3A%2F%2Fa.test&line_items[0][price]={price}"),
             )
+            .await;
+        assert_eq!(no_qty.body["error"]["param"], "line_items[0][quantity]");
+        let bad_url = app
+            .post("/v1/checkout/sessions", "mode=setup&success_url=javascript%3Aalert(1)")
             .await;
         assert_eq!(bad_url.body["error"]["param"], "success_url");
         assert_eq!(
@@ -740,15 +667,8 @@ mod tests {
         );
     }
 
-    fn complete_now(
-        app: &TestApp,
-        id: &str,
-        card: &str,
-        email: Option<&str>,
-    ) -> Result<String, ApiError> {
-        app.with_state(|state: &mut State, call| {
-            complete(state, call, id, card, email.map(str::to_string))
-        })
+    fn complete_now(app: &TestApp, id: &str, card: &str, email: Option<&str>) -> Result<String, ApiError> {
+        app.with_state(|state: &mut State, call| complete(state, call, id, card, email.map(str::to_string)))
     }
 
     #[actix_web::test]
@@ -759,8 +679,7 @@ mod tests {
             .await
             .body;
         let id = s["id"].as_str().unwrap();
-        let declined =
-            complete_now(&app, id, "pm_card_chargeDeclined", Some("buyer@x.io")).unwrap_err();
+        let declined = complete_now(&app, id, "pm_card_chargeDeclined", Some("buyer@x.io")).unwrap_err();
         assert_eq!(declined.status, 402);
         assert_eq!(
             app.get(&format!("/v1/checkout/sessions/{id}")).await.body["status"],
@@ -769,9 +688,7 @@ mod tests {
         let redirect = complete_now(&app, id, "pm_card_visa", Some("buyer@x.io")).unwrap();
         assert_eq!(redirect, format!("https://shop.test/ok?s={id}"));
         let done = app
-            .get(&format!(
-                "/v1/checkout/sessions/{id}?expand[]=payment_intent"
-            ))
+            .get(&format!("/v1/checkout/sessions/{id}?expand[]=payment_intent"))
             .await
             .body;
         assert_eq!(done["status"], "complete");
@@ -782,10 +699,7 @@ mod tests {
         assert_eq!(done["customer_details"]["email"], "buyer@x.io");
         assert!(done["customer"].as_str().unwrap().starts_with("cus_"));
         assert!(complete_now(&app, id, "pm_card_visa", None).is_err());
-        let completed = app
-            .get("/v1/events?type=checkout.session.completed")
-            .await
-            .body;
+        let completed = app.get("/v1/events?type=checkout.session.completed").await.body;
         assert_eq!(completed["data"][0]["data"]["object"]["id"], id);
         let by_pi = app
             .get(&format!(
@@ -830,19 +744,14 @@ mod tests {
         let sid = sub["id"].as_str().unwrap();
         complete_now(&app, sid, "pm_card_visa", None).unwrap();
         let done = app
-            .get(&format!(
-                "/v1/checkout/sessions/{sid}?expand[]=subscription"
-            ))
+            .get(&format!("/v1/checkout/sessions/{sid}?expand[]=subscription"))
             .await
             .body;
         assert_eq!(done["subscription"]["status"], "active");
         assert_eq!(done["subscription"]["metadata"]["tier"], "gold");
         assert_eq!(done["payment_status"], "paid");
         let new_customer = app
-            .get(&format!(
-                "/v1/customers/{}",
-                done["customer"].as_str().unwrap()
-            ))
+            .get(&format!("/v1/customers/{}", done["customer"].as_str().unwrap()))
             .await
             .body;
         assert_eq!(new_customer["email"], "new@x.io");
@@ -856,10 +765,7 @@ mod tests {
             .body;
         let expired = app
             .post(
-                &format!(
-                    "/v1/checkout/sessions/{}/expire",
-                    open["id"].as_str().unwrap()
-                ),
+                &format!("/v1/checkout/sessions/{}/expire", open["id"].as_str().unwrap()),
                 "",
             )
             .await

@@ -8,9 +8,7 @@ use super::super::endpoint::{delete, get, post, ApiRoute, Call};
 use super::super::ids;
 use super::super::list::LIST_PARAMS;
 use super::super::state::State;
-use super::{
-    deleted, email, list_of, payment_methods, sources, subscriptions, update_field, update_hash,
-};
+use super::{deleted, email, list_of, payment_methods, sources, subscriptions, update_field, update_hash};
 
 pub const ROUTES: &[ApiRoute] = &[
     post("/customers", create),
@@ -38,9 +36,7 @@ const WRITABLE: &[&str] = &[
 
 /// A customer that exists and is not deleted, or Stripe's 404.
 pub fn fetch(state: &State, call: &Call, id: &str, param: &str) -> Result<Value, ApiError> {
-    let customer = state
-        .objects
-        .fetch(call.owner(), "customer", "customer", id, param)?;
+    let customer = state.objects.fetch(call.owner(), "customer", "customer", id, param)?;
     if customer["deleted"] == true {
         return Err(ApiError::no_such("customer", id, param));
     }
@@ -80,12 +76,7 @@ pub fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     apply_fields(call, &mut customer)?;
     // Validate cards before anything is stored: a declined card creates no customer.
     let payment_method = match p.str("payment_method")? {
-        Some(pm) => Some(payment_methods::resolve_for_attach(
-            state,
-            call,
-            &pm,
-            "payment_method",
-        )?),
+        Some(pm) => Some(payment_methods::resolve_for_attach(state, call, &pm, "payment_method")?),
         None => None,
     };
     let source = match p.str("source")? {
@@ -118,11 +109,7 @@ pub fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 }
 
 fn invoice_prefix(id: &str) -> String {
-    id.chars()
-        .skip(4)
-        .take(8)
-        .collect::<String>()
-        .to_uppercase()
+    id.chars().skip(4).take(8).collect::<String>().to_uppercase()
 }
 
 /// The simple members shared by create and update.
@@ -153,12 +140,7 @@ fn invoice_default_pm(call: &Call) -> Result<Option<Option<String>>, ApiError> {
     let Some(settings) = call.params.hash("invoice_settings")? else {
         return Ok(None);
     };
-    settings.allow(&[
-        "default_payment_method",
-        "custom_fields",
-        "footer",
-        "rendering_options",
-    ])?;
+    settings.allow(&["default_payment_method", "custom_fields", "footer", "rendering_options"])?;
     settings.update_str("default_payment_method")
 }
 
@@ -250,11 +232,7 @@ fn remove(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let live: Vec<String> = state
         .objects
         .newest_first(call.owner(), "subscription")
-        .filter(|s| {
-            s["customer"] == id.as_str()
-                && s["status"] != "canceled"
-                && s["status"] != "incomplete_expired"
-        })
+        .filter(|s| s["customer"] == id.as_str() && s["status"] != "canceled" && s["status"] != "incomplete_expired")
         .filter_map(|s| s["id"].as_str().map(str::to_string))
         .collect();
     for sub in live {
@@ -271,10 +249,7 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&allowed)?;
     let email = call.params.str("email")?;
     list_of(state, call, "customer", "customer", "/v1/customers", |c| {
-        email
-            .as_ref()
-            .map(|e| c["email"] == e.as_str())
-            .unwrap_or(true)
+        email.as_ref().map(|e| c["email"] == e.as_str()).unwrap_or(true)
     })
 }
 
@@ -317,24 +292,15 @@ mod tests {
         assert_eq!(updated.body["description"], "VIP");
 
         let gone = app.delete(&format!("/v1/customers/{id}")).await;
-        assert_eq!(
-            gone.body,
-            json!({"id": id, "object": "customer", "deleted": true})
-        );
+        assert_eq!(gone.body, json!({"id": id, "object": "customer", "deleted": true}));
         let tombstone = app.get(&format!("/v1/customers/{id}")).await;
         assert_eq!(tombstone.body["deleted"], true);
         let again = app.post(&format!("/v1/customers/{id}"), "name=x").await;
         assert_eq!(again.status, 404);
-        assert_eq!(
-            again.body["error"]["message"],
-            format!("No such customer: '{id}'")
-        );
+        assert_eq!(again.body["error"]["message"], format!("No such customer: '{id}'"));
 
         let types: Vec<String> = app.event_types().await;
-        assert_eq!(
-            types,
-            vec!["customer.created", "customer.updated", "customer.deleted"]
-        );
+        assert_eq!(types, vec!["customer.created", "customer.updated", "customer.deleted"]);
     }
 
     #[actix_web::test]
@@ -343,16 +309,10 @@ mod tests {
         let missing = app.get("/v1/customers/cus_nope").await;
         assert_eq!(missing.status, 404);
         assert_eq!(missing.body["error"]["code"], "resource_missing");
-        assert_eq!(
-            missing.body["error"]["message"],
-            "No such customer: 'cus_nope'"
-        );
+        assert_eq!(missing.body["error"]["message"], "No such customer: 'cus_nope'");
         let unknown = app.post("/v1/customers", "nmae=x").await;
         assert_eq!(unknown.status, 400);
-        assert_eq!(
-            unknown.body["error"]["message"],
-            "Received unknown parameter: nmae"
-        );
+        assert_eq!(unknown.body["error"]["message"], "Received unknown parameter: nmae");
         let bad_email = app.post("/v1/customers", "email=not-an-email").await;
         assert_eq!(bad_email.status, 400);
         assert_eq!(bad_email.body["error"]["param"], "email");
@@ -365,9 +325,7 @@ mod tests {
         let app = TestApp::new().await;
         let mut ids = Vec::new();
         for i in 0..3 {
-            let c = app
-                .post("/v1/customers", &format!("email=c{i}%40x.io"))
-                .await;
+            let c = app.post("/v1/customers", &format!("email=c{i}%40x.io")).await;
             ids.push(c.body["id"].as_str().unwrap().to_string());
         }
         let page = app.get("/v1/customers?limit=2").await.body;
@@ -400,22 +358,13 @@ mod tests {
         let default_pm = both.body["invoice_settings"]["default_payment_method"]
             .as_str()
             .unwrap();
-        let attached = app
-            .get(&format!("/v1/payment_methods/{default_pm}"))
-            .await
-            .body;
+        let attached = app.get(&format!("/v1/payment_methods/{default_pm}")).await.body;
         assert_eq!(attached["customer"], both.body["id"]);
         let not_attached = app
-            .post(
-                "/v1/customers",
-                "invoice_settings[default_payment_method]=pm_card_visa",
-            )
+            .post("/v1/customers", "invoice_settings[default_payment_method]=pm_card_visa")
             .await;
         assert_eq!(not_attached.status, 400, "{}", not_attached.body);
-        let c = app
-            .post("/v1/customers", "payment_method=pm_card_visa")
-            .await
-            .body;
+        let c = app.post("/v1/customers", "payment_method=pm_card_visa").await.body;
         let id = c["id"].as_str().unwrap();
         let pms = app
             .get(&format!("/v1/customers/{id}/payment_methods?type=card"))
@@ -429,19 +378,10 @@ mod tests {
                 &format!("invoice_settings[default_payment_method]={pm}"),
             )
             .await;
-        assert_eq!(
-            u.body["invoice_settings"]["default_payment_method"],
-            pm.as_str()
-        );
+        assert_eq!(u.body["invoice_settings"]["default_payment_method"], pm.as_str());
 
-        let with_source = app
-            .post("/v1/customers", "source=tok_visa&email=s%40x.io")
-            .await
-            .body;
-        assert!(with_source["default_source"]
-            .as_str()
-            .unwrap()
-            .starts_with("card_"));
+        let with_source = app.post("/v1/customers", "source=tok_visa&email=s%40x.io").await.body;
+        assert!(with_source["default_source"].as_str().unwrap().starts_with("card_"));
 
         let declined = app.post("/v1/customers", "source=tok_chargeDeclined").await;
         assert_eq!(declined.status, 402);
@@ -456,16 +396,9 @@ mod tests {
     async fn deleting_a_customer_cancels_its_subscriptions() {
         let app = TestApp::new().await;
         let price = app.recurring_price(1500, "month").await;
-        let c = app
-            .post("/v1/customers", "payment_method=pm_card_visa")
-            .await
-            .body;
+        let c = app.post("/v1/customers", "payment_method=pm_card_visa").await.body;
         let id = c["id"].as_str().unwrap();
-        let pm = app
-            .get(&format!("/v1/customers/{id}/payment_methods"))
-            .await
-            .body["data"][0]["id"]
-            .clone();
+        let pm = app.get(&format!("/v1/customers/{id}/payment_methods")).await.body["data"][0]["id"].clone();
         let sub = app
             .post(
                 "/v1/subscriptions",
@@ -479,10 +412,7 @@ mod tests {
         assert_eq!(sub["status"], "active");
         app.delete(&format!("/v1/customers/{id}")).await;
         let after = app
-            .get(&format!(
-                "/v1/subscriptions/{}",
-                sub["id"].as_str().unwrap()
-            ))
+            .get(&format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap()))
             .await
             .body;
         assert_eq!(after["status"], "canceled");

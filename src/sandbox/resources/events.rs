@@ -41,13 +41,8 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     list_of(state, call, "event", "event", "/v1/events", |e| {
         let t = e["type"].as_str().unwrap_or("");
         matches(t)
-            && kinds
-                .as_ref()
-                .map(|ks| ks.iter().any(|k| k == t))
-                .unwrap_or(true)
-            && delivered
-                .map(|d| (e["pending_webhooks"] == 0) == d)
-                .unwrap_or(true)
+            && kinds.as_ref().map(|ks| ks.iter().any(|k| k == t)).unwrap_or(true)
+            && delivered.map(|d| (e["pending_webhooks"] == 0) == d).unwrap_or(true)
     })
 }
 

@@ -29,9 +29,15 @@ pub const ROUTES: &[ApiRoute] = &[
 ];
 
 fn fetch(state: &State, call: &Call, id: &str) -> Result<Value, ApiError> {
-    state
-        .objects
-        .fetch(call.owner(), "invoice", "invoice", id, "invoice")
+    state.objects.fetch(call.owner(), "invoice", "invoice", id, "invoice")
+}
+
+/// Why an invoice exists: its subscription (if any), Stripe's
+/// `billing_reason`, and the period it bills.
+pub struct Billing<'a> {
+    pub subscription: Option<&'a str>,
+    pub reason: &'a str,
+    pub period: (i64, i64),
 }
 
 /// A draft invoice for `customer` with `lines` (`invoice.created`).
@@ -41,10 +47,13 @@ pub fn make(
     customer: &Value,
     currency: &str,
     lines: Vec<Value>,
-    subscription: Option<&str>,
-    billing_reason: &str,
-    period: (i64, i64),
+    billing: Billing,
 ) -> Value {
+    let Billing {
+        subscription,
+        reason: billing_reason,
+        period,
+    } = billing;
     let id = ids::new_id("in_");
     let total: i64 = lines.iter().filter_map(|l| l["amount"].as_i64()).sum();
     let mut lines = lines;
@@ -112,22 +121,14 @@ pub fn make(
 }
 
 /// A subscription line: `quantity × price` for a period.
-pub fn subscription_line(
-    item: &Value,
-    subscription: &str,
-    period: (i64, i64),
-    amount_override: Option<i64>,
-) -> Value {
+pub fn subscription_line(item: &Value, subscription: &str, period: (i64, i64), amount_override: Option<i64>) -> Value {
     let price = &item["price"];
     let quantity = item["quantity"].as_i64().unwrap_or(1);
     let currency = price["currency"].as_str().unwrap_or("usd");
     let unit = price["unit_amount"].as_i64().unwrap_or(0);
     let amount = amount_override.unwrap_or(unit * quantity);
     let description = match amount_override {
-        Some(_) => format!(
-            "Trial period for {}",
-            price["product"].as_str().unwrap_or("product")
-        ),
+        Some(_) => format!("Trial period for {}", price["product"].as_str().unwrap_or("product")),
         None => format!(
             "{quantity} × {} (at {} / {})",
             price["product"].as_str().unwrap_or("product"),
@@ -199,9 +200,7 @@ pub fn finalize(state: &mut State, call: &Call, invoice_id: &str) -> Result<Valu
                 metadata: json!({}),
                 capture_method: "automatic".into(),
                 invoice: Some(invoice_id.to_string()),
-                setup_future_usage: invoice["subscription"]
-                    .as_str()
-                    .map(|_| "off_session".to_string()),
+                setup_future_usage: invoice["subscription"].as_str().map(|_| "off_session".to_string()),
             },
         );
         invoice["payment_intent"] = pi["id"].clone();
@@ -235,7 +234,7 @@ fn mark_paid(
     if charge.is_some() {
         invoice["attempt_count"] = json!(invoice["attempt_count"].as_i64().unwrap_or(0) + 1);
     }
-    invoice["charge"] = charge.map(|c| c.clone()).unwrap_or(Value::Null);
+    invoice["charge"] = charge.cloned().unwrap_or(Value::Null);
     invoice["status_transitions"]["paid_at"] = json!(call.now);
     state.objects.replace(invoice.clone());
     state.emit(call, "invoice.paid", &invoice);
@@ -249,12 +248,7 @@ fn mark_paid(
 }
 
 /// Called when an invoice's PaymentIntent succeeds.
-pub fn on_intent_succeeded(
-    state: &mut State,
-    call: &Call,
-    invoice_id: &str,
-    pi: &Value,
-) -> Result<(), ApiError> {
+pub fn on_intent_succeeded(state: &mut State, call: &Call, invoice_id: &str, pi: &Value) -> Result<(), ApiError> {
     let invoice = fetch(state, call, invoice_id)?;
     if invoice["status"] == "paid" {
         return Ok(());
@@ -263,12 +257,7 @@ pub fn on_intent_succeeded(
 }
 
 /// Called when an invoice's PaymentIntent fails (`invoice.payment_failed`).
-pub fn on_intent_failed(
-    state: &mut State,
-    call: &Call,
-    invoice_id: &str,
-    pi: &Value,
-) -> Result<(), ApiError> {
+pub fn on_intent_failed(state: &mut State, call: &Call, invoice_id: &str, pi: &Value) -> Result<(), ApiError> {
     let mut invoice = fetch(state, call, invoice_id)?;
     invoice["attempted"] = json!(true);
     invoice["attempt_count"] = json!(invoice["attempt_count"].as_i64().unwrap_or(0) + 1);
@@ -306,10 +295,7 @@ pub fn attempt_payment(
     off_session: bool,
 ) -> Result<Value, ApiError> {
     let invoice = fetch(state, call, invoice_id)?;
-    let pi_id = invoice["payment_intent"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let pi_id = invoice["payment_intent"].as_str().unwrap_or_default().to_string();
     let mut pi = state.objects.fetch(
         call.owner(),
         "payment_intent",
@@ -338,10 +324,7 @@ fn retrieve(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 fn lines(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(LIST_PARAMS)?;
     let invoice = fetch(state, call, call.path("id"))?;
-    let items = invoice["lines"]["data"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let items = invoice["lines"]["data"].as_array().cloned().unwrap_or_default();
     list::page(
         items,
         &call.params,
@@ -352,20 +335,11 @@ fn lines(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 
 fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let mut allowed = LIST_PARAMS.to_vec();
-    allowed.extend([
-        "customer",
-        "subscription",
-        "status",
-        "collection_method",
-        "due_date",
-    ]);
+    allowed.extend(["customer", "subscription", "status", "collection_method", "due_date"]);
     call.params.allow(&allowed)?;
     let p = &call.params;
     let (customer, subscription) = (p.str("customer")?, p.str("subscription")?);
-    let status = p.choice(
-        "status",
-        &["draft", "open", "paid", "uncollectible", "void"],
-    )?;
+    let status = p.choice("status", &["draft", "open", "paid", "uncollectible", "void"])?;
     list_of(state, call, "invoice", "invoice", "/v1/invoices", |i| {
         matches_filter(i, "customer", &customer)
             && matches_filter(i, "subscription", &subscription)
@@ -411,24 +385,17 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
             .unwrap_or("usd")
             .to_string(),
     };
-    let mut invoice = make(
-        state,
-        call,
-        &customer,
-        &currency,
-        Vec::new(),
-        None,
-        "manual",
-        (call.now, call.now),
-    );
+    let billing = Billing {
+        subscription: None,
+        reason: "manual",
+        period: (call.now, call.now),
+    };
+    let mut invoice = make(state, call, &customer, &currency, Vec::new(), billing);
     let id = invoice["id"].as_str().unwrap_or_default().to_string();
     if let Some(auto) = p.bool("auto_advance")? {
         invoice["auto_advance"] = json!(auto);
     }
-    if let Some(method) = p.choice(
-        "collection_method",
-        &["charge_automatically", "send_invoice"],
-    )? {
+    if let Some(method) = p.choice("collection_method", &["charge_automatically", "send_invoice"])? {
         invoice["collection_method"] = json!(method);
     }
     super::update_field(p, &mut invoice, "description")?;
@@ -443,12 +410,7 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 }
 
 /// Put an invoice item on a draft invoice as a line and update totals.
-fn attach_item(
-    state: &mut State,
-    call: &Call,
-    invoice_id: &str,
-    mut item: Value,
-) -> Result<(), ApiError> {
+fn attach_item(state: &mut State, call: &Call, invoice_id: &str, mut item: Value) -> Result<(), ApiError> {
     let mut invoice = fetch(state, call, invoice_id)?;
     if invoice["status"] != "draft" {
         return Err(ApiError::invalid_param(
@@ -570,13 +532,10 @@ fn pay(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     }
     if p.bool("paid_out_of_band")?.unwrap_or(false) {
         if let Some(pi) = invoice["payment_intent"].as_str() {
-            let mut intent = state.objects.fetch(
-                call.owner(),
-                "payment_intent",
-                "payment_intent",
-                pi,
-                "payment_intent",
-            )?;
+            let mut intent =
+                state
+                    .objects
+                    .fetch(call.owner(), "payment_intent", "payment_intent", pi, "payment_intent")?;
             intent["status"] = json!("canceled");
             intent["canceled_at"] = json!(call.now);
             state.objects.replace(intent);
@@ -584,11 +543,10 @@ fn pay(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         mark_paid(state, call, &id, None, true)?;
         return fetch(state, call, &id);
     }
-    let preferred = p.str("payment_method")?.or(p.str("source")?).or_else(|| {
-        invoice["default_payment_method"]
-            .as_str()
-            .map(str::to_string)
-    });
+    let preferred = p
+        .str("payment_method")?
+        .or(p.str("source")?)
+        .or_else(|| invoice["default_payment_method"].as_str().map(str::to_string));
     let customer = invoice["customer"].as_str().unwrap_or_default().to_string();
     let Some(pm) = default_payment_method(state, call, &customer, preferred.as_deref()) else {
         return Err(ApiError::invalid(
@@ -614,13 +572,9 @@ fn void(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         ));
     }
     if let Some(pi) = invoice["payment_intent"].as_str() {
-        let mut intent = state.objects.fetch(
-            call.owner(),
-            "payment_intent",
-            "payment_intent",
-            pi,
-            "payment_intent",
-        )?;
+        let mut intent = state
+            .objects
+            .fetch(call.owner(), "payment_intent", "payment_intent", pi, "payment_intent")?;
         if intent["status"] != "succeeded" {
             intent["status"] = json!("canceled");
             intent["canceled_at"] = json!(call.now);
@@ -655,10 +609,7 @@ fn create_item(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     customers::fetch(state, call, &customer, "customer")?;
     let quantity = p.int("quantity")?.unwrap_or(1);
     if quantity < 1 {
-        return Err(ApiError::invalid_param(
-            "quantity",
-            "Quantity must be at least 1.",
-        ));
+        return Err(ApiError::invalid_param("quantity", "Quantity must be at least 1."));
     }
     let price = if let Some(price) = p.str("price")? {
         Some(prices::fetch(state, call, &price, "price")?)
@@ -680,10 +631,7 @@ fn create_item(state: &mut State, call: &Call) -> Result<Value, ApiError> {
             price["unit_amount"].as_i64().unwrap_or(0) * quantity,
             price["currency"].as_str().unwrap_or("usd").to_string(),
         ),
-        None => (
-            p.required_int("amount")?,
-            money::required_currency(p, "currency")?,
-        ),
+        None => (p.required_int("amount")?, money::required_currency(p, "currency")?),
     };
     let mut metadata = json!({});
     p.apply_metadata(&mut metadata)?;
@@ -723,31 +671,18 @@ fn list_items(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&allowed)?;
     let (customer, invoice) = (call.params.str("customer")?, call.params.str("invoice")?);
     let pending = call.params.bool("pending")?;
-    list_of(
-        state,
-        call,
-        "invoiceitem",
-        "invoiceitem",
-        "/v1/invoiceitems",
-        |ii| {
-            matches_filter(ii, "customer", &customer)
-                && matches_filter(ii, "invoice", &invoice)
-                && pending
-                    .map(|p| ii["invoice"].is_null() == p)
-                    .unwrap_or(true)
-        },
-    )
+    list_of(state, call, "invoiceitem", "invoiceitem", "/v1/invoiceitems", |ii| {
+        matches_filter(ii, "customer", &customer)
+            && matches_filter(ii, "invoice", &invoice)
+            && pending.map(|p| ii["invoice"].is_null() == p).unwrap_or(true)
+    })
 }
 
 fn retrieve_item(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&[])?;
-    state.objects.fetch(
-        call.owner(),
-        "invoiceitem",
-        "invoiceitem",
-        call.path("id"),
-        "id",
-    )
+    state
+        .objects
+        .fetch(call.owner(), "invoiceitem", "invoiceitem", call.path("id"), "id")
 }
 
 fn delete_item(state: &mut State, call: &Call) -> Result<Value, ApiError> {
@@ -774,17 +709,11 @@ mod tests {
     async fn manual_invoice_items_finalize_and_pay() {
         let app = TestApp::new().await;
         let customer = app
-            .post(
-                "/v1/customers",
-                "email=bill%40x.io&payment_method=pm_card_visa",
-            )
+            .post("/v1/customers", "email=bill%40x.io&payment_method=pm_card_visa")
             .await
             .body;
         let cid = customer["id"].as_str().unwrap();
-        let pm = app
-            .get(&format!("/v1/customers/{cid}/payment_methods"))
-            .await
-            .body["data"][0]["id"]
+        let pm = app.get(&format!("/v1/customers/{cid}/payment_methods")).await.body["data"][0]["id"]
             .as_str()
             .unwrap()
             .to_string();
@@ -868,10 +797,7 @@ mod tests {
             .await
             .body;
         assert_eq!(by_status["data"].as_array().unwrap().len(), 1);
-        assert!(app
-            .event_types()
-            .await
-            .contains(&"invoice.payment_failed".to_string()));
+        assert!(app.event_types().await.contains(&"invoice.payment_failed".to_string()));
         assert_eq!(app.get("/v1/invoices/in_nope").await.status, 404);
     }
 }

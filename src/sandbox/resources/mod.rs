@@ -103,21 +103,17 @@ pub fn email(params: &Params, key: &str) -> Result<Option<String>, ApiError> {
     };
     let valid = match email.split_once('@') {
         Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !email.chars().any(char::is_whitespace)
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@') && !email.chars().any(char::is_whitespace)
         }
         None => false,
     };
     if valid {
         Ok(Some(email))
     } else {
-        Err(ApiError::invalid_param(
-            &params.full_name(key),
-            format!("Invalid email address: {email}"),
+        Err(
+            ApiError::invalid_param(&params.full_name(key), format!("Invalid email address: {email}"))
+                .with_code("email_invalid"),
         )
-        .with_code("email_invalid"))
     }
 }
 
@@ -149,9 +145,7 @@ mod tests {
     #[test]
     fn email_validation() {
         assert_eq!(
-            email(&params("email=a%40b.co"), "email")
-                .unwrap()
-                .as_deref(),
+            email(&params("email=a%40b.co"), "email").unwrap().as_deref(),
             Some("a@b.co")
         );
         assert_eq!(

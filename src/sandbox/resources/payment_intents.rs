@@ -14,7 +14,7 @@ use super::super::list::LIST_PARAMS;
 use super::super::money;
 use super::super::params::Params;
 use super::super::state::State;
-use super::charges::{self, ChargeRequest};
+use super::charges::{self, ChargeOutcome, ChargeRequest};
 use super::{customers, invoices, list_of, payment_methods, refunds};
 
 pub const ROUTES: &[ApiRoute] = &[
@@ -28,11 +28,7 @@ pub const ROUTES: &[ApiRoute] = &[
     post("/payment_intents/{id}/_authenticate", authenticate_endpoint).public(),
 ];
 
-const CONFIRMABLE: &[&str] = &[
-    "requires_payment_method",
-    "requires_confirmation",
-    "requires_action",
-];
+const CONFIRMABLE: &[&str] = &["requires_payment_method", "requires_confirmation", "requires_action"];
 const CANCELABLE: &[&str] = &[
     "requires_payment_method",
     "requires_capture",
@@ -110,13 +106,9 @@ pub fn make(state: &mut State, call: &Call, new: &NewIntent) -> Value {
 }
 
 fn fetch(state: &State, call: &Call, id: &str) -> Result<Value, ApiError> {
-    state.objects.fetch(
-        call.owner(),
-        "payment_intent",
-        "payment_intent",
-        id,
-        "intent",
-    )
+    state
+        .objects
+        .fetch(call.owner(), "payment_intent", "payment_intent", id, "intent")
 }
 
 pub fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
@@ -185,10 +177,7 @@ pub fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
             currency,
             customer,
             capture_method: p
-                .choice(
-                    "capture_method",
-                    &["automatic", "automatic_async", "manual"],
-                )?
+                .choice("capture_method", &["automatic", "automatic_async", "manual"])?
                 .unwrap_or_default(),
             ..NewIntent::default()
         },
@@ -230,9 +219,7 @@ fn off_session_flag(p: &Params) -> Result<bool, ApiError> {
     match p.str("off_session")?.as_deref() {
         None | Some("false") => Ok(false),
         Some("true") | Some("one_off") | Some("recurring") => Ok(true),
-        Some(other) => {
-            Err(ApiError::invalid(format!("Invalid boolean: {other}")).with_param("off_session"))
-        }
+        Some(other) => Err(ApiError::invalid(format!("Invalid boolean: {other}")).with_param("off_session")),
     }
 }
 
@@ -251,8 +238,7 @@ fn apply_fields(state: &State, call: &Call, pi: &mut Value) -> Result<(), ApiErr
         pi["receipt_email"] = json!(super::email(p, "receipt_email")?);
     }
     if p.has("setup_future_usage") {
-        pi["setup_future_usage"] =
-            json!(p.choice("setup_future_usage", &["on_session", "off_session"])?);
+        pi["setup_future_usage"] = json!(p.choice("setup_future_usage", &["on_session", "off_session"])?);
     }
     super::update_hash(p, pi, "shipping")?;
     p.apply_metadata(&mut pi["metadata"])?;
@@ -266,19 +252,9 @@ fn apply_fields(state: &State, call: &Call, pi: &mut Value) -> Result<(), ApiErr
 }
 
 /// Take `payment_method` (an id or magic id) or `payment_method_data`.
-fn set_payment_method(
-    state: &mut State,
-    call: &Call,
-    pi: &mut Value,
-    p: &Params,
-) -> Result<(), ApiError> {
+fn set_payment_method(state: &mut State, call: &Call, pi: &mut Value, p: &Params) -> Result<(), ApiError> {
     let pm = if let Some(id) = p.str("payment_method")? {
-        Some(payment_methods::resolve(
-            state,
-            call,
-            &id,
-            "payment_method",
-        )?)
+        Some(payment_methods::resolve(state, call, &id, "payment_method")?)
     } else if let Some(data) = p.hash("payment_method_data")? {
         data.allow(&["type", "card", "billing_details", "metadata"])?;
         if data.required_str("type")? != "card" {
@@ -348,14 +324,7 @@ pub fn confirm_intent(
         let set_up = setup_lifts_it && state.off_session_ready.contains(&pm_id);
         if !authenticated && !set_up {
             if off_session {
-                return fail(
-                    state,
-                    call,
-                    pi,
-                    Decline::AuthenticationRequired,
-                    &pm_id,
-                    None,
-                );
+                return fail(state, call, pi, Decline::AuthenticationRequired, &pm_id, None);
             }
             pi["status"] = json!("requires_action");
             pi["next_action"] = next_action(call, &id, return_url.as_deref());
@@ -365,10 +334,7 @@ pub fn confirm_intent(
             return Ok(pi);
         }
     }
-    let decline = charges::decline_for(
-        &card,
-        authenticated || state.off_session_ready.contains(&pm_id),
-    );
+    let decline = charges::decline_for(&card, authenticated || state.off_session_ready.contains(&pm_id));
     let manual = pi["capture_method"] == "manual";
     let request = ChargeRequest {
         amount: pi["amount"].as_i64().unwrap_or(0),
@@ -384,9 +350,7 @@ pub fn confirm_intent(
         payment_intent: Some(id.clone()),
         invoice: pi["invoice"].as_str().map(str::to_string),
         application_fee_amount: pi["application_fee_amount"].as_i64(),
-        destination: pi["transfer_data"]["destination"]
-            .as_str()
-            .map(str::to_string),
+        destination: pi["transfer_data"]["destination"].as_str().map(str::to_string),
         transfer_group: pi["transfer_group"].as_str().map(str::to_string),
         on_behalf_of: pi["on_behalf_of"].as_str().map(str::to_string),
         billing_details: state
@@ -396,11 +360,11 @@ pub fn confirm_intent(
             .unwrap_or(Value::Null),
     };
     match charges::charge(state, call, &request, &card, decline) {
-        Err((charge, _)) => {
+        ChargeOutcome::Declined(charge, _) => {
             let decline = decline.unwrap_or(Decline::Generic);
             fail(state, call, pi, decline, &pm_id, charge["id"].as_str())
         }
-        Ok(charge) => {
+        ChargeOutcome::Succeeded(charge) => {
             pi["latest_charge"] = charge["id"].clone();
             pi["next_action"] = Value::Null;
             pi["last_payment_error"] = Value::Null;
@@ -428,12 +392,7 @@ pub fn confirm_intent(
 
 /// `setup_future_usage` (or off-session use) attaches the PaymentMethod to
 /// the customer and lifts future 3-D Secure challenges for it.
-fn save_for_future_use(
-    state: &mut State,
-    call: &Call,
-    pi: &Value,
-    pm_id: &str,
-) -> Result<(), ApiError> {
+fn save_for_future_use(state: &mut State, call: &Call, pi: &Value, pm_id: &str) -> Result<(), ApiError> {
     if pi["setup_future_usage"].is_null() {
         return Ok(());
     }
@@ -476,11 +435,7 @@ fn fail(
     pm_id: &str,
     charge: Option<&str>,
 ) -> Result<Value, ApiError> {
-    let pm = state
-        .objects
-        .get(call.owner(), pm_id)
-        .cloned()
-        .unwrap_or(Value::Null);
+    let pm = state.objects.get(call.owner(), pm_id).cloned().unwrap_or(Value::Null);
     let mut error = decline.error().embed("payment_method", pm);
     if let Some(charge) = charge {
         error = error.embed("charge", json!(charge));
@@ -526,9 +481,7 @@ fn confirm_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let mut pi = fetch(state, call, call.path("id"))?;
     call.check_client_secret(&pi, "PaymentIntent")?;
     let status = pi["status"].as_str().unwrap_or_default().to_string();
-    if (p.has("payment_method") || p.has("payment_method_data"))
-        && CONFIRMABLE.contains(&status.as_str())
-    {
+    if (p.has("payment_method") || p.has("payment_method_data")) && CONFIRMABLE.contains(&status.as_str()) {
         if status == "requires_action" {
             // A new payment method starts the attempt over.
             pi["status"] = json!("requires_payment_method");
@@ -536,16 +489,12 @@ fn confirm_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         set_payment_method(state, call, &mut pi, p)?;
     }
     if p.has("setup_future_usage") {
-        pi["setup_future_usage"] =
-            json!(p.choice("setup_future_usage", &["on_session", "off_session"])?);
+        pi["setup_future_usage"] = json!(p.choice("setup_future_usage", &["on_session", "off_session"])?);
     }
     if p.has("receipt_email") {
         pi["receipt_email"] = json!(super::email(p, "receipt_email")?);
     }
-    if let Some(method) = p.choice(
-        "capture_method",
-        &["automatic", "automatic_async", "manual"],
-    )? {
+    if let Some(method) = p.choice("capture_method", &["automatic", "automatic_async", "manual"])? {
         pi["capture_method"] = json!(method);
     }
     state.objects.replace(pi.clone());
@@ -555,12 +504,7 @@ fn confirm_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 /// The visitor's 3-D Secure answer (the Stripe.js mock and the hosted
 /// authentication page): success completes the payment, failure returns
 /// the PaymentIntent to `requires_payment_method`.
-pub fn authenticate(
-    state: &mut State,
-    call: &Call,
-    id: &str,
-    success: bool,
-) -> Result<Value, ApiError> {
+pub fn authenticate(state: &mut State, call: &Call, id: &str, success: bool) -> Result<Value, ApiError> {
     let mut pi = fetch(state, call, id)?;
     if pi["status"] != "requires_action" {
         return Err(ApiError::unexpected_state(
@@ -650,8 +594,8 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         ));
     }
     if let Some(amount) = p.int("amount")? {
-        let currency = money::currency(p, "currency")?
-            .unwrap_or_else(|| pi["currency"].as_str().unwrap_or("usd").to_string());
+        let currency =
+            money::currency(p, "currency")?.unwrap_or_else(|| pi["currency"].as_str().unwrap_or("usd").to_string());
         money::check_charge_amount(amount, &currency, "amount")?;
         pi["amount"] = json!(amount);
     }
@@ -662,10 +606,7 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     if let Some(fee) = p.amount("application_fee_amount")? {
         pi["application_fee_amount"] = json!(fee);
     }
-    if let Some(method) = p.choice(
-        "capture_method",
-        &["automatic", "automatic_async", "manual"],
-    )? {
+    if let Some(method) = p.choice("capture_method", &["automatic", "automatic_async", "manual"])? {
         pi["capture_method"] = json!(method);
     }
     apply_fields(state, call, &mut pi)?;
@@ -710,10 +651,9 @@ fn capture(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let charge_id = pi["latest_charge"].as_str().unwrap_or_default().to_string();
     if let Some(fee) = p.amount("application_fee_amount")? {
         pi["application_fee_amount"] = json!(fee);
-        let mut charge =
-            state
-                .objects
-                .fetch(call.owner(), "charge", "charge", &charge_id, "charge")?;
+        let mut charge = state
+            .objects
+            .fetch(call.owner(), "charge", "charge", &charge_id, "charge")?;
         charge["application_fee_amount"] = json!(fee);
         state.objects.replace(charge);
     }
@@ -745,19 +685,13 @@ fn cancel(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     }
     let reason = p.choice(
         "cancellation_reason",
-        &[
-            "duplicate",
-            "fraudulent",
-            "requested_by_customer",
-            "abandoned",
-        ],
+        &["duplicate", "fraudulent", "requested_by_customer", "abandoned"],
     )?;
     if status == "requires_capture" {
         if let Some(charge_id) = pi["latest_charge"].as_str() {
-            let charge =
-                state
-                    .objects
-                    .fetch(call.owner(), "charge", "charge", charge_id, "charge")?;
+            let charge = state
+                .objects
+                .fetch(call.owner(), "charge", "charge", charge_id, "charge")?;
             let amount = charge["amount"].as_i64().unwrap_or(0);
             refunds::release(state, call, &charge, amount)?;
         }
@@ -796,7 +730,10 @@ mod tests {
     async fn create_then_confirm_succeeds() {
         let app = TestApp::new().await;
         let pi = app
-            .post("/v1/payment_intents", "amount=1999&currency=usd&metadata[order]=A1&description=Mug&statement_descriptor=SHOP")
+            .post(
+                "/v1/payment_intents",
+                "amount=1999&currency=usd&metadata[order]=A1&description=Mug&statement_descriptor=SHOP",
+            )
             .await;
         assert_eq!(pi.status, 200, "{}", pi.body);
         let pi = pi.body;
@@ -819,10 +756,7 @@ mod tests {
         assert_eq!(c["status"], "succeeded");
         assert_eq!(c["amount_received"], 1999);
         let charge = app
-            .get(&format!(
-                "/v1/charges/{}",
-                c["latest_charge"].as_str().unwrap()
-            ))
+            .get(&format!("/v1/charges/{}", c["latest_charge"].as_str().unwrap()))
             .await
             .body;
         assert_eq!(charge["payment_intent"], id);
@@ -831,11 +765,7 @@ mod tests {
         let types = app.event_types().await;
         assert_eq!(
             types,
-            vec![
-                "payment_intent.created",
-                "charge.succeeded",
-                "payment_intent.succeeded"
-            ]
+            vec!["payment_intent.created", "charge.succeeded", "payment_intent.succeeded"]
         );
     }
 
@@ -844,10 +774,7 @@ mod tests {
         let app = TestApp::new().await;
         for (pm, decline) in [
             ("pm_card_chargeDeclined", "generic_decline"),
-            (
-                "pm_card_chargeDeclinedInsufficientFunds",
-                "insufficient_funds",
-            ),
+            ("pm_card_chargeDeclinedInsufficientFunds", "insufficient_funds"),
         ] {
             let r = app
                 .post(
@@ -861,10 +788,7 @@ mod tests {
             assert_eq!(e["code"], "card_declined");
             assert_eq!(e["decline_code"], decline);
             assert_eq!(e["payment_intent"]["status"], "requires_payment_method");
-            assert_eq!(
-                e["payment_intent"]["last_payment_error"]["decline_code"],
-                decline
-            );
+            assert_eq!(e["payment_intent"]["last_payment_error"]["decline_code"], decline);
             assert!(e["charge"].as_str().unwrap().starts_with("ch_"));
             let stored = app
                 .get(&format!(
@@ -878,10 +802,7 @@ mod tests {
             // The same intent can be retried with a good card.
             let retry = app
                 .post(
-                    &format!(
-                        "/v1/payment_intents/{}/confirm",
-                        stored["id"].as_str().unwrap()
-                    ),
+                    &format!("/v1/payment_intents/{}/confirm", stored["id"].as_str().unwrap()),
                     "payment_method=pm_card_visa",
                 )
                 .await;
@@ -901,7 +822,10 @@ mod tests {
             ("4000000000000127", "incorrect_cvc"),
         ] {
             let pm = app
-                .post("/v1/payment_methods", &format!("type=card&card[number]={number}&card[exp_month]=12&card[exp_year]=2040&card[cvc]=123"))
+                .post(
+                    "/v1/payment_methods",
+                    &format!("type=card&card[number]={number}&card[exp_month]=12&card[exp_year]=2040&card[cvc]=123"),
+                )
                 .await
                 .body;
             let r = app
@@ -922,17 +846,17 @@ mod tests {
     async fn three_d_secure_then_confirm_again() {
         let app = TestApp::new().await;
         let r = app
-            .post("/v1/payment_intents", "amount=1000&currency=eur&payment_method=pm_card_threeDSecure2Required&confirm=true")
+            .post(
+                "/v1/payment_intents",
+                "amount=1000&currency=eur&payment_method=pm_card_threeDSecure2Required&confirm=true",
+            )
             .await
             .body;
         assert_eq!(r["status"], "requires_action");
         assert_eq!(r["next_action"]["type"], "use_stripe_sdk");
         assert!(r["client_secret"].is_string());
         let id = r["id"].as_str().unwrap();
-        let done = app
-            .post(&format!("/v1/payment_intents/{id}/confirm"), "")
-            .await
-            .body;
+        let done = app.post(&format!("/v1/payment_intents/{id}/confirm"), "").await.body;
         assert_eq!(done["status"], "succeeded");
         let types = app.event_types().await;
         assert!(types.contains(&"payment_intent.requires_action".to_string()));
@@ -952,7 +876,10 @@ mod tests {
             "https://shop.test/done"
         );
         let off = app
-            .post("/v1/payment_intents", "amount=1000&currency=usd&payment_method=pm_card_authenticationRequired&confirm=true&off_session=true")
+            .post(
+                "/v1/payment_intents",
+                "amount=1000&currency=usd&payment_method=pm_card_authenticationRequired&confirm=true&off_session=true",
+            )
             .await;
         assert_eq!(off.status, 402);
         assert_eq!(off.body["error"]["code"], "authentication_required");
@@ -961,10 +888,7 @@ mod tests {
     #[actix_web::test]
     async fn stripe_js_confirms_with_client_secret_and_authenticates() {
         let app = TestApp::new().await;
-        let pi = app
-            .post("/v1/payment_intents", "amount=1000&currency=usd")
-            .await
-            .body;
+        let pi = app.post("/v1/payment_intents", "amount=1000&currency=usd").await.body;
         let id = pi["id"].as_str().unwrap();
         let secret = pi["client_secret"].as_str().unwrap();
         let no_secret = app
@@ -1025,11 +949,7 @@ mod tests {
             .await;
         assert_eq!(read.status, 200);
         let update = app
-            .post_with_key(
-                &format!("/v1/payment_intents/{id}"),
-                "description=x",
-                "pk_test_sandbox",
-            )
+            .post_with_key(&format!("/v1/payment_intents/{id}"), "description=x", "pk_test_sandbox")
             .await;
         assert_eq!(update.status, 401);
     }
@@ -1038,50 +958,40 @@ mod tests {
     async fn manual_capture_partial_and_cancel() {
         let app = TestApp::new().await;
         let pi = app
-            .post("/v1/payment_intents", "amount=5000&currency=usd&payment_method=pm_card_visa&confirm=true&capture_method=manual")
+            .post(
+                "/v1/payment_intents",
+                "amount=5000&currency=usd&payment_method=pm_card_visa&confirm=true&capture_method=manual",
+            )
             .await
             .body;
         assert_eq!(pi["status"], "requires_capture");
         assert_eq!(pi["amount_capturable"], 5000);
         let id = pi["id"].as_str().unwrap();
         let too_much = app
-            .post(
-                &format!("/v1/payment_intents/{id}/capture"),
-                "amount_to_capture=6000",
-            )
+            .post(&format!("/v1/payment_intents/{id}/capture"), "amount_to_capture=6000")
             .await;
         assert_eq!(too_much.status, 400);
         let captured = app
-            .post(
-                &format!("/v1/payment_intents/{id}/capture"),
-                "amount_to_capture=3000",
-            )
+            .post(&format!("/v1/payment_intents/{id}/capture"), "amount_to_capture=3000")
             .await
             .body;
         assert_eq!(captured["status"], "succeeded");
         assert_eq!(captured["amount_received"], 3000);
-        let twice = app
-            .post(&format!("/v1/payment_intents/{id}/capture"), "")
-            .await;
-        assert_eq!(
-            twice.body["error"]["code"],
-            "payment_intent_unexpected_state"
-        );
-        let cant_cancel = app
-            .post(&format!("/v1/payment_intents/{id}/cancel"), "")
-            .await;
+        let twice = app.post(&format!("/v1/payment_intents/{id}/capture"), "").await;
+        assert_eq!(twice.body["error"]["code"], "payment_intent_unexpected_state");
+        let cant_cancel = app.post(&format!("/v1/payment_intents/{id}/cancel"), "").await;
         assert_eq!(cant_cancel.status, 400);
 
         let held = app
-            .post("/v1/payment_intents", "amount=5000&currency=usd&payment_method=pm_card_visa&confirm=true&capture_method=manual")
+            .post(
+                "/v1/payment_intents",
+                "amount=5000&currency=usd&payment_method=pm_card_visa&confirm=true&capture_method=manual",
+            )
             .await
             .body;
         let canceled = app
             .post(
-                &format!(
-                    "/v1/payment_intents/{}/cancel",
-                    held["id"].as_str().unwrap()
-                ),
+                &format!("/v1/payment_intents/{}/cancel", held["id"].as_str().unwrap()),
                 "cancellation_reason=requested_by_customer",
             )
             .await
@@ -1089,10 +999,7 @@ mod tests {
         assert_eq!(canceled["status"], "canceled");
         assert_eq!(canceled["cancellation_reason"], "requested_by_customer");
         let charge = app
-            .get(&format!(
-                "/v1/charges/{}",
-                held["latest_charge"].as_str().unwrap()
-            ))
+            .get(&format!("/v1/charges/{}", held["latest_charge"].as_str().unwrap()))
             .await
             .body;
         assert_eq!(charge["refunded"], true);
@@ -1102,12 +1009,47 @@ mod tests {
     }
 
     #[actix_web::test]
-    async fn update_rules_and_validation() {
+    async fn older_api_versions_see_the_charges_list() {
         let app = TestApp::new().await;
         let pi = app
-            .post("/v1/payment_intents", "amount=1000&currency=usd")
-            .await
-            .body;
+            .post(
+                "/v1/payment_intents",
+                "amount=1000&currency=usd&payment_method=pm_card_visa&confirm=true",
+            )
+            .await;
+        assert_eq!(pi.body["charges"]["object"], "list");
+        assert_eq!(pi.body["charges"]["data"][0]["id"], pi.body["latest_charge"]);
+        let declined = app
+            .post(
+                "/v1/payment_intents",
+                "amount=1000&currency=usd&payment_method=pm_card_chargeDeclined&confirm=true",
+            )
+            .await;
+        assert_eq!(
+            declined.body["error"]["payment_intent"]["charges"]["data"][0]["status"], "failed",
+            "{}",
+            declined.body
+        );
+        let event = app.get("/v1/events?type=payment_intent.succeeded").await.body;
+        assert_eq!(event["data"][0]["data"]["object"]["charges"]["total_count"], 1);
+        let versioned = app
+            .send(
+                actix_web::test::TestRequest::get()
+                    .uri("/v1/payment_intents")
+                    .insert_header((
+                        "Authorization",
+                        format!("Bearer {}", super::super::super::test_support::SECRET_KEY),
+                    ))
+                    .insert_header(("Stripe-Version", "2020-08-27")),
+            )
+            .await;
+        assert_eq!(versioned.headers.get("Stripe-Version").unwrap(), "2020-08-27");
+    }
+
+    #[actix_web::test]
+    async fn update_rules_and_validation() {
+        let app = TestApp::new().await;
+        let pi = app.post("/v1/payment_intents", "amount=1000&currency=usd").await.body;
         let id = pi["id"].as_str().unwrap();
         let updated = app
             .post(
@@ -1118,11 +1060,8 @@ mod tests {
             .body;
         assert_eq!(updated["amount"], 1500);
         assert_eq!(updated["status"], "requires_confirmation");
-        app.post(&format!("/v1/payment_intents/{id}/confirm"), "")
-            .await;
-        let late = app
-            .post(&format!("/v1/payment_intents/{id}"), "amount=10")
-            .await;
+        app.post(&format!("/v1/payment_intents/{id}/confirm"), "").await;
+        let late = app.post(&format!("/v1/payment_intents/{id}"), "amount=10").await;
         assert_eq!(late.status, 400);
         let meta = app
             .post(&format!("/v1/payment_intents/{id}"), "metadata[after]=yes")
@@ -1133,33 +1072,21 @@ mod tests {
             "amount"
         );
         assert_eq!(
-            app.post(
-                "/v1/payment_intents",
-                "amount=1000&currency=usd&capture_method=later"
-            )
-            .await
-            .status,
+            app.post("/v1/payment_intents", "amount=1000&currency=usd&capture_method=later")
+                .await
+                .status,
             400
         );
         assert_eq!(
-            app.post(
-                "/v1/payment_intents",
-                "amount=1000&currency=usd&customer=cus_nope"
-            )
-            .await
-            .status,
+            app.post("/v1/payment_intents", "amount=1000&currency=usd&customer=cus_nope")
+                .await
+                .status,
             404
         );
         let no_pm = app
-            .post(
-                "/v1/payment_intents",
-                "amount=1000&currency=usd&confirm=true",
-            )
+            .post("/v1/payment_intents", "amount=1000&currency=usd&confirm=true")
             .await;
-        assert_eq!(
-            no_pm.body["error"]["code"],
-            "payment_intent_unexpected_state"
-        );
+        assert_eq!(no_pm.body["error"]["code"], "payment_intent_unexpected_state");
         // The rejected create stored nothing.
         let all = app.get("/v1/payment_intents").await.body;
         assert_eq!(all["data"].as_array().unwrap().len(), 1);
@@ -1181,25 +1108,16 @@ mod tests {
             .await;
         assert_eq!(pi.status, 200, "{}", pi.body);
         let charge = app
-            .get(&format!(
-                "/v1/charges/{}",
-                pi.body["latest_charge"].as_str().unwrap()
-            ))
+            .get(&format!("/v1/charges/{}", pi.body["latest_charge"].as_str().unwrap()))
             .await
             .body;
         assert_eq!(charge["transfer_group"], "ORDER7");
         let transfer = app
-            .get(&format!(
-                "/v1/transfers/{}",
-                charge["transfer"].as_str().unwrap()
-            ))
+            .get(&format!("/v1/transfers/{}", charge["transfer"].as_str().unwrap()))
             .await
             .body;
         assert_eq!(transfer["amount"], 2700);
-        let pms = app
-            .get(&format!("/v1/customers/{customer}/payment_methods"))
-            .await
-            .body;
+        let pms = app.get(&format!("/v1/customers/{customer}/payment_methods")).await.body;
         assert_eq!(pms["data"][0]["id"], pi.body["payment_method"]);
         let mine = app
             .get(&format!(

@@ -85,25 +85,15 @@ pub fn card_from_params(state: &mut State, call: &Call, card: &Params) -> Result
 
 fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
-    p.allow(&[
-        "type",
-        "card",
-        "billing_details",
-        "metadata",
-        "allow_redisplay",
-    ])?;
+    p.allow(&["type", "card", "billing_details", "metadata", "allow_redisplay"])?;
     let kind = p.required_str("type")?;
     if kind != "card" {
         return Err(ApiError::invalid_param(
             "type",
-            format!(
-                "Invalid type: {kind}. The payforms sandbox supports card payment methods only."
-            ),
+            format!("Invalid type: {kind}. The payforms sandbox supports card payment methods only."),
         ));
     }
-    let card_params = p
-        .hash("card")?
-        .ok_or_else(|| ApiError::missing_param("card"))?;
+    let card_params = p.hash("card")?.ok_or_else(|| ApiError::missing_param("card"))?;
     let billing = billing_details(p.hash("billing_details")?)?;
     let mut metadata = json!({});
     p.apply_metadata(&mut metadata)?;
@@ -141,12 +131,7 @@ pub fn card_of(state: &State, id: &str) -> Result<Card, ApiError> {
 
 /// Resolve a PaymentMethod about to be attached and check what Stripe
 /// checks first: not someone else's, and the card passes validation.
-pub fn resolve_for_attach(
-    state: &mut State,
-    call: &Call,
-    id: &str,
-    param: &str,
-) -> Result<Value, ApiError> {
+pub fn resolve_for_attach(state: &mut State, call: &Call, id: &str, param: &str) -> Result<Value, ApiError> {
     let pm = resolve(state, call, id, param)?;
     if pm["object"] != "payment_method" {
         return Err(ApiError::no_such("PaymentMethod", id, param));
@@ -159,19 +144,14 @@ pub fn resolve_for_attach(
 }
 
 /// Attach a resolved PaymentMethod to a customer (`payment_method.attached`).
-pub fn attach_to(
-    state: &mut State,
-    call: &Call,
-    pm: &Value,
-    customer: &str,
-) -> Result<Value, ApiError> {
+pub fn attach_to(state: &mut State, call: &Call, pm: &Value, customer: &str) -> Result<Value, ApiError> {
     match pm["customer"].as_str() {
         Some(current) if current == customer => return Ok(pm.clone()),
         Some(_) => {
-            return Err(ApiError::invalid(
-                "The payment method you provided has already been attached to a customer.",
+            return Err(
+                ApiError::invalid("The payment method you provided has already been attached to a customer.")
+                    .with_code("payment_method_already_attached"),
             )
-            .with_code("payment_method_already_attached"))
         }
         None => {}
     }
@@ -215,11 +195,10 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         card.allow(&["exp_month", "exp_year"])?;
         if let Some(month) = card.int("exp_month")? {
             if !(1..=12).contains(&month) {
-                return Err(ApiError::card(
-                    "invalid_expiry_month",
-                    "Your card's expiration month is invalid.",
-                )
-                .with_param("exp_month"));
+                return Err(
+                    ApiError::card("invalid_expiry_month", "Your card's expiration month is invalid.")
+                        .with_param("exp_month"),
+                );
             }
             pm["card"]["exp_month"] = json!(month);
         }
@@ -250,13 +229,9 @@ fn attach(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 fn detach(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&[])?;
     let id = call.path("id").to_string();
-    let pm = state.objects.fetch(
-        call.owner(),
-        "payment_method",
-        "PaymentMethod",
-        &id,
-        "payment_method",
-    )?;
+    let pm = state
+        .objects
+        .fetch(call.owner(), "payment_method", "PaymentMethod", &id, "payment_method")?;
     let Some(customer_id) = pm["customer"].as_str().map(str::to_string) else {
         return Err(ApiError::invalid(
             "The payment method you provided is not attached to a customer so detachment is impossible.",
@@ -291,12 +266,7 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         "payment_method",
         "PaymentMethod",
         "/v1/payment_methods",
-        |pm| {
-            customer
-                .as_ref()
-                .map(|c| pm["customer"] == c.as_str())
-                .unwrap_or(true)
-        },
+        |pm| customer.as_ref().map(|c| pm["customer"] == c.as_str()).unwrap_or(true),
     )
 }
 
@@ -318,9 +288,7 @@ fn check_type(p: &Params) -> Result<(), ApiError> {
         None | Some("card") => Ok(()),
         Some(other) => Err(ApiError::invalid_param(
             "type",
-            format!(
-                "Invalid type: {other}. The payforms sandbox supports card payment methods only."
-            ),
+            format!("Invalid type: {other}. The payforms sandbox supports card payment methods only."),
         )),
     }
 }
@@ -364,13 +332,8 @@ mod tests {
             .await;
         assert_eq!(bad.status, 402);
         assert_eq!(bad.body["error"]["code"], "incorrect_number");
-        let missing = app
-            .post("/v1/payment_methods", "card[number]=4242424242424242")
-            .await;
-        assert_eq!(
-            missing.body["error"]["message"],
-            "Missing required param: type."
-        );
+        let missing = app.post("/v1/payment_methods", "card[number]=4242424242424242").await;
+        assert_eq!(missing.body["error"]["message"], "Missing required param: type.");
         let other = app.post("/v1/payment_methods", "type=sepa_debit").await;
         assert_eq!(other.status, 400);
     }
@@ -386,16 +349,10 @@ mod tests {
             )
             .await;
         assert_eq!(pm.status, 200, "{}", pm.body);
-        let listed = app
-            .get_with_key("/v1/payment_methods", "pk_test_sandbox")
-            .await;
+        let listed = app.get_with_key("/v1/payment_methods", "pk_test_sandbox").await;
         assert_eq!(listed.status, 401);
         let wrong = app
-            .post_with_key(
-                "/v1/payment_methods",
-                "type=card&card[token]=tok_visa",
-                "pk_test_other",
-            )
+            .post_with_key("/v1/payment_methods", "type=card&card[token]=tok_visa", "pk_test_other")
             .await;
         assert_eq!(wrong.status, 401);
     }
@@ -420,9 +377,7 @@ mod tests {
         assert_eq!(attached.body["card"]["brand"], "mastercard");
 
         let list = app
-            .get(&format!(
-                "/v1/payment_methods?customer={customer}&type=card"
-            ))
+            .get(&format!("/v1/payment_methods?customer={customer}&type=card"))
             .await
             .body;
         assert_eq!(list["data"].as_array().unwrap().len(), 1);
@@ -440,18 +395,11 @@ mod tests {
             .await;
         assert_eq!(stolen.status, 400);
 
-        let detached = app
-            .post(&format!("/v1/payment_methods/{pm_id}/detach"), "")
-            .await;
+        let detached = app.post(&format!("/v1/payment_methods/{pm_id}/detach"), "").await;
         assert_eq!(detached.body["customer"], json!(null));
-        let twice = app
-            .post(&format!("/v1/payment_methods/{pm_id}/detach"), "")
-            .await;
+        let twice = app.post(&format!("/v1/payment_methods/{pm_id}/detach"), "").await;
         assert_eq!(twice.status, 400);
-        let empty = app
-            .get(&format!("/v1/customers/{customer}/payment_methods"))
-            .await
-            .body;
+        let empty = app.get(&format!("/v1/customers/{customer}/payment_methods")).await.body;
         assert_eq!(empty["data"], json!([]));
         let types = app.event_types().await;
         assert!(types.contains(&"payment_method.attached".to_string()));
@@ -482,21 +430,12 @@ mod tests {
             .await;
         assert_eq!(later.status, 200);
         let missing = app
-            .post(
-                "/v1/payment_methods/pm_nope/attach",
-                &format!("customer={customer}"),
-            )
+            .post("/v1/payment_methods/pm_nope/attach", &format!("customer={customer}"))
             .await;
         assert_eq!(missing.status, 404);
-        assert_eq!(
-            missing.body["error"]["message"],
-            "No such PaymentMethod: 'pm_nope'"
-        );
+        assert_eq!(missing.body["error"]["message"], "No such PaymentMethod: 'pm_nope'");
         let no_customer = app
-            .post(
-                "/v1/payment_methods/pm_card_visa/attach",
-                "customer=cus_nope",
-            )
+            .post("/v1/payment_methods/pm_card_visa/attach", "customer=cus_nope")
             .await;
         assert_eq!(no_customer.status, 404);
     }

@@ -50,10 +50,10 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     if let Some(account_id) = call.owner() {
         let account = accounts::fetch(state, account_id, "account")?;
         if account["payouts_enabled"] != true {
-            return Err(ApiError::invalid(
-                "Payouts are not enabled for this account: it still has requirements due.",
-            )
-            .with_code("payouts_not_allowed"));
+            return Err(
+                ApiError::invalid("Payouts are not enabled for this account: it still has requirements due.")
+                    .with_code("payouts_not_allowed"),
+            );
         }
         destination = account["external_accounts"]["data"][0]["id"].clone();
     }
@@ -182,10 +182,7 @@ mod tests {
         let po = payout.body["id"].as_str().unwrap().to_string();
         assert!(po.starts_with("po_"));
         assert_eq!(payout.body["status"], "paid");
-        let txns = app
-            .get(&format!("/v1/balance_transactions?payout={po}"))
-            .await
-            .body;
+        let txns = app.get(&format!("/v1/balance_transactions?payout={po}")).await.body;
         let sources: Vec<&str> = txns["data"]
             .as_array()
             .unwrap()
@@ -194,21 +191,14 @@ mod tests {
             .collect();
         assert_eq!(
             sources,
-            vec![
-                po.as_str(),
-                c2["id"].as_str().unwrap(),
-                c1["id"].as_str().unwrap()
-            ]
+            vec![po.as_str(), c2["id"].as_str().unwrap(), c1["id"].as_str().unwrap()]
         );
         // A second payout only takes in what came after the first.
         let c3 = app
             .post("/v1/charges", "amount=3000&currency=usd&source=tok_visa")
             .await
             .body;
-        let second = app
-            .post("/v1/payouts", "amount=500&currency=usd")
-            .await
-            .body;
+        let second = app.post("/v1/payouts", "amount=500&currency=usd").await.body;
         let txns = app
             .get(&format!(
                 "/v1/balance_transactions?payout={}",
@@ -218,23 +208,9 @@ mod tests {
             .body;
         assert_eq!(txns["data"].as_array().unwrap().len(), 2);
         assert_eq!(txns["data"][1]["source"], c3["id"]);
-        assert_eq!(
-            app.get(&format!("/v1/payouts/{po}")).await.body["amount"],
-            1000
-        );
-        assert_eq!(
-            app.get("/v1/payouts").await.body["data"]
-                .as_array()
-                .unwrap()
-                .len(),
-            2
-        );
-        assert_eq!(
-            app.get("/v1/balance_transactions?payout=po_nope")
-                .await
-                .status,
-            404
-        );
+        assert_eq!(app.get(&format!("/v1/payouts/{po}")).await.body["amount"], 1000);
+        assert_eq!(app.get("/v1/payouts").await.body["data"].as_array().unwrap().len(), 2);
+        assert_eq!(app.get("/v1/balance_transactions?payout=po_nope").await.status, 404);
     }
 
     #[actix_web::test]
@@ -243,19 +219,11 @@ mod tests {
         let acct = app.enabled_account().await;
         app.post("/v1/charges", "amount=5000&currency=usd&source=tok_visa")
             .await;
-        app.post(
-            "/v1/transfers",
-            &format!("amount=1500&currency=usd&destination={acct}"),
-        )
-        .await;
-        let payout = app
-            .post_as(&acct, "/v1/payouts", "amount=1500&currency=usd")
+        app.post("/v1/transfers", &format!("amount=1500&currency=usd&destination={acct}"))
             .await;
+        let payout = app.post_as(&acct, "/v1/payouts", "amount=1500&currency=usd").await;
         assert_eq!(payout.status, 200, "{}", payout.body);
-        assert!(payout.body["destination"]
-            .as_str()
-            .unwrap()
-            .starts_with("ba_"));
+        assert!(payout.body["destination"].as_str().unwrap().starts_with("ba_"));
         let txns = app
             .get_as(
                 &acct,
@@ -271,9 +239,7 @@ mod tests {
             .as_str()
             .unwrap()
             .to_string();
-        let blocked = app
-            .post_as(&fresh, "/v1/payouts", "amount=1&currency=usd")
-            .await;
+        let blocked = app.post_as(&fresh, "/v1/payouts", "amount=1&currency=usd").await;
         assert_eq!(blocked.body["error"]["code"], "payouts_not_allowed");
     }
 }

@@ -20,13 +20,7 @@ pub const ROUTES: &[ApiRoute] = &[
     delete("/accounts/{id}/persons/{person}", remove),
 ];
 
-const RELATIONSHIPS: &[&str] = &[
-    "director",
-    "executive",
-    "owner",
-    "representative",
-    "legal_guardian",
-];
+const RELATIONSHIPS: &[&str] = &["director", "executive", "owner", "representative", "legal_guardian"];
 
 fn apply_fields(p: &Params, person: &mut Value) -> Result<(), ApiError> {
     for field in ["first_name", "last_name", "phone", "nationality"] {
@@ -102,12 +96,7 @@ fn new_person(call: &Call, account: &str) -> Value {
 }
 
 /// Store a person and re-evaluate the account (`person.created`, maybe `account.updated`).
-fn store_new(
-    state: &mut State,
-    call: &Call,
-    account_id: &str,
-    person: Value,
-) -> Result<Value, ApiError> {
+fn store_new(state: &mut State, call: &Call, account_id: &str, person: Value) -> Result<Value, ApiError> {
     state.objects.insert(None, person.clone());
     state.emit_for(call, Some(account_id), "person.created", &person, None);
     let account = accounts::fetch(state, account_id, "account")?;
@@ -116,11 +105,7 @@ fn store_new(
 }
 
 /// The onboarding page's representative, when none exists yet.
-pub fn make_representative(
-    state: &mut State,
-    call: &Call,
-    account_id: &str,
-) -> Result<Value, ApiError> {
+pub fn make_representative(state: &mut State, call: &Call, account_id: &str) -> Result<Value, ApiError> {
     let mut person = new_person(call, account_id);
     person["first_name"] = json!("Jenny");
     person["last_name"] = json!("Rosen");
@@ -230,11 +215,7 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         .objects
         .newest_first(None, "person")
         .filter(|p| p["account"] == account.as_str())
-        .filter(|p| {
-            wanted
-                .iter()
-                .all(|(field, v)| p["relationship"][*field] == *v)
-        })
+        .filter(|p| wanted.iter().all(|(field, v)| p["relationship"][*field] == *v))
         .cloned()
         .collect();
     super::super::list::page(
@@ -252,10 +233,7 @@ mod tests {
     #[actix_web::test]
     async fn create_list_filter_update_delete() {
         let app = TestApp::new().await;
-        let acct = app
-            .post("/v1/accounts", "type=custom&business_type=company")
-            .await
-            .body["id"]
+        let acct = app.post("/v1/accounts", "type=custom&business_type=company").await.body["id"]
             .as_str()
             .unwrap()
             .to_string();
@@ -284,24 +262,13 @@ mod tests {
         assert_eq!(reps["data"].as_array().unwrap().len(), 1);
         let pid = rep.body["id"].as_str().unwrap();
         let updated = app
-            .post(
-                &format!("/v1/accounts/{acct}/persons/{pid}"),
-                "phone=%2B15555550100",
-            )
+            .post(&format!("/v1/accounts/{acct}/persons/{pid}"), "phone=%2B15555550100")
             .await
             .body;
         assert_eq!(updated["phone"], "+15555550100");
-        let gone = app
-            .delete(&format!("/v1/accounts/{acct}/persons/{pid}"))
-            .await
-            .body;
+        let gone = app.delete(&format!("/v1/accounts/{acct}/persons/{pid}")).await.body;
         assert_eq!(gone["deleted"], true);
-        assert_eq!(
-            app.get(&format!("/v1/accounts/{acct}/persons/{pid}"))
-                .await
-                .status,
-            404
-        );
+        assert_eq!(app.get(&format!("/v1/accounts/{acct}/persons/{pid}")).await.status, 404);
         assert_eq!(app.get("/v1/accounts/acct_nope/persons").await.status, 404);
         assert_eq!(
             app.post(

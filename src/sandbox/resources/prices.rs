@@ -24,20 +24,13 @@ pub const ROUTES: &[ApiRoute] = &[
 const MAX_COUNT: &[(&str, i64)] = &[("day", 1095), ("week", 156), ("month", 36), ("year", 3)];
 
 pub fn fetch(state: &State, call: &Call, id: &str, param: &str) -> Result<Value, ApiError> {
-    state
-        .objects
-        .fetch(call.owner(), "price", "price", id, param)
+    state.objects.fetch(call.owner(), "price", "price", id, param)
 }
 
 /// A price from `currency`, `unit_amount`, `recurring[...]` for `product`
 /// (`price.created`). Shared by prices, products' `default_price_data`,
 /// Checkout's and subscriptions' `price_data`.
-pub fn from_params(
-    state: &mut State,
-    call: &Call,
-    p: &Params,
-    product: &str,
-) -> Result<Value, ApiError> {
+pub fn from_params(state: &mut State, call: &Call, p: &Params, product: &str) -> Result<Value, ApiError> {
     let currency = money::required_currency(p, "currency")?;
     let unit_amount = match (p.amount("unit_amount")?, p.str("unit_amount_decimal")?) {
         (Some(a), _) => a,
@@ -209,13 +202,7 @@ fn retrieve(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 
 fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
-    p.allow(&[
-        "active",
-        "nickname",
-        "lookup_key",
-        "metadata",
-        "tax_behavior",
-    ])?;
+    p.allow(&["active", "nickname", "lookup_key", "metadata", "tax_behavior"])?;
     let before = fetch(state, call, call.path("id"), "id")?;
     let mut price = before.clone();
     if let Some(active) = p.bool("active")? {
@@ -233,14 +220,7 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 
 fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let mut allowed = LIST_PARAMS.to_vec();
-    allowed.extend([
-        "product",
-        "active",
-        "type",
-        "currency",
-        "lookup_keys",
-        "recurring",
-    ]);
+    allowed.extend(["product", "active", "type", "currency", "lookup_keys", "recurring"]);
     let p = &call.params;
     p.allow(&allowed)?;
     let (product, kind, currency) = (
@@ -316,11 +296,7 @@ mod tests {
             .body;
         assert_eq!(updated["active"], false);
         assert_eq!(
-            app.event_types()
-                .await
-                .iter()
-                .filter(|t| *t == "price.created")
-                .count(),
+            app.event_types().await.iter().filter(|t| *t == "price.created").count(),
             2
         );
     }
@@ -329,33 +305,22 @@ mod tests {
     async fn product_data_and_validation() {
         let app = TestApp::new().await;
         let price = app
-            .post(
-                "/v1/prices",
-                "currency=usd&unit_amount=500&product_data[name]=Sticker",
-            )
+            .post("/v1/prices", "currency=usd&unit_amount=500&product_data[name]=Sticker")
             .await
             .body;
         let product = app
-            .get(&format!(
-                "/v1/products/{}",
-                price["product"].as_str().unwrap()
-            ))
+            .get(&format!("/v1/products/{}", price["product"].as_str().unwrap()))
             .await
             .body;
         assert_eq!(product["name"], "Sticker");
         assert_eq!(
-            app.post("/v1/prices", "currency=usd&unit_amount=500")
-                .await
-                .body["error"]["param"],
+            app.post("/v1/prices", "currency=usd&unit_amount=500").await.body["error"]["param"],
             "product"
         );
         assert_eq!(
-            app.post(
-                "/v1/prices",
-                "currency=usd&unit_amount=500&product=prod_nope"
-            )
-            .await
-            .status,
+            app.post("/v1/prices", "currency=usd&unit_amount=500&product=prod_nope")
+                .await
+                .status,
             404
         );
         let bad_interval = app
@@ -365,21 +330,18 @@ mod tests {
             )
             .await;
         assert_eq!(bad_interval.body["error"]["param"], "recurring[interval]");
-        let too_long = app.post("/v1/prices", "currency=usd&unit_amount=5&product_data[name]=x&recurring[interval]=year&recurring[interval_count]=4").await;
+        let too_long = app
+            .post(
+                "/v1/prices",
+                "currency=usd&unit_amount=5&product_data[name]=x&recurring[interval]=year&recurring[interval_count]=4",
+            )
+            .await;
         assert_eq!(too_long.status, 400);
         assert_eq!(
-            app.post("/v1/prices", "product_data[name]=x&unit_amount=5")
-                .await
-                .body["error"]["param"],
+            app.post("/v1/prices", "product_data[name]=x&unit_amount=5").await.body["error"]["param"],
             "currency"
         );
         // Failed creates left no stray products behind.
-        assert_eq!(
-            app.get("/v1/products").await.body["data"]
-                .as_array()
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(app.get("/v1/products").await.body["data"].as_array().unwrap().len(), 1);
     }
 }

@@ -20,12 +20,7 @@ pub const ROUTES: &[ApiRoute] = &[
 ];
 
 /// Store a new product (`product.created`); `id` may be chosen by the caller.
-pub fn make(
-    state: &mut State,
-    call: &Call,
-    id: Option<String>,
-    name: &str,
-) -> Result<Value, ApiError> {
+pub fn make(state: &mut State, call: &Call, id: Option<String>, name: &str) -> Result<Value, ApiError> {
     let id = id.unwrap_or_else(|| ids::new_id("prod_"));
     if state.objects.get_any(&id).is_some() {
         return Err(ApiError::invalid(format!("Product already exists: {id}"))
@@ -59,9 +54,7 @@ pub fn make(
 }
 
 pub fn fetch(state: &State, call: &Call, id: &str, param: &str) -> Result<Value, ApiError> {
-    let product = state
-        .objects
-        .fetch(call.owner(), "product", "product", id, param)?;
+    let product = state.objects.fetch(call.owner(), "product", "product", id, param)?;
     if product["deleted"] == true {
         return Err(ApiError::no_such("product", id, param));
     }
@@ -69,13 +62,7 @@ pub fn fetch(state: &State, call: &Call, id: &str, param: &str) -> Result<Value,
 }
 
 fn apply_fields(p: &Params, product: &mut Value) -> Result<(), ApiError> {
-    for field in [
-        "description",
-        "statement_descriptor",
-        "unit_label",
-        "url",
-        "tax_code",
-    ] {
+    for field in ["description", "statement_descriptor", "unit_label", "url", "tax_code"] {
         update_field(p, product, field)?;
     }
     if let Some(active) = p.bool("active")? {
@@ -121,12 +108,7 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
             "tax_behavior",
             "metadata",
         ])?;
-        let price = prices::from_params(
-            state,
-            call,
-            &data,
-            product["id"].as_str().unwrap_or_default(),
-        )?;
+        let price = prices::from_params(state, call, &data, product["id"].as_str().unwrap_or_default())?;
         product["default_price"] = price["id"].clone();
         state.objects.replace(product.clone());
     }
@@ -149,9 +131,7 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let before = fetch(state, call, &id, "id")?;
     let mut product = before.clone();
     if let Some(name) = p.update_str("name")? {
-        product["name"] = json!(
-            name.ok_or_else(|| ApiError::invalid_param("name", "A product must have a name."))?
-        );
+        product["name"] = json!(name.ok_or_else(|| ApiError::invalid_param("name", "A product must have a name."))?);
     }
     if let Some(default_price) = p.update_str("default_price")? {
         if let Some(price) = &default_price {
@@ -240,10 +220,7 @@ mod tests {
         assert_eq!(gone["deleted"], true);
         assert_eq!(app.get("/v1/products").await.body["data"], json!([]));
         let types = app.event_types().await;
-        assert_eq!(
-            types,
-            vec!["product.created", "product.updated", "product.deleted"]
-        );
+        assert_eq!(types, vec!["product.created", "product.updated", "product.deleted"]);
     }
 
     #[actix_web::test]
@@ -255,10 +232,7 @@ mod tests {
             .body;
         assert_eq!(p["id"], "gold");
         let price = app
-            .get(&format!(
-                "/v1/prices/{}",
-                p["default_price"].as_str().unwrap()
-            ))
+            .get(&format!("/v1/prices/{}", p["default_price"].as_str().unwrap()))
             .await
             .body;
         assert_eq!(price["unit_amount"], 900);

@@ -68,12 +68,7 @@ pub fn sync_charge(state: &mut State, call: &Call, charge_id: &str) {
 
 /// Release the uncaptured rest of an authorisation (partial capture, or
 /// cancelling an uncaptured PaymentIntent): a refund with no money moved.
-pub fn release(
-    state: &mut State,
-    call: &Call,
-    charge: &Value,
-    amount: i64,
-) -> Result<Value, ApiError> {
+pub fn release(state: &mut State, call: &Call, charge: &Value, amount: i64) -> Result<Value, ApiError> {
     let refund = build(
         call,
         charge,
@@ -87,14 +82,12 @@ pub fn release(
     );
     state.objects.insert(call.owner(), refund.clone());
     let charge_id = charge["id"].as_str().unwrap_or_default().to_string();
-    let mut updated =
-        state
-            .objects
-            .fetch(call.owner(), "charge", "charge", &charge_id, "charge")?;
+    let mut updated = state
+        .objects
+        .fetch(call.owner(), "charge", "charge", &charge_id, "charge")?;
     let refunded = updated["amount_refunded"].as_i64().unwrap_or(0) + amount;
     updated["amount_refunded"] = json!(refunded);
-    updated["refunded"] =
-        json!(updated["captured"] == false && refunded >= updated["amount"].as_i64().unwrap_or(0));
+    updated["refunded"] = json!(updated["captured"] == false && refunded >= updated["amount"].as_i64().unwrap_or(0));
     state.objects.replace(updated);
     sync_charge(state, call, &charge_id);
     state.emit(call, "refund.created", &refund);
@@ -115,14 +108,21 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     ])?;
     let charge_id = match (p.str("charge")?, p.str("payment_intent")?) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::invalid("You can only specify one of these parameters: charge, payment_intent."))
+            return Err(ApiError::invalid(
+                "You can only specify one of these parameters: charge, payment_intent.",
+            ))
         }
         (Some(charge), None) => {
-            state.objects.fetch(call.owner(), "charge", "charge", &charge, "charge")?;
+            state
+                .objects
+                .fetch(call.owner(), "charge", "charge", &charge, "charge")?;
             charge
         }
         (None, Some(pi)) => {
-            let intent = state.objects.fetch(call.owner(), "payment_intent", "payment_intent", &pi, "payment_intent")?;
+            let intent =
+                state
+                    .objects
+                    .fetch(call.owner(), "payment_intent", "payment_intent", &pi, "payment_intent")?;
             if intent["status"] != "succeeded" {
                 return Err(ApiError::invalid(format!(
                     "This PaymentIntent ({pi}) does not have a successful charge to refund."
@@ -131,8 +131,10 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
                 .with_param("payment_intent"));
             }
             intent["latest_charge"].as_str().map(str::to_string).ok_or_else(|| {
-                ApiError::invalid(format!("This PaymentIntent ({pi}) does not have a successful charge to refund."))
-                    .with_param("payment_intent")
+                ApiError::invalid(format!(
+                    "This PaymentIntent ({pi}) does not have a successful charge to refund."
+                ))
+                .with_param("payment_intent")
             })?
         }
         (None, None) => {
@@ -158,13 +160,16 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         );
     }
     let captured = charge["captured"] == true;
+    // Stripe counts the released part of a partial capture in
+    // `amount_refunded`, so what is left is always `amount - amount_refunded`.
+    let charged = charge["amount"].as_i64().unwrap_or(0);
+    let remaining = charged - charge["amount_refunded"].as_i64().unwrap_or(0);
+    // Transfers and fees are shared in proportion to what was captured.
     let base = if captured {
-        charge["amount_captured"].as_i64()
+        charge["amount_captured"].as_i64().unwrap_or(0)
     } else {
-        charge["amount"].as_i64()
-    }
-    .unwrap_or(0);
-    let remaining = base - charge["amount_refunded"].as_i64().unwrap_or(0);
+        charged
+    };
     let currency = charge["currency"].as_str().unwrap_or("usd").to_string();
     let amount = match p.int("amount")? {
         None => remaining,
@@ -245,7 +250,7 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let mut updated = charge.clone();
     let refunded_total = charge["amount_refunded"].as_i64().unwrap_or(0) + amount;
     updated["amount_refunded"] = json!(refunded_total);
-    updated["refunded"] = json!(refunded_total >= base);
+    updated["refunded"] = json!(refunded_total >= charged);
     state.objects.replace(updated);
     sync_charge(state, call, &charge_id);
     let after = state
@@ -308,10 +313,7 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let mut allowed = LIST_PARAMS.to_vec();
     allowed.extend(["charge", "payment_intent"]);
     call.params.allow(&allowed)?;
-    let (charge, intent) = (
-        call.params.str("charge")?,
-        call.params.str("payment_intent")?,
-    );
+    let (charge, intent) = (call.params.str("charge")?, call.params.str("payment_intent")?);
     list_of(state, call, "refund", "refund", "/v1/refunds", |r| {
         matches_filter(r, "charge", &charge) && matches_filter(r, "payment_intent", &intent)
     })
@@ -354,9 +356,7 @@ mod tests {
         assert_eq!(r1.body["status"], "succeeded");
         assert_eq!(r1.body["reason"], "requested_by_customer");
         assert_eq!(r1.body["metadata"], json!({"ticket": "7"}));
-        let over = app
-            .post("/v1/refunds", &format!("charge={ch}&amount=800"))
-            .await;
+        let over = app.post("/v1/refunds", &format!("charge={ch}&amount=800")).await;
         assert_eq!(over.status, 400);
         assert_eq!(over.body["error"]["code"], "amount_too_large");
         assert_eq!(
@@ -396,22 +396,33 @@ mod tests {
         assert_eq!(refund.body["payment_intent"], pid);
         assert_eq!(refund.body["charge"], pi["latest_charge"]);
         let rid = refund.body["id"].as_str().unwrap();
-        let updated = app
-            .post(&format!("/v1/refunds/{rid}"), "metadata[note]=ok")
-            .await
-            .body;
+        let updated = app.post(&format!("/v1/refunds/{rid}"), "metadata[note]=ok").await.body;
         assert_eq!(updated["metadata"]["note"], "ok");
-        assert!(app
-            .event_types()
-            .await
-            .contains(&"refund.updated".to_string()));
-        let by_pi = app
-            .get(&format!("/v1/refunds?payment_intent={pid}"))
-            .await
-            .body;
+        assert!(app.event_types().await.contains(&"refund.updated".to_string()));
+        let by_pi = app.get(&format!("/v1/refunds?payment_intent={pid}")).await.body;
         assert_eq!(by_pi["data"].as_array().unwrap().len(), 1);
         let got = app.get(&format!("/v1/refunds/{rid}")).await.body;
         assert_eq!(got["metadata"]["note"], "ok");
+    }
+
+    #[actix_web::test]
+    async fn refund_after_a_partial_capture_counts_the_released_part() {
+        let app = TestApp::new().await;
+        let charge = app
+            .post("/v1/charges", "amount=1000&currency=usd&source=tok_visa&capture=false")
+            .await
+            .body;
+        let ch = charge["id"].as_str().unwrap();
+        app.post(&format!("/v1/charges/{ch}/capture"), "amount=600").await;
+        let too_much = app.post("/v1/refunds", &format!("charge={ch}&amount=700")).await;
+        assert_eq!(too_much.status, 400);
+        let refund = app.post("/v1/refunds", &format!("charge={ch}")).await.body;
+        assert_eq!(refund["amount"], 600);
+        let after = app.get(&format!("/v1/charges/{ch}")).await.body;
+        assert_eq!(after["amount_refunded"], 1000);
+        assert_eq!(after["refunded"], true);
+        let balance = app.get("/v1/balance").await.body;
+        assert_eq!(balance["available"][0]["amount"], 600 - 47 - 600);
     }
 
     #[actix_web::test]
@@ -421,10 +432,7 @@ mod tests {
         assert_eq!(neither.status, 400);
         let missing = app.post("/v1/refunds", "charge=ch_nope").await;
         assert_eq!(missing.status, 404);
-        assert_eq!(
-            missing.body["error"]["message"],
-            "No such charge: 'ch_nope'"
-        );
+        assert_eq!(missing.body["error"]["message"], "No such charge: 'ch_nope'");
         let charge = app
             .post("/v1/charges", "amount=1000&currency=usd&source=tok_visa")
             .await
@@ -464,21 +472,13 @@ mod tests {
         let refund = app
             .post(
                 "/v1/refunds",
-                &format!(
-                    "charge={ch}&amount=500&reverse_transfer=true&refund_application_fee=true"
-                ),
+                &format!("charge={ch}&amount=500&reverse_transfer=true&refund_application_fee=true"),
             )
             .await;
         assert_eq!(refund.status, 200, "{}", refund.body);
-        assert!(refund.body["transfer_reversal"]
-            .as_str()
-            .unwrap()
-            .starts_with("trr_"));
+        assert!(refund.body["transfer_reversal"].as_str().unwrap().starts_with("trr_"));
         let transfer = app
-            .get(&format!(
-                "/v1/transfers/{}",
-                charge["transfer"].as_str().unwrap()
-            ))
+            .get(&format!("/v1/transfers/{}", charge["transfer"].as_str().unwrap()))
             .await
             .body;
         assert_eq!(transfer["amount"], 800);

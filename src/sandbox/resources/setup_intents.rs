@@ -24,20 +24,10 @@ pub const ROUTES: &[ApiRoute] = &[
     post("/setup_intents/{id}/_authenticate", authenticate_endpoint).public(),
 ];
 
-const CONFIRMABLE: &[&str] = &[
-    "requires_payment_method",
-    "requires_confirmation",
-    "requires_action",
-];
+const CONFIRMABLE: &[&str] = &["requires_payment_method", "requires_confirmation", "requires_action"];
 
 /// Store a new SetupIntent (`setup_intent.created`).
-pub fn make(
-    state: &mut State,
-    call: &Call,
-    customer: Option<&str>,
-    usage: &str,
-    metadata: Value,
-) -> Value {
+pub fn make(state: &mut State, call: &Call, customer: Option<&str>, usage: &str, metadata: Value) -> Value {
     let id = ids::new_id("seti_");
     let seti = json!({
         "id": id,
@@ -77,12 +67,7 @@ fn fetch(state: &State, call: &Call, id: &str) -> Result<Value, ApiError> {
 }
 
 /// `payment_method` or `payment_method_data[...]` onto the SetupIntent.
-pub fn set_payment_method(
-    state: &mut State,
-    call: &Call,
-    seti: &mut Value,
-    p: &Params,
-) -> Result<(), ApiError> {
+pub fn set_payment_method(state: &mut State, call: &Call, seti: &mut Value, p: &Params) -> Result<(), ApiError> {
     let pm = if let Some(id) = p.str("payment_method")? {
         payment_methods::resolve(state, call, &id, "payment_method")?
     } else if let Some(data) = p.hash("payment_method_data")? {
@@ -172,11 +157,7 @@ pub fn confirm_setup(state: &mut State, call: &Call, mut seti: Value) -> Result<
     let id = seti["id"].as_str().unwrap_or_default().to_string();
     match card.behaviour {
         Behaviour::Decline(decline) => {
-            let pm = state
-                .objects
-                .get(call.owner(), &pm_id)
-                .cloned()
-                .unwrap_or(Value::Null);
+            let pm = state.objects.get(call.owner(), &pm_id).cloned().unwrap_or(Value::Null);
             let error = decline.error().embed("payment_method", pm);
             seti["last_setup_error"] = error.to_body()["error"].clone();
             seti["status"] = json!("requires_payment_method");
@@ -253,12 +234,7 @@ fn authenticate_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiErr
 }
 
 /// The visitor's 3-D Secure answer (Stripe.js mock, hosted page).
-pub fn authenticate(
-    state: &mut State,
-    call: &Call,
-    id: &str,
-    success: bool,
-) -> Result<Value, ApiError> {
+pub fn authenticate(state: &mut State, call: &Call, id: &str, success: bool) -> Result<Value, ApiError> {
     let mut seti = fetch(state, call, id)?;
     if seti["status"] != "requires_action" {
         return Err(ApiError::unexpected_state(
@@ -293,16 +269,15 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         "description",
     ])?;
     let mut seti = fetch(state, call, call.path("id"))?;
-    if seti["status"] == "succeeded" || seti["status"] == "canceled" {
-        if p.has("payment_method") || p.has("customer") {
-            return Err(ApiError::unexpected_state(
-                "setup_intent_unexpected_state",
-                format!(
-                    "You cannot update this SetupIntent because it has a status of {}.",
-                    seti["status"].as_str().unwrap_or("")
-                ),
-            ));
-        }
+    let finished = seti["status"] == "succeeded" || seti["status"] == "canceled";
+    if finished && (p.has("payment_method") || p.has("customer")) {
+        return Err(ApiError::unexpected_state(
+            "setup_intent_unexpected_state",
+            format!(
+                "You cannot update this SetupIntent because it has a status of {}.",
+                seti["status"].as_str().unwrap_or("")
+            ),
+        ));
     }
     if let Some(customer) = p.str("customer")? {
         customers::fetch(state, call, &customer, "customer")?;
@@ -316,8 +291,7 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 }
 
 fn cancel(state: &mut State, call: &Call) -> Result<Value, ApiError> {
-    call.params
-        .allow(&["cancellation_reason", "client_secret"])?;
+    call.params.allow(&["cancellation_reason", "client_secret"])?;
     let mut seti = fetch(state, call, call.path("id"))?;
     call.check_client_secret(&seti, "SetupIntent")?;
     if seti["status"] == "succeeded" || seti["status"] == "canceled" {
@@ -344,18 +318,10 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let mut allowed = LIST_PARAMS.to_vec();
     allowed.extend(["customer", "payment_method"]);
     call.params.allow(&allowed)?;
-    let (customer, pm) = (
-        call.params.str("customer")?,
-        call.params.str("payment_method")?,
-    );
-    list_of(
-        state,
-        call,
-        "setup_intent",
-        "setupintent",
-        "/v1/setup_intents",
-        |s| matches_filter(s, "customer", &customer) && matches_filter(s, "payment_method", &pm),
-    )
+    let (customer, pm) = (call.params.str("customer")?, call.params.str("payment_method")?);
+    list_of(state, call, "setup_intent", "setupintent", "/v1/setup_intents", |s| {
+        matches_filter(s, "customer", &customer) && matches_filter(s, "payment_method", &pm)
+    })
 }
 
 #[cfg(test)]
@@ -370,10 +336,7 @@ mod tests {
             .unwrap()
             .to_string();
         let seti = app
-            .post(
-                "/v1/setup_intents",
-                &format!("customer={customer}&metadata[k]=v"),
-            )
+            .post("/v1/setup_intents", &format!("customer={customer}&metadata[k]=v"))
             .await
             .body;
         assert!(seti["id"].as_str().unwrap().starts_with("seti_"));
@@ -388,17 +351,19 @@ mod tests {
             .await
             .body;
         assert_eq!(waiting["status"], "requires_action");
-        let done = app
-            .post(&format!("/v1/setup_intents/{id}/confirm"), "")
-            .await
-            .body;
+        let done = app.post(&format!("/v1/setup_intents/{id}/confirm"), "").await.body;
         assert_eq!(done["status"], "succeeded");
         let pm = done["payment_method"].as_str().unwrap();
         let attached = app.get(&format!("/v1/payment_methods/{pm}")).await.body;
         assert_eq!(attached["customer"], customer.as_str());
         // Set up once: charging it off-session needs no new authentication.
         let pi = app
-            .post("/v1/payment_intents", &format!("amount=1000&currency=usd&customer={customer}&payment_method={pm}&confirm=true&off_session=true"))
+            .post(
+                "/v1/payment_intents",
+                &format!(
+                    "amount=1000&currency=usd&customer={customer}&payment_method={pm}&confirm=true&off_session=true"
+                ),
+            )
             .await;
         assert_eq!(pi.status, 200, "{}", pi.body);
         assert_eq!(pi.body["status"], "succeeded");
@@ -433,9 +398,7 @@ mod tests {
             .await;
         assert_eq!(from_js.status, 200, "{}", from_js.body);
         assert_eq!(from_js.body["status"], "succeeded");
-        let confirm_again = app
-            .post(&format!("/v1/setup_intents/{id}/confirm"), "")
-            .await;
+        let confirm_again = app.post(&format!("/v1/setup_intents/{id}/confirm"), "").await;
         assert_eq!(confirm_again.status, 400);
         let got = app.get(&format!("/v1/setup_intents/{id}")).await.body;
         assert_eq!(got["status"], "succeeded");
@@ -464,11 +427,6 @@ mod tests {
         assert_eq!(canceled["status"], "canceled");
         let list = app.get("/v1/setup_intents").await.body;
         assert_eq!(list["data"].as_array().unwrap().len(), 2);
-        assert_eq!(
-            app.post("/v1/setup_intents", "usage=sometimes")
-                .await
-                .status,
-            400
-        );
+        assert_eq!(app.post("/v1/setup_intents", "usage=sometimes").await.status, 400);
     }
 }

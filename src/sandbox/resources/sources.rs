@@ -20,12 +20,7 @@ pub const ROUTES: &[ApiRoute] = &[
 
 /// Check a token can become a source (exists, unused, card not declined),
 /// without changing anything. Returns the token id to pass to `add_card`.
-pub fn check_token(
-    state: &State,
-    call: &Call,
-    token: &str,
-    param: &str,
-) -> Result<String, ApiError> {
+pub fn check_token(state: &State, call: &Call, token: &str, param: &str) -> Result<String, ApiError> {
     if !token.starts_with("tok_") {
         return Err(ApiError::no_such("source", token, param));
     }
@@ -194,10 +189,7 @@ mod tests {
         assert_eq!(c["default_source"], card.body["id"]);
 
         let second = app
-            .post(
-                &format!("/v1/customers/{customer}/sources"),
-                "source=tok_visa",
-            )
+            .post(&format!("/v1/customers/{customer}/sources"), "source=tok_visa")
             .await
             .body;
         let list = app
@@ -215,9 +207,7 @@ mod tests {
         assert_eq!(gone["deleted"], true);
         let c = app.get(&format!("/v1/customers/{customer}")).await.body;
         assert_eq!(c["default_source"], second["id"]);
-        let missing = app
-            .get(&format!("/v1/customers/{customer}/sources/{card_id}"))
-            .await;
+        let missing = app.get(&format!("/v1/customers/{customer}/sources/{card_id}")).await;
         assert_eq!(missing.status, 404);
         let types = app.event_types().await;
         assert!(types.contains(&"customer.source.created".to_string()));
@@ -239,21 +229,12 @@ mod tests {
             .await;
         assert_eq!(declined.status, 402);
         assert_eq!(declined.body["error"]["decline_code"], "generic_decline");
-        let list = app
-            .get(&format!("/v1/customers/{customer}/sources"))
-            .await
-            .body;
+        let list = app.get(&format!("/v1/customers/{customer}/sources")).await.body;
         assert_eq!(list["data"], json!([]));
         let missing = app
-            .post(
-                &format!("/v1/customers/{customer}/sources"),
-                "source=tok_nope",
-            )
+            .post(&format!("/v1/customers/{customer}/sources"), "source=tok_nope")
             .await;
         assert_eq!(missing.status, 404);
-        assert_eq!(
-            missing.body["error"]["message"],
-            "No such token: 'tok_nope'"
-        );
+        assert_eq!(missing.body["error"]["message"], "No such token: 'tok_nope'");
     }
 }

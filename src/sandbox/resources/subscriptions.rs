@@ -53,8 +53,14 @@ pub fn period_end(start: i64, interval: &str, count: i64) -> i64 {
 
 /// A price for an item: `price` (recurring, active) or `price_data`.
 fn item_price(state: &mut State, call: &Call, item: &Params) -> Result<Value, ApiError> {
-    let price = match (item.str("price")?, item.hash("price_data")?) {
-        (Some(id), _) => prices::fetch(state, call, &id, &item.full_name("price"))?,
+    // `plan` is the legacy name: a price's id is also its plan id.
+    let named = match (item.str("price")?, item.str("plan")?) {
+        (Some(price), _) => Some((price, "price")),
+        (None, Some(plan)) => Some((plan, "plan")),
+        (None, None) => None,
+    };
+    let price = match (named, item.hash("price_data")?) {
+        (Some((id, key)), _) => prices::fetch(state, call, &id, &item.full_name(key))?,
         (None, Some(data)) => {
             data.allow(&[
                 "currency",
@@ -136,11 +142,7 @@ fn make_item(
 }
 
 /// Read `items[i][price|price_data|quantity|metadata]`: prices, quantities, metadata.
-fn read_items(
-    state: &mut State,
-    call: &Call,
-    items: &[Params],
-) -> Result<Vec<(Value, i64, Value)>, ApiError> {
+fn read_items(state: &mut State, call: &Call, items: &[Params]) -> Result<Vec<(Value, i64, Value)>, ApiError> {
     let mut read = Vec::new();
     for item in items {
         item.allow(&[
@@ -153,6 +155,7 @@ fn read_items(
             "id",
             "deleted",
             "clear_usage",
+            "plan",
         ])?;
         let price = item_price(state, call, item)?;
         let quantity = item.int("quantity")?.unwrap_or(1);
@@ -236,9 +239,7 @@ pub fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
             ],
         )?
         .unwrap_or_else(|| "allow_incomplete".into());
-    let default_pm = p
-        .str("default_payment_method")?
-        .or(p.str("default_source")?);
+    let default_pm = p.str("default_payment_method")?.or(p.str("default_source")?);
     if let Some(pm) = &default_pm {
         let attached = state
             .objects
@@ -264,27 +265,20 @@ pub fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         (Some(days), _) => Some(call.now + days * 86_400),
         (None, Some(end)) if end == "now" => None,
         (None, Some(end)) => {
-            let end: i64 = end.parse().map_err(|_| {
-                ApiError::invalid_param("trial_end", format!("Invalid timestamp: {end}"))
-            })?;
+            let end: i64 = end
+                .parse()
+                .map_err(|_| ApiError::invalid_param("trial_end", format!("Invalid timestamp: {end}")))?;
             if end <= call.now {
-                return Err(ApiError::invalid_param(
-                    "trial_end",
-                    "trial_end must be in the future.",
-                ));
+                return Err(ApiError::invalid_param("trial_end", "trial_end must be in the future."));
             }
             Some(end)
         }
         (None, None) => None,
     };
     let collection = p
-        .choice(
-            "collection_method",
-            &["charge_automatically", "send_invoice"],
-        )?
+        .choice("collection_method", &["charge_automatically", "send_invoice"])?
         .unwrap_or_else(|| "charge_automatically".into());
-    let payment_method =
-        invoices::default_payment_method(state, call, &customer_id, default_pm.as_deref());
+    let payment_method = invoices::default_payment_method(state, call, &customer_id, default_pm.as_deref());
     let needs_payment = trial_end.is_none() && collection == "charge_automatically";
     if needs_payment && payment_method.is_none() && behaviour != "default_incomplete" {
         return Err(ApiError::invalid(
@@ -310,10 +304,7 @@ pub fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     }
     let (price0, _, _) = &items[0];
     let (interval, count) = (
-        price0["recurring"]["interval"]
-            .as_str()
-            .unwrap_or("month")
-            .to_string(),
+        price0["recurring"]["interval"].as_str().unwrap_or("month").to_string(),
         price0["recurring"]["interval_count"].as_i64().unwrap_or(1),
     );
     let period = match trial_end {
@@ -397,16 +388,12 @@ pub fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         .map(|item| invoices::subscription_line(item, &id, period, trial_end.map(|_| 0)))
         .collect();
     let currency = price0["currency"].as_str().unwrap_or("usd").to_string();
-    let invoice = invoices::make(
-        state,
-        call,
-        &customer,
-        &currency,
-        lines,
-        Some(&id),
-        "subscription_create",
+    let billing = invoices::Billing {
+        subscription: Some(&id),
+        reason: "subscription_create",
         period,
-    );
+    };
+    let invoice = invoices::make(state, call, &customer, &currency, lines, billing);
     let invoice_id = invoice["id"].as_str().unwrap_or_default().to_string();
     let mut with_invoice = fetch(state, call, &id)?;
     with_invoice["latest_invoice"] = json!(invoice_id);
@@ -489,8 +476,7 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         };
         sub["canceled_at"] = if at_end { json!(call.now) } else { Value::Null };
         if !at_end {
-            sub["cancellation_details"] =
-                json!({"comment": null, "feedback": null, "reason": null});
+            sub["cancellation_details"] = json!({"comment": null, "feedback": null, "reason": null});
         } else {
             sub["cancellation_details"]["reason"] = json!("cancellation_requested");
         }
@@ -499,9 +485,9 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         match at {
             None => sub["cancel_at"] = Value::Null,
             Some(t) => {
-                let t: i64 = t.parse().map_err(|_| {
-                    ApiError::invalid_param("cancel_at", format!("Invalid timestamp: {t}"))
-                })?;
+                let t: i64 = t
+                    .parse()
+                    .map_err(|_| ApiError::invalid_param("cancel_at", format!("Invalid timestamp: {t}")))?;
                 sub["cancel_at"] = json!(t);
             }
         }
@@ -544,10 +530,22 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     }
     super::update_field(p, &mut sub, "description")?;
     if let Some(end) = p.str("trial_end")? {
-        if end == "now" && sub["status"] == "trialing" {
-            sub["trial_end"] = json!(call.now);
-            sub["status"] = json!("active");
+        let end = if end == "now" {
+            call.now
+        } else {
+            end.parse::<i64>()
+                .map_err(|_| ApiError::invalid_param("trial_end", format!("Invalid timestamp: {end}")))?
+        };
+        if end <= call.now {
+            if sub["status"] == "trialing" {
+                sub["status"] = json!("active");
+            }
+        } else {
+            // A new trial end is the end of the current (free) period.
+            sub["status"] = json!("trialing");
+            sub["current_period_end"] = json!(end);
         }
+        sub["trial_end"] = json!(end);
     }
     p.apply_metadata(&mut sub["metadata"])?;
     let item_params = p.hash_list("items")?;
@@ -562,12 +560,7 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 }
 
 /// `items[i][id]` changes (price, quantity, `deleted`), items without an id are added.
-fn update_items(
-    state: &mut State,
-    call: &Call,
-    sub: &mut Value,
-    items: &[Params],
-) -> Result<(), ApiError> {
+fn update_items(state: &mut State, call: &Call, sub: &mut Value, items: &[Params]) -> Result<(), ApiError> {
     let sub_id = sub["id"].as_str().unwrap_or_default().to_string();
     let period = (
         sub["current_period_start"].as_i64().unwrap_or(call.now),
@@ -585,22 +578,18 @@ fn update_items(
             "tax_rates",
             "discounts",
             "clear_usage",
+            "plan",
         ])?;
         match item.str("id")? {
             Some(item_id) => {
-                let Some(position) = current.iter().position(|i| i["id"] == item_id.as_str())
-                else {
-                    return Err(ApiError::no_such(
-                        "subscription item",
-                        &item_id,
-                        &item.full_name("id"),
-                    ));
+                let Some(position) = current.iter().position(|i| i["id"] == item_id.as_str()) else {
+                    return Err(ApiError::no_such("subscription item", &item_id, &item.full_name("id")));
                 };
                 if item.bool("deleted")?.unwrap_or(false) {
                     current.remove(position);
                     continue;
                 }
-                if item.has("price") || item.has("price_data") {
+                if item.has("price") || item.has("price_data") || item.has("plan") {
                     let price = item_price(state, call, item)?;
                     current[position]["plan"] = plan_of(&price);
                     current[position]["price"] = price;
@@ -666,8 +655,7 @@ pub fn cancel_now(state: &mut State, call: &Call, id: &str) -> Result<Value, Api
 }
 
 fn cancel(state: &mut State, call: &Call) -> Result<Value, ApiError> {
-    call.params
-        .allow(&["invoice_now", "prorate", "cancellation_details"])?;
+    call.params.allow(&["invoice_now", "prorate", "cancellation_details"])?;
     let id = call.path("id").to_string();
     let mut sub = fetch(state, call, &id)?;
     if let Some(details) = call.params.hash("cancellation_details")? {
@@ -708,31 +696,24 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
             "ended",
         ],
     )?;
-    list_of(
-        state,
-        call,
-        "subscription",
-        "subscription",
-        "/v1/subscriptions",
-        |s| {
-            let status_ok = match status.as_deref() {
-                None => s["status"] != "canceled",
-                Some("all") => true,
-                Some("ended") => s["status"] == "canceled" || s["status"] == "incomplete_expired",
-                Some(wanted) => s["status"] == wanted,
-            };
-            let price_ok = price
-                .as_ref()
-                .map(|pr| {
-                    s["items"]["data"]
-                        .as_array()
-                        .map(|items| items.iter().any(|i| i["price"]["id"] == pr.as_str()))
-                        .unwrap_or(false)
-                })
-                .unwrap_or(true);
-            status_ok && price_ok && super::matches_filter(s, "customer", &customer)
-        },
-    )
+    list_of(state, call, "subscription", "subscription", "/v1/subscriptions", |s| {
+        let status_ok = match status.as_deref() {
+            None => s["status"] != "canceled",
+            Some("all") => true,
+            Some("ended") => s["status"] == "canceled" || s["status"] == "incomplete_expired",
+            Some(wanted) => s["status"] == wanted,
+        };
+        let price_ok = price
+            .as_ref()
+            .map(|pr| {
+                s["items"]["data"]
+                    .as_array()
+                    .map(|items| items.iter().any(|i| i["price"]["id"] == pr.as_str()))
+                    .unwrap_or(false)
+            })
+            .unwrap_or(true);
+        status_ok && price_ok && super::matches_filter(s, "customer", &customer)
+    })
 }
 
 #[cfg(test)]
@@ -742,15 +723,9 @@ mod tests {
     use serde_json::json;
 
     async fn customer_with_card(app: &TestApp, pm: &str) -> (String, String) {
-        let c = app
-            .post("/v1/customers", &format!("payment_method={pm}"))
-            .await
-            .body;
+        let c = app.post("/v1/customers", &format!("payment_method={pm}")).await.body;
         let id = c["id"].as_str().unwrap().to_string();
-        let pm = app
-            .get(&format!("/v1/customers/{id}/payment_methods"))
-            .await
-            .body["data"][0]["id"]
+        let pm = app.get(&format!("/v1/customers/{id}/payment_methods")).await.body["data"][0]["id"]
             .as_str()
             .unwrap()
             .to_string();
@@ -787,9 +762,7 @@ mod tests {
         assert_eq!(invoice["status"], "paid");
         assert_eq!(invoice["amount_paid"], 3000);
         assert_eq!(invoice["payment_intent"]["status"], "succeeded");
-        assert!(
-            s["current_period_end"].as_i64().unwrap() > s["current_period_start"].as_i64().unwrap()
-        );
+        assert!(s["current_period_end"].as_i64().unwrap() > s["current_period_start"].as_i64().unwrap());
         let types = app.event_types().await;
         for t in [
             "customer.subscription.created",
@@ -820,10 +793,7 @@ mod tests {
             14 * 86_400
         );
         let invoice = app
-            .get(&format!(
-                "/v1/invoices/{}",
-                trial["latest_invoice"].as_str().unwrap()
-            ))
+            .get(&format!("/v1/invoices/{}", trial["latest_invoice"].as_str().unwrap()))
             .await
             .body;
         assert_eq!(invoice["amount_due"], 0);
@@ -833,9 +803,7 @@ mod tests {
         let incomplete = app
             .post(
                 "/v1/subscriptions",
-                &format!(
-                    "customer={declining}&items[0][price]={price}&default_payment_method={pm}"
-                ),
+                &format!("customer={declining}&items[0][price]={price}&default_payment_method={pm}"),
             )
             .await;
         assert_eq!(incomplete.status, 200, "{}", incomplete.body);
@@ -874,10 +842,7 @@ mod tests {
             .unwrap()
             .to_string();
         let no_pm = app
-            .post(
-                "/v1/subscriptions",
-                &format!("customer={none}&items[0][price]={price}"),
-            )
+            .post("/v1/subscriptions", &format!("customer={none}&items[0][price]={price}"))
             .await;
         assert_eq!(no_pm.status, 400);
         let pending = app
@@ -906,10 +871,7 @@ mod tests {
         )
         .await;
         let active = app
-            .get(&format!(
-                "/v1/subscriptions/{}",
-                sub["id"].as_str().unwrap()
-            ))
+            .get(&format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap()))
             .await
             .body;
         assert_eq!(active["status"], "active");
@@ -924,19 +886,14 @@ mod tests {
         let sub = app
             .post(
                 "/v1/subscriptions",
-                &format!(
-                    "customer={customer}&items[0][price]={monthly}&default_payment_method={pm}"
-                ),
+                &format!("customer={customer}&items[0][price]={monthly}&default_payment_method={pm}"),
             )
             .await
             .body;
         let id = sub["id"].as_str().unwrap();
         let item = sub["items"]["data"][0]["id"].as_str().unwrap();
         let scheduled = app
-            .post(
-                &format!("/v1/subscriptions/{id}"),
-                "cancel_at_period_end=true",
-            )
+            .post(&format!("/v1/subscriptions/{id}"), "cancel_at_period_end=true")
             .await
             .body;
         assert_eq!(scheduled["cancel_at_period_end"], true);
@@ -953,20 +910,14 @@ mod tests {
         assert_eq!(swapped["quantity"], 3);
         let yearly = app.recurring_price(5000, "year").await;
         let mismatch = app
-            .post(
-                &format!("/v1/subscriptions/{id}"),
-                &format!("items[0][price]={yearly}"),
-            )
+            .post(&format!("/v1/subscriptions/{id}"), &format!("items[0][price]={yearly}"))
             .await;
         assert_eq!(mismatch.status, 400);
         let canceled = app.delete(&format!("/v1/subscriptions/{id}")).await.body;
         assert_eq!(canceled["status"], "canceled");
         assert!(canceled["ended_at"].is_i64());
         let late = app
-            .post(
-                &format!("/v1/subscriptions/{id}"),
-                "cancel_at_period_end=false",
-            )
+            .post(&format!("/v1/subscriptions/{id}"), "cancel_at_period_end=false")
             .await;
         assert_eq!(late.status, 400);
         let meta = app
@@ -974,17 +925,13 @@ mod tests {
             .await;
         assert_eq!(meta.status, 200);
         assert_eq!(
-            app.get(&format!("/v1/subscriptions?customer={customer}"))
-                .await
-                .body["data"],
+            app.get(&format!("/v1/subscriptions?customer={customer}")).await.body["data"],
             json!([])
         );
         assert_eq!(
-            app.get(&format!(
-                "/v1/subscriptions?customer={customer}&status=canceled"
-            ))
-            .await
-            .body["data"]
+            app.get(&format!("/v1/subscriptions?customer={customer}&status=canceled"))
+                .await
+                .body["data"]
                 .as_array()
                 .unwrap()
                 .len(),
@@ -992,6 +939,44 @@ mod tests {
         );
         let types = app.event_types().await;
         assert!(types.contains(&"customer.subscription.deleted".to_string()));
+    }
+
+    #[actix_web::test]
+    async fn legacy_plan_items_and_trial_changes() {
+        let app = TestApp::new().await;
+        let price = app.recurring_price(700, "month").await;
+        let (customer, _) = customer_with_card(&app, "pm_card_visa").await;
+        let sub = app
+            .post(
+                "/v1/subscriptions",
+                &format!("customer={customer}&items[0][plan]={price}&trial_period_days=3"),
+            )
+            .await;
+        assert_eq!(sub.status, 200, "{}", sub.body);
+        assert_eq!(sub.body["plan"]["id"], price.as_str());
+        assert_eq!(sub.body["status"], "trialing");
+        let id = sub.body["id"].as_str().unwrap();
+        let later = sub.body["trial_end"].as_i64().unwrap() + 86_400;
+        let extended = app
+            .post(&format!("/v1/subscriptions/{id}"), &format!("trial_end={later}"))
+            .await
+            .body;
+        assert_eq!(extended["trial_end"], later);
+        assert_eq!(extended["current_period_end"], later);
+        let ended = app
+            .post(
+                &format!("/v1/subscriptions/{id}"),
+                "trial_end=now&proration_behavior=none",
+            )
+            .await
+            .body;
+        assert_eq!(ended["status"], "active");
+        assert_eq!(
+            app.post(&format!("/v1/subscriptions/{id}"), "trial_end=soon")
+                .await
+                .status,
+            400
+        );
     }
 
     #[actix_web::test]
@@ -1003,10 +988,7 @@ mod tests {
             .unwrap()
             .to_string();
         let once = app
-            .post(
-                "/v1/prices",
-                &format!("product={product}&currency=usd&unit_amount=100"),
-            )
+            .post("/v1/prices", &format!("product={product}&currency=usd&unit_amount=100"))
             .await
             .body["id"]
             .as_str()
@@ -1027,13 +1009,16 @@ mod tests {
             "items"
         );
         assert_eq!(
-            app.post("/v1/subscriptions", "items[0][price]=price_x")
-                .await
-                .body["error"]["param"],
+            app.post("/v1/subscriptions", "items[0][price]=price_x").await.body["error"]["param"],
             "customer"
         );
         let price = app.recurring_price(100, "month").await;
-        let bad_pm = app.post("/v1/subscriptions", &format!("customer={customer}&items[0][price]={price}&default_payment_method=pm_card_visa")).await;
+        let bad_pm = app
+            .post(
+                "/v1/subscriptions",
+                &format!("customer={customer}&items[0][price]={price}&default_payment_method=pm_card_visa"),
+            )
+            .await;
         assert_eq!(bad_pm.status, 400);
         assert_eq!(app.get("/v1/subscriptions").await.body["data"], json!([]));
     }

@@ -10,10 +10,7 @@ use super::super::endpoint::{get, post, ApiRoute, Call};
 use super::super::ids;
 use super::super::state::State;
 
-pub const ROUTES: &[ApiRoute] = &[
-    post("/tokens", create).public(),
-    get("/tokens/{id}", retrieve),
-];
+pub const ROUTES: &[ApiRoute] = &[post("/tokens", create).public(), get("/tokens/{id}", retrieve)];
 
 fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&["card", "customer"])?;
@@ -69,45 +66,31 @@ fn retrieve(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 }
 
 /// Look a token up without using it: its card id, card and card JSON.
-pub fn peek(
-    state: &State,
-    call: &Call,
-    token: &str,
-    param: &str,
-) -> Result<(String, Card, Value), ApiError> {
+pub fn peek(state: &State, call: &Call, token: &str, param: &str) -> Result<(String, Card, Value), ApiError> {
     if let Some(card) = cards::magic(token).filter(|_| token.starts_with("tok_")) {
         let id = ids::new_id("card_");
         let json = card.source_json(&id, None, None);
         return Ok((id, card, json));
     }
-    let stored = state
-        .objects
-        .fetch(call.owner(), "token", "token", token, param)?;
+    let stored = state.objects.fetch(call.owner(), "token", "token", token, param)?;
     if stored["used"] == true {
-        return Err(ApiError::invalid(format!(
-            "You cannot use a Stripe token more than once: {token}."
-        ))
-        .with_code("token_already_used")
-        .with_param(param));
+        return Err(
+            ApiError::invalid(format!("You cannot use a Stripe token more than once: {token}."))
+                .with_code("token_already_used")
+                .with_param(param),
+        );
     }
-    let card =
-        state.cards.get(token).cloned().ok_or_else(|| {
-            ApiError::internal(format!("The sandbox lost the card behind {token}."))
-        })?;
-    let card_id = stored["card"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let card = state
+        .cards
+        .get(token)
+        .cloned()
+        .ok_or_else(|| ApiError::internal(format!("The sandbox lost the card behind {token}.")))?;
+    let card_id = stored["card"]["id"].as_str().unwrap_or_default().to_string();
     Ok((card_id, card, stored["card"].clone()))
 }
 
 /// Use a token once: its card id and card.
-pub fn consume(
-    state: &mut State,
-    call: &Call,
-    token: &str,
-    param: &str,
-) -> Result<(String, Card), ApiError> {
+pub fn consume(state: &mut State, call: &Call, token: &str, param: &str) -> Result<(String, Card), ApiError> {
     let (card_id, card, _) = peek(state, call, token, param)?;
     if let Some(mut stored) = state.objects.get(call.owner(), token).cloned() {
         stored["used"] = json!(true);
@@ -138,9 +121,7 @@ mod tests {
         assert!(t["card"]["id"].as_str().unwrap().starts_with("card_"));
         assert_eq!(t["card"]["last4"], "9995");
         assert_eq!(t["card"]["brand"], "Visa");
-        let got = app
-            .get(&format!("/v1/tokens/{}", t["id"].as_str().unwrap()))
-            .await;
+        let got = app.get(&format!("/v1/tokens/{}", t["id"].as_str().unwrap())).await;
         assert_eq!(got.body["id"], t["id"]);
     }
 
@@ -158,24 +139,16 @@ mod tests {
             .unwrap()
             .to_string();
         let first = app
-            .post(
-                "/v1/charges",
-                &format!("amount=500&currency=usd&source={token}"),
-            )
+            .post("/v1/charges", &format!("amount=500&currency=usd&source={token}"))
             .await;
         assert_eq!(first.status, 200, "{}", first.body);
         let second = app
-            .post(
-                "/v1/charges",
-                &format!("amount=500&currency=usd&source={token}"),
-            )
+            .post("/v1/charges", &format!("amount=500&currency=usd&source={token}"))
             .await;
         assert_eq!(second.status, 400);
         assert_eq!(second.body["error"]["code"], "token_already_used");
         for _ in 0..2 {
-            let magic = app
-                .post("/v1/charges", "amount=500&currency=usd&source=tok_visa")
-                .await;
+            let magic = app.post("/v1/charges", "amount=500&currency=usd&source=tok_visa").await;
             assert_eq!(magic.status, 200);
         }
     }

@@ -125,19 +125,10 @@ pub fn make(state: &mut State, call: &Call, new: &NewTransfer) -> Value {
 }
 
 /// Reverse part of a transfer (`trr_`): money comes back from the destination.
-pub fn reverse(
-    state: &mut State,
-    call: &Call,
-    transfer_id: &str,
-    amount: i64,
-) -> Result<Value, ApiError> {
-    let before = state.objects.fetch(
-        call.owner(),
-        "transfer",
-        "transfer",
-        transfer_id,
-        "transfer",
-    )?;
+pub fn reverse(state: &mut State, call: &Call, transfer_id: &str, amount: i64) -> Result<Value, ApiError> {
+    let before = state
+        .objects
+        .fetch(call.owner(), "transfer", "transfer", transfer_id, "transfer")?;
     let mut transfer = before.clone();
     let total = transfer["amount"].as_i64().unwrap_or(0);
     let reversed = transfer["amount_reversed"].as_i64().unwrap_or(0);
@@ -228,13 +219,9 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     connected_account(state, &destination, "destination")?;
     let source_transaction = p.str("source_transaction")?;
     if let Some(charge) = &source_transaction {
-        state.objects.fetch(
-            call.owner(),
-            "charge",
-            "charge",
-            charge,
-            "source_transaction",
-        )?;
+        state
+            .objects
+            .fetch(call.owner(), "charge", "charge", charge, "source_transaction")?;
     }
     let mut metadata = json!({});
     p.apply_metadata(&mut metadata)?;
@@ -262,10 +249,9 @@ fn retrieve(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 
 fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(&["description", "metadata"])?;
-    let before =
-        state
-            .objects
-            .fetch(call.owner(), "transfer", "transfer", call.path("id"), "id")?;
+    let before = state
+        .objects
+        .fetch(call.owner(), "transfer", "transfer", call.path("id"), "id")?;
     let mut transfer = before.clone();
     super::update_field(&call.params, &mut transfer, "description")?;
     call.params.apply_metadata(&mut transfer["metadata"])?;
@@ -277,25 +263,16 @@ fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 }
 
 fn create_reversal(state: &mut State, call: &Call) -> Result<Value, ApiError> {
-    call.params.allow(&[
-        "amount",
-        "description",
-        "metadata",
-        "refund_application_fee",
-    ])?;
+    call.params
+        .allow(&["amount", "description", "metadata", "refund_application_fee"])?;
     let id = call.path("id").to_string();
-    let transfer = state
-        .objects
-        .fetch(call.owner(), "transfer", "transfer", &id, "id")?;
-    let left = transfer["amount"].as_i64().unwrap_or(0)
-        - transfer["amount_reversed"].as_i64().unwrap_or(0);
+    let transfer = state.objects.fetch(call.owner(), "transfer", "transfer", &id, "id")?;
+    let left = transfer["amount"].as_i64().unwrap_or(0) - transfer["amount_reversed"].as_i64().unwrap_or(0);
     let amount = call.params.int("amount")?.unwrap_or(left);
     let mut reversal = reverse(state, call, &id, amount)?;
     if call.params.has("metadata") {
         call.params.apply_metadata(&mut reversal["metadata"])?;
-        let mut transfer = state
-            .objects
-            .fetch(call.owner(), "transfer", "transfer", &id, "id")?;
+        let mut transfer = state.objects.fetch(call.owner(), "transfer", "transfer", &id, "id")?;
         if let Some(first) = transfer["reversals"]["data"].get_mut(0) {
             *first = reversal.clone();
         }
@@ -307,13 +284,8 @@ fn create_reversal(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 fn list_reversals(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     call.params.allow(LIST_PARAMS)?;
     let id = call.path("id").to_string();
-    let transfer = state
-        .objects
-        .fetch(call.owner(), "transfer", "transfer", &id, "id")?;
-    let items = transfer["reversals"]["data"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let transfer = state.objects.fetch(call.owner(), "transfer", "transfer", &id, "id")?;
+    let items = transfer["reversals"]["data"].as_array().cloned().unwrap_or_default();
     list::page(
         items,
         &call.params,
@@ -326,13 +298,9 @@ fn list(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let mut allowed = LIST_PARAMS.to_vec();
     allowed.extend(["destination", "transfer_group"]);
     call.params.allow(&allowed)?;
-    let (destination, group) = (
-        call.params.str("destination")?,
-        call.params.str("transfer_group")?,
-    );
+    let (destination, group) = (call.params.str("destination")?, call.params.str("transfer_group")?);
     list_of(state, call, "transfer", "transfer", "/v1/transfers", |t| {
-        matches_filter(t, "destination", &destination)
-            && matches_filter(t, "transfer_group", &group)
+        matches_filter(t, "destination", &destination) && matches_filter(t, "transfer_group", &group)
     })
 }
 
@@ -344,57 +312,43 @@ mod tests {
     async fn transfer_to_an_enabled_account_and_reverse() {
         let app = TestApp::new().await;
         let acct = app.enabled_account().await;
-        let t = app.post("/v1/transfers", &format!("amount=700&currency=usd&destination={acct}&transfer_group=ORDER1&metadata[k]=v")).await;
+        let t = app
+            .post(
+                "/v1/transfers",
+                &format!("amount=700&currency=usd&destination={acct}&transfer_group=ORDER1&metadata[k]=v"),
+            )
+            .await;
         assert_eq!(t.status, 200, "{}", t.body);
         let t = t.body;
         assert!(t["id"].as_str().unwrap().starts_with("tr_"));
-        assert!(t["destination_payment"]
-            .as_str()
-            .unwrap()
-            .starts_with("py_"));
+        assert!(t["destination_payment"].as_str().unwrap().starts_with("py_"));
         // The platform's balance may go negative; the destination receives the money.
         let platform = app.get("/v1/balance").await.body;
         assert_eq!(platform["available"][0]["amount"], -700);
         let connected = app.get_as(&acct, "/v1/balance").await.body;
         assert_eq!(connected["available"][0]["amount"], 700);
         let id = t["id"].as_str().unwrap();
-        let reversal = app
-            .post(&format!("/v1/transfers/{id}/reversals"), "amount=200")
-            .await;
+        let reversal = app.post(&format!("/v1/transfers/{id}/reversals"), "amount=200").await;
         assert_eq!(reversal.status, 200, "{}", reversal.body);
         assert!(reversal.body["id"].as_str().unwrap().starts_with("trr_"));
-        let over = app
-            .post(&format!("/v1/transfers/{id}/reversals"), "amount=600")
-            .await;
+        let over = app.post(&format!("/v1/transfers/{id}/reversals"), "amount=600").await;
         assert_eq!(over.status, 400);
         let got = app.get(&format!("/v1/transfers/{id}")).await.body;
         assert_eq!(got["amount_reversed"], 200);
         assert_eq!(got["reversals"]["data"].as_array().unwrap().len(), 1);
-        let listed = app
-            .get(&format!("/v1/transfers?destination={acct}"))
-            .await
-            .body;
+        let listed = app.get(&format!("/v1/transfers?destination={acct}")).await.body;
         assert_eq!(listed["data"].as_array().unwrap().len(), 1);
-        assert!(app
-            .event_types()
-            .await
-            .contains(&"transfer.created".to_string()));
+        assert!(app.event_types().await.contains(&"transfer.created".to_string()));
     }
 
     #[actix_web::test]
     async fn destination_must_exist_and_be_enabled() {
         let app = TestApp::new().await;
         let missing = app
-            .post(
-                "/v1/transfers",
-                "amount=700&currency=usd&destination=acct_nope",
-            )
+            .post("/v1/transfers", "amount=700&currency=usd&destination=acct_nope")
             .await;
         assert_eq!(missing.status, 404);
-        assert_eq!(
-            missing.body["error"]["message"],
-            "No such destination: 'acct_nope'"
-        );
+        assert_eq!(missing.body["error"]["message"], "No such destination: 'acct_nope'");
         let fresh = app
             .post(
                 "/v1/accounts",
@@ -405,10 +359,7 @@ mod tests {
         let not_ready = app
             .post(
                 "/v1/transfers",
-                &format!(
-                    "amount=700&currency=usd&destination={}",
-                    fresh["id"].as_str().unwrap()
-                ),
+                &format!("amount=700&currency=usd&destination={}", fresh["id"].as_str().unwrap()),
             )
             .await;
         assert_eq!(not_ready.status, 400);

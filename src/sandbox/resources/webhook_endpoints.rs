@@ -58,13 +58,9 @@ fn events_param(p: &Params) -> Result<Option<Vec<String>>, ApiError> {
 }
 
 fn fetch(state: &State, call: &Call) -> Result<Value, ApiError> {
-    state.objects.fetch(
-        None,
-        "webhook_endpoint",
-        "webhook endpoint",
-        call.path("id"),
-        "id",
-    )
+    state
+        .objects
+        .fetch(None, "webhook_endpoint", "webhook endpoint", call.path("id"), "id")
 }
 
 fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
@@ -78,10 +74,9 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         "connect",
     ])?;
     if call.owner().is_some() {
-        return Err(ApiError::invalid(
-            "Webhook endpoints belong to the platform; do not send Stripe-Account.",
-        )
-        .with_status(403));
+        return Err(
+            ApiError::invalid("Webhook endpoints belong to the platform; do not send Stripe-Account.").with_status(403),
+        );
     }
     let url = url_param(p)?.ok_or_else(|| ApiError::missing_param("url"))?;
     let events = events_param(p)?.ok_or_else(|| ApiError::missing_param("enabled_events"))?;
@@ -118,13 +113,7 @@ fn retrieve(state: &mut State, call: &Call) -> Result<Value, ApiError> {
 
 fn update(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let p = &call.params;
-    p.allow(&[
-        "url",
-        "enabled_events",
-        "description",
-        "metadata",
-        "disabled",
-    ])?;
+    p.allow(&["url", "enabled_events", "description", "metadata", "disabled"])?;
     let mut endpoint = fetch(state, call)?;
     if let Some(url) = url_param(p)? {
         endpoint["url"] = json!(url);
@@ -193,39 +182,27 @@ mod tests {
         assert_eq!(updated["status"], "disabled");
         assert_eq!(updated["enabled_events"][0], "*");
         assert_eq!(
-            app.delete(&format!("/v1/webhook_endpoints/{id}"))
-                .await
-                .body["deleted"],
+            app.delete(&format!("/v1/webhook_endpoints/{id}")).await.body["deleted"],
             true
         );
-        assert_eq!(
-            app.get(&format!("/v1/webhook_endpoints/{id}")).await.status,
-            404
-        );
+        assert_eq!(app.get(&format!("/v1/webhook_endpoints/{id}")).await.status, 404);
     }
 
     #[actix_web::test]
     async fn validation() {
         let app = TestApp::new().await;
         assert_eq!(
-            app.post("/v1/webhook_endpoints", "enabled_events[]=*")
-                .await
-                .body["error"]["param"],
+            app.post("/v1/webhook_endpoints", "enabled_events[]=*").await.body["error"]["param"],
             "url"
         );
         assert_eq!(
-            app.post("/v1/webhook_endpoints", "url=https%3A%2F%2Fa.test")
-                .await
-                .body["error"]["param"],
+            app.post("/v1/webhook_endpoints", "url=https%3A%2F%2Fa.test").await.body["error"]["param"],
             "enabled_events"
         );
         assert_eq!(
-            app.post(
-                "/v1/webhook_endpoints",
-                "url=ftp%3A%2F%2Fa.test&enabled_events[]=*"
-            )
-            .await
-            .body["error"]["param"],
+            app.post("/v1/webhook_endpoints", "url=ftp%3A%2F%2Fa.test&enabled_events[]=*")
+                .await
+                .body["error"]["param"],
             "url"
         );
         assert_eq!(

@@ -1,0 +1,3 @@
+DROP TABLE record_uniques;
+DROP TABLE record_values;
+DROP TABLE records;
