@@ -448,7 +448,7 @@ fn serve(app_dir: &PathBuf, overrides: Overrides, watch: bool, sandbox: bool) ->
         "payforms serving {} on http://{address}",
         instance.settings.app_dir.display()
     );
-    match runtime.block_on(crate::api::serve(instance, signal, listener)) {
+    match runtime.block_on(async move { crate::api::serve(instance, signal, listener)?.await }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("server error: {e}");

@@ -83,6 +83,36 @@ fn stripe_code(error: &Value) -> &str {
     error["extensions"]["stripeErrorCode"].as_str().unwrap_or_default()
 }
 
+/// A connected account that may receive transfers, onboarded in steps the
+/// way a multi-step form does: create, add the representative, then accept
+/// the terms with the same request type (gateway_id makes it an update).
+fn onboarded_account(env: &StripeEnv, email: &str) -> (Value, String) {
+    let account = env.dispatch_ok(
+        "create_account",
+        json!({ "email": email, "country": "US", "externalId": "seller-1" }),
+    );
+    let id = text(&account["gateway_id"]);
+    assert_eq!(account["state"], "pending", "{account}");
+    assert_eq!(account["charges_enabled"], false);
+    env.dispatch_ok(
+        "create_person",
+        json!({ "accountId": id, "firstName": "Zoë", "lastName": "Ñandú", "relationship": { "representative": true, "title": "CEO" } }),
+    );
+    let accepted_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let enabled = env.dispatch_ok(
+        "create_account",
+        json!({ "gatewayId": id, "businessType": "company", "tosAcceptanceDate": accepted_at, "tosAcceptanceIp": "127.0.0.1" }),
+    );
+    assert_eq!(enabled["id"], account["id"], "the same account record");
+    assert_eq!(enabled["state"], "active", "{enabled}");
+    assert_eq!(enabled["charges_enabled"], true);
+    assert_eq!(enabled["payouts_enabled"], true);
+    (enabled, id)
+}
+
 fn customer_lifecycle(env: &StripeEnv) {
     let record = env.dispatch_ok(
         "create_customer",
@@ -513,12 +543,7 @@ fn partial_capture_is_not_a_refund(env: &StripeEnv) {
 }
 
 fn payment_options_reach_stripe(env: &StripeEnv) {
-    let account = text(
-        &env.dispatch_ok(
-            "create_account",
-            json!({ "email": "seller@example.com", "country": "US" }),
-        )["gateway_id"],
-    );
+    let (_, account) = onboarded_account(env, "seller@example.com");
     let record = env.dispatch_ok(
         "create_payment",
         json!({
@@ -718,17 +743,11 @@ fn checkout_sessions(env: &StripeEnv) {
 }
 
 fn connect_accounts_persons_transfers(env: &StripeEnv) {
-    let account = env.dispatch_ok(
-        "create_account",
-        json!({ "email": "seller@example.com", "country": "US", "externalId": "seller-1" }),
-    );
-    let id = text(&account["gateway_id"]);
+    let (account, id) = onboarded_account(env, "seller@example.com");
     assert!(id.starts_with("acct_"), "{account}");
     assert_eq!(account["email"], "seller@example.com");
     assert_eq!(account["account_type"], "custom");
     assert_eq!(account["external_id"], "seller-1");
-    assert!(["pending", "restricted", "active"].contains(&account["state"].as_str().unwrap()));
-    // The same request type with gateway_id updates the account (multi-step forms).
     let updated = env.dispatch_ok(
         "create_account",
         json!({ "gatewayId": id, "email": "seller2@example.com" }),
@@ -742,23 +761,25 @@ fn connect_accounts_persons_transfers(env: &StripeEnv) {
         "create_person",
         json!({
             "accountId": id,
-            "firstName": "Zoë",
-            "lastName": "Ñandú",
-            "email": "zoe@example.com",
-            "relationship": { "representative": true, "title": "CEO" },
+            "firstName": "Élodie",
+            "lastName": "Owner",
+            "email": "elodie@example.com",
+            "relationship": { "owner": true },
             "dob": { "day": 1, "month": 2, "year": 1980 }
         }),
     );
     assert!(text(&person["gateway_id"]).starts_with("person_"), "{person}");
     assert_eq!(person["account_id"], id.as_str());
-    assert_eq!(person["first_name"], "Zoë");
+    assert_eq!(person["first_name"], "Élodie");
+    assert_eq!(person["relationship"]["owner"], true);
     env.dispatch_ok("get_persons", json!({ "gatewayId": id }));
     let (_, listed) = env.last_response("get_persons");
-    assert!(listed["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|p| p["id"] == person["gateway_id"]));
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(
+        env.records("persons", "gatewayId", json!({ "accountId": { "eq": id } }))
+            .len(),
+        2
+    );
 
     let transfer = env.dispatch_ok(
         "create_transfer",

@@ -122,11 +122,18 @@ fn stored_event(server: &TestServer, event_id: &str) -> Option<Value> {
 
 /// Waits until the stored event `event_id` is done (processed, skipped or failed).
 fn wait_done(server: &TestServer, event_id: &str) -> Value {
-    wait_for(&format!("event {event_id} to be processed"), Duration::from_secs(30), || {
-        stored_event(server, event_id).filter(|e| {
-            matches!(e["status"].as_str(), Some("processed") | Some("skipped") | Some("failed"))
-        })
-    })
+    wait_for(
+        &format!("event {event_id} to be processed"),
+        Duration::from_secs(30),
+        || {
+            stored_event(server, event_id).filter(|e| {
+                matches!(
+                    e["status"].as_str(),
+                    Some("processed") | Some("skipped") | Some("failed")
+                )
+            })
+        },
+    )
 }
 
 /// Every record of a model's connection query (e.g. "payments"), all pages.
@@ -156,7 +163,10 @@ fn record(server: &TestServer, connection: &str, gateway_id: &str, fields: &str)
         .as_array()
         .cloned()
         .unwrap_or_default();
-    assert!(nodes.len() <= 1, "one {connection} record per gateway id {gateway_id}: {nodes:?}");
+    assert!(
+        nodes.len() <= 1,
+        "one {connection} record per gateway id {gateway_id}: {nodes:?}"
+    );
     nodes.into_iter().next()
 }
 
@@ -190,7 +200,12 @@ fn charge_of(payment_intent: &str, charge: &str, amount_refunded: i64) -> Value 
 /// nothing inherited from the developer's shell.
 fn payforms(server: &TestServer, app: &Path, args: &[&str]) -> Output {
     let mut command = Command::new(payforms_bin());
-    command.args(args).arg("--app").arg(app).arg("--database").arg(server.database_url());
+    command
+        .args(args)
+        .arg("--app")
+        .arg(app)
+        .arg("--database")
+        .arg(server.database_url());
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy().to_string();
         if key.starts_with("PAYFORMS_") || key.starts_with("STRIPE_") || key == "DATABASE_URL" {
@@ -217,7 +232,12 @@ fn text(output: &Output) -> String {
 fn inbox_stores_only_valid_deliveries(database: Option<&str>) {
     let server = start(database);
     let t = now();
-    let valid = event("evt_valid", "customer.created", t, json!({"id": "cus_valid", "object": "customer"}));
+    let valid = event(
+        "evt_valid",
+        "customer.created",
+        t,
+        json!({"id": "cus_valid", "object": "customer"}),
+    );
     let (status, body) = deliver_signed(&server, &valid);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["duplicate"], json!(false));
@@ -230,18 +250,43 @@ fn inbox_stores_only_valid_deliveries(database: Option<&str>) {
         rejected.push(name.to_string());
     };
     let wrong = event("evt_wrong_secret", "customer.created", t, json!({"id": "cus_1"}));
-    refuse("wrong secret", &wrong, Some(stripe_signature_header(&wrong, "whsec_not_ours", t)), 400);
+    refuse(
+        "wrong secret",
+        &wrong,
+        Some(stripe_signature_header(&wrong, "whsec_not_ours", t)),
+        400,
+    );
     let stale = event("evt_stale", "customer.created", t, json!({"id": "cus_2"}));
-    refuse("stale", &stale, Some(stripe_signature_header(&stale, SECRET, t - TOLERANCE - 30)), 400);
+    refuse(
+        "stale",
+        &stale,
+        Some(stripe_signature_header(&stale, SECRET, t - TOLERANCE - 30)),
+        400,
+    );
     let future = event("evt_future", "customer.created", t, json!({"id": "cus_3"}));
-    refuse("future", &future, Some(stripe_signature_header(&future, SECRET, t + TOLERANCE + 30)), 400);
+    refuse(
+        "future",
+        &future,
+        Some(stripe_signature_header(&future, SECRET, t + TOLERANCE + 30)),
+        400,
+    );
     let missing = event("evt_missing_header", "customer.created", t, json!({"id": "cus_4"}));
     refuse("missing header", &missing, None, 400);
     let malformed = event("evt_malformed", "customer.created", t, json!({"id": "cus_5"}));
     refuse("malformed header", &malformed, Some("garbage".into()), 400);
-    refuse("non-numeric t", &malformed, Some(format!("t=abc,v1={}", "0".repeat(64))), 400);
+    refuse(
+        "non-numeric t",
+        &malformed,
+        Some(format!("t=abc,v1={}", "0".repeat(64))),
+        400,
+    );
     refuse("no v1", &malformed, Some(format!("t={t}")), 400);
-    let signed_body = event("evt_tampered", "payment_intent.succeeded", t, payment_intent("pi_tampered", "succeeded"));
+    let signed_body = event(
+        "evt_tampered",
+        "payment_intent.succeeded",
+        t,
+        payment_intent("pi_tampered", "succeeded"),
+    );
     let header = stripe_signature_header(&signed_body, SECRET, t);
     let tampered = signed_body.replace("2500", "1");
     assert_ne!(tampered, signed_body);
@@ -252,29 +297,56 @@ fn inbox_stores_only_valid_deliveries(database: Option<&str>) {
         t,
         json!({"id": "cus_6", "description": "x".repeat(256 * 1024)}),
     );
-    refuse("oversized body", &huge, Some(stripe_signature_header(&huge, SECRET, t)), 413);
+    refuse(
+        "oversized body",
+        &huge,
+        Some(stripe_signature_header(&huge, SECRET, t)),
+        413,
+    );
     let not_an_event = json!({"hello": "world"}).to_string();
-    refuse("not an event", &not_an_event, Some(stripe_signature_header(&not_an_event, SECRET, t)), 400);
+    refuse(
+        "not an event",
+        &not_an_event,
+        Some(stripe_signature_header(&not_an_event, SECRET, t)),
+        400,
+    );
 
     // Two v1 signatures, the first bogus: Stripe sends one per secret in rotation.
     let two = event("evt_two_v1", "customer.created", t, json!({"id": "cus_two"}));
     let good = stripe_signature_header(&two, SECRET, t);
     let good_v1 = good.split_once(",v1=").expect("v1 in header").1;
-    let (status, body) = deliver(&server, &two, Some(&format!("t={t},v1={},v1={good_v1}", "ab".repeat(32))));
+    let (status, body) = deliver(
+        &server,
+        &two,
+        Some(&format!("t={t},v1={},v1={good_v1}", "ab".repeat(32))),
+    );
     assert_eq!(status, 200, "{body}");
 
     // The same event id again (Stripe retries): 2xx, flagged, nothing new, the first body kept.
-    let repeat = event("evt_valid", "customer.created", t, json!({"id": "cus_valid", "object": "customer", "email": "changed@example.com"}));
+    let repeat = event(
+        "evt_valid",
+        "customer.created",
+        t,
+        json!({"id": "cus_valid", "object": "customer", "email": "changed@example.com"}),
+    );
     let (status, body) = deliver_signed(&server, &repeat);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["duplicate"], json!(true));
 
     let stored = stored_events(&server);
     let ids: BTreeSet<&str> = stored.iter().filter_map(|e| e["eventId"].as_str()).collect();
-    assert_eq!(ids, BTreeSet::from(["evt_valid", "evt_two_v1"]), "rejected {rejected:?}; stored {stored:?}");
+    assert_eq!(
+        ids,
+        BTreeSet::from(["evt_valid", "evt_two_v1"]),
+        "rejected {rejected:?}; stored {stored:?}"
+    );
     assert_eq!(stored.len(), 2, "one row per event id");
     let first = stored.iter().find(|e| e["eventId"] == "evt_valid").expect("evt_valid");
-    assert_eq!(first["data"], json!(valid), "the stored body is the first delivery, byte for byte");
+    assert_eq!(
+        first["data"],
+        json!(valid),
+        "the stored body is the first delivery, byte for byte"
+    );
     assert_eq!(first["type"], "customer.created");
     // Both stored events are processed by the shipped customer.created processor.
     for id in ["evt_valid", "evt_two_v1"] {
@@ -317,7 +389,10 @@ fn rotated_secrets_are_all_accepted() {
         .iter()
         .filter_map(|e| e["eventId"].as_str().map(str::to_string))
         .collect();
-    assert_eq!(ids, BTreeSet::from(["evt_old_secret".to_string(), "evt_new_secret".to_string()]));
+    assert_eq!(
+        ids,
+        BTreeSet::from(["evt_old_secret".to_string(), "evt_new_secret".to_string()])
+    );
 }
 
 // ------------------------------------------------------------ processing
@@ -327,7 +402,12 @@ fn rotated_secrets_are_all_accepted() {
 fn payment_follows_events_in_stripe_order(database: Option<&str>) {
     let server = start(database);
     let t = now();
-    let succeeded = event("evt_pi_succeeded", "payment_intent.succeeded", t, payment_intent("pi_order", "succeeded"));
+    let succeeded = event(
+        "evt_pi_succeeded",
+        "payment_intent.succeeded",
+        t,
+        payment_intent("pi_order", "succeeded"),
+    );
     assert_eq!(deliver_signed(&server, &succeeded).0, 200);
     assert_eq!(wait_done(&server, "evt_pi_succeeded")["status"], "processed");
     let paid = payment(&server, "pi_order");
@@ -340,11 +420,30 @@ fn payment_follows_events_in_stripe_order(database: Option<&str>) {
     assert_eq!(paid["eventCreated"], json!(t));
 
     // Delivered late, created earlier: the event_created rule skips it.
-    let late = event("evt_pi_late_processing", "payment_intent.processing", t - 60, payment_intent("pi_order", "processing"));
+    let late = event(
+        "evt_pi_late_processing",
+        "payment_intent.processing",
+        t - 60,
+        payment_intent("pi_order", "processing"),
+    );
     // Same second as `succeeded`: only the state precedence keeps it succeeded.
-    let same_second = event("evt_pi_same_second", "payment_intent.processing", t, payment_intent("pi_order", "processing"));
-    let action = event("evt_pi_same_second_action", "payment_intent.requires_action", t, payment_intent("pi_order", "requires_action"));
-    for (id, body) in [("evt_pi_late_processing", &late), ("evt_pi_same_second", &same_second), ("evt_pi_same_second_action", &action)] {
+    let same_second = event(
+        "evt_pi_same_second",
+        "payment_intent.processing",
+        t,
+        payment_intent("pi_order", "processing"),
+    );
+    let action = event(
+        "evt_pi_same_second_action",
+        "payment_intent.requires_action",
+        t,
+        payment_intent("pi_order", "requires_action"),
+    );
+    for (id, body) in [
+        ("evt_pi_late_processing", &late),
+        ("evt_pi_same_second", &same_second),
+        ("evt_pi_same_second_action", &action),
+    ] {
         assert_eq!(deliver_signed(&server, body).0, 200);
         assert_eq!(wait_done(&server, id)["status"], "processed", "{id}");
         let now_payment = payment(&server, "pi_order");
@@ -354,16 +453,31 @@ fn payment_follows_events_in_stripe_order(database: Option<&str>) {
     }
 
     // Later events still move it forward: a partial, then a full refund.
-    let partial = event("evt_ch_partial", "charge.refunded", t + 5, charge_of("pi_order", "ch_order", 1000));
+    let partial = event(
+        "evt_ch_partial",
+        "charge.refunded",
+        t + 5,
+        charge_of("pi_order", "ch_order", 1000),
+    );
     assert_eq!(deliver_signed(&server, &partial).0, 200);
     assert_eq!(wait_done(&server, "evt_ch_partial")["status"], "processed");
     let refunded = payment(&server, "pi_order");
     assert_eq!(refunded["state"], "partially_refunded");
     assert_eq!(refunded["amountRefunded"], 1000);
     assert_eq!(refunded["chargeId"], "ch_order");
-    let full = event("evt_ch_full", "charge.refunded", t + 9, charge_of("pi_order", "ch_order", 2500));
+    let full = event(
+        "evt_ch_full",
+        "charge.refunded",
+        t + 9,
+        charge_of("pi_order", "ch_order", 2500),
+    );
     // And a stale copy of the partial refund arriving after the full one.
-    let stale_partial = event("evt_ch_partial_late", "charge.refunded", t + 7, charge_of("pi_order", "ch_order", 1000));
+    let stale_partial = event(
+        "evt_ch_partial_late",
+        "charge.refunded",
+        t + 7,
+        charge_of("pi_order", "ch_order", 1000),
+    );
     for (id, body) in [("evt_ch_full", &full), ("evt_ch_partial_late", &stale_partial)] {
         assert_eq!(deliver_signed(&server, body).0, 200);
         assert_eq!(wait_done(&server, id)["status"], "processed");
@@ -378,7 +492,12 @@ fn payment_follows_events_in_stripe_order(database: Option<&str>) {
     let mut failed_pi = payment_intent("pi_retry", "requires_payment_method");
     failed_pi["last_payment_error"] = json!({"code": "card_declined", "decline_code": "insufficient_funds", "message": "Your card has insufficient funds."});
     let failed = event("evt_retry_failed", "payment_intent.payment_failed", t, failed_pi);
-    let older = event("evt_retry_processing", "payment_intent.processing", t - 3, payment_intent("pi_retry", "processing"));
+    let older = event(
+        "evt_retry_processing",
+        "payment_intent.processing",
+        t - 3,
+        payment_intent("pi_retry", "processing"),
+    );
     for (id, body) in [("evt_retry_failed", &failed), ("evt_retry_processing", &older)] {
         assert_eq!(deliver_signed(&server, body).0, 200);
         assert_eq!(wait_done(&server, id)["status"], "processed");
@@ -388,7 +507,12 @@ fn payment_follows_events_in_stripe_order(database: Option<&str>) {
     assert_eq!(failed_payment["errorCode"], "insufficient_funds");
     assert_eq!(failed_payment["errorMessage"], "Your card has insufficient funds.");
     // A newer attempt that succeeds wins.
-    let retried = event("evt_retry_succeeded", "payment_intent.succeeded", t + 2, payment_intent("pi_retry", "succeeded"));
+    let retried = event(
+        "evt_retry_succeeded",
+        "payment_intent.succeeded",
+        t + 2,
+        payment_intent("pi_retry", "succeeded"),
+    );
     assert_eq!(deliver_signed(&server, &retried).0, 200);
     assert_eq!(wait_done(&server, "evt_retry_succeeded")["status"], "processed");
     let retried_payment = payment(&server, "pi_retry");
@@ -401,7 +525,11 @@ fn payment_follows_events_in_stripe_order(database: Option<&str>) {
     let skipped = wait_done(&server, "evt_unknown_type");
     assert_eq!(skipped["status"], "skipped");
     assert_eq!(skipped["processed"], json!(false));
-    assert_eq!(records(&server, "payments", "gatewayId").len(), 2, "pi_order and pi_retry only");
+    assert_eq!(
+        records(&server, "payments", "gatewayId").len(),
+        2,
+        "pi_order and pi_retry only"
+    );
 }
 
 #[test]
@@ -417,14 +545,34 @@ fn payment_follows_events_in_stripe_order_postgres() {
 
 /// The event types modules/stripe has processors for (and payforms subscribes to).
 const HANDLED_EVENTS: [&str; 28] = [
-    "payment_intent.succeeded", "payment_intent.processing", "payment_intent.payment_failed",
-    "payment_intent.amount_capturable_updated", "payment_intent.canceled", "payment_intent.requires_action",
-    "charge.succeeded", "charge.captured", "charge.refunded", "charge.failed", "charge.dispute.created",
-    "refund.updated", "checkout.session.completed", "checkout.session.expired",
-    "customer.created", "customer.updated", "customer.deleted",
-    "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted",
-    "invoice.created", "invoice.paid", "invoice.payment_succeeded", "invoice.payment_failed",
-    "payment_method.attached", "payment_method.detached", "setup_intent.succeeded", "account.updated",
+    "payment_intent.succeeded",
+    "payment_intent.processing",
+    "payment_intent.payment_failed",
+    "payment_intent.amount_capturable_updated",
+    "payment_intent.canceled",
+    "payment_intent.requires_action",
+    "charge.succeeded",
+    "charge.captured",
+    "charge.refunded",
+    "charge.failed",
+    "charge.dispute.created",
+    "refund.updated",
+    "checkout.session.completed",
+    "checkout.session.expired",
+    "customer.created",
+    "customer.updated",
+    "customer.deleted",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "invoice.created",
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    "invoice.payment_failed",
+    "payment_method.attached",
+    "payment_method.detached",
+    "setup_intent.succeeded",
+    "account.updated",
 ];
 
 /// One event of every type payforms subscribes to, in Stripe's order; each
@@ -460,29 +608,65 @@ fn every_processor_keeps_its_record_current_and_is_idempotent() {
     let mut capturable = payment_intent("pi_all", "requires_capture");
     capturable["capture_method"] = json!("manual");
     let events: Vec<(&str, i64, Value)> = vec![
-        ("customer.created", t, json!({"id": "cus_all", "object": "customer", "email": "all@example.com", "name": "Ada", "metadata": {"external_id": "42"}})),
-        ("customer.updated", t + 1, json!({"id": "cus_all", "object": "customer", "email": "ada@example.com", "name": "Ada Lovelace",
-                                           "invoice_settings": {"default_payment_method": "pm_all"}, "metadata": {"external_id": "42"}})),
-        ("customer.created", t, json!({"id": "cus_gone", "object": "customer", "email": "gone@example.com", "metadata": {}})),
-        ("customer.deleted", t + 1, json!({"id": "cus_gone", "object": "customer", "email": "gone@example.com", "metadata": {}})),
+        (
+            "customer.created",
+            t,
+            json!({"id": "cus_all", "object": "customer", "email": "all@example.com", "name": "Ada", "metadata": {"external_id": "42"}}),
+        ),
+        (
+            "customer.updated",
+            t + 1,
+            json!({"id": "cus_all", "object": "customer", "email": "ada@example.com", "name": "Ada Lovelace",
+                                           "invoice_settings": {"default_payment_method": "pm_all"}, "metadata": {"external_id": "42"}}),
+        ),
+        (
+            "customer.created",
+            t,
+            json!({"id": "cus_gone", "object": "customer", "email": "gone@example.com", "metadata": {}}),
+        ),
+        (
+            "customer.deleted",
+            t + 1,
+            json!({"id": "cus_gone", "object": "customer", "email": "gone@example.com", "metadata": {}}),
+        ),
         // Same second as the deletion, delivered after it: must not revive the customer.
-        ("customer.updated", t + 1, json!({"id": "cus_gone", "object": "customer", "email": "gone@example.com", "metadata": {}})),
+        (
+            "customer.updated",
+            t + 1,
+            json!({"id": "cus_gone", "object": "customer", "email": "gone@example.com", "metadata": {}}),
+        ),
         ("payment_method.attached", t, card("pm_all", json!("cus_all"))),
         ("payment_method.attached", t, card("pm_old", json!("cus_all"))),
         ("payment_method.detached", t + 1, card("pm_old", Value::Null)),
-        ("setup_intent.succeeded", t, json!({"id": "seti_all", "object": "setup_intent", "customer": "cus_all", "payment_method": "pm_all",
-                                            "status": "succeeded", "usage": "off_session", "metadata": {}})),
-        ("payment_intent.requires_action", t, payment_intent("pi_all", "requires_action")),
+        (
+            "setup_intent.succeeded",
+            t,
+            json!({"id": "seti_all", "object": "setup_intent", "customer": "cus_all", "payment_method": "pm_all",
+                                            "status": "succeeded", "usage": "off_session", "metadata": {}}),
+        ),
+        (
+            "payment_intent.requires_action",
+            t,
+            payment_intent("pi_all", "requires_action"),
+        ),
         ("payment_intent.processing", t, payment_intent("pi_all", "processing")),
         ("payment_intent.amount_capturable_updated", t + 1, capturable),
         ("charge.captured", t + 2, charge_of("pi_all", "ch_all", 0)),
         ("payment_intent.succeeded", t + 2, payment_intent("pi_all", "succeeded")),
         ("charge.succeeded", t + 2, charge_of("pi_all", "ch_all", 0)),
-        ("refund.updated", t + 3, json!({"id": "re_all", "object": "refund", "amount": 500, "currency": "eur", "charge": "ch_all",
-                                         "payment_intent": "pi_all", "reason": "requested_by_customer", "status": "succeeded", "metadata": {}})),
+        (
+            "refund.updated",
+            t + 3,
+            json!({"id": "re_all", "object": "refund", "amount": 500, "currency": "eur", "charge": "ch_all",
+                                         "payment_intent": "pi_all", "reason": "requested_by_customer", "status": "succeeded", "metadata": {}}),
+        ),
         ("charge.refunded", t + 3, charge_of("pi_all", "ch_all", 500)),
-        ("charge.dispute.created", t + 4, json!({"id": "dp_all", "object": "dispute", "amount": 2000, "currency": "eur", "charge": "ch_all",
-                                                 "reason": "fraudulent", "status": "needs_response"})),
+        (
+            "charge.dispute.created",
+            t + 4,
+            json!({"id": "dp_all", "object": "dispute", "amount": 2000, "currency": "eur", "charge": "ch_all",
+                                                 "reason": "fraudulent", "status": "needs_response"}),
+        ),
         ("payment_intent.canceled", t, {
             let mut pi = payment_intent("pi_canceled", "canceled");
             pi["cancellation_reason"] = json!("requested_by_customer");
@@ -494,21 +678,41 @@ fn every_processor_keeps_its_record_current_and_is_idempotent() {
             pi
         }),
         // Same second as the cancellation, delivered after it: canceled is final.
-        ("payment_intent.amount_capturable_updated", t, payment_intent("pi_canceled", "requires_capture")),
-        ("charge.failed", t, json!({"id": "ch_legacy", "object": "charge", "amount": 700, "currency": "usd", "status": "failed", "captured": false,
+        (
+            "payment_intent.amount_capturable_updated",
+            t,
+            payment_intent("pi_canceled", "requires_capture"),
+        ),
+        (
+            "charge.failed",
+            t,
+            json!({"id": "ch_legacy", "object": "charge", "amount": 700, "currency": "usd", "status": "failed", "captured": false,
                                     "refunded": false, "payment_intent": null, "failure_code": "card_declined",
-                                    "failure_message": "Your card was declined.", "metadata": {}})),
-        ("checkout.session.completed", t, json!({"id": "cs_paid", "object": "checkout.session", "mode": "payment", "payment_status": "paid",
+                                    "failure_message": "Your card was declined.", "metadata": {}}),
+        ),
+        (
+            "checkout.session.completed",
+            t,
+            json!({"id": "cs_paid", "object": "checkout.session", "mode": "payment", "payment_status": "paid",
                                                  "status": "complete", "amount_total": 2500, "currency": "eur", "customer": "cus_all",
                                                  "payment_intent": "pi_all", "success_url": "https://shop.example/ok",
-                                                 "cancel_url": "https://shop.example/cancel", "metadata": {}})),
+                                                 "cancel_url": "https://shop.example/cancel", "metadata": {}}),
+        ),
         // API 2020-08-27: no `status` on the session; the event type says it.
-        ("checkout.session.expired", t, json!({"id": "cs_expired", "object": "checkout.session", "mode": "payment", "payment_status": "unpaid",
+        (
+            "checkout.session.expired",
+            t,
+            json!({"id": "cs_expired", "object": "checkout.session", "mode": "payment", "payment_status": "unpaid",
                                                "amount_total": 900, "currency": "eur", "success_url": "https://shop.example/ok",
-                                               "cancel_url": "https://shop.example/cancel", "metadata": {}})),
+                                               "cancel_url": "https://shop.example/cancel", "metadata": {}}),
+        ),
         ("customer.subscription.created", t, subscription("incomplete", 1, false)),
         ("customer.subscription.updated", t + 1, subscription("active", 2, true)),
-        ("customer.subscription.deleted", t + 3, subscription("canceled", 2, false)),
+        (
+            "customer.subscription.deleted",
+            t + 3,
+            subscription("canceled", 2, false),
+        ),
         ("invoice.created", t, invoice("draft", 0)),
         ("invoice.payment_failed", t + 1, invoice("open", 0)),
         ("invoice.payment_succeeded", t + 2, invoice("paid", 1500)),
@@ -521,7 +725,11 @@ fn every_processor_keeps_its_record_current_and_is_idempotent() {
         ("account.updated", t + 2, account("acct_moving", true, true)),
     ];
     let covered: BTreeSet<&str> = events.iter().map(|(kind, _, _)| *kind).collect();
-    assert_eq!(covered, HANDLED_EVENTS.iter().copied().collect::<BTreeSet<_>>(), "every handled event type is covered");
+    assert_eq!(
+        covered,
+        HANDLED_EVENTS.iter().copied().collect::<BTreeSet<_>>(),
+        "every handled event type is covered"
+    );
 
     let send_all = |suffix: &str| {
         let mut ids = Vec::new();
@@ -538,21 +746,59 @@ fn every_processor_keeps_its_record_current_and_is_idempotent() {
     };
     send_all("first");
 
-    let customer = record(&server, "customers", "cus_all", "email name deleted externalId defaultPaymentMethod eventCreated").expect("cus_all");
-    assert_eq!(customer, json!({"email": "ada@example.com", "name": "Ada Lovelace", "deleted": false, "externalId": "42",
-                                "defaultPaymentMethod": "pm_all", "eventCreated": t + 1}));
+    let customer = record(
+        &server,
+        "customers",
+        "cus_all",
+        "email name deleted externalId defaultPaymentMethod eventCreated",
+    )
+    .expect("cus_all");
+    assert_eq!(
+        customer,
+        json!({"email": "ada@example.com", "name": "Ada Lovelace", "deleted": false, "externalId": "42",
+                                "defaultPaymentMethod": "pm_all", "eventCreated": t + 1})
+    );
     let gone = record(&server, "customers", "cus_gone", "email deleted eventCreated").expect("cus_gone");
-    assert_eq!(gone, json!({"email": "gone@example.com", "deleted": true, "eventCreated": t + 1}));
+    assert_eq!(
+        gone,
+        json!({"email": "gone@example.com", "deleted": true, "eventCreated": t + 1})
+    );
 
-    let kept = record(&server, "creditCards", "pm_all", "customerId brand last4 expMonth expYear eventCreated").expect("pm_all");
-    assert_eq!(kept, json!({"customerId": "cus_all", "brand": "visa", "last4": "4242", "expMonth": 12, "expYear": 2034, "eventCreated": t}));
+    let kept = record(
+        &server,
+        "creditCards",
+        "pm_all",
+        "customerId brand last4 expMonth expYear eventCreated",
+    )
+    .expect("pm_all");
+    assert_eq!(
+        kept,
+        json!({"customerId": "cus_all", "brand": "visa", "last4": "4242", "expMonth": 12, "expYear": 2034, "eventCreated": t})
+    );
     let detached = record(&server, "creditCards", "pm_old", "customerId eventCreated").expect("pm_old");
-    assert_eq!(detached, json!({"customerId": null, "eventCreated": t + 1}), "a detached card belongs to no customer");
-    let cards = graphql(&server, "{ creditCards(filter: { customerId: { eq: \"cus_all\" } }) { totalCount } }", json!({}));
+    assert_eq!(
+        detached,
+        json!({"customerId": null, "eventCreated": t + 1}),
+        "a detached card belongs to no customer"
+    );
+    let cards = graphql(
+        &server,
+        "{ creditCards(filter: { customerId: { eq: \"cus_all\" } }) { totalCount } }",
+        json!({}),
+    );
     assert_eq!(cards["creditCards"]["totalCount"], 1);
 
-    let setup = record(&server, "setupIntents", "seti_all", "state customerId paymentMethodId eventCreated").expect("seti_all");
-    assert_eq!(setup, json!({"state": "succeeded", "customerId": "cus_all", "paymentMethodId": "pm_all", "eventCreated": t}));
+    let setup = record(
+        &server,
+        "setupIntents",
+        "seti_all",
+        "state customerId paymentMethodId eventCreated",
+    )
+    .expect("seti_all");
+    assert_eq!(
+        setup,
+        json!({"state": "succeeded", "customerId": "cus_all", "paymentMethodId": "pm_all", "eventCreated": t})
+    );
 
     let paid = payment(&server, "pi_all");
     assert_eq!(paid["state"], "disputed");
@@ -563,42 +809,80 @@ fn every_processor_keeps_its_record_current_and_is_idempotent() {
     assert_eq!(paid["disputeReason"], "fraudulent");
     assert_eq!(paid["disputeState"], "needs_response");
     assert_eq!(paid["eventCreated"], json!(t + 4));
-    let refund = record(&server, "refunds", "re_all", "state amount currency chargeId paymentIntentId paymentId eventCreated").expect("re_all");
+    let refund = record(
+        &server,
+        "refunds",
+        "re_all",
+        "state amount currency chargeId paymentIntentId paymentId eventCreated",
+    )
+    .expect("re_all");
     assert_eq!(refund["state"], "succeeded");
     assert_eq!(refund["amount"], 500);
     assert_eq!(refund["chargeId"], "ch_all");
     assert_eq!(refund["paymentIntentId"], "pi_all");
     assert_eq!(refund["paymentId"], paid["id"], "linked to the payment record");
     let declined = payment(&server, "pi_declined");
-    assert_eq!((declined["state"].clone(), declined["errorCode"].clone()), (json!("failed"), json!("generic_decline")));
+    assert_eq!(
+        (declined["state"].clone(), declined["errorCode"].clone()),
+        (json!("failed"), json!("generic_decline"))
+    );
     let canceled = payment(&server, "pi_canceled");
     assert_eq!(canceled["state"], "canceled");
     let legacy = payment(&server, "ch_legacy");
     assert_eq!(
-        (legacy["state"].clone(), legacy["kind"].clone(), legacy["errorCode"].clone()),
+        (
+            legacy["state"].clone(),
+            legacy["kind"].clone(),
+            legacy["errorCode"].clone()
+        ),
         (json!("failed"), json!("charge"), json!("card_declined"))
     );
 
-    let completed = record(&server, "checkoutSessions", "cs_paid", "state paymentStatus paymentIntentId amountTotal eventCreated").expect("cs_paid");
-    assert_eq!(completed, json!({"state": "complete", "paymentStatus": "paid", "paymentIntentId": "pi_all", "amountTotal": 2500, "eventCreated": t}));
+    let completed = record(
+        &server,
+        "checkoutSessions",
+        "cs_paid",
+        "state paymentStatus paymentIntentId amountTotal eventCreated",
+    )
+    .expect("cs_paid");
+    assert_eq!(
+        completed,
+        json!({"state": "complete", "paymentStatus": "paid", "paymentIntentId": "pi_all", "amountTotal": 2500, "eventCreated": t})
+    );
     let expired = record(&server, "checkoutSessions", "cs_expired", "state").expect("cs_expired");
     assert_eq!(expired["state"], "expired");
 
-    let sub = record(&server, "subscriptions", "sub_all", "state quantity priceId cancelAtPeriodEnd canceledAt latestInvoiceId eventCreated").expect("sub_all");
+    let sub = record(
+        &server,
+        "subscriptions",
+        "sub_all",
+        "state quantity priceId cancelAtPeriodEnd canceledAt latestInvoiceId eventCreated",
+    )
+    .expect("sub_all");
     assert_eq!(sub["state"], "canceled");
     assert_eq!(sub["quantity"], 2);
     assert_eq!(sub["priceId"], "price_all");
     assert_eq!(sub["latestInvoiceId"], "in_all");
     assert!(sub["canceledAt"].is_string(), "{sub}");
     assert_eq!(sub["eventCreated"], json!(t + 3));
-    let inv = record(&server, "invoices", "in_all", "state amountDue amountPaid customerId subscriptionId lines eventCreated").expect("in_all");
+    let inv = record(
+        &server,
+        "invoices",
+        "in_all",
+        "state amountDue amountPaid customerId subscriptionId lines eventCreated",
+    )
+    .expect("in_all");
     assert_eq!(inv["state"], "paid");
     assert_eq!(inv["amountPaid"], 1500);
     assert_eq!(inv["subscriptionId"], "sub_all");
     assert_eq!(inv["lines"][0]["id"], "il_all");
     assert_eq!(inv["eventCreated"], json!(t + 2));
 
-    for (id, state) in [("acct_pending", "pending"), ("acct_verified", "verified"), ("acct_moving", "verified")] {
+    for (id, state) in [
+        ("acct_pending", "pending"),
+        ("acct_verified", "verified"),
+        ("acct_moving", "verified"),
+    ] {
         let acct = record(&server, "accounts", id, "state chargesEnabled payoutsEnabled").expect(id);
         assert_eq!(acct["state"], state, "{id}: {acct}");
     }
@@ -607,12 +891,18 @@ fn every_processor_keeps_its_record_current_and_is_idempotent() {
     let snapshot = |server: &TestServer| -> BTreeMap<String, Vec<Value>> {
         [
             ("payments", PAYMENT_FIELDS),
-            ("customers", "gatewayId email name deleted externalId defaultPaymentMethod eventCreated"),
+            (
+                "customers",
+                "gatewayId email name deleted externalId defaultPaymentMethod eventCreated",
+            ),
             ("creditCards", "gatewayId customerId brand last4 eventCreated"),
             ("setupIntents", "gatewayId state eventCreated"),
             ("refunds", "gatewayId state amount paymentId eventCreated"),
             ("checkoutSessions", "gatewayId state paymentStatus eventCreated"),
-            ("subscriptions", "gatewayId state quantity cancelAtPeriodEnd canceledAt eventCreated"),
+            (
+                "subscriptions",
+                "gatewayId state quantity cancelAtPeriodEnd canceledAt eventCreated",
+            ),
             ("invoices", "gatewayId state amountPaid lines eventCreated"),
             ("accounts", "gatewayId state chargesEnabled payoutsEnabled eventCreated"),
         ]
@@ -627,7 +917,8 @@ fn every_processor_keeps_its_record_current_and_is_idempotent() {
 
 // ------------------------------------------------ failures, retries, replay
 
-const BROKEN_PROCESSOR: &str = "{%- parse_json props -%}{ \"gateway_id\": {{ object.id | json }} }{%- endparse_json -%}\n\
+const BROKEN_PROCESSOR: &str =
+    "{%- parse_json props -%}{ \"gateway_id\": {{ object.id | json }} }{%- endparse_json -%}\n\
      {%- record r = 'modules/payments/no_such_model', operation: 'upsert', match: props, properties: props -%}\n";
 
 /// Waits until `event_id` has failed at least twice (retried with backoff)
@@ -645,12 +936,19 @@ fn wait_retried_failure(server: &TestServer, event_id: &str) {
 fn failing_processor_is_retried_and_replayed() {
     let app = copy_app(repo_root());
     // An app processor overrides the module's: this one writes an undefined model.
-    let broken = app.path().join("templates/webhook_processors/payment_intent.succeeded.liquid");
+    let broken = app
+        .path()
+        .join("templates/webhook_processors/payment_intent.succeeded.liquid");
     std::fs::create_dir_all(broken.parent().expect("parent")).expect("mkdir");
     std::fs::write(&broken, BROKEN_PROCESSOR).expect("write the broken processor");
     let mut server = TestServer::start(options(app.path(), None));
     let t = now();
-    let first = event("evt_fail_one", "payment_intent.succeeded", t, payment_intent("pi_fail_one", "succeeded"));
+    let first = event(
+        "evt_fail_one",
+        "payment_intent.succeeded",
+        t,
+        payment_intent("pi_fail_one", "succeeded"),
+    );
     assert_eq!(deliver_signed(&server, &first).0, 200);
     wait_retried_failure(&server, "evt_fail_one");
     assert!(records(&server, "payments", "gatewayId").is_empty());
@@ -661,7 +959,11 @@ fn failing_processor_is_retried_and_replayed() {
     let one = payforms(&server, app.path(), &["webhooks", "replay", "evt_fail_one"]);
     assert!(one.status.success(), "{}", text(&one));
     let stdout = String::from_utf8_lossy(&one.stdout);
-    assert!(stdout.contains("evt_fail_one") && stdout.contains("processed"), "{}", text(&one));
+    assert!(
+        stdout.contains("evt_fail_one") && stdout.contains("processed"),
+        "{}",
+        text(&one)
+    );
     let unknown = payforms(&server, app.path(), &["webhooks", "replay", "evt_never_received"]);
     assert!(!unknown.status.success(), "{}", text(&unknown));
     assert!(text(&unknown).contains("evt_never_received"), "{}", text(&unknown));
@@ -669,7 +971,12 @@ fn failing_processor_is_retried_and_replayed() {
     // Broken again for a second event, then `replay --failed`.
     std::fs::write(&broken, BROKEN_PROCESSOR).expect("write the broken processor");
     server.restart();
-    let second = event("evt_fail_two", "payment_intent.succeeded", t, payment_intent("pi_fail_two", "succeeded"));
+    let second = event(
+        "evt_fail_two",
+        "payment_intent.succeeded",
+        t,
+        payment_intent("pi_fail_two", "succeeded"),
+    );
     assert_eq!(deliver_signed(&server, &second).0, 200);
     wait_retried_failure(&server, "evt_fail_two");
     server.terminate();
@@ -677,7 +984,11 @@ fn failing_processor_is_retried_and_replayed() {
     let rest = payforms(&server, app.path(), &["webhooks", "replay", "--failed"]);
     assert!(rest.status.success(), "{}", text(&rest));
     let stdout = String::from_utf8_lossy(&rest.stdout);
-    assert!(stdout.contains("evt_fail_two") && stdout.contains("processed"), "{}", text(&rest));
+    assert!(
+        stdout.contains("evt_fail_two") && stdout.contains("processed"),
+        "{}",
+        text(&rest)
+    );
     let nothing = payforms(&server, app.path(), &["webhooks", "replay", "--failed"]);
     assert!(!nothing.status.success(), "nothing left to replay: {}", text(&nothing));
 
@@ -707,11 +1018,16 @@ fn localstripe_deliveries_are_verified_and_processed() {
         SECRET,
         &["customer.created", "invoice.payment_succeeded"],
     );
-    let (status, customer) = localstripe.post("/v1/customers", &[("email", "real@example.com"), ("name", "Real Delivery")]);
+    let (status, customer) = localstripe.post(
+        "/v1/customers",
+        &[("email", "real@example.com"), ("name", "Real Delivery")],
+    );
     assert_eq!(status, 200, "{customer}");
     let customer_id = customer["id"].as_str().expect("customer id").to_string();
-    let (status, attached) =
-        localstripe.post("/v1/payment_methods/pm_card_visa/attach", &[("customer", customer_id.as_str())]);
+    let (status, attached) = localstripe.post(
+        "/v1/payment_methods/pm_card_visa/attach",
+        &[("customer", customer_id.as_str())],
+    );
     assert_eq!(status, 200, "{attached}");
     let pm = attached["id"].as_str().expect("pm id").to_string();
     let (status, body) = localstripe.post(
@@ -721,42 +1037,73 @@ fn localstripe_deliveries_are_verified_and_processed() {
     assert_eq!(status, 200, "{body}");
     let (status, body) = localstripe.post(
         "/v1/plans",
-        &[("id", "plan_webhooks"), ("amount", "1234"), ("currency", "usd"), ("interval", "month"), ("product[name]", "Webhooks plan")],
+        &[
+            ("id", "plan_webhooks"),
+            ("amount", "1234"),
+            ("currency", "usd"),
+            ("interval", "month"),
+            ("product[name]", "Webhooks plan"),
+        ],
     );
     assert_eq!(status, 200, "{body}");
     // A subscription makes and pays its first invoice.
-    let (status, subscription) =
-        localstripe.post("/v1/subscriptions", &[("customer", customer_id.as_str()), ("items[0][plan]", "plan_webhooks")]);
+    let (status, subscription) = localstripe.post(
+        "/v1/subscriptions",
+        &[("customer", customer_id.as_str()), ("items[0][plan]", "plan_webhooks")],
+    );
     assert_eq!(status, 200, "{subscription}");
-    let invoice_id = subscription["latest_invoice"].as_str().expect("latest_invoice").to_string();
+    let invoice_id = subscription["latest_invoice"]
+        .as_str()
+        .expect("latest_invoice")
+        .to_string();
 
-    let delivered = wait_for("localstripe's two events to be processed", Duration::from_secs(30), || {
-        let events = stored_events(&server);
-        let done: Vec<Value> = events
-            .into_iter()
-            .filter(|e| e["status"] == "processed")
-            .collect();
-        (done.len() == 2).then_some(done)
-    });
+    let delivered = wait_for(
+        "localstripe's two events to be processed",
+        Duration::from_secs(30),
+        || {
+            let events = stored_events(&server);
+            let done: Vec<Value> = events.into_iter().filter(|e| e["status"] == "processed").collect();
+            (done.len() == 2).then_some(done)
+        },
+    );
     let types: BTreeSet<&str> = delivered.iter().filter_map(|e| e["type"].as_str()).collect();
-    assert_eq!(types, BTreeSet::from(["customer.created", "invoice.payment_succeeded"]), "{}", localstripe.log_tail(20));
-    let stored = record(&server, "customers", &customer_id, "email name deleted eventCreated").expect("customer record");
+    assert_eq!(
+        types,
+        BTreeSet::from(["customer.created", "invoice.payment_succeeded"]),
+        "{}",
+        localstripe.log_tail(20)
+    );
+    let stored =
+        record(&server, "customers", &customer_id, "email name deleted eventCreated").expect("customer record");
     assert_eq!(stored["email"], "real@example.com");
     assert_eq!(stored["name"], "Real Delivery");
     assert_eq!(stored["deleted"], json!(false));
     let created_event: Value = serde_json::from_str(
-        delivered.iter().find(|e| e["type"] == "customer.created").expect("customer.created")["data"]
+        delivered
+            .iter()
+            .find(|e| e["type"] == "customer.created")
+            .expect("customer.created")["data"]
             .as_str()
             .expect("data"),
     )
     .expect("stored event JSON");
     assert_eq!(stored["eventCreated"], created_event["created"]);
-    let invoice = record(&server, "invoices", &invoice_id, "state amountPaid customerId subscriptionId currency").expect("invoice record");
+    let invoice = record(
+        &server,
+        "invoices",
+        &invoice_id,
+        "state amountPaid customerId subscriptionId currency",
+    )
+    .expect("invoice record");
     assert_eq!(invoice["state"], "paid");
     assert_eq!(invoice["amountPaid"], 1234);
     assert_eq!(invoice["customerId"], json!(customer_id));
     assert_eq!(invoice["currency"], "usd");
-    assert!(localstripe.log_text().contains("successfully delivered"), "{}", localstripe.log_tail(20));
+    assert!(
+        localstripe.log_text().contains("successfully delivered"),
+        "{}",
+        localstripe.log_tail(20)
+    );
 }
 
 // -------------------------------------------------- burst with a crash
@@ -773,14 +1120,22 @@ fn burst_with_a_crash_applies_every_acknowledged_event_once() {
     let base = now() - 10_000;
     let id_of = |n: usize| format!("cus_burst_{n:04}");
     let body_of = |n: usize| {
-        event(&format!("evt_burst_{n:04}"), "customer.created", base + n as i64,
-              json!({"id": id_of(n), "object": "customer", "email": format!("burst{n}@example.com"), "metadata": {}}))
+        event(
+            &format!("evt_burst_{n:04}"),
+            "customer.created",
+            base + n as i64,
+            json!({"id": id_of(n), "object": "customer", "email": format!("burst{n}@example.com"), "metadata": {}}),
+        )
     };
     // Every event once plus every ninth again, shuffled (fixed seed: reproducible).
-    let mut jobs: Vec<usize> = (0..DISTINCT).chain((0..DISTINCT).step_by(DISTINCT / REPEATS).take(REPEATS)).collect();
+    let mut jobs: Vec<usize> = (0..DISTINCT)
+        .chain((0..DISTINCT).step_by(DISTINCT / REPEATS).take(REPEATS))
+        .collect();
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     for i in (1..jobs.len()).rev() {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         jobs.swap(i, (seed >> 33) as usize % (i + 1));
     }
     assert_eq!(jobs.len(), DISTINCT + REPEATS);
@@ -796,8 +1151,14 @@ fn burst_with_a_crash_applies_every_acknowledged_event_once() {
     let started = Instant::now();
     let senders: Vec<_> = (0..8)
         .map(|_| {
-            let (next, acked, jobs, bodies, headers, url) =
-                (next.clone(), acked.clone(), jobs.clone(), bodies.clone(), headers.clone(), url.clone());
+            let (next, acked, jobs, bodies, headers, url) = (
+                next.clone(),
+                acked.clone(),
+                jobs.clone(),
+                bodies.clone(),
+                headers.clone(),
+                url.clone(),
+            );
             std::thread::spawn(move || {
                 let http = reqwest::blocking::Client::builder()
                     .timeout(Duration::from_secs(10))
@@ -838,9 +1199,11 @@ fn burst_with_a_crash_applies_every_acknowledged_event_once() {
             })
         })
         .collect();
-    wait_for("a third of the burst to be acknowledged", Duration::from_secs(120), || {
-        (acked.load(Ordering::SeqCst) >= (DISTINCT + REPEATS) / 3).then_some(())
-    });
+    wait_for(
+        "a third of the burst to be acknowledged",
+        Duration::from_secs(120),
+        || (acked.load(Ordering::SeqCst) >= (DISTINCT + REPEATS) / 3).then_some(()),
+    );
     server.kill9();
     let acked_before_kill = acked.load(Ordering::SeqCst);
     std::thread::sleep(Duration::from_millis(300));
@@ -851,9 +1214,18 @@ fn burst_with_a_crash_applies_every_acknowledged_event_once() {
         .collect();
     let sent_in = started.elapsed();
     assert_eq!(outcomes.len(), DISTINCT + REPEATS);
-    let failed: Vec<_> = outcomes.iter().filter(|(_, status, _)| !(200..300).contains(status)).collect();
-    assert!(failed.is_empty(), "every delivery is acknowledged once the server is back: {failed:?}");
-    assert!(outcomes.iter().any(|(_, _, tries)| *tries > 1), "the kill interrupted deliveries");
+    let failed: Vec<_> = outcomes
+        .iter()
+        .filter(|(_, status, _)| !(200..300).contains(status))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "every delivery is acknowledged once the server is back: {failed:?}"
+    );
+    assert!(
+        outcomes.iter().any(|(_, _, tries)| *tries > 1),
+        "the kill interrupted deliveries"
+    );
     let acknowledged: BTreeSet<usize> = outcomes.iter().map(|(n, _, _)| *n).collect();
     assert_eq!(acknowledged.len(), DISTINCT);
 
@@ -882,7 +1254,9 @@ fn burst_with_a_crash_applies_every_acknowledged_event_once() {
         assert!(by_id.insert(id.clone(), customer).is_none(), "{id} stored twice");
     }
     for n in &acknowledged {
-        let customer = by_id.get(&id_of(*n)).unwrap_or_else(|| panic!("acknowledged {} lost", id_of(*n)));
+        let customer = by_id
+            .get(&id_of(*n))
+            .unwrap_or_else(|| panic!("acknowledged {} lost", id_of(*n)));
         assert_eq!(customer["eventCreated"], json!(base + *n as i64), "{customer}");
         assert_eq!(customer["email"], json!(format!("burst{n}@example.com")));
     }
@@ -915,7 +1289,10 @@ fn sign_batch(bodies: &[String], secret: &str) -> Vec<String> {
     let output = child.wait_with_output().expect("sign_webhooks_batch.py");
     writer.join().expect("writer");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let headers: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect();
+    let headers: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
     assert_eq!(headers.len(), bodies.len());
     headers
 }
@@ -933,7 +1310,10 @@ fn public_url_on_localhost_is_refused_at_start_up() {
         let log = server.log_text();
         log.contains("PAYFORMS_PUBLIC_URL").then_some(log)
     });
-    assert!(log.contains("cannot reach") && log.contains("will not subscribe"), "{log}");
+    assert!(
+        log.contains("cannot reach") && log.contains("will not subscribe"),
+        "{log}"
+    );
     let endpoints = graphql(&server, "{ webhookEndpoints { totalCount } }", json!({}));
     assert_eq!(endpoints["webhookEndpoints"]["totalCount"], 0);
 }
@@ -950,7 +1330,10 @@ const SANDBOX_KEY: &str = "sk_test_webhooks_subscription";
 
 impl SandboxProcess {
     fn start() -> SandboxProcess {
-        let dir = tempfile::Builder::new().prefix("payforms-sandbox-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("payforms-sandbox-")
+            .tempdir()
+            .expect("temp dir");
         let log = dir.path().join("sandbox.log");
         let port = free_port();
         let out = std::fs::File::create(&log).expect("sandbox log");
@@ -964,13 +1347,21 @@ impl SandboxProcess {
             .stderr(out)
             .spawn()
             .expect("start `payforms sandbox`");
-        let mut sandbox = SandboxProcess { child, base: format!("http://127.0.0.1:{port}"), log, _dir: dir };
+        let mut sandbox = SandboxProcess {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+            _dir: dir,
+        };
         let probe = client();
         let url = format!("{}/v1/webhook_endpoints", sandbox.base);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = sandbox.child.try_wait() {
-                panic!("payforms sandbox exited ({status}): {}", std::fs::read_to_string(&sandbox.log).unwrap_or_default());
+                panic!(
+                    "payforms sandbox exited ({status}): {}",
+                    std::fs::read_to_string(&sandbox.log).unwrap_or_default()
+                );
             }
             if probe.get(&url).bearer_auth(SANDBOX_KEY).send().is_ok() {
                 return sandbox;
@@ -987,7 +1378,10 @@ impl SandboxProcess {
             .send()
             .expect("GET /v1/webhook_endpoints");
         assert_eq!(response.status().as_u16(), 200);
-        response.json::<Value>().expect("json")["data"].as_array().cloned().unwrap_or_default()
+        response.json::<Value>().expect("json")["data"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -1013,17 +1407,30 @@ fn subscription_is_made_once_and_its_secret_is_stored_only_encrypted() {
     });
     assert_eq!(endpoint["url"], "https://shop.example/webhooks/stripe");
     let events = endpoint["enabledEvents"].as_array().cloned().unwrap_or_default();
-    assert!(events.contains(&json!("payment_intent.succeeded")) && events.contains(&json!("account.updated")), "{endpoint}");
+    assert!(
+        events.contains(&json!("payment_intent.succeeded")) && events.contains(&json!("account.updated")),
+        "{endpoint}"
+    );
     let sealed = endpoint["secretEncrypted"].as_str().unwrap_or_default();
-    assert!(!sealed.is_empty(), "the signing secret is kept (encrypted) so deliveries verify: {endpoint}");
+    assert!(
+        !sealed.is_empty(),
+        "the signing secret is kept (encrypted) so deliveries verify: {endpoint}"
+    );
     assert!(!sealed.contains("whsec_"), "{endpoint}");
     assert_eq!(sandbox.endpoints().len(), 1, "{:?}", sandbox.endpoints());
 
     server.restart();
-    wait_for("the restarted server to check its subscription", Duration::from_secs(20), || {
-        server.log_text().matches("AlreadySubscribed").next().map(drop)
-    });
-    assert_eq!(sandbox.endpoints().len(), 1, "not subscribed again: {:?}", sandbox.endpoints());
+    wait_for(
+        "the restarted server to check its subscription",
+        Duration::from_secs(20),
+        || server.log_text().matches("AlreadySubscribed").next().map(drop),
+    );
+    assert_eq!(
+        sandbox.endpoints().len(),
+        1,
+        "not subscribed again: {:?}",
+        sandbox.endpoints()
+    );
     assert_eq!(records(&server, "webhookEndpoints", fields).len(), 1);
 
     // The signing secret is nowhere in clear: not in records, not in the database file.
@@ -1034,7 +1441,11 @@ fn subscription_is_made_once_and_its_secret_is_stored_only_encrypted() {
         let path = entry.expect("entry").path();
         if path.to_string_lossy().contains("sqlite") {
             let bytes = std::fs::read(&path).expect("read database file");
-            assert!(!bytes.windows(6).any(|w| w == b"whsec_"), "{} holds a secret in clear", path.display());
+            assert!(
+                !bytes.windows(6).any(|w| w == b"whsec_"),
+                "{} holds a secret in clear",
+                path.display()
+            );
         }
     }
     assert!(!server.log_text().contains("whsec_"), "the log shows no secret");
@@ -1063,9 +1474,16 @@ impl Receiver {
                     all.push(request);
                     all.len()
                 };
-                let status = if count <= failures { "500 Internal Server Error" } else { "200 OK" };
+                let status = if count <= failures {
+                    "500 Internal Server Error"
+                } else {
+                    "200 OK"
+                };
                 let mut stream = stream;
-                let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                );
             }
         });
         Receiver { url, requests }
@@ -1108,7 +1526,12 @@ fn python_verifies(body: &str, secret: &str, header: &str) -> bool {
         .stdin(Stdio::piped())
         .spawn()
         .expect("run sign_webhook.py verify");
-    child.stdin.take().expect("stdin").write_all(body.as_bytes()).expect("write body");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body.as_bytes())
+        .expect("write body");
     child.wait().expect("wait").success()
 }
 
@@ -1122,10 +1545,20 @@ fn merchant_is_notified_with_a_signed_event_and_failures_are_retried() {
             .env("PAYFORMS_MERCHANT_WEBHOOK_SECRET", &merchant_secret),
     );
     let t = now();
-    let body = event("evt_merchant", "payment_intent.succeeded", t, payment_intent("pi_merchant", "succeeded"));
+    let body = event(
+        "evt_merchant",
+        "payment_intent.succeeded",
+        t,
+        payment_intent("pi_merchant", "succeeded"),
+    );
     assert_eq!(deliver_signed(&server, &body).0, 200);
     // Not every event concerns the merchant.
-    let quiet = event("evt_quiet", "customer.created", t, json!({"id": "cus_quiet", "object": "customer"}));
+    let quiet = event(
+        "evt_quiet",
+        "customer.created",
+        t,
+        json!({"id": "cus_quiet", "object": "customer"}),
+    );
     assert_eq!(deliver_signed(&server, &quiet).0, 200);
 
     let requests = wait_for("a failed then a successful delivery", Duration::from_secs(30), || {
@@ -1133,9 +1566,15 @@ fn merchant_is_notified_with_a_signed_event_and_failures_are_retried() {
         (requests.len() >= 2).then_some(requests)
     });
     for (headers, body) in &requests[..2] {
-        assert!(headers[":request-line"].starts_with("POST /payforms-events "), "{headers:?}");
+        assert!(
+            headers[":request-line"].starts_with("POST /payforms-events "),
+            "{headers:?}"
+        );
         let signature = headers.get("payforms-signature").expect("Payforms-Signature header");
-        assert!(python_verifies(body, &merchant_secret, signature), "signature {signature} over {body}");
+        assert!(
+            python_verifies(body, &merchant_secret, signature),
+            "signature {signature} over {body}"
+        );
         assert!(!python_verifies(body, "some_other_secret", signature));
         let notification: Value = serde_json::from_str(body).expect("JSON body");
         assert_eq!(notification["type"], "payment.completed");
@@ -1145,15 +1584,27 @@ fn merchant_is_notified_with_a_signed_event_and_failures_are_retried() {
         assert_eq!(notification["data"]["currency"], "eur");
     }
     assert_eq!(requests[0].1, requests[1].1, "the retry sends the same event");
-    let delivery = wait_for("the delivery to be recorded as delivered", Duration::from_secs(10), || {
-        records(&server, "merchantDeliveries", "eventId eventType state attempts responseStatus")
+    let delivery = wait_for(
+        "the delivery to be recorded as delivered",
+        Duration::from_secs(10),
+        || {
+            records(
+                &server,
+                "merchantDeliveries",
+                "eventId eventType state attempts responseStatus",
+            )
             .into_iter()
             .find(|d| d["state"] == "delivered")
-    });
+        },
+    );
     assert_eq!(delivery["eventId"], "evt_merchant");
     assert_eq!(delivery["eventType"], "payment.completed");
     assert_eq!(delivery["attempts"], 2);
     assert_eq!(delivery["responseStatus"], 200);
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(receiver.requests().len(), 2, "delivered once, nothing for customer.created");
+    assert_eq!(
+        receiver.requests().len(),
+        2,
+        "delivered once, nothing for customer.created"
+    );
 }

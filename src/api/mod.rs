@@ -11,6 +11,7 @@ pub mod webhooks;
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use actix_web::dev::Server;
 use actix_web::{middleware, web, App as ActixApp, HttpServer};
 
 use crate::instance::Instance;
@@ -30,8 +31,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(pages::page));
 }
 
-/// Serve `instance` on `listener` until the process is stopped.
-pub async fn serve(instance: Arc<Instance>, signal: WorkerSignal, listener: TcpListener) -> std::io::Result<()> {
+/// The server for `instance` on `listener`; await it (or spawn it) to run.
+/// Must be called inside a Tokio runtime.
+pub fn serve(instance: Arc<Instance>, signal: WorkerSignal, listener: TcpListener) -> std::io::Result<Server> {
     let data = web::Data::new(instance);
     let signal = web::Data::new(signal);
     HttpServer::new(move || {
@@ -41,7 +43,6 @@ pub async fn serve(instance: Arc<Instance>, signal: WorkerSignal, listener: TcpL
             .wrap(middleware::Logger::new("%r %s %Dms").exclude("/healthz"))
             .configure(configure)
     })
-    .listen(listener)?
-    .run()
-    .await
+    .listen(listener)
+    .map(|server| server.run())
 }

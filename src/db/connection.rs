@@ -104,9 +104,8 @@ impl Database {
         match parse_url(url)? {
             Location::Sqlite(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent).map_err(|e| {
-                        StoreError::Pool(format!("cannot create {}: {e}", parent.display()))
-                    })?;
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| StoreError::Pool(format!("cannot create {}: {e}", parent.display())))?;
                 }
                 let manager = ConnectionManager::<SqliteConnection>::new(path.to_string_lossy());
                 let pool = Pool::builder()
@@ -115,9 +114,7 @@ impl Database {
                     .connection_timeout(POOL_TIMEOUT)
                     .connection_customizer(Box::new(SqlitePragmas))
                     .build(manager)
-                    .map_err(|e| {
-                        StoreError::Pool(format!("cannot open SQLite file {}: {e}", path.display()))
-                    })?;
+                    .map_err(|e| StoreError::Pool(format!("cannot open SQLite file {}: {e}", path.display())))?;
                 Ok(Database {
                     pools: Pools::Sqlite(pool),
                     password: None,
@@ -141,10 +138,7 @@ impl Database {
                     }),
                     Err(e) => Err(scrub(
                         password.as_deref(),
-                        StoreError::Pool(format!(
-                            "cannot connect to PostgreSQL at {}: {e}",
-                            redact_url(&url)
-                        )),
+                        StoreError::Pool(format!("cannot connect to PostgreSQL at {}: {e}", redact_url(&url))),
                     )),
                 }
             }
@@ -163,10 +157,7 @@ impl Database {
     }
 
     /// Run `work` on a pooled connection.
-    pub(crate) fn with_conn<R>(
-        &self,
-        work: impl FnOnce(&mut Conn) -> Result<R, StoreError>,
-    ) -> Result<R, StoreError> {
+    pub(crate) fn with_conn<R>(&self, work: impl FnOnce(&mut Conn) -> Result<R, StoreError>) -> Result<R, StoreError> {
         let result = match &self.pools {
             Pools::Sqlite(pool) => get(pool).and_then(|mut c| work(&mut Conn::Sqlite(&mut c))),
             Pools::Postgres(pool) => get(pool).and_then(|mut c| work(&mut Conn::Postgres(&mut c))),
@@ -182,33 +173,22 @@ impl Database {
         work: impl FnOnce(&mut Conn) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         let result = match &self.pools {
-            Pools::Sqlite(pool) => {
-                get(pool).and_then(|mut c| c.immediate_transaction(|c| work(&mut Conn::Sqlite(c))))
-            }
-            Pools::Postgres(pool) => {
-                get(pool).and_then(|mut c| c.transaction(|c| work(&mut Conn::Postgres(c))))
-            }
+            Pools::Sqlite(pool) => get(pool).and_then(|mut c| c.immediate_transaction(|c| work(&mut Conn::Sqlite(c)))),
+            Pools::Postgres(pool) => get(pool).and_then(|mut c| c.transaction(|c| work(&mut Conn::Postgres(c)))),
         };
         result.map_err(|e| self.scrub(e))
     }
 
     pub(crate) fn migrate(&self) -> Result<(), StoreError> {
-        let failed =
-            |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+        let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
         let result = match &self.pools {
-            Pools::Sqlite(pool) => get(pool).and_then(|mut c| {
-                c.run_pending_migrations(SQLITE_MIGRATIONS)
-                    .map(drop)
-                    .map_err(failed)
-            }),
+            Pools::Sqlite(pool) => {
+                get(pool).and_then(|mut c| c.run_pending_migrations(SQLITE_MIGRATIONS).map(drop).map_err(failed))
+            }
             Pools::Postgres(pool) => get(pool).and_then(|mut c| {
                 c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
-                let migrated = c
-                    .run_pending_migrations(POSTGRES_MIGRATIONS)
-                    .map(drop)
-                    .map_err(failed);
-                let unlocked =
-                    c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+                let migrated = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(drop).map_err(failed);
+                let unlocked = c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
                 migrated.and(unlocked.map_err(StoreError::from))
             }),
         };
@@ -230,9 +210,7 @@ fn scrub(password: Option<&str>, error: StoreError) -> StoreError {
     }
 }
 
-fn get<M: diesel::r2d2::ManageConnection>(
-    pool: &Pool<M>,
-) -> Result<PooledConnection<M>, StoreError> {
+fn get<M: diesel::r2d2::ManageConnection>(pool: &Pool<M>) -> Result<PooledConnection<M>, StoreError> {
     pool.get().map_err(|e| StoreError::Pool(e.to_string()))
 }
 
@@ -255,10 +233,7 @@ impl From<DieselError> for StoreError {
 
 /// Is this the database refusing a duplicate?
 pub(crate) fn is_unique_violation(error: &DieselError) -> bool {
-    matches!(
-        error,
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
-    )
+    matches!(error, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
 }
 
 #[cfg(test)]
@@ -271,10 +246,7 @@ mod tests {
             parse_url("postgres://u:p@h/db").unwrap(),
             Location::Postgres("postgres://u:p@h/db".into())
         );
-        assert!(matches!(
-            parse_url("postgresql://h/db").unwrap(),
-            Location::Postgres(_)
-        ));
+        assert!(matches!(parse_url("postgresql://h/db").unwrap(), Location::Postgres(_)));
         assert_eq!(
             parse_url("sqlite://data/app.db").unwrap(),
             Location::Sqlite("data/app.db".into())
@@ -283,10 +255,7 @@ mod tests {
             parse_url("sqlite:///var/app.db").unwrap(),
             Location::Sqlite("/var/app.db".into())
         );
-        assert_eq!(
-            parse_url("sqlite:app.db").unwrap(),
-            Location::Sqlite("app.db".into())
-        );
+        assert_eq!(parse_url("sqlite:app.db").unwrap(), Location::Sqlite("app.db".into()));
         assert_eq!(
             parse_url(" data/app.db ").unwrap(),
             Location::Sqlite("data/app.db".into())

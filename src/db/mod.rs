@@ -51,11 +51,7 @@ pub enum StoreError {
 }
 
 fn join_fields(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,9 +68,7 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("backend", &self.backend())
-            .finish()
+        f.debug_struct("Store").field("backend", &self.backend()).finish()
     }
 }
 
@@ -106,21 +100,13 @@ impl Store {
 
     /// Validate, type and store a new record with its side rows, or write
     /// nothing and say which fields are wrong.
-    pub fn create_record(
-        &self,
-        model: &ModelType,
-        properties: Map<String, Value>,
-    ) -> Result<Record, StoreError> {
+    pub fn create_record(&self, model: &ModelType, properties: Map<String, Value>) -> Result<Record, StoreError> {
         self.database
             .with_transaction(|conn| records::create(conn, model, properties))
     }
 
     /// Create many records in one transaction: all or none.
-    pub fn create_records(
-        &self,
-        model: &ModelType,
-        batch: Vec<Map<String, Value>>,
-    ) -> Result<Vec<Record>, StoreError> {
+    pub fn create_records(&self, model: &ModelType, batch: Vec<Map<String, Value>>) -> Result<Vec<Record>, StoreError> {
         self.database.with_transaction(|conn| {
             batch
                 .into_iter()
@@ -155,39 +141,26 @@ impl Store {
 
     /// Delete and return the record.
     pub fn delete_record(&self, model: &ModelType, id: i64) -> Result<Record, StoreError> {
-        self.database
-            .with_transaction(|conn| records::delete(conn, model, id))
+        self.database.with_transaction(|conn| records::delete(conn, model, id))
     }
 
     pub fn get_record(&self, model: &ModelType, id: i64) -> Result<Option<Record>, StoreError> {
-        self.database
-            .with_conn(|conn| records::get(conn, model, id, false))
+        self.database.with_conn(|conn| records::get(conn, model, id, false))
     }
 
     /// The first record (oldest) whose properties equal `matching` (`null`
     /// matches an absent property; the key `id` matches the id).
-    pub fn find_record(
-        &self,
-        model: &ModelType,
-        matching: &Map<String, Value>,
-    ) -> Result<Option<Record>, StoreError> {
-        self.database
-            .with_conn(|conn| records::find(conn, model, matching))
+    pub fn find_record(&self, model: &ModelType, matching: &Map<String, Value>) -> Result<Option<Record>, StoreError> {
+        self.database.with_conn(|conn| records::find(conn, model, matching))
     }
 
     /// One Relay page of records; see [`RecordQuery`].
-    pub fn query_records(
-        &self,
-        model: &ModelType,
-        query: &RecordQuery,
-    ) -> Result<RecordPage, StoreError> {
-        self.database
-            .with_conn(|conn| search::page(conn, model, query))
+    pub fn query_records(&self, model: &ModelType, query: &RecordQuery) -> Result<RecordPage, StoreError> {
+        self.database.with_conn(|conn| search::page(conn, model, query))
     }
 
     pub fn count_records(&self, model: &ModelType, filters: &[Filter]) -> Result<i64, StoreError> {
-        self.database
-            .with_conn(|conn| search::count(conn, model, filters))
+        self.database.with_conn(|conn| search::count(conn, model, filters))
     }
 
     pub(crate) fn database(&self) -> &Database {

@@ -100,10 +100,7 @@ impl ModelType {
         }
         let raw: RawModel = serde_yaml::from_str(text).map_err(|e| {
             let line = e.location().map(|l| l.line()).unwrap_or(1);
-            vec![problem(
-                line,
-                format!("invalid model schema: {}", yaml_message(&e)),
-            )]
+            vec![problem(line, format!("invalid model schema: {}", yaml_message(&e)))]
         })?;
 
         let mut problems = Vec::new();
@@ -132,7 +129,9 @@ impl ModelType {
             if !is_identifier(&name) {
                 problems.push(problem(
                     line,
-                    format!("property name `{name}` must be letters, digits and underscores, not starting with a digit"),
+                    format!(
+                        "property name `{name}` must be letters, digits and underscores, not starting with a digit"
+                    ),
                 ));
             } else if RESERVED.contains(&name.as_str()) {
                 problems.push(problem(
@@ -170,9 +169,7 @@ fn yaml_message(error: &serde_yaml::Error) -> String {
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     match chars.next() {
-        Some(c) if c.is_ascii_alphabetic() || c == '_' => {
-            chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        }
+        Some(c) if c.is_ascii_alphabetic() || c == '_' => chars.all(|c| c.is_ascii_alphanumeric() || c == '_'),
         _ => false,
     }
 }
@@ -215,11 +212,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<ModelType, Vec<LoadProblem>> {
-        ModelType::parse(
-            Path::new("schema/payment.yml"),
-            "modules/payments/payment",
-            text,
-        )
+        ModelType::parse(Path::new("schema/payment.yml"), "modules/payments/payment", text)
     }
 
     fn only_problem(text: &str) -> LoadProblem {
@@ -267,8 +260,7 @@ mod tests {
 
     #[test]
     fn short_name_of_an_app_model_is_its_name() {
-        let model =
-            ModelType::parse(Path::new("schema/order.yml"), "order", "properties: []").unwrap();
+        let model = ModelType::parse(Path::new("schema/order.yml"), "order", "properties: []").unwrap();
         assert_eq!(model.short_name(), "order");
     }
 
@@ -289,9 +281,7 @@ mod tests {
 
     #[test]
     fn bad_type_has_its_line() {
-        let p = only_problem(
-            "properties:\n  - name: amount\n    type: integer\n  - name: note\n    type: text\n",
-        );
+        let p = only_problem("properties:\n  - name: amount\n    type: integer\n  - name: note\n    type: text\n");
         assert_eq!(p.line, 5);
         assert!(p.message.contains("text"), "{}", p.message);
     }
@@ -325,8 +315,9 @@ mod tests {
 
     #[test]
     fn reserved_and_non_identifier_names_are_refused() {
-        let problems = parse("properties:\n  - name: id\n    type: integer\n  - name: montant_\u{e9}\n    type: string\n")
-            .unwrap_err();
+        let problems =
+            parse("properties:\n  - name: id\n    type: integer\n  - name: montant_\u{e9}\n    type: string\n")
+                .unwrap_err();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert_eq!(problems[0].line, 2);
         assert!(problems[0].message.contains("reserved"));

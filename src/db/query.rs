@@ -137,8 +137,8 @@ pub(crate) fn decode_cursor(cursor: &str, order: &Order) -> Result<Position, Sto
     let bytes = URL_SAFE_NO_PAD
         .decode(cursor.trim())
         .map_err(|_| invalid("the cursor is not one this server made"))?;
-    let payload: Value = serde_json::from_slice(&bytes)
-        .map_err(|_| invalid("the cursor is not one this server made"))?;
+    let payload: Value =
+        serde_json::from_slice(&bytes).map_err(|_| invalid("the cursor is not one this server made"))?;
     if payload["o"].as_str() != Some(order.field.tag().as_str()) {
         return Err(invalid("the cursor was made for another order"));
     }

@@ -40,9 +40,8 @@ impl RecordRow {
     /// The record, its properties in the model's order (then any the model
     /// no longer names), so both backends give the same order.
     pub(crate) fn into_record(self, model: &ModelType) -> Result<Record, StoreError> {
-        let stored: Map<String, Value> = serde_json::from_str(&self.properties).map_err(|e| {
-            StoreError::Database(format!("record {} has malformed properties: {e}", self.id))
-        })?;
+        let stored: Map<String, Value> = serde_json::from_str(&self.properties)
+            .map_err(|e| StoreError::Database(format!("record {} has malformed properties: {e}", self.id)))?;
         Ok(Record {
             id: self.id,
             model: self.model,
@@ -73,10 +72,7 @@ pub(crate) fn now() -> DateTime<Utc> {
 /// Type every given property; any unknown or mistyped one fails the whole
 /// write with field-level errors. Null (and a blank non-string) stays null,
 /// meaning "remove".
-pub(crate) fn validate(
-    model: &ModelType,
-    properties: Map<String, Value>,
-) -> Result<Map<String, Value>, StoreError> {
+pub(crate) fn validate(model: &ModelType, properties: Map<String, Value>) -> Result<Map<String, Value>, StoreError> {
     let mut typed = Map::with_capacity(properties.len());
     let mut errors = Vec::new();
     for (name, value) in properties {
@@ -109,17 +105,12 @@ fn merge(into: &mut Map<String, Value>, changes: Map<String, Value>) {
     }
 }
 
-pub(crate) fn create(
-    conn: &mut Conn,
-    model: &ModelType,
-    properties: Map<String, Value>,
-) -> Result<Record, StoreError> {
+pub(crate) fn create(conn: &mut Conn, model: &ModelType, properties: Map<String, Value>) -> Result<Record, StoreError> {
     let mut stored = Map::new();
     merge(&mut stored, validate(model, properties)?);
     let stored = in_model_order(model, stored);
     let at = now();
-    let mut sql =
-        conn.sql("INSERT INTO records (model, properties, created_at, updated_at) VALUES (");
+    let mut sql = conn.sql("INSERT INTO records (model, properties, created_at, updated_at) VALUES (");
     sql.bind(Arg::Text(model.name.clone()))
         .push(", ")
         .bind(Arg::Json(Value::Object(stored.clone()).to_string()))
@@ -154,13 +145,11 @@ pub(crate) fn update(
     record.properties = in_model_order(model, std::mem::take(&mut record.properties));
     record.updated_at = now();
     let mut sql = conn.sql("UPDATE records SET properties = ");
-    sql.bind(Arg::Json(
-        Value::Object(record.properties.clone()).to_string(),
-    ))
-    .push(", updated_at = ")
-    .bind(Arg::Time(record.updated_at.naive_utc()))
-    .push(" WHERE id = ")
-    .bind(Arg::Int(id));
+    sql.bind(Arg::Json(Value::Object(record.properties.clone()).to_string()))
+        .push(", updated_at = ")
+        .bind(Arg::Time(record.updated_at.naive_utc()))
+        .push(" WHERE id = ")
+        .bind(Arg::Int(id));
     conn.execute(sql)?;
     delete_side_rows(conn, id)?;
     write_side_rows(conn, model, id, &record.properties, record.created_at)?;
@@ -178,15 +167,8 @@ pub(crate) fn delete(conn: &mut Conn, model: &ModelType, id: i64) -> Result<Reco
 
 /// The record `id` of `model`; `lock` takes a row lock on PostgreSQL (SQLite
 /// writers already hold the database lock).
-pub(crate) fn get(
-    conn: &mut Conn,
-    model: &ModelType,
-    id: i64,
-    lock: bool,
-) -> Result<Option<Record>, StoreError> {
-    let mut sql = conn.sql(&format!(
-        "SELECT {RECORD_COLUMNS} FROM records r WHERE r.id = "
-    ));
+pub(crate) fn get(conn: &mut Conn, model: &ModelType, id: i64, lock: bool) -> Result<Option<Record>, StoreError> {
+    let mut sql = conn.sql(&format!("SELECT {RECORD_COLUMNS} FROM records r WHERE r.id = "));
     sql.bind(Arg::Int(id))
         .push(" AND r.model = ")
         .bind(Arg::Text(model.name.clone()));
@@ -244,8 +226,7 @@ pub(crate) fn upsert(
     )?;
     if conn.backend() == Backend::Postgres {
         let mut sql = conn.sql("SELECT pg_advisory_xact_lock(");
-        sql.bind(Arg::Int(lock_key(model, &typed_matching)))
-            .push(")");
+        sql.bind(Arg::Int(lock_key(model, &typed_matching))).push(")");
         conn.execute(sql)?;
     }
     match find(conn, model, matching)? {
@@ -310,8 +291,8 @@ fn write_side_rows(
         }
     }
     if !rows.is_empty() {
-        let mut sql =
-            conn.sql("INSERT INTO record_values (record_id, model, property, text_value, num_value, created_at) VALUES ");
+        let mut sql = conn
+            .sql("INSERT INTO record_values (record_id, model, property, text_value, num_value, created_at) VALUES ");
         for (i, (name, key)) in rows.into_iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
@@ -328,14 +309,10 @@ fn write_side_rows(
         conn.execute(sql)?;
     }
     for def in model.properties.iter().filter(|d| d.unique) {
-        let Some(key) = properties
-            .get(&def.name)
-            .and_then(|v| unique_key(def.kind, v))
-        else {
+        let Some(key) = properties.get(&def.name).and_then(|v| unique_key(def.kind, v)) else {
             continue;
         };
-        let mut sql =
-            conn.sql("INSERT INTO record_uniques (model, property, value, record_id) VALUES ");
+        let mut sql = conn.sql("INSERT INTO record_uniques (model, property, value, record_id) VALUES ");
         sql.bind_list(vec![
             Arg::Text(model.name.clone()),
             Arg::Text(def.name.clone()),
@@ -382,10 +359,9 @@ mod tests {
     fn validation_types_and_collects_every_error() {
         let typed = validate(&model(), map(json!({"amount": "599", "status": "ok"}))).unwrap();
         assert_eq!(Value::Object(typed), json!({"amount": 599, "status": "ok"}));
-        let Err(StoreError::Validation(errors)) = validate(
-            &model(),
-            map(json!({"amount": "abc", "colour": "red", "id": 3})),
-        ) else {
+        let Err(StoreError::Validation(errors)) =
+            validate(&model(), map(json!({"amount": "abc", "colour": "red", "id": 3})))
+        else {
             panic!("expected validation errors");
         };
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
@@ -399,14 +375,8 @@ mod tests {
         let mut stored = map(json!({"status": "new", "amount": 1}));
         merge(&mut stored, map(json!({"status": null, "amount": 2})));
         assert_eq!(Value::Object(stored), json!({"amount": 2}));
-        let ordered = in_model_order(
-            &model(),
-            map(json!({"legacy": 1, "status": "a", "amount": 3})),
-        );
-        assert_eq!(
-            ordered.keys().collect::<Vec<_>>(),
-            ["amount", "status", "legacy"]
-        );
+        let ordered = in_model_order(&model(), map(json!({"legacy": 1, "status": "a", "amount": 3})));
+        assert_eq!(ordered.keys().collect::<Vec<_>>(), ["amount", "status", "legacy"]);
     }
 
     #[test]

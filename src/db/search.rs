@@ -7,10 +7,7 @@ use serde_json::Value;
 
 use super::model_type::{ModelType, PropertyType};
 use super::models::record::Record;
-use super::query::{
-    cursor_of, decode_cursor, Filter, FilterOp, Order, OrderField, Position, RecordPage,
-    RecordQuery,
-};
+use super::query::{cursor_of, decode_cursor, Filter, FilterOp, Order, OrderField, Position, RecordPage, RecordQuery};
 use super::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use super::records::{RecordRow, RECORD_COLUMNS};
 use super::sql::{Arg, Conn, IntRow, Sql};
@@ -49,16 +46,14 @@ impl ValueTest {
                     .bind_list(texts.iter().cloned().map(Arg::Text).collect());
             }
             ValueTest::NumEq(num) => {
-                sql.push(&format!("{alias}.num_value = "))
-                    .bind(Arg::Num(*num));
+                sql.push(&format!("{alias}.num_value = ")).bind(Arg::Num(*num));
             }
             ValueTest::NumIn(nums) => {
                 sql.push(&format!("{alias}.num_value IN "))
                     .bind_list(nums.iter().copied().map(Arg::Num).collect());
             }
             ValueTest::NumCmp(op, num) => {
-                sql.push(&format!("{alias}.num_value {op} "))
-                    .bind(Arg::Num(*num));
+                sql.push(&format!("{alias}.num_value {op} ")).bind(Arg::Num(*num));
             }
         }
     }
@@ -223,8 +218,11 @@ fn plan(
     let mut sql = conn.sql("");
     match driver.map(|i| &conds[i]) {
         Some(Cond::Has(property, test)) => {
-            sql.push(" FROM record_values d JOIN records r ON r.id = d.record_id");
-            if !for_count {
+            // A count needs only the value rows: no join to records.
+            if for_count {
+                sql.push(" FROM record_values d");
+            } else {
+                sql.push(" FROM record_values d JOIN records r ON r.id = d.record_id");
                 order_join(&mut sql, model, order)?;
             }
             sql.push(" WHERE d.model = ")
@@ -239,10 +237,14 @@ fn plan(
             if !for_count {
                 order_join(&mut sql, model, order)?;
             }
-            sql.push(" WHERE r.model = ")
-                .bind(Arg::Text(model.name.clone()));
+            sql.push(" WHERE r.model = ").bind(Arg::Text(model.name.clone()));
         }
     }
+    let id = if for_count && driver.is_some() {
+        "d.record_id"
+    } else {
+        "r.id"
+    };
     for (i, cond) in conds.iter().enumerate() {
         if Some(i) == driver {
             continue;
@@ -252,20 +254,22 @@ fn plan(
             Cond::Never => {
                 sql.push("1 = 0");
             }
-            Cond::Id(op, id) => {
-                sql.push(&format!("r.id {op} ")).bind(Arg::Int(*id));
+            Cond::Id(op, value) => {
+                sql.push(&format!("{id} {op} ")).bind(Arg::Int(*value));
             }
             Cond::IdIn(ids) => {
-                sql.push("r.id IN ")
+                sql.push(&format!("{id} IN "))
                     .bind_list(ids.iter().copied().map(Arg::Int).collect());
             }
             Cond::Has(property, test) | Cond::HasNot(property, test) => {
                 if matches!(cond, Cond::HasNot(..)) {
                     sql.push("NOT ");
                 }
-                sql.push("EXISTS (SELECT 1 FROM record_values v WHERE v.record_id = r.id AND v.property = ")
-                    .bind(Arg::Text(property.clone()))
-                    .push(" AND ");
+                sql.push(&format!(
+                    "EXISTS (SELECT 1 FROM record_values v WHERE v.record_id = {id} AND v.property = "
+                ))
+                .bind(Arg::Text(property.clone()))
+                .push(" AND ");
                 test.write(&mut sql, "v");
                 sql.push(")");
             }
@@ -281,14 +285,8 @@ fn plan(
             ("d.created_at".to_string(), KeyKind::Time),
             ("d.record_id".to_string(), KeyKind::Int),
         ],
-        OrderField::CreatedAt => vec![
-            ("r.created_at".into(), KeyKind::Time),
-            ("r.id".into(), KeyKind::Int),
-        ],
-        OrderField::UpdatedAt => vec![
-            ("r.updated_at".into(), KeyKind::Time),
-            ("r.id".into(), KeyKind::Int),
-        ],
+        OrderField::CreatedAt => vec![("r.created_at".into(), KeyKind::Time), ("r.id".into(), KeyKind::Int)],
+        OrderField::UpdatedAt => vec![("r.updated_at".into(), KeyKind::Time), ("r.id".into(), KeyKind::Int)],
         OrderField::Property(name) => {
             let (column, kind) = match property_sort_kind(model, name)? {
                 KeyKind::Num => ("COALESCE(o.num_value, 0)", KeyKind::Num),
@@ -312,12 +310,9 @@ fn plan(
 }
 
 fn property_sort_kind(model: &ModelType, name: &str) -> Result<KeyKind, StoreError> {
-    let def = model.property(name).ok_or_else(|| {
-        invalid(
-            "order",
-            format!("`{name}` is not a property of {}", model.short_name()),
-        )
-    })?;
+    let def = model
+        .property(name)
+        .ok_or_else(|| invalid("order", format!("`{name}` is not a property of {}", model.short_name())))?;
     Ok(match def.kind {
         PropertyType::Integer | PropertyType::Float | PropertyType::Datetime => KeyKind::Num,
         _ => KeyKind::Text,
@@ -335,37 +330,22 @@ fn order_join(sql: &mut Sql, model: &ModelType, order: &Order) -> Result<(), Sto
 }
 
 /// The sort key values of a cursor position.
-fn key_values(
-    model: &ModelType,
-    order: &Order,
-    position: &Position,
-) -> Result<Vec<Arg>, StoreError> {
+fn key_values(model: &ModelType, order: &Order, position: &Position) -> Result<Vec<Arg>, StoreError> {
     Ok(match &order.field {
         OrderField::Id => vec![Arg::Int(position.id)],
         OrderField::CreatedAt | OrderField::UpdatedAt => {
-            vec![
-                Arg::Time(position.timestamp()?.naive_utc()),
-                Arg::Int(position.id),
-            ]
+            vec![Arg::Time(position.timestamp()?.naive_utc()), Arg::Int(position.id)]
         }
         OrderField::Property(name) => {
             let kind = property_sort_kind(model, name)?;
-            let def_kind = model
-                .property(name)
-                .map(|d| d.kind)
-                .unwrap_or(PropertyType::String);
-            let stored = coerce(def_kind, &position.value).map_err(|_| {
-                StoreError::InvalidCursor("the cursor's value does not fit the property".into())
-            })?;
+            let def_kind = model.property(name).map(|d| d.kind).unwrap_or(PropertyType::String);
+            let stored = coerce(def_kind, &position.value)
+                .map_err(|_| StoreError::InvalidCursor("the cursor's value does not fit the property".into()))?;
             match (index_key(def_kind, &stored), kind) {
                 (None, KeyKind::Num) => vec![Arg::Int(1), Arg::Num(0.0), Arg::Int(position.id)],
                 (None, _) => vec![Arg::Int(1), Arg::Text(String::new()), Arg::Int(position.id)],
                 (Some(key), KeyKind::Num) => {
-                    vec![
-                        Arg::Int(0),
-                        Arg::Num(key.num.unwrap_or(0.0)),
-                        Arg::Int(position.id),
-                    ]
+                    vec![Arg::Int(0), Arg::Num(key.num.unwrap_or(0.0)), Arg::Int(position.id)]
                 }
                 (Some(key), _) => vec![
                     Arg::Int(0),
@@ -409,11 +389,7 @@ fn keyset(sql: &mut Sql, plan: &Plan, values: Vec<Arg>, side: Side) {
 }
 
 fn order_by(sql: &mut Sql, plan: &Plan, reverse: bool) {
-    let direction = if plan.descending != reverse {
-        "DESC"
-    } else {
-        "ASC"
-    };
+    let direction = if plan.descending != reverse { "DESC" } else { "ASC" };
     let keys: Vec<String> = plan
         .keys
         .iter()
@@ -445,12 +421,7 @@ fn fetch(
 }
 
 /// Is there any row on `side` of `values`?
-fn any_beyond(
-    conn: &mut Conn,
-    plan: &Plan,
-    values: Vec<Arg>,
-    side: Side,
-) -> Result<bool, StoreError> {
+fn any_beyond(conn: &mut Conn, plan: &Plan, values: Vec<Arg>, side: Side) -> Result<bool, StoreError> {
     let mut sql = conn.sql("SELECT CAST(1 AS BIGINT) AS n");
     append(&mut sql, &plan.from_where);
     keyset(&mut sql, plan, values, side);
@@ -463,11 +434,7 @@ fn append(sql: &mut Sql, tail: &Sql) {
 }
 
 /// Records matching `filters`.
-pub(crate) fn count(
-    conn: &mut Conn,
-    model: &ModelType,
-    filters: &[Filter],
-) -> Result<i64, StoreError> {
+pub(crate) fn count(conn: &mut Conn, model: &ModelType, filters: &[Filter]) -> Result<i64, StoreError> {
     let plan = plan(conn, model, filters, &Order::default(), true)?;
     let mut sql = conn.sql("SELECT COUNT(*) AS n");
     append(&mut sql, &plan.from_where);
@@ -475,46 +442,27 @@ pub(crate) fn count(
 }
 
 /// Just the records of the first page (no counts, no page info).
-pub(crate) fn first_page(
-    conn: &mut Conn,
-    model: &ModelType,
-    query: &RecordQuery,
-) -> Result<Vec<Record>, StoreError> {
+pub(crate) fn first_page(conn: &mut Conn, model: &ModelType, query: &RecordQuery) -> Result<Vec<Record>, StoreError> {
     let plan = plan(conn, model, &query.filters, &query.order, false)?;
-    fetch(
-        conn,
-        model,
-        &plan,
-        &[],
-        false,
-        query.first.unwrap_or(DEFAULT_PAGE_SIZE),
-    )
+    fetch(conn, model, &plan, &[], false, query.first.unwrap_or(DEFAULT_PAGE_SIZE))
 }
 
 fn page_size(field: &str, size: Option<usize>) -> Result<Option<usize>, StoreError> {
     match size {
-        Some(n) if n > MAX_PAGE_SIZE => {
-            Err(invalid(field, format!("must be at most {MAX_PAGE_SIZE}")))
-        }
+        Some(n) if n > MAX_PAGE_SIZE => Err(invalid(field, format!("must be at most {MAX_PAGE_SIZE}"))),
         other => Ok(other),
     }
 }
 
 /// A Relay page: `first` (after `after`) or `last` (before `before`).
-pub(crate) fn page(
-    conn: &mut Conn,
-    model: &ModelType,
-    query: &RecordQuery,
-) -> Result<RecordPage, StoreError> {
+pub(crate) fn page(conn: &mut Conn, model: &ModelType, query: &RecordQuery) -> Result<RecordPage, StoreError> {
     let first = page_size("first", query.first)?;
     let last = page_size("last", query.last)?;
     let plan = plan(conn, model, &query.filters, &query.order, false)?;
     let decode = |cursor: &Option<String>| -> Result<Option<Vec<Arg>>, StoreError> {
         cursor
             .as_deref()
-            .map(|c| {
-                decode_cursor(c, &query.order).and_then(|p| key_values(model, &query.order, &p))
-            })
+            .map(|c| decode_cursor(c, &query.order).and_then(|p| key_values(model, &query.order, &p)))
             .transpose()
     };
     let after = decode(&query.after)?;
@@ -570,11 +518,7 @@ pub(crate) fn page(
 
 /// The SQL a filtered page runs, for EXPLAIN in tests.
 #[cfg(test)]
-pub(crate) fn page_sql(
-    conn: &Conn,
-    model: &ModelType,
-    query: &RecordQuery,
-) -> Result<Sql, StoreError> {
+pub(crate) fn page_sql(conn: &Conn, model: &ModelType, query: &RecordQuery) -> Result<Sql, StoreError> {
     let plan = plan(conn, model, &query.filters, &query.order, false)?;
     let mut sql = conn.sql(&format!("SELECT {RECORD_COLUMNS}"));
     append(&mut sql, &plan.from_where);
@@ -588,9 +532,6 @@ pub(crate) fn page_sql(
         );
     }
     order_by(&mut sql, &plan, false);
-    sql.push(&format!(
-        " LIMIT {}",
-        query.first.unwrap_or(DEFAULT_PAGE_SIZE) + 1
-    ));
+    sql.push(&format!(" LIMIT {}", query.first.unwrap_or(DEFAULT_PAGE_SIZE) + 1));
     Ok(sql)
 }

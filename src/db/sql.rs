@@ -218,10 +218,7 @@ mod tests {
     #[test]
     fn placeholders_follow_the_backend() {
         let mut sqlite = Sql::new(Backend::Sqlite, "SELECT ");
-        sqlite
-            .bind(Arg::Int(1))
-            .push(", ")
-            .bind(Arg::Json("{}".into()));
+        sqlite.bind(Arg::Int(1)).push(", ").bind(Arg::Json("{}".into()));
         assert_eq!(sqlite.render(), "SELECT ?, ?");
         let mut pg = Sql::new(Backend::Postgres, "SELECT ");
         pg.bind(Arg::Int(1)).push(", ").bind(Arg::Json("{}".into()));
@@ -243,9 +240,7 @@ mod tests {
         let mut head = Sql::new(Backend::Postgres, "SELECT ");
         head.bind(Arg::Int(1));
         let mut tail = Sql::new(Backend::Postgres, " WHERE a = ");
-        tail.bind(Arg::Text("x".into()))
-            .push(" AND b = ")
-            .bind(Arg::Num(2.0));
+        tail.bind(Arg::Text("x".into())).push(" AND b = ").bind(Arg::Num(2.0));
         head.append(&tail);
         assert_eq!(head.render(), "SELECT $1 WHERE a = $2 AND b = $3");
         assert_eq!(head.args().len(), 3);

@@ -128,10 +128,7 @@ fn datetime(value: &Value) -> Option<DateTime<Utc>> {
             if let Ok(secs) = s.parse::<i64>() {
                 return DateTime::from_timestamp(secs, 0);
             }
-            s.parse::<f64>()
-                .ok()
-                .filter(|f| f.is_finite())
-                .and_then(from_seconds)
+            s.parse::<f64>().ok().filter(|f| f.is_finite()).and_then(from_seconds)
         }
         _ => None,
     }
@@ -204,14 +201,7 @@ fn canonical_json(value: &Value) -> String {
                 .collect();
             format!("{{{}}}", inner.join(","))
         }
-        Value::Array(items) => format!(
-            "[{}]",
-            items
-                .iter()
-                .map(canonical_json)
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
+        Value::Array(items) => format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
         other => other.to_string(),
     }
 }
@@ -344,10 +334,7 @@ mod tests {
             json!({"a": [1, {"b": null}]})
         );
         assert!(refused(PropertyType::Json, json!({"a": "\u{0}"})));
-        assert_eq!(
-            ok(PropertyType::Array, json!([1, "a", [2]])),
-            json!([1, "a", [2]])
-        );
+        assert_eq!(ok(PropertyType::Array, json!([1, "a", [2]])), json!([1, "a", [2]]));
         assert!(refused(PropertyType::Array, json!("[1]")));
     }
 
@@ -367,10 +354,7 @@ mod tests {
         assert_eq!(key.text.as_deref(), Some("{\"a\":\"\u{e9}\",\"b\":1}"));
         assert_eq!(key.num, None);
         assert_eq!(
-            index_key(PropertyType::Boolean, &json!(true))
-                .unwrap()
-                .text
-                .as_deref(),
+            index_key(PropertyType::Boolean, &json!(true)).unwrap().text.as_deref(),
             Some("true")
         );
     }
@@ -382,10 +366,7 @@ mod tests {
         assert!(key.starts_with(DIGEST_MARK) && key.len() == 65);
         assert_eq!(text_key(&long), key);
         assert_ne!(text_key(&"y".repeat(MAX_KEY_BYTES + 1)), key);
-        assert_eq!(
-            text_key(&"x".repeat(MAX_KEY_BYTES)),
-            "x".repeat(MAX_KEY_BYTES)
-        );
+        assert_eq!(text_key(&"x".repeat(MAX_KEY_BYTES)), "x".repeat(MAX_KEY_BYTES));
         assert!(text_key("\u{1}short").starts_with(DIGEST_MARK));
         assert_eq!(text_key("\u{1}short").len(), 65);
     }
@@ -400,9 +381,6 @@ mod tests {
             unique_key(PropertyType::Float, &json!(1.5)),
             unique_key(PropertyType::Float, &json!(1.50))
         );
-        assert_eq!(
-            unique_key(PropertyType::String, &json!("a")).as_deref(),
-            Some("a")
-        );
+        assert_eq!(unique_key(PropertyType::String, &json!("a")).as_deref(), Some("a"));
     }
 }

@@ -32,8 +32,8 @@ use crate::db::Store;
 use crate::error::LoadProblem;
 pub use errors::GraphqlErrorInfo;
 use models::ModelSchema;
-use request_types::RequestTypeSchema;
 pub use request_types::{DispatchFailure, DispatchOutcome, GatewayErrorInfo, RequestDispatcher, RequestTypeInfo};
+use request_types::{InputField, RequestTypeSchema};
 
 /// Nesting deeper than this is refused (a connection query needs about 5).
 const MAX_DEPTH: usize = 24;
@@ -105,8 +105,12 @@ impl Claims {
 
     /// Claim `name` (in namespace `kind`) for `owner`, or record a problem.
     fn claim(&mut self, kind: &str, name: &str, file: &Path, owner: &str) -> bool {
-        let key = format!("{kind}:{name}");
-        let key = if kind == "type" { name.to_string() } else { key };
+        // Types share one namespace; query and mutation fields one each.
+        let key = if kind == "type" {
+            name.to_string()
+        } else {
+            format!("{kind}:{name}")
+        };
         if !naming::is_graphql_name(name) {
             self.problems.push(LoadProblem::new(
                 file,
@@ -183,10 +187,13 @@ impl GraphqlEngine {
             let owner = format!("request type `{}`", info.full_name);
             let mut ok = claims.claim("type", &plan.payload_type, &file, &owner)
                 && claims.claim("mutation", &plan.mutation, &file, &owner);
-            if let Some((input_name, fields)) = &plan.input {
-                ok &= claims.claim("type", input_name, &file, &owner);
+            if let Some(typed) = &plan.input {
+                ok &= claims.claim("type", &typed.type_name, &file, &owner);
                 let mut seen = HashMap::new();
-                for (graphql, snake, _) in fields {
+                for InputField {
+                    graphql, name: snake, ..
+                } in &typed.fields
+                {
                     if !naming::is_graphql_name(graphql) {
                         claims.problems.push(LoadProblem::new(
                             &file,

@@ -228,25 +228,21 @@ fn id_argument(ctx: &ResolverContext<'_>) -> Result<i64, Error> {
 pub fn query_fields(plan: &Arc<ModelSchema>, store: &Store) -> Vec<Field> {
     let single = {
         let (plan, store) = (plan.clone(), store.clone());
-        Field::new(
-            &plan.single_query.clone(),
-            TypeRef::named(&plan.type_name),
-            move |ctx| {
-                let result = id_argument(&ctx).and_then(|id| match store.get_record(&plan.model, id) {
-                    Ok(Some(record)) => Ok(Some(plan.record_value(&record))),
-                    Ok(None) => Err(not_found(format!("{} {id} not found", plan.model.short_name()))),
-                    Err(e) => Err(plan.store_error(e)),
-                });
-                ready(result)
-            },
-        )
+        Field::new(plan.single_query.clone(), TypeRef::named(&plan.type_name), move |ctx| {
+            let result = id_argument(&ctx).and_then(|id| match store.get_record(&plan.model, id) {
+                Ok(Some(record)) => Ok(Some(plan.record_value(&record))),
+                Ok(None) => Err(not_found(format!("{} {id} not found", plan.model.short_name()))),
+                Err(e) => Err(plan.store_error(e)),
+            });
+            ready(result)
+        })
         .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
     };
     let connection = {
         let arguments = filters::connection_arguments(plan);
         let (plan, store) = (plan.clone(), store.clone());
         let mut field = Field::new(
-            &plan.connection_query.clone(),
+            plan.connection_query.clone(),
             TypeRef::named_nn(plan.connection_type()),
             move |ctx| {
                 let result = filters::record_query(&plan, &ctx.args).and_then(|query| {

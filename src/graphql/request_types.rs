@@ -78,9 +78,24 @@ pub struct RequestTypeSchema {
     pub mutation: String,
     /// `StripeCreateCustomerPayload`.
     pub payload_type: String,
-    /// `StripeCreateCustomerInput` and its fields (GraphQL name, snake name,
-    /// type), when typed.
-    pub input: Option<(String, Vec<(String, String, PropertyType)>)>,
+    /// When the request type declares its fields.
+    pub input: Option<TypedInput>,
+}
+
+/// `StripeCreateCustomerInput { email paymentMethodId }`.
+#[derive(Debug)]
+pub struct TypedInput {
+    pub type_name: String,
+    pub fields: Vec<InputField>,
+}
+
+#[derive(Debug)]
+pub struct InputField {
+    /// `paymentMethodId`.
+    pub graphql: String,
+    /// `payment_method_id`, as the notification names it.
+    pub name: String,
+    pub kind: PropertyType,
 }
 
 impl RequestTypeSchema {
@@ -89,12 +104,16 @@ impl RequestTypeSchema {
             .module
             .replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_");
         let prefix = format!("{}{}", pascal_case(&info.module), pascal_case(&info.name));
-        let input = info.fields.as_ref().filter(|f| !f.is_empty()).map(|fields| {
-            let fields = fields
+        let input = info.fields.as_ref().filter(|f| !f.is_empty()).map(|fields| TypedInput {
+            type_name: format!("{prefix}Input"),
+            fields: fields
                 .iter()
-                .map(|(name, kind)| (camel_case(name), name.clone(), *kind))
-                .collect();
-            (format!("{prefix}Input"), fields)
+                .map(|(name, kind)| InputField {
+                    graphql: camel_case(name),
+                    name: name.clone(),
+                    kind: *kind,
+                })
+                .collect(),
         });
         RequestTypeSchema {
             info: info.clone(),
@@ -110,13 +129,14 @@ impl RequestTypeSchema {
             return json!({});
         };
         match (&self.input, input) {
-            (Some((_, fields)), async_graphql::Value::Object(object)) => {
+            (Some(typed), async_graphql::Value::Object(object)) => {
                 let mut data = Map::with_capacity(object.len());
                 for (name, value) in object {
-                    let key = fields
+                    let key = typed
+                        .fields
                         .iter()
-                        .find(|(graphql, _, _)| graphql == name.as_str())
-                        .map_or_else(|| name.to_string(), |(_, snake, _)| snake.clone());
+                        .find(|field| field.graphql == name.as_str())
+                        .map_or_else(|| name.to_string(), |field| field.name.clone());
                     data.insert(key, to_json(value));
                 }
                 Value::Object(data)
@@ -136,16 +156,22 @@ pub fn types(plan: &RequestTypeSchema) -> (Object, Option<InputObject>) {
         )
         .field(key_field("model", TypeRef::named(TypeRef::STRING)))
         .field(key_field("errors", TypeRef::named_nn_list_nn(GATEWAY_ERROR_TYPE)));
-    let input = plan.input.as_ref().map(|(name, fields)| {
-        fields.iter().fold(InputObject::new(name), |input, (graphql, _, kind)| {
-            input.field(InputValue::new(graphql, property_type_ref(*kind)))
-        })
+    let input = plan.input.as_ref().map(|typed| {
+        typed
+            .fields
+            .iter()
+            .fold(InputObject::new(&typed.type_name), |input, field| {
+                input.field(InputValue::new(&field.graphql, property_type_ref(field.kind)))
+            })
     });
     (payload, input)
 }
 
 pub fn mutation_field(plan: &Arc<RequestTypeSchema>, dispatcher: Option<Arc<dyn RequestDispatcher>>) -> Field {
-    let input_type = plan.input.as_ref().map_or(MAP.to_string(), |(name, _)| name.clone());
+    let input_type = plan
+        .input
+        .as_ref()
+        .map_or(MAP.to_string(), |typed| typed.type_name.clone());
     let resolver_plan = plan.clone();
     Field::new(&plan.mutation, TypeRef::named(&plan.payload_type), move |ctx| {
         let plan = resolver_plan.clone();
@@ -222,9 +248,10 @@ mod tests {
         assert_eq!(plan.payload_type, "StripeCreateCustomerPayload");
         assert!(plan.input.is_none());
         let typed = RequestTypeSchema::new(&info(Some(vec![("payment_method_id".into(), PropertyType::String)])));
-        let (input_name, fields) = typed.input.unwrap();
-        assert_eq!(input_name, "StripeCreateCustomerInput");
-        assert_eq!(fields[0].0, "paymentMethodId");
+        let input = typed.input.unwrap();
+        assert_eq!(input.type_name, "StripeCreateCustomerInput");
+        assert_eq!(input.fields[0].graphql, "paymentMethodId");
+        assert_eq!(input.fields[0].name, "payment_method_id");
     }
 
     #[test]

@@ -224,6 +224,31 @@ fn camel_case_clashes_between_properties_are_load_problems() {
     assert!(problems[0].message.contains("feeRate"), "{}", problems[0].message);
 }
 
+/// The schema is rebuilt on every reload: it must take milliseconds.
+#[test]
+fn building_a_large_schema_is_cheap() {
+    let (_dir, store) = sqlite_store();
+    let many: Vec<ModelType> = (0..60)
+        .map(|i| {
+            let yaml = PAYMENT_YAML.replace("name: payment\n", "");
+            model(&format!("schema/model_{i}.yml"), &format!("model_{i}"), &yaml)
+        })
+        .collect();
+    let types: Vec<RequestTypeInfo> = (0..60)
+        .map(|i| RequestTypeInfo {
+            module: "stripe".into(),
+            name: format!("request_{i}"),
+            full_name: format!("modules/stripe/request_{i}"),
+            fields: (i % 2 == 0).then(|| vec![("email".to_string(), PropertyType::String)]),
+        })
+        .collect();
+    // Speed is a benchmark's business (BENCHMARKS.md); this checks the
+    // large schema is complete.
+    let engine = GraphqlEngine::build(&many, &types, store, None).unwrap();
+    assert!(engine.sdl().contains("type Model59 {"));
+    assert!(engine.sdl().contains("stripe_request59"));
+}
+
 #[test]
 fn an_app_without_models_still_has_a_schema() {
     let (_dir, store) = sqlite_store();

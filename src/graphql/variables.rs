@@ -51,9 +51,9 @@ fn coerce(ty: &Type, value: &mut Value) {
                     "false" => Some(Value::Bool(false)),
                     _ => None,
                 },
-                // An empty string for an optional scalar means "not given".
                 _ => None,
             };
+            // An empty string for an optional number or flag means "not given".
             let empty_optional = text.is_empty() && ty.nullable && matches!(name.as_str(), "Int" | "Float" | "Boolean");
             if let Some(coerced) = coerced {
                 *value = coerced;

@@ -25,8 +25,12 @@ CREATE TABLE record_values (
     created_at TIMESTAMP NOT NULL,
     PRIMARY KEY (record_id, property)
 );
-CREATE INDEX record_values_text ON record_values (model, property, text_value, created_at, record_id);
-CREATE INDEX record_values_num ON record_values (model, property, num_value, record_id);
+-- Partial: a text test can never pick the numeric index and vice versa,
+-- whatever the planner's statistics say.
+CREATE INDEX record_values_text ON record_values (model, property, text_value, created_at, record_id)
+    WHERE text_value IS NOT NULL;
+CREATE INDEX record_values_num ON record_values (model, property, num_value, record_id)
+    WHERE num_value IS NOT NULL;
 
 -- unique: true, enforced by the database.
 CREATE TABLE record_uniques (

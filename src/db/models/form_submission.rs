@@ -51,9 +51,7 @@ impl Row {
             .result
             .map(|text| serde_json::from_str(&text))
             .transpose()
-            .map_err(|e| {
-                StoreError::Database(format!("stored submission result is malformed: {e}"))
-            })?;
+            .map_err(|e| StoreError::Database(format!("stored submission result is malformed: {e}")))?;
         Ok(FormSubmission {
             idempotency_key: self.idempotency_key,
             form: self.form,
@@ -65,11 +63,10 @@ impl Row {
 }
 
 fn load(conn: &mut Conn, key: &str) -> Result<Option<FormSubmission>, StoreError> {
-    let mut sql = conn.sql("SELECT idempotency_key, form, status, result, created_at FROM form_submissions WHERE idempotency_key = ");
+    let mut sql = conn
+        .sql("SELECT idempotency_key, form, status, result, created_at FROM form_submissions WHERE idempotency_key = ");
     sql.bind(Arg::Text(key.to_string()));
-    conn.first::<Row>(sql)?
-        .map(Row::into_submission)
-        .transpose()
+    conn.first::<Row>(sql)?.map(Row::into_submission).transpose()
 }
 
 pub fn get(store: &Store, key: &str) -> Result<Option<FormSubmission>, StoreError> {
@@ -79,7 +76,8 @@ pub fn get(store: &Store, key: &str) -> Result<Option<FormSubmission>, StoreErro
 /// Claim `key` for `form`: insert it as `processing` unless present.
 pub fn claim(store: &Store, key: &str, form: &str) -> Result<Claim, StoreError> {
     store.database().with_transaction(|conn| {
-        let mut sql = conn.sql("INSERT INTO form_submissions (idempotency_key, form, status, result, created_at) VALUES (");
+        let mut sql =
+            conn.sql("INSERT INTO form_submissions (idempotency_key, form, status, result, created_at) VALUES (");
         sql.bind(Arg::Text(key.to_string()))
             .push(", ")
             .bind(Arg::Text(form.to_string()))
@@ -91,7 +89,9 @@ pub fn claim(store: &Store, key: &str, form: &str) -> Result<Claim, StoreError> 
         }
         match load(conn, key)? {
             Some(FormSubmission {
-                status, result: Some(result), ..
+                status,
+                result: Some(result),
+                ..
             }) if status == "done" => Ok(Claim::Done(result)),
             Some(_) => Ok(Claim::InProgress),
             // Released between our insert and read: the caller may retry.
@@ -104,8 +104,7 @@ pub fn claim(store: &Store, key: &str, form: &str) -> Result<Claim, StoreError> 
 /// A finished key is kept.
 pub fn release(store: &Store, key: &str) -> Result<(), StoreError> {
     store.database().with_conn(|conn| {
-        let mut sql = conn
-            .sql("DELETE FROM form_submissions WHERE status = 'processing' AND idempotency_key = ");
+        let mut sql = conn.sql("DELETE FROM form_submissions WHERE status = 'processing' AND idempotency_key = ");
         sql.bind(Arg::Text(key.to_string()));
         conn.execute(sql)?;
         Ok(())

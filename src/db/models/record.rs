@@ -24,14 +24,8 @@ impl Record {
         for (key, value) in &self.properties {
             object.insert(key.clone(), value.clone());
         }
-        object.insert(
-            "created_at".into(),
-            Value::String(timestamp_text(self.created_at)),
-        );
-        object.insert(
-            "updated_at".into(),
-            Value::String(timestamp_text(self.updated_at)),
-        );
+        object.insert("created_at".into(), Value::String(timestamp_text(self.created_at)));
+        object.insert("updated_at".into(), Value::String(timestamp_text(self.updated_at)));
         Value::Object(object)
     }
 }

@@ -27,11 +27,8 @@ pub fn get(store: &Store, key: &str) -> Result<Option<String>, StoreError> {
 pub fn set(store: &Store, key: &str, value: &str) -> Result<(), StoreError> {
     store.database().with_conn(|conn| {
         let mut sql = conn.sql("INSERT INTO settings_kv (\"key\", \"value\") VALUES ");
-        sql.bind_list(vec![
-            Arg::Text(key.to_string()),
-            Arg::Text(value.to_string()),
-        ])
-        .push(" ON CONFLICT (\"key\") DO UPDATE SET \"value\" = excluded.\"value\"");
+        sql.bind_list(vec![Arg::Text(key.to_string()), Arg::Text(value.to_string())])
+            .push(" ON CONFLICT (\"key\") DO UPDATE SET \"value\" = excluded.\"value\"");
         conn.execute(sql)?;
         Ok(())
     })
@@ -42,11 +39,8 @@ pub fn set(store: &Store, key: &str, value: &str) -> Result<(), StoreError> {
 pub fn get_or_insert(store: &Store, key: &str, value: &str) -> Result<String, StoreError> {
     store.database().with_transaction(|conn| {
         let mut sql = conn.sql("INSERT INTO settings_kv (\"key\", \"value\") VALUES ");
-        sql.bind_list(vec![
-            Arg::Text(key.to_string()),
-            Arg::Text(value.to_string()),
-        ])
-        .push(" ON CONFLICT (\"key\") DO NOTHING");
+        sql.bind_list(vec![Arg::Text(key.to_string()), Arg::Text(value.to_string())])
+            .push(" ON CONFLICT (\"key\") DO NOTHING");
         conn.execute(sql)?;
         load(conn, key)?.ok_or_else(|| StoreError::Database(format!("setting `{key}` vanished")))
     })

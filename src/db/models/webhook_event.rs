@@ -97,12 +97,8 @@ struct Row {
 
 impl Row {
     fn into_event(self) -> Result<WebhookEvent, StoreError> {
-        let status = WebhookStatus::parse(&self.status).ok_or_else(|| {
-            StoreError::Database(format!(
-                "webhook event {} has status `{}`",
-                self.id, self.status
-            ))
-        })?;
+        let status = WebhookStatus::parse(&self.status)
+            .ok_or_else(|| StoreError::Database(format!("webhook event {} has status `{}`", self.id, self.status)))?;
         Ok(WebhookEvent {
             id: self.id,
             gateway: self.gateway,
@@ -120,11 +116,7 @@ impl Row {
     }
 }
 
-fn load_where(
-    conn: &mut Conn,
-    condition: &str,
-    args: Vec<Arg>,
-) -> Result<Vec<WebhookEvent>, StoreError> {
+fn load_where(conn: &mut Conn, condition: &str, args: Vec<Arg>) -> Result<Vec<WebhookEvent>, StoreError> {
     let mut sql = conn.sql(&format!("SELECT {COLUMNS} FROM webhook_events WHERE "));
     let mut parts = condition.split('?');
     if let Some(head) = parts.next() {
@@ -133,16 +125,11 @@ fn load_where(
     for (part, arg) in parts.zip(args) {
         sql.bind(arg).push(part);
     }
-    conn.load::<Row>(sql)?
-        .into_iter()
-        .map(Row::into_event)
-        .collect()
+    conn.load::<Row>(sql)?.into_iter().map(Row::into_event).collect()
 }
 
 fn by_id(conn: &mut Conn, id: i64) -> Result<Option<WebhookEvent>, StoreError> {
-    Ok(load_where(conn, "id = ?", vec![Arg::Int(id)])?
-        .into_iter()
-        .next())
+    Ok(load_where(conn, "id = ?", vec![Arg::Int(id)])?.into_iter().next())
 }
 
 /// Store a received event unless one with the same gateway and event id is
@@ -175,10 +162,7 @@ pub fn insert_if_absent(
         let event = load_where(
             conn,
             "gateway = ? AND event_id = ?",
-            vec![
-                Arg::Text(gateway.to_string()),
-                Arg::Text(event_id.to_string()),
-            ],
+            vec![Arg::Text(gateway.to_string()), Arg::Text(event_id.to_string())],
         )?
         .into_iter()
         .next()
@@ -191,19 +175,12 @@ pub fn get(store: &Store, id: i64) -> Result<Option<WebhookEvent>, StoreError> {
     store.database().with_conn(|conn| by_id(conn, id))
 }
 
-pub fn find(
-    store: &Store,
-    gateway: &str,
-    event_id: &str,
-) -> Result<Option<WebhookEvent>, StoreError> {
+pub fn find(store: &Store, gateway: &str, event_id: &str) -> Result<Option<WebhookEvent>, StoreError> {
     store.database().with_conn(|conn| {
         Ok(load_where(
             conn,
             "gateway = ? AND event_id = ?",
-            vec![
-                Arg::Text(gateway.to_string()),
-                Arg::Text(event_id.to_string()),
-            ],
+            vec![Arg::Text(gateway.to_string()), Arg::Text(event_id.to_string())],
         )?
         .into_iter()
         .next())
@@ -244,7 +221,13 @@ pub fn claim_due(
 ) -> Result<Vec<WebhookEvent>, StoreError> {
     store.database().with_transaction(|conn| {
         let at = now();
-        let due_args = || vec![Arg::Time(at.naive_utc()), Arg::Int(i64::from(max_attempts)), Arg::Time(at.naive_utc())];
+        let due_args = || {
+            vec![
+                Arg::Time(at.naive_utc()),
+                Arg::Int(i64::from(max_attempts)),
+                Arg::Time(at.naive_utc()),
+            ]
+        };
         let candidates = load_where(
             conn,
             &format!("{DUE} ORDER BY next_attempt_at, id LIMIT {}", limit.min(1000)),
@@ -252,7 +235,8 @@ pub fn claim_due(
         )?;
         let mut claimed = Vec::new();
         for event in candidates {
-            let mut sql = conn.sql("UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, locked_until = ");
+            let mut sql =
+                conn.sql("UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, locked_until = ");
             sql.bind(Arg::Time((at + lease).naive_utc()))
                 .push(" WHERE id = ")
                 .bind(Arg::Int(event.id))
@@ -272,12 +256,7 @@ pub fn claim_due(
     })
 }
 
-fn set_outcome(
-    store: &Store,
-    id: i64,
-    assignments: &str,
-    args: Vec<Arg>,
-) -> Result<WebhookEvent, StoreError> {
+fn set_outcome(store: &Store, id: i64, assignments: &str, args: Vec<Arg>) -> Result<WebhookEvent, StoreError> {
     store.database().with_conn(|conn| {
         let mut sql = conn.sql("UPDATE webhook_events SET ");
         let mut parts = assignments.split('?');
@@ -320,12 +299,7 @@ pub fn mark_skipped(store: &Store, id: i64, reason: &str) -> Result<WebhookEvent
 
 /// Processing failed; due again at `retry_at` while attempts remain.
 /// `error` must not contain secrets.
-pub fn mark_failed(
-    store: &Store,
-    id: i64,
-    error: &str,
-    retry_at: DateTime<Utc>,
-) -> Result<WebhookEvent, StoreError> {
+pub fn mark_failed(store: &Store, id: i64, error: &str, retry_at: DateTime<Utc>) -> Result<WebhookEvent, StoreError> {
     set_outcome(
         store,
         id,
@@ -347,9 +321,8 @@ pub fn requeue(store: &Store, id: i64) -> Result<WebhookEvent, StoreError> {
 /// Requeue every failed event; returns how many.
 pub fn requeue_failed(store: &Store) -> Result<usize, StoreError> {
     store.database().with_conn(|conn| {
-        let mut sql = conn.sql(
-            "UPDATE webhook_events SET status = 'pending', attempts = 0, locked_until = NULL, next_attempt_at = ",
-        );
+        let mut sql = conn
+            .sql("UPDATE webhook_events SET status = 'pending', attempts = 0, locked_until = NULL, next_attempt_at = ");
         sql.bind(Arg::Time(now().naive_utc())).push(" WHERE status = 'failed'");
         Ok(conn.execute(sql)?)
     })

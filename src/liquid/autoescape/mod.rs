@@ -7,8 +7,9 @@
 //!   already `pf_escape`, `escape` or `escape_once` (so the rewrite is
 //!   idempotent and never double-escapes);
 //! - `{{ content_for_layout }}` (the already escaped page inside a layout);
-//! - everything inside `{% raw %}...{% endraw %}` and
-//!   `{% comment %}...{% endcomment %}`;
+//! - everything inside `{% raw %}...{% endraw %}`,
+//!   `{% comment %}...{% endcomment %}` and `{% parse_json %}...{% endparse_json %}`
+//!   (whose body is JSON, not HTML);
 //! - `{% %}` tags, text, and anything liquid-rust would reject anyway.
 //!
 //! Only ` | pf_escape` is inserted, never a newline, so line numbers of
@@ -65,6 +66,21 @@ pub fn autoescape_outputs(source: &str) -> String {
                     }
                 }
             }
+            Element::Tag(shape) if tag_is(shape, "parse_json") => {
+                // The body renders JSON, not HTML: escaping would turn
+                // `{{ x | json }}` into `&quot;…&quot;`. Verbatim through the
+                // closing tag.
+                match block_end(&elements, i, source, "endparse_json") {
+                    Some(close) => {
+                        out.extend_from_slice(&bytes[*start..elements[close].1]);
+                        i = close + 1;
+                    }
+                    None => {
+                        out.extend_from_slice(&bytes[*start..*end]);
+                        i += 1;
+                    }
+                }
+            }
             Element::Expression(shape) if needs_escape(shape, source) => {
                 out.extend_from_slice(&bytes[*start..shape.chain_end]);
                 out.extend_from_slice(b" | pf_escape");
@@ -94,6 +110,11 @@ fn plain_tag<'a>(element: &Element, source: &'a str) -> Option<(&'a str, bool)> 
         Element::Tag(shape) => Some((&source[shape.name.0..shape.name.1], shape.has_arguments)),
         _ => None,
     }
+}
+
+/// Index of the first `{% <closing> %}` tag after `open`.
+fn block_end(elements: &[(usize, usize, Element)], open: usize, source: &str, closing: &str) -> Option<usize> {
+    (open + 1..elements.len()).find(|&j| plain_tag(&elements[j].2, source) == Some((closing, false)))
 }
 
 /// Index of the `{% endraw %}` closing the raw block opened at `open`:

@@ -340,3 +340,14 @@ fn fuzz_no_output_escapes_the_rewrite() {
     }
     assert!(rendered > 1000, "only {rendered} templates rendered");
 }
+
+#[test]
+fn parse_json_bodies_are_json_not_html() {
+    let source = "{% parse_json d %}{ \"q\": {{ q | json }} }{% endparse_json %}<p>{{ q }}</p>";
+    assert_eq!(
+        esc(source),
+        "{% parse_json d %}{ \"q\": {{ q | json }} }{% endparse_json %}<p>{{ q | pf_escape }}</p>"
+    );
+    // Unclosed: left to the parser to reject, outputs still escaped.
+    assert_eq!(esc("{% parse_json d %}{{ q }}"), "{% parse_json d %}{{ q | pf_escape }}");
+}
