@@ -6,6 +6,7 @@
 //! - processed per second: the worker started on the full inbox, until every
 //!   event is processed (claim, processor template, state lookup, record
 //!   upsert, mark processed).
+//!
 //! Half the events are customer.created, half payment_intent.succeeded,
 //! all with distinct objects.
 //!

@@ -1,7 +1,7 @@
 //! The `payforms` command line.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -160,7 +160,7 @@ pub fn init_logging() {
         .try_init();
 }
 
-fn check(app_dir: &PathBuf) -> ExitCode {
+fn check(app_dir: &Path) -> ExitCode {
     match App::load(app_dir) {
         Ok(app) => {
             println!(
@@ -194,7 +194,7 @@ fn open_store(settings: &Settings) -> Result<Store, String> {
     Ok(store)
 }
 
-fn migrate(app_dir: &PathBuf, database: Option<String>) -> ExitCode {
+fn migrate(app_dir: &Path, database: Option<String>) -> ExitCode {
     init_logging();
     let settings = match Settings::load(
         app_dir,
@@ -224,7 +224,7 @@ fn migrate(app_dir: &PathBuf, database: Option<String>) -> ExitCode {
 /// Load settings, store, app and gateway for a command that works on the
 /// instance without serving it.
 fn offline_instance(
-    app_dir: &PathBuf,
+    app_dir: &Path,
     database: Option<String>,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<Arc<Instance>, String> {
@@ -246,7 +246,7 @@ fn offline_instance(
     Ok(instance)
 }
 
-fn replay(app_dir: &PathBuf, database: Option<String>, event_id: Option<String>, failed: bool) -> ExitCode {
+fn replay(app_dir: &Path, database: Option<String>, event_id: Option<String>, failed: bool) -> ExitCode {
     init_logging();
     let runtime = match tokio_runtime() {
         Ok(rt) => rt,
@@ -361,7 +361,7 @@ fn attach_sandbox(runtime: &tokio::runtime::Runtime, settings: &mut Settings, ap
     Ok(())
 }
 
-fn serve(app_dir: &PathBuf, overrides: Overrides, watch: bool, sandbox: bool) -> ExitCode {
+fn serve(app_dir: &Path, overrides: Overrides, watch: bool, sandbox: bool) -> ExitCode {
     init_logging();
     let mut settings = match Settings::load(app_dir, &overrides) {
         Ok(s) => s,

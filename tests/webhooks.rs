@@ -1453,18 +1453,21 @@ fn subscription_is_made_once_and_its_secret_is_stored_only_encrypted() {
 
 // ------------------------------------------------ merchant notifications
 
+/// Headers (lower-case names, plus `:request-line`) and body of a received request.
+type HttpRequest = (BTreeMap<String, String>, String);
+
 /// A tiny HTTP server: records every request, answers 500 to the first
 /// `failures` and 200 afterwards.
 struct Receiver {
     url: String,
-    requests: Arc<Mutex<Vec<(BTreeMap<String, String>, String)>>>,
+    requests: Arc<Mutex<Vec<HttpRequest>>>,
 }
 
 impl Receiver {
     fn start(failures: usize) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
         let url = format!("http://{}/payforms-events", listener.local_addr().expect("address"));
-        let requests: Arc<Mutex<Vec<(BTreeMap<String, String>, String)>>> = Arc::default();
+        let requests: Arc<Mutex<Vec<HttpRequest>>> = Arc::default();
         let seen = requests.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -1489,12 +1492,12 @@ impl Receiver {
         Receiver { url, requests }
     }
 
-    fn requests(&self) -> Vec<(BTreeMap<String, String>, String)> {
+    fn requests(&self) -> Vec<HttpRequest> {
         self.requests.lock().expect("lock").clone()
     }
 }
 
-fn read_request(stream: &TcpStream) -> Option<(BTreeMap<String, String>, String)> {
+fn read_request(stream: &TcpStream) -> Option<HttpRequest> {
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut reader = BufReader::new(stream);
     let mut line = String::new();

@@ -114,6 +114,9 @@ pub fn render_page(
     } else {
         format!("{}?{}", info.path, info.query)
     };
+    // The host lives on this render's thread only (tags reach it through a
+    // thread-local), so it need not be Send or Sync.
+    #[allow(clippy::arc_with_non_send_sync)]
     let host = Arc::new(PageHost::new(
         instance.clone(),
         loaded.clone(),

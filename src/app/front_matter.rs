@@ -33,8 +33,7 @@ pub fn split<'a>(file: &Path, text: &'a str) -> Result<Document<'a>, LoadProblem
     };
     // Find the closing delimiter: a line that is exactly `---`.
     let mut offset = 0;
-    let mut line = 2;
-    for raw_line in rest.split_inclusive('\n') {
+    for (line, raw_line) in (2..).zip(rest.split_inclusive('\n')) {
         if raw_line.trim_end_matches(['\n', '\r']) == "---" {
             let yaml = &rest[..offset];
             let body = &rest[offset + raw_line.len()..];
@@ -46,7 +45,6 @@ pub fn split<'a>(file: &Path, text: &'a str) -> Result<Document<'a>, LoadProblem
             });
         }
         offset += raw_line.len();
-        line += 1;
     }
     Err(LoadProblem::new(
         file,
@@ -131,6 +129,7 @@ mod tests {
         assert_eq!(doc.body_line, 4);
         let parsed: Sample = parse(Path::new("f.liquid"), &doc).unwrap();
         assert_eq!(parsed.slug.as_deref(), Some("a"));
+        assert_eq!(parsed.count, 0, "missing keys take their default");
     }
 
     #[test]

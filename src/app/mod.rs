@@ -123,7 +123,7 @@ impl App {
             }
         }
         app.check_references(&mut problems);
-        app.pages.sort_by(|a, b| a.route_rank().cmp(&b.route_rank()));
+        app.pages.sort_by_key(|page| page.route_rank());
         if problems.is_empty() {
             Ok(app)
         } else {

@@ -140,7 +140,7 @@ pub fn submit(
         errors.extend(field.rules.check(&field.name, payload.get(&field.name)));
     }
     if !errors.is_empty() {
-        return Ok(invalid(&form, &state, &posted, errors, &globals)?);
+        return invalid(&form, &state, &posted, errors, &globals);
     }
 
     // One rendered form, one effect: the idempotency key is claimed in the
@@ -156,7 +156,7 @@ pub fn submit(
         Ok(record) => record,
         Err(StoreOrGateway::Invalid(errors)) => {
             form_submission::release(&instance.store, &key)?;
-            return Ok(invalid(&form, &state, &posted, errors, &globals)?);
+            return invalid(&form, &state, &posted, errors, &globals);
         }
         Err(StoreOrGateway::Failed(error)) => {
             form_submission::release(&instance.store, &key)?;

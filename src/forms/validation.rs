@@ -181,7 +181,7 @@ impl Rules {
                     if num.only_integer && !n.is_integer() {
                         push("must be an integer".into());
                     }
-                    let checks: [(&Option<Decimal>, fn(&Decimal, &Decimal) -> bool, &str); 5] = [
+                    let checks: [Bound<'_>; 5] = [
                         (&num.greater_than, |a, b| a > b, "must be greater than"),
                         (
                             &num.greater_than_or_equal_to,
@@ -212,7 +212,7 @@ impl Rules {
             }
         }
         if let Some(allowed) = &self.inclusion {
-            if !allowed.iter().any(|a| *a == text) {
+            if !allowed.contains(&text) {
                 push("is not included in the list".into());
             }
         }
@@ -222,6 +222,9 @@ impl Rules {
         errors
     }
 }
+
+/// A numericality bound, its comparison and its message.
+type Bound<'a> = (&'a Option<Decimal>, fn(&Decimal, &Decimal) -> bool, &'static str);
 
 fn value_text(value: &Value) -> Option<String> {
     match value {

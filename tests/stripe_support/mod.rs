@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use crate::support::{client, free_port, payforms_bin, random_hex, Localstripe, ServerOptions, TestServer};
@@ -392,17 +392,6 @@ fn singular(connection: &str) -> String {
         }
     }
     snake.strip_suffix('s').unwrap_or(&snake).to_string()
-}
-
-/// An input object from pairs, skipping nulls.
-pub fn input(pairs: &[(&str, Value)]) -> Value {
-    let mut map = Map::new();
-    for (k, v) in pairs {
-        if !v.is_null() {
-            map.insert((*k).to_string(), v.clone());
-        }
-    }
-    Value::Object(map)
 }
 
 #[test]
