@@ -190,25 +190,68 @@ fn posts_without_csrf_token_or_from_another_site_are_rejected() {
     assert_eq!(payment_count(&server), 0);
 }
 
+/// An app with a plain sign-up form (no gateway): editable, validated fields.
+fn newsletter_app() -> tempfile::TempDir {
+    let app = copy_app(repo_root());
+    fs::write(
+        app.path().join("form_configurations/newsletter_form.liquid"),
+        r#"---
+name: newsletter_form
+resource: modules/payments/customer
+fields:
+  email:
+    editable: true
+    validation: { presence: true, email: true }
+  name:
+    editable: true
+    validation: { length: { maximum: 20 } }
+redirect_to: /newsletter
+flash_notice: Subscribed!
+flash_alert: Please fix validation errors
+---
+{% form id: 'newsletter' %}
+  <input name="{{ form_builder.fields.email.name }}" value="{{ form_builder.fields.email.value }}">
+  {% if form_builder.errors.email %}<p class="field-error">{{ form_builder.errors.email }}</p>{% endif %}
+  <input name="{{ form_builder.fields.name.name }}" value="{{ form_builder.fields.name.value }}">
+  {% if form_builder.errors.name %}<p class="field-error">{{ form_builder.errors.name }}</p>{% endif %}
+{% endform %}
+"#,
+    )
+    .unwrap();
+    fs::write(
+        app.path().join("templates/pages/newsletter.liquid"),
+        "<h1>Newsletter</h1>\n{% include_form 'newsletter_form' %}\n",
+    )
+    .unwrap();
+    app
+}
+
+fn customer_count(server: &TestServer) -> i64 {
+    graphql(server, "{ customers { totalCount } }")["data"]["customers"]["totalCount"]
+        .as_i64()
+        .expect("totalCount")
+}
+
 #[test]
 fn validation_errors_show_the_form_again_with_values_and_messages() {
-    let server = start(&repo_root());
+    let app = newsletter_app();
+    let server = start(app.path());
     let http = client();
-    let mut fields = checkout_form(&http, &server);
+    let page = http.get(server.url("/newsletter")).send().unwrap().text().unwrap();
+    let mut fields = input_values(form_html(&page, "newsletter").expect("the form"));
     set(&mut fields, "form[email]", "<b>not-an-email");
-    let response = post_form(&http, &server, &fields);
+    set(&mut fields, "form[name]", "a name that is far too long");
+    let response = http.post(server.url("/forms/newsletter_form")).form(&fields).send().unwrap();
     assert_eq!(response.status(), 422);
     let html = response.text().unwrap();
     assert!(html.contains("Please fix validation errors"), "flash_alert: {html}");
     assert!(html.contains("Email is not a valid email"), "field message: {html}");
-    assert!(
-        html.contains(r#"value="&lt;b&gt;not-an-email""#),
-        "the entered value, escaped: {html}"
-    );
+    assert!(html.contains("Name is too long (maximum is 20 characters)"), "field message: {html}");
+    assert!(html.contains(r#"value="&lt;b&gt;not-an-email""#), "the entered value, escaped: {html}");
     assert!(!html.contains("<b>not-an-email"), "no markup injection");
 
     let json_response = http
-        .post(server.url("/forms/simple_payment_form"))
+        .post(server.url("/forms/newsletter_form"))
         .header("Accept", "application/json")
         .form(&fields)
         .send()
@@ -216,7 +259,16 @@ fn validation_errors_show_the_form_again_with_values_and_messages() {
     assert_eq!(json_response.status(), 422);
     let body: Value = json_response.json().unwrap();
     assert_eq!(body["errors"]["email"][0], "is not a valid email");
-    assert_eq!(payment_count(&server), 0);
+    assert_eq!(customer_count(&server), 0, "nothing stored");
+
+    // Fixed values go through and store one record.
+    set(&mut fields, "form[email]", "reader@example.com");
+    set(&mut fields, "form[name]", "Zoë");
+    let ok = http.post(server.url("/forms/newsletter_form")).form(&fields).send().unwrap();
+    assert_eq!(ok.status(), 303);
+    assert_eq!(customer_count(&server), 1);
+    let stored = graphql(&server, "{ customers(first: 1) { edges { node { email name } } } }");
+    assert_eq!(stored["data"]["customers"]["edges"][0]["node"]["name"], "Zoë");
 }
 
 #[test]
