@@ -374,3 +374,26 @@ fn template_output_cannot_inject_markup() {
     assert!(!html.contains("<script>alert"), "{html}");
     assert!(html.contains("<i>ok</i>"), "html_safe is not escaped: {html}");
 }
+
+#[test]
+fn fifty_concurrent_form_posts_on_sqlite_all_land_once() {
+    let app = newsletter_app();
+    let server = std::sync::Arc::new(start(app.path()));
+    let posts: Vec<_> = (0..50)
+        .map(|i| {
+            let server = server.clone();
+            std::thread::spawn(move || {
+                let http = client();
+                let page = http.get(server.url("/newsletter")).send().unwrap().text().unwrap();
+                let mut fields = input_values(form_html(&page, "newsletter").unwrap());
+                set(&mut fields, "form[email]", &format!("reader{i}@example.com"));
+                http.post(server.url("/forms/newsletter_form")).form(&fields).send().unwrap().status().as_u16()
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = posts.into_iter().map(|p| p.join().unwrap()).collect();
+    let stored = statuses.iter().filter(|s| **s == 303).count();
+    assert!(statuses.iter().all(|s| *s == 303 || *s >= 400), "every post gets an answer: {statuses:?}");
+    assert_eq!(stored, 50, "all succeed: {statuses:?}");
+    assert_eq!(customer_count(&server), stored as i64, "none lost, none doubled");
+}
