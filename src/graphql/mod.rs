@@ -17,8 +17,14 @@ mod values;
 mod variables;
 mod webhook_events;
 
+/// The engine tests run on both backends: `tests` on SQLite and
+/// `tests_postgres::cases` (the same file) on PostgreSQL.
+#[cfg(test)]
+const BACKEND_IS_POSTGRES: bool = false;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_postgres;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

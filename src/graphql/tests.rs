@@ -1,5 +1,7 @@
-//! The engine against the real store (SQLite in a temporary file; one
-//! PostgreSQL smoke test).
+//! The engine against the real store. This file is compiled twice: as
+//! `graphql::tests` on SQLite (a temporary file) and as
+//! `graphql::tests_postgres::cases` on PostgreSQL (a fresh database per test),
+//! chosen by the parent module's `BACKEND_IS_POSTGRES`.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -51,23 +53,55 @@ fn models() -> Vec<ModelType> {
 }
 
 struct Fixture {
-    _dir: tempfile::TempDir,
+    _db: TestDb,
     store: Store,
     engine: GraphqlEngine,
 }
 
-fn sqlite_store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(dir.path().join("records.db").to_str().unwrap()).unwrap();
+/// Where a test's records live; dropped (and the PostgreSQL database with
+/// it) when the test ends.
+enum TestDb {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            use diesel::{Connection, PgConnection, RunQueryDsl};
+            if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+            }
+        }
+    }
+}
+
+/// A migrated store on this compilation's backend.
+fn sqlite_store() -> (TestDb, Store) {
+    if !super::BACKEND_IS_POSTGRES {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(dir.path().join("records.db").to_str().unwrap()).unwrap();
+        store.migrate().unwrap();
+        return (TestDb::Sqlite(dir), store);
+    }
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    let base = std::env::var("PAYFORMS_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mut admin = PgConnection::establish(&base).expect("PostgreSQL must be reachable (PAYFORMS_TEST_PG)");
+    let name = format!("payforms_gql_{}", uuid::Uuid::new_v4().simple());
+    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).unwrap();
+    let slash = base.rfind('/').expect("PAYFORMS_TEST_PG must end with /DATABASE");
+    let url = format!("{}/{name}", &base[..slash]);
+    let db = TestDb::Postgres { admin_url: base.clone(), name };
+    let store = Store::connect(&url).unwrap();
     store.migrate().unwrap();
-    (dir, store)
+    (db, store)
 }
 
 fn fixture_with(request_types: &[RequestTypeInfo], dispatcher: Option<Arc<dyn RequestDispatcher>>) -> Fixture {
     let (dir, store) = sqlite_store();
     let engine = GraphqlEngine::build(&models(), request_types, store.clone(), dispatcher).unwrap();
     Fixture {
-        _dir: dir,
+        _db: dir,
         store,
         engine,
     }
