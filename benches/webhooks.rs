@@ -96,9 +96,8 @@ fn run(runtime: &tokio::runtime::Runtime, database_url: &str, bodies: &[String])
             .enable_all()
             .build()
             .expect("server runtime");
-        let _ = server_runtime.block_on(async move {
-            payforms::api::serve(serving, WorkerSignal::default(), listener)?.await
-        });
+        let _ = server_runtime
+            .block_on(async move { payforms::api::serve(serving, WorkerSignal::default(), listener)?.await });
     });
     let timestamp = chrono::Utc::now().timestamp();
     let signed: Vec<(String, String)> = bodies

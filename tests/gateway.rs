@@ -36,11 +36,17 @@ impl FlakyGateway {
                     keys.len()
                 };
                 let (status, body) = if n <= failures {
-                    ("500 Internal Server Error", json!({"error": {"type": "api_error", "message": "try again"}}))
+                    (
+                        "500 Internal Server Error",
+                        json!({"error": {"type": "api_error", "message": "try again"}}),
+                    )
                 } else {
-                    ("200 OK", json!({"id": "pi_flaky", "object": "payment_intent", "status": "succeeded",
+                    (
+                        "200 OK",
+                        json!({"id": "pi_flaky", "object": "payment_intent", "status": "succeeded",
                         "amount": 599, "amount_received": 599, "currency": "usd", "capture_method": "automatic",
-                        "client_secret": "pi_flaky_secret_x", "metadata": {}, "charges": {"data": []}}))
+                        "client_secret": "pi_flaky_secret_x", "metadata": {}, "charges": {"data": []}}),
+                    )
                 };
                 let body = body.to_string();
                 let mut stream = stream;
@@ -133,7 +139,10 @@ fn two_500s_then_200_make_one_payment_with_three_attempts_and_one_key() {
 
     let keys = gateway.keys();
     assert_eq!(keys.len(), 3, "three attempts reached the gateway");
-    assert!(!keys[0].is_empty() && keys.iter().all(|k| *k == keys[0]), "one Idempotency-Key: {keys:?}");
+    assert!(
+        !keys[0].is_empty() && keys.iter().all(|k| *k == keys[0]),
+        "one Idempotency-Key: {keys:?}"
+    );
 
     let data = graphql(
         &server,
@@ -142,9 +151,17 @@ fn two_500s_then_200_make_one_payment_with_three_attempts_and_one_key() {
     );
     assert_eq!(data["payments"]["totalCount"], 1);
     assert_eq!(data["payments"]["edges"][0]["node"]["state"], "succeeded");
-    let log: Vec<&Value> = data["gatewayRequests"]["edges"].as_array().unwrap().iter().map(|e| &e["node"]).collect();
+    let log: Vec<&Value> = data["gatewayRequests"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .collect();
     assert_eq!(log.len(), 3, "the request log shows three attempts: {log:?}");
-    assert_eq!(log.iter().map(|n| n["status"].as_i64().unwrap()).collect::<Vec<_>>(), vec![500, 500, 200]);
+    assert_eq!(
+        log.iter().map(|n| n["status"].as_i64().unwrap()).collect::<Vec<_>>(),
+        vec![500, 500, 200]
+    );
     assert!(log.iter().all(|n| n["idempotencyKey"] == keys[0].as_str()));
 
     // No secret reaches a log line or the database file.
@@ -169,7 +186,13 @@ fn a_gateway_that_is_down_gives_a_clear_error_and_stores_nothing_paid() {
     assert_eq!(response.status(), 422);
     let body: Value = response.json().unwrap();
     let message = body["errors"]["base"][0].as_str().unwrap_or_default();
-    assert!(message.contains("could not be reached") && message.contains("nothing was charged"), "{body}");
-    let data = graphql(&server, r#"{ payments(filter: {state: {eq: "succeeded"}}) { totalCount } }"#);
+    assert!(
+        message.contains("could not be reached") && message.contains("nothing was charged"),
+        "{body}"
+    );
+    let data = graphql(
+        &server,
+        r#"{ payments(filter: {state: {eq: "succeeded"}}) { totalCount } }"#,
+    );
     assert_eq!(data["payments"]["totalCount"], 0);
 }

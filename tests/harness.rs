@@ -36,10 +36,7 @@ fn signature_depends_on_payload_secret_and_timestamp() {
     assert_ne!(base, stripe_signature_header("{}", "whsec_a", 2));
     // Unicode and newlines are signed byte for byte, not trimmed.
     let unicode = stripe_signature_header("{\"name\":\"Zoë ✓\"}\n", "whsec_a", 1);
-    assert_ne!(
-        unicode,
-        stripe_signature_header("{\"name\":\"Zoë ✓\"}", "whsec_a", 1)
-    );
+    assert_ne!(unicode, stripe_signature_header("{\"name\":\"Zoë ✓\"}", "whsec_a", 1));
     assert!(stripe_signature_header_now("{}", "whsec_a").starts_with("t=1"));
 }
 
@@ -89,23 +86,13 @@ fn localstripe_list_all_follows_pages() {
 fn localstripe_rejects_requests_without_key_and_serves_js_mock() {
     let stripe = Localstripe::start();
     let http = client();
-    let unauthorized = http
-        .get(format!("{}/v1/customers", stripe.base_url()))
-        .send()
-        .unwrap();
+    let unauthorized = http.get(format!("{}/v1/customers", stripe.base_url())).send().unwrap();
     assert_eq!(unauthorized.status().as_u16(), 401);
     let js = http.get(stripe.js_url()).send().unwrap();
     assert_eq!(js.status().as_u16(), 200);
     assert!(js.text().unwrap().contains("confirmCardPayment"));
-    let no_slash = http
-        .get(stripe.js_url().trim_end_matches('/'))
-        .send()
-        .unwrap();
-    assert_eq!(
-        no_slash.status().as_u16(),
-        404,
-        "the mock needs its trailing slash"
-    );
+    let no_slash = http.get(stripe.js_url().trim_end_matches('/')).send().unwrap();
+    assert_eq!(no_slash.status().as_u16(), 404, "the mock needs its trailing slash");
 }
 
 #[test]
@@ -127,17 +114,11 @@ fn localstripe_webhook_signature_matches_independent_signer() {
         .find_map(|p| p.strip_prefix("t="))
         .and_then(|t| t.parse().ok())
         .expect("t= in Stripe-Signature");
-    assert_eq!(
-        signature,
-        stripe_signature_header(&body, "whsec_harness", timestamp)
-    );
+    assert_eq!(signature, stripe_signature_header(&body, "whsec_harness", timestamp));
     let event: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(event["type"], "customer.created");
     assert_eq!(event["data"]["object"]["email"], "hook@example.com");
-    assert_ne!(
-        signature,
-        stripe_signature_header(&body, "whsec_other", timestamp)
-    );
+    assert_ne!(signature, stripe_signature_header(&body, "whsec_other", timestamp));
 }
 
 #[test]
@@ -157,16 +138,11 @@ fn pg_database_is_fresh_usable_and_dropped() {
         assert_eq!(db.query("SELECT v FROM t"), "zoë");
         let other = PgDatabase::fresh();
         assert_ne!(other.name(), name);
-        assert_eq!(
-            other.query("SELECT count(*) FROM pg_tables WHERE tablename = 't'"),
-            "0"
-        );
+        assert_eq!(other.query("SELECT count(*) FROM pg_tables WHERE tablename = 't'"), "0");
     }
     let left = Command::new("psql")
         .args([&admin_url(), "-X", "-A", "-t", "-c"])
-        .arg(format!(
-            "SELECT count(*) FROM pg_database WHERE datname = '{name}'"
-        ))
+        .arg(format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'"))
         .output()
         .unwrap();
     assert_eq!(
@@ -195,19 +171,13 @@ fn copy_app_takes_app_files_and_leaves_build_output() {
     let copy = copy_app(src.path());
     let read = |rel: &str| std::fs::read_to_string(copy.path().join(rel)).ok();
     assert_eq!(read("payforms.toml").as_deref(), Some("bind = \"x\""));
-    assert_eq!(
-        read("templates/pages/index.liquid").as_deref(),
-        Some("héllo")
-    );
+    assert_eq!(read("templates/pages/index.liquid").as_deref(), Some("héllo"));
     assert_eq!(
         read("modules/stripe/templates/partials/card.liquid").as_deref(),
         Some("card")
     );
     for absent in ["target", ".git", "data", "src", "schema"] {
-        assert!(
-            !copy.path().join(absent).exists(),
-            "{absent} must not be copied"
-        );
+        assert!(!copy.path().join(absent).exists(), "{absent} must not be copied");
     }
     // The copy is independent of the source.
     std::fs::write(copy.path().join("templates/pages/index.liquid"), "changed").unwrap();
@@ -233,10 +203,7 @@ fn input_values_reads_rendered_forms() {
     let form = form_html(html, "checkout-form").expect("form found");
     assert!(!form.contains(r#"name="x""#));
     let values = input_values(form);
-    let pairs: Vec<(&str, &str)> = values
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(
         pairs,
         vec![
@@ -249,10 +216,7 @@ fn input_values_reads_rendered_forms() {
     );
     assert!(form_html(html, "missing").is_none());
     assert!(input_values("").is_empty());
-    assert_eq!(
-        html_unescape("&lt;b&gt; &unknown; &#0;"),
-        "<b> &unknown; \u{0}"
-    );
+    assert_eq!(html_unescape("&lt;b&gt; &unknown; &#0;"), "<b> &unknown; \u{0}");
 }
 
 #[test]
@@ -273,19 +237,12 @@ fn client_keeps_cookies_and_does_not_follow_redirects() {
     });
     let http = client();
     let first = http.post(format!("{base}/forms/pay")).send().unwrap();
-    assert_eq!(
-        first.status().as_u16(),
-        303,
-        "303 is returned, not followed"
-    );
+    assert_eq!(first.status().as_u16(), 303, "303 is returned, not followed");
     assert_eq!(first.headers()["location"], "/payments");
     let second = http.get(format!("{base}/payments")).send().unwrap();
     assert_eq!(second.text().unwrap(), "hi");
     let heads = server.join().unwrap();
-    assert_eq!(
-        header_value(&heads[1], "cookie").as_deref(),
-        Some("flash=ok")
-    );
+    assert_eq!(header_value(&heads[1], "cookie").as_deref(), Some("flash=ok"));
 }
 
 #[test]
@@ -309,14 +266,7 @@ fn test_server_serves_the_demo_app_and_survives_kill9() {
     let app = copy_app(repo_root());
     let mut server = TestServer::start(ServerOptions::new(app.path()));
     let http = client();
-    assert_eq!(
-        http.get(server.url("/healthz"))
-            .send()
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(http.get(server.url("/healthz")).send().unwrap().status().as_u16(), 200);
     let port = server.port();
     let database = server.database_url().to_string();
 
@@ -329,18 +279,8 @@ fn test_server_serves_the_demo_app_and_survives_kill9() {
 
     server.restart();
     assert!(server.is_running());
-    assert_eq!(
-        (server.port(), server.database_url()),
-        (port, database.as_str())
-    );
-    assert_eq!(
-        http.get(server.url("/healthz"))
-            .send()
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!((server.port(), server.database_url()), (port, database.as_str()));
+    assert_eq!(http.get(server.url("/healthz")).send().unwrap().status().as_u16(), 200);
     let secret = server.options().secret().unwrap().to_string();
     assert!(
         !server.log_text().contains(&secret),
@@ -361,9 +301,7 @@ fn test_server_runs_on_a_fresh_postgres_database() {
 /// Accepts one HTTP request (with `Content-Length` body), answers 200.
 fn accept_one_request(listener: &TcpListener, timeout: Duration) -> (String, String) {
     listener.set_nonblocking(true).unwrap();
-    let stream = wait_for("an HTTP request", timeout, || {
-        listener.accept().ok().map(|(s, _)| s)
-    });
+    let stream = wait_for("an HTTP request", timeout, || listener.accept().ok().map(|(s, _)| s));
     let mut stream = stream;
     stream.set_nonblocking(false).unwrap();
     let request = read_request(&mut stream);
@@ -374,9 +312,7 @@ fn accept_one_request(listener: &TcpListener, timeout: Duration) -> (String, Str
 }
 
 fn read_request(stream: &mut TcpStream) -> (String, String) {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut reader = BufReader::new(stream);
     let mut head = String::new();
     loop {
@@ -398,8 +334,6 @@ fn read_request(stream: &mut TcpStream) -> (String, String) {
 fn header_value(head: &str, name: &str) -> Option<String> {
     head.lines().find_map(|line| {
         let (key, value) = line.split_once(':')?;
-        key.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| value.trim().to_string())
+        key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_string())
     })
 }

@@ -19,7 +19,11 @@ const API_KEY: &str = "runtime-test-key";
 /// The demo app's checkout charges through modules/stripe/create_payment, so
 /// these tests run against the built-in Stripe sandbox.
 fn start(app: &std::path::Path) -> TestServer {
-    TestServer::start(ServerOptions::new(app).env("PAYFORMS_API_KEYS", API_KEY).arg("--sandbox"))
+    TestServer::start(
+        ServerOptions::new(app)
+            .env("PAYFORMS_API_KEYS", API_KEY)
+            .arg("--sandbox"),
+    )
 }
 
 fn graphql(server: &TestServer, query: &str) -> Value {
@@ -241,13 +245,23 @@ fn validation_errors_show_the_form_again_with_values_and_messages() {
     let mut fields = input_values(form_html(&page, "newsletter").expect("the form"));
     set(&mut fields, "form[email]", "<b>not-an-email");
     set(&mut fields, "form[name]", "a name that is far too long");
-    let response = http.post(server.url("/forms/newsletter_form")).form(&fields).send().unwrap();
+    let response = http
+        .post(server.url("/forms/newsletter_form"))
+        .form(&fields)
+        .send()
+        .unwrap();
     assert_eq!(response.status(), 422);
     let html = response.text().unwrap();
     assert!(html.contains("Please fix validation errors"), "flash_alert: {html}");
     assert!(html.contains("Email is not a valid email"), "field message: {html}");
-    assert!(html.contains("Name is too long (maximum is 20 characters)"), "field message: {html}");
-    assert!(html.contains(r#"value="&lt;b&gt;not-an-email""#), "the entered value, escaped: {html}");
+    assert!(
+        html.contains("Name is too long (maximum is 20 characters)"),
+        "field message: {html}"
+    );
+    assert!(
+        html.contains(r#"value="&lt;b&gt;not-an-email""#),
+        "the entered value, escaped: {html}"
+    );
     assert!(!html.contains("<b>not-an-email"), "no markup injection");
 
     let json_response = http
@@ -264,7 +278,11 @@ fn validation_errors_show_the_form_again_with_values_and_messages() {
     // Fixed values go through and store one record.
     set(&mut fields, "form[email]", "reader@example.com");
     set(&mut fields, "form[name]", "Zoë");
-    let ok = http.post(server.url("/forms/newsletter_form")).form(&fields).send().unwrap();
+    let ok = http
+        .post(server.url("/forms/newsletter_form"))
+        .form(&fields)
+        .send()
+        .unwrap();
     assert_eq!(ok.status(), 303);
     assert_eq!(customer_count(&server), 1);
     let stored = graphql(&server, "{ customers(first: 1) { edges { node { email name } } } }");
@@ -387,13 +405,21 @@ fn fifty_concurrent_form_posts_on_sqlite_all_land_once() {
                 let page = http.get(server.url("/newsletter")).send().unwrap().text().unwrap();
                 let mut fields = input_values(form_html(&page, "newsletter").unwrap());
                 set(&mut fields, "form[email]", &format!("reader{i}@example.com"));
-                http.post(server.url("/forms/newsletter_form")).form(&fields).send().unwrap().status().as_u16()
+                http.post(server.url("/forms/newsletter_form"))
+                    .form(&fields)
+                    .send()
+                    .unwrap()
+                    .status()
+                    .as_u16()
             })
         })
         .collect();
     let statuses: Vec<u16> = posts.into_iter().map(|p| p.join().unwrap()).collect();
     let stored = statuses.iter().filter(|s| **s == 303).count();
-    assert!(statuses.iter().all(|s| *s == 303 || *s >= 400), "every post gets an answer: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 303 || *s >= 400),
+        "every post gets an answer: {statuses:?}"
+    );
     assert_eq!(stored, 50, "all succeed: {statuses:?}");
     assert_eq!(customer_count(&server), stored as i64, "none lost, none doubled");
 }

@@ -88,10 +88,15 @@ fn sqlite_store() -> (TestDb, Store) {
     let base = std::env::var("PAYFORMS_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let mut admin = PgConnection::establish(&base).expect("PostgreSQL must be reachable (PAYFORMS_TEST_PG)");
     let name = format!("payforms_gql_{}", uuid::Uuid::new_v4().simple());
-    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).unwrap();
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .unwrap();
     let slash = base.rfind('/').expect("PAYFORMS_TEST_PG must end with /DATABASE");
     let url = format!("{}/{name}", &base[..slash]);
-    let db = TestDb::Postgres { admin_url: base.clone(), name };
+    let db = TestDb::Postgres {
+        admin_url: base.clone(),
+        name,
+    };
     let store = Store::connect(&url).unwrap();
     store.migrate().unwrap();
     (db, store)

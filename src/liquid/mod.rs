@@ -65,10 +65,7 @@ mod tests {
              {% dispatch r2 = 'm/t', data: d %}{% include_form 'f' %}{% form %}b{% endform %}{{ context.exports.n.d.a }}",
             object!({}),
         );
-        assert_eq!(
-            out.unwrap(),
-            "<div data-form=\"f\">{}</div><form {}>b</form>1"
-        );
+        assert_eq!(out.unwrap(), "<div data-form=\"f\">{}</div><form {}>b</form>1");
         assert_eq!(calls.len(), 7, "{calls:?}");
     }
 

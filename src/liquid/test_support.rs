@@ -37,15 +37,9 @@ fn check(name: &str) -> Result<(), HostError> {
 
 impl RenderHost for FakeHost {
     fn include_form(&self, name: &str, args: Map<String, Json>) -> Result<String, HostError> {
-        self.record(format!(
-            "include_form {name} {}",
-            Json::Object(args.clone())
-        ));
+        self.record(format!("include_form {name} {}", Json::Object(args.clone())));
         check(name)?;
-        Ok(format!(
-            "<div data-form=\"{name}\">{}</div>",
-            Json::Object(args)
-        ))
+        Ok(format!("<div data-form=\"{name}\">{}</div>", Json::Object(args)))
     }
 
     fn form_block(&self, body_html: &str, args: Map<String, Json>) -> Result<String, HostError> {
@@ -54,23 +48,14 @@ impl RenderHost for FakeHost {
         Ok(format!("<form {}>{body_html}</form>", Json::Object(args)))
     }
 
-    fn graphql(
-        &self,
-        query: GraphqlSource<'_>,
-        variables: Map<String, Json>,
-    ) -> Result<Json, HostError> {
+    fn graphql(&self, query: GraphqlSource<'_>, variables: Map<String, Json>) -> Result<Json, HostError> {
         let (kind, text) = match query {
             GraphqlSource::Named(name) => ("named", name),
             GraphqlSource::Inline(text) => ("inline", text),
         };
-        self.record(format!(
-            "graphql {kind} {text:?} {}",
-            Json::Object(variables.clone())
-        ));
+        self.record(format!("graphql {kind} {text:?} {}", Json::Object(variables.clone())));
         check(text)?;
-        Ok(
-            json!({ "query": text, "variables": variables, "data": { "items": [{"id": 1}, {"id": 2}] } }),
-        )
+        Ok(json!({ "query": text, "variables": variables, "data": { "items": [{"id": 1}, {"id": 2}] } }))
     }
 
     fn dispatch(&self, request_type: &str, data: Json) -> Result<Json, HostError> {
@@ -98,11 +83,7 @@ fn parser(partials: &[(&str, &str)]) -> liquid::Parser {
     super::dialect(builder).build().unwrap()
 }
 
-pub(crate) fn try_render(
-    source: &str,
-    partials: &[(&str, &str)],
-    globals: &Object,
-) -> Result<String, String> {
+pub(crate) fn try_render(source: &str, partials: &[(&str, &str)], globals: &Object) -> Result<String, String> {
     let template = parser(partials).parse(source).map_err(|e| e.to_string())?;
     template.render(globals).map_err(|e| e.to_string())
 }
@@ -113,11 +94,7 @@ pub(crate) fn render(source: &str, globals: Object) -> String {
     render_with_partials(source, &[], globals)
 }
 
-pub(crate) fn render_with_partials(
-    source: &str,
-    partials: &[(&str, &str)],
-    globals: Object,
-) -> String {
+pub(crate) fn render_with_partials(source: &str, partials: &[(&str, &str)], globals: Object) -> String {
     match try_render(source, partials, &globals) {
         Ok(out) => out,
         Err(err) => panic!("render failed: {err}"),
@@ -133,10 +110,7 @@ pub(crate) fn render_err(source: &str, globals: Object) -> String {
 }
 
 /// Renders with a fresh fake host installed; returns output and host calls.
-pub(crate) fn render_with_host(
-    source: &str,
-    globals: Object,
-) -> (Result<String, String>, Vec<String>) {
+pub(crate) fn render_with_host(source: &str, globals: Object) -> (Result<String, String>, Vec<String>) {
     let host = Arc::new(FakeHost::default());
     let out = super::host::with_host(host.clone(), || try_render(source, &[], &globals));
     (out, host.calls())

@@ -140,10 +140,7 @@ mod tests {
     #[test]
     fn huge_integers_become_floats() {
         let liquid = json_to_liquid(&json!(18446744073709551615u64));
-        assert_eq!(
-            liquid.as_scalar().map(|s| scalar_kind(&s)),
-            Some(ScalarKind::Float)
-        );
+        assert_eq!(liquid.as_scalar().map(|s| scalar_kind(&s)), Some(ScalarKind::Float));
     }
 
     #[test]
@@ -153,8 +150,7 @@ mod tests {
 
     #[test]
     fn date_times_are_rfc3339() {
-        let date_time =
-            liquid_core::model::DateTime::from_str("2024-02-29 13:14:15 +0100").unwrap();
+        let date_time = liquid_core::model::DateTime::from_str("2024-02-29 13:14:15 +0100").unwrap();
         assert_eq!(
             liquid_to_json(&Value::scalar(date_time)),
             Json::String("2024-02-29T13:14:15+01:00".into())

@@ -45,9 +45,7 @@ pub(super) struct TagShape {
 /// Splits `source` into elements exactly as `LaxLiquidFile` does:
 /// `(Element | InvalidLiquid)*` with `Element = Expression | Tag | Raw`.
 pub(super) fn elements(source: &str) -> Vec<(usize, usize, Element)> {
-    let grammar = Grammar {
-        b: source.as_bytes(),
-    };
+    let grammar = Grammar { b: source.as_bytes() };
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < grammar.b.len() {
@@ -73,9 +71,7 @@ struct Grammar<'a> {
 
 impl Grammar<'_> {
     fn at(&self, p: usize, literal: &str) -> bool {
-        self.b
-            .get(p..)
-            .is_some_and(|rest| rest.starts_with(literal.as_bytes()))
+        self.b.get(p..).is_some_and(|rest| rest.starts_with(literal.as_bytes()))
     }
 
     fn byte(&self, p: usize) -> Option<u8> {
@@ -468,10 +464,7 @@ mod tests {
             kinds("{{ 'a }}{{ x }}"),
             vec![("{", "text"), ("{ 'a }}", "text"), ("{{ x }}", "expr")]
         );
-        assert_eq!(
-            kinds("{{ a b }}"),
-            vec![("{", "text"), ("{ a b }}", "text")]
-        );
+        assert_eq!(kinds("{{ a b }}"), vec![("{", "text"), ("{ a b }}", "text")]);
         assert_eq!(kinds("{{"), vec![("{", "text"), ("{", "text")]);
     }
 
@@ -512,10 +505,7 @@ mod tests {
     #[test]
     fn unicode_text_is_kept_whole() {
         let source = "é{{ 'ü' }}✓{ {%";
-        let rebuilt: String = elements(source)
-            .iter()
-            .map(|(s, e, _)| &source[*s..*e])
-            .collect();
+        let rebuilt: String = elements(source).iter().map(|(s, e, _)| &source[*s..*e]).collect();
         assert_eq!(rebuilt, source);
     }
 }

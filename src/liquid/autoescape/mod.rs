@@ -94,8 +94,7 @@ pub fn autoescape_outputs(source: &str) -> String {
         }
     }
     // Insertions are ASCII at ASCII boundaries, so this is valid UTF-8.
-    String::from_utf8(out)
-        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
+    String::from_utf8(out).unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
 }
 
 fn needs_escape(shape: &ExpressionShape, source: &str) -> bool {
@@ -121,8 +120,7 @@ fn block_end(elements: &[(usize, usize, Element)], open: usize, source: &str, cl
 /// the first `endraw` tag without arguments (no nesting), as liquid-rust's
 /// `escape_liquid(false)`.
 fn raw_end(elements: &[(usize, usize, Element)], open: usize, source: &str) -> Option<usize> {
-    (open + 1..elements.len())
-        .find(|&j| plain_tag(&elements[j].2, source) == Some(("endraw", false)))
+    (open + 1..elements.len()).find(|&j| plain_tag(&elements[j].2, source) == Some(("endraw", false)))
 }
 
 /// Index of the `{% endcomment %}` closing the comment opened at `open`,

@@ -8,25 +8,15 @@ fn parser() -> Parser {
 }
 
 fn render_escaped(source: &str, globals: liquid::Object) -> String {
-    parser()
-        .parse(&esc(source))
-        .unwrap()
-        .render(&globals)
-        .unwrap()
+    parser().parse(&esc(source)).unwrap().render(&globals).unwrap()
 }
 
 #[test]
 fn escapes_plain_outputs() {
     assert_eq!(esc("{{ x }}"), "{{ x | pf_escape }}");
     assert_eq!(esc("a{{x}}b"), "a{{x | pf_escape}}b");
-    assert_eq!(
-        esc("{{ x.y[0] | upcase }}"),
-        "{{ x.y[0] | upcase | pf_escape }}"
-    );
-    assert_eq!(
-        esc("{{ a | f: 'x', k: 1 }}"),
-        "{{ a | f: 'x', k: 1 | pf_escape }}"
-    );
+    assert_eq!(esc("{{ x.y[0] | upcase }}"), "{{ x.y[0] | upcase | pf_escape }}");
+    assert_eq!(esc("{{ a | f: 'x', k: 1 }}"), "{{ a | f: 'x', k: 1 | pf_escape }}");
 }
 
 #[test]
@@ -34,10 +24,7 @@ fn keeps_whitespace_control() {
     assert_eq!(esc("{{- x -}}"), "{{- x | pf_escape -}}");
     assert_eq!(esc("a  {{- x}}"), "a  {{- x | pf_escape}}");
     assert_eq!(esc("{{ x-}}"), "{{ x | pf_escape-}}");
-    assert_eq!(
-        render_escaped("a \n {{- x -}} \n b", object!({"x": "<"})),
-        "a&lt;b"
-    );
+    assert_eq!(render_escaped("a \n {{- x -}} \n b", object!({"x": "<"})), "a&lt;b");
 }
 
 #[test]
@@ -101,16 +88,10 @@ fn tags_are_untouched() {
 #[test]
 fn raw_blocks_are_verbatim() {
     let source = "{% raw %}{{ x }} {% if %}{% endraw %}{{ x }}";
-    assert_eq!(
-        esc(source),
-        "{% raw %}{{ x }} {% if %}{% endraw %}{{ x | pf_escape }}"
-    );
+    assert_eq!(esc(source), "{% raw %}{{ x }} {% if %}{% endraw %}{{ x | pf_escape }}");
     let source = "{%- raw -%} {{ x }} {%- endraw -%}";
     assert_eq!(esc(source), source);
-    assert_eq!(
-        render_escaped("{% raw %}{{ x }}{% endraw %}", object!({})),
-        "{{ x }}"
-    );
+    assert_eq!(render_escaped("{% raw %}{{ x }}{% endraw %}", object!({})), "{{ x }}");
 }
 
 #[test]
@@ -121,10 +102,7 @@ fn raw_ends_where_liquid_ends_it() {
         "{% raw %}{{ 'a }}{% endraw %}{{ x | pf_escape }}"
     );
     assert_eq!(
-        render_escaped(
-            "{% raw %}{{ 'a }}{% endraw %}{{ x }}",
-            object!({"x": "<i>"})
-        ),
+        render_escaped("{% raw %}{{ 'a }}{% endraw %}{{ x }}", object!({"x": "<i>"})),
         "{{ 'a }}&lt;i&gt;"
     );
     // An `endraw` inside a string of a valid expression does not close.
@@ -183,16 +161,12 @@ fn ambiguous_comments_are_rewritten_like_text() {
         esc("{% comment %}{% comment x %}{% endcomment %}{{ x }}"),
         "{% comment %}{% comment x %}{% endcomment %}{{ x | pf_escape }}"
     );
-    assert_eq!(
-        esc("{% comment %}{{ x }}"),
-        "{% comment %}{{ x | pf_escape }}"
-    );
+    assert_eq!(esc("{% comment %}{{ x }}"), "{% comment %}{{ x | pf_escape }}");
 }
 
 #[test]
 fn newlines_are_kept_exactly() {
-    let source =
-        "<p>\n{{\n  x\n  | upcase\n}}\r\n{{ y }}\n{% raw %}\n{{ z }}\n{% endraw %}\n</p>\n";
+    let source = "<p>\n{{\n  x\n  | upcase\n}}\r\n{{ y }}\n{% raw %}\n{{ z }}\n{% endraw %}\n</p>\n";
     let out = esc(source);
     assert_eq!(out.matches('\n').count(), source.matches('\n').count());
     assert_eq!(out.matches('\r').count(), source.matches('\r').count());
@@ -309,32 +283,18 @@ fn fuzz_no_output_escapes_the_rewrite() {
             .map(|_| FRAGMENTS[(next() % FRAGMENTS.len() as u64) as usize])
             .collect();
         let rewritten = esc(&source);
-        assert_eq!(
-            rewritten.matches('\n').count(),
-            source.matches('\n').count()
-        );
-        let parsed_original = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            parser.parse(&source).is_ok()
-        }))
-        .unwrap_or(false);
-        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            parser.parse(&rewritten).ok()
-        }));
+        assert_eq!(rewritten.matches('\n').count(), source.matches('\n').count());
+        let parsed_original =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(&source).is_ok())).unwrap_or(false);
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(&rewritten).ok()));
         let Ok(parsed) = parsed else { continue };
-        assert_eq!(
-            parsed.is_some(),
-            parsed_original,
-            "{source:?} -> {rewritten:?}"
-        );
+        assert_eq!(parsed.is_some(), parsed_original, "{source:?} -> {rewritten:?}");
         if let Some(template) = parsed {
             if let Ok(out) = template.render(&globals) {
                 rendered += 1;
                 // `{% capture %}` of escaped output printed html_safe is
                 // still escaped, and raw blocks print template text, never data.
-                assert!(
-                    !out.contains("<i>"),
-                    "{source:?} -> {rewritten:?} -> {out:?}"
-                );
+                assert!(!out.contains("<i>"), "{source:?} -> {rewritten:?} -> {out:?}");
             }
         }
     }
@@ -349,5 +309,8 @@ fn parse_json_bodies_are_json_not_html() {
         "{% parse_json d %}{ \"q\": {{ q | json }} }{% endparse_json %}<p>{{ q | pf_escape }}</p>"
     );
     // Unclosed: left to the parser to reject, outputs still escaped.
-    assert_eq!(esc("{% parse_json d %}{{ q }}"), "{% parse_json d %}{{ q | pf_escape }}");
+    assert_eq!(
+        esc("{% parse_json d %}{{ q }}"),
+        "{% parse_json d %}{{ q | pf_escape }}"
+    );
 }

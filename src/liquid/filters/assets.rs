@@ -44,10 +44,7 @@ mod tests {
 
     #[test]
     fn without_host_paths_go_under_assets() {
-        assert_eq!(
-            call_filter!(AssetUrl, "app.js").unwrap(),
-            value!("/assets/app.js")
-        );
+        assert_eq!(call_filter!(AssetUrl, "app.js").unwrap(), value!("/assets/app.js"));
         assert_eq!(
             call_filter!(AssetUrl, "/img/logo ✓.png").unwrap(),
             value!("/assets/img/logo ✓.png")
@@ -57,9 +54,7 @@ mod tests {
     #[test]
     fn with_host_the_host_decides() {
         let host = Arc::new(FakeHost::default());
-        let url = with_host(host.clone(), || {
-            call_filter!(AssetUrl, "css/app.css").unwrap()
-        });
+        let url = with_host(host.clone(), || call_filter!(AssetUrl, "css/app.css").unwrap());
         assert_eq!(url, value!("/assets/css/app.css?v=fake"));
         assert_eq!(host.calls(), vec!["asset_url css/app.css".to_string()]);
     }

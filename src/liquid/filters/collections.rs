@@ -4,9 +4,7 @@
 use liquid_core::model::KString;
 use liquid_core::Expression;
 use liquid_core::Runtime;
-use liquid_core::{
-    Display_filter, Filter, FilterParameters, FilterReflection, FromFilterParameters, ParseFilter,
-};
+use liquid_core::{Display_filter, Filter, FilterParameters, FilterReflection, FromFilterParameters, ParseFilter};
 use liquid_core::{Object, Result, Value, ValueView};
 
 use super::filter_error;
@@ -97,10 +95,7 @@ impl Filter for AddHashKeyFilter {
                 }
             }
         };
-        object.insert(
-            KString::from(args.key.to_kstr().into_owned()),
-            args.value.to_value(),
-        );
+        object.insert(KString::from(args.key.to_kstr().into_owned()), args.value.to_value());
         Ok(Value::Object(object))
     }
 }
@@ -120,14 +115,8 @@ mod tests {
 
     #[test]
     fn add_to_array_nil_and_empty_start_new() {
-        assert_eq!(
-            call_filter!(AddToArray, Value::Nil, 1i64).unwrap(),
-            value!([1])
-        );
-        assert_eq!(
-            call_filter!(AddToArray, value!([]), 1i64).unwrap(),
-            value!([1])
-        );
+        assert_eq!(call_filter!(AddToArray, Value::Nil, 1i64).unwrap(), value!([1]));
+        assert_eq!(call_filter!(AddToArray, value!([]), 1i64).unwrap(), value!([1]));
     }
 
     #[test]
@@ -140,10 +129,7 @@ mod tests {
             call_filter!(AddToArray, Value::Nil, value!({"price": "p"})).unwrap(),
             value!([{"price": "p"}])
         );
-        assert_eq!(
-            call_filter!(AddToArray, Value::Nil, Value::Nil).unwrap(),
-            value!([nil])
-        );
+        assert_eq!(call_filter!(AddToArray, Value::Nil, Value::Nil).unwrap(), value!([nil]));
     }
 
     #[test]

@@ -6,9 +6,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use liquid_core::Expression;
 use liquid_core::Runtime;
-use liquid_core::{
-    Display_filter, Filter, FilterParameters, FilterReflection, FromFilterParameters, ParseFilter,
-};
+use liquid_core::{Display_filter, Filter, FilterParameters, FilterReflection, FromFilterParameters, ParseFilter};
 use liquid_core::{Result, Value, ValueView};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
@@ -112,18 +110,12 @@ impl Filter for RandomStringFilter {
         let length = if input.is_nil() {
             RANDOM_STRING_DEFAULT
         } else {
-            input
-                .as_scalar()
-                .and_then(|s| s.to_integer())
-                .ok_or_else(|| {
-                    filter_error(
-                        "random_string",
-                        format!(
-                            "length must be a whole number, got {:?}",
-                            input.to_kstr().as_str()
-                        ),
-                    )
-                })?
+            input.as_scalar().and_then(|s| s.to_integer()).ok_or_else(|| {
+                filter_error(
+                    "random_string",
+                    format!("length must be a whole number, got {:?}", input.to_kstr().as_str()),
+                )
+            })?
         };
         if !(0..=RANDOM_STRING_MAX).contains(&length) {
             return Err(filter_error(
@@ -152,10 +144,7 @@ mod tests {
 
     #[test]
     fn hmac_sha256_hex_by_default() {
-        assert_eq!(
-            call_filter!(ComputeHmac, DATA, KEY).unwrap(),
-            value!(SHA256_HEX)
-        );
+        assert_eq!(call_filter!(ComputeHmac, DATA, KEY).unwrap(), value!(SHA256_HEX));
         assert_eq!(
             call_filter!(ComputeHmac, DATA, KEY, "SHA256", "hex").unwrap(),
             value!(SHA256_HEX)
@@ -170,8 +159,7 @@ mod tests {
                 "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"
             )
         );
-        let expected =
-            base64::engine::general_purpose::STANDARD.encode(hex::decode(SHA256_HEX).unwrap());
+        let expected = base64::engine::general_purpose::STANDARD.encode(hex::decode(SHA256_HEX).unwrap());
         assert_eq!(
             call_filter!(ComputeHmac, DATA, KEY, "sha256", "base64").unwrap(),
             Value::scalar(expected)
@@ -199,10 +187,7 @@ mod tests {
         let err = call_filter!(ComputeHmac, DATA, "sk_live_secret", "md5")
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("md5") && !err.contains("sk_live_secret"),
-            "{err}"
-        );
+        assert!(err.contains("md5") && !err.contains("sk_live_secret"), "{err}");
         assert!(call_filter!(ComputeHmac, DATA, KEY, "sha256", "binary").is_err());
         assert!(call_filter!(ComputeHmac, DATA, Value::Nil).is_err());
         assert!(call_filter!(ComputeHmac, DATA, "").is_err());
@@ -211,10 +196,7 @@ mod tests {
 
     #[test]
     fn random_string_lengths_and_alphabet() {
-        let s = call_filter!(RandomString, 16i64)
-            .unwrap()
-            .to_kstr()
-            .to_string();
+        let s = call_filter!(RandomString, 16i64).unwrap().to_kstr().to_string();
         assert_eq!(s.len(), 16);
         assert!(s.bytes().all(|b| b.is_ascii_alphanumeric()));
         let default = call_filter!(RandomString, Value::Nil).unwrap();

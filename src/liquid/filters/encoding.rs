@@ -11,11 +11,7 @@ use crate::liquid::value::{scalar_kind, ScalarKind};
 
 /// RFC 3986 unreserved characters stay; everything else (space included,
 /// as `%20`) is percent-encoded as UTF-8.
-const FORM_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const FORM_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 fn encode_component(text: &str) -> String {
     utf8_percent_encode(text, FORM_COMPONENT).to_string()
@@ -170,10 +166,7 @@ mod tests {
     #[test]
     fn form_encode_skips_nil_and_keeps_empty_strings() {
         let input = value!({"description": nil, "metadata": {"old": ""}, "tags": [], "x": {}});
-        assert_eq!(
-            call_filter!(FormEncode, input).unwrap(),
-            value!("metadata[old]=")
-        );
+        assert_eq!(call_filter!(FormEncode, input).unwrap(), value!("metadata[old]="));
         assert_eq!(call_filter!(FormEncode, Value::Nil).unwrap(), value!(""));
         assert_eq!(call_filter!(FormEncode, value!({})).unwrap(), value!(""));
     }

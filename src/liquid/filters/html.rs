@@ -120,9 +120,7 @@ struct EscapeJavascriptFilter;
 
 impl Filter for EscapeJavascriptFilter {
     fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
-        Ok(Value::scalar(escape_javascript(
-            &input.render().to_string(),
-        )))
+        Ok(Value::scalar(escape_javascript(&input.render().to_string())))
     }
 }
 
@@ -143,10 +141,7 @@ mod tests {
     fn pf_escape_of_nil_numbers_unicode_and_arrays() {
         assert_eq!(call_filter!(PfEscape, Value::Nil).unwrap(), value!(""));
         assert_eq!(call_filter!(PfEscape, 5.5f64).unwrap(), value!("5.5"));
-        assert_eq!(
-            call_filter!(PfEscape, "Zoë <✓>").unwrap(),
-            value!("Zoë &lt;✓&gt;")
-        );
+        assert_eq!(call_filter!(PfEscape, "Zoë <✓>").unwrap(), value!("Zoë &lt;✓&gt;"));
         assert_eq!(
             call_filter!(PfEscape, value!(["<b>", ["&"]])).unwrap(),
             value!("&lt;b&gt;&amp;")
@@ -183,10 +178,7 @@ mod tests {
 
     #[test]
     fn escape_javascript_of_nil_and_empty() {
-        assert_eq!(
-            call_filter!(EscapeJavascript, Value::Nil).unwrap(),
-            value!("")
-        );
+        assert_eq!(call_filter!(EscapeJavascript, Value::Nil).unwrap(), value!(""));
         assert_eq!(call_filter!(EscapeJavascript, "").unwrap(), value!(""));
     }
 }

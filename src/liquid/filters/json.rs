@@ -108,10 +108,7 @@ mod tests {
         assert_eq!(call_filter!(Json, 5.5f64).unwrap(), value!("5.5"));
         assert_eq!(call_filter!(Json, true).unwrap(), value!("true"));
         assert_eq!(call_filter!(Json, "").unwrap(), value!("\"\""));
-        assert_eq!(
-            call_filter!(Json, "a\"b\n").unwrap(),
-            value!("\"a\\\"b\\n\"")
-        );
+        assert_eq!(call_filter!(Json, "a\"b\n").unwrap(), value!("\"a\\\"b\\n\""));
     }
 
     #[test]

@@ -5,9 +5,7 @@
 
 use liquid_core::Expression;
 use liquid_core::Runtime;
-use liquid_core::{
-    Display_filter, Filter, FilterParameters, FilterReflection, FromFilterParameters, ParseFilter,
-};
+use liquid_core::{Display_filter, Filter, FilterParameters, FilterReflection, FromFilterParameters, ParseFilter};
 use liquid_core::{Result, Value, ValueView};
 
 use super::filter_error;
@@ -15,8 +13,8 @@ use crate::liquid::value::{scalar_kind, ScalarKind};
 
 /// Currencies without a minor unit (Stripe's zero-decimal list).
 const ZERO_DECIMAL: &[&str] = &[
-    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
-    "VUV", "XAF", "XOF", "XPF",
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF",
+    "XPF",
 ];
 
 /// Currencies with three decimals (Stripe's three-decimal list).
@@ -54,11 +52,7 @@ impl Currency {
             "JPY" => Some("¥"),
             _ => None,
         };
-        Ok(Currency {
-            code,
-            decimals,
-            symbol,
-        })
+        Ok(Currency { code, decimals, symbol })
     }
 
     /// `$1,234.56`, `-$5.99`, `¥599`, or `5.99 CHF` for currencies without a
@@ -70,10 +64,7 @@ impl Currency {
         let mut number = group_thousands(magnitude / scale);
         if self.decimals > 0 {
             let fraction = magnitude % scale;
-            number.push_str(&format!(
-                ".{fraction:0width$}",
-                width = self.decimals as usize
-            ));
+            number.push_str(&format!(".{fraction:0width$}", width = self.decimals as usize));
         }
         match self.symbol {
             Some(symbol) => format!("{sign}{symbol}{number}"),
@@ -92,8 +83,7 @@ impl Currency {
         };
         let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
         let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction)
-        {
+        if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction) {
             return Err(format!("{text:?} is not a decimal amount"));
         }
         let too_big = || format!("amount {text:?} is too large");
@@ -141,11 +131,7 @@ fn currency_arg(filter: &str, arg: Option<&dyn ValueView>) -> Result<Currency> {
         Some(value) if !value.is_nil() => value.to_kstr().trim().to_string(),
         _ => String::new(),
     };
-    let code = if code.is_empty() {
-        "USD"
-    } else {
-        code.as_str()
-    };
+    let code = if code.is_empty() { "USD" } else { code.as_str() };
     Currency::from_code(code).map_err(|message| filter_error(filter, message))
 }
 
@@ -168,20 +154,14 @@ struct PricifyCentsFilter {
 impl Filter for PricifyCentsFilter {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let args = self.args.evaluate(runtime)?;
-        let currency = currency_arg(
-            "pricify_cents",
-            args.currency.as_ref().map(|v| v as &dyn ValueView),
-        )?;
+        let currency = currency_arg("pricify_cents", args.currency.as_ref().map(|v| v as &dyn ValueView))?;
         let Some(scalar) = input.as_scalar() else {
             if input.is_nil() {
                 return Ok(Value::Nil);
             }
             return Err(filter_error(
                 "pricify_cents",
-                format!(
-                    "expected an amount in minor units, got {}",
-                    input.type_name()
-                ),
+                format!("expected an amount in minor units, got {}", input.type_name()),
             ));
         };
         let amount = match scalar_kind(&scalar) {
@@ -221,10 +201,7 @@ struct PricifyFilter {
 impl Filter for PricifyFilter {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let args = self.args.evaluate(runtime)?;
-        let currency = currency_arg(
-            "pricify",
-            args.currency.as_ref().map(|v| v as &dyn ValueView),
-        )?;
+        let currency = currency_arg("pricify", args.currency.as_ref().map(|v| v as &dyn ValueView))?;
         let Some(scalar) = input.as_scalar() else {
             if input.is_nil() {
                 return Ok(Value::Nil);
@@ -266,10 +243,7 @@ mod tests {
 
     #[test]
     fn pricify_cents_usd() {
-        assert_eq!(
-            call_filter!(PricifyCents, 599i64).unwrap(),
-            Value::scalar("$5.99")
-        );
+        assert_eq!(call_filter!(PricifyCents, 599i64).unwrap(), Value::scalar("$5.99"));
         assert_eq!(cents(Value::scalar(123456i64), "USD"), "$1,234.56");
         assert_eq!(cents(Value::scalar(-599i64), "USD"), "-$5.99");
         assert_eq!(cents(Value::scalar(0i64), "usd"), "$0.00");
@@ -292,14 +266,8 @@ mod tests {
 
     #[test]
     fn pricify_cents_extremes() {
-        assert_eq!(
-            cents(Value::scalar(i64::MIN), "USD"),
-            "-$92,233,720,368,547,758.08"
-        );
-        assert_eq!(
-            cents(Value::scalar(i64::MAX), "JPY"),
-            "¥9,223,372,036,854,775,807"
-        );
+        assert_eq!(cents(Value::scalar(i64::MIN), "USD"), "-$92,233,720,368,547,758.08");
+        assert_eq!(cents(Value::scalar(i64::MAX), "JPY"), "¥9,223,372,036,854,775,807");
     }
 
     #[test]

@@ -7,9 +7,7 @@ use chrono::{DateTime as ChronoDateTime, FixedOffset, NaiveDate, NaiveDateTime, 
 use liquid_core::model::DateTime;
 use liquid_core::Expression;
 use liquid_core::Runtime;
-use liquid_core::{
-    Display_filter, Filter, FilterParameters, FilterReflection, FromFilterParameters, ParseFilter,
-};
+use liquid_core::{Display_filter, Filter, FilterParameters, FilterReflection, FromFilterParameters, ParseFilter};
 use liquid_core::{Error, Result, Value, ValueView};
 
 use super::filter_error;
@@ -54,11 +52,7 @@ pub(crate) fn parse_time(input: &dyn ValueView) -> std::result::Result<Option<Da
     match scalar_kind(&scalar) {
         ScalarKind::DateTime => Ok(scalar.to_date_time()),
         ScalarKind::Date => match scalar.to_date() {
-            Some(date) => Ok(Some(DateTime::from_ymd(
-                date.year(),
-                date.month(),
-                date.day(),
-            ))),
+            Some(date) => Ok(Some(DateTime::from_ymd(date.year(), date.month(), date.day()))),
             None => Err("invalid date".into()),
         },
         ScalarKind::Integer => match scalar.to_integer() {
@@ -101,11 +95,7 @@ fn parse_time_text(text: &str) -> std::result::Result<Option<DateTime>, String> 
     if let Ok(parsed) = ChronoDateTime::parse_from_rfc3339(text) {
         return from_chrono(&parsed).map(Some).ok_or_else(out_of_range);
     }
-    for format in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-    ] {
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
             return from_chrono(&naive.and_utc().fixed_offset())
                 .map(Some)
@@ -185,12 +175,7 @@ impl Filter for StrftimeFilter {
         };
         time.format(args.format.as_str())
             .map(Value::scalar)
-            .map_err(|err| {
-                filter_error(
-                    "strftime",
-                    format!("invalid format {:?}: {err}", args.format),
-                )
-            })
+            .map_err(|err| filter_error("strftime", format!("invalid format {:?}: {err}", args.format)))
     }
 }
 
@@ -273,10 +258,7 @@ mod tests {
             let value = call_filter!(ToTime, *text).unwrap();
             assert_eq!(unix(&value), *expected, "{text}");
         }
-        assert_eq!(
-            unix(&call_filter!(ToTime, 1706695200i64).unwrap()),
-            1706695200
-        );
+        assert_eq!(unix(&call_filter!(ToTime, 1706695200i64).unwrap()), 1706695200);
     }
 
     #[test]
@@ -323,18 +305,12 @@ mod tests {
             call_filter!(Strftime, time, "%d/%m/%Y – %A").unwrap(),
             Value::scalar("29/02/2024 – Thursday")
         );
-        assert_eq!(
-            call_filter!(Strftime, 0i64, "%s").unwrap(),
-            Value::scalar("0")
-        );
+        assert_eq!(call_filter!(Strftime, 0i64, "%s").unwrap(), Value::scalar("0"));
     }
 
     #[test]
     fn strftime_nil_is_nil_and_bad_format_errors() {
-        assert_eq!(
-            call_filter!(Strftime, Value::Nil, "%Y").unwrap(),
-            Value::Nil
-        );
+        assert_eq!(call_filter!(Strftime, Value::Nil, "%Y").unwrap(), Value::Nil);
         assert!(call_filter!(Strftime, "2024-01-31", "%").is_err());
         assert!(call_filter!(Strftime, "not a time", "%Y").is_err());
     }
@@ -343,13 +319,7 @@ mod tests {
     fn time_diff_in_each_unit() {
         let a = "2024-01-01T00:00:00Z";
         let b = "2024-01-02T01:01:01.5Z";
-        let expected: &[(&str, i64)] = &[
-            ("ms", 90_061_500),
-            ("s", 90_061),
-            ("m", 1_501),
-            ("h", 25),
-            ("d", 1),
-        ];
+        let expected: &[(&str, i64)] = &[("ms", 90_061_500), ("s", 90_061), ("m", 1_501), ("h", 25), ("d", 1)];
         for (unit, value) in expected {
             assert_eq!(
                 call_filter!(TimeDiff, a, b, *unit).unwrap(),
@@ -357,10 +327,7 @@ mod tests {
                 "{unit}"
             );
         }
-        assert_eq!(
-            call_filter!(TimeDiff, a, b).unwrap(),
-            Value::scalar(90_061_500i64)
-        );
+        assert_eq!(call_filter!(TimeDiff, a, b).unwrap(), Value::scalar(90_061_500i64));
     }
 
     #[test]

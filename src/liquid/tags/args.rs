@@ -7,9 +7,7 @@
 //! gives `k: v` to `default`), so put such a value last or assign it first.
 
 use liquid_core::parser::FilterChain;
-use liquid_core::{
-    Error, Expression, Language, Object, Result, Runtime, TagTokenIter, Value, ValueView,
-};
+use liquid_core::{Error, Expression, Language, Object, Result, Runtime, TagTokenIter, Value, ValueView};
 use serde_json::{Map, Value as Json};
 
 use crate::liquid::value::liquid_to_json;
@@ -77,11 +75,10 @@ impl TagArgs {
     pub(crate) fn allow_only(&self, tag: &str, names: &[&str]) -> Result<()> {
         for (name, _) in &self.named {
             if !names.contains(&name.as_str()) {
-                return Err(Error::with_msg(format!(
-                    "unknown argument {name:?} (expected {})",
-                    names.join(", ")
-                ))
-                .context("tag", tag.to_owned()));
+                return Err(
+                    Error::with_msg(format!("unknown argument {name:?} (expected {})", names.join(", ")))
+                        .context("tag", tag.to_owned()),
+                );
             }
         }
         Ok(())
@@ -90,10 +87,9 @@ impl TagArgs {
     /// Fails at parse time when there are more than `max` positional values.
     pub(crate) fn at_most_positional(&self, tag: &str, max: usize, usage: &str) -> Result<()> {
         match self.positional.get(max) {
-            Some((source, _)) => Err(Error::with_msg(format!(
-                "unexpected {source:?}; usage: {usage}"
-            ))
-            .context("tag", tag.to_owned())),
+            Some((source, _)) => {
+                Err(Error::with_msg(format!("unexpected {source:?}; usage: {usage}")).context("tag", tag.to_owned()))
+            }
             None => Ok(()),
         }
     }
@@ -105,24 +101,17 @@ impl TagArgs {
     }
 }
 
-pub(crate) fn parse_value(
-    token: liquid_core::parser::TagToken<'_>,
-    options: &Language,
-) -> Result<ArgValue> {
+pub(crate) fn parse_value(token: liquid_core::parser::TagToken<'_>, options: &Language) -> Result<ArgValue> {
     match token.expect_value() {
         liquid_core::parser::TryMatchToken::Matches(expression) => Ok(ArgValue::Plain(expression)),
-        liquid_core::parser::TryMatchToken::Fails(token) => token
-            .expect_filter_chain(options)
-            .into_result()
-            .map(ArgValue::Chain),
+        liquid_core::parser::TryMatchToken::Fails(token) => {
+            token.expect_filter_chain(options).into_result().map(ArgValue::Chain)
+        }
     }
 }
 
 /// Evaluates named arguments into a JSON object (for the render host).
-pub(crate) fn named_to_json(
-    named: &[(String, ArgValue)],
-    runtime: &dyn Runtime,
-) -> Result<Map<String, Json>> {
+pub(crate) fn named_to_json(named: &[(String, ArgValue)], runtime: &dyn Runtime) -> Result<Map<String, Json>> {
     let mut map = Map::new();
     for (name, value) in named {
         map.insert(name.clone(), liquid_to_json(&value.evaluate(runtime)?));
@@ -131,10 +120,7 @@ pub(crate) fn named_to_json(
 }
 
 /// Evaluates named arguments into a Liquid object (for a partial's scope).
-pub(crate) fn named_to_object(
-    named: &[(String, ArgValue)],
-    runtime: &dyn Runtime,
-) -> Result<Object> {
+pub(crate) fn named_to_object(named: &[(String, ArgValue)], runtime: &dyn Runtime) -> Result<Object> {
     let mut object = Object::new();
     for (name, value) in named {
         object.insert(name.clone().into(), value.evaluate(runtime)?);
@@ -148,9 +134,7 @@ pub(crate) fn tag_error(tag: &str, message: impl Into<String>) -> Error {
 }
 
 /// The render host, or an error saying the tag needs one.
-pub(crate) fn require_host(
-    tag: &str,
-) -> Result<std::sync::Arc<dyn crate::liquid::host::RenderHost>> {
+pub(crate) fn require_host(tag: &str) -> Result<std::sync::Arc<dyn crate::liquid::host::RenderHost>> {
     crate::liquid::host::current_host().ok_or_else(|| {
         tag_error(
             tag,

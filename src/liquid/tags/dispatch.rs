@@ -27,11 +27,7 @@ impl TagReflection for DispatchTag {
 const USAGE: &str = "{% dispatch r = 'modules/stripe/create_customer', data: hash %}";
 
 impl ParseTag for DispatchTag {
-    fn parse(
-        &self,
-        mut arguments: TagTokenIter<'_>,
-        options: &Language,
-    ) -> Result<Box<dyn Renderable>> {
+    fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
         let result: KString = arguments
             .expect_next(&format!("result variable expected; usage: {USAGE}"))?
             .expect_identifier()
@@ -42,8 +38,7 @@ impl ParseTag for DispatchTag {
             .expect_next(&format!("\"=\" expected; usage: {USAGE}"))?
             .expect_str("=")
             .into_result_custom_msg(&format!("\"=\" expected; usage: {USAGE}"))?;
-        let request_type =
-            arguments.expect_next(&format!("request type expected; usage: {USAGE}"))?;
+        let request_type = arguments.expect_next(&format!("request type expected; usage: {USAGE}"))?;
         let request_type = parse_value(request_type, options)?;
         let mut args = TagArgs::parse(&mut arguments, options)?;
         args.allow_only("dispatch", &["data"])?;
@@ -70,11 +65,7 @@ struct Dispatch {
 
 impl Renderable for Dispatch {
     fn render_to(&self, _writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
-        let request_type = name_text(
-            "dispatch",
-            "the request type",
-            &self.request_type.evaluate(runtime)?,
-        )?;
+        let request_type = name_text("dispatch", "the request type", &self.request_type.evaluate(runtime)?)?;
         let data = match &self.data {
             Some(data) => liquid_to_json(&data.evaluate(runtime)?),
             None => serde_json::Value::Null,
@@ -86,8 +77,7 @@ impl Renderable for Dispatch {
         };
         let host = require_host("dispatch")?;
         let outcome = host.dispatch(&request_type, data).map_err(|err| {
-            tag_error("dispatch", format!("{request_type} failed: {err}"))
-                .context("result", self.result.to_string())
+            tag_error("dispatch", format!("{request_type} failed: {err}")).context("result", self.result.to_string())
         })?;
         runtime.set_global(self.result.clone(), json_to_liquid(&outcome));
         Ok(())
@@ -105,13 +95,13 @@ mod tests {
             "{% dispatch r = 'modules/stripe/create_customer', data: d %}{{ r.record.type }}|{{ r.record.data.email }}|{{ r.errors.size }}",
             object!({"d": {"email": "zoë@example.com", "metadata": {"a": [1]}}}),
         );
-        assert_eq!(
-            out.unwrap(),
-            "modules/stripe/create_customer|zoë@example.com|0"
-        );
+        assert_eq!(out.unwrap(), "modules/stripe/create_customer|zoë@example.com|0");
         assert_eq!(
             calls,
-            vec![r#"dispatch modules/stripe/create_customer {"email":"zoë@example.com","metadata":{"a":[1]}}"#.to_string()]
+            vec![
+                r#"dispatch modules/stripe/create_customer {"email":"zoë@example.com","metadata":{"a":[1]}}"#
+                    .to_string()
+            ]
         );
     }
 

@@ -32,25 +32,19 @@ fn is_identifier(text: &str) -> bool {
 }
 
 impl ParseTag for ExportTag {
-    fn parse(
-        &self,
-        mut arguments: TagTokenIter<'_>,
-        options: &Language,
-    ) -> Result<Box<dyn Renderable>> {
+    fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
         let mut args = TagArgs::parse(&mut arguments, options)?;
         args.allow_only("export", &["namespace"])?;
-        let namespace = args.take_named("namespace").ok_or_else(|| {
-            arguments.raise_error(&format!("namespace: is required; usage: {USAGE}"))
-        })?;
+        let namespace = args
+            .take_named("namespace")
+            .ok_or_else(|| arguments.raise_error(&format!("namespace: is required; usage: {USAGE}")))?;
         if args.positional.is_empty() {
             return Err(arguments.raise_error(&format!("nothing to export; usage: {USAGE}")));
         }
         let mut names = Vec::new();
         for (source, _) in &args.positional {
             if !is_identifier(source) {
-                return Err(arguments.raise_error(&format!(
-                    "{source:?} is not a variable name; usage: {USAGE}"
-                )));
+                return Err(arguments.raise_error(&format!("{source:?} is not a variable name; usage: {USAGE}")));
             }
             names.push(KString::from(source.clone()));
         }
@@ -147,15 +141,9 @@ mod tests {
     #[test]
     fn usage_errors() {
         assert!(render_err("{% export a %}", object!({})).contains("namespace"));
-        assert!(
-            render_err("{% export namespace: 'n' %}", object!({})).contains("nothing to export")
-        );
-        assert!(render_err("{% export 'a', namespace: 'n' %}", object!({}))
-            .contains("not a variable name"));
-        assert!(
-            render_err("{% export a, scope: 'n', namespace: 'n' %}", object!({}))
-                .contains("unknown argument")
-        );
+        assert!(render_err("{% export namespace: 'n' %}", object!({})).contains("nothing to export"));
+        assert!(render_err("{% export 'a', namespace: 'n' %}", object!({})).contains("not a variable name"));
+        assert!(render_err("{% export a, scope: 'n', namespace: 'n' %}", object!({})).contains("unknown argument"));
         assert!(render_err("{% export a, namespace: x %}", object!({})).contains("namespace"));
     }
 }

@@ -37,10 +37,7 @@ impl ParseBlock for FormBlock {
         let args = TagArgs::parse(&mut arguments, options)?;
         args.at_most_positional("form", 0, "{% form html-class: 'x' %}...{% endform %}")?;
         let body = Template::new(tokens.parse_all(options).trace("{% form %}")?);
-        Ok(Box::new(Form {
-            args: args.named,
-            body,
-        }))
+        Ok(Box::new(Form { args: args.named, body }))
     }
 
     fn reflection(&self) -> &dyn BlockReflection {
@@ -57,18 +54,14 @@ struct Form {
 impl Renderable for Form {
     fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
         let mut body = Vec::new();
-        self.body
-            .render_to(&mut body, runtime)
-            .trace("{% form %}")?;
+        self.body.render_to(&mut body, runtime).trace("{% form %}")?;
         let body = String::from_utf8_lossy(&body);
         let args = named_to_json(&self.args, runtime)?;
         let host = require_host("form")?;
         let html = host
             .form_block(&body, args)
             .map_err(|err| tag_error("form", format!("form failed: {err}")))?;
-        writer
-            .write_all(html.as_bytes())
-            .replace("failed to render")?;
+        writer.write_all(html.as_bytes()).replace("failed to render")?;
         Ok(())
     }
 }
@@ -88,10 +81,7 @@ mod tests {
             out.unwrap(),
             r#"<p><form {"html-class":"pay","id":7}><input value="ü"></form></p>"#
         );
-        assert_eq!(
-            calls,
-            vec![r#"form_block {"html-class":"pay","id":7}"#.to_string()]
-        );
+        assert_eq!(calls, vec![r#"form_block {"html-class":"pay","id":7}"#.to_string()]);
     }
 
     #[test]

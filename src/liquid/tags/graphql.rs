@@ -22,9 +22,7 @@ use liquid_core::model::KString;
 use liquid_core::{BlockReflection, Language, ParseBlock, ParseTag, Renderable, TagBlock};
 use liquid_core::{Result, Runtime, TagReflection, TagTokenIter, Template};
 
-use super::args::{
-    name_text, named_to_json, parse_value, require_host, tag_error, ArgValue, TagArgs,
-};
+use super::args::{name_text, named_to_json, parse_value, require_host, tag_error, ArgValue, TagArgs};
 use crate::liquid::host::GraphqlSource;
 use crate::liquid::value::json_to_liquid;
 
@@ -45,8 +43,7 @@ impl BlockReflection for GraphqlBlock {
     }
 }
 
-const USAGE: &str =
-    "{% graphql g = 'query/name', var: value %} or {% graphql g, var: value %}query{% endgraphql %}";
+const USAGE: &str = "{% graphql g = 'query/name', var: value %} or {% graphql g, var: value %}query{% endgraphql %}";
 
 impl ParseBlock for GraphqlBlock {
     fn parse(
@@ -67,10 +64,7 @@ impl ParseBlock for GraphqlBlock {
             let name = parse_value(name, options)?;
             let args = TagArgs::parse(&mut arguments, options)?;
             if let Some((source, _)) = args.positional.first() {
-                return Err(tag_error(
-                    "graphql",
-                    format!("unexpected {source:?}; usage: {USAGE}"),
-                ));
+                return Err(tag_error("graphql", format!("unexpected {source:?}; usage: {USAGE}")));
             }
             return Ok(Box::new(Graphql {
                 result,
@@ -81,17 +75,12 @@ impl ParseBlock for GraphqlBlock {
         // Inline form: `g` then optional `, name: value` arguments.
         if let Some(token) = first {
             if token.as_str() != "," {
-                return Err(
-                    token.raise_custom_error(&format!("\",\" or \"=\" expected; usage: {USAGE}"))
-                );
+                return Err(token.raise_custom_error(&format!("\",\" or \"=\" expected; usage: {USAGE}")));
             }
         }
         let args = TagArgs::parse(&mut arguments, options)?;
         if let Some((source, _)) = args.positional.first() {
-            return Err(tag_error(
-                "graphql",
-                format!("unexpected {source:?}; usage: {USAGE}"),
-            ));
+            return Err(tag_error("graphql", format!("unexpected {source:?}; usage: {USAGE}")));
         }
         let body = Template::new(
             tokens
@@ -126,17 +115,11 @@ impl TagReflection for QueryGraphTag {
 const QUERY_GRAPH_USAGE: &str = "{% query_graph 'query/name', result_name: 'g', var: value %}";
 
 impl ParseTag for QueryGraphTag {
-    fn parse(
-        &self,
-        mut arguments: TagTokenIter<'_>,
-        options: &Language,
-    ) -> Result<Box<dyn Renderable>> {
+    fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
         let mut args = TagArgs::parse(&mut arguments, options)?;
         args.at_most_positional("query_graph", 1, QUERY_GRAPH_USAGE)?;
         let Some((_, name)) = args.positional.pop() else {
-            return Err(
-                arguments.raise_error(&format!("query name expected; usage: {QUERY_GRAPH_USAGE}"))
-            );
+            return Err(arguments.raise_error(&format!("query name expected; usage: {QUERY_GRAPH_USAGE}")));
         };
         let result = match args.take_named("result_name") {
             Some(ArgValue::Plain(liquid_core::Expression::Literal(value))) => {
@@ -146,15 +129,8 @@ impl ParseTag for QueryGraphTag {
                 }
                 KString::from(text)
             }
-            Some(_) => {
-                return Err(arguments
-                    .raise_error("result_name must be a quoted name, e.g. result_name: 'g'"))
-            }
-            None => {
-                return Err(arguments.raise_error(&format!(
-                    "result_name: is required; usage: {QUERY_GRAPH_USAGE}"
-                )))
-            }
+            Some(_) => return Err(arguments.raise_error("result_name must be a quoted name, e.g. result_name: 'g'")),
+            None => return Err(arguments.raise_error(&format!("result_name: is required; usage: {QUERY_GRAPH_USAGE}"))),
         };
         Ok(Box::new(Graphql {
             result,
@@ -209,8 +185,7 @@ impl Renderable for Graphql {
             }
         };
         let result = outcome.map_err(|err| {
-            tag_error("graphql", format!("{label} failed: {err}"))
-                .context("result", self.result.to_string())
+            tag_error("graphql", format!("{label} failed: {err}")).context("result", self.result.to_string())
         })?;
         runtime.set_global(self.result.clone(), json_to_liquid(&result));
         Ok(())
@@ -231,7 +206,10 @@ mod tests {
         assert_eq!(out.unwrap(), "modules/payments/get_payments:5:2");
         assert_eq!(
             calls,
-            vec![r#"graphql named "modules/payments/get_payments" {"per_page":5,"id":"pi_✓","missing":null}"#.to_string()]
+            vec![
+                r#"graphql named "modules/payments/get_payments" {"per_page":5,"id":"pi_✓","missing":null}"#
+                    .to_string()
+            ]
         );
     }
 
@@ -254,10 +232,7 @@ mod tests {
         assert_eq!(out.unwrap(), "3");
         assert_eq!(
             calls,
-            vec![
-                r#"graphql inline "query($id: ID) { payment(id: $id) { amount } }" {"id":3}"#
-                    .to_string()
-            ]
+            vec![r#"graphql inline "query($id: ID) { payment(id: $id) { amount } }" {"id":3}"#.to_string()]
         );
     }
 
@@ -281,10 +256,7 @@ mod tests {
             object!({}),
         );
         assert_eq!(out.unwrap(), "get_posts");
-        assert_eq!(
-            calls,
-            vec![r#"graphql named "get_posts" {"per_page":5}"#.to_string()]
-        );
+        assert_eq!(calls, vec![r#"graphql named "get_posts" {"per_page":5}"#.to_string()]);
     }
 
     #[test]
@@ -294,20 +266,14 @@ mod tests {
             object!({"f": "customers"}),
         );
         assert!(out.unwrap_err().contains("inline query of e is empty"));
-        assert_eq!(
-            calls,
-            vec![r#"graphql inline "{ customers }" {}"#.to_string()]
-        );
+        assert_eq!(calls, vec![r#"graphql inline "{ customers }" {}"#.to_string()]);
     }
 
     #[test]
     fn host_errors_become_render_errors() {
         let (out, _) = render_with_host("{% graphql g = 'will_fail' %}", object!({}));
         let err = out.unwrap_err();
-        assert!(
-            err.contains("will_fail failed: will_fail exploded"),
-            "{err}"
-        );
+        assert!(err.contains("will_fail failed: will_fail exploded"), "{err}");
     }
 
     #[test]
@@ -333,10 +299,7 @@ mod tests {
             assert!(!err.is_empty(), "{bad}");
         }
         assert_eq!(
-            render(
-                "{% comment %}{% graphql g = 'q' %}{% endcomment %}ok",
-                object!({})
-            ),
+            render("{% comment %}{% graphql g = 'q' %}{% endcomment %}ok", object!({})),
             "ok"
         );
     }

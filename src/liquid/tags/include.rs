@@ -35,11 +35,7 @@ impl TagReflection for IncludeTag {
 const USAGE: &str = "{% include 'partial/name', var: value %}";
 
 impl ParseTag for IncludeTag {
-    fn parse(
-        &self,
-        mut arguments: TagTokenIter<'_>,
-        options: &Language,
-    ) -> Result<Box<dyn Renderable>> {
+    fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
         let mut args = TagArgs::parse(&mut arguments, options)?;
         args.at_most_positional("include", 1, USAGE)?;
         let Some((source, name)) = args.positional.pop() else {
@@ -158,10 +154,7 @@ mod tests {
         let err = crate::liquid::test_support::render_err("{% include 'a', 'b' %}", object!({}));
         assert!(err.contains("unexpected"), "{err}");
         assert_eq!(
-            render(
-                "{% comment %}{% include 'x' %}{% endcomment %}",
-                object!({})
-            ),
+            render("{% comment %}{% include 'x' %}{% endcomment %}", object!({})),
             ""
         );
     }

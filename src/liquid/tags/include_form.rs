@@ -25,20 +25,13 @@ impl TagReflection for IncludeFormTag {
 const USAGE: &str = "{% include_form 'form/name', data: hash, config: hash %}";
 
 impl ParseTag for IncludeFormTag {
-    fn parse(
-        &self,
-        mut arguments: TagTokenIter<'_>,
-        options: &Language,
-    ) -> Result<Box<dyn Renderable>> {
+    fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
         let mut args = TagArgs::parse(&mut arguments, options)?;
         args.at_most_positional("include_form", 1, USAGE)?;
         let Some((_, name)) = args.positional.pop() else {
             return Err(arguments.raise_error(&format!("form name expected; usage: {USAGE}")));
         };
-        Ok(Box::new(IncludeForm {
-            name,
-            args: args.named,
-        }))
+        Ok(Box::new(IncludeForm { name, args: args.named }))
     }
 
     fn reflection(&self) -> &dyn TagReflection {
@@ -54,19 +47,13 @@ struct IncludeForm {
 
 impl Renderable for IncludeForm {
     fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
-        let name = name_text(
-            "include_form",
-            "the form name",
-            &self.name.evaluate(runtime)?,
-        )?;
+        let name = name_text("include_form", "the form name", &self.name.evaluate(runtime)?)?;
         let args = named_to_json(&self.args, runtime)?;
         let host = require_host("include_form")?;
         let html = host
             .include_form(&name, args)
             .map_err(|err| tag_error("include_form", format!("form {name} failed: {err}")))?;
-        writer
-            .write_all(html.as_bytes())
-            .replace("failed to render")?;
+        writer.write_all(html.as_bytes()).replace("failed to render")?;
         Ok(())
     }
 }
@@ -90,9 +77,7 @@ mod tests {
         );
         assert_eq!(
             calls,
-            vec![format!(
-                "include_form modules/stripe/create_payment {expected_args}"
-            )]
+            vec![format!("include_form modules/stripe/create_payment {expected_args}")]
         );
     }
 

@@ -27,11 +27,7 @@ impl TagReflection for LogTag {
 const USAGE: &str = "{% log value, type: 'info' %}";
 
 impl ParseTag for LogTag {
-    fn parse(
-        &self,
-        mut arguments: TagTokenIter<'_>,
-        options: &Language,
-    ) -> Result<Box<dyn Renderable>> {
+    fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
         let mut args = TagArgs::parse(&mut arguments, options)?;
         args.allow_only("log", &["type"])?;
         args.at_most_positional("log", 1, USAGE)?;
@@ -62,18 +58,10 @@ impl Renderable for Log {
             liquid_to_json(&value).to_string()
         };
         let level = match &self.level {
-            Some(level) => level
-                .evaluate(runtime)?
-                .to_kstr()
-                .trim()
-                .to_ascii_lowercase(),
+            Some(level) => level.evaluate(runtime)?.to_kstr().trim().to_ascii_lowercase(),
             None => String::new(),
         };
-        let level = if level.is_empty() {
-            "info"
-        } else {
-            level.as_str()
-        };
+        let level = if level.is_empty() { "info" } else { level.as_str() };
         match current_host() {
             Some(host) => host.log(&message, level),
             None => match level {

@@ -76,10 +76,7 @@ impl Renderable for ParseJson {
             let json: serde_json::Value = serde_json::from_str(&text).map_err(|err| {
                 tag_error(
                     "parse_json",
-                    format!(
-                        "invalid JSON for variable {:?}: {err}",
-                        self.variable.as_str()
-                    ),
+                    format!("invalid JSON for variable {:?}: {err}", self.variable.as_str()),
                 )
                 .trace(trace())
             })?;
@@ -124,19 +121,13 @@ mod tests {
 
     #[test]
     fn body_output_is_not_written() {
-        let out = render(
-            "a{% parse_json d %}[1, 2]{% endparse_json %}b{{ d.size }}",
-            object!({}),
-        );
+        let out = render("a{% parse_json d %}[1, 2]{% endparse_json %}b{{ d.size }}", object!({}));
         assert_eq!(out, "ab2");
     }
 
     #[test]
     fn invalid_json_names_the_variable_and_the_error() {
-        let err = render_err(
-            "{% parse_json payload %}{ \"a\": {% endparse_json %}",
-            object!({}),
-        );
+        let err = render_err("{% parse_json payload %}{ \"a\": {% endparse_json %}", object!({}));
         assert!(err.contains("payload") && err.contains("EOF"), "{err}");
     }
 
