@@ -125,7 +125,7 @@ impl RequestDispatcher for Gateway {
         let response = self
             .runtime
             .block_on(self.send(&instance, request_type, &request, &secret_refs))?;
-        map_response(&instance, &loaded, &notification.name, &globals, response)
+        map_response(&instance, &loaded, &notification.name, &globals, response, &secret_refs)
     }
 }
 
@@ -401,6 +401,7 @@ fn map_response(
     request_type: &str,
     globals: &Value,
     response: InboundResponse,
+    secrets: &[&str],
 ) -> Result<DispatchOutcome, DispatchFailure> {
     let gateway_error = if (200..300).contains(&response.status) {
         None
@@ -411,6 +412,7 @@ fn map_response(
         record: None,
         model: None,
         errors: Vec::new(),
+        response: Some(json!({ "status": response.status, "body": redact_value(&response.body, secrets) })),
     };
     if let Some(mapper) = App::resolve(&loaded.app.response_mappers, request_type) {
         let mut scope = match globals {
@@ -504,6 +506,18 @@ impl crate::liquid::host::RenderHost for MapperHost {
 
 fn mapper_only() -> crate::liquid::host::HostError {
     crate::liquid::host::HostError("a response mapper only maps the response to a record".into())
+}
+
+/// A response body with every known secret (and anything shaped like one)
+/// replaced, for handing back to templates and programs.
+fn redact_value(body: &Value, secrets: &[&str]) -> Value {
+    let text = body.to_string();
+    let clean = redact(&text, secrets);
+    if clean == text {
+        body.clone()
+    } else {
+        serde_json::from_str(&clean).unwrap_or(Value::Null)
+    }
 }
 
 fn gateway_failure(error: &GatewayError) -> DispatchFailure {

@@ -42,6 +42,9 @@ pub struct DispatchOutcome {
     pub record: Option<Value>,
     pub model: Option<String>,
     pub errors: Vec<GatewayErrorInfo>,
+    /// The gateway's answer `{ status, body }` (secrets redacted): how list
+    /// request types, which store nothing, hand their results back.
+    pub response: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -155,7 +158,11 @@ pub fn types(plan: &RequestTypeSchema) -> (Object, Option<InputObject>) {
                 .description("The written record, if the response mapper wrote one."),
         )
         .field(key_field("model", TypeRef::named(TypeRef::STRING)))
-        .field(key_field("errors", TypeRef::named_nn_list_nn(GATEWAY_ERROR_TYPE)));
+        .field(key_field("errors", TypeRef::named_nn_list_nn(GATEWAY_ERROR_TYPE)))
+        .field(
+            key_field("response", TypeRef::named(MAP))
+                .description("The gateway's answer: { status, body } (list request types return their results here)."),
+        );
     let input = plan.input.as_ref().map(|typed| {
         typed
             .fields
@@ -206,6 +213,7 @@ fn payload_value(outcome: &DispatchOutcome) -> Value {
     json!({
         "record": outcome.record,
         "model": outcome.model,
+        "response": outcome.response,
         "errors": outcome
             .errors
             .iter()

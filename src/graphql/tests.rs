@@ -598,6 +598,7 @@ impl RequestDispatcher for FakeDispatcher {
                 code: Some("invalid_phone".into()),
                 field: Some("phone".into()),
             }],
+            response: Some(json!({"status": 200, "body": {"id": "cus_1"}})),
         })
     }
 }
@@ -630,7 +631,7 @@ fn request_type_mutations_dispatch_snake_case_input() {
     let data = f.run(
         "mutation($key: String) {
             stripe_createCustomer(input: {email: \"a@example.com\", paymentMethodId: \"pm_1\", metadata: {orderId: 12}}, idempotencyKey: $key) {
-                record model errors { message code field }
+                record model errors { message code field } response
             } }",
         json!({"key": "idem-1"}),
     );
@@ -639,7 +640,8 @@ fn request_type_mutations_dispatch_snake_case_input() {
         json!({
             "record": {"id": "7", "gateway_id": "cus_1", "email": "a@example.com"},
             "model": "modules/payments/customer",
-            "errors": [{"message": "phone looks odd", "code": "invalid_phone", "field": "phone"}]
+            "errors": [{"message": "phone looks odd", "code": "invalid_phone", "field": "phone"}],
+            "response": {"status": 200, "body": {"id": "cus_1"}}
         })
     );
     f.run(

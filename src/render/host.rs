@@ -238,6 +238,7 @@ impl RenderHost for PageHost {
             Ok(outcome) => Ok(json!({
                 "record": outcome.record,
                 "model": outcome.model,
+                "response": outcome.response,
                 "errors": outcome.errors.iter().map(|e| json!({"message": e.message, "code": e.code, "field": e.field})).collect::<Vec<_>>(),
             })),
             Err(failure) => Ok(json!({

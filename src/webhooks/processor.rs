@@ -71,7 +71,7 @@ impl RenderHost for ProcessorHost {
         let outcome = dispatcher
             .dispatch(request_type, data, None)
             .map_err(|f| HostError(f.message))?;
-        Ok(json!({ "record": outcome.record, "model": outcome.model }))
+        Ok(json!({ "record": outcome.record, "model": outcome.model, "response": outcome.response }))
     }
 
     fn log(&self, message: &str, level: &str) {
