@@ -161,26 +161,46 @@ pub fn init_logging() {
 }
 
 fn check(app_dir: &Path) -> ExitCode {
-    match App::load(app_dir) {
-        Ok(app) => {
-            println!(
-                "ok: {} pages, {} forms, {} request types, {} models, {} webhook processors",
-                app.pages.len(),
-                app.forms.len(),
-                app.notifications.len(),
-                app.model_types.len(),
-                app.webhook_processors.len()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(problems) => {
-            for problem in &problems {
-                println!("{problem}");
+    let problems = match App::load(app_dir) {
+        Ok(app) => match schema_problems(&app) {
+            Ok(()) => {
+                println!(
+                    "ok: {} pages, {} forms, {} request types, {} models, {} webhook processors",
+                    app.pages.len(),
+                    app.forms.len(),
+                    app.notifications.len(),
+                    app.model_types.len(),
+                    app.webhook_processors.len()
+                );
+                return ExitCode::SUCCESS;
             }
-            eprintln!("{} problem(s) found", problems.len());
-            ExitCode::FAILURE
-        }
+            Err(problems) => problems,
+        },
+        Err(problems) => problems,
+    };
+    for problem in &problems {
+        println!("{problem}");
     }
+    eprintln!("{} problem(s) found", problems.len());
+    ExitCode::FAILURE
+}
+
+/// Build the GraphQL schema as `serve` would, so `check` also reports
+/// naming clashes. The schema needs a store value, not data: a throwaway
+/// SQLite file stands in.
+fn schema_problems(app: &App) -> Result<(), Vec<crate::error::LoadProblem>> {
+    let scratch = std::env::temp_dir().join(format!(
+        "payforms-check-{}.sqlite3",
+        crate::forms::csrf::new_visitor_id()
+    ));
+    let result = match Store::connect(&scratch.display().to_string()) {
+        Ok(store) => crate::instance::build_graphql(app, &store, None).map(drop),
+        Err(e) => Err(vec![crate::error::LoadProblem::new("(database)", 0, e.to_string())]),
+    };
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", scratch.display()));
+    }
+    result
 }
 
 fn open_store(settings: &Settings) -> Result<Store, String> {

@@ -88,7 +88,7 @@ impl Instance {
     }
 }
 
-fn build_graphql(
+pub fn build_graphql(
     app: &App,
     store: &Store,
     dispatcher: Option<Arc<dyn RequestDispatcher>>,

@@ -423,3 +423,27 @@ fn fifty_concurrent_form_posts_on_sqlite_all_land_once() {
     assert_eq!(stored, 50, "all succeed: {statuses:?}");
     assert_eq!(customer_count(&server), stored as i64, "none lost, none doubled");
 }
+
+#[test]
+fn check_reports_graphql_naming_clashes_as_serve_would() {
+    let app = copy_app(repo_root());
+    fs::write(
+        {
+            fs::create_dir_all(app.path().join("schema")).unwrap();
+            app.path().join("schema/page_info.yml")
+        },
+        "name: page_info\nproperties:\n  - { name: title, type: string }\n",
+    )
+    .unwrap();
+    let out = Command::new(payforms_bin())
+        .args(["check", "--app"])
+        .arg(app.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("schema/page_info.yml:1:") && stdout.contains("PageInfo"),
+        "{stdout}"
+    );
+}

@@ -150,7 +150,7 @@ fn onboarded_account(env: &StripeEnv, email: &str) -> (Value, String) {
         json!({ "gatewayId": id, "businessType": "company", "tosAcceptanceDate": accepted_at, "tosAcceptanceIp": "127.0.0.1" }),
     );
     assert_eq!(enabled["id"], account["id"], "the same account record");
-    assert_eq!(enabled["state"], "active", "{enabled}");
+    assert_eq!(enabled["state"], "verified", "{enabled}");
     assert_eq!(enabled["charges_enabled"], true);
     assert_eq!(enabled["payouts_enabled"], true);
     (enabled, id)

@@ -15,6 +15,17 @@ pub fn replay(instance: &Arc<Instance>, event_id: Option<&str>, failed: bool) ->
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no stored event `{id}`"))?;
             webhook_event::requeue(store, event.id).map_err(|e| e.to_string())?;
+            // Only the named event: others keep their own schedule.
+            let Some(claimed) =
+                webhook_event::claim_one(store, event.id, super::worker::lease()).map_err(|e| e.to_string())?
+            else {
+                return Err(format!(
+                    "event `{id}` is being processed right now; try again in a minute"
+                ));
+            };
+            super::worker::process(instance, claimed);
+            let after = webhook_event::get(store, event.id).map_err(|e| e.to_string())?;
+            return Ok(after.into_iter().map(|e| report_line(&e)).collect());
         }
         None if failed => {
             if webhook_event::requeue_failed(store).map_err(|e| e.to_string())? == 0 {
@@ -45,4 +56,14 @@ pub fn replay(instance: &Arc<Instance>, event_id: Option<&str>, failed: bool) ->
         }
     }
     Ok(report)
+}
+
+fn report_line(event: &webhook_event::WebhookEvent) -> String {
+    let error = event.last_error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default();
+    format!(
+        "{} {}: {}{error}",
+        event.event_id,
+        event.event_type,
+        event.status.as_str()
+    )
 }

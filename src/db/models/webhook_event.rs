@@ -256,6 +256,25 @@ pub fn claim_due(
     })
 }
 
+/// Claim one event by id if it is waiting (pending or failed), whatever its
+/// retry time: `webhooks replay EVENT_ID` processes just that event.
+pub fn claim_one(store: &Store, id: i64, lease: Duration) -> Result<Option<WebhookEvent>, StoreError> {
+    store.database().with_transaction(|conn| {
+        let at = now();
+        let mut sql =
+            conn.sql("UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, locked_until = ");
+        sql.bind(Arg::Time((at + lease).naive_utc()))
+            .push(" WHERE id = ")
+            .bind(Arg::Int(id))
+            .push(" AND status IN ('pending', 'failed')");
+        if conn.execute(sql)? == 1 {
+            by_id(conn, id)
+        } else {
+            Ok(None)
+        }
+    })
+}
+
 fn set_outcome(store: &Store, id: i64, assignments: &str, args: Vec<Arg>) -> Result<WebhookEvent, StoreError> {
     store.database().with_conn(|conn| {
         let mut sql = conn.sql("UPDATE webhook_events SET ");
