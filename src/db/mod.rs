@@ -139,6 +139,19 @@ impl Store {
             .with_transaction(|conn| records::upsert(conn, model, matching, properties))
     }
 
+    /// Upsert unless the existing record satisfies `keep` (checked in the same
+    /// transaction as the write). Returns the record and whether it was written.
+    pub fn upsert_record_unless(
+        &self,
+        model: &ModelType,
+        matching: &Map<String, Value>,
+        properties: Map<String, Value>,
+        keep: &dyn Fn(&Record) -> bool,
+    ) -> Result<(Record, bool), StoreError> {
+        self.database
+            .with_transaction(|conn| records::upsert_unless(conn, model, matching, properties, keep))
+    }
+
     /// Delete and return the record.
     pub fn delete_record(&self, model: &ModelType, id: i64) -> Result<Record, StoreError> {
         self.database.with_transaction(|conn| records::delete(conn, model, id))

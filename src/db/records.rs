@@ -212,8 +212,22 @@ pub(crate) fn upsert(
     matching: &Map<String, Value>,
     properties: Map<String, Value>,
 ) -> Result<Record, StoreError> {
+    upsert_unless(conn, model, matching, properties, &|_| false).map(|(record, _)| record)
+}
+
+/// Upsert, except that an existing record for which `keep` says true is left
+/// as it is; decided inside the transaction (and the key's lock), so two
+/// writers cannot both pass the check. Returns the record and whether it
+/// was written.
+pub(crate) fn upsert_unless(
+    conn: &mut Conn,
+    model: &ModelType,
+    matching: &Map<String, Value>,
+    properties: Map<String, Value>,
+    keep: &dyn Fn(&Record) -> bool,
+) -> Result<(Record, bool), StoreError> {
     if matching.is_empty() {
-        return create(conn, model, properties);
+        return create(conn, model, properties).map(|r| (r, true));
     }
     // Validate the key the same way a write would, so "599" matches 599.
     let typed_matching = validate(
@@ -230,11 +244,12 @@ pub(crate) fn upsert(
         conn.execute(sql)?;
     }
     match find(conn, model, matching)? {
-        Some(found) => update(conn, model, found.id, properties),
+        Some(found) if keep(&found) => Ok((found, false)),
+        Some(found) => update(conn, model, found.id, properties).map(|r| (r, true)),
         None => {
             let mut all = typed_matching;
             all.extend(properties);
-            create(conn, model, all)
+            create(conn, model, all).map(|r| (r, true))
         }
     }
 }

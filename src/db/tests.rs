@@ -101,6 +101,7 @@ on_both_backends!(
     update_merges_and_null_removes,
     delete_returns_the_record,
     upsert_updates_or_creates,
+    upsert_unless_keeps_what_the_guard_protects,
     find_matches_typed_values,
     filters_on_every_type,
     filter_values_are_checked,
@@ -375,6 +376,38 @@ fn delete_returns_the_record(store: &Store) {
         store.delete_record(&model, record.id),
         Err(StoreError::NotFound { .. })
     ));
+}
+
+fn upsert_unless_keeps_what_the_guard_protects(store: &Store) {
+    let model = payment();
+    let matching = props(json!({"gateway_id": "pi_g"}));
+    let keep_captured = |r: &Record| r.properties.get("captured") == Some(&json!(true));
+    let (first, written) = store
+        .upsert_record_unless(
+            &model,
+            &matching,
+            props(json!({"amount": 100, "captured": true})),
+            &keep_captured,
+        )
+        .unwrap();
+    assert!(written, "nothing to keep yet: created");
+    let (kept, written) = store
+        .upsert_record_unless(&model, &matching, props(json!({"amount": 1})), &keep_captured)
+        .unwrap();
+    assert!(!written);
+    assert_eq!(kept.id, first.id);
+    assert_eq!(
+        store.get_record(&model, first.id).unwrap().unwrap().properties["amount"],
+        json!(100)
+    );
+    let (_, written) = store
+        .upsert_record_unless(&model, &matching, props(json!({"amount": 2})), &|_| false)
+        .unwrap();
+    assert!(written);
+    assert_eq!(
+        store.get_record(&model, first.id).unwrap().unwrap().properties["amount"],
+        json!(2)
+    );
 }
 
 fn upsert_updates_or_creates(store: &Store) {

@@ -45,9 +45,23 @@ pub fn write(store: &Store, loaded: &Loaded, request: RecordWrite) -> Result<Val
             Some(current) => store.update_record(&model, current.id, request.properties),
             None => return Ok(Value::Null),
         },
-        "upsert" => match existing {
-            Some(current) => store.update_record(&model, current.id, request.properties),
-            None => upsert(store, &model, request.matching.unwrap_or_default(), request.properties),
+        "upsert" => match (&request.matching, existing) {
+            // Decided again inside the write's transaction: two processes
+            // handling events of one record cannot both pass the check.
+            (Some(matching), _) if !matching.is_empty() => {
+                let incoming = request.properties.clone();
+                let (record, written) = store
+                    .upsert_record_unless(&model, matching, request.properties, &|current| {
+                        is_stale(&current.properties, &incoming)
+                    })
+                    .map_err(host_error)?;
+                if !written {
+                    tracing::info!("skipped a stale write to {} {}", model.name, record.id);
+                }
+                return Ok(record.to_liquid_json());
+            }
+            (_, Some(current)) => store.update_record(&model, current.id, request.properties),
+            (_, None) => upsert(store, &model, request.matching.unwrap_or_default(), request.properties),
         },
         "delete" => match existing {
             Some(current) => store.delete_record(&model, current.id),
