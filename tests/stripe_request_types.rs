@@ -682,17 +682,10 @@ fn prices_and_subscriptions(env: &StripeEnv) {
     );
     assert_eq!(later["cancel_at_period_end"], true);
     assert_eq!(later["state"], "active");
-    // at_period_end belongs to update_subscription: cancel_subscription refuses
-    // it and never cancels at once by mistake.
-    let error = env.dispatch_err("cancel_subscription", json!({ "gatewayId": sub, "atPeriodEnd": true }));
-    assert_eq!(graphql_code(&error), "NOT_FOUND", "{error}");
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("update_subscription"),
-        "{error}"
-    );
+    // Cancel at period end: the subscription runs on until its period ends.
+    let at_end = env.dispatch_ok("cancel_subscription", json!({ "gatewayId": sub, "atPeriodEnd": true }));
+    assert_eq!(at_end["cancel_at_period_end"], true, "{at_end}");
+    assert_eq!(at_end["state"], "active", "{at_end}");
     assert_eq!(
         env.stripe_get(&format!("/v1/subscriptions/{sub}")).1["status"],
         "active"

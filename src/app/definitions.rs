@@ -325,11 +325,21 @@ pub enum BodyFormat {
     Json,
 }
 
+/// The HTTP method of a notification: fixed, or Liquid deciding per call
+/// (`{% if data.at_period_end %}POST{% else %}DELETE{% endif %}`).
+#[derive(Debug)]
+pub enum NotificationMethod {
+    Fixed(String),
+    Rendered(CompiledTemplate),
+}
+
+pub const HTTP_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
 #[derive(Debug)]
 pub struct ApiCallNotification {
     pub name: String,
     pub to: CompiledTemplate,
-    pub method: String,
+    pub method: NotificationMethod,
     pub headers: Option<CompiledTemplate>,
     pub format: BodyFormat,
     pub timeout: Duration,
@@ -343,14 +353,31 @@ pub fn load_notification(parsers: &Parsers, file: &SourceFile, text: &str) -> Re
     let doc = front_matter::split(&file.rel, text)?;
     let fm: NotificationFrontMatter = front_matter::parse(&file.rel, &doc)?;
     let mut problems = Vec::new();
-    let method = fm.request_type.unwrap_or_else(|| "POST".into()).to_ascii_uppercase();
-    if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
-        problems.push(LoadProblem::new(
+    let method_text = fm.request_type.unwrap_or_else(|| "POST".into());
+    let method = if method_text.contains("{{") || method_text.contains("{%") {
+        match parsers.compile(
             &file.rel,
             front_matter::line_of_key(&doc, "request_type"),
-            format!("request_type `{method}` is not an HTTP method (GET, POST, PUT, PATCH, DELETE)"),
-        ));
-    }
+            &method_text,
+            Output::Data,
+        ) {
+            Ok(t) => NotificationMethod::Rendered(t),
+            Err(p) => {
+                problems.push(p);
+                NotificationMethod::Fixed("POST".into())
+            }
+        }
+    } else {
+        let method = method_text.trim().to_ascii_uppercase();
+        if !HTTP_METHODS.contains(&method.as_str()) {
+            problems.push(LoadProblem::new(
+                &file.rel,
+                front_matter::line_of_key(&doc, "request_type"),
+                format!("request_type `{method}` is not an HTTP method (GET, POST, PUT, PATCH, DELETE)"),
+            ));
+        }
+        NotificationMethod::Fixed(method)
+    };
     let format = match fm.format.as_deref() {
         None | Some("form") => BodyFormat::Form,
         Some("json") => BodyFormat::Json,

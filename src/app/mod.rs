@@ -15,7 +15,9 @@ use std::sync::Arc;
 use crate::db::model_type::ModelType;
 use crate::error::LoadProblem;
 
-pub use definitions::{ApiCallNotification, AuthorizationPolicy, BodyFormat, FormConfiguration, FormField, Page};
+pub use definitions::{
+    ApiCallNotification, AuthorizationPolicy, BodyFormat, FormConfiguration, FormField, NotificationMethod, Page,
+};
 use files::{Kind, SourceFile};
 use templates::{CompiledTemplate, Output, Parsers, PartialSource};
 

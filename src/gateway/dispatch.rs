@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use super::encoding::form_encode;
 use super::errors::{self, GatewayError};
 use super::redact::redact;
-use crate::app::{ApiCallNotification, App, BodyFormat};
+use crate::app::{ApiCallNotification, App, BodyFormat, NotificationMethod};
 use crate::db::model_type::ModelType;
 use crate::db::StoreError;
 use crate::graphql::{DispatchFailure, DispatchOutcome, GatewayErrorInfo, RequestDispatcher};
@@ -212,8 +212,24 @@ fn render_request(
         }
         BodyFormat::Form => rendered.to_string(),
     };
-    let method = reqwest::Method::from_bytes(notification.method.as_bytes())
-        .map_err(|_| failure("TEMPLATE_ERROR", format!("bad HTTP method {}", notification.method)))?;
+    let method_text = match &notification.method {
+        NotificationMethod::Fixed(m) => m.clone(),
+        NotificationMethod::Rendered(t) => render::render(t, globals)
+            .map_err(template_failure)?
+            .trim()
+            .to_ascii_uppercase(),
+    };
+    if !crate::app::definitions::HTTP_METHODS.contains(&method_text.as_str()) {
+        return Err(failure(
+            "TEMPLATE_ERROR",
+            format!(
+                "{}: request_type rendered `{method_text}`, not an HTTP method",
+                notification.file.display()
+            ),
+        ));
+    }
+    let method = reqwest::Method::from_bytes(method_text.as_bytes())
+        .map_err(|_| failure("TEMPLATE_ERROR", format!("bad HTTP method {method_text}")))?;
     let (url, body) = if method == reqwest::Method::GET || method == reqwest::Method::DELETE {
         // Stripe takes the parameters of reads and deletes in the query string.
         let url = if encoded.is_empty() || notification.format == BodyFormat::Json {
