@@ -101,6 +101,22 @@ impl TagArgs {
     }
 }
 
+/// Reads `result =` at the start of an assigning tag (`dispatch`, `record`)
+/// and returns the variable name.
+pub(crate) fn parse_assignment(arguments: &mut TagTokenIter<'_>, usage: &str) -> Result<liquid_core::model::KString> {
+    let result = arguments
+        .expect_next(&format!("result variable expected; usage: {usage}"))?
+        .expect_identifier()
+        .into_result_custom_msg(&format!("result variable expected; usage: {usage}"))?
+        .to_owned()
+        .into();
+    arguments
+        .expect_next(&format!("\"=\" expected; usage: {usage}"))?
+        .expect_str("=")
+        .into_result_custom_msg(&format!("\"=\" expected; usage: {usage}"))?;
+    Ok(result)
+}
+
 pub(crate) fn parse_value(token: liquid_core::parser::TagToken<'_>, options: &Language) -> Result<ArgValue> {
     match token.expect_value() {
         liquid_core::parser::TryMatchToken::Matches(expression) => Ok(ArgValue::Plain(expression)),

@@ -8,7 +8,7 @@ use liquid_core::model::KString;
 use liquid_core::{Language, ParseTag, Renderable, TagReflection, TagTokenIter};
 use liquid_core::{Result, Runtime};
 
-use super::args::{name_text, parse_value, require_host, tag_error, ArgValue, TagArgs};
+use super::args::{name_text, parse_assignment, parse_value, require_host, tag_error, ArgValue, TagArgs};
 use crate::liquid::value::{json_to_liquid, liquid_to_json};
 
 #[derive(Copy, Clone, Debug, Default)]
@@ -28,16 +28,7 @@ const USAGE: &str = "{% dispatch r = 'modules/stripe/create_customer', data: has
 
 impl ParseTag for DispatchTag {
     fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
-        let result: KString = arguments
-            .expect_next(&format!("result variable expected; usage: {USAGE}"))?
-            .expect_identifier()
-            .into_result_custom_msg(&format!("result variable expected; usage: {USAGE}"))?
-            .to_owned()
-            .into();
-        arguments
-            .expect_next(&format!("\"=\" expected; usage: {USAGE}"))?
-            .expect_str("=")
-            .into_result_custom_msg(&format!("\"=\" expected; usage: {USAGE}"))?;
+        let result = parse_assignment(&mut arguments, USAGE)?;
         let request_type = arguments.expect_next(&format!("request type expected; usage: {USAGE}"))?;
         let request_type = parse_value(request_type, options)?;
         let mut args = TagArgs::parse(&mut arguments, options)?;

@@ -11,7 +11,7 @@ use liquid_core::{Language, ParseTag, Renderable, TagReflection, TagTokenIter};
 use liquid_core::{Result, Runtime};
 use serde_json::Value as Json;
 
-use super::args::{name_text, parse_value, require_host, tag_error, ArgValue, TagArgs};
+use super::args::{name_text, parse_assignment, parse_value, require_host, tag_error, ArgValue, TagArgs};
 use crate::liquid::host::RecordWrite;
 use crate::liquid::value::{json_to_liquid, liquid_to_json};
 
@@ -32,16 +32,7 @@ const USAGE: &str = "{% record r = 'modules/payments/payment', operation: 'upser
 
 impl ParseTag for RecordTag {
     fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
-        let result: KString = arguments
-            .expect_next(&format!("result variable expected; usage: {USAGE}"))?
-            .expect_identifier()
-            .into_result_custom_msg(&format!("result variable expected; usage: {USAGE}"))?
-            .to_owned()
-            .into();
-        arguments
-            .expect_next(&format!("\"=\" expected; usage: {USAGE}"))?
-            .expect_str("=")
-            .into_result_custom_msg(&format!("\"=\" expected; usage: {USAGE}"))?;
+        let result = parse_assignment(&mut arguments, USAGE)?;
         let model = parse_value(
             arguments.expect_next(&format!("model expected; usage: {USAGE}"))?,
             options,
