@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::encoding::form_encode;
 use super::errors::{self, GatewayError};
 use super::redact::redact;
 use crate::app::{ApiCallNotification, App, BodyFormat, NotificationMethod};
@@ -16,6 +15,8 @@ use crate::db::model_type::ModelType;
 use crate::db::StoreError;
 use crate::graphql::{DispatchFailure, DispatchOutcome, GatewayErrorInfo, RequestDispatcher};
 use crate::instance::{Instance, Loaded};
+use crate::liquid::filters::encoding::form_encode;
+use crate::render::view::JsonView;
 use crate::render::{self, RenderError};
 
 /// Model of the request log.
@@ -208,7 +209,13 @@ fn render_request(
                     ),
                 )
             })?;
-            form_encode(&value)
+            // The same encoder as the `form_encode` filter, over the JSON as is.
+            form_encode(JsonView::new(&value)).map_err(|e| {
+                failure(
+                    "TEMPLATE_ERROR",
+                    format!("{}: the body cannot be form encoded: {e}", notification.file.display()),
+                )
+            })?
         }
         BodyFormat::Form => rendered.to_string(),
     };

@@ -6,7 +6,6 @@
 //! renders the HTTP request, the response mapper renders what to store.
 
 pub mod dispatch;
-pub mod encoding;
 pub mod errors;
 pub mod redact;
 
