@@ -447,3 +447,19 @@ fn check_reports_graphql_naming_clashes_as_serve_would() {
         "{stdout}"
     );
 }
+
+#[test]
+fn seed_config_options_button_modal_and_require_zip_reach_the_card_form() {
+    let app = copy_app(repo_root());
+    fs::write(
+        app.path().join("templates/pages/modal.liquid"),
+        "{% parse_json d %}{ \"amount\": 100, \"currency\": \"eur\" }{% endparse_json %}\
+         {% parse_json c %}{ \"button_modal\": \"Pay now\", \"require_zip\": true }{% endparse_json %}\
+         {% include_form 'modules/stripe/create_payment_form', data: d, config: c %}",
+    )
+    .unwrap();
+    let server = TestServer::start(ServerOptions::new(app.path()).arg("--sandbox"));
+    let html = client().get(server.url("/modal")).send().unwrap().text().unwrap();
+    assert!(html.contains(">Pay now</button>"), "{html}");
+    assert!(html.contains(r#"data-require-zip="true""#), "{html}");
+}

@@ -113,6 +113,8 @@ impl RequestDispatcher for Gateway {
         let data = if data.is_null() { json!({}) } else { data };
         let idempotency_key = idempotency_key
             .or_else(|| data.get("idempotency_key").and_then(Value::as_str).map(str::to_string))
+            // platformOS's documented spelling.
+            .or_else(|| data.get("indempotency_key").and_then(Value::as_str).map(str::to_string))
             .filter(|k| !k.trim().is_empty());
         let config = data.get("config").cloned().unwrap_or_else(|| json!({}));
         let globals = json!({
