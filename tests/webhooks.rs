@@ -543,37 +543,8 @@ fn payment_follows_events_in_stripe_order_postgres() {
     payment_follows_events_in_stripe_order(Some(pg.url()));
 }
 
-/// The event types modules/stripe has processors for (and payforms subscribes to).
-const HANDLED_EVENTS: [&str; 28] = [
-    "payment_intent.succeeded",
-    "payment_intent.processing",
-    "payment_intent.payment_failed",
-    "payment_intent.amount_capturable_updated",
-    "payment_intent.canceled",
-    "payment_intent.requires_action",
-    "charge.succeeded",
-    "charge.captured",
-    "charge.refunded",
-    "charge.failed",
-    "charge.dispute.created",
-    "refund.updated",
-    "checkout.session.completed",
-    "checkout.session.expired",
-    "customer.created",
-    "customer.updated",
-    "customer.deleted",
-    "customer.subscription.created",
-    "customer.subscription.updated",
-    "customer.subscription.deleted",
-    "invoice.created",
-    "invoice.paid",
-    "invoice.payment_succeeded",
-    "invoice.payment_failed",
-    "payment_method.attached",
-    "payment_method.detached",
-    "setup_intent.succeeded",
-    "account.updated",
-];
+/// The event types payforms subscribes to; each must have a working processor.
+use payforms::webhooks::subscribe::EVENTS as HANDLED_EVENTS;
 
 /// One event of every type payforms subscribes to, in Stripe's order; each
 /// processor keeps its record current. Sent again under new event ids (the
