@@ -65,6 +65,10 @@ pub enum Command {
         /// Run against the built-in Stripe sandbox (offline demo; no Stripe account needed).
         #[arg(long)]
         sandbox: bool,
+        /// With --sandbox, allow an address other machines can reach (the
+        /// sandbox takes any test card, so it stays on loopback by default).
+        #[arg(long)]
+        allow_public_bind: bool,
     },
     /// Run the Stripe-compatible test server on its own.
     Sandbox {
@@ -76,6 +80,9 @@ pub enum Command {
         webhook_url: Option<String>,
         #[arg(long, requires = "webhook_url")]
         webhook_secret: Option<String>,
+        /// Allow an address other machines can reach.
+        #[arg(long)]
+        allow_public_bind: bool,
     },
     /// Stored webhook events.
     Webhooks {
@@ -111,6 +118,7 @@ pub fn run(cli: Cli) -> ExitCode {
             database,
             no_watch,
             sandbox,
+            allow_public_bind,
         } => serve(
             &app,
             Overrides {
@@ -118,13 +126,14 @@ pub fn run(cli: Cli) -> ExitCode {
                 bind,
             },
             !no_watch,
-            sandbox,
+            sandbox.then_some(SandboxBind { allow_public_bind }),
         ),
         Command::Sandbox {
             bind,
             webhook_url,
             webhook_secret,
-        } => run_sandbox(&bind, webhook_url, webhook_secret),
+            allow_public_bind,
+        } => run_sandbox(&bind, webhook_url, webhook_secret, SandboxBind { allow_public_bind }),
         Command::Webhooks {
             what:
                 WebhooksCommand::Replay {
@@ -314,7 +323,42 @@ fn tokio_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
-fn run_sandbox(bind: &str, webhook_url: Option<String>, webhook_secret: Option<String>) -> ExitCode {
+/// Where a sandbox may listen.
+#[derive(Debug, Clone, Copy)]
+struct SandboxBind {
+    allow_public_bind: bool,
+}
+
+impl SandboxBind {
+    /// The sandbox accepts any test card and (for `serve --sandbox`) serves
+    /// the demo's pages: refuse an address other machines can reach unless
+    /// the operator asked for it.
+    fn check(&self, listener: &TcpListener, command: &str) -> Result<(), String> {
+        let address = listener.local_addr().map_err(|e| format!("{command}: {e}"))?;
+        if self.allow_public_bind || is_loopback(address.ip()) {
+            return Ok(());
+        }
+        Err(format!(
+            "{command} will not listen on {address}: other machines could reach the sandbox, which takes \
+             any test card. Bind to a loopback address (--bind 127.0.0.1:PORT), or pass --allow-public-bind \
+             if that is really what you want."
+        ))
+    }
+}
+
+fn is_loopback(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        std::net::IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    }
+}
+
+fn run_sandbox(
+    bind: &str,
+    webhook_url: Option<String>,
+    webhook_secret: Option<String>,
+    sandbox_bind: SandboxBind,
+) -> ExitCode {
     init_logging();
     let runtime = match tokio_runtime() {
         Ok(rt) => rt,
@@ -327,6 +371,10 @@ fn run_sandbox(bind: &str, webhook_url: Option<String>, webhook_secret: Option<S
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = sandbox_bind.check(&listener, "payforms sandbox") {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
+    }
     let webhook_targets = match (webhook_url, webhook_secret) {
         (Some(url), Some(secret)) => vec![crate::sandbox::WebhookTarget { url, secret }],
         _ => Vec::new(),
@@ -335,9 +383,12 @@ fn run_sandbox(bind: &str, webhook_url: Option<String>, webhook_secret: Option<S
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_else(|_| bind.to_string());
+    // Standalone, the sandbox plays Stripe for tools that bring their own
+    // test keys: any sk_test_/pk_test_ key is accepted.
     let sandbox = crate::sandbox::Sandbox::new(crate::sandbox::SandboxOptions {
         webhook_targets,
-        publishable_key: SANDBOX_PUBLISHABLE_KEY.to_string(),
+        secret_key: String::new(),
+        publishable_key: String::new(),
         public_base: Some(format!("http://{address}")),
     });
     tracing::info!("Stripe sandbox on http://{address} (any sk_test_ key; Stripe.js at /js.stripe.com/v3/)");
@@ -350,20 +401,29 @@ fn run_sandbox(bind: &str, webhook_url: Option<String>, webhook_secret: Option<S
     }
 }
 
-pub const SANDBOX_SECRET_KEY: &str = "sk_test_payforms_sandbox";
-pub const SANDBOX_PUBLISHABLE_KEY: &str = "pk_test_payforms_sandbox";
+/// The in-process sandbox's key pair: derived from PAYFORMS_SECRET and the
+/// database, so it is unguessable, differs per database and stays the same
+/// across restarts of one app on one database.
+fn sandbox_keys(settings: &Settings) -> (String, String) {
+    let key = settings.derived_key(&format!("sandbox-keys:{}", settings.database_url));
+    let secret = hex::encode(&key[..16]);
+    let publishable = hex::encode(&key[16..]);
+    (format!("sk_test_{secret}"), format!("pk_test_{publishable}"))
+}
 
 /// Start the sandbox in-process and point the Stripe settings at it.
 fn attach_sandbox(runtime: &tokio::runtime::Runtime, settings: &mut Settings, app_address: &str) -> Result<(), String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("sandbox: {e}"))?;
     let address = listener.local_addr().map_err(|e| format!("sandbox: {e}"))?;
     let webhook_secret = format!("whsec_{}", crate::forms::csrf::new_visitor_id());
+    let (secret_key, publishable_key) = sandbox_keys(settings);
     let sandbox = crate::sandbox::Sandbox::new(crate::sandbox::SandboxOptions {
         webhook_targets: vec![crate::sandbox::WebhookTarget {
             url: format!("http://{app_address}/webhooks/stripe"),
             secret: webhook_secret.clone(),
         }],
-        publishable_key: SANDBOX_PUBLISHABLE_KEY.to_string(),
+        secret_key: secret_key.clone(),
+        publishable_key: publishable_key.clone(),
         public_base: Some(format!("http://{address}")),
     });
     runtime.spawn(async move {
@@ -374,14 +434,14 @@ fn attach_sandbox(runtime: &tokio::runtime::Runtime, settings: &mut Settings, ap
     let stripe = &mut settings.stripe;
     stripe.api_base = format!("http://{address}");
     stripe.js_url = format!("http://{address}/js.stripe.com/v3/");
-    stripe.secret_key = Some(crate::config::Secret::new(SANDBOX_SECRET_KEY));
-    stripe.publishable_key = SANDBOX_PUBLISHABLE_KEY.to_string();
+    stripe.secret_key = Some(crate::config::Secret::new(secret_key));
+    stripe.publishable_key = publishable_key;
     stripe.webhook_secrets.push(crate::config::Secret::new(webhook_secret));
     tracing::info!("using the built-in Stripe sandbox at http://{address}");
     Ok(())
 }
 
-fn serve(app_dir: &Path, overrides: Overrides, watch: bool, sandbox: bool) -> ExitCode {
+fn serve(app_dir: &Path, overrides: Overrides, watch: bool, sandbox: Option<SandboxBind>) -> ExitCode {
     init_logging();
     let mut settings = match Settings::load(app_dir, &overrides) {
         Ok(s) => s,
@@ -405,8 +465,11 @@ fn serve(app_dir: &Path, overrides: Overrides, watch: bool, sandbox: bool) -> Ex
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_else(|_| settings.bind.clone());
-    if sandbox {
-        if let Err(e) = attach_sandbox(&runtime, &mut settings, &address) {
+    if let Some(sandbox_bind) = sandbox {
+        if let Err(e) = sandbox_bind
+            .check(&listener, "serve --sandbox")
+            .and_then(|()| attach_sandbox(&runtime, &mut settings, &address))
+        {
             eprintln!("{e}");
             return ExitCode::FAILURE;
         }

@@ -102,6 +102,10 @@ pub struct Overrides {
     pub bind: Option<String>,
 }
 
+/// The shortest PAYFORMS_SECRET accepted: 256 bits, the size of the keys
+/// derived from it.
+pub const MIN_SECRET_BYTES: usize = 32;
+
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com";
 pub const DEFAULT_STRIPE_JS_URL: &str = "https://js.stripe.com/v3/";
@@ -134,6 +138,14 @@ impl Settings {
             .or_else(|| pick("PAYFORMS_BIND", &file.bind))
             .unwrap_or_else(|| DEFAULT_BIND.to_string());
         let secret = match pick("PAYFORMS_SECRET", &file.secret) {
+            Some(value) if value.len() < MIN_SECRET_BYTES => {
+                return Err(ConfigError::Invalid(format!(
+                    "PAYFORMS_SECRET is {} bytes; it must be at least {MIN_SECRET_BYTES} bytes, because it signs \
+                     forms and derives the key that encrypts gateway secrets (make one with `openssl rand -hex 32`, \
+                     or leave it unset and payforms generates one in data/.payforms_secret)",
+                    value.len()
+                )))
+            }
             Some(value) => Secret::new(value),
             None => stored_or_generated_secret(app_dir)?,
         };
@@ -231,7 +243,7 @@ fn stored_or_generated_secret(app_dir: &Path) -> Result<Secret, ConfigError> {
     let path = dir.join(".payforms_secret");
     if let Ok(existing) = fs::read_to_string(&path) {
         let existing = existing.trim();
-        if existing.len() >= 32 {
+        if existing.len() >= MIN_SECRET_BYTES {
             return Ok(Secret::new(existing));
         }
     }
@@ -301,6 +313,26 @@ mod tests {
         let second = Settings::load_with(dir.path(), &Overrides::default(), env_of(&[])).unwrap();
         assert_eq!(first.secret, second.secret);
         assert_eq!(first.secret.expose().len(), 64);
+    }
+
+    #[test]
+    fn short_secrets_are_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Settings::load_with(
+            dir.path(),
+            &Overrides::default(),
+            env_of(&[("PAYFORMS_SECRET", "0123456789abcdef0123456789abcde")]),
+        )
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("31 bytes") && message.contains("at least 32"), "{message}");
+        assert!(!message.contains("0123456789abcdef"), "the secret must not be echoed: {message}");
+        let ok = Settings::load_with(
+            dir.path(),
+            &Overrides::default(),
+            env_of(&[("PAYFORMS_SECRET", "0123456789abcdef0123456789abcdef")]),
+        );
+        assert!(ok.is_ok());
     }
 
     #[test]

@@ -57,6 +57,36 @@ impl Kind {
     ];
 }
 
+/// True when `rel` (a path relative to the app root) is a file the loader
+/// reads: inside one kind's folder with that kind's extension (any file for
+/// assets), at the app's root or a module's, or `payforms.toml`. Hot reload
+/// reacts to these only, so logs or databases written into the app folder
+/// never trigger a reload.
+pub fn is_app_path(rel: &Path) -> bool {
+    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    if parts.iter().any(|part| part.starts_with('.')) {
+        return false;
+    }
+    if parts.len() == 1 && parts[0] == "payforms.toml" {
+        return true;
+    }
+    let inside_base = match parts.first().map(String::as_str) {
+        Some("modules") if parts.len() > 2 => &parts[2..],
+        _ => &parts[..],
+    };
+    let joined = inside_base.join("/");
+    Kind::ALL.iter().any(|kind| {
+        let (folder, ext) = kind.location();
+        let Some(inside) = joined.strip_prefix(folder).and_then(|rest| rest.strip_prefix('/')) else {
+            return false;
+        };
+        !inside.is_empty()
+            && (ext.is_empty()
+                || inside.ends_with(&format!(".{ext}"))
+                || (*kind == Kind::Schema && inside.ends_with(".yaml")))
+    })
+}
+
 /// One file of the app.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
@@ -111,7 +141,7 @@ fn collect(
             continue;
         }
         let mut found = Vec::new();
-        walk(&dir, &mut found);
+        walk(app_root, &dir, &mut found);
         found.sort();
         for path in found {
             let rel = path.strip_prefix(app_root).unwrap_or(&path).to_path_buf();
@@ -157,16 +187,42 @@ fn collect(
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let path = entry.path();
-        if path.is_dir() {
-            walk(&path, out);
-        } else {
-            out.push(path);
+/// How deep folders may nest inside one kind's folder.
+const MAX_FOLDER_DEPTH: usize = 32;
+
+/// Every file under `dir`, without following links out of the app: a
+/// symbolic link is taken only when it is a file whose real path is inside
+/// `app_root` (so `assets/x -> /etc/passwd` is never served), and linked
+/// folders are not entered (no loops). Iterative, bounded in depth.
+fn walk(app_root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+    let real_root = fs::canonicalize(app_root).unwrap_or_else(|_| app_root.to_path_buf());
+    let mut pending = vec![(dir.to_path_buf(), 0usize)];
+    while let Some((dir, depth)) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
+            if file_type.is_dir() {
+                if depth < MAX_FOLDER_DEPTH {
+                    pending.push((path, depth + 1));
+                } else {
+                    tracing::warn!("{}: folders nested deeper than {MAX_FOLDER_DEPTH} are not loaded", path.display());
+                }
+            } else if file_type.is_symlink() {
+                match fs::canonicalize(&path) {
+                    Ok(target) if target.starts_with(&real_root) && target.is_file() => out.push(path),
+                    _ => tracing::warn!(
+                        "{}: a symbolic link to a folder or to a file outside the app is not loaded",
+                        path.display()
+                    ),
+                }
+            } else {
+                out.push(path);
+            }
         }
     }
 }
@@ -203,6 +259,59 @@ mod tests {
         assert!(names.contains(&(Kind::Page, "payments/index")));
         assert!(names.contains(&(Kind::Schema, "modules/payments/payment")));
         assert_eq!(files.iter().filter(|f| f.kind == Kind::Page).count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_out_of_the_app_are_not_loaded() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret.txt"), "top secret").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        touch(root, "assets/app.css");
+        std::os::unix::fs::symlink(outside.path().join("secret.txt"), root.join("assets/secret.txt")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("assets/elsewhere")).unwrap();
+        std::os::unix::fs::symlink(root.join("assets/app.css"), root.join("assets/alias.css")).unwrap();
+        // A link to its own folder would loop forever if followed.
+        std::os::unix::fs::symlink(root.join("assets"), root.join("assets/loop")).unwrap();
+        let files = discover(root).unwrap();
+        let mut names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        names.sort();
+        assert_eq!(names, vec!["alias.css", "app.css"]);
+    }
+
+    #[test]
+    fn app_paths_are_the_files_the_loader_reads() {
+        for rel in [
+            "payforms.toml",
+            "templates/pages/index.liquid",
+            "templates/pages/shop/cart.liquid",
+            "schema/payment.yml",
+            "schema/payment.yaml",
+            "graph_queries/payments.graphql",
+            "assets/app.css",
+            "assets/img/logo.png",
+            "modules/stripe/notifications/api_call_notifications/create_payment.liquid",
+            "modules/stripe/assets/payforms-stripe.js",
+        ] {
+            assert!(is_app_path(Path::new(rel)), "{rel}");
+        }
+        for rel in [
+            "server.log",
+            "data/payforms.sqlite3",
+            "data/payforms.sqlite3-wal",
+            "templates/pages/.index.liquid.swp",
+            "templates/pages/index.liquid~",
+            "templates/pages",
+            "README.md",
+            "target/debug/payforms",
+            "modules/stripe/README.md",
+            "modules/stripe/server.log",
+            "logs/templates/pages/x.liquid",
+            "form_configurations/x.yml",
+        ] {
+            assert!(!is_app_path(Path::new(rel)), "{rel}");
+        }
     }
 
     #[test]

@@ -60,7 +60,7 @@ impl Parsers {
             match guarded_parse(|| checker.parse(&escaped)) {
                 Ok(_) => {
                     html_source.add(partial.name.clone(), escaped);
-                    data_source.add(partial.name.clone(), partial.text.clone());
+                    data_source.add(partial.name.clone(), crate::liquid::escape_json_outputs(&partial.text));
                 }
                 Err(e) => problems.push(liquid_problem(&partial.file, partial.first_line, &e)),
             }
@@ -93,7 +93,7 @@ impl Parsers {
     ) -> Result<CompiledTemplate, LoadProblem> {
         let result = guarded_parse(|| match output {
             Output::Html => self.html.parse(&crate::liquid::autoescape_outputs(text)),
-            Output::Data => self.data.parse(text),
+            Output::Data => self.data.parse(&crate::liquid::escape_json_outputs(text)),
         });
         result
             .map(|template| CompiledTemplate {

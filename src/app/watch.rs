@@ -6,12 +6,15 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 
-/// Folders inside an app that are not app files.
-const IGNORED: [&str; 4] = ["data", "target", ".git", "node_modules"];
+/// A burst of changes ends after this long without another one.
+const QUIET: Duration = Duration::from_millis(60);
+/// Reload at most this long after the first change of a burst, even if
+/// changes keep coming (an editor saving many files, a generator).
+const MAX_DELAY: Duration = Duration::from_millis(150);
 
 /// Keeps the watcher alive; dropping it stops watching.
 pub struct WatchGuard {
@@ -46,8 +49,7 @@ pub fn watch(root: &Path, reload: impl Fn() + Send + 'static) -> notify::Result<
         .name("payforms-reload".into())
         .spawn(move || {
             while rx.recv().is_ok() {
-                // Collect the rest of the burst, then reload once.
-                while rx.recv_timeout(Duration::from_millis(60)).is_ok() {}
+                drain_burst(&rx, Instant::now());
                 reload();
             }
         })
@@ -56,20 +58,24 @@ pub fn watch(root: &Path, reload: impl Fn() + Send + 'static) -> notify::Result<
 }
 
 fn is_app_file(root: &Path, path: &Path) -> bool {
-    let Ok(rel) = path.strip_prefix(root) else {
-        return false;
-    };
-    let mut parts = rel.components();
-    match parts.next() {
-        Some(first) => {
-            let first = first.as_os_str().to_string_lossy();
-            !IGNORED.contains(&first.as_ref())
-                && !rel
-                    .file_name()
-                    .map(|n| n.to_string_lossy().starts_with('.'))
-                    .unwrap_or(false)
+    path.strip_prefix(root).is_ok_and(super::files::is_app_path)
+}
+
+/// Take the rest of a burst that started at `first`: until QUIET passes
+/// without a change, but never past `first + MAX_DELAY`.
+fn drain_burst<T>(rx: &mpsc::Receiver<T>, first: Instant) {
+    let deadline = first + MAX_DELAY;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            // Whatever is queued now is part of this reload.
+            while rx.try_recv().is_ok() {}
+            return;
         }
-        None => false,
+        match rx.recv_timeout(QUIET.min(deadline - now)) {
+            Ok(_) => continue,
+            Err(_) => return,
+        }
     }
 }
 
@@ -78,11 +84,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ignores_data_and_hidden_files() {
+    fn ignores_data_logs_and_hidden_files() {
         let root = Path::new("/app");
         assert!(is_app_file(root, Path::new("/app/templates/pages/index.liquid")));
         assert!(!is_app_file(root, Path::new("/app/data/payforms.sqlite3")));
+        assert!(!is_app_file(root, Path::new("/app/server.log")));
         assert!(!is_app_file(root, Path::new("/app/templates/pages/.index.liquid.swp")));
         assert!(!is_app_file(root, Path::new("/elsewhere/x")));
+    }
+
+    #[test]
+    fn a_burst_that_never_ends_is_cut_at_the_maximum_delay() {
+        let (tx, rx) = mpsc::channel::<u32>();
+        let writer = std::thread::spawn(move || {
+            // A change every 10 ms for a second: never QUIET.
+            for i in 0..100 {
+                if tx.send(i).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let first = Instant::now();
+        drain_burst(&rx, first);
+        let waited = first.elapsed();
+        drop(rx);
+        let _ = writer.join();
+        assert!(waited >= MAX_DELAY, "returned after {waited:?}");
+        // Well under the second the writer goes on for.
+        assert!(waited < Duration::from_millis(900), "returned after {waited:?}");
+    }
+
+    #[test]
+    fn a_quiet_channel_ends_the_burst_at_once() {
+        let (tx, rx) = mpsc::channel::<u32>();
+        tx.send(1).unwrap();
+        let first = Instant::now();
+        drain_burst(&rx, first);
+        assert!(first.elapsed() < Duration::from_secs(1));
     }
 }

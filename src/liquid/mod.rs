@@ -19,7 +19,7 @@ pub mod value;
 #[cfg(test)]
 pub(crate) mod test_support;
 
-pub use autoescape::autoescape_outputs;
+pub use autoescape::{autoescape_outputs, escape_json_outputs};
 pub use value::{json_map_to_object, json_to_liquid, liquid_to_json};
 
 /// Adds every payforms tag, block and filter to a builder that already has

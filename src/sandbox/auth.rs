@@ -22,6 +22,13 @@ pub enum Access {
     SecretOrPublishable,
 }
 
+/// `configured` empty accepts any key; else the key must equal it (compared
+/// in constant time: the secret key is what guards the sandbox's data).
+fn matches_configured(key: &str, configured: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    configured.is_empty() || bool::from(key.as_bytes().ct_eq(configured.as_bytes()))
+}
+
 /// The key from an `Authorization` header value, if any.
 pub fn key_from_header(header: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(header) = header.map(str::trim).filter(|h| !h.is_empty()) else {
@@ -48,18 +55,24 @@ pub fn key_from_header(header: Option<&str>) -> Result<Option<String>, ApiError>
     ))
 }
 
-/// Check a key against what the endpoint accepts. `publishable_key` is the
-/// sandbox's configured key; empty accepts any `pk_test_` key.
-pub fn authenticate(key: Option<&str>, access: Access, publishable_key: &str) -> Result<KeyKind, ApiError> {
+/// The keys a sandbox accepts; an empty key accepts any test key of its kind.
+#[derive(Debug, Clone, Copy)]
+pub struct AcceptedKeys<'a> {
+    pub secret: &'a str,
+    pub publishable: &'a str,
+}
+
+/// Check a key against what the endpoint accepts and the sandbox's keys.
+pub fn authenticate(key: Option<&str>, access: Access, accepted: AcceptedKeys<'_>) -> Result<KeyKind, ApiError> {
     let Some(key) = key else {
         return Err(ApiError::unauthorized(
             "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
         ));
     };
-    if key.starts_with("sk_test_") && key.len() > "sk_test_".len() {
+    if key.starts_with("sk_test_") && key.len() > "sk_test_".len() && matches_configured(key, accepted.secret) {
         return Ok(KeyKind::Secret);
     }
-    if key.starts_with("pk_test_") && (publishable_key.is_empty() || key == publishable_key) {
+    if key.starts_with("pk_test_") && matches_configured(key, accepted.publishable) {
         return match access {
             Access::SecretOrPublishable => Ok(KeyKind::Publishable),
             Access::Secret => Err(ApiError::unauthorized(
@@ -120,29 +133,41 @@ mod tests {
     #[test]
     fn only_test_keys_are_accepted() {
         assert_eq!(
-            authenticate(Some("sk_test_123"), Access::Secret, "").unwrap(),
+            authenticate(Some("sk_test_123"), Access::Secret, AcceptedKeys { secret: "", publishable: "" }).unwrap(),
             KeyKind::Secret
         );
         // Built at run time so no live-looking key sits in the source.
         let live_key = format!("sk_{}_1234567890", "live");
-        let live = authenticate(Some(&live_key), Access::Secret, "").unwrap_err();
+        let live = authenticate(Some(&live_key), Access::Secret, AcceptedKeys { secret: "", publishable: "" }).unwrap_err();
         assert_eq!(live.status, 401);
         assert!(!live.message.contains("1234567890"));
         assert!(live.message.contains("test keys only"));
-        assert_eq!(authenticate(None, Access::Secret, "").unwrap_err().status, 401);
-        assert!(authenticate(Some("sk_test_"), Access::Secret, "").is_err());
-        assert!(authenticate(Some("garbage"), Access::Secret, "").is_err());
+        assert_eq!(authenticate(None, Access::Secret, AcceptedKeys { secret: "", publishable: "" }).unwrap_err().status, 401);
+        assert!(authenticate(Some("sk_test_"), Access::Secret, AcceptedKeys { secret: "", publishable: "" }).is_err());
+        assert!(authenticate(Some("garbage"), Access::Secret, AcceptedKeys { secret: "", publishable: "" }).is_err());
     }
 
     #[test]
     fn publishable_keys_only_where_allowed_and_only_the_configured_one() {
         assert_eq!(
-            authenticate(Some("pk_test_a"), Access::SecretOrPublishable, "pk_test_a").unwrap(),
+            authenticate(Some("pk_test_a"), Access::SecretOrPublishable, AcceptedKeys { secret: "", publishable: "pk_test_a" }).unwrap(),
             KeyKind::Publishable
         );
-        assert!(authenticate(Some("pk_test_a"), Access::Secret, "pk_test_a").is_err());
-        assert!(authenticate(Some("pk_test_b"), Access::SecretOrPublishable, "pk_test_a").is_err());
-        assert!(authenticate(Some("pk_test_b"), Access::SecretOrPublishable, "").is_ok());
+        assert!(authenticate(Some("pk_test_a"), Access::Secret, AcceptedKeys { secret: "", publishable: "pk_test_a" }).is_err());
+        assert!(authenticate(Some("pk_test_b"), Access::SecretOrPublishable, AcceptedKeys { secret: "", publishable: "pk_test_a" }).is_err());
+        assert!(authenticate(Some("pk_test_b"), Access::SecretOrPublishable, AcceptedKeys { secret: "", publishable: "" }).is_ok());
+    }
+
+    #[test]
+    fn a_configured_secret_key_is_the_only_one_accepted() {
+        let accepted = AcceptedKeys {
+            secret: "sk_test_0123456789abcdef",
+            publishable: "pk_test_a",
+        };
+        assert!(authenticate(Some("sk_test_0123456789abcdef"), Access::Secret, accepted).is_ok());
+        let wrong = authenticate(Some("sk_test_payforms_sandbox"), Access::Secret, accepted).unwrap_err();
+        assert_eq!(wrong.status, 401);
+        assert!(authenticate(Some("sk_test_0123456789abcdeg"), Access::Secret, accepted).is_err());
     }
 
     #[test]

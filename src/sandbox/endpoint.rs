@@ -286,7 +286,10 @@ fn serve(
     let key = auth::authenticate(
         header_key.or(body_key).as_deref(),
         api.access,
-        &inner.options.publishable_key,
+        auth::AcceptedKeys {
+            secret: &inner.options.secret_key,
+            publishable: &inner.options.publishable_key,
+        },
     )?;
     let params = Params::new(decoded);
     let expand = params.str_list("expand")?.unwrap_or_default();

@@ -53,6 +53,8 @@ use webhooks::{Dispatcher, RetryPolicy};
 pub struct SandboxOptions {
     /// Receive every event, in addition to endpoints created via the API.
     pub webhook_targets: Vec<WebhookTarget>,
+    /// The `sk_test_` key server calls must use; empty accepts any `sk_test_`.
+    pub secret_key: String,
     /// The `pk_test_` key Stripe.js calls must use; empty accepts any `pk_test_`.
     pub publishable_key: String,
     /// The address browsers reach the sandbox at (hosted page URLs);

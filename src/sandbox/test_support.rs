@@ -28,6 +28,7 @@ impl TestApp {
     pub async fn new() -> TestApp {
         TestApp::with_options(SandboxOptions {
             webhook_targets: Vec::new(),
+            secret_key: String::new(),
             publishable_key: "pk_test_sandbox".into(),
             public_base: Some("http://sandbox.test".into()),
         })

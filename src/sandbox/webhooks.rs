@@ -277,6 +277,7 @@ mod delivery_tests {
                 url: format!("{base}/flaky"),
                 secret: "whsec_target".into(),
             }],
+            secret_key: String::new(),
             publishable_key: "pk_test_sandbox".into(),
             public_base: None,
         });

@@ -7,9 +7,11 @@
 //!   already `pf_escape`, `escape` or `escape_once` (so the rewrite is
 //!   idempotent and never double-escapes);
 //! - `{{ content_for_layout }}` (the already escaped page inside a layout);
-//! - everything inside `{% raw %}...{% endraw %}`,
-//!   `{% comment %}...{% endcomment %}` and `{% parse_json %}...{% endparse_json %}`
-//!   (whose body is JSON, not HTML);
+//! - everything inside `{% raw %}...{% endraw %}` and
+//!   `{% comment %}...{% endcomment %}`;
+//! - outputs inside `{% parse_json %}...{% endparse_json %}`, whose body is
+//!   JSON, not HTML: they get JSON escaping for their place instead
+//!   ([`json`]), in every template, HTML or not;
 //! - `{% %}` tags, text, and anything liquid-rust would reject anyway.
 //!
 //! Only ` | pf_escape` is inserted, never a newline, so line numbers of
@@ -29,6 +31,7 @@
 //! affected.
 
 mod grammar;
+mod json;
 
 use grammar::{elements, Element, ExpressionShape, TagShape};
 
@@ -36,8 +39,19 @@ use grammar::{elements, Element, ExpressionShape, TagShape};
 const TRUSTED_LAST_FILTERS: &[&str] = &["html_safe", "raw", "pf_escape", "escape", "escape_once"];
 
 /// Rewrites a template source so every output is HTML-escaped (see the
-/// module documentation for what is left alone).
+/// module documentation for what is left alone) and every output inside a
+/// `{% parse_json %}` body is JSON-escaped for its place (see [`json`]).
 pub fn autoescape_outputs(source: &str) -> String {
+    rewrite(source, true)
+}
+
+/// Rewrites only the outputs inside `{% parse_json %}` bodies (templates
+/// that render data, not HTML: notifications, mappers, processors).
+pub fn escape_json_outputs(source: &str) -> String {
+    rewrite(source, false)
+}
+
+fn rewrite(source: &str, html: bool) -> String {
     let elements = elements(source);
     let bytes = source.as_bytes();
     let mut out: Vec<u8> = Vec::with_capacity(source.len() + source.len() / 8);
@@ -67,12 +81,13 @@ pub fn autoescape_outputs(source: &str) -> String {
                 }
             }
             Element::Tag(shape) if tag_is(shape, "parse_json") => {
-                // The body renders JSON, not HTML: escaping would turn
-                // `{{ x | json }}` into `&quot;…&quot;`. Verbatim through the
-                // closing tag.
+                // The body renders JSON, not HTML: its outputs get JSON
+                // escaping for their place instead of HTML escaping.
                 match block_end(&elements, i, source, "endparse_json") {
                     Some(close) => {
-                        out.extend_from_slice(&bytes[*start..elements[close].1]);
+                        out.extend_from_slice(&bytes[*start..*end]);
+                        json::rewrite_body(&elements[i + 1..close], source, &mut out);
+                        out.extend_from_slice(&bytes[elements[close].0..elements[close].1]);
                         i = close + 1;
                     }
                     None => {
@@ -81,7 +96,7 @@ pub fn autoescape_outputs(source: &str) -> String {
                     }
                 }
             }
-            Element::Expression(shape) if needs_escape(shape, source) => {
+            Element::Expression(shape) if html && needs_escape(shape, source) => {
                 out.extend_from_slice(&bytes[*start..shape.chain_end]);
                 out.extend_from_slice(b" | pf_escape");
                 out.extend_from_slice(&bytes[shape.chain_end..*end]);

@@ -44,6 +44,68 @@ impl Filter for JsonFilter {
     }
 }
 
+/// The inside of a JSON string holding the value's text (no quotes).
+fn json_string_inside(text: &str) -> String {
+    let quoted = json_text(&Value::scalar(text.to_owned()));
+    quoted[1..quoted.len() - 1].to_string()
+}
+
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "pf_json_string",
+    description = "The value's text escaped for the inside of a JSON string; added inside parse_json strings.",
+    parsed(PfJsonStringFilter)
+)]
+pub struct PfJsonString;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "pf_json_string"]
+struct PfJsonStringFilter;
+
+impl Filter for PfJsonStringFilter {
+    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        // Escape exactly what `{{ value }}` would have printed.
+        Ok(Value::scalar(json_string_inside(&input.render().to_string())))
+    }
+}
+
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "pf_json_value",
+    description = "The value as one JSON value; added to parse_json outputs outside strings.",
+    parsed(PfJsonValueFilter)
+)]
+pub struct PfJsonValue;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "pf_json_value"]
+struct PfJsonValueFilter;
+
+impl Filter for PfJsonValueFilter {
+    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        if input.is_nil() || input.is_state() {
+            return Ok(Value::scalar("null"));
+        }
+        if input.as_scalar().is_none() {
+            return Ok(Value::scalar(json_text(input)));
+        }
+        // A number, a boolean, or text that is exactly one JSON scalar
+        // literal (`599`, `true`, `null`) prints as that literal, as
+        // `{{ amount }}` always did; any other text is one JSON string,
+        // never more JSON.
+        let text = input.render().to_string();
+        let literal = matches!(
+            serde_json::from_str::<serde_json::Value>(&text),
+            Ok(serde_json::Value::Number(_) | serde_json::Value::Bool(_) | serde_json::Value::Null)
+        );
+        if literal {
+            Ok(Value::scalar(text.trim().to_owned()))
+        } else {
+            Ok(Value::scalar(json_text(&Value::scalar(text))))
+        }
+    }
+}
+
 #[derive(Clone, ParseFilter, FilterReflection)]
 #[filter(
     name = "to_hash",

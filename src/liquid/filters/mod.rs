@@ -26,6 +26,8 @@ pub(crate) fn register<P: liquid::partials::PartialCompiler>(
     builder
         .filter(json::Json)
         .filter(json::ToHash)
+        .filter(json::PfJsonString)
+        .filter(json::PfJsonValue)
         .filter(money::PricifyCents)
         .filter(money::Pricify)
         .filter(encoding::UrlEncode)
