@@ -68,6 +68,7 @@ struct FileSettings {
     public_url: Option<String>,
     merchant_webhook_urls: Option<String>,
     merchant_webhook_secret: Option<String>,
+    content_security_policy: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +94,9 @@ pub struct Settings {
     pub public_url: Option<String>,
     pub merchant_webhook_urls: Vec<String>,
     pub merchant_webhook_secret: Option<Secret>,
+    /// Replaces the Content-Security-Policy payforms builds from the Stripe
+    /// settings (api/security_headers.rs).
+    pub content_security_policy: Option<String>,
 }
 
 /// Values given on the command line, which win over everything.
@@ -177,7 +181,15 @@ impl Settings {
             merchant_webhook_urls: split_list(pick("PAYFORMS_MERCHANT_WEBHOOK_URLS", &file.merchant_webhook_urls)),
             merchant_webhook_secret: pick("PAYFORMS_MERCHANT_WEBHOOK_SECRET", &file.merchant_webhook_secret)
                 .map(Secret::new),
+            content_security_policy: pick("PAYFORMS_CONTENT_SECURITY_POLICY", &file.content_security_policy),
         })
+    }
+
+    /// True when PAYFORMS_PUBLIC_URL is https: cookies are then `Secure`.
+    pub fn serves_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|url| url.trim().to_ascii_lowercase().starts_with("https://"))
     }
 
     /// A sub-key derived from the master secret, so each use (forms, CSRF,
@@ -325,8 +337,14 @@ mod tests {
         )
         .unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("31 bytes") && message.contains("at least 32"), "{message}");
-        assert!(!message.contains("0123456789abcdef"), "the secret must not be echoed: {message}");
+        assert!(
+            message.contains("31 bytes") && message.contains("at least 32"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("0123456789abcdef"),
+            "the secret must not be echoed: {message}"
+        );
         let ok = Settings::load_with(
             dir.path(),
             &Overrides::default(),

@@ -18,7 +18,11 @@ use support::{client, copy_app, free_port, payforms_bin, repo_root, wait_for, Se
 /// and expects it to exit on its own within 20 s; returns (success, stderr).
 fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let mut command = Command::new(payforms_bin());
-    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (key, _) in std::env::vars() {
         if key.starts_with("PAYFORMS_") || key.starts_with("STRIPE_") || key == "DATABASE_URL" {
             command.env_remove(key);
@@ -51,7 +55,16 @@ fn a_secret_shorter_than_32_bytes_refuses_to_start() {
     let app = repo_root().display().to_string();
     let short = "s".repeat(31);
     let (ok, stderr) = run_to_exit(
-        &["serve", "--app", &app, "--bind", &bind, "--database", &database, "--no-watch"],
+        &[
+            "serve",
+            "--app",
+            &app,
+            "--bind",
+            &bind,
+            "--database",
+            &database,
+            "--no-watch",
+        ],
         &[("PAYFORMS_SECRET", &short)],
     );
     assert!(!ok, "started with a 31-byte secret");
@@ -68,7 +81,17 @@ fn the_sandbox_refuses_a_public_bind_unless_asked() {
     let secret = "0123456789abcdef0123456789abcdef0123";
     let public = format!("0.0.0.0:{}", free_port());
     let (ok, stderr) = run_to_exit(
-        &["serve", "--app", &app, "--bind", &public, "--database", &database, "--no-watch", "--sandbox"],
+        &[
+            "serve",
+            "--app",
+            &app,
+            "--bind",
+            &public,
+            "--database",
+            &database,
+            "--no-watch",
+            "--sandbox",
+        ],
         &[("PAYFORMS_SECRET", secret)],
     );
     assert!(!ok, "serve --sandbox listened on {public}");
@@ -81,7 +104,16 @@ fn the_sandbox_refuses_a_public_bind_unless_asked() {
     // sent anywhere else).
     let port = free_port();
     let mut child = Command::new(payforms_bin())
-        .args(["serve", "--app", &app, "--database", &database, "--no-watch", "--sandbox", "--allow-public-bind"])
+        .args([
+            "serve",
+            "--app",
+            &app,
+            "--database",
+            &database,
+            "--no-watch",
+            "--sandbox",
+            "--allow-public-bind",
+        ])
         .args(["--bind", &format!("0.0.0.0:{port}")])
         .env("PAYFORMS_SECRET", secret)
         .env_remove("STRIPE_SECRET_KEY")
@@ -154,7 +186,10 @@ fn a_value_printed_in_parse_json_cannot_add_keys() {
     let server = TestServer::start(ServerOptions::new(app.path()).arg("--sandbox"));
     let http = client();
     let get = |query: &str| {
-        let response = http.get(server.url(&format!("/json_echo?{query}"))).send().expect("GET");
+        let response = http
+            .get(server.url(&format!("/json_echo?{query}")))
+            .send()
+            .expect("GET");
         (response.status().as_u16(), response.text().unwrap_or_default())
     };
     let (status, body) = get("customer=cus_x%22,%22role%22:%22admin&amount=599");
@@ -163,7 +198,10 @@ fn a_value_printed_in_parse_json_cannot_add_keys() {
     assert!(body.contains("|599</p>"), "{body}");
     let (status, body) = get("customer=x%22&amount=1,%22role%22:%22admin%22");
     assert_eq!(status, 200, "a lone quote must not break the page: {body}");
-    assert!(body.contains("<p id=\"out\">visitor|x&quot;|1,&quot;role&quot;"), "{body}");
+    assert!(
+        body.contains("<p id=\"out\">visitor|x&quot;|1,&quot;role&quot;"),
+        "{body}"
+    );
     // The demo page the finding was made on.
     let (status, _) = {
         let response = http
@@ -174,7 +212,11 @@ fn a_value_printed_in_parse_json_cannot_add_keys() {
     };
     assert!(status < 500, "/subscription answered {status}");
     let response = http.get(server.url("/subscription?customer=x%22")).send().expect("GET");
-    assert!(response.status().as_u16() < 500, "/subscription?customer=x\" answered {}", response.status());
+    assert!(
+        response.status().as_u16() < 500,
+        "/subscription?customer=x\" answered {}",
+        response.status()
+    );
 }
 
 #[test]
@@ -215,5 +257,9 @@ fn a_log_written_into_the_app_folder_does_not_hold_back_a_reload() {
     // loading the app add the rest.
     assert!(served < Duration::from_secs(5), "{served:?}");
     let reloads = server.log_text().matches("app reloaded").count();
-    assert!(reloads <= 3, "the log file triggered reloads ({reloads}):\n{}", server.log_text());
+    assert!(
+        reloads <= 3,
+        "the log file triggered reloads ({reloads}):\n{}",
+        server.log_text()
+    );
 }

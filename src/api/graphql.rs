@@ -1,4 +1,4 @@
-//! `POST /api/graphql` (API key) and `GET /api/graphql` (GraphiQL).
+//! `POST /api/graphql` (API key) and `GET /api/graphql` (the query console).
 
 use std::sync::Arc;
 
@@ -12,5 +12,10 @@ pub async fn post(req: HttpRequest, body: web::Bytes, instance: web::Data<Arc<In
 }
 
 pub async fn page() -> HttpResponse {
-    crate::graphql::http::graphiql_page()
+    crate::graphql::http::console_page()
+}
+
+pub async fn console_asset(name: web::Path<String>) -> HttpResponse {
+    crate::graphql::http::console_asset(&name)
+        .unwrap_or_else(|| HttpResponse::NotFound().content_type("text/plain").body("not found"))
 }

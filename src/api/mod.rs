@@ -6,6 +6,7 @@ pub mod graphql;
 pub mod health;
 pub mod pages;
 pub mod reply;
+pub mod security_headers;
 pub mod webhooks;
 
 use std::net::TcpListener;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/webhooks/{gateway}", web::post().to(webhooks::receive))
         .route("/api/graphql", web::post().to(graphql::post))
         .route("/api/graphql", web::get().to(graphql::page))
+        .route("/api/graphql/{name}", web::get().to(graphql::console_asset))
         .route("/assets/{path:.+}", web::get().to(assets::asset))
         .default_service(web::to(pages::page));
 }
@@ -34,12 +36,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// The server for `instance` on `listener`; await it (or spawn it) to run.
 /// Must be called inside a Tokio runtime.
 pub fn serve(instance: Arc<Instance>, signal: WorkerSignal, listener: TcpListener) -> std::io::Result<Server> {
+    let policy = security_headers::content_security_policy(&instance.settings);
     let data = web::Data::new(instance);
     let signal = web::Data::new(signal);
     HttpServer::new(move || {
         ActixApp::new()
             .app_data(data.clone())
             .app_data(signal.clone())
+            .wrap(security_headers::middleware(&policy))
             .wrap(middleware::Logger::new("%r %s %Dms").exclude("/healthz"))
             .configure(configure)
     })

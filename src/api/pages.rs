@@ -151,19 +151,23 @@ fn finish(info: &RequestInfo, status: StatusCode, content_type: &str, body: Stri
     let mut reply = Reply::html(status, body).header("cache-control", "no-store");
     reply.content_type = content_type.to_string();
     if info.new_visitor {
-        reply = reply.cookie(visitor_cookie(&info.visitor_id));
+        reply = reply.cookie(visitor_cookie(&info.visitor_id, info.secure_cookies));
     }
     if info.had_flash {
-        let mut gone = Cookie::build(FLASH_COOKIE, "").path("/").finish();
+        let mut gone = Cookie::build(FLASH_COOKIE, "")
+            .path("/")
+            .secure(info.secure_cookies)
+            .finish();
         gone.make_removal();
         reply = reply.cookie(gone);
     }
     reply
 }
 
-pub fn visitor_cookie(id: &str) -> Cookie<'static> {
+pub fn visitor_cookie(id: &str, secure: bool) -> Cookie<'static> {
     Cookie::build(VISITOR_COOKIE, id.to_string())
         .path("/")
+        .secure(secure)
         .http_only(true)
         .same_site(SameSite::Lax)
         .max_age(actix_web::cookie::time::Duration::days(365))
@@ -171,10 +175,13 @@ pub fn visitor_cookie(id: &str) -> Cookie<'static> {
 }
 
 /// 303 to `location` carrying `flash` to the next page.
+/// Every redirect passes here, so none can leave the site or carry a
+/// header break, whatever a template rendered.
 pub fn redirect_with_flash(instance: &Instance, info: &RequestInfo, location: &str, flash: &Flash) -> Reply {
+    let location = crate::render::redirect::local_path(location).unwrap_or("/");
     let mut reply = Reply::new(StatusCode::SEE_OTHER).header("location", location.to_string());
     if info.new_visitor {
-        reply = reply.cookie(visitor_cookie(&info.visitor_id));
+        reply = reply.cookie(visitor_cookie(&info.visitor_id, info.secure_cookies));
     }
     if flash.notice.is_some() || flash.alert.is_some() {
         let sealed = crate::forms::signing::seal(
@@ -185,6 +192,7 @@ pub fn redirect_with_flash(instance: &Instance, info: &RequestInfo, location: &s
         reply = reply.cookie(
             Cookie::build(FLASH_COOKIE, sealed)
                 .path("/")
+                .secure(info.secure_cookies)
                 .http_only(true)
                 .same_site(SameSite::Lax)
                 .finish(),

@@ -63,7 +63,10 @@ impl Kind {
 /// reacts to these only, so logs or databases written into the app folder
 /// never trigger a reload.
 pub fn is_app_path(rel: &Path) -> bool {
-    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
     if parts.iter().any(|part| part.starts_with('.')) {
         return false;
     }
@@ -210,7 +213,10 @@ fn walk(app_root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
                 if depth < MAX_FOLDER_DEPTH {
                     pending.push((path, depth + 1));
                 } else {
-                    tracing::warn!("{}: folders nested deeper than {MAX_FOLDER_DEPTH} are not loaded", path.display());
+                    tracing::warn!(
+                        "{}: folders nested deeper than {MAX_FOLDER_DEPTH} are not loaded",
+                        path.display()
+                    );
                 }
             } else if file_type.is_symlink() {
                 match fs::canonicalize(&path) {

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use actix_web::http::header::{self, ContentType};
 use actix_web::{web, HttpRequest, HttpResponse};
-use async_graphql::http::GraphiQLSource;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
@@ -92,61 +91,34 @@ fn bearer_token(header: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// GraphiQL (from a CDN). When the CDN cannot be reached, a plain form
-/// that posts the query with an API key is shown instead.
-pub fn graphiql_page() -> HttpResponse {
-    let page = GraphiQLSource::build()
-        .endpoint(ENDPOINT)
-        .title("payforms GraphQL")
-        .finish();
-    let page = match page.rfind("</body>") {
-        Some(at) => format!("{}{FALLBACK}{}", &page[..at], &page[at..]),
-        None => format!("{page}{FALLBACK}"),
-    };
-    HttpResponse::Ok().content_type(ContentType::html()).body(page)
+/// The query console: a page, a script and a style sheet compiled into the
+/// binary, so it needs no network and fits the Content-Security-Policy
+/// (no inline script, no third-party origin).
+pub fn console_page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::html())
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(CONSOLE_HTML)
 }
 
-/// Shown when GraphiQL did not load (offline). The key stays in the page.
-const FALLBACK: &str = r#"
-<div id="payforms-fallback" hidden style="font-family: sans-serif; max-width: 60em; margin: 1em auto;">
-  <h1>payforms GraphQL</h1>
-  <p>GraphiQL could not be loaded (no network?). Send a query with this form; results appear below.</p>
-  <form id="payforms-form">
-    <p><label>API key<br><input id="payforms-key" type="password" size="60" autocomplete="off"></label></p>
-    <p><label>Query<br><textarea id="payforms-query" rows="14" cols="100">{ __schema { queryType { fields { name } } mutationType { fields { name } } } }</textarea></label></p>
-    <p><label>Variables (JSON)<br><textarea id="payforms-variables" rows="4" cols="100">{}</textarea></label></p>
-    <p><button type="submit">Run</button></p>
-  </form>
-  <pre id="payforms-result" style="background: #f4f4f4; padding: 1em; white-space: pre-wrap;"></pre>
-</div>
-<script>
-window.addEventListener("load", function () {
-  if (typeof window.GraphiQL !== "undefined") return;
-  var graphiql = document.getElementById("graphiql");
-  if (graphiql) graphiql.hidden = true;
-  document.getElementById("payforms-fallback").hidden = false;
-  document.getElementById("payforms-form").addEventListener("submit", function (event) {
-    event.preventDefault();
-    var out = document.getElementById("payforms-result");
-    var variables;
-    try { variables = JSON.parse(document.getElementById("payforms-variables").value || "{}"); }
-    catch (e) { out.textContent = "Variables are not JSON: " + e; return; }
-    fetch(window.location.pathname, {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/json",
-        "Authorization": "Bearer " + document.getElementById("payforms-key").value
-      },
-      body: JSON.stringify({ query: document.getElementById("payforms-query").value, variables: variables })
-    }).then(function (r) { return r.text(); })
-      .then(function (text) {
-        try { out.textContent = JSON.stringify(JSON.parse(text), null, 2); } catch (e) { out.textContent = text; }
-      })
-      .catch(function (e) { out.textContent = "Request failed: " + e; });
-  });
-});
-</script>
-"#;
+/// `console.js` or `console.css` of the console; None for anything else.
+pub fn console_asset(name: &str) -> Option<HttpResponse> {
+    let (content_type, body) = match name {
+        "console.js" => ("text/javascript; charset=utf-8", CONSOLE_JS),
+        "console.css" => ("text/css; charset=utf-8", CONSOLE_CSS),
+        _ => return None,
+    };
+    Some(
+        HttpResponse::Ok()
+            .content_type(content_type)
+            .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+            .body(body),
+    )
+}
+
+const CONSOLE_HTML: &str = include_str!("console/index.html");
+const CONSOLE_JS: &str = include_str!("console/console.js");
+const CONSOLE_CSS: &str = include_str!("console/console.css");
 
 #[cfg(test)]
 mod tests {
@@ -174,15 +146,21 @@ mod tests {
     }
 
     #[test]
-    fn graphiql_page_has_the_endpoint_and_a_fallback_form() {
-        let response = graphiql_page();
-        assert_eq!(response.status(), 200);
-        let body = actix_web::body::to_bytes(response.into_body());
-        let body = futures::executor::block_on(body).unwrap();
-        let html = String::from_utf8(body.to_vec()).unwrap();
-        assert!(html.contains(ENDPOINT));
-        assert!(html.contains("payforms-fallback"));
-        let fallback_at = html.find("payforms-fallback").unwrap();
-        assert!(fallback_at < html.rfind("</body>").unwrap());
+    fn the_console_is_self_contained() {
+        let body = |response: HttpResponse| {
+            let bytes = futures::executor::block_on(actix_web::body::to_bytes(response.into_body())).unwrap();
+            String::from_utf8(bytes.to_vec()).unwrap()
+        };
+        let html = body(console_page());
+        assert!(html.contains("/api/graphql/console.js"));
+        // Every script and style sheet is payforms' own: no other origin,
+        // no inline script.
+        assert!(!html.contains("http://") && !html.contains("https://"), "{html}");
+        assert_eq!(html.matches("<script").count(), 1);
+        assert!(html.contains("<script src=\"/api/graphql/console.js\""));
+        let js = body(console_asset("console.js").unwrap());
+        assert!(js.contains("fetch(window.location.pathname"));
+        assert!(console_asset("console.css").is_some());
+        assert!(console_asset("../secret").is_none());
     }
 }

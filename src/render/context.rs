@@ -41,6 +41,8 @@ pub struct RequestInfo {
     pub host: String,
     pub headers: Map<String, Value>,
     pub csrf_token: String,
+    /// Cookies get `Secure`: the site is served over https.
+    pub secure_cookies: bool,
 }
 
 impl RequestInfo {
@@ -78,6 +80,7 @@ impl RequestInfo {
             host: req.connection_info().host().to_string(),
             headers,
             csrf_token,
+            secure_cookies: settings.serves_https(),
         }
     }
 

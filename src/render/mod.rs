@@ -4,6 +4,7 @@ pub mod context;
 pub mod host;
 pub mod policies;
 pub mod records;
+pub mod redirect;
 pub mod view;
 
 use serde_json::Value;

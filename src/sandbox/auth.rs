@@ -133,29 +133,105 @@ mod tests {
     #[test]
     fn only_test_keys_are_accepted() {
         assert_eq!(
-            authenticate(Some("sk_test_123"), Access::Secret, AcceptedKeys { secret: "", publishable: "" }).unwrap(),
+            authenticate(
+                Some("sk_test_123"),
+                Access::Secret,
+                AcceptedKeys {
+                    secret: "",
+                    publishable: ""
+                }
+            )
+            .unwrap(),
             KeyKind::Secret
         );
         // Built at run time so no live-looking key sits in the source.
         let live_key = format!("sk_{}_1234567890", "live");
-        let live = authenticate(Some(&live_key), Access::Secret, AcceptedKeys { secret: "", publishable: "" }).unwrap_err();
+        let live = authenticate(
+            Some(&live_key),
+            Access::Secret,
+            AcceptedKeys {
+                secret: "",
+                publishable: "",
+            },
+        )
+        .unwrap_err();
         assert_eq!(live.status, 401);
         assert!(!live.message.contains("1234567890"));
         assert!(live.message.contains("test keys only"));
-        assert_eq!(authenticate(None, Access::Secret, AcceptedKeys { secret: "", publishable: "" }).unwrap_err().status, 401);
-        assert!(authenticate(Some("sk_test_"), Access::Secret, AcceptedKeys { secret: "", publishable: "" }).is_err());
-        assert!(authenticate(Some("garbage"), Access::Secret, AcceptedKeys { secret: "", publishable: "" }).is_err());
+        assert_eq!(
+            authenticate(
+                None,
+                Access::Secret,
+                AcceptedKeys {
+                    secret: "",
+                    publishable: ""
+                }
+            )
+            .unwrap_err()
+            .status,
+            401
+        );
+        assert!(authenticate(
+            Some("sk_test_"),
+            Access::Secret,
+            AcceptedKeys {
+                secret: "",
+                publishable: ""
+            }
+        )
+        .is_err());
+        assert!(authenticate(
+            Some("garbage"),
+            Access::Secret,
+            AcceptedKeys {
+                secret: "",
+                publishable: ""
+            }
+        )
+        .is_err());
     }
 
     #[test]
     fn publishable_keys_only_where_allowed_and_only_the_configured_one() {
         assert_eq!(
-            authenticate(Some("pk_test_a"), Access::SecretOrPublishable, AcceptedKeys { secret: "", publishable: "pk_test_a" }).unwrap(),
+            authenticate(
+                Some("pk_test_a"),
+                Access::SecretOrPublishable,
+                AcceptedKeys {
+                    secret: "",
+                    publishable: "pk_test_a"
+                }
+            )
+            .unwrap(),
             KeyKind::Publishable
         );
-        assert!(authenticate(Some("pk_test_a"), Access::Secret, AcceptedKeys { secret: "", publishable: "pk_test_a" }).is_err());
-        assert!(authenticate(Some("pk_test_b"), Access::SecretOrPublishable, AcceptedKeys { secret: "", publishable: "pk_test_a" }).is_err());
-        assert!(authenticate(Some("pk_test_b"), Access::SecretOrPublishable, AcceptedKeys { secret: "", publishable: "" }).is_ok());
+        assert!(authenticate(
+            Some("pk_test_a"),
+            Access::Secret,
+            AcceptedKeys {
+                secret: "",
+                publishable: "pk_test_a"
+            }
+        )
+        .is_err());
+        assert!(authenticate(
+            Some("pk_test_b"),
+            Access::SecretOrPublishable,
+            AcceptedKeys {
+                secret: "",
+                publishable: "pk_test_a"
+            }
+        )
+        .is_err());
+        assert!(authenticate(
+            Some("pk_test_b"),
+            Access::SecretOrPublishable,
+            AcceptedKeys {
+                secret: "",
+                publishable: ""
+            }
+        )
+        .is_ok());
     }
 
     #[test]

@@ -156,7 +156,9 @@ mod tests {
     #[test]
     fn outputs_get_the_filter_of_their_place() {
         assert_eq!(
-            escape_json_outputs(r#"{% parse_json d %}{ "a": "{{ x }}", "b": {{ y }}, "c": {{ z | json }} }{% endparse_json %}{{ x }}"#),
+            escape_json_outputs(
+                r#"{% parse_json d %}{ "a": "{{ x }}", "b": {{ y }}, "c": {{ z | json }} }{% endparse_json %}{{ x }}"#
+            ),
             r#"{% parse_json d %}{ "a": "{{ x | pf_json_string }}", "b": {{ y | pf_json_value }}, "c": {{ z | json }} }{% endparse_json %}{{ x }}"#
         );
         // HTML templates: JSON escaping inside, HTML escaping outside.
