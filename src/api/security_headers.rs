@@ -37,7 +37,8 @@ pub fn content_security_policy(settings: &Settings) -> String {
         connect.push(js.clone());
     }
     if let Some(api) = api {
-        if !connect.contains(&api) && !(real_stripe && api == "https://api.stripe.com") {
+        let listed = connect.iter().any(|sources| sources.split(' ').any(|source| source == api));
+        if !listed {
             connect.push(api);
         }
     }
