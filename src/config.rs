@@ -69,6 +69,7 @@ struct FileSettings {
     merchant_webhook_urls: Option<String>,
     merchant_webhook_secret: Option<String>,
     content_security_policy: Option<String>,
+    operator_password: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +98,9 @@ pub struct Settings {
     /// Replaces the Content-Security-Policy payforms builds from the Stripe
     /// settings (api/security_headers.rs).
     pub content_security_policy: Option<String>,
+    /// argon2 hash (PHC string) of PAYFORMS_OPERATOR_PASSWORD; the password
+    /// itself is not kept.
+    pub operator_password_hash: Option<String>,
 }
 
 /// Values given on the command line, which win over everything.
@@ -182,6 +186,12 @@ impl Settings {
             merchant_webhook_secret: pick("PAYFORMS_MERCHANT_WEBHOOK_SECRET", &file.merchant_webhook_secret)
                 .map(Secret::new),
             content_security_policy: pick("PAYFORMS_CONTENT_SECURITY_POLICY", &file.content_security_policy),
+            operator_password_hash: match pick("PAYFORMS_OPERATOR_PASSWORD", &file.operator_password) {
+                Some(password) => {
+                    Some(crate::operator::hash_password(&password).map_err(|e| ConfigError::Invalid(e.to_string()))?)
+                }
+                None => None,
+            },
         })
     }
 

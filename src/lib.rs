@@ -18,6 +18,7 @@ pub mod gateway;
 pub mod graphql;
 pub mod instance;
 pub mod liquid;
+pub mod operator;
 pub mod render;
 pub mod sandbox;
 pub mod scaffold;

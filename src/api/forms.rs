@@ -170,7 +170,7 @@ fn refuse(wants_json: bool, status: StatusCode, code: &str, message: &str) -> Re
 
 /// Browsers send `Origin` on cross-site posts; one naming another host is
 /// refused even before the token is checked.
-fn same_origin(req: &HttpRequest) -> bool {
+pub(super) fn same_origin(req: &HttpRequest) -> bool {
     let Some(origin) = req.headers().get("origin").and_then(|v| v.to_str().ok()) else {
         return true;
     };

@@ -4,6 +4,7 @@ pub mod assets;
 pub mod forms;
 pub mod graphql;
 pub mod health;
+pub mod operator;
 pub mod pages;
 pub mod reply;
 pub mod security_headers;
@@ -24,6 +25,9 @@ const FORM_BODY_LIMIT: usize = 1024 * 1024;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(FORM_BODY_LIMIT))
         .route("/healthz", web::get().to(health::healthz))
+        .route("/sign_in", web::get().to(operator::page))
+        .route("/sign_in", web::post().to(operator::sign_in))
+        .route("/sign_out", web::post().to(operator::sign_out))
         .route("/forms/{name:.+}", web::post().to(forms::submit_form))
         .route("/webhooks/{gateway}", web::post().to(webhooks::receive))
         .route("/api/graphql", web::post().to(graphql::post))
@@ -39,10 +43,12 @@ pub fn serve(instance: Arc<Instance>, signal: WorkerSignal, listener: TcpListene
     let policy = security_headers::content_security_policy(&instance.settings);
     let data = web::Data::new(instance);
     let signal = web::Data::new(signal);
+    let sign_in_attempts = web::Data::new(crate::operator::attempts::SignInAttempts::default());
     HttpServer::new(move || {
         ActixApp::new()
             .app_data(data.clone())
             .app_data(signal.clone())
+            .app_data(sign_in_attempts.clone())
             .wrap(security_headers::middleware(&policy))
             .wrap(middleware::Logger::new("%r %s %Dms").exclude("/healthz"))
             .configure(configure)

@@ -77,6 +77,9 @@ pub fn render_route(
     if let Err(denied) = policies::check(app, &page.authorization_policies, &context) {
         return match denied.redirect_to {
             Some(location) => {
+                // The denied page goes along, so signing in (or whatever the
+                // policy asks) can lead back to it.
+                let location = with_return_to(&location, &info);
                 let flash = Flash {
                     notice: None,
                     alert: denied.flash_alert,
@@ -144,6 +147,21 @@ pub fn render_page(
             None => Ok(content),
         }
     })
+}
+
+/// `location` with `return_to=<this page>` added, unless it has one.
+fn with_return_to(location: &str, info: &RequestInfo) -> String {
+    if location.contains("return_to=") {
+        return location.to_string();
+    }
+    let here = if info.query.is_empty() {
+        info.path.clone()
+    } else {
+        format!("{}?{}", info.path, info.query)
+    };
+    let separator = if location.contains('?') { '&' } else { '?' };
+    let encoded: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+    format!("{location}{separator}return_to={encoded}")
 }
 
 /// Add the visitor cookie (first visit) and clear a consumed flash.

@@ -37,7 +37,9 @@ pub fn content_security_policy(settings: &Settings) -> String {
         connect.push(js.clone());
     }
     if let Some(api) = api {
-        let listed = connect.iter().any(|sources| sources.split(' ').any(|source| source == api));
+        let listed = connect
+            .iter()
+            .any(|sources| sources.split(' ').any(|source| source == api));
         if !listed {
             connect.push(api);
         }

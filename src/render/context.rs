@@ -43,6 +43,8 @@ pub struct RequestInfo {
     pub csrf_token: String,
     /// Cookies get `Secure`: the site is served over https.
     pub secure_cookies: bool,
+    /// The operator is signed in on this browser.
+    pub operator: bool,
 }
 
 impl RequestInfo {
@@ -81,6 +83,11 @@ impl RequestInfo {
             headers,
             csrf_token,
             secure_cookies: settings.serves_https(),
+            operator: crate::operator::is_signed_in(
+                settings,
+                req.cookie(crate::operator::SESSION_COOKIE).as_ref().map(|c| c.value()),
+                chrono::Utc::now().timestamp(),
+            ),
         }
     }
 
@@ -102,6 +109,7 @@ impl RequestInfo {
             },
             "flash": self.flash,
             "visitor": { "id": self.visitor_id },
+            "operator": { "signed_in": self.operator },
             "csrf_token": self.csrf_token,
             "page": page,
             "exports": {},

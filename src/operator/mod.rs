@@ -1,0 +1,120 @@
+//! The operator: one person (or team) who may see every visitor's payments
+//! and move money (refund, capture, charge a saved card). They sign in with
+//! `PAYFORMS_OPERATOR_PASSWORD`, which payforms keeps only as an argon2
+//! hash; a signed, expiring cookie then marks their browser. Templates see
+//! `context.operator.signed_in`, and the shipped policy
+//! `modules/payments/operator` lets only them through.
+
+pub mod attempts;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Settings;
+use crate::forms::signing;
+
+pub const SESSION_COOKIE: &str = "pf_operator";
+/// How long a sign-in lasts.
+pub const SESSION_SECONDS: i64 = 8 * 3600;
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot hash the operator password: {0}")]
+pub struct HashError(String);
+
+/// The PHC string (`$argon2id$...`) of `password`, with a random salt.
+pub fn hash_password(password: &str) -> Result<String, HashError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| HashError(e.to_string()))
+}
+
+/// True when `password` matches the stored hash (argon2 compares in
+/// constant time). No hash configured: nobody can sign in.
+pub fn password_matches(settings: &Settings, password: &str) -> bool {
+    let Some(stored) = settings.operator_password_hash.as_deref() else {
+        return false;
+    };
+    match PasswordHash::new(stored) {
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Err(_) => false,
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Session {
+    operator: bool,
+}
+
+/// The session key depends on the password hash too, so changing the
+/// password signs every operator out.
+fn session_key(settings: &Settings) -> [u8; 32] {
+    let hash = settings.operator_password_hash.as_deref().unwrap_or("");
+    settings.derived_key(&format!("operator-session:{hash}"))
+}
+
+/// A new session cookie value, valid for SESSION_SECONDS from `now`.
+pub fn new_session(settings: &Settings, now: i64) -> String {
+    signing::seal(
+        &session_key(settings),
+        &Session { operator: true },
+        now + SESSION_SECONDS,
+    )
+}
+
+/// True when `cookie` is a valid, unexpired session of this operator.
+pub fn is_signed_in(settings: &Settings, cookie: Option<&str>, now: i64) -> bool {
+    if settings.operator_password_hash.is_none() {
+        return false;
+    }
+    cookie
+        .and_then(|value| signing::open::<Session>(&session_key(settings), value, now).ok())
+        .is_some_and(|session| session.operator)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Overrides;
+
+    fn settings(password: Option<&'static str>) -> Settings {
+        let dir = tempfile::tempdir().unwrap();
+        Settings::load_with(dir.path(), &Overrides::default(), move |name| {
+            (name == "PAYFORMS_OPERATOR_PASSWORD")
+                .then(|| password.map(str::to_string))
+                .flatten()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_password_is_kept_only_as_a_hash() {
+        let settings = settings(Some("correct horse battery"));
+        let hash = settings.operator_password_hash.clone().unwrap();
+        assert!(hash.starts_with("$argon2"), "{hash}");
+        assert!(!hash.contains("correct horse"));
+        assert!(!format!("{settings:?}").contains("correct horse"));
+        assert!(password_matches(&settings, "correct horse battery"));
+        assert!(!password_matches(&settings, "correct horse batter"));
+        assert!(!password_matches(&settings, ""));
+    }
+
+    #[test]
+    fn sessions_expire_and_need_a_configured_password() {
+        let settings = settings(Some("pw-0123456789"));
+        let cookie = new_session(&settings, 1_000);
+        assert!(is_signed_in(&settings, Some(&cookie), 1_000 + 60));
+        assert!(!is_signed_in(&settings, Some(&cookie), 1_000 + SESSION_SECONDS + 1));
+        assert!(!is_signed_in(&settings, Some("forged"), 1_000));
+        assert!(!is_signed_in(&settings, None, 1_000));
+        // Another password (a new hash): old sessions are gone.
+        let other = self::settings(Some("pw-0123456789"));
+        assert!(!is_signed_in(&other, Some(&cookie), 1_000 + 60));
+        let none = self::settings(None);
+        assert!(!password_matches(&none, "anything"));
+        assert!(!is_signed_in(&none, Some(&cookie), 1_000));
+    }
+}
