@@ -42,7 +42,10 @@ pub async fn submit_form(
     } else {
         Some(info.visitor_id.clone())
     };
-    let params = parse_params(&String::from_utf8_lossy(&body));
+    let params = match parse_params(&String::from_utf8_lossy(&body)) {
+        Ok(params) => params,
+        Err(e) => return refuse(wants_json, StatusCode::BAD_REQUEST, "bad_params", &e.to_string()).into_response(),
+    };
     let result = web::block(move || {
         let loaded = instance.current();
         let context = info.context(params.clone(), &instance.settings, json!({}));
@@ -116,7 +119,8 @@ fn respond(
                 "get",
                 &path,
                 info,
-                parse_params(&query),
+                // The query is payforms' own (a form's `error_page`).
+                parse_params(&query).unwrap_or_default(),
                 Some(feedback),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )

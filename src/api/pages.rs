@@ -20,9 +20,15 @@ use crate::render::{self, policies, RenderError};
 pub async fn page(req: HttpRequest, body: web::Bytes, instance: web::Data<Arc<Instance>>) -> HttpResponse {
     let instance = instance.get_ref().clone();
     let info = RequestInfo::from_request(&req, &instance.settings);
-    let mut params = parse_params(req.query_string());
+    let mut params = match parse_params(req.query_string()) {
+        Ok(params) => params,
+        Err(e) => return bad_request(&e.to_string()).into_response(),
+    };
     if !body.is_empty() && is_urlencoded(&req) {
-        params.extend(parse_params(&String::from_utf8_lossy(&body)));
+        match parse_params(&String::from_utf8_lossy(&body)) {
+            Ok(body_params) => params.extend(body_params),
+            Err(e) => return bad_request(&e.to_string()).into_response(),
+        }
     }
     let method = req.method().as_str().to_ascii_lowercase();
     let path = req.path().to_string();
@@ -225,6 +231,13 @@ fn not_found(info: &RequestInfo, path: &str) -> Reply {
         StatusCode::NOT_FOUND,
         "text/html; charset=utf-8",
         simple_page("Page not found", &format!("There is no page at {}.", escape_attr(path))),
+    )
+}
+
+pub fn bad_request(message: &str) -> Reply {
+    Reply::html(
+        StatusCode::BAD_REQUEST,
+        simple_page("The request was not accepted", &escape_attr(message)),
     )
 }
 

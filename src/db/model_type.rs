@@ -8,6 +8,22 @@ use serde::Deserialize;
 
 use crate::error::LoadProblem;
 
+/// The request log: one record per gateway call, written by the runtime.
+pub const GATEWAY_REQUEST_MODEL: &str = "modules/payments/gateway_request";
+/// Notifications payforms signs and sends to the merchant's configured URLs.
+pub const MERCHANT_DELIVERY_MODEL: &str = "modules/payments/merchant_delivery";
+/// Stripe webhook endpoints payforms subscribed (their signing secrets inside).
+pub const WEBHOOK_ENDPOINT_MODEL: &str = "modules/payments/webhook_endpoint";
+
+/// Models the runtime keeps for itself: readable through the API, never
+/// writable there, since writing them would forge logs, signed
+/// notifications or webhook secrets.
+pub const SYSTEM_MODELS: [&str; 3] = [GATEWAY_REQUEST_MODEL, MERCHANT_DELIVERY_MODEL, WEBHOOK_ENDPOINT_MODEL];
+
+pub fn is_system_model(name: &str) -> bool {
+    SYSTEM_MODELS.contains(&name)
+}
+
 /// Names every record already has; a property may not shadow them.
 const RESERVED: [&str; 3] = ["id", "created_at", "updated_at"];
 

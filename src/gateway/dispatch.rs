@@ -20,7 +20,7 @@ use crate::render::view::JsonView;
 use crate::render::{self, RenderError};
 
 /// Model of the request log.
-pub const GATEWAY_REQUEST_MODEL: &str = "modules/payments/gateway_request";
+pub use crate::db::model_type::GATEWAY_REQUEST_MODEL;
 /// Longest response body kept in the request log.
 const LOGGED_BODY_LIMIT: usize = 8 * 1024;
 

@@ -10,6 +10,7 @@
 pub mod errors;
 mod filters;
 pub mod http;
+pub mod limits;
 mod models;
 pub mod naming;
 mod request_types;
@@ -249,6 +250,9 @@ impl GraphqlEngine {
             for field in models::query_fields(plan, &store) {
                 query = query.field(field);
             }
+            if crate::db::model_type::is_system_model(&plan.model.name) {
+                continue;
+            }
             for field in models::mutation_fields(plan, &store) {
                 mutation = mutation.field(field);
                 has_mutations = true;
@@ -270,6 +274,9 @@ impl GraphqlEngine {
 
         let mut builder = Schema::build("Query", has_mutations.then_some("Mutation"), None)
             .limit_depth(MAX_DEPTH)
+            .limit_complexity(limits::MAX_COMPLEXITY)
+            .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
+            .extension(limits::DocumentLimits)
             .extension(errors::ErrorPaths)
             .register(query);
         if has_mutations {

@@ -125,57 +125,98 @@ fn valid_visitor_id(value: &str) -> bool {
     value.len() == 32 && value.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-/// Parse a query string or urlencoded body into params. Repeated keys and
-/// `name[]` become arrays; `a[b]` becomes nested objects.
-pub fn parse_params(encoded: &str) -> Map<String, Value> {
-    let mut params = Map::new();
-    for (key, value) in url::form_urlencoded::parse(encoded.as_bytes()) {
-        insert_param(&mut params, &key, Value::String(value.into_owned()));
-    }
-    params
+/// How deep `a[b][c]…` may nest: forms nest two or three levels; anything
+/// far deeper is an attack on the parser or on whatever walks the result.
+pub const MAX_PARAM_DEPTH: usize = 8;
+/// How many `name=value` pairs one query string or body may carry.
+pub const MAX_PARAM_COUNT: usize = 1_000;
+/// How long one parameter name may be, in bytes.
+pub const MAX_PARAM_NAME_BYTES: usize = 256;
+
+/// Why a query string or urlencoded body was refused (a 400 for the sender).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamsError {
+    #[error("too many parameters: at most {MAX_PARAM_COUNT} are accepted")]
+    TooMany,
+    #[error("parameter name `{0}…` is longer than {MAX_PARAM_NAME_BYTES} bytes")]
+    NameTooLong(String),
+    #[error("parameter `{0}` nests deeper than {MAX_PARAM_DEPTH} levels")]
+    TooDeep(String),
 }
 
-fn insert_param(params: &mut Map<String, Value>, key: &str, value: Value) {
-    // Split `a[b][c]` into ["a", "b", "c"]; `a[]` pushes onto an array.
-    let (head, rest) = match key.find('[') {
-        Some(i) if key.ends_with(']') => (&key[..i], &key[i..]),
-        _ => (key, ""),
-    };
-    if rest.is_empty() {
-        match params.get_mut(head) {
-            Some(Value::Array(items)) => items.push(value),
-            Some(existing) => {
-                let previous = existing.take();
-                *existing = Value::Array(vec![previous, value]);
-            }
-            None => {
-                params.insert(head.to_string(), value);
-            }
+/// Parse a query string or urlencoded body into params. Repeated keys and
+/// `name[]` become arrays; `a[b]` becomes nested objects. Bounded in count,
+/// name length and depth, and iterative, so no input can exhaust the stack.
+pub fn parse_params(encoded: &str) -> Result<Map<String, Value>, ParamsError> {
+    let mut params = Map::new();
+    for (count, (key, value)) in url::form_urlencoded::parse(encoded.as_bytes()).enumerate() {
+        if count >= MAX_PARAM_COUNT {
+            return Err(ParamsError::TooMany);
         }
-        return;
-    }
-    let inner = &rest[1..rest.len() - 1];
-    let (first, remainder) = match inner.find("][") {
-        Some(i) => (&inner[..i], format!("[{}]", &inner[i + 2..])),
-        None => (inner, String::new()),
-    };
-    if first.is_empty() {
-        let entry = params
-            .entry(head.to_string())
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if let Value::Array(items) = entry {
-            items.push(value);
+        if key.len() > MAX_PARAM_NAME_BYTES {
+            return Err(ParamsError::NameTooLong(shorten(&key)));
         }
-        return;
+        let (head, segments) = split_param_name(&key);
+        if segments.len() > MAX_PARAM_DEPTH {
+            return Err(ParamsError::TooDeep(shorten(&key)));
+        }
+        insert_param(&mut params, head, &segments, Value::String(value.into_owned()));
     }
-    let entry = params
-        .entry(head.to_string())
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !entry.is_object() {
-        *entry = Value::Object(Map::new());
+    Ok(params)
+}
+
+/// The first 40 characters of a hostile name, for an error message.
+fn shorten(name: &str) -> String {
+    name.chars().take(40).collect()
+}
+
+/// `a[b][c]` → ("a", ["b", "c"]); `a[]` → ("a", [""]); a name that does not
+/// end in `]` is taken whole.
+fn split_param_name(key: &str) -> (&str, Vec<&str>) {
+    match key.find('[') {
+        Some(i) if key.ends_with(']') && i + 1 < key.len() => {
+            let inner = &key[i + 1..key.len() - 1];
+            (&key[..i], inner.split("][").collect())
+        }
+        _ => (key, Vec::new()),
     }
-    if let Value::Object(child) = entry {
-        insert_param(child, &format!("{first}{remainder}"), value);
+}
+
+fn insert_param(params: &mut Map<String, Value>, head: &str, segments: &[&str], value: Value) {
+    let mut map = params;
+    let mut name = head;
+    for segment in segments {
+        if segment.is_empty() {
+            // `name[]` (at any level) appends to the array at `name`.
+            let entry = map.entry(name.to_string()).or_insert_with(|| Value::Array(Vec::new()));
+            match entry {
+                Value::Array(items) => items.push(value),
+                other => {
+                    let previous = other.take();
+                    *other = Value::Array(vec![previous, value]);
+                }
+            }
+            return;
+        }
+        let entry = map.entry(name.to_string()).or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        let Some(child) = entry.as_object_mut() else {
+            return;
+        };
+        map = child;
+        name = segment;
+    }
+    match map.get_mut(name) {
+        Some(Value::Array(items)) => items.push(value),
+        Some(existing) => {
+            let previous = existing.take();
+            *existing = Value::Array(vec![previous, value]);
+        }
+        None => {
+            map.insert(name.to_string(), value);
+        }
     }
 }
 
@@ -185,19 +226,40 @@ mod tests {
 
     #[test]
     fn params_nest_and_repeat() {
-        let p = parse_params("a=1&form%5Bamount%5D=599&form[name]=J%C3%BCrgen&tags[]=x&tags[]=y&a=2&q=a+b");
+        let p = parse_params("a=1&form%5Bamount%5D=599&form[name]=J%C3%BCrgen&tags[]=x&tags[]=y&a=2&q=a+b").unwrap();
         assert_eq!(p["form"]["amount"], "599");
         assert_eq!(p["form"]["name"], "Jürgen");
         assert_eq!(p["tags"], json!(["x", "y"]));
         assert_eq!(p["a"], json!(["1", "2"]));
         assert_eq!(p["q"], "a b");
-        assert!(parse_params("").is_empty());
+        assert!(parse_params("").unwrap().is_empty());
     }
 
     #[test]
     fn deep_nesting() {
-        let p = parse_params("a[b][c]=1&a[b][d]=2");
+        let p = parse_params("a[b][c]=1&a[b][d]=2").unwrap();
         assert_eq!(p["a"]["b"]["c"], "1");
         assert_eq!(p["a"]["b"]["d"], "2");
+    }
+
+    #[test]
+    fn nesting_count_and_name_length_are_bounded() {
+        let deep = format!("a{}=1", "[b]".repeat(6_000));
+        assert!(matches!(parse_params(&deep), Err(ParamsError::NameTooLong(_))));
+        let nine = format!("a{}=1", "[b]".repeat(MAX_PARAM_DEPTH + 1));
+        assert!(matches!(parse_params(&nine), Err(ParamsError::TooDeep(_))));
+        let eight = format!("a{}=1", "[b]".repeat(MAX_PARAM_DEPTH));
+        assert!(parse_params(&eight).is_ok());
+        let many = vec!["x=1"; MAX_PARAM_COUNT + 1].join("&");
+        assert_eq!(parse_params(&many), Err(ParamsError::TooMany));
+        assert!(parse_params(&vec!["x=1"; MAX_PARAM_COUNT].join("&")).is_ok());
+    }
+
+    #[test]
+    fn mixed_shapes_do_not_panic() {
+        let p = parse_params("a=1&a[b]=2&a[]=3&c[]=1&c[d]=2&e[=1&f]=2&[g]=3&h[][i]=4").unwrap();
+        assert_eq!(p["e["], "1");
+        assert_eq!(p["f]"], "2");
+        assert_eq!(p["h"], json!(["4"]));
     }
 }

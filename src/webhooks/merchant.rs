@@ -17,7 +17,7 @@ use crate::db::model_type::ModelType;
 use crate::db::query::{Filter, FilterOp, Order, OrderField, RecordQuery};
 use crate::instance::Instance;
 
-pub const DELIVERY_MODEL: &str = "modules/payments/merchant_delivery";
+pub use crate::db::model_type::MERCHANT_DELIVERY_MODEL as DELIVERY_MODEL;
 pub const SIGNATURE_HEADER: &str = "Payforms-Signature";
 const MAX_ATTEMPTS: i64 = 8;
 

@@ -54,7 +54,8 @@ pub fn verify(header: Option<&str>, body: &[u8], secrets: &[&str], now: i64) -> 
     if signatures.is_empty() {
         return Err(SignatureError::NoV1);
     }
-    if (now - timestamp).abs() > TOLERANCE_SECS {
+    // `abs_diff`: any i64 pair, no overflow (`t=-9223372036854775808`).
+    if now.abs_diff(timestamp) > TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let mut matched = false;
@@ -95,6 +96,25 @@ mod tests {
     use super::*;
 
     const BODY: &[u8] = br#"{"id":"evt_1","type":"customer.created"}"#;
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_a_panic() {
+        for t in [i64::MIN, i64::MAX, i64::MIN + 1] {
+            let header = format!("t={t},v1={}", "ab".repeat(32));
+            assert_eq!(
+                verify(Some(&header), BODY, &["s"], 1_700_000_000),
+                Err(SignatureError::Stale)
+            );
+            assert_eq!(
+                verify(Some(&header), BODY, &["s"], i64::MIN),
+                if t == i64::MIN || t == i64::MIN + 1 {
+                    Err(SignatureError::Mismatch)
+                } else {
+                    Err(SignatureError::Stale)
+                }
+            );
+        }
+    }
 
     #[test]
     fn valid_and_rotated_secrets() {

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use crate::db::query::{Filter, FilterOp, RecordQuery};
 use crate::instance::Instance;
 
-pub const ENDPOINT_MODEL: &str = "modules/payments/webhook_endpoint";
+pub use crate::db::model_type::WEBHOOK_ENDPOINT_MODEL as ENDPOINT_MODEL;
 pub const REQUEST_TYPE: &str = "modules/stripe/create_webhook_endpoint";
 
 /// The events payforms' shipped processors handle.
