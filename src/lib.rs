@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod app;
+pub mod card_numbers;
 pub mod cli;
 pub mod config;
 pub mod db;

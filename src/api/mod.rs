@@ -50,7 +50,19 @@ pub fn serve(instance: Arc<Instance>, signal: WorkerSignal, listener: TcpListene
             .app_data(signal.clone())
             .app_data(sign_in_attempts.clone())
             .wrap(security_headers::middleware(&policy))
-            .wrap(middleware::Logger::new("%r %s %Dms").exclude("/healthz"))
+            // Method and path only: query strings carry client secrets
+            // (Stripe's return URLs) and whatever a visitor typed.
+            .wrap(
+                middleware::Logger::new("%{request}xi %s %Dms")
+                    .custom_request_replace("request", |req| {
+                        format!(
+                            "{} {}",
+                            req.method(),
+                            crate::card_numbers::mask_card_numbers(req.path())
+                        )
+                    })
+                    .exclude("/healthz"),
+            )
             .configure(configure)
     })
     .listen(listener)

@@ -10,6 +10,7 @@ use super::reply::Reply;
 use serde_json::{json, Map, Value};
 
 use crate::app::{App, Page};
+use crate::forms::csrf;
 use crate::instance::{Instance, Loaded};
 use crate::liquid::host::with_host;
 use crate::render::context::{parse_params, Flash, RequestInfo, FLASH_COOKIE, VISITOR_COOKIE};
@@ -32,6 +33,33 @@ pub async fn page(req: HttpRequest, body: web::Bytes, instance: web::Data<Arc<In
     }
     let method = req.method().as_str().to_ascii_lowercase();
     let path = req.path().to_string();
+    let mut info = info;
+    if method != "get" && method != "head" {
+        // A page that answers POST/PUT/DELETE may change things: only from
+        // this site's own pages, with this visitor's CSRF token.
+        let token = params
+            .get("authenticity_token")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| {
+                req.headers()
+                    .get("x-csrf-token")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            });
+        let visitor = (!info.new_visitor).then_some(info.visitor_id.as_str());
+        if !super::forms::same_origin(&req) || !csrf::verify(&instance.settings, visitor, token.as_deref()) {
+            return Reply::html(
+                StatusCode::FORBIDDEN,
+                simple_page(
+                    "The request was not accepted",
+                    "The CSRF token is missing or invalid; reload the page and try again.",
+                ),
+            )
+            .into_response();
+        }
+        info.may_write = true;
+    }
     let result = web::block(move || {
         let loaded = instance.current();
         render_route(&instance, &loaded, &method, &path, info, params, None, StatusCode::OK)
@@ -102,11 +130,25 @@ pub fn render_route(
     }
     match render_page(instance, loaded, page, &info, context, feedback) {
         Ok(html) => finish(&info, status, page.content_type, html),
-        Err(e) => {
-            tracing::error!("{e}");
+        Err(PageFailure {
+            error,
+            rejected_input: true,
+        }) => {
+            tracing::warn!("a request parameter was refused: {error}");
+            bad_request("A parameter of this request has the wrong type or content.")
+        }
+        Err(PageFailure { error, .. }) => {
+            tracing::error!("{error}");
             internal_error("This page could not be rendered; the problem was logged.")
         }
     }
+}
+
+/// Why a page could not be rendered.
+pub struct PageFailure {
+    pub error: RenderError,
+    /// The cause was a value the visitor sent, not the app: a 400.
+    pub rejected_input: bool,
 }
 
 /// Render a page and its layout with a host for the tags.
@@ -117,7 +159,7 @@ pub fn render_page(
     info: &RequestInfo,
     context: Value,
     feedback: Option<SubmissionFeedback>,
-) -> Result<String, RenderError> {
+) -> Result<String, PageFailure> {
     let page_path = if info.query.is_empty() {
         info.path.clone()
     } else {
@@ -133,8 +175,9 @@ pub fn render_page(
         info.visitor_id.clone(),
         page_path,
         feedback,
+        info.may_write,
     ));
-    with_host(host, || {
+    let rendered = with_host(host.clone(), || {
         let content = render::render(&page.template, &json!({ "context": context }))?;
         let layout = match &page.layout {
             Some(name) => App::resolve(&loaded.app.layouts, name),
@@ -152,6 +195,10 @@ pub fn render_page(
             ),
             None => Ok(content),
         }
+    });
+    rendered.map_err(|error| PageFailure {
+        error,
+        rejected_input: host.rejected_input.get(),
     })
 }
 

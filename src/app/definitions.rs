@@ -12,6 +12,7 @@ use super::templates::{CompiledTemplate, Output, Parsers};
 use super::ProblemList;
 use crate::db::model_type::PropertyType;
 use crate::error::LoadProblem;
+use crate::forms::coercion::FieldKind;
 use crate::forms::validation::{RuleSpec, Rules};
 
 // ---------------------------------------------------------------- pages
@@ -178,6 +179,8 @@ struct FieldFrontMatter {
     validation: RuleSpec,
     #[serde(default)]
     editable: bool,
+    #[serde(default, rename = "type")]
+    kind: FieldKind,
 }
 
 #[derive(Debug)]
@@ -186,6 +189,8 @@ pub struct FormField {
     /// The visitor may type this value; every other value comes from the
     /// signed state and may not change.
     pub editable: bool,
+    /// What a typed value is coerced to (`type:`; string by default).
+    pub kind: FieldKind,
     pub rules: Rules,
 }
 
@@ -250,6 +255,7 @@ pub fn load_form(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<For
             Ok(rules) => fields.push(FormField {
                 name: field_name,
                 editable: spec.editable,
+                kind: spec.kind,
                 rules,
             }),
             Err(message) => problems.push(LoadProblem::new(

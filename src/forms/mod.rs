@@ -1,5 +1,6 @@
 //! Forms: signed state, CSRF, validation and submission.
 
+pub mod coercion;
 pub mod csrf;
 pub mod signing;
 pub mod state;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use super::coercion;
 use super::csrf;
 use super::signing::SignatureError;
 use super::state::FormState;
@@ -113,7 +114,19 @@ pub fn submit(
         Some(Value::Object(fields)) => fields.clone(),
         _ => Map::new(),
     };
-    let mut payload = build_payload(&form, &state, &posted)?;
+    let card_errors = coercion::card_number_errors(&posted, params);
+    if !card_errors.is_empty() {
+        tracing::warn!("form `{}`: a card-shaped number was posted and refused", form.name);
+        let globals = json!({ "context": submission.context, "config": state.config });
+        return invalid(
+            &form,
+            &state,
+            &coercion::without_card_numbers(&posted),
+            card_errors,
+            &globals,
+        );
+    }
+    let (mut payload, type_errors) = build_payload(&form, &state, &posted)?;
 
     let globals = json!({
         "context": submission.context,
@@ -135,8 +148,11 @@ pub fn submit(
         }
     }
 
-    let mut errors: Vec<FieldError> = Vec::new();
+    let mut errors: Vec<FieldError> = type_errors;
     for field in &form.fields {
+        if errors.iter().any(|e| e.field == field.name) {
+            continue;
+        }
         errors.extend(field.rules.check(&field.name, payload.get(&field.name)));
     }
     if !errors.is_empty() {
@@ -192,21 +208,28 @@ pub fn submit(
     })
 }
 
-/// Signed data, plus what the visitor may type. A non-editable value that
-/// differs from the signed one means the page was tampered with.
+/// Signed data, plus what the visitor may type, coerced to each field's
+/// type (a value that does not fit is a field error and is left out). A
+/// non-editable value that differs from the signed one means the page was
+/// tampered with.
 fn build_payload(
     form: &FormConfiguration,
     state: &FormState,
     posted: &Map<String, Value>,
-) -> Result<Map<String, Value>, SubmitError> {
+) -> Result<(Map<String, Value>, Vec<FieldError>), SubmitError> {
     let mut payload = match &state.data {
         Value::Object(data) => data.clone(),
         _ => Map::new(),
     };
+    let mut errors = Vec::new();
     for (name, value) in posted {
-        let editable = form.field(name).map(|f| f.editable).unwrap_or(false);
-        if editable {
-            payload.insert(name.clone(), value.clone());
+        if let Some(field) = form.field(name).filter(|f| f.editable) {
+            match coercion::coerce(field.kind, value) {
+                Ok(typed) => {
+                    payload.insert(name.clone(), typed);
+                }
+                Err(message) => errors.push(FieldError::new(name.clone(), message)),
+            }
             continue;
         }
         match payload.get(name) {
@@ -214,7 +237,7 @@ fn build_payload(
             _ => return Err(SubmitError::FieldChanged(name.clone())),
         }
     }
-    Ok(payload)
+    Ok((payload, errors))
 }
 
 fn same_text(signed: &Value, posted: &Value) -> bool {

@@ -365,7 +365,7 @@ fn log_attempt(
     };
     let (status, response_body, error_message) = match outcome {
         Ok((status, _, text)) => (json!(status), truncate(&redact(text, secrets)), Value::Null),
-        Err(message) => (Value::Null, String::new(), json!(message)),
+        Err(message) => (Value::Null, String::new(), json!(redact(message, secrets))),
     };
     let request_body = request
         .body

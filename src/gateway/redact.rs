@@ -7,17 +7,20 @@ use regex::Regex;
 const REDACTED: &str = "[redacted]";
 
 /// Replace every known secret and anything shaped like a Stripe secret
-/// (`sk_live_…`, `sk_test_…`, `rk_…`, `whsec_…`) with `[redacted]`.
+/// (`sk_live_…`, `sk_test_…`, `rk_…`, `whsec_…`) with `[redacted]`, and
+/// every card-shaped number with the card mask.
 pub fn redact(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_string();
     for secret in secrets.iter().filter(|s| s.len() >= 6) {
         out = out.replace(secret, REDACTED);
     }
     static SHAPES: OnceLock<Option<Regex>> = OnceLock::new();
-    match SHAPES.get_or_init(|| Regex::new(r"\b(sk|rk)_(live|test)_[A-Za-z0-9]+|\bwhsec_[A-Za-z0-9+/=]+").ok()) {
-        Some(re) => re.replace_all(&out, REDACTED).into_owned(),
-        None => out,
-    }
+    let out =
+        match SHAPES.get_or_init(|| Regex::new(r"\b(sk|rk)_(live|test)_[A-Za-z0-9]+|\bwhsec_[A-Za-z0-9+/=]+").ok()) {
+            Some(re) => re.replace_all(&out, REDACTED).into_owned(),
+            None => out,
+        };
+    crate::card_numbers::mask_card_numbers(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -32,6 +35,13 @@ mod tests {
         assert!(!out.contains("whsec_zz9"));
         assert!(!out.contains("mysecretvalue"));
         assert_eq!(out.matches(REDACTED).count(), 3);
+    }
+
+    #[test]
+    fn card_numbers_are_masked() {
+        let out = redact("source[number]=4242424242424242&amount=599", &[]);
+        assert!(!out.contains("4242424242424242"), "{out}");
+        assert!(out.contains("amount=599"));
     }
 
     #[test]

@@ -45,6 +45,10 @@ pub struct RequestInfo {
     pub secure_cookies: bool,
     /// The operator is signed in on this browser.
     pub operator: bool,
+    /// The page may dispatch request types, write records and run GraphQL
+    /// mutations: set only for a non-GET request whose CSRF token and
+    /// origin were checked.
+    pub may_write: bool,
 }
 
 impl RequestInfo {
@@ -88,6 +92,7 @@ impl RequestInfo {
                 req.cookie(crate::operator::SESSION_COOKIE).as_ref().map(|c| c.value()),
                 chrono::Utc::now().timestamp(),
             ),
+            may_write: false,
         }
     }
 

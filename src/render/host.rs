@@ -1,7 +1,7 @@
 //! The [`RenderHost`] of a page render: gives tags access to forms, the
 //! GraphQL engine, the gateway dispatcher and the log.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
@@ -37,6 +37,12 @@ pub struct PageHost {
     /// Path and query of the page being rendered (where errors return to).
     pub page_path: String,
     pub feedback: Option<SubmissionFeedback>,
+    /// Dispatch, record writes and GraphQL mutations are allowed: a
+    /// CSRF-checked non-GET request. A GET page only reads.
+    pub may_write: bool,
+    /// A GraphQL call failed on a value the visitor sent (a list where a
+    /// string was expected, a NUL byte): the page answers 400, not 500.
+    pub rejected_input: Cell<bool>,
     forms: RefCell<Vec<FormFrame>>,
 }
 
@@ -48,6 +54,7 @@ impl PageHost {
         visitor_id: String,
         page_path: String,
         feedback: Option<SubmissionFeedback>,
+        may_write: bool,
     ) -> PageHost {
         PageHost {
             instance,
@@ -56,6 +63,8 @@ impl PageHost {
             visitor_id,
             page_path,
             feedback,
+            may_write,
+            rejected_input: Cell::new(false),
             forms: RefCell::new(Vec::new()),
         }
     }
@@ -223,13 +232,28 @@ impl RenderHost for PageHost {
             })?,
             GraphqlSource::Inline(text) => text.to_string(),
         };
+        if !self.may_write && has_mutation(&text) {
+            return Err(HostError(
+                "a GET page only reads: GraphQL mutations run from forms, webhook processors or POST pages".into(),
+            ));
+        }
         self.loaded
             .graphql
             .execute_blocking(&text, variables)
-            .map_err(|errors| HostError(errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ")))
+            .map_err(|errors| {
+                if errors.iter().any(is_input_error) {
+                    self.rejected_input.set(true);
+                }
+                HostError(errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; "))
+            })
     }
 
     fn dispatch(&self, request_type: &str, data: Value) -> Result<Value, HostError> {
+        if !self.may_write {
+            return Err(HostError(format!(
+                "a GET page only reads: dispatch `{request_type}` from a form, a webhook processor or a POST page"
+            )));
+        }
         let dispatcher = self
             .instance
             .dispatcher()
@@ -258,6 +282,11 @@ impl RenderHost for PageHost {
     }
 
     fn write_record(&self, request: RecordWrite) -> Result<Value, HostError> {
+        if !self.may_write {
+            return Err(HostError(
+                "a GET page only reads: write records from a form, a webhook processor or a POST page".into(),
+            ));
+        }
         super::records::write(&self.instance.store, &self.loaded, request)
     }
 
@@ -271,6 +300,27 @@ impl RenderHost for PageHost {
 }
 
 /// Escape text for an HTML attribute or text node.
+/// Errors about the value of a variable (what the page passed from the
+/// request), as opposed to the query itself.
+fn is_input_error(error: &crate::graphql::GraphqlErrorInfo) -> bool {
+    error.code == crate::graphql::errors::BAD_USER_INPUT
+        || error.message.starts_with("Invalid value for argument")
+        || (error.message.starts_with("Variable \"") && error.message.contains("expected type"))
+}
+
+/// True when `query` holds a mutation. A query that does not parse is left
+/// to the engine, which reports where.
+fn has_mutation(query: &str) -> bool {
+    use async_graphql::parser::types::OperationType;
+    match async_graphql::parser::parse_query(query) {
+        Ok(document) => document
+            .operations
+            .iter()
+            .any(|(_, operation)| operation.node.ty != OperationType::Query),
+        Err(_) => false,
+    }
+}
+
 pub fn escape_attr(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

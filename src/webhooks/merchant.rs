@@ -104,7 +104,12 @@ pub fn start(instance: Arc<Instance>, runtime: &tokio::runtime::Handle) {
     if instance.settings.merchant_webhook_urls.is_empty() {
         return;
     }
-    let client = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
+    // No redirects: a notification goes to the configured URL or nowhere.
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("merchant notifications are off: {e}");
@@ -165,8 +170,24 @@ async fn deliver(instance: &Arc<Instance>, client: &reqwest::Client, id: i64, pr
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let body = properties.get("payload").cloned().unwrap_or(Value::Null).to_string();
     let attempts = properties.get("attempts").and_then(Value::as_i64).unwrap_or(0) + 1;
+    // Checked again at send time: a record that names any other URL (the
+    // list changed, or something wrote the record) is never signed or sent.
+    if !instance
+        .settings
+        .merchant_webhook_urls
+        .iter()
+        .any(|configured| *configured == url)
+    {
+        tracing::warn!("merchant delivery {id} names a URL that is not configured; not sent");
+        let mut update = Map::new();
+        update.insert("attempts".into(), json!(attempts));
+        update.insert("state".into(), json!("refused"));
+        update.insert("last_error".into(), json!("the URL is not in merchant_webhook_urls"));
+        save_update(instance, id, update).await;
+        return;
+    }
+    let body = properties.get("payload").cloned().unwrap_or(Value::Null).to_string();
     let header = signature_header(&signing_secret(instance), Utc::now().timestamp(), body.as_bytes());
     let result = client
         .post(&url)
@@ -210,6 +231,10 @@ async fn deliver(instance: &Arc<Instance>, client: &reqwest::Client, id: i64, pr
             update.insert("next_attempt_at".into(), json!(next.to_rfc3339()));
         }
     }
+    save_update(instance, id, update).await;
+}
+
+async fn save_update(instance: &Arc<Instance>, id: i64, update: Map<String, Value>) {
     let updating = instance.clone();
     let _ = tokio::task::spawn_blocking(move || {
         if let Some(model) = model(&updating) {
