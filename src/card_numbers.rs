@@ -40,7 +40,7 @@ fn is_card_digits(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn run_digits(run: &str) -> Vec<u8> {

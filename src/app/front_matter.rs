@@ -180,4 +180,22 @@ mod tests {
         assert_eq!(line_of_key(&doc, "fields"), 3);
         assert_eq!(line_containing(&doc, "amount:"), 4);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any file text: a document or a `file:line` problem, never a
+        /// panic, including YAML with anchors, tags and deep flow nesting.
+        #[test]
+        fn any_text_splits_and_parses_without_panic(
+            head in r"(---\n)?([a-z]{1,6}: ?|  |- |\{|\[|\}|\]|&a |\*a|!!str |'|\x22|#|\n|[0-9]){0,120}(\n---\n)?",
+            body in ".{0,40}",
+        ) {
+            let text = format!("{head}{body}");
+            let path = Path::new("templates/pages/x.liquid");
+            if let Ok(doc) = split(path, &text) {
+                let _: Result<Sample, _> = parse(path, &doc);
+            }
+        }
+    }
 }

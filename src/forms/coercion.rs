@@ -150,4 +150,59 @@ mod tests {
         assert_eq!(shown["source"], "");
         assert_eq!(shown["email"], "a@b.c");
     }
+
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            "[0-9 \\-]{0,24}".prop_map(Value::String),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(6, 64, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z]{1,4}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any posted value: coerced or refused, and what a string field
+        /// keeps is a string (or null).
+        #[test]
+        fn any_value_is_coerced_or_refused(value in any_json()) {
+            match coerce(FieldKind::String, &value) {
+                Ok(kept) => proptest::prop_assert!(kept.is_string() || kept.is_null()),
+                Err(_) => proptest::prop_assert!(value.is_array() || value.is_object()),
+            }
+            for kind in [FieldKind::Integer, FieldKind::Boolean, FieldKind::Array] {
+                let _ = coerce(kind, &value);
+            }
+            // Shown again, a form never carries a card number back.
+            let posted: Map<String, Value> = [("f".to_string(), value)].into_iter().collect();
+            proptest::prop_assert!(!holds_card_number(&Value::Object(without_card_numbers(&posted))));
+        }
+
+        /// Every valid test card number, spelled any common way, is found.
+        #[test]
+        fn test_cards_are_always_found(
+            card in proptest::sample::select(vec!["4242424242424242", "5555555555554444", "378282246310005", "6011111111111117", "4000002500003155"]),
+            separator in proptest::sample::select(vec!["", " ", "-"]),
+            prefix in "[a-z =:]{0,8}",
+        ) {
+            let spaced: String = card
+                .as_bytes()
+                .chunks(4)
+                .map(|c| std::str::from_utf8(c).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(separator);
+            let text = format!("{prefix}{spaced}");
+            proptest::prop_assert!(holds_card_number(&Value::String(text)));
+        }
+    }
 }

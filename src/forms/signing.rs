@@ -99,4 +99,29 @@ mod tests {
         let token = seal(KEY, &json!(1), 100);
         assert_eq!(open::<Value>(KEY, &token, 101), Err(SignatureError::Expired));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any form state token an attacker can send is refused, without a
+        /// panic.
+        #[test]
+        fn any_token_is_refused(token in r"([A-Za-z0-9_\-]{0,80}\.?[A-Za-z0-9_\-]{0,50}|.{0,120})") {
+            proptest::prop_assert!(open::<Value>(KEY, &token, 0).is_err());
+        }
+
+        /// Flipping any one character of a sealed token is detected.
+        #[test]
+        fn any_change_to_a_sealed_token_is_refused(amount in 0i64..1_000_000, at in 0usize..200, to in proptest::char::range('-', 'z')) {
+            let token = seal(KEY, &json!({"amount": amount}), 100);
+            let at = at % token.len();
+            let mut changed: Vec<char> = token.chars().collect();
+            if changed[at] == to {
+                return Ok(());
+            }
+            changed[at] = to;
+            let changed: String = changed.into_iter().collect();
+            proptest::prop_assert!(open::<Value>(KEY, &changed, 0).is_err());
+        }
+    }
 }

@@ -183,4 +183,25 @@ mod tests {
             Err(LimitError::TooManyAliases(MAX_ALIASES + 1))
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Whatever passes the text check can be parsed without exhausting
+        /// the stack, and the alias count never panics.
+        #[test]
+        fn what_passes_the_text_check_parses_safely(query in r"(\{|\}|\[|\]|\(|\)|a|: |x|\x22|#|\n| |1|\$v|\.\.\.F|@d){0,600}") {
+            if check_text(&query).is_ok() {
+                if let Ok(document) = async_graphql::parser::parse_query(&query) {
+                    let _ = check_document(&document);
+                }
+            }
+        }
+
+        #[test]
+        fn nesting_past_the_limit_is_always_refused(extra in 1usize..500, open in proptest::sample::select(vec!['{', '[', '('])) {
+            let query: String = std::iter::repeat_n(open, MAX_NESTING + extra).collect();
+            proptest::prop_assert_eq!(check_text(&query), Err(LimitError::TooDeep));
+        }
+    }
 }

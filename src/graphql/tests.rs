@@ -896,3 +896,77 @@ fn postgres_smoke() {
         std::panic::resume_unwind(panic);
     }
 }
+
+/// Any JSON a program can send as variables (bounded nesting, as the HTTP
+/// reader bounds it).
+fn any_variable() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        ".{0,10}".prop_map(Value::String),
+        Just(json!("2026-12-02T13:28:39Z")),
+        Just(json!("\u{0}")),
+    ];
+    leaf.prop_recursive(5, 48, 5, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            proptest::collection::btree_map(
+                proptest::sample::select(vec![
+                    "gatewayId",
+                    "amount",
+                    "feeRate",
+                    "captured",
+                    "paidAt",
+                    "metadata",
+                    "tags",
+                    "eq",
+                    "in",
+                    "gt",
+                    "contains",
+                    "x",
+                ]),
+                inner,
+                0..5
+            )
+            .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+        ]
+    })
+}
+
+/// GraphQL input coercion: any variables for a create mutation or a
+/// filter give data or coded errors, never a panic, and a refused create
+/// stores nothing.
+#[test]
+fn any_input_is_coerced_or_refused_with_a_code() {
+    use proptest::test_runner::{Config, TestRunner};
+    let f = fixture();
+    let mut runner = TestRunner::new(Config::with_cases(if super::BACKEND_IS_POSTGRES { 64 } else { 256 }));
+    let outcome = runner.run(&(any_variable(), any_variable()), |(input, filter)| {
+        let before = f.run("{ payments { totalCount } }", json!({}))["payments"]["totalCount"].clone();
+        let created = f.engine.execute_blocking(
+            "mutation($input: PaymentInput!) { createPayment(input: $input) { id } }",
+            vars(json!({ "input": input })),
+        );
+        let after = f.run("{ payments { totalCount } }", json!({}))["payments"]["totalCount"].clone();
+        match created {
+            Ok(_) => proptest::prop_assert_eq!(after, json!(before.as_i64().unwrap_or(0) + 1)),
+            Err(errors) => {
+                proptest::prop_assert_eq!(after, before);
+                proptest::prop_assert!(errors.iter().all(|e| !e.code.is_empty()));
+            }
+        }
+        if let Err(errors) = f.engine.execute_blocking(
+            "query($filter: PaymentFilter) { payments(filter: $filter) { totalCount } }",
+            vars(json!({ "filter": filter })),
+        ) {
+            proptest::prop_assert!(errors.iter().all(|e| !e.code.is_empty()));
+        }
+        Ok(())
+    });
+    if let Err(failure) = outcome {
+        panic!("{failure}");
+    }
+}

@@ -267,4 +267,39 @@ mod tests {
         assert_eq!(p["f]"], "2");
         assert_eq!(p["h"], json!(["4"]));
     }
+
+    /// The deepest nesting of objects and arrays in `value`, walked
+    /// without recursion.
+    fn depth(value: &Value) -> usize {
+        let mut deepest = 0;
+        let mut pending = vec![(value, 0usize)];
+        while let Some((value, level)) = pending.pop() {
+            deepest = deepest.max(level);
+            match value {
+                Value::Object(map) => pending.extend(map.values().map(|v| (v, level + 1))),
+                Value::Array(items) => pending.extend(items.iter().map(|v| (v, level + 1))),
+                _ => {}
+            }
+        }
+        deepest
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any query string, bracket-heavy ones included: no panic, and
+        /// what is accepted nests no deeper than the limit.
+        #[test]
+        fn any_query_string_parses_within_bounds(encoded in r"([a-c\[\]=&%0-9]|\[\]|%5B|%5D){0,400}") {
+            if let Ok(params) = parse_params(&encoded) {
+                // One level for the name, one per segment, one for an array.
+                proptest::prop_assert!(depth(&Value::Object(params)) <= MAX_PARAM_DEPTH + 2);
+            }
+        }
+
+        #[test]
+        fn any_bytes_parse_without_panic(encoded in ".{0,300}") {
+            let _ = parse_params(&encoded);
+        }
+    }
 }

@@ -173,12 +173,7 @@ async fn deliver(instance: &Arc<Instance>, client: &reqwest::Client, id: i64, pr
     let attempts = properties.get("attempts").and_then(Value::as_i64).unwrap_or(0) + 1;
     // Checked again at send time: a record that names any other URL (the
     // list changed, or something wrote the record) is never signed or sent.
-    if !instance
-        .settings
-        .merchant_webhook_urls
-        .iter()
-        .any(|configured| *configured == url)
-    {
+    if !instance.settings.merchant_webhook_urls.contains(&url) {
         tracing::warn!("merchant delivery {id} names a URL that is not configured; not sent");
         let mut update = Map::new();
         update.insert("attempts".into(), json!(attempts));

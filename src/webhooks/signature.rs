@@ -174,4 +174,21 @@ mod tests {
         let header = format!("t=1000,v1={},v0=abc,v1={v1}", "0".repeat(64));
         assert_eq!(verify(Some(&header), BODY, &["s3cret"], 1000), Ok(1000));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any `Stripe-Signature` header: an error, never a panic, and
+        /// never a match without the secret.
+        #[test]
+        fn any_header_is_refused_without_panic(header in r"(t=-?[0-9]{0,22}|v1=[0-9a-f]{0,70}|v0=x|[ ,=t1v]|.){0,40}", now in proptest::num::i64::ANY) {
+            proptest::prop_assert!(verify(Some(&header), BODY, &["s3cret"], now).is_err());
+        }
+
+        #[test]
+        fn a_signed_body_verifies_at_any_time_near_its_timestamp(body in proptest::collection::vec(proptest::num::u8::ANY, 0..200), t in -4_000_000_000i64..4_000_000_000i64, skew in -300i64..=300) {
+            let header = signature_header("s3cret", t, &body);
+            proptest::prop_assert_eq!(verify(Some(&header), &body, &["old", "s3cret"], t + skew), Ok(t));
+        }
+    }
 }
