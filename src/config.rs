@@ -174,6 +174,13 @@ impl Settings {
             .iter()
             .map(|key| hash_api_key(key))
             .collect();
+        let operator_password_hash = match pick("PAYFORMS_OPERATOR_PASSWORD", &file.operator_password) {
+            Some(password) => Some(
+                crate::operator::hash_password(&password, &derive_key(&secret, "operator-password-salt"))
+                    .map_err(|e| ConfigError::Invalid(e.to_string()))?,
+            ),
+            None => None,
+        };
         Ok(Settings {
             app_dir: app_dir.to_path_buf(),
             database_url,
@@ -186,12 +193,7 @@ impl Settings {
             merchant_webhook_secret: pick("PAYFORMS_MERCHANT_WEBHOOK_SECRET", &file.merchant_webhook_secret)
                 .map(Secret::new),
             content_security_policy: pick("PAYFORMS_CONTENT_SECURITY_POLICY", &file.content_security_policy),
-            operator_password_hash: match pick("PAYFORMS_OPERATOR_PASSWORD", &file.operator_password) {
-                Some(password) => {
-                    Some(crate::operator::hash_password(&password).map_err(|e| ConfigError::Invalid(e.to_string()))?)
-                }
-                None => None,
-            },
+            operator_password_hash,
         })
     }
 
@@ -205,13 +207,18 @@ impl Settings {
     /// A sub-key derived from the master secret, so each use (forms, CSRF,
     /// flash, encryption) has its own key and one leaked use reveals nothing else.
     pub fn derived_key(&self, purpose: &str) -> [u8; 32] {
-        let mut hasher = Sha256::new();
-        hasher.update(b"payforms:");
-        hasher.update(purpose.as_bytes());
-        hasher.update(b":");
-        hasher.update(self.secret.expose().as_bytes());
-        hasher.finalize().into()
+        derive_key(&self.secret, purpose)
     }
+}
+
+/// A key for one `purpose`, derived from PAYFORMS_SECRET.
+fn derive_key(secret: &Secret, purpose: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(b"payforms:");
+    hasher.update(purpose.as_bytes());
+    hasher.update(b":");
+    hasher.update(secret.expose().as_bytes());
+    hasher.finalize().into()
 }
 
 pub fn hash_api_key(key: &str) -> [u8; 32] {

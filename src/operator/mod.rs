@@ -7,7 +7,6 @@
 
 pub mod attempts;
 
-use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use serde::{Deserialize, Serialize};
@@ -23,9 +22,12 @@ pub const SESSION_SECONDS: i64 = 8 * 3600;
 #[error("cannot hash the operator password: {0}")]
 pub struct HashError(String);
 
-/// The PHC string (`$argon2id$...`) of `password`, with a random salt.
-pub fn hash_password(password: &str) -> Result<String, HashError> {
-    let salt = SaltString::generate(&mut OsRng);
+/// The PHC string (`$argon2id$...`) of `password`. The salt comes from
+/// `salt_seed` (derived from PAYFORMS_SECRET), so the same password gives the
+/// same hash on every start and sessions survive a restart, while another
+/// installation, or another password, gives another hash.
+pub fn hash_password(password: &str, salt_seed: &[u8; 32]) -> Result<String, HashError> {
+    let salt = SaltString::encode_b64(&salt_seed[..16]).map_err(|e| HashError(e.to_string()))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
@@ -100,6 +102,15 @@ mod tests {
         assert!(password_matches(&settings, "correct horse battery"));
         assert!(!password_matches(&settings, "correct horse batter"));
         assert!(!password_matches(&settings, ""));
+    }
+
+    #[test]
+    fn the_hash_is_stable_per_installation_and_password() {
+        let seed = [7u8; 32];
+        let first = hash_password("pw-0123456789", &seed).unwrap();
+        assert_eq!(first, hash_password("pw-0123456789", &seed).unwrap());
+        assert_ne!(first, hash_password("pw-0123456780", &seed).unwrap());
+        assert_ne!(first, hash_password("pw-0123456789", &[8u8; 32]).unwrap());
     }
 
     #[test]
