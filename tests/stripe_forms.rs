@@ -20,6 +20,7 @@ slug: stripe-forms
 {% include_form 'modules/stripe/create_payment_form', data: payment, config: payment_config %}
 {% parse_json hostile %}{ "button": "<script>alert(1)</script>", "form_id": "hostile-form" }{% endparse_json %}
 {% include_form 'modules/stripe/create_payment_form', data: payment, config: hostile %}
+{% include_form 'modules/stripe/create_payment_card_form', data: payment %}
 {% parse_json customer %}{ "email": "c@example.com" }{% endparse_json %}
 {% parse_json customer_config %}{ "with_card": true }{% endparse_json %}
 {% include_form 'modules/stripe/create_customer_form', data: customer, config: customer_config %}
@@ -122,7 +123,17 @@ fn every_form_renders_with_its_partial() {
     let html = get_page(&http, &env, "/stripe-forms");
 
     let payment = form_html(&html, "payforms-create-payment").expect("create_payment form");
-    assert!(payment.contains(r#"id="card-element""#), "{payment}");
+    // The Payment Element, for the signed amount and currency.
+    assert!(payment.contains(r#"id="payment-element""#), "{payment}");
+    assert!(payment.contains("data-payforms-payment-element"), "{payment}");
+    assert!(
+        payment.contains(r#"data-mode="payment" data-amount="599" data-currency="usd""#),
+        "{payment}"
+    );
+    assert!(
+        !payment.contains("data-token-source"),
+        "no branch on which Stripe.js is loaded"
+    );
     assert!(payment.contains(r#"name="form[source]""#));
     assert!(
         payment.contains(r#"name="form[email]""#),
@@ -133,16 +144,16 @@ fn every_form_renders_with_its_partial() {
     assert!(payment.contains(&format!(r#"data-publishable-key="{}""#, env.peer.publishable_key())));
     assert!(payment.contains(&format!(r#"data-js-url="{}/js.stripe.com/v3/""#, env.peer.base_url())));
     assert!(
-        payment.contains(r#"data-token-source="card""#),
-        "a Stripe.js mock gets card ids"
-    );
-    assert!(
         payment.contains("Card &lt;b&gt;number&lt;/b&gt;"),
         "config is escaped: {payment}"
     );
     assert!(payment.contains("/assets/modules/stripe/payforms-stripe.js"));
     assert!(payment.contains(r#"<button type="submit""#));
     assert!(!payment.contains("sk_test"), "no secret key in a page");
+
+    let legacy = form_html(&html, "payforms-create-payment-card").expect("the legacy card form");
+    assert!(legacy.contains(r#"id="card-element""#), "{legacy}");
+    assert!(legacy.contains("data-payforms-card"), "{legacy}");
 
     let hostile = form_html(&html, "hostile-form").expect("second payment form");
     assert!(!hostile.contains("<script>alert(1)</script>"), "{hostile}");

@@ -2,8 +2,18 @@
  * payforms sandbox: a small Stripe.js (v3) mock for offline demos and tests.
  * Load it with <script src=".../js.stripe.com/v3/"></script> and call
  * Stripe(publishableKey). It talks to the sandbox that served it.
- * The card element renders plain inputs with the placeholders number,
- * exp_month, exp_year, cvc and postal_code, like localstripe's mock.
+ *
+ * The Payment Element (elements({mode, amount, currency}).create('payment'))
+ * renders a labelled card form: inputs with data-field number, expiry
+ * (MM / YY), cvc and postal_code, without names, so (as with Stripe's iframe)
+ * nothing typed is posted with the page's form; elements.submit() validates it as Stripe does and
+ * createConfirmationToken({elements}) turns it into a ConfirmationToken.
+ * handleNextAction / confirmPayment / confirmSetup run 3-D Secure in a
+ * dialog with "Complete authentication" and "Fail authentication".
+ *
+ * The legacy card element (elements().create('card')) renders plain inputs
+ * with the placeholders number, exp_month, exp_year, cvc and postal_code,
+ * like localstripe's mock.
  */
 (function () {
   'use strict';
@@ -119,7 +129,7 @@
       if (name === 'postal_code' && self._options.hidePostalCode) return;
       var input = document.createElement('input');
       input.type = 'text';
-      input.name = name;
+      input.setAttribute('data-field', name); // no name: never posted with the page's form
       input.setAttribute('placeholder', name);
       input.setAttribute('autocomplete', 'off');
       input.size = name === 'number' ? 16 : name === 'postal_code' ? 5 : name === 'cvc' ? 4 : 2;
@@ -185,6 +195,238 @@
   CardElement.prototype.blur = function () { if (document.activeElement && document.activeElement.blur) document.activeElement.blur(); };
   CardElement.prototype.update = function (options) { Object.assign(this._options, options || {}); };
 
+
+  // ---------------------------------------------------------------- Payment Element
+
+  var PAYMENT_FIELDS = [
+    {name: 'number', label: 'Card number', placeholder: '1234 1234 1234 1234', mode: 'numeric', complete: 'cc-number'},
+    {name: 'expiry', label: 'Expiration date', placeholder: 'MM / YY', mode: 'numeric', complete: 'cc-exp'},
+    {name: 'cvc', label: 'Security code', placeholder: 'CVC', mode: 'numeric', complete: 'cc-csc'},
+    {name: 'postal_code', label: 'ZIP / postal code', placeholder: '12345', mode: 'text', complete: 'postal-code'}
+  ];
+
+  function luhn(digits) {
+    var sum = 0;
+    for (var i = 0; i < digits.length; i++) {
+      var d = Number(digits.charAt(digits.length - 1 - i));
+      if (i % 2 === 1) { d *= 2; if (d > 9) d -= 9; }
+      sum += d;
+    }
+    return digits.length >= 12 && sum % 10 === 0;
+  }
+
+  function PaymentElement(group, options) {
+    this._group = group;
+    this._options = options || {};
+    this._listeners = {};
+    this._inputs = null;
+    this._root = null;
+    this._destroyed = false;
+  }
+
+  PaymentElement.prototype._asksPostalCode = function () {
+    var fields = this._options.fields || {};
+    var address = fields.billingDetails && fields.billingDetails.address;
+    return !(address === 'never' || (address && address.postalCode === 'never'));
+  };
+
+  PaymentElement.prototype.mount = function (target) {
+    if (this._destroyed) throw new Error('This Element has already been destroyed.');
+    var parent = typeof target === 'string' ? document.querySelector(target) : target;
+    if (!parent || !parent.appendChild) throw new Error('Invalid DOM element. Call mount() with a valid DOM element or selector.');
+    if (this._root) {
+      if (this._root.parentNode === parent) return;
+      throw new Error('This Element is already mounted. Use unmount() before mounting it again.');
+    }
+    var self = this;
+    var theme = (this._group._options.appearance || {}).variables || {};
+    var root = document.createElement('div');
+    root.setAttribute('data-payforms-sandbox', 'payment-element');
+    Object.assign(root.style, {
+      display: 'grid', gridTemplateColumns: '1fr 1fr', gap: '12px',
+      fontFamily: theme.fontFamily || 'system-ui, -apple-system, "Segoe UI", sans-serif', fontSize: '15px'
+    });
+    var tab = document.createElement('div');
+    tab.textContent = 'Card';
+    Object.assign(tab.style, {
+      gridColumn: '1 / 3', padding: '8px 12px', border: '2px solid ' + (theme.colorPrimary || '#635bff'),
+      borderRadius: theme.borderRadius || '6px', fontWeight: '600', color: theme.colorPrimary || '#635bff', width: 'max-content'
+    });
+    root.appendChild(tab);
+    this._inputs = {};
+    PAYMENT_FIELDS.forEach(function (field) {
+      if (field.name === 'postal_code' && !self._asksPostalCode()) return;
+      var label = document.createElement('label');
+      Object.assign(label.style, {display: 'flex', flexDirection: 'column', gap: '4px', color: theme.colorText || '#30313d'});
+      if (field.name === 'number' || field.name === 'postal_code') label.style.gridColumn = '1 / 3';
+      var caption = document.createElement('span');
+      caption.textContent = field.label;
+      var input = document.createElement('input');
+      input.type = 'text';
+      // No name: like Stripe's iframe, nothing typed here is part of the
+      // page's form, so a card number is never posted to the merchant.
+      input.setAttribute('data-field', field.name);
+      input.setAttribute('placeholder', field.placeholder);
+      input.setAttribute('autocomplete', field.complete);
+      input.setAttribute('inputmode', field.mode);
+      Object.assign(input.style, {
+        padding: '10px 12px', border: '1px solid #e0e0e6', borderRadius: theme.borderRadius || '6px',
+        fontSize: '16px', boxShadow: '0 1px 2px rgba(0,0,0,.06)'
+      });
+      input.addEventListener('input', function () { self._changed(field.name); });
+      input.addEventListener('focus', function () { self._emit('focus', {elementType: 'payment'}); });
+      input.addEventListener('blur', function () { self._emit('blur', {elementType: 'payment'}); });
+      label.appendChild(caption);
+      label.appendChild(input);
+      root.appendChild(label);
+      self._inputs[field.name] = input;
+    });
+    var message = document.createElement('div');
+    message.setAttribute('role', 'alert');
+    Object.assign(message.style, {gridColumn: '1 / 3', color: theme.colorDanger || '#df1b41', minHeight: '1em'});
+    root.appendChild(message);
+    this._message = message;
+    this._root = root;
+    parent.appendChild(root);
+    setTimeout(function () { self._emit('ready', {elementType: 'payment'}); }, 0);
+  };
+
+  PaymentElement.prototype._read = function () {
+    var get = function (inputs, name) { return inputs && inputs[name] ? inputs[name].value.trim() : ''; };
+    var expiry = get(this._inputs, 'expiry').replace(/\s/g, '');
+    var parts = expiry.match(/^(\d{1,2})\/?(\d{2}|\d{4})$/);
+    var year = parts ? parts[2] : '';
+    if (year.length === 2) year = '20' + year;
+    return {
+      number: get(this._inputs, 'number').replace(/[\s-]/g, ''),
+      exp_month: parts ? String(Number(parts[1])) : '',
+      exp_year: year,
+      expiry: expiry,
+      cvc: get(this._inputs, 'cvc'),
+      postal_code: get(this._inputs, 'postal_code')
+    };
+  };
+
+  // What Stripe's Payment Element says about what was typed, or null.
+  PaymentElement.prototype._problem = function () {
+    var v = this._read();
+    if (!v.number) return {code: 'incomplete_number', message: 'Your card number is incomplete.'};
+    if (!/^\d+$/.test(v.number) || !luhn(v.number)) return {code: 'invalid_number', message: 'Your card number is invalid.'};
+    if (!v.expiry) return {code: 'incomplete_expiry', message: "Your card's expiration date is incomplete."};
+    if (!v.exp_year || Number(v.exp_month) < 1 || Number(v.exp_month) > 12) {
+      return {code: 'invalid_expiry_month', message: "Your card's expiration date is invalid."};
+    }
+    var now = new Date();
+    var year = Number(v.exp_year);
+    if (year < now.getFullYear() || (year === now.getFullYear() && Number(v.exp_month) < now.getMonth() + 1)) {
+      return {code: 'invalid_expiry_year_past', message: "Your card's expiration year is in the past."};
+    }
+    if (!/^\d{3,4}$/.test(v.cvc)) return {code: 'incomplete_cvc', message: "Your card's security code is incomplete."};
+    if (this._asksPostalCode() && !v.postal_code) return {code: 'incomplete_zip', message: 'Your postal code is incomplete.'};
+    return null;
+  };
+
+  PaymentElement.prototype._changed = function () {
+    var v = this._read();
+    if (this._message) this._message.textContent = '';
+    this._emit('change', {elementType: 'payment', empty: v.number === '', complete: this._problem() === null,
+                          collapsed: false, value: {type: 'card'}});
+  };
+
+  PaymentElement.prototype._show = function (problem) {
+    if (this._message) this._message.textContent = problem ? problem.message : '';
+  };
+
+  PaymentElement.prototype._emit = CardElement.prototype._emit;
+  PaymentElement.prototype.on = CardElement.prototype.on;
+  PaymentElement.prototype.addEventListener = CardElement.prototype.on;
+  PaymentElement.prototype.off = CardElement.prototype.off;
+  PaymentElement.prototype.unmount = function () {
+    if (this._root) this._root.remove();
+    this._root = null;
+    this._inputs = null;
+  };
+  PaymentElement.prototype.destroy = function () { this.unmount(); this._destroyed = true; };
+  PaymentElement.prototype.clear = function () {
+    var inputs = this._inputs || {};
+    Object.keys(inputs).forEach(function (k) { inputs[k].value = ''; });
+    this._group._submitted = false;
+  };
+  PaymentElement.prototype.focus = function () { if (this._inputs && this._inputs.number) this._inputs.number.focus(); };
+  PaymentElement.prototype.blur = CardElement.prototype.blur;
+  PaymentElement.prototype.update = function (options) { Object.assign(this._options, options || {}); };
+  PaymentElement.prototype.collapse = function () { return this; };
+
+  // payment_method_data for what the Payment Element holds.
+  function paymentElementData(element, extra) {
+    var v = element._read();
+    var data = {type: 'card', card: {number: v.number, exp_month: v.exp_month, exp_year: v.exp_year, cvc: v.cvc}};
+    var billing = Object.assign({}, (extra && extra.billing_details) || {});
+    if (v.postal_code) billing.address = Object.assign({postal_code: v.postal_code}, billing.address || {});
+    if (Object.keys(billing).length) data.billing_details = billing;
+    return data;
+  }
+
+  function ElementsGroup(stripe, options) {
+    this._stripe = stripe;
+    this._options = options || {};
+    this._card = null;
+    this._payment = null;
+    this._submitted = false;
+  }
+
+  ElementsGroup.prototype.create = function (type, opts) {
+    if (type === 'card') {
+      if (this._card && !this._card._destroyed) throw new Error('Can only create one Element of type card.');
+      this._card = new CardElement(type, opts);
+      return this._card;
+    }
+    if (type === 'payment') {
+      if (this._payment && !this._payment._destroyed) throw new Error('Can only create one Element of type payment.');
+      this._payment = new PaymentElement(this, opts);
+      return this._payment;
+    }
+    throw new Error('The payforms sandbox mock supports the \'payment\' and \'card\' elements only.');
+  };
+
+  ElementsGroup.prototype.getElement = function (type) {
+    return type === 'card' ? this._card : type === 'payment' ? this._payment : null;
+  };
+
+  ElementsGroup.prototype.update = function (options) {
+    Object.assign(this._options, options || {});
+    return this;
+  };
+
+  ElementsGroup.prototype.fetchUpdates = function () { return Promise.resolve({}); };
+
+  // Validate what the visitor typed; Stripe requires this before
+  // createConfirmationToken or confirmPayment.
+  ElementsGroup.prototype.submit = function () {
+    var element = this._payment;
+    if (!element || !element._inputs) {
+      return Promise.resolve({error: {type: 'validation_error', message: 'Mount a Payment Element before calling elements.submit().'}});
+    }
+    var problem = element._problem();
+    element._show(problem);
+    if (problem) {
+      this._submitted = false;
+      return Promise.resolve({error: {type: 'validation_error', code: problem.code, message: problem.message}});
+    }
+    this._submitted = true;
+    return Promise.resolve({});
+  };
+
+  ElementsGroup.prototype._checked = function () {
+    if (!this._payment || !this._payment._inputs) {
+      return {type: 'integration_error', message: 'Mount a Payment Element created from these elements first.'};
+    }
+    if (!this._submitted) {
+      return {type: 'integration_error', message: 'elements.submit() must be called before stripe.createConfirmationToken().'};
+    }
+    return null;
+  };
+
   function cardParams(element) {
     if (!(element instanceof CardElement)) throw new Error('Pass the card Element created by elements().create(\'card\').');
     var value = element._value();
@@ -237,18 +479,115 @@
       });
     }
 
+    // confirmPayment / confirmSetup with the Payment Element (or a saved
+    // payment method), then 3-D Secure, then the return_url unless
+    // redirect: 'if_required' and nothing needed a redirect.
+    function confirmWithElements(opts, prefix) {
+      opts = opts || {};
+      var isSetup = prefix === 'seti';
+      var group = opts.elements;
+      var confirmParams = opts.confirmParams || {};
+      var clientSecret = opts.clientSecret;
+      if (!clientSecret) {
+        return Promise.resolve({error: {type: 'integration_error', message: 'Pass the clientSecret of the intent to confirm.'}});
+      }
+      var id;
+      try { id = intentId(clientSecret, prefix); } catch (e) { return Promise.resolve({error: {type: 'integration_error', message: e.message}}); }
+      var params = {client_secret: clientSecret};
+      if (group instanceof ElementsGroup) {
+        var problem = group._checked();
+        if (problem) return Promise.resolve({error: problem});
+        params.payment_method_data = paymentElementData(group._payment, confirmParams.payment_method_data);
+      } else if (confirmParams.payment_method) {
+        params.payment_method = confirmParams.payment_method;
+      }
+      if (confirmParams.return_url) params.return_url = confirmParams.return_url;
+      var path = (isSetup ? '/v1/setup_intents/' : '/v1/payment_intents/') + id;
+      return request('POST', path + '/confirm', key, params).then(function (r) {
+        if (r.error) return {error: r.error};
+        var intent = r.object;
+        var next = intent.status === 'requires_action'
+          ? stripe.handleNextAction({clientSecret: clientSecret})
+          : Promise.resolve(isSetup ? {setupIntent: intent} : {paymentIntent: intent});
+        return next.then(function (result) {
+          if (result.error || opts.redirect === 'if_required' || !confirmParams.return_url) return result;
+          var done = result.paymentIntent || result.setupIntent;
+          var back = confirmParams.return_url + (confirmParams.return_url.indexOf('?') < 0 ? '?' : '&')
+            + (isSetup ? 'setup_intent=' : 'payment_intent=') + encodeURIComponent(done.id)
+            + (isSetup ? '&setup_intent_client_secret=' : '&payment_intent_client_secret=') + encodeURIComponent(clientSecret)
+            + '&redirect_status=' + (done.status === 'succeeded' || done.status === 'processing' || done.status === 'requires_capture' ? 'succeeded' : 'failed');
+          window.location.assign(back);
+          return new Promise(function () {});
+        });
+      });
+    }
+
     var stripe = {
-      elements: function () {
-        var created = null;
-        return {
-          create: function (type, opts) {
-            if (type !== 'card') throw new Error('The payforms sandbox mock supports the combined \'card\' element only.');
-            if (created && !created._destroyed) throw new Error('Can only create one Element of type card.');
-            created = new CardElement(type, opts);
-            return created;
-          },
-          getElement: function (type) { return type === 'card' ? created : null; }
-        };
+      elements: function (options) {
+        return new ElementsGroup(stripe, options);
+      },
+
+      createConfirmationToken: function (opts) {
+        var group = opts && opts.elements;
+        if (!(group instanceof ElementsGroup)) {
+          return Promise.resolve({error: {type: 'integration_error', message: 'createConfirmationToken needs {elements}.'}});
+        }
+        var problem = group._checked();
+        if (problem) return Promise.resolve({error: problem});
+        var params = (opts && opts.params) || {};
+        var body = {payment_method_data: paymentElementData(group._payment, params.payment_method_data)};
+        if (params.return_url) body.return_url = params.return_url;
+        if (params.shipping) body.shipping = params.shipping;
+        var usage = group._options.setupFutureUsage || group._options.setup_future_usage;
+        if (usage) body.setup_future_usage = usage;
+        return request('POST', '/v1/confirmation_tokens', key, body).then(function (r) {
+          return r.error ? {error: r.error} : {confirmationToken: r.object};
+        });
+      },
+
+      handleNextAction: function (opts) {
+        var clientSecret = opts && opts.clientSecret;
+        var isSetup = /^seti_/.test(String(clientSecret || ''));
+        var id = intentId(clientSecret, isSetup ? 'seti' : 'pi');
+        var path = (isSetup ? '/v1/setup_intents/' : '/v1/payment_intents/') + id;
+        return request('GET', path, key, {client_secret: clientSecret}).then(function (r) {
+          if (r.error) return {error: r.error};
+          var intent = r.object;
+          if (intent.status !== 'requires_action') {
+            return isSetup ? {setupIntent: intent} : {paymentIntent: intent};
+          }
+          var action = intent.next_action || {};
+          if (action.type === 'redirect_to_url' && action.redirect_to_url && action.redirect_to_url.url) {
+            window.location.assign(action.redirect_to_url.url);
+            return new Promise(function () {});
+          }
+          return challenge('3D Secure: do you want to confirm or cancel?').then(function (success) {
+            return request('POST', path + '/_authenticate', key, {client_secret: clientSecret, success: success});
+          }).then(function (a) {
+            if (a.error) return {error: a.error};
+            var done = a.object;
+            var failed = isSetup ? done.last_setup_error : done.last_payment_error;
+            if (done.status === 'requires_payment_method' && failed) {
+              var error = Object.assign({}, failed);
+              if (/_authentication_failure$/.test(failed.code || '')) {
+                // What Stripe.js says to the visitor, not the API's text.
+                error.message = 'We are unable to authenticate your payment method. '
+                  + 'Please choose a different payment method and try again.';
+              }
+              error[isSetup ? 'setup_intent' : 'payment_intent'] = done;
+              return {error: error};
+            }
+            return isSetup ? {setupIntent: done} : {paymentIntent: done};
+          });
+        });
+      },
+
+      confirmPayment: function (opts) {
+        return confirmWithElements(opts, 'pi');
+      },
+
+      confirmSetup: function (opts) {
+        return confirmWithElements(opts, 'seti');
       },
 
       createToken: function (element, data) {

@@ -1,4 +1,5 @@
-// The demo shop's checkout (/checkout) against localstripe in a real browser.
+// The legacy Card Element checkout (/card-checkout, written by the runner with
+// modules/stripe/create_payment_card_form) against localstripe in a real browser.
 // Contract: the card element is mounted in #card-element, the submit button is
 // form#checkout-form button[type=submit]; success lands on /payments showing
 // "$5.99" and "succeeded"; errors show in .form-error.
@@ -14,8 +15,8 @@ async function succeededCharges(localstripe) {
 
 async function openCheckout(newPage, baseUrl) {
   const page = await newPage();
-  const response = await page.goto(`${baseUrl}/checkout`);
-  assert(response.status() === 200, `GET /checkout answered ${response.status()}`);
+  const response = await page.goto(`${baseUrl}/card-checkout`);
+  assert(response.status() === 200, `GET /card-checkout answered ${response.status()}`);
   return page;
 }
 

@@ -263,6 +263,7 @@ export async function startPayforms(dir, localstripe) {
   const bin = payformsBin();
   if (!fs.existsSync(bin)) throw new Error(`${bin} missing: build it first (cargo build)`);
   const app = copyApp(REPO_ROOT, path.join(dir, 'app'));
+  fs.writeFileSync(path.join(app, 'templates', 'pages', 'card_checkout.liquid'), CARD_CHECKOUT_PAGE);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const logPath = path.join(dir, 'payforms.log');
@@ -293,6 +294,83 @@ export async function startPayforms(dir, localstripe) {
     url, logPath, app,
     stop: () => { stopChild(child); pg?.drop(); },
   };
+}
+
+// The legacy Card Element checkout (modules/stripe/create_payment_card_form)
+// on /card-checkout: localstripe's Stripe.js mock has no Payment Element, so
+// localstripe scenarios pay through the compatibility form.
+export const CARD_CHECKOUT_PAGE = `---
+slug: card-checkout
+metadata:
+  title: Checkout (Card Element)
+---
+<h1>Checkout</h1>
+<p>Sticker pack — {{ 599 | pricify_cents: 'USD' }}</p>
+{% parse_json payment_data %}{ "amount": 599, "currency": "usd" }{% endparse_json %}
+{% parse_json payment_config %}{ "button": "Pay $5.99", "redirect_to": "/payments", "form_id": "checkout-form" }{% endparse_json %}
+{% include_form 'modules/stripe/create_payment_card_form', data: payment_data, config: payment_config %}
+`;
+
+export const OPERATOR_PASSWORD = 'browser-operator-password';
+export const API_KEY = 'browser-api-key-0123456789';
+
+// `payforms serve --sandbox` (the README's first command) on a copy of the
+// repository app: no localstripe, the sandbox plays Stripe. An API key (for
+// assertions through GraphQL) and an operator password are the only extras.
+export async function startSandboxServe(dir) {
+  const bin = payformsBin();
+  if (!fs.existsSync(bin)) throw new Error(`${bin} missing: build it first (cargo build)`);
+  const app = copyApp(REPO_ROOT, path.join(dir, 'app'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const logPath = path.join(dir, 'payforms.log');
+  const env = Object.fromEntries(Object.entries(process.env)
+    .filter(([k]) => !k.startsWith('PAYFORMS_') && !k.startsWith('STRIPE_') && k !== 'DATABASE_URL'));
+  Object.assign(env, { PAYFORMS_API_KEYS: API_KEY, PAYFORMS_OPERATOR_PASSWORD: OPERATOR_PASSWORD });
+  const child = spawnLogged(bin, ['serve', '--sandbox', '--app', app, '--bind', `127.0.0.1:${port}`, '--no-watch'],
+    { env, cwd: dir, logPath });
+  await waitHttp('payforms serve --sandbox', child, logPath, `${url}/healthz`, {});
+  return { url, logPath, app, stop: () => stopChild(child) };
+}
+
+// POST /api/graphql with the test API key; the `data`, or throws the errors.
+export async function graphql(baseUrl, query, variables = {}) {
+  const response = await fetch(`${baseUrl}/api/graphql`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await response.json();
+  if (body.errors) throw new Error(`GraphQL: ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
+
+// Stripe's test cards, as the sandbox (and Stripe) treat them.
+export const TEST_CARDS = {
+  visa: '4242 4242 4242 4242',
+  genericDecline: '4000 0000 0000 0002',
+  insufficientFunds: '4000 0000 0000 9995',
+  expired: '4000 0000 0000 0069',
+  incorrectCvc: '4000 0000 0000 0127',
+  threeDS: '4000 0025 0000 3155',
+};
+
+// Fills the sandbox's Payment Element (inputs with data-field number, expiry,
+// cvc, postal_code inside [data-payforms-sandbox=payment-element]) and, unless
+// submit is false, clicks the form's submit button.
+export async function payWithPaymentElement(page, cardNumber, {
+  form = 'form#checkout-form', expiry = '12 / 34', cvc = '123', postalCode = '10115', submit = true, threeDS = null,
+} = {}) {
+  const element = page.locator(`${form} [data-payforms-sandbox="payment-element"]`);
+  await element.locator('input[data-field="number"]').waitFor();
+  await element.locator('input[data-field="number"]').fill(cardNumber);
+  await element.locator('input[data-field="expiry"]').fill(expiry);
+  await element.locator('input[data-field="cvc"]').fill(cvc);
+  const postal = element.locator('input[data-field="postal_code"]');
+  if (await postal.count()) await postal.fill(postalCode);
+  if (!submit) return;
+  await page.locator(`${form} button[type=submit]`).click();
+  if (threeDS) await answer3DS(page, threeDS === 'complete');
 }
 
 export function tempDir(prefix) {

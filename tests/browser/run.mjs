@@ -17,7 +17,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
-  launchBrowser, newPage, openPages, startLocalstripe, startPayforms, localstripeApi, tempDir, logTail,
+  launchBrowser, newPage, openPages, startLocalstripe, startPayforms, startSandboxServe, localstripeApi, tempDir,
+  logTail, graphql,
 } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -40,7 +41,10 @@ async function loadScenarios() {
     const mod = await import(pathToFileURL(path.join(here, file)).href);
     const named = mod.scenarios ?? (mod.run ? { [file.replace(/\.test\.mjs$/, '')]: mod.run } : {});
     if (Object.keys(named).length === 0) throw new Error(`${file} exports neither run nor scenarios`);
-    for (const [name, fn] of Object.entries(named)) all.push({ id: `${file}: ${name}`, fn });
+    // `export const peer = 'sandbox'`: the scenarios run on `payforms serve
+    // --sandbox`; otherwise on localstripe.
+    const peer = mod.peer === 'sandbox' ? 'sandbox' : 'localstripe';
+    for (const [name, fn] of Object.entries(named)) all.push({ id: `${file}: ${name}`, fn, peer });
   }
   return all.filter((s) => filters.length === 0 || filters.some((f) => s.id.includes(f)));
 }
@@ -72,7 +76,10 @@ async function runScenario(browser, scenario) {
   let payforms = null;
   const started = Date.now();
   try {
-    if (external) {
+    if (scenario.peer === 'sandbox') {
+      payforms = await startSandboxServe(dir);
+      running.add(payforms.stop);
+    } else if (external) {
       localstripe = { url: process.env.LOCALSTRIPE_URL, api: localstripeApi(process.env.LOCALSTRIPE_URL) };
       payforms = { url: process.env.PAYFORMS_URL };
     } else {
@@ -83,8 +90,9 @@ async function runScenario(browser, scenario) {
     }
     await withTimeout(scenario.fn({
       baseUrl: payforms.url,
-      localstripeUrl: localstripe.url,
-      localstripe: localstripe.api,
+      localstripeUrl: localstripe?.url,
+      localstripe: localstripe?.api,
+      graphql: (query, variables) => graphql(payforms.url, query, variables),
       browser,
       newPage: () => newPage(browser),
     }), timeoutMs, scenario.id);

@@ -1,4 +1,4 @@
-// 3-D Secure on the demo checkout against localstripe: the PaymentIntent waits
+// 3-D Secure on the legacy Card Element checkout (/card-checkout) against localstripe: the PaymentIntent waits
 // in requires_action, the browser authenticates it (confirmCardPayment), and
 // the payment becomes paid through the payment_intent.succeeded webhook that
 // localstripe delivers, signed, to /webhooks/stripe.
@@ -12,7 +12,7 @@ async function paymentsPage(page, baseUrl) {
 export const scenarios = {
   async 'a 3-D Secure payment finishes through payment_intent.succeeded'({ baseUrl, localstripe, newPage }) {
     const page = await newPage();
-    await page.goto(`${baseUrl}/checkout`);
+    await page.goto(`${baseUrl}/card-checkout`);
     await payWithCard(page, CARDS.threeDS, { threeDS: 'complete' });
     await page.waitForURL((url) => url.pathname === '/payments', { timeout: 20000 });
 
@@ -30,11 +30,11 @@ export const scenarios = {
 
   async 'failed authentication charges nothing and says so'({ baseUrl, localstripe, newPage }) {
     const page = await newPage();
-    await page.goto(`${baseUrl}/checkout`);
+    await page.goto(`${baseUrl}/card-checkout`);
     await payWithCard(page, CARDS.threeDS, { threeDS: 'fail' });
     const error = page.locator('.form-error', { hasText: 'authenticate' });
     await error.first().waitFor({ timeout: 20000 });
-    assert(new URL(page.url()).pathname === '/checkout', 'the visitor stays on the checkout');
+    assert(new URL(page.url()).pathname === '/card-checkout', 'the visitor stays on the checkout');
     const paid = (await localstripe.listAll('/v1/payment_intents')).filter((pi) => pi.status === 'succeeded');
     assert(paid.length === 0, `nothing was charged (found ${paid.length} succeeded)`);
   },

@@ -3,7 +3,14 @@
  *
  * Each partial renders a `[data-payforms-stripe]` box inside a payforms
  * `{% form %}`; its data attributes say what to do:
- *   [data-payforms-card]         an element inside the box: mount a Stripe card
+ *   [data-payforms-payment-element]  an element inside the box: mount Stripe's
+ *                                Payment Element there (data-mode payment|setup,
+ *                                data-amount, data-currency, data-capture-method)
+ *                                and, on submit, turn what was typed into a
+ *                                ConfirmationToken posted in `form[source]`; a
+ *                                stored record that still needs the customer
+ *                                (3-D Secure) is finished with handleNextAction
+ *   [data-payforms-card]         (legacy) an element inside the box: mount a Stripe card
  *                                element there and, on submit, turn the card into
  *                                a token (the card number never reaches the
  *                                server) posted in `form[source]`
@@ -121,17 +128,20 @@
     }
     form.setAttribute('data-payforms-stripe-ready', 'true');
     var cardBox = box.querySelector('[data-payforms-card]');
+    var elementBox = box.querySelector('[data-payforms-payment-element]');
     var options = {};
-    [box.dataset, cardBox ? cardBox.dataset : {}].forEach(function (set) {
+    [box.dataset, cardBox ? cardBox.dataset : {}, elementBox ? elementBox.dataset : {}].forEach(function (set) {
       Object.keys(set).forEach(function (key) { options[key] = set[key]; });
     });
-    var wantsCard = !!cardBox;
+    var wantsElement = !!elementBox;
+    var wantsCard = !!cardBox || wantsElement;
     var wantsAuthentication = options.confirmPayment === 'true';
     var viaJson = wantsCard || wantsAuthentication || !!options.redirect;
     var errorBox = box.querySelector('[data-payforms-error]');
     var buttons = Array.prototype.slice.call(form.querySelectorAll('button[type=submit], input[type=submit]'));
     var stripe = null;
     var card = null;
+    var elements = null;
     var busy = false;
 
     function showError(message) {
@@ -160,7 +170,21 @@
       setBusy(true);
       ready = loadStripe(options.jsUrl).then(function (Stripe) {
         stripe = stripeClient(Stripe, options.publishableKey);
-        if (wantsCard) {
+        if (wantsElement) {
+          var elementOptions = {
+            mode: options.mode === 'setup' ? 'setup' : 'payment',
+            currency: options.currency,
+            appearance: { theme: 'stripe', variables: { colorPrimary: '#0a7c4a', borderRadius: '6px' } }
+          };
+          if (elementOptions.mode === 'payment') {
+            elementOptions.amount = Number(options.amount);
+          }
+          if (options.captureMethod) {
+            elementOptions.captureMethod = options.captureMethod;
+          }
+          elements = stripe.elements(elementOptions);
+          elements.create('payment', { layout: 'tabs' }).mount(elementBox);
+        } else if (cardBox) {
           card = stripe.elements().create('card', { hidePostalCode: options.requireZip !== 'true' });
           card.mount(cardBox);
         }
@@ -170,7 +194,29 @@
       });
     }
 
+    // The Payment Element: validate, then a ConfirmationToken the server
+    // confirms the intent with.
+    function confirmationToken() {
+      return Promise.resolve(elements.submit()).then(function (submitted) {
+        if (submitted && submitted.error) {
+          throw new Error(errorText(submitted.error, 'Please check your payment details.'));
+        }
+        return stripe.createConfirmationToken({ elements: elements });
+      }).then(function (outcome) {
+        if (!outcome || outcome.error || !outcome.confirmationToken) {
+          throw new Error(errorText(outcome && outcome.error, 'Please check your payment details.'));
+        }
+        var field = form.querySelector('input[name="form[source]"]');
+        if (field) {
+          field.value = outcome.confirmationToken.id;
+        }
+      });
+    }
+
     function tokenize() {
+      if (elements) {
+        return confirmationToken();
+      }
       if (!card) {
         return Promise.resolve();
       }
@@ -213,11 +259,14 @@
       if (!wantsAuthentication || !needsCustomer || !stripe) {
         return Promise.resolve();
       }
-      return Promise.resolve(stripe.confirmCardPayment(record.client_secret)).then(function (outcome) {
+      var action = elements
+        ? stripe.handleNextAction({ clientSecret: record.client_secret })
+        : stripe.confirmCardPayment(record.client_secret);
+      return Promise.resolve(action).then(function (outcome) {
         if (outcome && outcome.error) {
           throw new Error(errorText(outcome.error, 'Your bank did not authenticate this payment.'));
         }
-        var intent = outcome && outcome.paymentIntent;
+        var intent = outcome && (outcome.paymentIntent || outcome.setupIntent);
         var done = ['succeeded', 'requires_capture', 'processing'];
         if (intent && done.indexOf(intent.status) < 0) {
           throw new Error('Your bank did not authenticate this payment; your card was not charged.');

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod balance;
 pub mod charges;
 pub mod checkout;
+pub mod confirmation_tokens;
 pub mod customers;
 pub mod events;
 pub mod invoices;
@@ -37,6 +38,7 @@ pub fn all_routes() -> Vec<ApiRoute> {
         sources::ROUTES,
         payment_methods::ROUTES,
         tokens::ROUTES,
+        confirmation_tokens::ROUTES,
         payment_intents::ROUTES,
         charges::ROUTES,
         refunds::ROUTES,

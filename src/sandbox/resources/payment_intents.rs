@@ -15,7 +15,7 @@ use super::super::money;
 use super::super::params::Params;
 use super::super::state::State;
 use super::charges::{self, ChargeOutcome, ChargeRequest};
-use super::{customers, invoices, list_of, payment_methods, refunds};
+use super::{confirmation_tokens, customers, invoices, list_of, payment_methods, refunds};
 
 pub const ROUTES: &[ApiRoute] = &[
     post("/payment_intents", create),
@@ -119,6 +119,7 @@ pub fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         "customer",
         "payment_method",
         "payment_method_data",
+        "confirmation_token",
         "payment_method_types",
         "payment_method_options",
         "automatic_payment_methods",
@@ -153,6 +154,12 @@ pub fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         return Err(ApiError::invalid_param(
             "off_session",
             "You can only pass off_session when confirm=true.",
+        ));
+    }
+    if p.has("confirmation_token") && !confirm {
+        return Err(ApiError::invalid_param(
+            "confirmation_token",
+            "You can only pass confirmation_token when confirm=true.",
         ));
     }
     if p.has("return_url") && !confirm {
@@ -205,11 +212,12 @@ pub fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     if let Some(obo) = p.str("on_behalf_of")? {
         pi["on_behalf_of"] = json!(obo);
     }
-    set_payment_method(state, call, &mut pi, p)?;
+    let token_return_url = set_payment_method(state, call, &mut pi, p)?;
     state.objects.replace(pi.clone());
     if confirm {
         let off_session = off_session_flag(p)?;
-        return confirm_intent(state, call, pi, off_session, p.str("return_url")?);
+        let return_url = p.str("return_url")?.or(token_return_url);
+        return confirm_intent(state, call, pi, off_session, return_url);
     }
     Ok(pi)
 }
@@ -251,9 +259,25 @@ fn apply_fields(state: &State, call: &Call, pi: &mut Value) -> Result<(), ApiErr
     Ok(())
 }
 
-/// Take `payment_method` (an id or magic id) or `payment_method_data`.
-fn set_payment_method(state: &mut State, call: &Call, pi: &mut Value, p: &Params) -> Result<(), ApiError> {
-    let pm = if let Some(id) = p.str("payment_method")? {
+/// Take `payment_method` (an id or magic id), `payment_method_data` or a
+/// `confirmation_token` (whose return URL, if any, is given back).
+fn set_payment_method(state: &mut State, call: &Call, pi: &mut Value, p: &Params) -> Result<Option<String>, ApiError> {
+    let mut return_url = None;
+    let pm = if let Some(token) = p.str("confirmation_token")? {
+        if p.has("payment_method") || p.has("payment_method_data") {
+            return Err(ApiError::invalid_param(
+                "confirmation_token",
+                "You cannot pass confirmation_token together with payment_method or payment_method_data.",
+            ));
+        }
+        let id = pi["id"].as_str().unwrap_or_default().to_string();
+        let confirmation = confirmation_tokens::use_for(state, call, &token, &id)?;
+        return_url = confirmation.return_url;
+        if let Some(usage) = confirmation.setup_future_usage {
+            pi["setup_future_usage"] = json!(usage);
+        }
+        Some(confirmation.payment_method)
+    } else if let Some(id) = p.str("payment_method")? {
         Some(payment_methods::resolve(state, call, &id, "payment_method")?)
     } else if let Some(data) = p.hash("payment_method_data")? {
         data.allow(&["type", "card", "billing_details", "metadata"])?;
@@ -273,7 +297,7 @@ fn set_payment_method(state: &mut State, call: &Call, pi: &mut Value, p: &Params
         None
     };
     let Some(pm) = pm else {
-        return Ok(());
+        return Ok(return_url);
     };
     if let (Some(owner), Some(customer)) = (pm["customer"].as_str(), pi["customer"].as_str()) {
         if owner != customer {
@@ -290,7 +314,7 @@ fn set_payment_method(state: &mut State, call: &Call, pi: &mut Value, p: &Params
     if pi["status"] == "requires_payment_method" {
         pi["status"] = json!("requires_confirmation");
     }
-    Ok(())
+    Ok(return_url)
 }
 
 /// Confirm: charge the card, or stop for 3-D Secure, or fail with 402.
@@ -465,6 +489,7 @@ fn confirm_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     p.allow(&[
         "payment_method",
         "payment_method_data",
+        "confirmation_token",
         "payment_method_options",
         "payment_method_types",
         "off_session",
@@ -481,12 +506,14 @@ fn confirm_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     let mut pi = fetch(state, call, call.path("id"))?;
     call.check_client_secret(&pi, "PaymentIntent")?;
     let status = pi["status"].as_str().unwrap_or_default().to_string();
-    if (p.has("payment_method") || p.has("payment_method_data")) && CONFIRMABLE.contains(&status.as_str()) {
+    let mut token_return_url = None;
+    let new_method = p.has("payment_method") || p.has("payment_method_data") || p.has("confirmation_token");
+    if new_method && CONFIRMABLE.contains(&status.as_str()) {
         if status == "requires_action" {
             // A new payment method starts the attempt over.
             pi["status"] = json!("requires_payment_method");
         }
-        set_payment_method(state, call, &mut pi, p)?;
+        token_return_url = set_payment_method(state, call, &mut pi, p)?;
     }
     if p.has("setup_future_usage") {
         pi["setup_future_usage"] = json!(p.choice("setup_future_usage", &["on_session", "off_session"])?);
@@ -498,7 +525,8 @@ fn confirm_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         pi["capture_method"] = json!(method);
     }
     state.objects.replace(pi.clone());
-    confirm_intent(state, call, pi, off_session_flag(p)?, p.str("return_url")?)
+    let return_url = p.str("return_url")?.or(token_return_url);
+    confirm_intent(state, call, pi, off_session_flag(p)?, return_url)
 }
 
 /// The visitor's 3-D Secure answer (the Stripe.js mock and the hosted

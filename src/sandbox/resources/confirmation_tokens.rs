@@ -1,0 +1,256 @@
+//! ConfirmationTokens: what Stripe.js's `createConfirmationToken` makes of
+//! the Payment Element (with the publishable key), so the server can create
+//! and confirm an intent with `confirmation_token` in one call. Also the
+//! server-side test helper, and retrieve. Each token is used once and
+//! expires after 12 hours.
+
+use serde_json::{json, Value};
+
+use super::super::api_error::ApiError;
+use super::super::endpoint::{get, post, ApiRoute, Call};
+use super::super::ids;
+use super::super::params::Params;
+use super::super::state::State;
+use super::payment_methods;
+
+pub const ROUTES: &[ApiRoute] = &[
+    post("/confirmation_tokens", create).public(),
+    post("/test_helpers/confirmation_tokens", create),
+    get("/confirmation_tokens/{id}", retrieve),
+];
+
+/// How long a token may wait before it is used.
+const LIFETIME_SECS: i64 = 12 * 3600;
+
+fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
+    let p = &call.params;
+    p.allow(&[
+        "payment_method",
+        "payment_method_data",
+        "return_url",
+        "setup_future_usage",
+        "shipping",
+        // Stripe.js sends these with every request.
+        "key",
+        "payment_user_agent",
+    ])?;
+    let (card, billing) = if let Some(id) = p.str("payment_method")? {
+        let pm = payment_methods::resolve(state, call, &id, "payment_method")?;
+        let card = payment_methods::card_of(state, pm["id"].as_str().unwrap_or_default())?;
+        (card, pm["billing_details"].clone())
+    } else {
+        let data = p
+            .hash("payment_method_data")?
+            .ok_or_else(|| ApiError::missing_param("payment_method_data"))?;
+        read_payment_method_data(state, call, &data)?
+    };
+    let id = ids::new_id("ctoken_");
+    let token = json!({
+        "id": id,
+        "object": "confirmation_token",
+        "created": call.now,
+        "expires_at": call.now + LIFETIME_SECS,
+        "livemode": false,
+        "mandate_data": null,
+        "payment_intent": null,
+        "payment_method_options": null,
+        "payment_method_preview": {
+            "allow_redisplay": "unspecified",
+            "billing_details": billing,
+            "card": card.payment_method_json(),
+            "customer": null,
+            "type": "card"
+        },
+        "return_url": p.str("return_url")?,
+        "setup_future_usage": p.choice("setup_future_usage", &["on_session", "off_session"])?,
+        "setup_intent": null,
+        "shipping": p.plain_hash("shipping")?,
+        "use_stripe_sdk": true
+    });
+    state.cards.insert(id, card);
+    state.objects.insert(call.owner(), token.clone());
+    Ok(token)
+}
+
+fn read_payment_method_data(
+    state: &mut State,
+    call: &Call,
+    data: &Params,
+) -> Result<(super::super::cards::Card, Value), ApiError> {
+    data.allow(&["type", "card", "billing_details", "metadata", "allow_redisplay"])?;
+    let kind = data.required_str("type")?;
+    if kind != "card" {
+        return Err(ApiError::invalid_param(
+            "payment_method_data[type]",
+            format!("The payment method type {kind} is not supported by the payforms sandbox (card only)."),
+        ));
+    }
+    let card_params = data
+        .hash("card")?
+        .ok_or_else(|| ApiError::missing_param("payment_method_data[card]"))?;
+    let card = payment_methods::card_from_params(state, call, &card_params)?;
+    let billing = payment_methods::billing_details(data.hash("billing_details")?)?;
+    Ok((card, billing))
+}
+
+fn retrieve(state: &mut State, call: &Call) -> Result<Value, ApiError> {
+    call.params.allow(&[])?;
+    state.objects.fetch(
+        call.owner(),
+        "confirmation_token",
+        "confirmation token",
+        call.path("id"),
+        "id",
+    )
+}
+
+/// What confirming an intent with a token gives it.
+pub struct Confirmation {
+    /// The new PaymentMethod made from the token.
+    pub payment_method: Value,
+    pub return_url: Option<String>,
+    pub setup_future_usage: Option<String>,
+}
+
+/// Use `token` for the intent `intent_id` (`payment_intent` or
+/// `setup_intent` by its prefix): a new PaymentMethod from what the visitor
+/// entered. A token is used once and only before it expires.
+pub fn use_for(state: &mut State, call: &Call, token: &str, intent_id: &str) -> Result<Confirmation, ApiError> {
+    let mut stored = state
+        .objects
+        .fetch(
+            call.owner(),
+            "confirmation_token",
+            "confirmation token",
+            token,
+            "confirmation_token",
+        )
+        .map_err(|_| ApiError::no_such("ConfirmationToken", token, "confirmation_token"))?;
+    if !stored["payment_intent"].is_null() || !stored["setup_intent"].is_null() {
+        return Err(ApiError::invalid(format!(
+            "This ConfirmationToken ({token}) has already been used to confirm an intent."
+        ))
+        .with_code("confirmation_token_already_used")
+        .with_param("confirmation_token"));
+    }
+    if stored["expires_at"].as_i64().unwrap_or(0) < call.now {
+        return Err(
+            ApiError::invalid(format!("This ConfirmationToken ({token}) has expired."))
+                .with_param("confirmation_token"),
+        );
+    }
+    let card = payment_methods::card_of(state, token)?;
+    let billing = stored["payment_method_preview"]["billing_details"].clone();
+    let payment_method = payment_methods::store(state, call, card, billing);
+    let field = if intent_id.starts_with("seti_") {
+        "setup_intent"
+    } else {
+        "payment_intent"
+    };
+    stored[field] = json!(intent_id);
+    state.objects.replace(stored.clone());
+    Ok(Confirmation {
+        payment_method,
+        return_url: stored["return_url"].as_str().map(str::to_string),
+        setup_future_usage: stored["setup_future_usage"].as_str().map(str::to_string),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::test_support::TestApp;
+
+    const FROM_STRIPE_JS: &str = "payment_method_data[type]=card&payment_method_data[card][number]=4242424242424242\
+        &payment_method_data[card][exp_month]=12&payment_method_data[card][exp_year]=2041&payment_method_data[card][cvc]=123\
+        &payment_method_data[billing_details][name]=Jenny&key=pk_test_sandbox&payment_user_agent=mock";
+
+    #[actix_web::test]
+    async fn stripe_js_creates_a_token_the_server_reads() {
+        let app = TestApp::new().await;
+        let token = app
+            .post_unauthenticated("/v1/confirmation_tokens", FROM_STRIPE_JS)
+            .await;
+        assert_eq!(token.status, 200, "{}", token.body);
+        let id = token.body["id"].as_str().unwrap().to_string();
+        assert!(id.starts_with("ctoken_"));
+        assert_eq!(token.body["payment_method_preview"]["card"]["last4"], "4242");
+        assert_eq!(token.body["payment_method_preview"]["billing_details"]["name"], "Jenny");
+        assert!(token.body.to_string().find("4242424242424242").is_none());
+        let got = app.get(&format!("/v1/confirmation_tokens/{id}")).await;
+        assert_eq!(got.body["id"], id.as_str());
+        // Only with the secret key.
+        let anonymous = app
+            .get_with_key(&format!("/v1/confirmation_tokens/{id}"), "pk_test_sandbox")
+            .await;
+        assert_ne!(anonymous.status, 200);
+    }
+
+    #[actix_web::test]
+    async fn a_payment_intent_is_created_and_confirmed_with_it_once() {
+        let app = TestApp::new().await;
+        let id = app
+            .post_unauthenticated("/v1/confirmation_tokens", FROM_STRIPE_JS)
+            .await
+            .body["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let pi = app
+            .post(
+                "/v1/payment_intents",
+                &format!("amount=599&currency=usd&confirm=true&confirmation_token={id}&automatic_payment_methods[enabled]=true"),
+            )
+            .await;
+        assert_eq!(pi.status, 200, "{}", pi.body);
+        assert_eq!(pi.body["status"], "succeeded");
+        assert!(pi.body["payment_method"].as_str().unwrap().starts_with("pm_"));
+        let used = app.get(&format!("/v1/confirmation_tokens/{id}")).await;
+        assert_eq!(used.body["payment_intent"], pi.body["id"]);
+        let again = app
+            .post(
+                "/v1/payment_intents",
+                &format!("amount=599&currency=usd&confirm=true&confirmation_token={id}"),
+            )
+            .await;
+        assert_eq!(again.status, 400);
+        assert_eq!(again.body["error"]["code"], "confirmation_token_already_used");
+    }
+
+    #[actix_web::test]
+    async fn declines_and_authentication_follow_the_test_cards() {
+        let app = TestApp::new().await;
+        for (number, status, code) in [
+            ("4000000000000002", 402, "generic_decline"),
+            ("4000000000009995", 402, "insufficient_funds"),
+            ("4000002500003155", 200, ""),
+        ] {
+            let body = FROM_STRIPE_JS.replace("4242424242424242", number);
+            let id = app.post_unauthenticated("/v1/confirmation_tokens", &body).await.body["id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let pi = app
+                .post(
+                    "/v1/payment_intents",
+                    &format!("amount=599&currency=usd&confirm=true&confirmation_token={id}"),
+                )
+                .await;
+            assert_eq!(pi.status, status, "{number}: {}", pi.body);
+            if status == 402 {
+                assert_eq!(pi.body["error"]["decline_code"], code, "{}", pi.body);
+                assert_eq!(pi.body["error"]["payment_intent"]["status"], "requires_payment_method");
+            } else {
+                assert_eq!(pi.body["status"], "requires_action");
+                assert_eq!(pi.body["next_action"]["type"], "use_stripe_sdk");
+            }
+        }
+        let unknown = app
+            .post(
+                "/v1/payment_intents",
+                "amount=599&currency=usd&confirm=true&confirmation_token=ctoken_nope",
+            )
+            .await;
+        assert_eq!(unknown.body["error"]["code"], "resource_missing", "{}", unknown.body);
+        assert_eq!(unknown.body["error"]["param"], "confirmation_token");
+    }
+}

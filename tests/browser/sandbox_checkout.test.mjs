@@ -1,0 +1,118 @@
+// The demo shop's /checkout on `payforms serve --sandbox` (the README's first
+// command), paying through the Payment Element: Stripe.js (the sandbox's)
+// makes a ConfirmationToken, payforms creates and confirms the PaymentIntent
+// with it, 3-D Secure is finished with handleNextAction.
+import { assert, TEST_CARDS, formValues, payWithPaymentElement, waitFor } from './lib.mjs';
+
+export const peer = 'sandbox';
+
+async function openCheckout(newPage, baseUrl) {
+  const page = await newPage();
+  const response = await page.goto(`${baseUrl}/checkout`);
+  assert(response.status() === 200, `GET /checkout answered ${response.status()}`);
+  return page;
+}
+
+async function payments(graphql) {
+  const data = await graphql('{ payments(first: 50) { nodes { gatewayId state amount currency } } }');
+  return data.payments.nodes;
+}
+
+async function succeeded(graphql) {
+  return (await payments(graphql)).filter((p) => p.state === 'succeeded');
+}
+
+async function expectPaymentsPage(page) {
+  await page.waitForURL((url) => url.pathname === '/payments', { timeout: 20000 });
+  const html = await page.content();
+  assert(html.includes('$5.99'), '/payments shows $5.99');
+}
+
+export const scenarios = {
+  async 'pays $5.99 with 4242 through the Payment Element'({ baseUrl, graphql, newPage }) {
+    const page = await openCheckout(newPage, baseUrl);
+    await payWithPaymentElement(page, TEST_CARDS.visa);
+    await expectPaymentsPage(page);
+    const paid = await waitFor('the payment to be stored as succeeded', async () => {
+      const list = await succeeded(graphql);
+      return list.length ? list : null;
+    });
+    assert(paid.length === 1, `one succeeded payment (found ${paid.length})`);
+    assert(paid[0].amount === 599 && paid[0].currency === 'usd', `599 usd (got ${JSON.stringify(paid[0])})`);
+    assert(paid[0].gatewayId.startsWith('pi_'), `a PaymentIntent (got ${paid[0].gatewayId})`);
+    await page.screenshot({ path: `${process.env.PAYFORMS_BROWSER_SHOTS || '/tmp'}/sandbox-paid.png`, fullPage: true });
+  },
+
+  async 'each decline card shows its own message and nothing is paid'({ baseUrl, graphql, newPage }) {
+    for (const [card, message] of [
+      [TEST_CARDS.genericDecline, 'Your card was declined'],
+      [TEST_CARDS.insufficientFunds, 'Insufficient funds'],
+      [TEST_CARDS.expired, 'Card has expired'],
+      [TEST_CARDS.incorrectCvc, 'Incorrect CVC code'],
+    ]) {
+      const page = await openCheckout(newPage, baseUrl);
+      await payWithPaymentElement(page, card);
+      const error = page.locator('.form-error', { hasText: message });
+      await error.first().waitFor({ timeout: 20000 });
+      const text = (await error.first().innerText()).trim();
+      assert(text === message, `${card}: the message is exactly "${message}" (got "${text}")`);
+      assert(new URL(page.url()).pathname === '/checkout', `${card}: the visitor stays on the checkout`);
+      // The same page can try another card at once.
+      await payWithPaymentElement(page, TEST_CARDS.visa);
+      await expectPaymentsPage(page);
+    }
+    const paid = await succeeded(graphql);
+    assert(paid.length === 4, `only the four retries with 4242 are paid (found ${paid.length})`);
+    const failed = (await payments(graphql)).filter((p) => p.state !== 'succeeded');
+    assert(failed.every((p) => p.state !== 'succeeded'), 'declined attempts are never stored as paid');
+  },
+
+  async 'an incomplete card is refused in the browser before anything is sent'({ baseUrl, graphql, newPage }) {
+    const page = await openCheckout(newPage, baseUrl);
+    await payWithPaymentElement(page, '4242 4242 4242 4241');
+    await page.locator('.form-error', { hasText: 'Your card number is invalid.' }).first().waitFor();
+    await payWithPaymentElement(page, TEST_CARDS.visa, { cvc: '' });
+    await page.locator('.form-error', { hasText: "Your card's security code is incomplete." }).first().waitFor();
+    assert((await payments(graphql)).length === 0, 'nothing reached payforms');
+  },
+
+  async '3-D Secure completed pays, failed pays nothing'({ baseUrl, graphql, newPage }) {
+    const page = await openCheckout(newPage, baseUrl);
+    await payWithPaymentElement(page, TEST_CARDS.threeDS, { threeDS: 'fail' });
+    await page.locator('.form-error', { hasText: 'authenticate' }).first().waitFor({ timeout: 20000 });
+    assert(new URL(page.url()).pathname === '/checkout', 'a failed authentication stays on the checkout');
+    assert((await succeeded(graphql)).length === 0, 'a failed authentication charges nothing');
+
+    await payWithPaymentElement(page, TEST_CARDS.threeDS, { threeDS: 'complete' });
+    await expectPaymentsPage(page);
+    const paid = await waitFor('the authenticated payment to be succeeded (webhook)', async () => {
+      const list = await succeeded(graphql);
+      return list.length ? list : null;
+    }, { timeout: 20000, interval: 300 });
+    assert(paid.length === 1, `one succeeded payment after authentication (found ${paid.length})`);
+  },
+
+  async 'the same rendered form submitted twice charges once'({ baseUrl, graphql, newPage }) {
+    const page = await openCheckout(newPage, baseUrl);
+    const rendered = await formValues(page);
+    let firstPost = null;
+    page.on('request', (request) => {
+      if (!firstPost && request.method() === 'POST' && request.url().startsWith(`${baseUrl}/forms/`)) {
+        const headers = Object.fromEntries(Object.entries(request.headers())
+          .filter(([name]) => !['content-length', 'host', 'cookie'].includes(name.toLowerCase())));
+        firstPost = { url: request.url(), headers, body: request.postDataBuffer() };
+      }
+    });
+    await payWithPaymentElement(page, TEST_CARDS.visa);
+    await expectPaymentsPage(page);
+    assert(firstPost, 'the checkout posted to payforms');
+    assert(rendered.idempotency_key, 'the form carries an idempotency key');
+    const replay = await page.context().request.fetch(firstPost.url, {
+      method: 'POST', headers: firstPost.headers, data: firstPost.body, maxRedirects: 0,
+    });
+    assert(replay.status() < 500, `the replayed post answered ${replay.status()}`);
+    await new Promise((r) => setTimeout(r, 1000));
+    const paid = await succeeded(graphql);
+    assert(paid.length === 1, `still exactly one succeeded payment (found ${paid.length})`);
+  },
+};
