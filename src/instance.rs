@@ -26,6 +26,8 @@ pub struct Instance {
     current: ArcSwap<Loaded>,
     /// Sends request types to gateways; set once the gateway layer starts.
     dispatcher: ArcSwap<Option<Arc<dyn RequestDispatcher>>>,
+    /// Which operator sign-ins still count (sign-out ends them all).
+    pub operator_sessions: crate::operator::Sessions,
 }
 
 impl Instance {
@@ -33,8 +35,10 @@ impl Instance {
     pub fn start(settings: Settings, store: Store) -> Result<Arc<Instance>, Vec<LoadProblem>> {
         let app = App::load(&settings.app_dir)?;
         let graphql = build_graphql(&app, &store, None)?;
+        let operator_sessions = crate::operator::Sessions::load(&store);
         Ok(Arc::new(Instance {
             settings,
+            operator_sessions,
             store,
             current: ArcSwap::from_pointee(Loaded {
                 app,

@@ -139,6 +139,31 @@ fn graphql_nesting_size_and_aliases_are_bounded() {
         .expect("POST nested variables");
     assert_eq!(answer.status(), 400);
 
+    // Fragments that spread each other twice per level: 2 KB asking for
+    // 2^45 fields is refused before anything walks them.
+    let mut doubling = String::from("{ ...F45 }\nfragment F0 on Query { __typename }\n");
+    for i in 1..=45 {
+        doubling.push_str(&format!("fragment F{i} on Query {{ ...F{p} ...F{p} }}\n", p = i - 1));
+    }
+    let started = std::time::Instant::now();
+    let (_, answer) = graphql(&server, &doubling);
+    assert!(
+        first_error(&answer).0.contains("once its fragments are expanded"),
+        "{answer}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "refused at once");
+
+    // An `in` filter of more values than SQL takes parameters.
+    let many: Vec<String> = (0..1_001).map(|i| format!("\"s{i}\"")).collect();
+    let (_, answer) = graphql(
+        &server,
+        &format!(
+            "{{ payments(filter: {{ state: {{ in: [{}] }} }}) {{ totalCount }} }}",
+            many.join(",")
+        ),
+    );
+    assert!(first_error(&answer).0.contains("at most 1000 values"), "{answer}");
+
     // An ordinary query still runs.
     let (status, answer) = graphql(
         &server,
@@ -218,6 +243,44 @@ fn raw_card_numbers_are_refused_and_never_stored_or_logged() {
         );
         assert!(!answer.to_string().contains(CARD), "{answer}");
     }
+    // A card number with its expiry and CVC, or spelled with other
+    // separators, is still a card number.
+    for spelled in [
+        "4242424242424242 1225 123",
+        "4000056655665556-123",
+        "4242.4242.4242.4242",
+        "4242_4242_4242_4242",
+        "4242  4242  4242  4242",
+        "\u{FF14}\u{FF12}\u{FF14}\u{FF12}\u{FF14}\u{FF12}\u{FF14}\u{FF12}\u{FF14}\u{FF12}\u{FF14}\u{FF12}\u{FF14}\u{FF12}\u{FF14}\u{FF12}",
+    ] {
+        let fields = checkout_form(&http, &server);
+        let (status, answer) = post_checkout(&http, &server, fields, &[("form[source]", spelled)]);
+        assert_eq!(status, 422, "{spelled}: {answer}");
+    }
+    // Through GraphQL too: in a variable or a literal, nothing is stored
+    // or sent.
+    for (query, variables) in [
+        (
+            "mutation($d: String) { createPayment(input: { description: $d }) { id } }",
+            json!({ "d": "4111 1111 1111 1111" }),
+        ),
+        (
+            r#"mutation { createPayment(input: { description: "4111111111111111" }) { id } }"#,
+            json!({}),
+        ),
+    ] {
+        let answer: Value = browser()
+            .post(server.url("/api/graphql"))
+            .bearer_auth(API_KEY)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let (message, code) = first_error(&answer);
+        assert!(message.contains("looks like a card number"), "{answer}");
+        assert_eq!(code, "BAD_USER_INPUT");
+    }
     // A string field refuses a group of values even without a card number.
     let fields = checkout_form(&http, &server);
     let (status, answer) = post_checkout(
@@ -238,6 +301,18 @@ fn raw_card_numbers_are_refused_and_never_stored_or_logged() {
     assert!(!contains(&database, b"5555555555554444"));
     let log = server.log_text();
     assert!(!log.contains(CARD) && !log.contains("4242 4242 4242 4242"), "{log}");
+    assert!(
+        !contains(&database, b"4111111111111111") && !log.contains("4111"),
+        "{log}"
+    );
+    // Nor does a card number in a path reach the access log.
+    let _ = http.get(server.url("/pay/4242424242424242%2012")).send().unwrap();
+    let _ = http.get(server.url("/4242.4242.4242.4242")).send().unwrap();
+    let log = server.log_text();
+    assert!(
+        !log.contains("4242424242424242") && !log.contains("4242.4242.4242.4242"),
+        "{log}"
+    );
     assert_alive(&mut server);
 }
 
@@ -271,6 +346,8 @@ fn parameters_of_unexpected_types_are_a_400_not_a_500() {
         assert_eq!(page.status(), 400, "{url}");
         assert!(page.text().unwrap().contains("wrong type or content"), "{url}");
     }
+    let head = http.head(server.url("/")).send().unwrap();
+    assert_eq!(head.status(), 200, "HEAD is GET without the body");
     for url in [
         "/payments?page[]=1",
         "/checkout?customer=%00",

@@ -8,7 +8,13 @@ use reqwest::redirect::Policy;
 use support::{form_html, input_values, repo_root, ServerOptions, TestServer};
 
 const PASSWORD: &str = "operator-pass-0123456789";
-const OPERATOR_PAGES: [&str; 4] = ["/refunds", "/authorize", "/saved_cards", "/credit_cards"];
+const OPERATOR_PAGES: [&str; 5] = [
+    "/refunds",
+    "/authorize",
+    "/saved_cards",
+    "/credit_cards",
+    "/subscription",
+];
 
 /// A browser: its own cookies, redirects not followed.
 fn browser() -> Client {
@@ -183,4 +189,86 @@ fn the_session_cookie_is_secure_behind_https() {
         .find(|c| c.starts_with("pf_operator="))
         .expect("a session cookie");
     assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+/// The `pf_operator=…` value a sign-in answer sets.
+fn session_value(response: &Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("pf_operator="))
+        .and_then(|c| c.split(';').next().map(str::to_string))
+        .expect("a session cookie")
+}
+
+#[test]
+fn sign_out_ends_copied_cookies_and_a_restart_keeps_the_session() {
+    let mut server = start(Some(PASSWORD));
+    let http = browser();
+    let signed_in = sign_in(&http, &server, PASSWORD, "/refunds");
+    let cookie = session_value(&signed_in);
+    let with_cookie = |server: &TestServer| {
+        Client::builder()
+            .redirect(Policy::none())
+            .build()
+            .unwrap()
+            .get(server.url("/refunds"))
+            .header("cookie", &cookie)
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(with_cookie(&server), 200, "the copied cookie works while signed in");
+    server.restart();
+    assert_eq!(with_cookie(&server), 200, "a restart keeps the session");
+
+    let page = http.get(server.url("/sign_in")).send().unwrap().text().unwrap();
+    let token = input_values(form_html(&page, "sign-in").unwrap())
+        .into_iter()
+        .find(|(name, _)| name == "authenticity_token")
+        .unwrap()
+        .1;
+    let out = http
+        .post(server.url("/sign_out"))
+        .form(&[("authenticity_token", token.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    assert_eq!(with_cookie(&server), 303, "a copy of the cookie is signed out too");
+    server.restart();
+    assert_eq!(with_cookie(&server), 303, "and stays signed out after a restart");
+}
+
+#[test]
+fn concurrent_guesses_cannot_pass_the_limit() {
+    let server = start(Some(PASSWORD));
+    let http = browser();
+    let fields = sign_in_fields(&http, &server, "/");
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..30)
+            .map(|i| {
+                let (http, fields, server) = (&http, &fields, &server);
+                scope.spawn(move || {
+                    let mut fields = fields.clone();
+                    fields.retain(|(name, _)| name != "password");
+                    fields.push(("password".into(), format!("guess-{i}")));
+                    http.post(server.url("/sign_in"))
+                        .form(&fields)
+                        .send()
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let checked = statuses.iter().filter(|&&s| s == 401).count();
+    assert!(
+        checked <= 5,
+        "at most five passwords checked, not {checked}: {statuses:?}"
+    );
+    assert!(statuses.iter().all(|&s| s == 401 || s == 429), "{statuses:?}");
 }

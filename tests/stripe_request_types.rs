@@ -868,45 +868,28 @@ fn payouts_list_their_transactions(env: &StripeEnv) {
 }
 
 fn webhook_endpoint_secret_is_stored_only_encrypted(env: &StripeEnv) {
-    let endpoint = env.dispatch_ok(
+    // Where Stripe sends events is payforms' own business (its start-up
+    // subscription, tests/webhooks.rs): no API key may create an endpoint.
+    let refused = env.dispatch_err(
         "create_webhook_endpoint",
-        json!({ "url": "https://shop.test/webhooks/stripe", "enabledEvents": ["payment_intent.succeeded", "charge.refunded"] }),
+        json!({ "url": "https://evil.example/steal", "enabledEvents": ["*"] }),
     );
-    let id = text(&endpoint["gateway_id"]);
-    assert!(id.starts_with("we_"), "{endpoint}");
-    assert_eq!(endpoint["url"], "https://shop.test/webhooks/stripe");
-    assert_eq!(
-        endpoint["enabled_events"],
-        json!(["payment_intent.succeeded", "charge.refunded"])
+    assert!(
+        refused["message"].as_str().unwrap_or_default().contains("Unknown"),
+        "{refused}"
     );
-    // The signing secret is kept, but only encrypted.
-    let sealed = text(&endpoint["secret_encrypted"]);
-    assert!(sealed.len() > 20, "{endpoint}");
-    assert!(!endpoint.to_string().contains("whsec_"), "{endpoint}");
-    // Not in the request log either.
+    assert!(env.records("webhookEndpoints", "id", json!({})).is_empty());
     let logged = env.records(
         "gatewayRequests",
         "responseBody",
         json!({ "requestType": { "eq": "modules/stripe/create_webhook_endpoint" } }),
     );
-    assert_eq!(logged.len(), 1);
-    assert!(
-        !logged[0]["responseBody"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("whsec_"),
-        "{logged:?}"
-    );
+    assert!(logged.is_empty(), "nothing was sent: {logged:?}");
 
     env.dispatch_ok("get_webhook_endpoints", json!({}));
     let (status, listed) = env.last_response("get_webhook_endpoints");
     assert_eq!(status, 200);
-    let listed = listed["data"].as_array().unwrap();
-    let remote = listed
-        .iter()
-        .find(|e| e["id"] == id.as_str())
-        .expect("the endpoint is listed");
-    assert_eq!(remote["api_version"], "2020-08-27", "pinned like every call");
+    assert!(listed["data"].as_array().is_some(), "{listed}");
 }
 
 /// Every request type of the brief ships as notification + mapper, pins the

@@ -36,7 +36,7 @@ pub async fn submit_form(
         )
         .into_response();
     }
-    let info = RequestInfo::from_request(&req, &instance.settings);
+    let info = RequestInfo::from_request(&req, &instance);
     let visitor = if info.new_visitor {
         None
     } else {

@@ -19,7 +19,7 @@ use crate::render::redirect::local_path;
 const SIGN_IN_BODY_LIMIT: usize = 4 * 1024;
 
 pub async fn page(req: HttpRequest, instance: web::Data<std::sync::Arc<Instance>>) -> HttpResponse {
-    let info = RequestInfo::from_request(&req, &instance.settings);
+    let info = RequestInfo::from_request(&req, &instance);
     let return_to = query_value(req.query_string(), "return_to");
     let message = if instance.settings.operator_password_hash.is_none() {
         Some("Sign-in is off: set PAYFORMS_OPERATOR_PASSWORD (or operator_password in payforms.toml) and restart.")
@@ -42,7 +42,7 @@ pub async fn sign_in(
     attempts: web::Data<SignInAttempts>,
 ) -> HttpResponse {
     let settings = &instance.settings;
-    let info = RequestInfo::from_request(&req, settings);
+    let info = RequestInfo::from_request(&req, &instance);
     if body.len() > SIGN_IN_BODY_LIMIT {
         return sign_in_page(
             &info,
@@ -71,7 +71,16 @@ pub async fn sign_in(
         .map(|a| a.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let now = chrono::Utc::now().timestamp();
-    if let Err(wait) = attempts.check(address, now) {
+    let Some(_slot) = attempts.start_check() else {
+        let reply = sign_in_page(
+            &info,
+            return_to.as_deref(),
+            Some("Sign-in is busy; try again in a moment."),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        return reply.header("retry-after", "1").into_response();
+    };
+    if let Err(wait) = attempts.reserve(address, now) {
         let mut reply = sign_in_page(
             &info,
             return_to.as_deref(),
@@ -88,7 +97,6 @@ pub async fn sign_in(
         .await
         .unwrap_or(false);
     if !matches {
-        attempts.failed(address, now);
         tracing::warn!(target: "payforms::operator", "failed operator sign-in from {address}");
         return sign_in_page(
             &info,
@@ -107,7 +115,7 @@ pub async fn sign_in(
     };
     redirect_with_flash(&instance, &info, location, &flash)
         .cookie(session_cookie(
-            operator::new_session(settings, now),
+            operator::new_session(settings, now, instance.operator_sessions.generation()),
             info.secure_cookies,
             SESSION_SECONDS,
         ))
@@ -120,7 +128,7 @@ pub async fn sign_out(
     instance: web::Data<std::sync::Arc<Instance>>,
 ) -> HttpResponse {
     let settings = &instance.settings;
-    let info = RequestInfo::from_request(&req, settings);
+    let info = RequestInfo::from_request(&req, &instance);
     let form = String::from_utf8_lossy(&body[..body.len().min(SIGN_IN_BODY_LIMIT)]);
     let token = query_value(&form, "authenticity_token");
     let visitor = (!info.new_visitor).then_some(info.visitor_id.as_str());
@@ -128,6 +136,12 @@ pub async fn sign_out(
         return HttpResponse::Forbidden()
             .content_type("text/plain; charset=utf-8")
             .body("sign-out needs the page's CSRF token");
+    }
+    // Ends the session for every browser, not only this cookie: a copied
+    // cookie stops working too.
+    let ending = instance.get_ref().clone();
+    if let Ok(Err(e)) = web::block(move || ending.operator_sessions.end_all(&ending.store)).await {
+        tracing::error!(target: "payforms::operator", "could not end the operator's sessions: {e}");
     }
     let flash = Flash {
         notice: Some("Signed out.".into()),

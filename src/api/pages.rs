@@ -20,7 +20,7 @@ use crate::render::{self, policies, RenderError};
 /// Every request no other route took.
 pub async fn page(req: HttpRequest, body: web::Bytes, instance: web::Data<Arc<Instance>>) -> HttpResponse {
     let instance = instance.get_ref().clone();
-    let info = RequestInfo::from_request(&req, &instance.settings);
+    let info = RequestInfo::from_request(&req, &instance);
     let mut params = match parse_params(req.query_string()) {
         Ok(params) => params,
         Err(e) => return bad_request(&e.to_string()).into_response(),
@@ -31,10 +31,14 @@ pub async fn page(req: HttpRequest, body: web::Bytes, instance: web::Data<Arc<In
             Err(e) => return bad_request(&e.to_string()).into_response(),
         }
     }
-    let method = req.method().as_str().to_ascii_lowercase();
+    // HEAD is GET without the body (the server drops it).
+    let method = match req.method().as_str().to_ascii_lowercase() {
+        head if head == "head" => "get".to_string(),
+        other => other,
+    };
     let path = req.path().to_string();
     let mut info = info;
-    if method != "get" && method != "head" {
+    if method != "get" {
         // A page that answers POST/PUT/DELETE may change things: only from
         // this site's own pages, with this visitor's CSRF token.
         let token = params

@@ -102,6 +102,40 @@ impl RequestDispatcher for Gateway {
         data: Value,
         idempotency_key: Option<String>,
     ) -> Result<DispatchOutcome, DispatchFailure> {
+        if crate::graphql::is_runtime_only(request_type) {
+            return Err(failure(
+                "FORBIDDEN",
+                format!("request type `{request_type}` is sent only by payforms itself"),
+            ));
+        }
+        self.dispatch_with(request_type, data, idempotency_key, Caller::Visitor)
+    }
+
+    fn dispatch_as_runtime(
+        &self,
+        request_type: &str,
+        data: Value,
+        idempotency_key: Option<String>,
+    ) -> Result<DispatchOutcome, DispatchFailure> {
+        self.dispatch_with(request_type, data, idempotency_key, Caller::Runtime)
+    }
+}
+
+/// Who asked for a dispatch: only the runtime may write its own models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    Runtime,
+    Visitor,
+}
+
+impl Gateway {
+    fn dispatch_with(
+        &self,
+        request_type: &str,
+        data: Value,
+        idempotency_key: Option<String>,
+        caller: Caller,
+    ) -> Result<DispatchOutcome, DispatchFailure> {
         let instance = self
             .instance
             .upgrade()
@@ -128,7 +162,15 @@ impl RequestDispatcher for Gateway {
         let response = self
             .runtime
             .block_on(self.send(&instance, request_type, &request, &secret_refs))?;
-        map_response(&instance, &loaded, &notification.name, &globals, response, &secret_refs)
+        map_response(
+            &instance,
+            &loaded,
+            &notification.name,
+            &globals,
+            response,
+            &secret_refs,
+            caller,
+        )
     }
 }
 
@@ -427,6 +469,7 @@ fn map_response(
     globals: &Value,
     response: InboundResponse,
     secrets: &[&str],
+    caller: Caller,
 ) -> Result<DispatchOutcome, DispatchFailure> {
     let gateway_error = if (200..300).contains(&response.status) {
         None
@@ -482,6 +525,15 @@ fn map_response(
                     format!("{}: model `{model_name}` does not exist", mapper.file.display()),
                 )
             })?;
+            if caller != Caller::Runtime && crate::db::model_type::is_system_model(&model.name) {
+                return Err(failure(
+                    "FORBIDDEN",
+                    format!(
+                        "{}: model `{model_name}` is written only by payforms itself",
+                        mapper.file.display()
+                    ),
+                ));
+            }
             let record = write_record(instance, &model, &output).map_err(|e| store_failure(&e))?;
             outcome.model = Some(model.name.clone());
             outcome.record = record;

@@ -11,6 +11,8 @@ use super::values::{to_json, TIME};
 use crate::db::model_type::PropertyType;
 use crate::db::query::{Filter, FilterOp, Order, OrderField, RecordQuery};
 
+/// Values one `in` filter may list (each is an SQL parameter).
+pub const MAX_IN_VALUES: usize = 1_000;
 pub const ORDER_DIRECTION: &str = "OrderDirection";
 const STRING_FILTER: &str = "StringFilter";
 const INT_FILTER: &str = "IntFilter";
@@ -217,6 +219,9 @@ fn filter_op(op: &str, value: &ValueAccessor<'_>, kind: Option<PropertyType>) ->
         "exists" => FilterOp::Exists(value.boolean().map_err(|e| e.message)?),
         "in" => {
             let list = value.list().map_err(|e| e.message)?;
+            if list.len() > MAX_IN_VALUES {
+                return Err(format!("`in` takes at most {MAX_IN_VALUES} values, not {}", list.len()));
+            }
             FilterOp::In(list.iter().map(|v| scalar(&v)).collect::<Result<_, _>>()?)
         }
         other => return Err(format!("`{other}` is not a comparison")),

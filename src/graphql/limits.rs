@@ -3,11 +3,10 @@
 //! text is scanned first (iteratively) and anything nested deeper than a
 //! real query needs never reaches them.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ErrorExtensions, ServerError, ServerResult, Variables};
+use async_graphql::{ErrorExtensions, ServerError, Variables};
 
 use super::errors::BAD_USER_INPUT;
 
@@ -19,8 +18,11 @@ pub const MAX_NESTING: usize = 48;
 /// Aliased fields per document: a few are normal, hundreds multiply the work
 /// of one request.
 pub const MAX_ALIASES: usize = 30;
-/// Fields of one operation, fragments expanded (async-graphql's complexity).
+/// Fields of one operation, fragments expanded (also async-graphql's
+/// complexity limit, which is only checked after a full walk).
 pub const MAX_COMPLEXITY: usize = 1_000;
+/// Fragment spreads (`...Name`) per document.
+pub const MAX_FRAGMENT_SPREADS: usize = 100;
 /// Recursion the validator allows in values and selections.
 pub const MAX_RECURSIVE_DEPTH: usize = 64;
 
@@ -33,6 +35,14 @@ pub enum LimitError {
     TooDeep,
     #[error("the query has {0} aliases; at most {MAX_ALIASES} are accepted")]
     TooManyAliases(usize),
+    #[error("the query has {0} fragment spreads; at most {MAX_FRAGMENT_SPREADS} are accepted")]
+    TooManySpreads(usize),
+    #[error("the query selects {0} fields once its fragments are expanded; at most {MAX_COMPLEXITY} are accepted")]
+    TooManyFields(usize),
+    #[error("a value looks like a card number; card details are entered in Stripe.js and never sent to payforms")]
+    CardNumber,
+    #[error("fragment `{0}` spreads itself")]
+    FragmentCycle(String),
 }
 
 /// Check the raw text: its size and how deep its brackets nest, skipping
@@ -79,64 +89,142 @@ pub fn check_text(query: &str) -> Result<(), LimitError> {
     Ok(())
 }
 
-/// Count the aliased fields of every operation and fragment (walked with an
-/// explicit stack).
-pub fn check_document(document: &ExecutableDocument) -> Result<(), LimitError> {
-    let mut pending: Vec<&SelectionSet> = document
-        .operations
-        .iter()
-        .map(|(_, operation)| &operation.node.selection_set.node)
-        .chain(
-            document
-                .fragments
-                .values()
-                .map(|fragment| &fragment.node.selection_set.node),
-        )
-        .collect();
-    let mut aliases = 0usize;
+/// What one selection set holds, fragments not expanded.
+#[derive(Default)]
+struct Shape<'a> {
+    fields: usize,
+    aliases: usize,
+    spreads: Vec<&'a str>,
+}
+
+/// Walk `set` and everything under it (explicit stack).
+fn shape(set: &SelectionSet) -> Shape<'_> {
+    let mut found = Shape::default();
+    let mut pending = vec![set];
     while let Some(set) = pending.pop() {
         for item in &set.items {
             match &item.node {
                 Selection::Field(field) => {
+                    found.fields += 1;
                     if field.node.alias.is_some() {
-                        aliases += 1;
+                        found.aliases += 1;
                     }
                     pending.push(&field.node.selection_set.node);
                 }
                 Selection::InlineFragment(fragment) => pending.push(&fragment.node.selection_set.node),
-                Selection::FragmentSpread(_) => {}
+                Selection::FragmentSpread(spread) => found.spreads.push(spread.node.fragment_name.node.as_str()),
             }
         }
     }
+    found
+}
+
+/// Count aliases, spreads and the fields each operation selects with its
+/// fragments expanded, before the validator walks them: fragments that
+/// spread each other twice per level double the work at every level, so a
+/// 2 KB document could otherwise keep a core busy for hours. Each
+/// fragment's size is computed once (memoised, saturating); a cycle is
+/// refused here (walking one is just as exponential).
+pub fn check_document(document: &ExecutableDocument) -> Result<(), LimitError> {
+    let fragments: HashMap<&str, Shape<'_>> = document
+        .fragments
+        .iter()
+        .map(|(name, fragment)| (name.as_str(), shape(&fragment.node.selection_set.node)))
+        .collect();
+    let operations: Vec<Shape<'_>> = document
+        .operations
+        .iter()
+        .map(|(_, operation)| shape(&operation.node.selection_set.node))
+        .collect();
+    let aliases: usize = fragments.values().chain(&operations).map(|s| s.aliases).sum();
     if aliases > MAX_ALIASES {
         return Err(LimitError::TooManyAliases(aliases));
+    }
+    let spreads: usize = fragments.values().chain(&operations).map(|s| s.spreads.len()).sum();
+    if spreads > MAX_FRAGMENT_SPREADS {
+        return Err(LimitError::TooManySpreads(spreads));
+    }
+    let expanded = expanded_sizes(&fragments)?;
+    for operation in &operations {
+        let total = operation.spreads.iter().fold(operation.fields, |sum, name| {
+            sum.saturating_add(expanded.get(name).copied().unwrap_or(0))
+        });
+        if total > MAX_COMPLEXITY {
+            return Err(LimitError::TooManyFields(total));
+        }
     }
     Ok(())
 }
 
-/// The extension that applies both checks around the parser.
-pub(crate) struct DocumentLimits;
-
-impl ExtensionFactory for DocumentLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentLimits)
+/// Fields of each fragment with its spreads expanded, by a depth-first walk
+/// with an explicit stack.
+fn expanded_sizes<'a>(fragments: &HashMap<&'a str, Shape<'a>>) -> Result<HashMap<&'a str, usize>, LimitError> {
+    let mut done: HashMap<&str, usize> = HashMap::new();
+    let mut visiting: HashSet<&str> = HashSet::new();
+    for &start in fragments.keys() {
+        let mut stack = vec![start];
+        while let Some(&name) = stack.last() {
+            if done.contains_key(name) {
+                stack.pop();
+                continue;
+            }
+            let Some(fragment) = fragments.get(name) else {
+                done.insert(name, 0);
+                stack.pop();
+                continue;
+            };
+            // Only the fragments on the path from `start` to here are being
+            // visited: spreading one of them (or itself) closes a cycle.
+            if let Some(cycle) = fragment.spreads.iter().find(|s| visiting.contains(*s)) {
+                return Err(LimitError::FragmentCycle(cycle.to_string()));
+            }
+            let waiting: Vec<&str> = fragment
+                .spreads
+                .iter()
+                .copied()
+                .filter(|s| !done.contains_key(s) && !visiting.contains(s))
+                .collect();
+            if visiting.insert(name) && !waiting.is_empty() {
+                stack.extend(waiting);
+                continue;
+            }
+            let size = fragment.spreads.iter().fold(fragment.fields, |sum, spread| {
+                sum.saturating_add(done.get(spread).copied().unwrap_or(0))
+            });
+            visiting.remove(name);
+            done.insert(name, size);
+            stack.pop();
+        }
     }
+    Ok(done)
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for DocumentLimits {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        check_text(query).map_err(refused)?;
-        let document = next.run(ctx, query, variables).await?;
-        check_document(&document).map_err(refused)?;
-        Ok(document)
+/// Card numbers never reach payforms: not in a query's literals, not in its
+/// variables (and so never in a record, a gateway call or a log).
+pub fn check_card_numbers(query: &str, variables: &Variables) -> Result<(), LimitError> {
+    let in_variables = serde_json::to_value(variables)
+        .map(|json| crate::card_numbers::value_holds_card_number(&json))
+        .unwrap_or(false);
+    if in_variables || crate::card_numbers::contains_card_number(query) {
+        return Err(LimitError::CardNumber);
     }
+    Ok(())
+}
+
+/// Every check, before async-graphql sees the request: the raw text first
+/// (so the parser never meets deep nesting), then the parsed document,
+/// which is kept on the request so it is parsed once. This must come before
+/// async-graphql's own checks, whose recursion-depth walk follows every
+/// fragment spread and so is exponential in fragments that spread each
+/// other twice. A document that does not parse is left to async-graphql,
+/// which reports where.
+pub fn check_request(request: &mut async_graphql::Request) -> Result<(), ServerError> {
+    check_text(&request.query).map_err(refused)?;
+    check_card_numbers(&request.query, &request.variables).map_err(refused)?;
+    if let Ok(document) = request.parsed_query() {
+        check_document(document).map_err(refused)?;
+    }
+    Ok(())
 }
 
 fn refused(error: LimitError) -> ServerError {
@@ -181,6 +269,42 @@ mod tests {
         assert_eq!(
             check_document(&document),
             Err(LimitError::TooManyAliases(MAX_ALIASES + 1))
+        );
+    }
+
+    /// F1 spreads F0 twice, F2 spreads F1 twice, …: 2^45 fields from 2 KB.
+    fn doubling(levels: usize) -> String {
+        let mut query = format!("{{ ...F{levels} }}\nfragment F0 on Query {{ __typename }}\n");
+        for i in 1..=levels {
+            query.push_str(&format!("fragment F{i} on Query {{ ...F{p} ...F{p} }}\n", p = i - 1));
+        }
+        query
+    }
+
+    #[test]
+    fn fragments_that_multiply_are_refused_before_validation() {
+        let small = async_graphql::parser::parse_query(doubling(9)).unwrap();
+        assert!(check_document(&small).is_ok(), "512 fields");
+        let large = async_graphql::parser::parse_query(doubling(10)).unwrap();
+        assert_eq!(check_document(&large), Err(LimitError::TooManyFields(1024)));
+        let huge = async_graphql::parser::parse_query(doubling(45)).unwrap();
+        assert!(matches!(check_document(&huge), Err(LimitError::TooManyFields(_))));
+        // A cycle is refused here: walking it is exponential too.
+        let cycle = async_graphql::parser::parse_query(
+            "{ ...A } fragment A on Query { a ...B ...B } fragment B on Query { b ...A ...A }",
+        )
+        .unwrap();
+        assert!(matches!(check_document(&cycle), Err(LimitError::FragmentCycle(_))));
+        let itself = async_graphql::parser::parse_query("{ ...A } fragment A on Query { a ...A }").unwrap();
+        assert_eq!(check_document(&itself), Err(LimitError::FragmentCycle("A".into())));
+        let spreads = format!(
+            "{{ {} }} fragment F on Query {{ a }}",
+            "...F ".repeat(MAX_FRAGMENT_SPREADS + 1)
+        );
+        let spreads = async_graphql::parser::parse_query(spreads).unwrap();
+        assert_eq!(
+            check_document(&spreads),
+            Err(LimitError::TooManySpreads(MAX_FRAGMENT_SPREADS + 1))
         );
     }
 

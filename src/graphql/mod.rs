@@ -39,7 +39,10 @@ use crate::db::Store;
 use crate::error::LoadProblem;
 pub use errors::GraphqlErrorInfo;
 use models::ModelSchema;
-pub use request_types::{DispatchFailure, DispatchOutcome, GatewayErrorInfo, RequestDispatcher, RequestTypeInfo};
+pub use request_types::{
+    is_runtime_only, DispatchFailure, DispatchOutcome, GatewayErrorInfo, RequestDispatcher, RequestTypeInfo,
+    RUNTIME_REQUEST_TYPES,
+};
 use request_types::{InputField, RequestTypeSchema};
 
 /// Nesting deeper than this is refused (a connection query needs about 5).
@@ -262,7 +265,7 @@ impl GraphqlEngine {
         builder_types.extend(webhook_events::types().into_iter().map(Into::into));
         query = query.field(webhook_events::query_field(&store));
 
-        for plan in &request_plans {
+        for plan in request_plans.iter().filter(|p| !is_runtime_only(&p.info.full_name)) {
             let (payload, input) = request_types::types(plan);
             builder_types.push(payload.into());
             if let Some(input) = input {
@@ -276,7 +279,6 @@ impl GraphqlEngine {
             .limit_depth(MAX_DEPTH)
             .limit_complexity(limits::MAX_COMPLEXITY)
             .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
-            .extension(limits::DocumentLimits)
             .extension(errors::ErrorPaths)
             .register(query);
         if has_mutations {
@@ -296,7 +298,12 @@ impl GraphqlEngine {
     }
 
     /// Run one request; every error carries `extensions.code`.
-    pub async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+    pub async fn execute(&self, mut request: async_graphql::Request) -> async_graphql::Response {
+        if let Err(refused) = limits::check_request(&mut request) {
+            let mut response = async_graphql::Response::from_errors(vec![refused]);
+            errors::ensure_codes(&mut response);
+            return response;
+        }
         let mut response = self.schema.execute(request).await;
         errors::ensure_codes(&mut response);
         response

@@ -26,14 +26,35 @@ pub struct RequestTypeInfo {
     pub fields: Option<Vec<(String, PropertyType)>>,
 }
 
+/// Request types only payforms itself sends: creating the Stripe webhook
+/// endpoint decides where Stripe sends every event (and which signing
+/// secrets payforms accepts), so no API key, page or processor may.
+pub const RUNTIME_REQUEST_TYPES: [&str; 1] = ["modules/stripe/create_webhook_endpoint"];
+
+pub fn is_runtime_only(request_type: &str) -> bool {
+    RUNTIME_REQUEST_TYPES.contains(&request_type)
+}
+
 /// Sends a request type to its gateway (render, send, map, store).
 pub trait RequestDispatcher: Send + Sync {
+    /// For API keys, pages, forms and processors: runtime-only request types
+    /// are refused, and a mapper may not write the runtime's own models.
     fn dispatch(
         &self,
         request_type: &str,
         data: Value,
         idempotency_key: Option<String>,
     ) -> Result<DispatchOutcome, DispatchFailure>;
+
+    /// For payforms itself (the start-up subscription).
+    fn dispatch_as_runtime(
+        &self,
+        request_type: &str,
+        data: Value,
+        idempotency_key: Option<String>,
+    ) -> Result<DispatchOutcome, DispatchFailure> {
+        self.dispatch(request_type, data, idempotency_key)
+    }
 }
 
 /// The gateway answered; `errors` are the mapper's (e.g. a declined card).

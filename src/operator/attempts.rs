@@ -1,10 +1,14 @@
-//! Rate limit for sign-in attempts: a few failures per client address per
+//! Rate limit for sign-in attempts: a few attempts per client address per
 //! minute, and a ceiling for all addresses together (so many addresses
-//! cannot guess in parallel). Kept in memory: a restart forgets, which is
-//! fine for a limit measured in minutes.
+//! cannot guess in parallel). An attempt is counted before its password is
+//! checked (and given back when it succeeds), so concurrent guesses cannot
+//! slip past the count; and only a few password checks (argon2, ~19 MB
+//! each) run at once. Kept in memory: a restart forgets, which is fine for
+//! a limit measured in minutes.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
@@ -16,10 +20,22 @@ pub const OVERALL: u32 = 50;
 pub const WINDOW_SECONDS: i64 = 60;
 /// Addresses remembered at most; the oldest windows are dropped first.
 const MAX_ADDRESSES: usize = 10_000;
+/// Password checks running at once; more are answered "busy".
+pub const MAX_CONCURRENT_CHECKS: usize = 2;
 
 #[derive(Default)]
 pub struct SignInAttempts {
     inner: Mutex<Windows>,
+    checks_running: AtomicUsize,
+}
+
+/// One running password check; dropping it frees the slot.
+pub struct CheckSlot<'a>(&'a AtomicUsize);
+
+impl Drop for CheckSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 #[derive(Default)]
@@ -29,6 +45,21 @@ struct Windows {
 }
 
 impl SignInAttempts {
+    /// A slot to check a password in, or None while MAX_CONCURRENT_CHECKS run.
+    pub fn start_check(&self) -> Option<CheckSlot<'_>> {
+        let running = self.checks_running.fetch_add(1, Ordering::AcqRel);
+        let slot = CheckSlot(&self.checks_running);
+        (running < MAX_CONCURRENT_CHECKS).then_some(slot)
+    }
+
+    /// Count an attempt from `address` now, before its password is checked;
+    /// `Err(seconds)` to wait when it may not try.
+    pub fn reserve(&self, address: IpAddr, now: i64) -> Result<(), i64> {
+        self.check(address, now)?;
+        self.failed(address, now);
+        Ok(())
+    }
+
     /// `Err(seconds)` to wait when `address` may not try now.
     pub fn check(&self, address: IpAddr, now: i64) -> Result<(), i64> {
         let windows = self.inner.lock();
@@ -65,9 +96,12 @@ impl SignInAttempts {
         bump(&mut windows.overall);
     }
 
-    /// A successful sign-in clears the address's failures.
+    /// A successful sign-in clears the address's failures and gives its
+    /// reserved attempt back.
     pub fn succeeded(&self, address: IpAddr) {
-        self.inner.lock().per_address.remove(&address);
+        let mut windows = self.inner.lock();
+        windows.per_address.remove(&address);
+        windows.overall.1 = windows.overall.1.saturating_sub(1);
     }
 }
 
@@ -90,6 +124,25 @@ mod tests {
         attempts.failed(b, 110);
         attempts.succeeded(b);
         assert!(attempts.check(b, 110).is_ok());
+    }
+
+    #[test]
+    fn attempts_are_counted_before_the_check_and_checks_are_bounded() {
+        let attempts = SignInAttempts::default();
+        let a: IpAddr = "127.0.0.2".parse().unwrap();
+        for _ in 0..PER_ADDRESS {
+            assert!(attempts.reserve(a, 100).is_ok());
+        }
+        assert!(
+            attempts.reserve(a, 100).is_err(),
+            "the sixth is refused before any check"
+        );
+        let first = attempts.start_check();
+        let second = attempts.start_check();
+        assert!(first.is_some() && second.is_some());
+        assert!(attempts.start_check().is_none(), "a third check waits");
+        drop(first);
+        assert!(attempts.start_check().is_some());
     }
 
     #[test]

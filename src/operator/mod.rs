@@ -11,7 +11,11 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use serde::{Deserialize, Serialize};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::config::Settings;
+use crate::db::models::setting;
+use crate::db::{Store, StoreError};
 use crate::forms::signing;
 
 pub const SESSION_COOKIE: &str = "pf_operator";
@@ -49,6 +53,44 @@ pub fn password_matches(settings: &Settings, password: &str) -> bool {
 #[derive(Serialize, Deserialize)]
 struct Session {
     operator: bool,
+    /// The sign-out generation the session was made in.
+    #[serde(default)]
+    generation: u64,
+}
+
+/// Which sign-ins still count: signing out moves to the next generation
+/// (kept in the settings table, so a restart remembers) and every session
+/// cookie of an earlier one stops working, on every browser.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    generation: AtomicU64,
+}
+
+const GENERATION_SETTING: &str = "operator_session_generation";
+
+impl Sessions {
+    pub fn load(store: &Store) -> Sessions {
+        let generation = setting::get(store, GENERATION_SETTING)
+            .ok()
+            .flatten()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0);
+        Sessions {
+            generation: AtomicU64::new(generation),
+        }
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// End every session made so far. Blocking (one write).
+    pub fn end_all(&self, store: &Store) -> Result<(), StoreError> {
+        let next = self.generation().saturating_add(1);
+        setting::set(store, GENERATION_SETTING, &next.to_string())?;
+        self.generation.store(next, Ordering::Release);
+        Ok(())
+    }
 }
 
 /// The session key depends on the password hash too, so changing the
@@ -59,22 +101,26 @@ fn session_key(settings: &Settings) -> [u8; 32] {
 }
 
 /// A new session cookie value, valid for SESSION_SECONDS from `now`.
-pub fn new_session(settings: &Settings, now: i64) -> String {
+pub fn new_session(settings: &Settings, now: i64, generation: u64) -> String {
     signing::seal(
         &session_key(settings),
-        &Session { operator: true },
+        &Session {
+            operator: true,
+            generation,
+        },
         now + SESSION_SECONDS,
     )
 }
 
-/// True when `cookie` is a valid, unexpired session of this operator.
-pub fn is_signed_in(settings: &Settings, cookie: Option<&str>, now: i64) -> bool {
+/// True when `cookie` is a valid, unexpired session of this operator, made
+/// since the last sign-out (`generation`).
+pub fn is_signed_in(settings: &Settings, cookie: Option<&str>, now: i64, generation: u64) -> bool {
     if settings.operator_password_hash.is_none() {
         return false;
     }
     cookie
         .and_then(|value| signing::open::<Session>(&session_key(settings), value, now).ok())
-        .is_some_and(|session| session.operator)
+        .is_some_and(|session| session.operator && session.generation == generation)
 }
 
 #[cfg(test)]
@@ -116,16 +162,18 @@ mod tests {
     #[test]
     fn sessions_expire_and_need_a_configured_password() {
         let settings = settings(Some("pw-0123456789"));
-        let cookie = new_session(&settings, 1_000);
-        assert!(is_signed_in(&settings, Some(&cookie), 1_000 + 60));
-        assert!(!is_signed_in(&settings, Some(&cookie), 1_000 + SESSION_SECONDS + 1));
-        assert!(!is_signed_in(&settings, Some("forged"), 1_000));
-        assert!(!is_signed_in(&settings, None, 1_000));
+        let cookie = new_session(&settings, 1_000, 3);
+        assert!(is_signed_in(&settings, Some(&cookie), 1_000 + 60, 3));
+        assert!(!is_signed_in(&settings, Some(&cookie), 1_000 + SESSION_SECONDS + 1, 3));
+        assert!(!is_signed_in(&settings, Some("forged"), 1_000, 3));
+        assert!(!is_signed_in(&settings, None, 1_000, 3));
+        // After a sign-out (the next generation) the cookie no longer counts.
+        assert!(!is_signed_in(&settings, Some(&cookie), 1_000 + 60, 4));
         // Another password (a new hash): old sessions are gone.
         let other = self::settings(Some("pw-0123456789"));
-        assert!(!is_signed_in(&other, Some(&cookie), 1_000 + 60));
+        assert!(!is_signed_in(&other, Some(&cookie), 1_000 + 60, 3));
         let none = self::settings(None);
         assert!(!password_matches(&none, "anything"));
-        assert!(!is_signed_in(&none, Some(&cookie), 1_000));
+        assert!(!is_signed_in(&none, Some(&cookie), 1_000, 3));
     }
 }

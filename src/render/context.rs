@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::config::Settings;
+use crate::instance::Instance;
 
 pub const VISITOR_COOKIE: &str = "pf_visitor";
 pub const FLASH_COOKIE: &str = "pf_flash";
@@ -52,7 +53,8 @@ pub struct RequestInfo {
 }
 
 impl RequestInfo {
-    pub fn from_request(req: &HttpRequest, settings: &Settings) -> RequestInfo {
+    pub fn from_request(req: &HttpRequest, instance: &Instance) -> RequestInfo {
+        let settings = &instance.settings;
         let (visitor_id, new_visitor) = match req.cookie(VISITOR_COOKIE) {
             Some(c) if valid_visitor_id(c.value()) => (c.value().to_string(), false),
             _ => (crate::forms::csrf::new_visitor_id(), true),
@@ -91,6 +93,7 @@ impl RequestInfo {
                 settings,
                 req.cookie(crate::operator::SESSION_COOKIE).as_ref().map(|c| c.value()),
                 chrono::Utc::now().timestamp(),
+                instance.operator_sessions.generation(),
             ),
             may_write: false,
         }

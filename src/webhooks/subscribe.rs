@@ -9,7 +9,7 @@ use crate::db::query::{Filter, FilterOp, RecordQuery};
 use crate::instance::Instance;
 
 pub use crate::db::model_type::WEBHOOK_ENDPOINT_MODEL as ENDPOINT_MODEL;
-pub const REQUEST_TYPE: &str = "modules/stripe/create_webhook_endpoint";
+pub const REQUEST_TYPE: &str = crate::graphql::RUNTIME_REQUEST_TYPES[0];
 
 /// The events payforms' shipped processors handle.
 pub const EVENTS: &[&str] = &[
@@ -114,7 +114,7 @@ pub fn ensure_subscribed(instance: &Instance) -> Result<Subscription, String> {
         "idempotency_key": format!("pf_subscribe_{}", hex::encode(&crate::config::hash_api_key(&url)[..12])),
     });
     let outcome = dispatcher
-        .dispatch(REQUEST_TYPE, data, None)
+        .dispatch_as_runtime(REQUEST_TYPE, data, None)
         .map_err(|f| format!("creating the Stripe webhook endpoint failed: {}", f.message))?;
     let gateway_id = outcome
         .record
