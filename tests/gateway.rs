@@ -104,7 +104,7 @@ fn graphql(server: &TestServer, query: &str) -> Value {
 /// Render /checkout and pay with a Visa token; returns the response.
 fn pay(server: &TestServer) -> reqwest::blocking::Response {
     let http = client();
-    let html = http.get(server.url("/checkout")).send().unwrap().text().unwrap();
+    let html = support::buy_and_open_pay_page(&http, server);
     let mut fields = input_values(form_html(&html, "checkout-form").expect("checkout form"));
     for (name, value) in fields.iter_mut() {
         if name == "form[source]" {

@@ -176,7 +176,7 @@ fn graphql_nesting_size_and_aliases_are_bounded() {
 
 /// GET /checkout in `http`'s session; the checkout form's fields.
 fn checkout_form(http: &Client, server: &TestServer) -> Vec<(String, String)> {
-    let html = http.get(server.url("/checkout")).send().unwrap().text().unwrap();
+    let html = support::buy_and_open_pay_page(http, server);
     input_values(form_html(&html, "checkout-form").expect("the checkout form"))
 }
 

@@ -45,11 +45,9 @@ fn payment_count(server: &TestServer) -> i64 {
         .expect("totalCount")
 }
 
-/// GET /checkout and return the form's inputs.
+/// Buy on /checkout and return the payment form's inputs on /pay.
 fn checkout_form(http: &Client, server: &TestServer) -> Vec<(String, String)> {
-    let page = http.get(server.url("/checkout")).send().expect("GET /checkout");
-    assert_eq!(page.status(), 200);
-    let html = page.text().expect("checkout html");
+    let html = support::buy_and_open_pay_page(http, server);
     let form = form_html(&html, "checkout-form").expect("the checkout form is on the page");
     assert!(form.contains(r#"action="/forms/simple_payment_form""#), "{form}");
     input_values(form)
@@ -462,4 +460,84 @@ fn seed_config_options_button_modal_and_require_zip_reach_the_card_form() {
     let html = client().get(server.url("/modal")).send().unwrap().text().unwrap();
     assert!(html.contains(">Pay now</button>"), "{html}");
     assert!(html.contains(r#"data-require-zip="true""#), "{html}");
+}
+
+/// The order number on a /pay page.
+fn order_id(pay_page: &str) -> String {
+    let at = pay_page.find("Order #").expect("the order number on /pay") + "Order #".len();
+    pay_page[at..].chars().take_while(char::is_ascii_digit).collect()
+}
+
+fn pay_form_fields(http: &Client, server: &TestServer, order: &str) -> Vec<(String, String)> {
+    let html = http
+        .get(server.url(&format!("/pay?order={order}")))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    input_values(form_html(&html, "checkout-form").expect("the payment form on /pay"))
+}
+
+fn succeeded_payments(server: &TestServer) -> usize {
+    graphql(server, "{ payments(first: 50) { nodes { state } } }")["data"]["payments"]["nodes"]
+        .as_array()
+        .map(|nodes| nodes.iter().filter(|n| n["state"] == "succeeded").count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_order_is_paid_once_however_often_its_page_is_rendered() {
+    let server = start(&repo_root());
+    let http = client();
+    let order = order_id(&support::buy_and_open_pay_page(&http, &server));
+    let pay = |fields: Vec<(String, String)>, source: &str| {
+        let mut fields = fields;
+        set(&mut fields, "form[source]", source);
+        http.post(server.url("/forms/simple_payment_form"))
+            .header("Accept", "application/json")
+            .form(&fields)
+            .send()
+            .unwrap()
+    };
+    // A declined card leaves the order open; the next card pays it.
+    let declined = pay(pay_form_fields(&http, &server, &order), "tok_chargeDeclined");
+    assert_eq!(declined.status(), 422);
+    let first_render = pay_form_fields(&http, &server, &order);
+    let paid = pay(first_render.clone(), "tok_visa");
+    assert!(paid.status().is_success(), "{}", paid.text().unwrap_or_default());
+    assert_eq!(succeeded_payments(&server), 1);
+
+    // A fresh render of the same order (Back, reload) and another card:
+    // refused as already paid, nothing charged.
+    let again = pay(pay_form_fields(&http, &server, &order), "tok_mastercard");
+    assert_eq!(again.status(), 409);
+    let body: Value = again.json().unwrap();
+    assert_eq!(body["error"]["code"], "already_done");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("already paid"),
+        "{body}"
+    );
+    // The very same post again is answered as the first time.
+    let replay = pay(first_render, "tok_visa");
+    assert!(replay.status().is_success(), "{}", replay.status());
+    assert_eq!(succeeded_payments(&server), 1, "one order, one charge");
+
+    // Without JavaScript the refusal is a page.
+    let mut fields = pay_form_fields(&http, &server, &order);
+    set(&mut fields, "form[source]", "tok_amex");
+    let page = http
+        .post(server.url("/forms/simple_payment_form"))
+        .form(&fields)
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), 409);
+    assert!(page.text().unwrap().contains("already paid"));
+
+    // Another order is another payment.
+    let second = order_id(&support::buy_and_open_pay_page(&http, &server));
+    assert_ne!(second, order);
+    assert!(pay(pay_form_fields(&http, &server, &second), "tok_visa")
+        .status()
+        .is_success());
+    assert_eq!(succeeded_payments(&server), 2);
 }

@@ -135,11 +135,7 @@ fn the_sandbox_refuses_a_public_bind_unless_asked() {
 
 /// The `pk_test_` key and the sandbox address a sandboxed /checkout uses.
 fn sandbox_of(server: &TestServer) -> (String, String) {
-    let html = client()
-        .get(server.url("/checkout"))
-        .send()
-        .and_then(|r| r.text())
-        .expect("GET /checkout");
+    let html = support::buy_and_open_pay_page(&client(), server);
     let key_at = html.find("pk_test_").expect("a publishable key on /checkout");
     let key: String = html[key_at..]
         .chars()

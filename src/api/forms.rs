@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use super::pages::{internal_error, redirect_with_flash, render_route, simple_page};
+use super::pages::{internal_error, redirect_with_flash, render_route, simple_page, simple_page_with_link};
 use super::reply::Reply;
 use crate::forms::submit::{submit, Submission, SubmitError, SubmitOutcome};
 use crate::instance::Instance;
@@ -135,6 +135,19 @@ fn respond(
             };
             redirect_with_flash(instance, &info, &location, &flash)
         }
+        Err(SubmitError::AlreadyDone { message, location }) => {
+            if wants_json {
+                Reply::json(
+                    StatusCode::CONFLICT,
+                    &json!({ "error": { "code": "already_done", "message": message }, "location": location }),
+                )
+            } else {
+                Reply::html(
+                    StatusCode::CONFLICT,
+                    simple_page_with_link("Already done", &escape_attr(&message), &location),
+                )
+            }
+        }
         Err(e) => {
             let (status, code) = match &e {
                 SubmitError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
@@ -145,6 +158,7 @@ fn respond(
                 }
                 SubmitError::Expired => (StatusCode::UNPROCESSABLE_ENTITY, "expired"),
                 SubmitError::InProgress => (StatusCode::CONFLICT, "in_progress"),
+                SubmitError::AlreadyDone { .. } => (StatusCode::CONFLICT, "already_done"),
                 SubmitError::Gateway(_) => (StatusCode::BAD_GATEWAY, "gateway_error"),
                 SubmitError::Render(_) | SubmitError::Store(_) => {
                     tracing::error!("form submission failed: {e}");

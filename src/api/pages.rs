@@ -299,6 +299,18 @@ pub fn internal_error(message: &str) -> Reply {
     )
 }
 
+/// A minimal built-in page with a link onwards (a local path); `message`
+/// must already be escaped.
+pub fn simple_page_with_link(title: &str, message: &str, location: &str) -> String {
+    let target = crate::render::redirect::local_path(location).unwrap_or("/");
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head>\
+         <body><h1>{t}</h1><p>{message}</p><p><a href=\"{href}\">Continue</a></p></body></html>",
+        t = escape_attr(title),
+        href = escape_attr(target)
+    )
+}
+
 /// A minimal built-in page; `message` must already be escaped.
 pub fn simple_page(title: &str, message: &str) -> String {
     format!(

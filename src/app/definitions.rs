@@ -168,6 +168,8 @@ struct FormFrontMatter {
     redirect_to: Option<String>,
     flash_notice: Option<String>,
     flash_alert: Option<String>,
+    idempotency_key: Option<String>,
+    already_done: Option<String>,
     #[serde(default)]
     authorization_policies: Vec<String>,
 }
@@ -206,6 +208,14 @@ pub struct FormConfiguration {
     pub redirect_to: Option<CompiledTemplate>,
     pub flash_notice: Option<CompiledTemplate>,
     pub flash_alert: Option<CompiledTemplate>,
+    /// Renders the idempotency key from `data`/`config` (e.g. `order-{{
+    /// data.order_id }}`): every render for the same order shares it, so the
+    /// order is paid once however often its page is shown. Empty output (or
+    /// no template): a fresh key per render.
+    pub idempotency_key: Option<CompiledTemplate>,
+    /// The message when a form with a data-derived key was already
+    /// submitted and processed.
+    pub already_done: Option<CompiledTemplate>,
     pub authorization_policies: Vec<String>,
     pub policies_line: usize,
     pub body: CompiledTemplate,
@@ -280,6 +290,8 @@ pub fn load_form(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<For
     let redirect_to = liquid_field("redirect_to", &fm.redirect_to, Output::Data);
     let flash_notice = liquid_field("flash_notice", &fm.flash_notice, Output::Data);
     let flash_alert = liquid_field("flash_alert", &fm.flash_alert, Output::Data);
+    let idempotency_key = liquid_field("idempotency_key", &fm.idempotency_key, Output::Data);
+    let already_done = liquid_field("already_done", &fm.already_done, Output::Data);
     let body = match parsers.compile(&file.rel, doc.body_line, doc.body, Output::Html) {
         Ok(b) => Some(b),
         Err(p) => {
@@ -299,6 +311,8 @@ pub fn load_form(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<For
             redirect_to,
             flash_notice,
             flash_alert,
+            idempotency_key,
+            already_done,
             authorization_policies: fm.authorization_policies,
             policies_line: front_matter::line_of_key(&doc, "authorization_policies"),
             body,

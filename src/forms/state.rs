@@ -21,6 +21,10 @@ pub struct FormState {
     /// The visitor the form was rendered for; a form lifted into another
     /// browser is refused.
     pub visitor: String,
+    /// The key comes from the form's data (`idempotency_key` in the form
+    /// configuration or the include's config), not from this render.
+    #[serde(default)]
+    pub key_from_data: bool,
 }
 
 impl FormState {

@@ -55,6 +55,10 @@ pub enum SubmitError {
     },
     #[error("this form is already being processed")]
     InProgress,
+    /// A form whose key comes from its data (an order) was already
+    /// submitted and processed: nothing is sent or stored again.
+    #[error("{message}")]
+    AlreadyDone { message: String, location: String },
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error(transparent)]
@@ -162,12 +166,45 @@ pub fn submit(
     // One rendered form, one effect: the idempotency key is claimed in the
     // database before anything is written or sent.
     let key = state.idempotency_key.clone();
+    let fingerprint = payload_fingerprint(&payload);
     match form_submission::claim(&instance.store, &key, &form.name)? {
         Claim::New => {}
+        // The very same post again (a double click, a resent request) gets
+        // the same answer; another attempt for an order that is already
+        // done (a new render, another card) is refused.
+        Claim::Done(result) if state.key_from_data && result["fingerprint"] != fingerprint.as_str() => {
+            // Is what that attempt made (as it is now: webhooks move it on)
+            // the end of the matter? `already_done` says so by rendering a
+            // message; empty means the earlier attempt did not finish the
+            // order (a failed 3-D Secure) and this one may try again.
+            let current = current_record(instance, loaded, &form, &result["record"]);
+            let done_globals = json!({
+                "context": globals["context"], "data": payload, "config": state.config, "record": current,
+            });
+            let message = match &form.already_done {
+                Some(t) => render::render(t, &done_globals)?.trim().to_string(),
+                None => "This was already done; nothing was charged or stored again.".to_string(),
+            };
+            if !message.is_empty() {
+                let location = result["location"].as_str().unwrap_or("/").to_string();
+                return Err(SubmitError::AlreadyDone { message, location });
+            }
+            if !form_submission::reopen(&instance.store, &key)? {
+                return Err(SubmitError::InProgress);
+            }
+        }
         Claim::Done(result) => return Ok(replay(result)),
         Claim::InProgress => return Err(SubmitError::InProgress),
     }
-    let stored = store_or_dispatch(instance, loaded, &form, &payload, &key);
+    // A key shared by every render of an order stays the same across
+    // attempts, but the gateway must see each attempt (a declined card, then
+    // another) as a new request: its key also names what was sent.
+    let gateway_key = if state.key_from_data {
+        format!("{key}:{fingerprint}")
+    } else {
+        key.clone()
+    };
+    let stored = store_or_dispatch(instance, loaded, &form, &payload, &gateway_key);
     let record = match stored {
         Ok(record) => record,
         Err(StoreOrGateway::Invalid(errors)) => {
@@ -199,7 +236,7 @@ pub fn submit(
         None => None,
     };
     let flash = Flash { notice, alert: None };
-    let result = json!({ "location": location, "flash": flash, "record": record });
+    let result = json!({ "location": location, "flash": flash, "record": record, "fingerprint": fingerprint });
     form_submission::complete(&instance.store, &key, &result)?;
     Ok(SubmitOutcome::Done {
         location,
@@ -238,6 +275,27 @@ fn build_payload(
         }
     }
     Ok((payload, errors))
+}
+
+/// The record an earlier submission made, read again (webhooks may have
+/// moved it on since); the stored copy when it cannot be read.
+fn current_record(instance: &Instance, loaded: &Loaded, form: &FormConfiguration, stored: &Value) -> Value {
+    let id = stored["id"].as_str().and_then(|id| id.parse::<i64>().ok());
+    let model = loaded.app.model_type(&form.resource);
+    match (id, model) {
+        (Some(id), Some(model)) => match instance.store.get_record(model, id) {
+            Ok(Some(record)) => record.to_liquid_json(),
+            _ => stored.clone(),
+        },
+        _ => stored.clone(),
+    }
+}
+
+/// A short digest of what a submission sends.
+fn payload_fingerprint(payload: &Map<String, Value>) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(Value::Object(payload.clone()).to_string().as_bytes());
+    hex::encode(&digest[..8])
 }
 
 fn same_text(signed: &Value, posted: &Value) -> bool {

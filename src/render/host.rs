@@ -46,7 +46,42 @@ pub struct PageHost {
     forms: RefCell<Vec<FormFrame>>,
 }
 
+/// Longest idempotency key a form may derive from its data.
+const MAX_DERIVED_KEY_BYTES: usize = 200;
+
 impl PageHost {
+    /// The form's key from its data: `config.idempotency_key`, else the
+    /// form configuration's `idempotency_key` template; None when neither
+    /// gives text. Namespaced by form, so two forms never share a key.
+    fn derived_idempotency_key(&self, frame: &FormFrame) -> Result<Option<String>, HostError> {
+        let from_config = frame.config["idempotency_key"]
+            .as_str()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_string);
+        let text = match (from_config, &frame.form.idempotency_key) {
+            (Some(text), _) => text,
+            (None, Some(template)) => {
+                let globals = json!({ "data": frame.data, "config": frame.config, "context": self.context });
+                super::render(template, &globals)
+                    .map_err(|e| HostError(e.to_string()))?
+                    .trim()
+                    .to_string()
+            }
+            (None, None) => return Ok(None),
+        };
+        if text.is_empty() {
+            return Ok(None);
+        }
+        if text.len() > MAX_DERIVED_KEY_BYTES || text.chars().any(char::is_control) {
+            return Err(HostError(format!(
+                "form `{}`: the idempotency key must be text of at most {MAX_DERIVED_KEY_BYTES} bytes",
+                frame.form.name
+            )));
+        }
+        Ok(Some(format!("{}:{text}", frame.form.name)))
+    }
+
     pub fn new(
         instance: Arc<Instance>,
         loaded: Arc<Loaded>,
@@ -195,11 +230,13 @@ impl RenderHost for PageHost {
             HostError("{% form %} can only be used in a form configuration rendered with include_form".into())
         })?;
         let settings = &self.instance.settings;
+        let derived_key = self.derived_idempotency_key(frame)?;
         let state = FormState {
             form: frame.form.name.clone(),
             data: frame.data.clone(),
             config: frame.config.clone(),
-            idempotency_key: csrf::new_idempotency_key(),
+            key_from_data: derived_key.is_some(),
+            idempotency_key: derived_key.unwrap_or_else(csrf::new_idempotency_key),
             page: self.page_path.clone(),
             visitor: self.visitor_id.clone(),
         };

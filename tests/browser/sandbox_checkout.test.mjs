@@ -1,15 +1,26 @@
-// The demo shop's /checkout on `payforms serve --sandbox` (the README's first
-// command), paying through the Payment Element: Stripe.js (the sandbox's)
-// makes a ConfirmationToken, payforms creates and confirms the PaymentIntent
-// with it, 3-D Secure is finished with handleNextAction.
+// The demo shop on `payforms serve --sandbox` (the README's first command):
+// /checkout's Buy button creates an order, /pay?order=N pays it through the
+// Payment Element: Stripe.js (the sandbox's) makes a ConfirmationToken,
+// payforms creates and confirms the PaymentIntent with it, 3-D Secure is
+// finished with handleNextAction. Screenshots of the end states go to
+// $PAYFORMS_BROWSER_SHOTS (default: the system temp dir).
 import { assert, TEST_CARDS, formValues, payWithPaymentElement, waitFor } from './lib.mjs';
 
 export const peer = 'sandbox';
 
-async function openCheckout(newPage, baseUrl) {
-  const page = await newPage();
+const SHOTS = process.env.PAYFORMS_BROWSER_SHOTS || (await import('node:os')).tmpdir();
+
+async function shot(page, name) {
+  await page.screenshot({ path: `${SHOTS}/payforms-${name}.png`, fullPage: true });
+}
+
+// /checkout, Buy: a new order, and its /pay page.
+async function openCheckout(newPage, baseUrl, page = null) {
+  page = page || await newPage();
   const response = await page.goto(`${baseUrl}/checkout`);
   assert(response.status() === 200, `GET /checkout answered ${response.status()}`);
+  await page.locator('form#buy-form button[type=submit]').click();
+  await page.waitForURL((url) => url.pathname === '/pay' && url.searchParams.get('order'), { timeout: 15000 });
   return page;
 }
 
@@ -40,7 +51,7 @@ export const scenarios = {
     assert(paid.length === 1, `one succeeded payment (found ${paid.length})`);
     assert(paid[0].amount === 599 && paid[0].currency === 'usd', `599 usd (got ${JSON.stringify(paid[0])})`);
     assert(paid[0].gatewayId.startsWith('pi_'), `a PaymentIntent (got ${paid[0].gatewayId})`);
-    await page.screenshot({ path: `${process.env.PAYFORMS_BROWSER_SHOTS || '/tmp'}/sandbox-paid.png`, fullPage: true });
+    await shot(page, 'paid');
   },
 
   async 'each decline card shows its own message and nothing is paid'({ baseUrl, graphql, newPage }) {
@@ -56,7 +67,8 @@ export const scenarios = {
       await error.first().waitFor({ timeout: 20000 });
       const text = (await error.first().innerText()).trim();
       assert(text === message, `${card}: the message is exactly "${message}" (got "${text}")`);
-      assert(new URL(page.url()).pathname === '/checkout', `${card}: the visitor stays on the checkout`);
+      assert(new URL(page.url()).pathname === '/pay', `${card}: the visitor stays on the pay page`);
+      await shot(page, `declined-${card.replace(/ /g, '')}`);
       // The same page can try another card at once.
       await payWithPaymentElement(page, TEST_CARDS.visa);
       await expectPaymentsPage(page);
@@ -80,7 +92,8 @@ export const scenarios = {
     const page = await openCheckout(newPage, baseUrl);
     await payWithPaymentElement(page, TEST_CARDS.threeDS, { threeDS: 'fail' });
     await page.locator('.form-error', { hasText: 'authenticate' }).first().waitFor({ timeout: 20000 });
-    assert(new URL(page.url()).pathname === '/checkout', 'a failed authentication stays on the checkout');
+    assert(new URL(page.url()).pathname === '/pay', 'a failed authentication stays on the pay page');
+    await shot(page, '3ds-failed');
     assert((await succeeded(graphql)).length === 0, 'a failed authentication charges nothing');
 
     await payWithPaymentElement(page, TEST_CARDS.threeDS, { threeDS: 'complete' });
@@ -90,6 +103,29 @@ export const scenarios = {
       return list.length ? list : null;
     }, { timeout: 20000, interval: 300 });
     assert(paid.length === 1, `one succeeded payment after authentication (found ${paid.length})`);
+    await shot(page, '3ds-completed');
+  },
+
+  async 'Back and Pay on a fresh render of a paid order charges nothing'({ baseUrl, graphql, newPage }) {
+    const page = await openCheckout(newPage, baseUrl);
+    const payUrl = page.url();
+    await payWithPaymentElement(page, TEST_CARDS.visa);
+    await expectPaymentsPage(page);
+    // Back: the page is no-store, so the browser renders the order's pay
+    // page afresh (a new form, a new ConfirmationToken on Pay).
+    await page.goBack();
+    if (new URL(page.url()).pathname !== '/pay') await page.goto(payUrl);
+    await payWithPaymentElement(page, TEST_CARDS.visa);
+    await page.locator('.form-error', { hasText: 'already paid' }).first().waitFor({ timeout: 15000 });
+    await shot(page, 'already-paid');
+    await new Promise((r) => setTimeout(r, 800));
+    const paid = await succeeded(graphql);
+    assert(paid.length === 1, `the order is paid once (found ${paid.length} succeeded payments)`);
+    // Another order is a new payment.
+    await openCheckout(newPage, baseUrl, page);
+    await payWithPaymentElement(page, TEST_CARDS.visa);
+    await expectPaymentsPage(page);
+    assert((await succeeded(graphql)).length === 2, 'a second order is paid on its own');
   },
 
   async 'the same rendered form submitted twice charges once'({ baseUrl, graphql, newPage }) {

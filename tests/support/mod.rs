@@ -18,6 +18,7 @@ mod localstripe;
 mod postgres;
 mod process;
 mod server;
+mod shop;
 mod signature;
 mod wait;
 
@@ -28,5 +29,6 @@ pub use localstripe::{Localstripe, LOCALSTRIPE_PIN, PUBLISHABLE_KEY, SECRET_KEY}
 pub use postgres::{admin_url, PgDatabase, DEFAULT_ADMIN_URL};
 pub use process::random_hex;
 pub use server::{payforms_bin, ServerOptions, TestServer};
+pub use shop::buy_and_open_pay_page;
 pub use signature::{stripe_signature_header, stripe_signature_header_now};
 pub use wait::wait_for;

@@ -111,6 +111,17 @@ pub fn release(store: &Store, key: &str) -> Result<(), StoreError> {
     })
 }
 
+/// Take a finished key back for a new attempt (an order whose earlier
+/// attempt did not pay). True when this caller now holds it; false when
+/// another request took it first.
+pub fn reopen(store: &Store, key: &str) -> Result<bool, StoreError> {
+    store.database().with_conn(|conn| {
+        let mut sql = conn.sql("UPDATE form_submissions SET status = 'processing', result = NULL WHERE status = 'done' AND idempotency_key = ");
+        sql.bind(Arg::Text(key.to_string()));
+        Ok(conn.execute(sql)? == 1)
+    })
+}
+
 /// Record what the submission produced, so a replay gets the same answer.
 pub fn complete(store: &Store, key: &str, result: &Value) -> Result<(), StoreError> {
     store.database().with_conn(|conn| {
