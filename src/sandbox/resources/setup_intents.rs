@@ -12,7 +12,7 @@ use super::super::ids;
 use super::super::list::LIST_PARAMS;
 use super::super::params::Params;
 use super::super::state::State;
-use super::{customers, list_of, matches_filter, payment_methods};
+use super::{confirmation_tokens, customers, list_of, matches_filter, payment_methods};
 
 pub const ROUTES: &[ApiRoute] = &[
     post("/setup_intents", create),
@@ -66,9 +66,19 @@ fn fetch(state: &State, call: &Call, id: &str) -> Result<Value, ApiError> {
         .fetch(call.owner(), "setup_intent", "setupintent", id, "intent")
 }
 
-/// `payment_method` or `payment_method_data[...]` onto the SetupIntent.
+/// `payment_method`, `payment_method_data[...]` or a `confirmation_token`
+/// onto the SetupIntent.
 pub fn set_payment_method(state: &mut State, call: &Call, seti: &mut Value, p: &Params) -> Result<(), ApiError> {
-    let pm = if let Some(id) = p.str("payment_method")? {
+    let pm = if let Some(token) = p.str("confirmation_token")? {
+        if p.has("payment_method") || p.has("payment_method_data") {
+            return Err(ApiError::invalid_param(
+                "confirmation_token",
+                "You cannot pass confirmation_token together with payment_method or payment_method_data.",
+            ));
+        }
+        let id = seti["id"].as_str().unwrap_or_default().to_string();
+        confirmation_tokens::use_for(state, call, &token, &id)?.payment_method
+    } else if let Some(id) = p.str("payment_method")? {
         payment_methods::resolve(state, call, &id, "payment_method")?
     } else if let Some(data) = p.hash("payment_method_data")? {
         data.allow(&["type", "card", "billing_details", "metadata"])?;
@@ -106,6 +116,7 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         "customer",
         "payment_method",
         "payment_method_data",
+        "confirmation_token",
         "payment_method_types",
         "payment_method_options",
         "automatic_payment_methods",
@@ -126,6 +137,12 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         .unwrap_or_else(|| "off_session".into());
     let mut metadata = json!({});
     p.apply_metadata(&mut metadata)?;
+    if p.has("confirmation_token") && !p.bool("confirm")?.unwrap_or(false) {
+        return Err(ApiError::invalid_param(
+            "confirmation_token",
+            "You can only pass confirmation_token when confirm=true.",
+        ));
+    }
     let mut seti = make(state, call, customer.as_deref(), &usage, metadata);
     super::update_field(p, &mut seti, "description")?;
     set_payment_method(state, call, &mut seti, p)?;
@@ -208,6 +225,7 @@ fn confirm_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     p.allow(&[
         "payment_method",
         "payment_method_data",
+        "confirmation_token",
         "payment_method_options",
         "return_url",
         "mandate_data",
@@ -216,7 +234,7 @@ fn confirm_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     ])?;
     let mut seti = fetch(state, call, call.path("id"))?;
     call.check_client_secret(&seti, "SetupIntent")?;
-    if (p.has("payment_method") || p.has("payment_method_data"))
+    if (p.has("payment_method") || p.has("payment_method_data") || p.has("confirmation_token"))
         && CONFIRMABLE.contains(&seti["status"].as_str().unwrap_or(""))
     {
         set_payment_method(state, call, &mut seti, p)?;
