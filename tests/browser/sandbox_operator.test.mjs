@@ -1,7 +1,8 @@
 // The operator's pages of the demo on `payforms serve --sandbox`: sign in,
-// authorize a deposit on the Payment Element then capture it, and refund a
-// shop payment partly then fully.
-import { assert, OPERATOR_PASSWORD, TEST_CARDS, payWithPaymentElement, waitFor } from './lib.mjs';
+// authorize a deposit on the Payment Element then capture it, refund a shop
+// payment partly then fully, save a card (a SetupIntent confirmed with a
+// ConfirmationToken) and charge it off-session.
+import { assert, OPERATOR_PASSWORD, TEST_CARDS, answer3DS, payWithPaymentElement, waitFor } from './lib.mjs';
 
 export const peer = 'sandbox';
 
@@ -86,5 +87,44 @@ export const scenarios = {
     });
     assert(fully.amountRefunded === 599, `all of it is refunded (${fully.amountRefunded})`);
     await shot(page, 'refunded');
+  },
+
+  async 'save a card, then charge it off-session'({ baseUrl, graphql, newPage }) {
+    const page = await newPage();
+    await signIn(page, baseUrl, '/saved_cards');
+    await page.locator('form#payforms-create-customer input[name="form[email]"]').fill('regular@example.com');
+    await page.locator('form#payforms-create-customer button[type=submit]').click();
+    await page.locator('ul#customers a', { hasText: 'regular@example.com' }).first().click();
+    await page.waitForURL((url) => url.searchParams.get('customer'));
+    const customer = new URL(page.url()).searchParams.get('customer');
+
+    // 3155 asks for 3-D Secure when it is saved, and not again off-session.
+    await payWithPaymentElement(page, TEST_CARDS.threeDS, { form: 'form#payforms-save-card', submit: false });
+    // Saved, the page goes back to this customer's cards (the same URL).
+    const reloaded = page.waitForEvent('load', { timeout: 20000 });
+    await page.locator('form#payforms-save-card button[type=submit]').click();
+    await answer3DS(page, true);
+    await reloaded;
+    const card = await waitFor('the saved card to be listed', async () => {
+      await page.goto(`${baseUrl}/saved_cards?customer=${encodeURIComponent(customer)}`);
+      const row = page.locator('table#cards tr', { hasText: '•••• 3155' });
+      return (await row.count()) ? row.first() : null;
+    }, { timeout: 20000, interval: 500 });
+    await shot(page, 'card-saved');
+    const cards = await graphql(
+      'query($c: String) { creditCards(filter: { customerId: { eq: $c } }) { nodes { gatewayId last4 } } }',
+      { c: customer },
+    );
+    assert(cards.creditCards.nodes.length === 1 && cards.creditCards.nodes[0].gatewayId.startsWith('pm_'),
+      `one saved PaymentMethod (${JSON.stringify(cards.creditCards.nodes)})`);
+
+    await card.locator('button[type=submit]', { hasText: 'Charge $10.00' }).click();
+    await page.waitForURL((url) => url.pathname === '/payments');
+    const charged = await waitFor('the off-session charge', async () => {
+      const data = await graphql('{ payments(first: 5) { nodes { state amount } } }');
+      return data.payments.nodes.find((p) => p.amount === 1000 && p.state === 'succeeded');
+    });
+    assert(charged, 'the saved card paid $10.00 without the customer');
+    await shot(page, 'charged-off-session');
   },
 };

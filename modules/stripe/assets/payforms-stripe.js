@@ -173,9 +173,11 @@
         if (wantsElement) {
           var elementOptions = {
             mode: options.mode === 'setup' ? 'setup' : 'payment',
-            currency: options.currency,
             appearance: { theme: 'stripe', variables: { colorPrimary: '#0a7c4a', borderRadius: '6px' } }
           };
+          if (options.currency) {
+            elementOptions.currency = options.currency;
+          }
           if (elementOptions.mode === 'payment') {
             elementOptions.amount = Number(options.amount);
           }

@@ -253,4 +253,40 @@ mod tests {
         assert_eq!(unknown.body["error"]["code"], "resource_missing", "{}", unknown.body);
         assert_eq!(unknown.body["error"]["param"], "confirmation_token");
     }
+
+    #[actix_web::test]
+    async fn a_setup_intent_saves_the_card_on_the_customer() {
+        let app = TestApp::new().await;
+        let customer = app.post("/v1/customers", "email=c%40example.com").await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let id = app
+            .post_unauthenticated("/v1/confirmation_tokens", FROM_STRIPE_JS)
+            .await
+            .body["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let unconfirmed = app
+            .post(
+                "/v1/setup_intents",
+                &format!("customer={customer}&confirmation_token={id}"),
+            )
+            .await;
+        assert_eq!(unconfirmed.status, 400, "{}", unconfirmed.body);
+        let seti = app
+            .post(
+                "/v1/setup_intents",
+                &format!("customer={customer}&confirm=true&usage=off_session&confirmation_token={id}"),
+            )
+            .await;
+        assert_eq!(seti.status, 200, "{}", seti.body);
+        assert_eq!(seti.body["status"], "succeeded");
+        let pm = seti.body["payment_method"].as_str().unwrap();
+        let attached = app.get(&format!("/v1/payment_methods/{pm}")).await;
+        assert_eq!(attached.body["customer"], customer.as_str());
+        let used = app.get(&format!("/v1/confirmation_tokens/{id}")).await;
+        assert_eq!(used.body["setup_intent"], seti.body["id"]);
+    }
 }
