@@ -90,7 +90,7 @@ fn pages_are_served_with_layout_and_404() {
     );
     let payments = http.get(server.url("/payments")).send().unwrap();
     assert_eq!(payments.status(), 200);
-    assert!(payments.text().unwrap().contains("List of last five payments"));
+    assert!(payments.text().unwrap().contains("Your receipts"));
     let missing = http.get(server.url("/no/such/page")).send().unwrap();
     assert_eq!(missing.status(), 404);
     assert!(missing.text().unwrap().contains("Page not found"));

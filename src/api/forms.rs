@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use super::pages::{internal_error, redirect_with_flash, render_route, simple_page, simple_page_with_link};
+use super::pages::{internal_error, redirect_with_flash, render_route, simple_page, simple_page_with_link, with_flash};
 use super::reply::Reply;
 use crate::forms::submit::{submit, Submission, SubmitError, SubmitOutcome};
 use crate::instance::Instance;
@@ -81,10 +81,13 @@ fn respond(
             record,
         }) => {
             if wants_json {
-                Reply::json(
+                // Scripts go on to `redirect_to` themselves; the page there
+                // shows the flash as after a plain post.
+                let reply = Reply::json(
                     StatusCode::CREATED,
                     &json!({ "record": record, "redirect_to": location, "flash": flash }),
-                )
+                );
+                with_flash(reply, instance, &info, &flash)
             } else {
                 redirect_with_flash(instance, &info, &location, &flash)
             }

@@ -254,7 +254,13 @@ pub fn visitor_cookie(id: &str, secure: bool) -> Cookie<'static> {
 /// header break, whatever a template rendered.
 pub fn redirect_with_flash(instance: &Instance, info: &RequestInfo, location: &str, flash: &Flash) -> Reply {
     let location = crate::render::redirect::local_path(location).unwrap_or("/");
-    let mut reply = Reply::new(StatusCode::SEE_OTHER).header("location", location.to_string());
+    let reply = Reply::new(StatusCode::SEE_OTHER).header("location", location.to_string());
+    with_flash(reply, instance, info, flash)
+}
+
+/// `reply` with the flash cookie (shown once by the next page) and, on a
+/// first visit, the visitor cookie.
+pub fn with_flash(mut reply: Reply, instance: &Instance, info: &RequestInfo, flash: &Flash) -> Reply {
     if info.new_visitor {
         reply = reply.cookie(visitor_cookie(&info.visitor_id, info.secure_cookies));
     }

@@ -280,6 +280,7 @@ export async function startPayforms(dir, localstripe) {
     STRIPE_SECRET_KEY: SECRET_KEY,
     STRIPE_PUBLISHABLE_KEY: PUBLISHABLE_KEY,
     STRIPE_WEBHOOK_SECRET: webhookSecret,
+    PAYFORMS_API_KEYS: API_KEY,
   });
   const child = spawnLogged(bin, ['serve', '--app', app, '--bind', `127.0.0.1:${port}`, '--database', database, '--no-watch'],
     { env, cwd: dir, logPath });

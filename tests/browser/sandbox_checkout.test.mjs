@@ -51,7 +51,16 @@ export const scenarios = {
     assert(paid.length === 1, `one succeeded payment (found ${paid.length})`);
     assert(paid[0].amount === 599 && paid[0].currency === 'usd', `599 usd (got ${JSON.stringify(paid[0])})`);
     assert(paid[0].gatewayId.startsWith('pi_'), `a PaymentIntent (got ${paid[0].gatewayId})`);
+    // The receipt is the visitor's own: shown to them, not to anyone else.
+    await page.goto(`${baseUrl}/payments`);
+    const receipt = await page.locator('table#receipts tr.receipt').first().innerText();
+    assert(receipt.includes('Sticker pack') && receipt.includes('$5.99') && receipt.includes('paid'),
+      `the receipt says paid: ${receipt}`);
     await shot(page, 'paid');
+    const stranger = await newPage();
+    await stranger.goto(`${baseUrl}/payments`);
+    assert((await stranger.locator('table#receipts tr.receipt').count()) === 0, 'another visitor sees no receipt');
+    assert(!(await stranger.content()).includes(paid[0].gatewayId), 'nor the payment');
   },
 
   async 'each decline card shows its own message and nothing is paid'({ baseUrl, graphql, newPage }) {
