@@ -502,14 +502,18 @@ fn an_order_is_paid_once_however_often_its_page_is_rendered() {
     // A declined card leaves the order open; the next card pays it.
     let declined = pay(pay_form_fields(&http, &server, &order), "tok_chargeDeclined");
     assert_eq!(declined.status(), 422);
+    // Two renders of the order's page before it is paid (two tabs, or a
+    // page the browser kept), and one more for the no-JavaScript post.
     let first_render = pay_form_fields(&http, &server, &order);
+    let second_render = pay_form_fields(&http, &server, &order);
+    let third_render = pay_form_fields(&http, &server, &order);
     let paid = pay(first_render.clone(), "tok_visa");
     assert!(paid.status().is_success(), "{}", paid.text().unwrap_or_default());
     assert_eq!(succeeded_payments(&server), 1);
 
-    // A fresh render of the same order (Back, reload) and another card:
-    // refused as already paid, nothing charged.
-    let again = pay(pay_form_fields(&http, &server, &order), "tok_mastercard");
+    // The other render of the same order, another card: refused as
+    // already paid, nothing charged.
+    let again = pay(second_render, "tok_mastercard");
     assert_eq!(again.status(), 409);
     let body: Value = again.json().unwrap();
     assert_eq!(body["error"]["code"], "already_done");
@@ -523,7 +527,7 @@ fn an_order_is_paid_once_however_often_its_page_is_rendered() {
     assert_eq!(succeeded_payments(&server), 1, "one order, one charge");
 
     // Without JavaScript the refusal is a page.
-    let mut fields = pay_form_fields(&http, &server, &order);
+    let mut fields = third_render;
     set(&mut fields, "form[source]", "tok_amex");
     let page = http
         .post(server.url("/forms/simple_payment_form"))
@@ -532,6 +536,16 @@ fn an_order_is_paid_once_however_often_its_page_is_rendered() {
         .unwrap();
     assert_eq!(page.status(), 409);
     assert!(page.text().unwrap().contains("already paid"));
+
+    // Rendered now, the order's page says it is paid and has no form.
+    let html = http
+        .get(server.url(&format!("/pay?order={order}")))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(html.contains("This order is paid"), "{html}");
+    assert!(form_html(&html, "checkout-form").is_none());
 
     // Another order is another payment.
     let second = order_id(&support::buy_and_open_pay_page(&http, &server));

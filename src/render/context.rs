@@ -40,6 +40,9 @@ pub struct RequestInfo {
     pub path: String,
     pub query: String,
     pub host: String,
+    /// `scheme://host` of this site: PAYFORMS_PUBLIC_URL when set, else as
+    /// the request came (for absolute URLs such as Checkout's success_url).
+    pub origin: String,
     pub headers: Map<String, Value>,
     pub csrf_token: String,
     /// Cookies get `Secure`: the site is served over https.
@@ -86,6 +89,13 @@ impl RequestInfo {
             path: req.path().to_string(),
             query: req.query_string().to_string(),
             host: req.connection_info().host().to_string(),
+            origin: match &settings.public_url {
+                Some(public) => public.trim_end_matches('/').to_string(),
+                None => {
+                    let connection = req.connection_info();
+                    format!("{}://{}", connection.scheme(), connection.host())
+                }
+            },
             headers,
             csrf_token,
             secure_cookies: settings.serves_https(),
@@ -114,6 +124,7 @@ impl RequestInfo {
                 "pathname": self.path,
                 "search": search,
                 "host": self.host,
+                "origin": self.origin,
             },
             "flash": self.flash,
             "visitor": { "id": self.visitor_id },

@@ -115,18 +115,22 @@ export const scenarios = {
     await shot(page, '3ds-completed');
   },
 
-  async 'Back and Pay on a fresh render of a paid order charges nothing'({ baseUrl, graphql, newPage }) {
+  async 'a second tab or Back on a paid order charges nothing'({ baseUrl, graphql, newPage }) {
     const page = await openCheckout(newPage, baseUrl);
     const payUrl = page.url();
+    // A second tab on the same order, rendered before it is paid.
+    const tab = await page.context().newPage();
+    await tab.goto(payUrl);
     await payWithPaymentElement(page, TEST_CARDS.visa);
     await expectPaymentsPage(page);
-    // Back: the page is no-store, so the browser renders the order's pay
-    // page afresh (a new form, a new ConfirmationToken on Pay).
+    await payWithPaymentElement(tab, TEST_CARDS.visa);
+    await tab.locator('.form-error', { hasText: 'already paid' }).first().waitFor({ timeout: 15000 });
+    await shot(tab, 'already-paid');
+    // Back (the page is no-store: rendered anew) shows the order as paid.
     await page.goBack();
     if (new URL(page.url()).pathname !== '/pay') await page.goto(payUrl);
-    await payWithPaymentElement(page, TEST_CARDS.visa);
-    await page.locator('.form-error', { hasText: 'already paid' }).first().waitFor({ timeout: 15000 });
-    await shot(page, 'already-paid');
+    await page.locator('#order-paid').waitFor();
+    assert((await page.locator('form#checkout-form').count()) === 0, 'no payment form for a paid order');
     await new Promise((r) => setTimeout(r, 800));
     const paid = await succeeded(graphql);
     assert(paid.length === 1, `the order is paid once (found ${paid.length} succeeded payments)`);
@@ -159,5 +163,30 @@ export const scenarios = {
     await new Promise((r) => setTimeout(r, 1000));
     const paid = await succeeded(graphql);
     assert(paid.length === 1, `still exactly one succeeded payment (found ${paid.length})`);
+  },
+
+  async 'Stripe Checkout: redirect, pay, return to the receipts'({ baseUrl, graphql, newPage }) {
+    const page = await openCheckout(newPage, baseUrl);
+    const payUrl = page.url();
+    await page.locator('form#checkout-session-form button[type=submit]').click();
+    // The sandbox's hosted Checkout page, on another origin.
+    await page.waitForURL((url) => url.pathname.startsWith('/checkout/pay/'), { timeout: 15000 });
+    assert(new URL(page.url()).origin !== new URL(baseUrl).origin, 'Checkout is Stripe\'s page, not the shop\'s');
+    await page.locator('select[name="card"]').selectOption('pm_card_visa');
+    await shot(page, 'stripe-checkout');
+    await page.locator('button#pay').click();
+    await page.waitForURL((url) => url.origin === new URL(baseUrl).origin && url.pathname === '/payments', { timeout: 15000 });
+    const receipt = await waitFor('the receipt to say paid (webhook)', async () => {
+      await page.reload();
+      const text = await page.locator('table#receipts tr.receipt').first().innerText();
+      return text.includes('paid') && !text.includes('not paid') ? text : null;
+    }, { timeout: 20000, interval: 500 });
+    assert(receipt.includes('$5.99'), receipt);
+    await shot(page, 'checkout-returned');
+    // The order's pay page now says it is paid and offers no form.
+    await page.goto(payUrl);
+    await page.locator('#order-paid').waitFor();
+    assert((await page.locator('form#checkout-form').count()) === 0, 'no payment form for a paid order');
+    assert((await succeeded(graphql)).length === 1, 'one payment');
   },
 };
