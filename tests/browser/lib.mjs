@@ -354,6 +354,8 @@ export const TEST_CARDS = {
   expired: '4000 0000 0000 0069',
   incorrectCvc: '4000 0000 0000 0127',
   threeDS: '4000 0025 0000 3155',
+  threeDS2: '4000 0000 0000 3220',
+  declinedAfterAttach: '4000 0000 0000 0341',
 };
 
 // Fills the sandbox's Payment Element (inputs with data-field number, expiry,

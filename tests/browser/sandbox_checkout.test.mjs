@@ -69,6 +69,8 @@ export const scenarios = {
       [TEST_CARDS.insufficientFunds, 'Insufficient funds'],
       [TEST_CARDS.expired, 'Card has expired'],
       [TEST_CARDS.incorrectCvc, 'Incorrect CVC code'],
+      // Attaches to a customer, then fails when charged.
+      [TEST_CARDS.declinedAfterAttach, 'Your card was declined'],
     ]) {
       const page = await openCheckout(newPage, baseUrl);
       await payWithPaymentElement(page, card);
@@ -83,7 +85,7 @@ export const scenarios = {
       await expectPaymentsPage(page);
     }
     const paid = await succeeded(graphql);
-    assert(paid.length === 4, `only the four retries with 4242 are paid (found ${paid.length})`);
+    assert(paid.length === 5, `only the five retries with 4242 are paid (found ${paid.length})`);
     const failed = (await payments(graphql)).filter((p) => p.state !== 'succeeded');
     assert(failed.every((p) => p.state !== 'succeeded'), 'declined attempts are never stored as paid');
   },
@@ -113,6 +115,13 @@ export const scenarios = {
     }, { timeout: 20000, interval: 300 });
     assert(paid.length === 1, `one succeeded payment after authentication (found ${paid.length})`);
     await shot(page, '3ds-completed');
+
+    // 3220 (3-D Secure 2) asks too.
+    await openCheckout(newPage, baseUrl, page);
+    await payWithPaymentElement(page, TEST_CARDS.threeDS2, { threeDS: 'complete' });
+    await expectPaymentsPage(page);
+    await waitFor('the 3DS2 payment to be succeeded', async () => (await succeeded(graphql)).length === 2,
+      { timeout: 20000, interval: 300 });
   },
 
   async 'a second tab or Back on a paid order charges nothing'({ baseUrl, graphql, newPage }) {
