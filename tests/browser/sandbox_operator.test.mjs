@@ -127,4 +127,46 @@ export const scenarios = {
     assert(charged, 'the saved card paid $10.00 without the customer');
     await shot(page, 'charged-off-session');
   },
+
+  async 'subscribe a customer, also one whose bank asks for the first payment'({ baseUrl, graphql, newPage }) {
+    const page = await newPage();
+    await signIn(page, baseUrl, '/subscription');
+    await page.locator('form#create-plan button[type=submit], form[data-payforms-form="create_plan_form"] button[type=submit]').first().click();
+    await page.locator('p', { hasText: '$9.00 a month' }).first().waitFor();
+
+    for (const [email, number, asks] of [
+      ['monthly@example.com', TEST_CARDS.visa, false],
+      ['careful@example.com', '4000 0027 6000 3184', true], // asks for every payment
+    ]) {
+      await page.goto(`${baseUrl}/saved_cards`);
+      await page.locator('form#payforms-create-customer input[name="form[email]"]').fill(email);
+      await page.locator('form#payforms-create-customer button[type=submit]').click();
+      await page.locator('ul#customers a', { hasText: email }).first().click();
+      await page.waitForURL((url) => url.searchParams.get('customer'));
+      const customer = new URL(page.url()).searchParams.get('customer');
+      await payWithPaymentElement(page, number, { form: 'form#payforms-save-card', submit: false });
+      const saved = page.waitForEvent('load', { timeout: 20000 });
+      await page.locator('form#payforms-save-card button[type=submit]').click();
+      if (asks) await answer3DS(page, true);
+      await saved;
+      await waitFor('the card to be saved', async () => {
+        await page.goto(`${baseUrl}/subscription?customer=${encodeURIComponent(customer)}`);
+        return (await page.locator('form#payforms-create-subscription').count()) > 0;
+      }, { timeout: 20000, interval: 500 });
+      const subscribed = page.waitForEvent('load', { timeout: 20000 });
+      await page.locator('form#payforms-create-subscription button[type=submit]').click();
+      if (asks) await answer3DS(page, true);
+      await subscribed;
+      const active = await waitFor(`${email}'s subscription to be active`, async () => {
+        const data = await graphql(
+          'query($c: String) { subscriptions(filter: { customerId: { eq: $c } }) { nodes { state } } }',
+          { c: customer },
+        );
+        return data.subscriptions.nodes.find((s) => s.state === 'active');
+      }, { timeout: 20000, interval: 500 });
+      assert(active, `${email} is subscribed`);
+    }
+    await page.goto(`${baseUrl}/subscription`);
+    await shot(page, 'subscriptions');
+  },
 };
