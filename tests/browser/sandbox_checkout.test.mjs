@@ -4,7 +4,7 @@
 // payforms creates and confirms the PaymentIntent with it, 3-D Secure is
 // finished with handleNextAction. Screenshots of the end states go to
 // $PAYFORMS_BROWSER_SHOTS (default: the system temp dir).
-import { assert, TEST_CARDS, formValues, payWithPaymentElement, waitFor } from './lib.mjs';
+import { assert, TEST_CARDS, formValues, payWithCard, payWithPaymentElement, waitFor } from './lib.mjs';
 
 export const peer = 'sandbox';
 
@@ -197,5 +197,18 @@ export const scenarios = {
     await page.locator('#order-paid').waitFor();
     assert((await page.locator('form#checkout-form').count()) === 0, 'no payment form for a paid order');
     assert((await succeeded(graphql)).length === 1, 'one payment');
+  },
+
+  async 'the legacy Card Element form pays on the sandbox too (it posts the token)'({ baseUrl, graphql, newPage }) {
+    const page = await newPage();
+    await page.goto(`${baseUrl}/card-checkout`);
+    assert((await page.locator('[data-token-source="token"]').count()) === 1, 'the shipped default posts the token');
+    await payWithCard(page, '4242424242424242');
+    await page.waitForURL((url) => url.pathname === '/payments', { timeout: 20000 });
+    const paid = await waitFor('the payment', async () => {
+      const list = await succeeded(graphql);
+      return list.length ? list : null;
+    });
+    assert(paid.length === 1 && paid[0].amount === 599, JSON.stringify(paid));
   },
 };

@@ -14,9 +14,9 @@
  *                                element there and, on submit, turn the card into
  *                                a token (the card number never reaches the
  *                                server) posted in `form[source]`
- *   data-token-source            (on it) "token" posts token.id (real Stripe.js),
- *                                "card" posts token.card.id (Stripe.js mocks,
- *                                which cannot turn a token into a PaymentMethod)
+ *   data-token-source            (on it) "token" posts token.id (the default),
+ *                                "card" posts token.card.id (config.token_source,
+ *                                for a peer that cannot pay with a token)
  *   data-require-zip="true"      (on it) ask for the postal code
  *   data-confirm-payment="true"  a stored record that still needs the customer
  *                                (3-D Secure) is authenticated with
