@@ -86,7 +86,7 @@ fn notification(name: &str) -> String {
 # POST {{{{ gateway.api_base }}}}/v1/{path} — change the URL and method to the API call you need.
 to: '{{{{ gateway.api_base }}}}/v1/{path}'
 request_type: POST
-headers: '{{ "Authorization": "Bearer {{{{ gateway.secret_key }}}}", "Stripe-Version": "2020-08-27" }}'
+headers: "{{% include 'modules/stripe/api_headers' %}}"
 format: form
 # Typed GraphQL input for the mutation (optional; without it the input is a Map).
 fields:

@@ -73,7 +73,12 @@ on_sandbox!(
     payouts_list_their_transactions,
     webhook_endpoint_secret_is_stored_only_encrypted,
 );
-on_localstripe!(subscription_on_a_legacy_plan, token_card_id_pays_directly);
+// Not on localstripe: subscriptions. payforms pins Stripe's current API
+// version and expands `latest_invoice.confirmation_secret` (Basil and later);
+// localstripe 1.15 speaks 2020 shapes and refuses that expansion ("Bad
+// expand"), and has no Basil invoice members. Subscriptions are tested on
+// the sandbox (`prices_and_subscriptions`, and the browser scenarios).
+on_localstripe!(token_card_id_pays_directly);
 
 /// The module's webhook processors: a change made in Stripe (not through
 /// payforms) reaches the records through the signed event.
@@ -702,37 +707,6 @@ fn prices_and_subscriptions(env: &StripeEnv) {
         .any(|s| s["id"] == sub.as_str() && s["status"] == "canceled"));
 }
 
-fn subscription_on_a_legacy_plan(env: &StripeEnv) {
-    let (status, plan) = env.stripe_post(
-        "/v1/plans",
-        &[
-            ("amount", "500"),
-            ("currency", "usd"),
-            ("interval", "month"),
-            ("product[name]", "Silver"),
-        ],
-    );
-    assert_eq!(status, 200, "{plan}");
-    let (customer, _card) = env.customer_with_card("plan@example.com");
-    let subscription = env.dispatch_ok(
-        "create_subscription",
-        json!({ "customerId": customer, "plan": text(&plan["id"]) }),
-    );
-    assert_eq!(subscription["state"], "active");
-    assert_eq!(subscription["price_id"], plan["id"]);
-    let invoice = env.dispatch_ok(
-        "get_invoice",
-        json!({ "gatewayId": text(&subscription["latest_invoice_id"]) }),
-    );
-    assert_eq!(invoice["state"], "paid");
-    assert_eq!(invoice["amount_paid"], 500);
-    let canceled = env.dispatch_ok(
-        "cancel_subscription",
-        json!({ "gatewayId": text(&subscription["gateway_id"]) }),
-    );
-    assert_eq!(canceled["state"], "canceled");
-}
-
 fn checkout_sessions(env: &StripeEnv) {
     let session = env.dispatch_ok(
         "create_checkout_session",
@@ -946,14 +920,20 @@ fn every_request_type_is_shipped_pinned_and_loads() {
     ];
     let module = support::repo_root().join("modules/stripe");
     let headers = std::fs::read_to_string(module.join("templates/partials/api_headers.liquid")).unwrap();
-    assert!(headers.contains(r#""Stripe-Version": "2020-08-27""#));
+    let version = std::fs::read_to_string(module.join("templates/partials/api_version.liquid")).unwrap();
+    assert!(
+        version.trim_end().ends_with("2026-09-30.endive"),
+        "the current API version: {version}"
+    );
+    assert!(headers.contains(r#""Stripe-Version": "{% include 'modules/stripe/api_version' %}""#));
     for name in REQUEST_TYPES {
         let notification = module.join(format!("notifications/api_call_notifications/{name}.liquid"));
         let text =
             std::fs::read_to_string(&notification).unwrap_or_else(|_| panic!("{} is missing", notification.display()));
         assert!(
-            text.contains("include 'modules/stripe/api_headers'") || text.contains(r#""Stripe-Version": "2020-08-27""#),
-            "{name} must pin Stripe-Version 2020-08-27"
+            text.contains("include 'modules/stripe/api_headers'")
+                || text.contains("include 'modules/stripe/api_version'"),
+            "{name} must pin the API version of modules/stripe/api_version"
         );
         assert!(
             !text.contains("sk_test_") && !text.contains("sk_live_"),

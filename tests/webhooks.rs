@@ -55,7 +55,7 @@ fn event(id: &str, kind: &str, created: i64, object: Value) -> String {
     json!({
         "id": id,
         "object": "event",
-        "api_version": "2020-08-27",
+        "api_version": "2026-09-30.endive",
         "type": kind,
         "created": created,
         "livemode": false,

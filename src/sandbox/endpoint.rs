@@ -18,10 +18,10 @@ use super::expand;
 use super::form;
 use super::idempotency::{Lookup, StoredResponse};
 use super::ids;
-use super::legacy;
 use super::params::Params;
 use super::state::State;
 use super::Inner;
+use super::{current, legacy};
 
 /// A resource operation: pure state in, Stripe object out.
 pub type Handler = fn(&mut State, &Call) -> Result<Value, ApiError>;
@@ -340,6 +340,7 @@ fn serve(
             Err(error) => (error.status, error.to_body()),
         };
         legacy::fill(&state.objects, call.owner(), &mut body);
+        current::fill(&state.objects, call.owner(), &mut body);
         let reply = Reply {
             status,
             body: body.to_string(),

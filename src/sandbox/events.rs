@@ -39,6 +39,7 @@ impl State {
         let id = ids::new_id("evt_");
         let mut object = object.clone();
         super::legacy::fill(&self.objects, account, &mut object);
+        super::current::fill(&self.objects, account, &mut object);
         let mut data = Map::new();
         data.insert("object".into(), object);
         if let Some(previous) = previous {

@@ -48,6 +48,9 @@ fn expand_path(objects: &Objects, owner: Option<&str>, value: &mut Value, segmen
     let Value::Object(map) = value else {
         return Err(cannot());
     };
+    // `latest_invoice.confirmation_secret` and the like name members of the
+    // current API versions: fill them in before looking.
+    super::current::complete(objects, owner, map);
     let Some(target) = map.get_mut(*first) else {
         return Err(cannot());
     };

@@ -1,6 +1,6 @@
-//! Members that older Stripe API versions include and payforms' templates
-//! (pinned to `Stripe-Version: 2020-08-27`) read: a PaymentIntent's
-//! `charges` list. Filled in wherever a PaymentIntent leaves the sandbox
+//! Members that older Stripe API versions include (apps pinned to them
+//! read them): a PaymentIntent's `charges` list, gone since 2022-11-15.
+//! See [`super::current`] for the members of the current versions. Filled in wherever a PaymentIntent leaves the sandbox
 //! (responses, expansions, errors, events), from the stored charges.
 
 use serde_json::{json, Value};

@@ -17,6 +17,7 @@
 mod api_error;
 mod auth;
 mod cards;
+mod current;
 mod endpoint;
 mod events;
 mod expand;
