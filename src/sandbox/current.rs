@@ -37,7 +37,7 @@ fn complete_invoice(objects: &Objects, owner: Option<&str>, map: &mut Map<String
         };
         map.insert("parent".into(), parent);
     }
-    if !map.get("confirmation_secret").is_some_and(|v| !v.is_null()) {
+    if map.get("confirmation_secret").is_none_or(|v| v.is_null()) {
         let secret = match map.get("payment_intent") {
             Some(Value::Object(pi)) => pi.get("client_secret").cloned(),
             Some(Value::String(id)) => objects.get(owner, id).and_then(|pi| pi.get("client_secret")).cloned(),
