@@ -555,3 +555,37 @@ fn an_order_is_paid_once_however_often_its_page_is_rendered() {
         .is_success());
     assert_eq!(succeeded_payments(&server), 2);
 }
+
+#[test]
+fn an_order_is_only_its_buyers_and_unknown_orders_are_no_error() {
+    let server = start(&repo_root());
+    let buyer = client();
+    let order = order_id(&support::buy_and_open_pay_page(&buyer, &server));
+    // Another visitor (another cookie jar) sees no order, and no form.
+    let stranger = client();
+    let page = stranger.get(server.url(&format!("/pay?order={order}"))).send().unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().unwrap();
+    assert!(
+        html.contains("No such order") && form_html(&html, "checkout-form").is_none(),
+        "{html}"
+    );
+    for id in ["999999", "0"] {
+        let page = buyer.get(server.url(&format!("/pay?order={id}"))).send().unwrap();
+        assert_eq!(page.status(), 200, "order {id}");
+        assert!(page.text().unwrap().contains("No such order"));
+    }
+    let odd = buyer.get(server.url("/pay?order=abc")).send().unwrap();
+    assert_eq!(odd.status(), 400);
+    // Only what Stripe.js makes pays, never a saved card's id.
+    let mut fields = pay_form_fields(&buyer, &server, &order);
+    set(&mut fields, "form[source]", "pm_card_visa");
+    let refused = buyer
+        .post(server.url("/forms/simple_payment_form"))
+        .header("Accept", "application/json")
+        .form(&fields)
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    assert_eq!(succeeded_payments(&server), 0);
+}

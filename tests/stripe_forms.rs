@@ -46,8 +46,8 @@ const CHECKOUT_PAGE: &str = r#"---
 slug: pay
 ---
 {% parse_json payment %}{ "amount": 599, "currency": "usd" }{% endparse_json %}
-{% parse_json payment_config %}{ "redirect_to": "/paid", "form_id": "checkout-form" }{% endparse_json %}
-{% include_form 'modules/stripe/create_payment_form', data: payment, config: payment_config %}
+{% parse_json payment_config %}{ "redirect_to": "/paid", "form_id": "checkout-form", "token_source": "card" }{% endparse_json %}
+{% include_form 'modules/stripe/create_payment_card_form', data: payment, config: payment_config %}
 "#;
 
 const CHECKOUT_SESSION_PAGE: &str = r#"---

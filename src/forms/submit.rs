@@ -271,7 +271,12 @@ fn build_payload(
         }
         match payload.get(name) {
             Some(signed) if same_text(signed, value) => {}
-            _ => return Err(SubmitError::FieldChanged(name.clone())),
+            // The name is the visitor's too: masked like any value logged.
+            _ => {
+                return Err(SubmitError::FieldChanged(
+                    crate::card_numbers::mask_card_numbers(name).into_owned(),
+                ))
+            }
         }
     }
     Ok((payload, errors))
