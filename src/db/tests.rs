@@ -1006,6 +1006,23 @@ fn form_submissions_claim_once(store: &Store) {
     );
     assert!(form_submission::complete(store, "never-claimed", &json!({})).is_err());
 
+    // A claim left `processing` by a request that died is taken over once
+    // its lease is over, and by one request only.
+    assert_eq!(form_submission::claim(store, "key-3", "pay").unwrap(), Claim::New);
+    assert_eq!(form_submission::claim(store, "key-3", "pay").unwrap(), Claim::InProgress);
+    let long_ago = (crate::db::records::now() - chrono::Duration::seconds(form_submission::CLAIM_LEASE_SECS + 60)).naive_utc();
+    store
+        .database()
+        .with_conn(|conn| {
+            let mut sql = conn.sql("UPDATE form_submissions SET created_at = ");
+            sql.bind(super::sql::Arg::Time(long_ago))
+                .push(" WHERE idempotency_key = 'key-3'");
+            Ok(conn.execute(sql)?)
+        })
+        .unwrap();
+    assert_eq!(form_submission::claim(store, "key-3", "pay").unwrap(), Claim::New);
+    assert_eq!(form_submission::claim(store, "key-3", "pay").unwrap(), Claim::InProgress);
+
     // Many posts of one form at once: exactly one claims it.
     let claims: Vec<Claim> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..10)

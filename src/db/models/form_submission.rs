@@ -10,6 +10,10 @@ use serde_json::Value;
 use crate::db::sql::{Arg, Conn};
 use crate::db::{Store, StoreError};
 
+/// How long a claim may stay `processing` before another request may take
+/// it over: far beyond a gateway call with its retries.
+pub const CLAIM_LEASE_SECS: i64 = 10 * 60;
+
 /// What claiming an idempotency key found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
@@ -85,6 +89,20 @@ pub fn claim(store: &Store, key: &str, form: &str) -> Result<Claim, StoreError> 
             .bind(Arg::Time(crate::db::records::now().naive_utc()))
             .push(") ON CONFLICT (idempotency_key) DO NOTHING");
         if conn.execute(sql)? == 1 {
+            return Ok(Claim::New);
+        }
+        // A claim still `processing` long after any gateway call could
+        // have ended belongs to a request that died (a crash, a kill): take
+        // it over, or the key (an order's) would be stuck for good.
+        let cutoff = crate::db::records::now() - chrono::Duration::seconds(CLAIM_LEASE_SECS);
+        let mut takeover = conn.sql("UPDATE form_submissions SET created_at = ");
+        takeover
+            .bind(Arg::Time(crate::db::records::now().naive_utc()))
+            .push(" WHERE status = 'processing' AND idempotency_key = ")
+            .bind(Arg::Text(key.to_string()))
+            .push(" AND created_at < ")
+            .bind(Arg::Time(cutoff.naive_utc()));
+        if conn.execute(takeover)? == 1 {
             return Ok(Claim::New);
         }
         match load(conn, key)? {
