@@ -170,6 +170,7 @@ struct FormFrontMatter {
     flash_alert: Option<String>,
     idempotency_key: Option<String>,
     already_done: Option<String>,
+    retry_cancels: Option<String>,
     #[serde(default)]
     authorization_policies: Vec<String>,
 }
@@ -216,6 +217,11 @@ pub struct FormConfiguration {
     /// The message when a form with a data-derived key was already
     /// submitted and processed.
     pub already_done: Option<CompiledTemplate>,
+    /// A request type sent with the earlier attempt's record before a new
+    /// attempt replaces it (e.g. cancel its PaymentIntent, so a 3-D Secure
+    /// still open in another tab cannot complete a second payment). If it
+    /// fails, the new attempt is refused.
+    pub retry_cancels: Option<String>,
     pub authorization_policies: Vec<String>,
     pub policies_line: usize,
     pub body: CompiledTemplate,
@@ -313,6 +319,7 @@ pub fn load_form(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<For
             flash_alert,
             idempotency_key,
             already_done,
+            retry_cancels: fm.retry_cancels,
             authorization_policies: fm.authorization_policies,
             policies_line: front_matter::line_of_key(&doc, "authorization_policies"),
             body,

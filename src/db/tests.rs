@@ -1009,8 +1009,12 @@ fn form_submissions_claim_once(store: &Store) {
     // A claim left `processing` by a request that died is taken over once
     // its lease is over, and by one request only.
     assert_eq!(form_submission::claim(store, "key-3", "pay").unwrap(), Claim::New);
-    assert_eq!(form_submission::claim(store, "key-3", "pay").unwrap(), Claim::InProgress);
-    let long_ago = (crate::db::records::now() - chrono::Duration::seconds(form_submission::CLAIM_LEASE_SECS + 60)).naive_utc();
+    assert_eq!(
+        form_submission::claim(store, "key-3", "pay").unwrap(),
+        Claim::InProgress
+    );
+    let long_ago =
+        (crate::db::records::now() - chrono::Duration::seconds(form_submission::CLAIM_LEASE_SECS + 60)).naive_utc();
     store
         .database()
         .with_conn(|conn| {
@@ -1021,7 +1025,10 @@ fn form_submissions_claim_once(store: &Store) {
         })
         .unwrap();
     assert_eq!(form_submission::claim(store, "key-3", "pay").unwrap(), Claim::New);
-    assert_eq!(form_submission::claim(store, "key-3", "pay").unwrap(), Claim::InProgress);
+    assert_eq!(
+        form_submission::claim(store, "key-3", "pay").unwrap(),
+        Claim::InProgress
+    );
 
     // Many posts of one form at once: exactly one claims it.
     let claims: Vec<Claim> = std::thread::scope(|scope| {

@@ -185,12 +185,24 @@ pub fn submit(
                 Some(t) => render::render(t, &done_globals)?.trim().to_string(),
                 None => "This was already done; nothing was charged or stored again.".to_string(),
             };
+            let location = result["location"].as_str().unwrap_or("/").to_string();
             if !message.is_empty() {
-                let location = result["location"].as_str().unwrap_or("/").to_string();
                 return Err(SubmitError::AlreadyDone { message, location });
             }
             if !form_submission::reopen(&instance.store, &key)? {
                 return Err(SubmitError::InProgress);
+            }
+            if let Err(why) = cancel_earlier_attempt(instance, loaded, &form, &current) {
+                tracing::warn!(
+                    "form `{}`: the earlier attempt could not be cancelled: {why}",
+                    form.name
+                );
+                // Put the finished state back: the earlier attempt stands.
+                form_submission::complete(&instance.store, &key, &result)?;
+                return Err(SubmitError::AlreadyDone {
+                    message: "An earlier payment for this is still under way (or has just gone through); nothing was charged now.".into(),
+                    location,
+                });
             }
         }
         Claim::Done(result) => return Ok(replay(result)),
@@ -280,6 +292,42 @@ fn build_payload(
         }
     }
     Ok((payload, errors))
+}
+
+/// Send the form's `retry_cancels` request type for the earlier attempt's
+/// record, unless that record is already cancelled.
+fn cancel_earlier_attempt(
+    instance: &Arc<Instance>,
+    loaded: &Loaded,
+    form: &FormConfiguration,
+    earlier: &Value,
+) -> Result<(), String> {
+    let Some(request_type) = &form.retry_cancels else {
+        return Ok(());
+    };
+    if earlier["state"] == "canceled" {
+        return Ok(());
+    }
+    let dispatcher = instance.dispatcher().ok_or("no gateway is configured")?;
+    let outcome = dispatcher.dispatch(request_type, earlier.clone(), None);
+    match outcome {
+        Ok(outcome) if outcome.errors.is_empty() => Ok(()),
+        Ok(outcome) => Err(outcome
+            .errors
+            .iter()
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")),
+        Err(failure) => {
+            // Already cancelled elsewhere counts as cancelled.
+            let now = current_record(instance, loaded, form, earlier);
+            if now["state"] == "canceled" {
+                Ok(())
+            } else {
+                Err(failure.message)
+            }
+        }
+    }
 }
 
 /// The record an earlier submission made, read again (webhooks may have

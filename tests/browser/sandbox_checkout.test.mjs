@@ -211,4 +211,25 @@ export const scenarios = {
     });
     assert(paid.length === 1 && paid[0].amount === 599, JSON.stringify(paid));
   },
+
+  async 'a 3-D Secure left open in one tab cannot pay a second time'({ baseUrl, graphql, newPage }) {
+    const page = await openCheckout(newPage, baseUrl);
+    const tab = await page.context().newPage();
+    await tab.goto(page.url());
+    // Tab 1 starts a 3-D Secure payment and leaves the challenge open.
+    await payWithPaymentElement(page, TEST_CARDS.threeDS);
+    await page.getByRole('button', { name: 'Complete authentication', exact: true }).waitFor();
+    // Tab 2 pays the same order with another card: the open attempt is
+    // cancelled first.
+    await payWithPaymentElement(tab, TEST_CARDS.visa);
+    await tab.waitForURL((url) => url.pathname === '/payments', { timeout: 20000 });
+    // Completing the old challenge now pays nothing.
+    await page.getByRole('button', { name: 'Complete authentication', exact: true }).click();
+    await page.locator('.form-error').first().waitFor({ timeout: 15000 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const paid = await succeeded(graphql);
+    assert(paid.length === 1, `one payment for the order (found ${paid.length})`);
+    const all = await payments(graphql);
+    assert(all.some((p) => p.state === 'canceled'), `the open attempt was cancelled: ${JSON.stringify(all)}`);
+  },
 };
