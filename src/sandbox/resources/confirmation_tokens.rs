@@ -7,6 +7,7 @@
 use serde_json::{json, Value};
 
 use super::super::api_error::ApiError;
+use super::super::auth::KeyKind;
 use super::super::endpoint::{get, post, ApiRoute, Call};
 use super::super::ids;
 use super::super::params::Params;
@@ -35,6 +36,14 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         "payment_user_agent",
     ])?;
     let (card, billing) = if let Some(id) = p.str("payment_method")? {
+        // A saved payment method is named only by the server (the test
+        // helper, secret key); the browser enters a new one.
+        if call.key == KeyKind::Publishable {
+            return Err(ApiError::invalid_param(
+                "payment_method",
+                "A ConfirmationToken made with a publishable key takes payment_method_data, not a saved payment_method.",
+            ));
+        }
         let pm = payment_methods::resolve(state, call, &id, "payment_method")?;
         let card = payment_methods::card_of(state, pm["id"].as_str().unwrap_or_default())?;
         (card, pm["billing_details"].clone())
@@ -288,5 +297,52 @@ mod tests {
         assert_eq!(attached.body["customer"], customer.as_str());
         let used = app.get(&format!("/v1/confirmation_tokens/{id}")).await;
         assert_eq!(used.body["setup_intent"], seti.body["id"]);
+    }
+
+    #[actix_web::test]
+    async fn a_saved_card_is_not_for_the_browser_nor_without_its_customer() {
+        let app = TestApp::new().await;
+        let customer = app.post("/v1/customers", "email=c%40example.com").await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let pm = app
+            .post(
+                "/v1/payment_methods",
+                "type=card&card[number]=4242424242424242&card[exp_month]=12&card[exp_year]=2041",
+            )
+            .await
+            .body["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let attached = app
+            .post(
+                &format!("/v1/payment_methods/{pm}/attach"),
+                &format!("customer={customer}"),
+            )
+            .await;
+        assert_eq!(attached.status, 200, "{}", attached.body);
+        let from_browser = app
+            .post_unauthenticated(
+                "/v1/confirmation_tokens",
+                &format!("payment_method={pm}&key=pk_test_sandbox"),
+            )
+            .await;
+        assert_eq!(from_browser.status, 400, "{}", from_browser.body);
+        let without_customer = app
+            .post(
+                "/v1/payment_intents",
+                &format!("amount=599&currency=usd&confirm=true&payment_method={pm}"),
+            )
+            .await;
+        assert_eq!(without_customer.status, 400, "{}", without_customer.body);
+        let with_customer = app
+            .post(
+                "/v1/payment_intents",
+                &format!("amount=599&currency=usd&confirm=true&payment_method={pm}&customer={customer}"),
+            )
+            .await;
+        assert_eq!(with_customer.status, 200, "{}", with_customer.body);
     }
 }

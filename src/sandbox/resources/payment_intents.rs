@@ -299,6 +299,15 @@ fn set_payment_method(state: &mut State, call: &Call, pi: &mut Value, p: &Params
     let Some(pm) = pm else {
         return Ok(return_url);
     };
+    if let (Some(_), None) = (pm["customer"].as_str(), pi["customer"].as_str()) {
+        return Err(ApiError::invalid_param(
+            "payment_method",
+            format!(
+                "The provided PaymentMethod ({}) is attached to a Customer; pass that customer to use it.",
+                pm["id"].as_str().unwrap_or("")
+            ),
+        ));
+    }
     if let (Some(owner), Some(customer)) = (pm["customer"].as_str(), pi["customer"].as_str()) {
         if owner != customer {
             return Err(ApiError::invalid_param(
