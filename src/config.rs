@@ -204,6 +204,20 @@ impl Settings {
             .is_some_and(|url| url.trim().to_ascii_lowercase().starts_with("https://"))
     }
 
+    /// Where the gateway's hosted pages (Checkout) are: a form may send the
+    /// visitor there, and only there, off this site. Stripe's own for real
+    /// Stripe; a fake (the sandbox, localstripe) hosts them at its API origin.
+    pub fn checkout_origins(&self) -> Vec<String> {
+        let api = url::Url::parse(&self.stripe.api_base)
+            .ok()
+            .map(|url| url.origin().ascii_serialization())
+            .filter(|origin| origin != "null");
+        match api.as_deref() {
+            None | Some("https://api.stripe.com") => vec!["https://checkout.stripe.com".to_string()],
+            Some(fake) => vec![fake.to_string()],
+        }
+    }
+
     /// A sub-key derived from the master secret, so each use (forms, CSRF,
     /// flash, encryption) has its own key and one leaked use reveals nothing else.
     pub fn derived_key(&self, purpose: &str) -> [u8; 32] {

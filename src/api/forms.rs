@@ -11,7 +11,7 @@ use super::pages::{internal_error, redirect_with_flash, render_route, simple_pag
 use super::reply::Reply;
 use crate::forms::submit::{submit, Submission, SubmitError, SubmitOutcome};
 use crate::instance::Instance;
-use crate::render::context::{parse_params, RequestInfo};
+use crate::render::context::{parse_params, Flash, RequestInfo};
 use crate::render::host::escape_attr;
 
 pub async fn submit_form(
@@ -88,8 +88,13 @@ fn respond(
                     &json!({ "record": record, "redirect_to": location, "flash": flash }),
                 );
                 with_flash(reply, instance, &info, &flash)
-            } else {
+            } else if location.starts_with('/') {
                 redirect_with_flash(instance, &info, &location, &flash)
+            } else {
+                // The gateway's hosted page, vetted when the form was
+                // submitted (render::redirect::gateway_page).
+                let reply = Reply::new(StatusCode::SEE_OTHER).header("location", location.clone());
+                with_flash(reply, instance, &info, &Flash::default())
             }
         }
         Ok(SubmitOutcome::Invalid { page, feedback, flash }) => {

@@ -47,9 +47,15 @@ pub fn content_security_policy(settings: &Settings) -> String {
     if frame.is_empty() {
         frame.push("'none'".into());
     }
+    // A form may lead to the gateway's hosted Checkout page (the browser
+    // checks form-action on the redirect too).
+    let form_action = std::iter::once("'self'".to_string())
+        .chain(settings.checkout_origins())
+        .collect::<Vec<_>>()
+        .join(" ");
     format!(
         "default-src 'self'; script-src {}; frame-src {}; connect-src {}; img-src 'self' data: https:; \
-         style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+         style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; form-action {form_action}; \
          frame-ancestors 'none'",
         script.join(" "),
         frame.join(" "),

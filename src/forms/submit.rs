@@ -240,7 +240,10 @@ pub fn submit(
         Some(t) => render::render(t, &globals)?.trim().to_string(),
         None => String::new(),
     };
+    // A path on this site, or the gateway's hosted page (Checkout without
+    // JavaScript); anything else goes back to the form's page.
     let location = crate::render::redirect::local_path(&location)
+        .or_else(|| crate::render::redirect::gateway_page(&location, &instance.settings.checkout_origins()))
         .map(str::to_string)
         .unwrap_or_else(|| state.page.clone());
     let notice = match &form.flash_notice {

@@ -16,9 +16,39 @@ pub fn local_path(location: &str) -> Option<&str> {
     local.then_some(location)
 }
 
+/// `location` (trimmed) when it is an absolute http(s) URL on one of
+/// `origins` (the gateway's hosted pages), with no control character and no
+/// backslash.
+pub fn gateway_page<'a>(location: &'a str, origins: &[String]) -> Option<&'a str> {
+    let location = location.trim();
+    if location.chars().any(|c| c.is_control() || c == '\\') {
+        return None;
+    }
+    let url = url::Url::parse(location).ok()?;
+    let origin = url.origin().ascii_serialization();
+    (matches!(url.scheme(), "http" | "https") && origins.contains(&origin)).then_some(location)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::local_path;
+    use super::{gateway_page, local_path};
+
+    #[test]
+    fn gateway_pages_only_on_their_origins() {
+        let origins = vec!["https://checkout.stripe.com".to_string()];
+        let page = "https://checkout.stripe.com/c/pay/cs_test_1";
+        assert_eq!(gateway_page(page, &origins), Some(page));
+        for hostile in [
+            "https://checkout.stripe.com.evil.example/c/pay",
+            "https://evil.example/?https://checkout.stripe.com",
+            "javascript://checkout.stripe.com/%0aalert(1)",
+            "https://checkout.stripe.com/\\evil",
+            "https://checkout.stripe.com/\nx",
+            "/local",
+        ] {
+            assert_eq!(gateway_page(hostile, &origins), None, "{hostile:?}");
+        }
+    }
 
     #[test]
     fn only_local_paths_pass() {

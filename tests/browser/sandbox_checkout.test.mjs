@@ -174,29 +174,43 @@ export const scenarios = {
     assert(paid.length === 1, `still exactly one succeeded payment (found ${paid.length})`);
   },
 
-  async 'Stripe Checkout: redirect, pay, return to the receipts'({ baseUrl, graphql, newPage }) {
+  async 'without JavaScript: Stripe Checkout, pay, return to the receipts'({ baseUrl, graphql, browser }) {
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${baseUrl}/checkout`);
+      await page.locator('form#buy-form button[type=submit]').click();
+      await page.waitForURL((url) => url.pathname === '/pay', { timeout: 15000 });
+      const payUrl = page.url();
+      // No Payment Element without JavaScript: Checkout is offered instead.
+      await page.locator('form#checkout-session-form button[type=submit]').click();
+      await page.waitForURL((url) => url.pathname.startsWith('/checkout/pay/'), { timeout: 15000 });
+      assert(new URL(page.url()).origin !== new URL(baseUrl).origin, 'Checkout is Stripe\'s page, not the shop\'s');
+      await page.locator('select[name="card"]').selectOption('pm_card_visa');
+      await shot(page, 'stripe-checkout');
+      await page.locator('button#pay').click();
+      await page.waitForURL((url) => url.origin === new URL(baseUrl).origin && url.pathname === '/payments', { timeout: 15000 });
+      const receipt = await waitFor('the receipt to say paid (webhook)', async () => {
+        await page.reload();
+        const text = await page.locator('table#receipts tr.receipt').first().innerText();
+        return text.includes('paid') && !text.includes('not paid') ? text : null;
+      }, { timeout: 20000, interval: 500 });
+      assert(receipt.includes('$5.99'), receipt);
+      await shot(page, 'checkout-returned');
+      // The order's pay page now says it is paid and offers no form.
+      await page.goto(payUrl);
+      await page.locator('#order-paid').waitFor();
+      assert((await page.locator('form').count()) === 0, 'no form for a paid order');
+      assert((await succeeded(graphql)).length === 1, 'one payment');
+    } finally {
+      await context.close();
+    }
+  },
+
+  async 'with JavaScript the pay page offers only the Payment Element'({ baseUrl, newPage }) {
     const page = await openCheckout(newPage, baseUrl);
-    const payUrl = page.url();
-    await page.locator('form#checkout-session-form button[type=submit]').click();
-    // The sandbox's hosted Checkout page, on another origin.
-    await page.waitForURL((url) => url.pathname.startsWith('/checkout/pay/'), { timeout: 15000 });
-    assert(new URL(page.url()).origin !== new URL(baseUrl).origin, 'Checkout is Stripe\'s page, not the shop\'s');
-    await page.locator('select[name="card"]').selectOption('pm_card_visa');
-    await shot(page, 'stripe-checkout');
-    await page.locator('button#pay').click();
-    await page.waitForURL((url) => url.origin === new URL(baseUrl).origin && url.pathname === '/payments', { timeout: 15000 });
-    const receipt = await waitFor('the receipt to say paid (webhook)', async () => {
-      await page.reload();
-      const text = await page.locator('table#receipts tr.receipt').first().innerText();
-      return text.includes('paid') && !text.includes('not paid') ? text : null;
-    }, { timeout: 20000, interval: 500 });
-    assert(receipt.includes('$5.99'), receipt);
-    await shot(page, 'checkout-returned');
-    // The order's pay page now says it is paid and offers no form.
-    await page.goto(payUrl);
-    await page.locator('#order-paid').waitFor();
-    assert((await page.locator('form#checkout-form').count()) === 0, 'no payment form for a paid order');
-    assert((await succeeded(graphql)).length === 1, 'one payment');
+    assert(await page.locator('form#checkout-form').isVisible(), 'the Payment Element form');
+    assert(!(await page.locator('form#checkout-session-form').isVisible()), 'no second way to pay the same order');
   },
 
   async 'the legacy Card Element form pays on the sandbox too (it posts the token)'({ baseUrl, graphql, newPage }) {
