@@ -169,4 +169,34 @@ export const scenarios = {
     await page.goto(`${baseUrl}/subscription`);
     await shot(page, 'subscriptions');
   },
+
+  async 'a visitor joins the club: a subscription paid on the Payment Element'({ baseUrl, graphql, newPage }) {
+    const operator = await newPage();
+    await signIn(operator, baseUrl, '/subscription');
+    await operator.locator('form#create-plan button[type=submit]').click();
+    await operator.locator('p', { hasText: '$9.00 a month' }).first().waitFor();
+
+    for (const [email, number, asks] of [
+      ['joiner@example.com', TEST_CARDS.visa, false],
+      ['careful-joiner@example.com', '4000 0027 6000 3184', true],
+    ]) {
+      const page = await newPage();
+      await page.goto(`${baseUrl}/club`);
+      await page.locator('input[name="form[email]"]').fill(email);
+      await page.locator('form#payforms-create-customer button[type=submit]').click();
+      await page.locator('form#payforms-subscribe').waitFor();
+      await payWithPaymentElement(page, number, { form: 'form#payforms-subscribe', submit: false });
+      const joined = page.waitForEvent('load', { timeout: 20000 });
+      await page.locator('form#payforms-subscribe button[type=submit]').click();
+      if (asks) await answer3DS(page, true);
+      await joined;
+      await waitFor(`${email} to be a member`, async () => {
+        await page.goto(`${baseUrl}/club`);
+        return (await page.locator('#club-member').count()) > 0;
+      }, { timeout: 20000, interval: 500 });
+      await shot(page, `club-${asks ? 'authenticated' : 'joined'}`);
+    }
+    const data = await graphql('{ subscriptions(first: 5) { nodes { state } } }');
+    assert(data.subscriptions.nodes.filter((s) => s.state === 'active').length === 2, JSON.stringify(data));
+  },
 };

@@ -172,13 +172,13 @@
         stripe = stripeClient(Stripe, options.publishableKey);
         if (wantsElement) {
           var elementOptions = {
-            mode: options.mode === 'setup' ? 'setup' : 'payment',
+            mode: ['setup', 'subscription'].indexOf(options.mode) >= 0 ? options.mode : 'payment',
             appearance: { theme: 'stripe', variables: { colorPrimary: '#0a7c4a', borderRadius: '6px' } }
           };
           if (options.currency) {
             elementOptions.currency = options.currency;
           }
-          if (elementOptions.mode === 'payment') {
+          if (elementOptions.mode !== 'setup') {
             elementOptions.amount = Number(options.amount);
           }
           if (options.captureMethod) {
@@ -215,7 +215,19 @@
       });
     }
 
+    // Subscription mode: the form is posted first (the subscription and its
+    // first invoice are made on the server), then confirmPayment pays the
+    // invoice; here only what was typed is checked.
+    var confirmsAfterPost = options.mode === 'subscription';
+
     function tokenize() {
+      if (elements && confirmsAfterPost) {
+        return Promise.resolve(elements.submit()).then(function (submitted) {
+          if (submitted && submitted.error) {
+            throw new Error(errorText(submitted.error, 'Please check your payment details.'));
+          }
+        });
+      }
       if (elements) {
         return confirmationToken();
       }
@@ -261,9 +273,11 @@
       if (!wantsAuthentication || !needsCustomer || !stripe) {
         return Promise.resolve();
       }
-      var action = elements
-        ? stripe.handleNextAction({ clientSecret: record.client_secret })
-        : stripe.confirmCardPayment(record.client_secret);
+      var action = !elements
+        ? stripe.confirmCardPayment(record.client_secret)
+        : confirmsAfterPost
+          ? stripe.confirmPayment({ elements: elements, clientSecret: record.client_secret, redirect: 'if_required' })
+          : stripe.handleNextAction({ clientSecret: record.client_secret });
       return Promise.resolve(action).then(function (outcome) {
         if (outcome && outcome.error) {
           throw new Error(errorText(outcome.error, 'Your bank did not authenticate this payment.'));
