@@ -71,30 +71,55 @@
     return match[1];
   }
 
-  // The 3-D Secure challenge: resolves true (complete) or false (fail).
-  function challenge(text) {
+  // What a challenge asks about: "$5.99" for a payment, nothing for a setup.
+  function challengeText(intent) {
+    if (!intent || intent.object !== 'payment_intent' || typeof intent.amount !== 'number') {
+      return 'Your bank asks you to confirm that this card may be saved for later payments.';
+    }
+    var currency = String(intent.currency || '').toUpperCase();
+    var zeroDecimal = ['JPY', 'KRW', 'VND', 'CLP', 'ISK', 'UGX', 'XAF', 'XOF'].indexOf(currency) >= 0;
+    var amount = zeroDecimal ? String(intent.amount) : (intent.amount / 100).toFixed(2);
+    return 'Your bank asks you to confirm a payment of ' + amount + ' ' + currency + '.';
+  }
+
+  // The 3-D Secure challenge, like a bank's page over the shop: resolves
+  // true (complete) or false (fail).
+  function challenge(intent) {
     return new Promise(function (resolve) {
+      var veil = document.createElement('div');
+      veil.setAttribute('data-payforms-sandbox', '3ds');
+      Object.assign(veil.style, {
+        position: 'fixed', inset: '0', background: 'rgba(20, 20, 40, .55)', display: 'flex',
+        alignItems: 'center', justifyContent: 'center', zIndex: 2147483647
+      });
       var box = document.createElement('div');
       box.setAttribute('role', 'dialog');
-      box.setAttribute('data-payforms-sandbox', '3ds');
+      box.setAttribute('aria-label', '3-D Secure');
       Object.assign(box.style, {
-        position: 'fixed', top: '30%', left: '50%', width: '320px', marginLeft: '-160px',
-        padding: '16px', background: '#fff', border: '3px solid #ccc', textAlign: 'center', zIndex: 2147483647
+        width: '340px', padding: '24px', background: '#fff', borderRadius: '10px', textAlign: 'center',
+        fontFamily: 'system-ui, sans-serif', boxShadow: '0 10px 40px rgba(0,0,0,.3)'
       });
+      var bank = document.createElement('p');
+      bank.textContent = 'Sandbox Bank — 3-D Secure (test mode)';
+      Object.assign(bank.style, {fontWeight: '700', color: '#1a1f71', margin: '0 0 12px'});
       var p = document.createElement('p');
-      p.textContent = text;
+      p.textContent = challengeText(intent);
+      var buttons = document.createElement('div');
+      Object.assign(buttons.style, {display: 'flex', gap: '8px', justifyContent: 'center', marginTop: '16px'});
       var ok = document.createElement('button');
       ok.type = 'button';
       ok.textContent = 'Complete authentication';
       var fail = document.createElement('button');
       fail.type = 'button';
       fail.textContent = 'Fail authentication';
+      buttons.appendChild(ok);
+      buttons.appendChild(fail);
+      box.appendChild(bank);
       box.appendChild(p);
-      box.appendChild(ok);
-      box.appendChild(document.createTextNode(' '));
-      box.appendChild(fail);
-      document.body.appendChild(box);
-      function done(result) { box.remove(); resolve(result); }
+      box.appendChild(buttons);
+      veil.appendChild(box);
+      document.body.appendChild(veil);
+      function done(result) { veil.remove(); resolve(result); }
       ok.addEventListener('click', function () { done(true); });
       fail.addEventListener('click', function () { done(false); });
       ok.focus();
@@ -461,7 +486,7 @@
 
     function finishPayment(id, clientSecret, intent) {
       if (intent.status !== 'requires_action') return Promise.resolve(intent);
-      return challenge('3D Secure: do you want to confirm or cancel?').then(function (success) {
+      return challenge(intent).then(function (success) {
         return request('POST', '/v1/payment_intents/' + id + '/_authenticate', key, {client_secret: clientSecret, success: success})
           .then(function (r) { return r.error ? Promise.reject(r) : r.object; });
       });
@@ -561,7 +586,7 @@
             window.location.assign(action.redirect_to_url.url);
             return new Promise(function () {});
           }
-          return challenge('3D Secure: do you want to confirm or cancel?').then(function (success) {
+          return challenge(intent).then(function (success) {
             return request('POST', path + '/_authenticate', key, {client_secret: clientSecret, success: success});
           }).then(function (a) {
             if (a.error) return {error: a.error};
@@ -653,7 +678,7 @@
           if (r.error) return {error: r.error};
           var intent = r.object;
           if (intent.status !== 'requires_action') return {setupIntent: intent};
-          return challenge('3D Secure: do you want to confirm or cancel?').then(function (success) {
+          return challenge(intent).then(function (success) {
             return request('POST', '/v1/setup_intents/' + id + '/_authenticate', key, {client_secret: clientSecret, success: success});
           }).then(function (a) {
             if (a.error) return {error: a.error};

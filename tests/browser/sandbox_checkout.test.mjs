@@ -233,6 +233,8 @@ export const scenarios = {
     // Tab 1 starts a 3-D Secure payment and leaves the challenge open.
     await payWithPaymentElement(page, TEST_CARDS.threeDS);
     await page.getByRole('button', { name: 'Complete authentication', exact: true }).waitFor();
+    assert(await page.getByText('Your bank asks you to confirm a payment of 5.99 USD.').isVisible(), 'the challenge names the amount');
+    await shot(page, '3ds-challenge');
     // Tab 2 pays the same order with another card: the open attempt is
     // cancelled first.
     await payWithPaymentElement(tab, TEST_CARDS.visa);
