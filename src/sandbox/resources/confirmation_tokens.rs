@@ -345,4 +345,29 @@ mod tests {
             .await;
         assert_eq!(with_customer.status, 200, "{}", with_customer.body);
     }
+
+    #[actix_web::test]
+    async fn stripe_js_cannot_change_the_terms_of_a_payment() {
+        let app = TestApp::new().await;
+        let pi = app.post("/v1/payment_intents", "amount=599&currency=usd").await.body;
+        let (id, secret) = (pi["id"].as_str().unwrap(), pi["client_secret"].as_str().unwrap());
+        let changed = app
+            .post_unauthenticated(
+                &format!("/v1/payment_intents/{id}/confirm"),
+                &format!(
+                    "client_secret={secret}&payment_method=pm_card_visa&capture_method=manual&key=pk_test_sandbox"
+                ),
+            )
+            .await;
+        assert_eq!(changed.status, 400, "{}", changed.body);
+        assert_eq!(changed.body["error"]["param"], "capture_method");
+        let paid = app
+            .post_unauthenticated(
+                &format!("/v1/payment_intents/{id}/confirm"),
+                &format!("client_secret={secret}&payment_method=pm_card_visa&key=pk_test_sandbox"),
+            )
+            .await;
+        assert_eq!(paid.status, 200, "{}", paid.body);
+        assert_eq!(paid.body["status"], "succeeded");
+    }
 }

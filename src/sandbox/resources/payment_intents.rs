@@ -7,6 +7,7 @@
 use serde_json::{json, Value};
 
 use super::super::api_error::ApiError;
+use super::super::auth::KeyKind;
 use super::super::cards::{Behaviour, Decline};
 use super::super::endpoint::{get, post, ApiRoute, Call};
 use super::super::ids;
@@ -514,6 +515,17 @@ fn confirm_endpoint(state: &mut State, call: &Call) -> Result<Value, ApiError> {
     ])?;
     let mut pi = fetch(state, call, call.path("id"))?;
     call.check_client_secret(&pi, "PaymentIntent")?;
+    if call.key == KeyKind::Publishable {
+        // Stripe.js may only say how to pay, not change the terms.
+        for secret_only in ["capture_method", "off_session", "error_on_requires_action"] {
+            if p.has(secret_only) {
+                return Err(ApiError::invalid_param(
+                    secret_only,
+                    format!("{secret_only} can only be set with a secret key."),
+                ));
+            }
+        }
+    }
     let status = pi["status"].as_str().unwrap_or_default().to_string();
     let mut token_return_url = None;
     let new_method = p.has("payment_method") || p.has("payment_method_data") || p.has("confirmation_token");
