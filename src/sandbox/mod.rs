@@ -31,6 +31,7 @@ mod objects;
 mod pages;
 mod params;
 mod resources;
+mod sepa;
 mod state;
 mod stripe_js;
 #[cfg(test)]
@@ -100,9 +101,15 @@ impl Sandbox {
 
     /// Serve on `listener` until the server is stopped.
     pub async fn serve(self, listener: std::net::TcpListener) -> std::io::Result<()> {
+        let base = match &self.inner.options.public_base {
+            Some(base) => base.trim_end_matches('/').to_string(),
+            None => format!("http://{}", listener.local_addr()?),
+        };
         // Built before awaiting: the builder is not `Send`, the server is,
         // so this future can be spawned on a multi-threaded runtime.
+        let inner = self.inner.clone();
         let server = self.server(listener)?;
+        tokio::spawn(settle_debits(inner, base));
         server.await
     }
 
@@ -140,6 +147,22 @@ impl Sandbox {
         cfg.service(scope);
         stripe_js::configure(cfg, &self.inner);
         pages::configure(cfg, &self.inner);
+    }
+}
+
+/// The bank's clock: SEPA debits settle a moment after they start (and
+/// their events go out), as long as the sandbox runs.
+async fn settle_debits(inner: Arc<Inner>, base_url: String) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        if inner.state.lock().pending_debits.is_empty() {
+            continue;
+        }
+        let call = endpoint::Call::internal(params::Params::new(serde_json::Map::new()), &base_url);
+        let _ = inner.transact(|state| {
+            sepa::settle_due(state, &call, sepa::now_ms());
+            Ok(())
+        });
     }
 }
 

@@ -15,6 +15,11 @@ pub struct State {
     pub objects: Objects,
     /// The test card behind each `pm_`, `card_` and `tok_` id.
     pub cards: HashMap<String, Card>,
+    /// The bank account behind each `sepa_debit` PaymentMethod (and the
+    /// ConfirmationToken that made it).
+    pub bank_accounts: HashMap<String, super::sepa::BankAccount>,
+    /// SEPA debits still at the bank, settled by the sandbox's clock.
+    pub pending_debits: Vec<super::sepa::Pending>,
     /// PaymentMethods set up for off-session use (3-D Secure done once).
     pub off_session_ready: HashSet<String>,
     /// Signing secret per webhook endpoint (`we_` -> `whsec_`).

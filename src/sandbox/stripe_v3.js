@@ -227,7 +227,10 @@
     {name: 'number', label: 'Card number', placeholder: '1234 1234 1234 1234', mode: 'numeric', complete: 'cc-number'},
     {name: 'expiry', label: 'Expiration date', placeholder: 'MM / YY', mode: 'numeric', complete: 'cc-exp'},
     {name: 'cvc', label: 'Security code', placeholder: 'CVC', mode: 'numeric', complete: 'cc-csc'},
-    {name: 'postal_code', label: 'ZIP / postal code', placeholder: '12345', mode: 'text', complete: 'postal-code'}
+    {name: 'postal_code', label: 'ZIP / postal code', placeholder: '12345', mode: 'text', complete: 'postal-code'},
+    {name: 'iban', label: 'IBAN', placeholder: 'DE00 0000 0000 0000 0000 00', mode: 'text', complete: 'off', method: 'sepa_debit'},
+    {name: 'account_name', label: 'Full name', placeholder: 'Jenny Rosen', mode: 'text', complete: 'name', method: 'sepa_debit'},
+    {name: 'account_email', label: 'Email', placeholder: 'jenny@example.com', mode: 'email', complete: 'email', method: 'sepa_debit'}
   ];
 
   function luhn(digits) {
@@ -271,19 +274,38 @@
       display: 'grid', gridTemplateColumns: '1fr 1fr', gap: '12px',
       fontFamily: theme.fontFamily || 'system-ui, -apple-system, "Segoe UI", sans-serif', fontSize: '15px'
     });
-    var tab = document.createElement('div');
-    tab.textContent = 'Card';
-    Object.assign(tab.style, {
-      gridColumn: '1 / 3', padding: '8px 12px', border: '2px solid ' + (theme.colorPrimary || '#635bff'),
-      borderRadius: theme.borderRadius || '6px', fontWeight: '600', color: theme.colorPrimary || '#635bff', width: 'max-content'
+    // Tabs: Card, and SEPA Direct Debit for payments in euros.
+    var methods = [['card', 'Card']];
+    var currency = String(this._group._options.currency || '').toLowerCase();
+    if (currency === 'eur' && this._group._options.mode !== 'setup') methods.push(['sepa_debit', 'SEPA Direct Debit']);
+    var tabs = document.createElement('div');
+    Object.assign(tabs.style, {gridColumn: '1 / 3', display: 'flex', gap: '8px'});
+    var tabButtons = {};
+    methods.forEach(function (m) {
+      var tab = document.createElement('button');
+      tab.type = 'button';
+      tab.textContent = m[1];
+      tab.setAttribute('data-method', m[0]);
+      Object.assign(tab.style, {
+        padding: '8px 12px', background: '#fff', borderRadius: theme.borderRadius || '6px', fontWeight: '600',
+        color: theme.colorPrimary || '#635bff', width: 'max-content', cursor: 'pointer'
+      });
+      tab.addEventListener('click', function () { self._select(m[0]); });
+      tabButtons[m[0]] = tab;
+      tabs.appendChild(tab);
     });
-    root.appendChild(tab);
+    root.appendChild(tabs);
+    this._tabs = tabButtons;
+    this._method = 'card';
     this._inputs = {};
+    this._panels = {card: [], sepa_debit: []};
     PAYMENT_FIELDS.forEach(function (field) {
       if (field.name === 'postal_code' && !self._asksPostalCode()) return;
+      if (field.method === 'sepa_debit' && !self._tabs.sepa_debit) return;
       var label = document.createElement('label');
       Object.assign(label.style, {display: 'flex', flexDirection: 'column', gap: '4px', color: theme.colorText || '#30313d'});
-      if (field.name === 'number' || field.name === 'postal_code') label.style.gridColumn = '1 / 3';
+      label.setAttribute('data-display', 'flex');
+      if (field.name === 'number' || field.name === 'postal_code' || field.method === 'sepa_debit') label.style.gridColumn = '1 / 3';
       var caption = document.createElement('span');
       caption.textContent = field.label;
       var input = document.createElement('input');
@@ -305,13 +327,21 @@
       label.appendChild(input);
       root.appendChild(label);
       self._inputs[field.name] = input;
+      self._panels[field.method || 'card'].push(label);
     });
+    var mandate = document.createElement('p');
+    mandate.textContent = 'By providing your IBAN and confirming this payment, you authorise the shop and Stripe, '
+      + 'its payment service provider, to send instructions to your bank to debit your account (SEPA Direct Debit mandate).';
+    Object.assign(mandate.style, {gridColumn: '1 / 3', fontSize: '12px', color: '#6d6e78', margin: '0'});
+    root.appendChild(mandate);
+    this._panels.sepa_debit.push(mandate);
     var message = document.createElement('div');
     message.setAttribute('role', 'alert');
     Object.assign(message.style, {gridColumn: '1 / 3', color: theme.colorDanger || '#df1b41', minHeight: '1em'});
     root.appendChild(message);
     this._message = message;
     this._root = root;
+    this._select('card');
     parent.appendChild(root);
     setTimeout(function () { self._emit('ready', {elementType: 'payment'}); }, 0);
   };
@@ -333,7 +363,36 @@
   };
 
   // What Stripe's Payment Element says about what was typed, or null.
+  // Show the fields of `method` ('card' or 'sepa_debit').
+  PaymentElement.prototype._select = function (method) {
+    var self = this;
+    if (!this._tabs[method]) return;
+    this._method = method;
+    var color = ((this._group._options.appearance || {}).variables || {}).colorPrimary || '#635bff';
+    Object.keys(this._tabs).forEach(function (m) {
+      self._tabs[m].style.border = m === method ? '2px solid ' + color : '1px solid #e0e0e6';
+    });
+    Object.keys(this._panels).forEach(function (m) {
+      self._panels[m].forEach(function (node) {
+        node.style.display = m === method ? (node.getAttribute('data-display') || '') : 'none';
+      });
+    });
+    if (this._message) this._message.textContent = '';
+    this._emit('change', {elementType: 'payment', empty: true, complete: false, collapsed: false, value: {type: method}});
+  };
+
+  PaymentElement.prototype._sepaProblem = function () {
+    var get = function (inputs, name) { return inputs && inputs[name] ? inputs[name].value.trim() : ''; };
+    var iban = get(this._inputs, 'iban').replace(/\s/g, '').toUpperCase();
+    if (!iban) return {code: 'incomplete_iban', message: 'Your IBAN is incomplete.'};
+    if (!/^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$/.test(iban)) return {code: 'invalid_iban', message: 'Your IBAN is invalid.'};
+    if (!get(this._inputs, 'account_name')) return {code: 'incomplete_name', message: 'Please enter your full name.'};
+    if (!/^[^@\s]+@[^@\s]+$/.test(get(this._inputs, 'account_email'))) return {code: 'incomplete_email', message: 'Please enter your email address.'};
+    return null;
+  };
+
   PaymentElement.prototype._problem = function () {
+    if (this._method === 'sepa_debit') return this._sepaProblem();
     var v = this._read();
     if (!v.number) return {code: 'incomplete_number', message: 'Your card number is incomplete.'};
     if (!/^\d+$/.test(v.number) || !luhn(v.number)) return {code: 'invalid_number', message: 'Your card number is invalid.'};
@@ -384,6 +443,12 @@
 
   // payment_method_data for what the Payment Element holds.
   function paymentElementData(element, extra) {
+    if (element._method === 'sepa_debit') {
+      var field = function (name) { return element._inputs[name].value.trim(); };
+      var holder = Object.assign({name: field('account_name'), email: field('account_email')},
+        (extra && extra.billing_details) || {});
+      return {type: 'sepa_debit', sepa_debit: {iban: field('iban').replace(/\s/g, '')}, billing_details: holder};
+    }
     var v = element._read();
     var data = {type: 'card', card: {number: v.number, exp_month: v.exp_month, exp_year: v.exp_year, cvc: v.cvc}};
     var billing = Object.assign({}, (extra && extra.billing_details) || {});

@@ -248,4 +248,33 @@ export const scenarios = {
     const all = await payments(graphql);
     assert(all.some((p) => p.state === 'canceled'), `the open attempt was cancelled: ${JSON.stringify(all)}`);
   },
+
+  async 'SEPA Direct Debit: processing, then paid or failed by webhook'({ baseUrl, graphql, newPage }) {
+    for (const [iban, end] of [['DE89 3704 0044 0532 0130 00', 'paid'], ['DE62 3704 0044 0532 0130 01', 'not paid']]) {
+      const page = await newPage();
+      await page.goto(`${baseUrl}/checkout`);
+      await page.locator('form#buy-eu-form button[type=submit]').click();
+      await page.waitForURL((url) => url.pathname === '/pay');
+      const element = page.locator('form#checkout-form [data-payforms-sandbox="payment-element"]');
+      await element.locator('button[data-method="sepa_debit"]').click();
+      await element.locator('input[data-field="iban"]').fill(iban);
+      await element.locator('input[data-field="account_name"]').fill('Jenny Rosen');
+      await element.locator('input[data-field="account_email"]').fill('jenny@example.com');
+      await shot(page, `sepa-form-${end.replace(' ', '-')}`);
+      await page.locator('form#checkout-form button[type=submit]').click();
+      await page.waitForURL((url) => url.pathname === '/payments', { timeout: 20000 });
+      const first = await page.locator('table#receipts tr.receipt').first().innerText();
+      assert(first.includes('€5.49') || first.includes('5.49'), first);
+      assert(first.includes('processing'), `the debit is processing at first: ${first}`);
+      await shot(page, `sepa-processing-${end.replace(' ', '-')}`);
+      const settled = await waitFor(`the debit to settle as ${end}`, async () => {
+        await page.reload();
+        const text = await page.locator('table#receipts tr.receipt').first().innerText();
+        return !text.includes('processing') ? text : null;
+      }, { timeout: 20000, interval: 500 });
+      assert(end === 'paid' ? settled.includes('paid') && !settled.includes('not paid') : settled.includes('not paid'),
+        `${iban}: ${settled}`);
+      await shot(page, `sepa-${end.replace(' ', '-')}`);
+    }
+  },
 };

@@ -11,6 +11,7 @@ use super::super::auth::KeyKind;
 use super::super::endpoint::{get, post, ApiRoute, Call};
 use super::super::ids;
 use super::super::params::Params;
+use super::super::sepa::{self, BankAccount};
 use super::super::state::State;
 use super::payment_methods;
 
@@ -35,6 +36,12 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         "key",
         "payment_user_agent",
     ])?;
+    let id = ids::new_id("ctoken_");
+    if let Some(data) = p.hash("payment_method_data")? {
+        if data.str("type")?.as_deref() == Some("sepa_debit") {
+            return create_sepa(state, call, p, &data, id);
+        }
+    }
     let (card, billing) = if let Some(id) = p.str("payment_method")? {
         // A saved payment method is named only by the server (the test
         // helper, secret key); the browser enters a new one.
@@ -53,7 +60,6 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
             .ok_or_else(|| ApiError::missing_param("payment_method_data"))?;
         read_payment_method_data(state, call, &data)?
     };
-    let id = ids::new_id("ctoken_");
     let token = json!({
         "id": id,
         "object": "confirmation_token",
@@ -77,6 +83,43 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         "use_stripe_sdk": true
     });
     state.cards.insert(id, card);
+    state.objects.insert(call.owner(), token.clone());
+    Ok(token)
+}
+
+/// A ConfirmationToken for a SEPA Direct Debit (IBAN, holder's name and
+/// email; the Payment Element shows the mandate).
+fn create_sepa(state: &mut State, call: &Call, p: &Params, data: &Params, id: String) -> Result<Value, ApiError> {
+    data.allow(&["type", "sepa_debit", "billing_details", "metadata", "allow_redisplay"])?;
+    let sepa = data
+        .hash("sepa_debit")?
+        .ok_or_else(|| ApiError::missing_param("payment_method_data[sepa_debit]"))?;
+    let account = BankAccount::from_params(&sepa, "payment_method_data[sepa_debit][iban]")?;
+    let billing = payment_methods::billing_details(data.hash("billing_details")?)?;
+    sepa::check_billing(&billing)?;
+    let token = json!({
+        "id": id,
+        "object": "confirmation_token",
+        "created": call.now,
+        "expires_at": call.now + LIFETIME_SECS,
+        "livemode": false,
+        "mandate_data": {"customer_acceptance": {"type": "online", "online": {"ip_address": null, "user_agent": null}}},
+        "payment_intent": null,
+        "payment_method_options": null,
+        "payment_method_preview": {
+            "allow_redisplay": "unspecified",
+            "billing_details": billing,
+            "customer": null,
+            "sepa_debit": account.payment_method_json(),
+            "type": "sepa_debit"
+        },
+        "return_url": p.str("return_url")?,
+        "setup_future_usage": p.choice("setup_future_usage", &["on_session", "off_session"])?,
+        "setup_intent": null,
+        "shipping": p.plain_hash("shipping")?,
+        "use_stripe_sdk": true
+    });
+    state.bank_accounts.insert(id, account);
     state.objects.insert(call.owner(), token.clone());
     Ok(token)
 }
@@ -148,9 +191,14 @@ pub fn use_for(state: &mut State, call: &Call, token: &str, intent_id: &str) -> 
                 .with_param("confirmation_token"),
         );
     }
-    let card = payment_methods::card_of(state, token)?;
     let billing = stored["payment_method_preview"]["billing_details"].clone();
-    let payment_method = payment_methods::store(state, call, card, billing);
+    let payment_method = match state.bank_accounts.get(token).cloned() {
+        Some(account) => payment_methods::store_sepa(state, call, account, billing),
+        None => {
+            let card = payment_methods::card_of(state, token)?;
+            payment_methods::store(state, call, card, billing)
+        }
+    };
     let field = if intent_id.starts_with("seti_") {
         "setup_intent"
     } else {
@@ -369,5 +417,67 @@ mod tests {
             .await;
         assert_eq!(paid.status, 200, "{}", paid.body);
         assert_eq!(paid.body["status"], "succeeded");
+    }
+
+    #[actix_web::test]
+    async fn sepa_debits_are_processing_then_settle() {
+        let app = TestApp::new().await;
+        for (iban, settled) in [
+            ("DE89370400440532013000", "succeeded"),
+            ("DE62370400440532013001", "requires_payment_method"),
+        ] {
+            let token = app
+                .post_unauthenticated(
+                    "/v1/confirmation_tokens",
+                    &format!("payment_method_data[type]=sepa_debit&payment_method_data[sepa_debit][iban]={iban}\
+                        &payment_method_data[billing_details][name]=Jenny&payment_method_data[billing_details][email]=j%40example.com&key=pk_test_sandbox"),
+                )
+                .await;
+            assert_eq!(token.status, 200, "{}", token.body);
+            assert_eq!(
+                token.body["payment_method_preview"]["sepa_debit"]["last4"],
+                &iban[iban.len() - 4..]
+            );
+            let id = token.body["id"].as_str().unwrap();
+            let usd = app
+                .post(
+                    "/v1/payment_intents",
+                    &format!("amount=549&currency=usd&confirm=true&confirmation_token={id}"),
+                )
+                .await;
+            assert_eq!(usd.status, 400, "euros only: {}", usd.body);
+            let token = app
+                .post_unauthenticated(
+                    "/v1/confirmation_tokens",
+                    &format!("payment_method_data[type]=sepa_debit&payment_method_data[sepa_debit][iban]={iban}\
+                        &payment_method_data[billing_details][name]=Jenny&payment_method_data[billing_details][email]=j%40example.com&key=pk_test_sandbox"),
+                )
+                .await;
+            let id = token.body["id"].as_str().unwrap();
+            let pi = app
+                .post(
+                    "/v1/payment_intents",
+                    &format!("amount=549&currency=eur&confirm=true&confirmation_token={id}"),
+                )
+                .await;
+            assert_eq!(pi.status, 200, "{}", pi.body);
+            assert_eq!(pi.body["status"], "processing");
+            let pi_id = pi.body["id"].as_str().unwrap().to_string();
+            app.with_state(|state, call| {
+                super::super::super::sepa::settle_due(state, call, i64::MAX);
+                Ok(())
+            })
+            .unwrap();
+            let after = app.get(&format!("/v1/payment_intents/{pi_id}")).await;
+            assert_eq!(after.body["status"], settled, "{iban}: {}", after.body);
+        }
+        let bad = app
+            .post_unauthenticated(
+                "/v1/confirmation_tokens",
+                "payment_method_data[type]=sepa_debit&payment_method_data[sepa_debit][iban]=DE89370400440532013001\
+                    &payment_method_data[billing_details][name]=J&payment_method_data[billing_details][email]=j%40e.com&key=pk_test_sandbox",
+            )
+            .await;
+        assert_eq!(bad.body["error"]["code"], "invalid_bank_account_iban", "{}", bad.body);
     }
 }

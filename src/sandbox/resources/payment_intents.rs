@@ -14,6 +14,7 @@ use super::super::ids;
 use super::super::list::LIST_PARAMS;
 use super::super::money;
 use super::super::params::Params;
+use super::super::sepa;
 use super::super::state::State;
 use super::charges::{self, ChargeOutcome, ChargeRequest};
 use super::{confirmation_tokens, customers, invoices, list_of, payment_methods, refunds};
@@ -351,6 +352,9 @@ pub fn confirm_intent(
         )
         .embed("payment_intent", pi));
     };
+    if state.bank_accounts.contains_key(&pm_id) {
+        return sepa::start(state, call, pi, &pm_id);
+    }
     let card = payment_methods::card_of(state, &pm_id)?;
     let was_waiting = status == "requires_action";
     let authenticated = was_waiting;

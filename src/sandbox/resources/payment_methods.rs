@@ -11,6 +11,7 @@ use super::super::endpoint::{get, post, ApiRoute, Call};
 use super::super::ids;
 use super::super::list::LIST_PARAMS;
 use super::super::params::Params;
+use super::super::sepa::BankAccount;
 use super::super::state::State;
 use super::{customers, list_of, tokens};
 
@@ -68,6 +69,27 @@ pub fn store(state: &mut State, call: &Call, card: Card, billing: Value) -> Valu
     });
     if let Some(id) = pm["id"].as_str() {
         state.cards.insert(id.to_string(), card);
+    }
+    state.objects.insert(call.owner(), pm.clone());
+    pm
+}
+
+/// Store a new `sepa_debit` PaymentMethod for `account`.
+pub fn store_sepa(state: &mut State, call: &Call, account: BankAccount, billing: Value) -> Value {
+    let pm = json!({
+        "id": ids::new_id("pm_"),
+        "object": "payment_method",
+        "allow_redisplay": "unspecified",
+        "billing_details": billing,
+        "created": call.now,
+        "customer": null,
+        "livemode": false,
+        "metadata": {},
+        "sepa_debit": account.payment_method_json(),
+        "type": "sepa_debit"
+    });
+    if let Some(id) = pm["id"].as_str() {
+        state.bank_accounts.insert(id.to_string(), account);
     }
     state.objects.insert(call.owner(), pm.clone());
     pm
