@@ -17,6 +17,7 @@ pub mod error;
 pub mod forms;
 pub mod gateway;
 pub mod graphql;
+pub mod html;
 pub mod instance;
 pub mod liquid;
 pub mod operator;

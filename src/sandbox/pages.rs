@@ -47,20 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, inner: &Arc<Inner>) {
 type PageHandler = fn(&Inner, &HttpRequest, &[u8]) -> HttpResponse;
 
 /// Escape text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
-}
+pub use crate::html::escape;
 
 fn html(status: StatusCode, title: &str, body: &str) -> HttpResponse {
     HttpResponse::build(status).content_type("text/html; charset=utf-8").body(format!(

@@ -8,20 +8,7 @@ use liquid_core::{Display_filter, Filter, FilterReflection, ParseFilter};
 use liquid_core::{Result, Value, ValueView};
 
 /// Escapes `& < > " '` for HTML text and attribute values.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
-}
+pub use crate::html::escape as escape_html;
 
 /// Escapes text for a JavaScript string literal in either quote style
 /// (Rails' `escape_javascript`, plus U+2028/U+2029 which end a JS line).
