@@ -5,7 +5,6 @@
 mod support;
 
 use reqwest::blocking::Client;
-use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 use support::{form_html, input_values, repo_root, ServerOptions, TestServer};
 
@@ -22,12 +21,9 @@ fn start() -> TestServer {
     )
 }
 
+/// A browser: its own cookies, redirects not followed.
 fn browser() -> Client {
-    Client::builder()
-        .redirect(Policy::none())
-        .cookie_store(true)
-        .build()
-        .expect("client")
+    support::client()
 }
 
 fn assert_alive(server: &mut TestServer) {

@@ -13,18 +13,14 @@ use std::time::Duration;
 use payforms::db::model_type::ModelType;
 use payforms::db::Store;
 use reqwest::blocking::Client;
-use reqwest::redirect::Policy;
 use serde_json::{json, Map, Value};
 use support::{copy_app, repo_root, wait_for, ServerOptions, TestServer};
 
 const API_KEY: &str = "least-privilege-api-key-0123456789";
 
+/// A browser: its own cookies, redirects not followed.
 fn browser() -> Client {
-    Client::builder()
-        .redirect(Policy::none())
-        .cookie_store(true)
-        .build()
-        .expect("client")
+    support::client()
 }
 
 fn graphql(server: &TestServer, query: &str) -> Value {

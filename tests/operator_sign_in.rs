@@ -17,12 +17,9 @@ const OPERATOR_PAGES: [&str; 5] = [
 ];
 
 /// A browser: its own cookies, redirects not followed.
+/// A browser: its own cookies, redirects not followed.
 fn browser() -> Client {
-    Client::builder()
-        .redirect(Policy::none())
-        .cookie_store(true)
-        .build()
-        .expect("client")
+    support::client()
 }
 
 fn start(password: Option<&str>) -> TestServer {

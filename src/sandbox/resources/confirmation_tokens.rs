@@ -422,16 +422,19 @@ mod tests {
     #[actix_web::test]
     async fn sepa_debits_are_processing_then_settle() {
         let app = TestApp::new().await;
+        let sepa_token = |iban: &str| {
+            format!(
+                "payment_method_data[type]=sepa_debit&payment_method_data[sepa_debit][iban]={iban}\
+                 &payment_method_data[billing_details][name]=Jenny&payment_method_data[billing_details][email]=j%40example.com\
+                 &key=pk_test_sandbox"
+            )
+        };
         for (iban, settled) in [
             ("DE89370400440532013000", "succeeded"),
             ("DE62370400440532013001", "requires_payment_method"),
         ] {
             let token = app
-                .post_unauthenticated(
-                    "/v1/confirmation_tokens",
-                    &format!("payment_method_data[type]=sepa_debit&payment_method_data[sepa_debit][iban]={iban}\
-                        &payment_method_data[billing_details][name]=Jenny&payment_method_data[billing_details][email]=j%40example.com&key=pk_test_sandbox"),
-                )
+                .post_unauthenticated("/v1/confirmation_tokens", &sepa_token(iban))
                 .await;
             assert_eq!(token.status, 200, "{}", token.body);
             assert_eq!(
@@ -447,11 +450,7 @@ mod tests {
                 .await;
             assert_eq!(usd.status, 400, "euros only: {}", usd.body);
             let token = app
-                .post_unauthenticated(
-                    "/v1/confirmation_tokens",
-                    &format!("payment_method_data[type]=sepa_debit&payment_method_data[sepa_debit][iban]={iban}\
-                        &payment_method_data[billing_details][name]=Jenny&payment_method_data[billing_details][email]=j%40example.com&key=pk_test_sandbox"),
-                )
+                .post_unauthenticated("/v1/confirmation_tokens", &sepa_token(iban))
                 .await;
             let id = token.body["id"].as_str().unwrap();
             let pi = app
@@ -472,11 +471,7 @@ mod tests {
             assert_eq!(after.body["status"], settled, "{iban}: {}", after.body);
         }
         let bad = app
-            .post_unauthenticated(
-                "/v1/confirmation_tokens",
-                "payment_method_data[type]=sepa_debit&payment_method_data[sepa_debit][iban]=DE89370400440532013001\
-                    &payment_method_data[billing_details][name]=J&payment_method_data[billing_details][email]=j%40e.com&key=pk_test_sandbox",
-            )
+            .post_unauthenticated("/v1/confirmation_tokens", &sepa_token("DE89370400440532013001"))
             .await;
         assert_eq!(bad.body["error"]["code"], "invalid_bank_account_iban", "{}", bad.body);
     }
