@@ -41,7 +41,9 @@ impl BankAccount {
             ApiError::invalid_param(param, "The IBAN you provided appears to be invalid.")
                 .with_code("invalid_bank_account_iban")
         };
-        let shaped = iban.len() >= 15
+        // ASCII first: the checks below slice by byte.
+        let shaped = iban.is_ascii()
+            && iban.len() >= 15
             && iban.len() <= 34
             && iban[..2].chars().all(|c| c.is_ascii_uppercase())
             && iban[2..4].chars().all(|c| c.is_ascii_digit())

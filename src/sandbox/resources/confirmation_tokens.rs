@@ -474,5 +474,13 @@ mod tests {
             .post_unauthenticated("/v1/confirmation_tokens", &sepa_token("DE89370400440532013001"))
             .await;
         assert_eq!(bad.body["error"]["code"], "invalid_bank_account_iban", "{}", bad.body);
+        // Whatever is typed: multibyte, huge, empty — a 400, never a panic.
+        let huge = "9".repeat(100_000);
+        for hostile in ["DE9Ä370400440532013000", "ÄÖÜ", "", huge.as_str()] {
+            let answer = app
+                .post_unauthenticated("/v1/confirmation_tokens", &sepa_token(hostile))
+                .await;
+            assert_eq!(answer.status, 400, "{hostile:.20}: {}", answer.body);
+        }
     }
 }
