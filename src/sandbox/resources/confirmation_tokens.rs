@@ -37,12 +37,7 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         "payment_user_agent",
     ])?;
     let id = ids::new_id("ctoken_");
-    if let Some(data) = p.hash("payment_method_data")? {
-        if data.str("type")?.as_deref() == Some("sepa_debit") {
-            return create_sepa(state, call, p, &data, id);
-        }
-    }
-    let (card, billing) = if let Some(id) = p.str("payment_method")? {
+    let (preview, mandate_data) = if let Some(pm_id) = p.str("payment_method")? {
         // A saved payment method is named only by the server (the test
         // helper, secret key); the browser enters a new one.
         if call.key == KeyKind::Publishable {
@@ -51,45 +46,57 @@ fn create(state: &mut State, call: &Call) -> Result<Value, ApiError> {
                 "A ConfirmationToken made with a publishable key takes payment_method_data, not a saved payment_method.",
             ));
         }
-        let pm = payment_methods::resolve(state, call, &id, "payment_method")?;
+        let pm = payment_methods::resolve(state, call, &pm_id, "payment_method")?;
         let card = payment_methods::card_of(state, pm["id"].as_str().unwrap_or_default())?;
-        (card, pm["billing_details"].clone())
+        let preview =
+            json!({"card": card.payment_method_json(), "type": "card", "billing_details": pm["billing_details"]});
+        state.cards.insert(id.clone(), card);
+        (preview, Value::Null)
     } else {
         let data = p
             .hash("payment_method_data")?
             .ok_or_else(|| ApiError::missing_param("payment_method_data"))?;
-        read_payment_method_data(state, call, &data)?
+        if data.str("type")?.as_deref() == Some("sepa_debit") {
+            let (account, billing) = sepa_from_data(&data)?;
+            let preview =
+                json!({"sepa_debit": account.payment_method_json(), "type": "sepa_debit", "billing_details": billing});
+            state.bank_accounts.insert(id.clone(), account);
+            // The Payment Element shows the mandate; confirming accepts it.
+            let mandate =
+                json!({"customer_acceptance": {"type": "online", "online": {"ip_address": null, "user_agent": null}}});
+            (preview, mandate)
+        } else {
+            let (card, billing) = payment_methods::card_from_data(state, call, &data)?;
+            let preview = json!({"card": card.payment_method_json(), "type": "card", "billing_details": billing});
+            state.cards.insert(id.clone(), card);
+            (preview, Value::Null)
+        }
     };
+    let mut preview = preview;
+    preview["allow_redisplay"] = json!("unspecified");
+    preview["customer"] = Value::Null;
     let token = json!({
         "id": id,
         "object": "confirmation_token",
         "created": call.now,
         "expires_at": call.now + LIFETIME_SECS,
         "livemode": false,
-        "mandate_data": null,
+        "mandate_data": mandate_data,
         "payment_intent": null,
         "payment_method_options": null,
-        "payment_method_preview": {
-            "allow_redisplay": "unspecified",
-            "billing_details": billing,
-            "card": card.payment_method_json(),
-            "customer": null,
-            "type": "card"
-        },
+        "payment_method_preview": preview,
         "return_url": p.str("return_url")?,
         "setup_future_usage": p.choice("setup_future_usage", &["on_session", "off_session"])?,
         "setup_intent": null,
         "shipping": p.plain_hash("shipping")?,
         "use_stripe_sdk": true
     });
-    state.cards.insert(id, card);
     state.objects.insert(call.owner(), token.clone());
     Ok(token)
 }
 
-/// A ConfirmationToken for a SEPA Direct Debit (IBAN, holder's name and
-/// email; the Payment Element shows the mandate).
-fn create_sepa(state: &mut State, call: &Call, p: &Params, data: &Params, id: String) -> Result<Value, ApiError> {
+/// A SEPA Direct Debit's bank account and holder (name and email required).
+fn sepa_from_data(data: &Params) -> Result<(BankAccount, Value), ApiError> {
     data.allow(&["type", "sepa_debit", "billing_details", "metadata", "allow_redisplay"])?;
     let sepa = data
         .hash("sepa_debit")?
@@ -97,52 +104,7 @@ fn create_sepa(state: &mut State, call: &Call, p: &Params, data: &Params, id: St
     let account = BankAccount::from_params(&sepa, "payment_method_data[sepa_debit][iban]")?;
     let billing = payment_methods::billing_details(data.hash("billing_details")?)?;
     sepa::check_billing(&billing)?;
-    let token = json!({
-        "id": id,
-        "object": "confirmation_token",
-        "created": call.now,
-        "expires_at": call.now + LIFETIME_SECS,
-        "livemode": false,
-        "mandate_data": {"customer_acceptance": {"type": "online", "online": {"ip_address": null, "user_agent": null}}},
-        "payment_intent": null,
-        "payment_method_options": null,
-        "payment_method_preview": {
-            "allow_redisplay": "unspecified",
-            "billing_details": billing,
-            "customer": null,
-            "sepa_debit": account.payment_method_json(),
-            "type": "sepa_debit"
-        },
-        "return_url": p.str("return_url")?,
-        "setup_future_usage": p.choice("setup_future_usage", &["on_session", "off_session"])?,
-        "setup_intent": null,
-        "shipping": p.plain_hash("shipping")?,
-        "use_stripe_sdk": true
-    });
-    state.bank_accounts.insert(id, account);
-    state.objects.insert(call.owner(), token.clone());
-    Ok(token)
-}
-
-fn read_payment_method_data(
-    state: &mut State,
-    call: &Call,
-    data: &Params,
-) -> Result<(super::super::cards::Card, Value), ApiError> {
-    data.allow(&["type", "card", "billing_details", "metadata", "allow_redisplay"])?;
-    let kind = data.required_str("type")?;
-    if kind != "card" {
-        return Err(ApiError::invalid_param(
-            "payment_method_data[type]",
-            format!("The payment method type {kind} is not supported by the payforms sandbox (card only)."),
-        ));
-    }
-    let card_params = data
-        .hash("card")?
-        .ok_or_else(|| ApiError::missing_param("payment_method_data[card]"))?;
-    let card = payment_methods::card_from_params(state, call, &card_params)?;
-    let billing = payment_methods::billing_details(data.hash("billing_details")?)?;
-    Ok((card, billing))
+    Ok((account, billing))
 }
 
 fn retrieve(state: &mut State, call: &Call) -> Result<Value, ApiError> {
@@ -154,6 +116,27 @@ fn retrieve(state: &mut State, call: &Call) -> Result<Value, ApiError> {
         call.path("id"),
         "id",
     )
+}
+
+/// The `confirmation_token` of an intent's create or confirm parameters,
+/// used for `intent_id`; None when there is none. It may not come with
+/// `payment_method` or `payment_method_data`.
+pub fn from_params(
+    state: &mut State,
+    call: &Call,
+    p: &Params,
+    intent_id: &str,
+) -> Result<Option<Confirmation>, ApiError> {
+    let Some(token) = p.str("confirmation_token")? else {
+        return Ok(None);
+    };
+    if p.has("payment_method") || p.has("payment_method_data") {
+        return Err(ApiError::invalid_param(
+            "confirmation_token",
+            "You cannot pass confirmation_token together with payment_method or payment_method_data.",
+        ));
+    }
+    use_for(state, call, &token, intent_id).map(Some)
 }
 
 /// What confirming an intent with a token gives it.

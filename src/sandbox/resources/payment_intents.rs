@@ -265,15 +265,8 @@ fn apply_fields(state: &State, call: &Call, pi: &mut Value) -> Result<(), ApiErr
 /// `confirmation_token` (whose return URL, if any, is given back).
 fn set_payment_method(state: &mut State, call: &Call, pi: &mut Value, p: &Params) -> Result<Option<String>, ApiError> {
     let mut return_url = None;
-    let pm = if let Some(token) = p.str("confirmation_token")? {
-        if p.has("payment_method") || p.has("payment_method_data") {
-            return Err(ApiError::invalid_param(
-                "confirmation_token",
-                "You cannot pass confirmation_token together with payment_method or payment_method_data.",
-            ));
-        }
-        let id = pi["id"].as_str().unwrap_or_default().to_string();
-        let confirmation = confirmation_tokens::use_for(state, call, &token, &id)?;
+    let id = pi["id"].as_str().unwrap_or_default().to_string();
+    let pm = if let Some(confirmation) = confirmation_tokens::from_params(state, call, p, &id)? {
         return_url = confirmation.return_url;
         if let Some(usage) = confirmation.setup_future_usage {
             pi["setup_future_usage"] = json!(usage);
@@ -282,18 +275,7 @@ fn set_payment_method(state: &mut State, call: &Call, pi: &mut Value, p: &Params
     } else if let Some(id) = p.str("payment_method")? {
         Some(payment_methods::resolve(state, call, &id, "payment_method")?)
     } else if let Some(data) = p.hash("payment_method_data")? {
-        data.allow(&["type", "card", "billing_details", "metadata"])?;
-        if data.required_str("type")? != "card" {
-            return Err(ApiError::invalid_param(
-                "payment_method_data[type]",
-                "The payforms sandbox supports card payment methods only.",
-            ));
-        }
-        let card_params = data
-            .hash("card")?
-            .ok_or_else(|| ApiError::missing_param("payment_method_data[card]"))?;
-        let card = payment_methods::card_from_params(state, call, &card_params)?;
-        let billing = payment_methods::billing_details(data.hash("billing_details")?)?;
+        let (card, billing) = payment_methods::card_from_data(state, call, &data)?;
         Some(payment_methods::store(state, call, card, billing))
     } else {
         None

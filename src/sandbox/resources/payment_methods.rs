@@ -95,6 +95,25 @@ pub fn store_sepa(state: &mut State, call: &Call, account: BankAccount, billing:
     pm
 }
 
+/// The card and billing details of card `payment_method_data` (an intent's,
+/// or a ConfirmationToken's).
+pub fn card_from_data(state: &mut State, call: &Call, data: &Params) -> Result<(Card, Value), ApiError> {
+    data.allow(&["type", "card", "billing_details", "metadata", "allow_redisplay"])?;
+    let kind = data.required_str("type")?;
+    if kind != "card" {
+        return Err(ApiError::invalid_param(
+            "payment_method_data[type]",
+            format!("The payment method type {kind} is not supported here by the payforms sandbox."),
+        ));
+    }
+    let card_params = data
+        .hash("card")?
+        .ok_or_else(|| ApiError::missing_param("payment_method_data[card]"))?;
+    let card = card_from_params(state, call, &card_params)?;
+    let billing = billing_details(data.hash("billing_details")?)?;
+    Ok((card, billing))
+}
+
 /// A card (from `card[...]` or `card[token]`) for a new PaymentMethod.
 pub fn card_from_params(state: &mut State, call: &Call, card: &Params) -> Result<Card, ApiError> {
     if let Some(token) = card.str("token")? {

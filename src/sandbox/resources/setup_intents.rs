@@ -69,30 +69,13 @@ fn fetch(state: &State, call: &Call, id: &str) -> Result<Value, ApiError> {
 /// `payment_method`, `payment_method_data[...]` or a `confirmation_token`
 /// onto the SetupIntent.
 pub fn set_payment_method(state: &mut State, call: &Call, seti: &mut Value, p: &Params) -> Result<(), ApiError> {
-    let pm = if let Some(token) = p.str("confirmation_token")? {
-        if p.has("payment_method") || p.has("payment_method_data") {
-            return Err(ApiError::invalid_param(
-                "confirmation_token",
-                "You cannot pass confirmation_token together with payment_method or payment_method_data.",
-            ));
-        }
-        let id = seti["id"].as_str().unwrap_or_default().to_string();
-        confirmation_tokens::use_for(state, call, &token, &id)?.payment_method
+    let id = seti["id"].as_str().unwrap_or_default().to_string();
+    let pm = if let Some(confirmation) = confirmation_tokens::from_params(state, call, p, &id)? {
+        confirmation.payment_method
     } else if let Some(id) = p.str("payment_method")? {
         payment_methods::resolve(state, call, &id, "payment_method")?
     } else if let Some(data) = p.hash("payment_method_data")? {
-        data.allow(&["type", "card", "billing_details", "metadata"])?;
-        if data.required_str("type")? != "card" {
-            return Err(ApiError::invalid_param(
-                "payment_method_data[type]",
-                "The payforms sandbox supports card payment methods only.",
-            ));
-        }
-        let card_params = data
-            .hash("card")?
-            .ok_or_else(|| ApiError::missing_param("payment_method_data[card]"))?;
-        let card = payment_methods::card_from_params(state, call, &card_params)?;
-        let billing = payment_methods::billing_details(data.hash("billing_details")?)?;
+        let (card, billing) = payment_methods::card_from_data(state, call, &data)?;
         payment_methods::store(state, call, card, billing)
     } else {
         return Ok(());
