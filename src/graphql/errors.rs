@@ -15,6 +15,8 @@ pub const NOT_FOUND: &str = "NOT_FOUND";
 pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
 pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
 pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+/// The caller may not run this operation (a mutation from a page that only reads).
+pub const FORBIDDEN: &str = "FORBIDDEN";
 /// The query itself is malformed or does not fit the schema.
 pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 

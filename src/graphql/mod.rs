@@ -312,9 +312,52 @@ impl GraphqlEngine {
     /// For templates: run `query` with `variables` (adapted, see
     /// [`variables`]) on this thread; the data, or every error.
     pub fn execute_blocking(&self, query: &str, variables: Map<String, Value>) -> Result<Value, Vec<GraphqlErrorInfo>> {
-        let variables = variables::adapt(query, variables);
-        let request =
-            async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(Value::Object(variables)));
+        self.execute_template(query, variables, false)
+    }
+
+    /// Like [`execute_blocking`](Self::execute_blocking), refusing any
+    /// mutation: what a page that only reads may run.
+    pub fn execute_blocking_read_only(
+        &self,
+        query: &str,
+        variables: Map<String, Value>,
+    ) -> Result<Value, Vec<GraphqlErrorInfo>> {
+        self.execute_template(query, variables, true)
+    }
+
+    /// Parses `query` once (kept on the request for the checks and the
+    /// engine): for adapting the variables, and for the read-only check.
+    fn execute_template(
+        &self,
+        query: &str,
+        variables: Map<String, Value>,
+        read_only: bool,
+    ) -> Result<Value, Vec<GraphqlErrorInfo>> {
+        let mut request = async_graphql::Request::new(query);
+        // The text check comes before any parse; a refusal is reported by
+        // `execute` below, like a query that does not parse.
+        let variables = match limits::check_text(query)
+            .ok()
+            .and_then(|()| request.parsed_query().ok())
+        {
+            Some(document) => {
+                let mutates = document
+                    .operations
+                    .iter()
+                    .any(|(_, operation)| operation.node.ty != async_graphql::parser::types::OperationType::Query);
+                if read_only && mutates {
+                    let error = errors::coded(
+                        errors::FORBIDDEN,
+                        "a GET page only reads: GraphQL mutations run from forms, webhook processors or POST pages",
+                    )
+                    .into_server_error(async_graphql::Pos::default());
+                    return Err(vec![GraphqlErrorInfo::from_server_error(&error)]);
+                }
+                variables::adapt(document, variables)
+            }
+            None => variables,
+        };
+        let request = request.variables(async_graphql::Variables::from_json(Value::Object(variables)));
         let response = futures::executor::block_on(self.execute(request));
         if response.errors.is_empty() {
             Ok(response.data.into_json().unwrap_or(Value::Null))

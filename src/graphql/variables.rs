@@ -4,16 +4,12 @@
 //! back), and scalar strings are read as the Int, Float, Boolean or ID the
 //! operation declares. Anything else is left for GraphQL to judge.
 
-use async_graphql::parser::types::{BaseType, Type};
+use async_graphql::parser::types::{BaseType, ExecutableDocument, Type};
 use serde_json::{Map, Value};
 
 use super::naming::{camel_case, snake_case};
 
-pub fn adapt(query: &str, mut variables: Map<String, Value>) -> Map<String, Value> {
-    // A query that does not parse is reported by the execution itself.
-    let Ok(document) = async_graphql::parser::parse_query(query) else {
-        return variables;
-    };
+pub fn adapt(document: &ExecutableDocument, mut variables: Map<String, Value>) -> Map<String, Value> {
     for (_, operation) in document.operations.iter() {
         for definition in &operation.node.variable_definitions {
             let name = definition.node.name.node.as_str();
@@ -72,6 +68,15 @@ fn coerce(ty: &Type, value: &mut Value) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Parse then adapt, as the engine does (a query that does not parse
+    /// leaves the variables as they are).
+    fn adapt(query: &str, variables: Map<String, Value>) -> Map<String, Value> {
+        match async_graphql::parser::parse_query(query) {
+            Ok(document) => super::adapt(&document, variables),
+            Err(_) => variables,
+        }
+    }
 
     fn vars(value: Value) -> Map<String, Value> {
         match value {

@@ -269,20 +269,18 @@ impl RenderHost for PageHost {
             })?,
             GraphqlSource::Inline(text) => text.to_string(),
         };
-        if !self.may_write && has_mutation(&text) {
-            return Err(HostError(
-                "a GET page only reads: GraphQL mutations run from forms, webhook processors or POST pages".into(),
-            ));
-        }
-        self.loaded
-            .graphql
-            .execute_blocking(&text, variables)
-            .map_err(|errors| {
-                if errors.iter().any(is_input_error) {
-                    self.rejected_input.set(true);
-                }
-                HostError(errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; "))
-            })
+        let engine = &self.loaded.graphql;
+        let result = if self.may_write {
+            engine.execute_blocking(&text, variables)
+        } else {
+            engine.execute_blocking_read_only(&text, variables)
+        };
+        result.map_err(|errors| {
+            if errors.iter().any(is_input_error) {
+                self.rejected_input.set(true);
+            }
+            HostError(errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; "))
+        })
     }
 
     fn dispatch(&self, request_type: &str, data: Value) -> Result<Value, HostError> {
@@ -343,19 +341,6 @@ fn is_input_error(error: &crate::graphql::GraphqlErrorInfo) -> bool {
     error.code == crate::graphql::errors::BAD_USER_INPUT
         || error.message.starts_with("Invalid value for argument")
         || (error.message.starts_with("Variable \"") && error.message.contains("expected type"))
-}
-
-/// True when `query` holds a mutation. A query that does not parse is left
-/// to the engine, which reports where.
-fn has_mutation(query: &str) -> bool {
-    use async_graphql::parser::types::OperationType;
-    match async_graphql::parser::parse_query(query) {
-        Ok(document) => document
-            .operations
-            .iter()
-            .any(|(_, operation)| operation.node.ty != OperationType::Query),
-        Err(_) => false,
-    }
 }
 
 pub use crate::html::escape as escape_attr;
