@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use payforms::config::{Overrides, Settings};
 use payforms::db::Store;
-use payforms::gateway::Gateway;
-use payforms::graphql::RequestDispatcher;
+use payforms::gateway::{Caller, Gateway, RequestDispatcher};
 use payforms::instance::Instance;
 use serde_json::json;
 
@@ -91,8 +90,8 @@ fn main() {
     settings.stripe.secret_key = Some(payforms::config::Secret::new("sk_test_bench"));
     let store = Store::connect(&settings.database_url).expect("store");
     store.migrate().expect("migrate");
-    let instance = Instance::start(settings, store).expect("instance");
-    let gateway = Arc::new(Gateway::new(Arc::downgrade(&instance), runtime.handle().clone()).expect("gateway"));
+    let gateway = Arc::new(Gateway::new(&settings, store.clone(), runtime.handle().clone()).expect("gateway"));
+    let instance = Instance::start(settings, store, gateway.clone()).expect("instance");
 
     let http = reqwest::Client::new();
     let bare_url = format!("http://{gateway_address}/v1/customers");
@@ -113,14 +112,17 @@ fn main() {
     }
     let mut timings = Vec::with_capacity(DISPATCHES);
     let dispatcher = gateway.clone();
+    let version = instance.current();
     let handle = std::thread::spawn(move || {
         for n in 0..DISPATCHES {
             let started = Instant::now();
             let outcome = dispatcher
                 .dispatch(
+                    &version.app,
                     "modules/bench/create_customer",
                     json!({"email": "a@example.com", "n": n}),
                     None,
+                    Caller::Visitor,
                 )
                 .expect("dispatch");
             assert!(outcome.record.is_some());

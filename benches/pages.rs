@@ -22,7 +22,13 @@ fn checkout(c: &mut Criterion) {
     settings.database_url = database.display().to_string();
     let store = Store::connect(&settings.database_url).expect("store");
     store.migrate().expect("migrations");
-    let instance: Arc<Instance> = Instance::start(settings, store).expect("the demo app loads");
+    let gateway_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let gateway =
+        payforms::gateway::Gateway::new(&settings, store.clone(), gateway_runtime.handle().clone()).expect("gateway");
+    let instance: Arc<Instance> = Instance::start(settings, store, Arc::new(gateway)).expect("the demo app loads");
 
     let runtime = actix_web::rt::System::new();
     let service = runtime.block_on(test::init_service(

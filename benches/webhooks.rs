@@ -20,6 +20,7 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -79,7 +80,13 @@ fn run(runtime: &tokio::runtime::Runtime, database_url: &str, bodies: &[String])
     let settings = Settings::load_with(app_dir, &overrides, env).expect("settings");
     let store = Store::connect(&settings.database_url).expect("store");
     store.migrate().expect("migrate");
-    let instance = Instance::start(settings, store).unwrap_or_else(|problems| {
+    let gateway_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let gateway =
+        payforms::gateway::Gateway::new(&settings, store.clone(), gateway_runtime.handle().clone()).expect("gateway");
+    let instance = Instance::start(settings, store, Arc::new(gateway)).unwrap_or_else(|problems| {
         panic!(
             "the app does not load: {}",
             problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")

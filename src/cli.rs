@@ -266,13 +266,10 @@ fn offline_instance(
     )
     .map_err(|e| e.to_string())?;
     let store = open_store(&settings)?;
-    let instance = Instance::start(settings, store)
-        .map_err(|problems| problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))?;
-    let gateway = crate::gateway::Gateway::new(Arc::downgrade(&instance), runtime.handle().clone())?;
-    instance
-        .set_dispatcher(Arc::new(gateway))
-        .map_err(|problems| problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))?;
-    Ok(instance)
+    let gateway =
+        crate::gateway::Gateway::new(&settings, store.clone(), runtime.handle().clone()).map_err(|e| e.to_string())?;
+    Instance::start(settings, store, Arc::new(gateway))
+        .map_err(|problems| problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))
 }
 
 fn replay(app_dir: &Path, database: Option<String>, event_id: Option<String>, failed: bool) -> ExitCode {
@@ -481,7 +478,14 @@ fn serve(app_dir: &Path, overrides: Overrides, watch: bool, sandbox: Option<Sand
             return ExitCode::FAILURE;
         }
     };
-    let instance = match Instance::start(settings, store) {
+    let gateway = match crate::gateway::Gateway::new(&settings, store.clone(), runtime.handle().clone()) {
+        Ok(gateway) => Arc::new(gateway),
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let instance = match Instance::start(settings, store, gateway) {
         Ok(instance) => instance,
         Err(problems) => {
             for problem in &problems {
@@ -491,20 +495,6 @@ fn serve(app_dir: &Path, overrides: Overrides, watch: bool, sandbox: Option<Sand
             return ExitCode::FAILURE;
         }
     };
-    match crate::gateway::Gateway::new(Arc::downgrade(&instance), runtime.handle().clone()) {
-        Ok(gateway) => {
-            if let Err(problems) = instance.set_dispatcher(Arc::new(gateway)) {
-                for problem in &problems {
-                    eprintln!("{problem}");
-                }
-                return ExitCode::FAILURE;
-            }
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-    }
     let _watch_guard = if watch {
         let reloading = instance.clone();
         match crate::app::watch::watch(&instance.settings.app_dir, move || reloading.reload_and_log()) {

@@ -1,7 +1,10 @@
-//! A running payforms instance: settings, store, and the current app.
+//! A running payforms instance: settings, store, gateway, and the current
+//! version of the app.
 //!
-//! The app and the GraphQL schema built from it are swapped together
-//! atomically on reload, so a request sees one consistent version.
+//! The gateway is built first (from settings, store and an HTTP client);
+//! the instance then loads the app once. The app and the GraphQL schema
+//! built from it are swapped together atomically on reload, so a request
+//! sees one consistent version from start to end.
 
 use std::sync::Arc;
 
@@ -12,66 +15,52 @@ use crate::config::Settings;
 use crate::db::model_type::ModelType;
 use crate::db::Store;
 use crate::error::LoadProblem;
-use crate::graphql::{GraphqlEngine, RequestDispatcher, RequestTypeInfo};
+use crate::gateway::RequestDispatcher;
+use crate::graphql::{GraphqlEngine, RequestSender, RequestTypeInfo};
 
-/// One consistent version of the app and what is derived from it.
-pub struct Loaded {
-    pub app: App,
+/// One version of the app (as loaded from disk) and the schema built from it.
+pub struct AppVersion {
+    pub app: Arc<App>,
     pub graphql: Arc<GraphqlEngine>,
 }
 
 pub struct Instance {
     pub settings: Settings,
     pub store: Store,
-    current: ArcSwap<Loaded>,
-    /// Sends request types to gateways; set once the gateway layer starts.
-    dispatcher: ArcSwap<Option<Arc<dyn RequestDispatcher>>>,
+    /// Sends request types; every dispatch names the app version it uses.
+    pub gateway: Arc<dyn RequestDispatcher>,
+    current: ArcSwap<AppVersion>,
     /// Which operator sign-ins still count (sign-out ends them all).
     pub operator_sessions: crate::operator::Sessions,
 }
 
 impl Instance {
-    /// Load the app in `settings.app_dir` and open the store.
-    pub fn start(settings: Settings, store: Store) -> Result<Arc<Instance>, Vec<LoadProblem>> {
-        let app = App::load(&settings.app_dir)?;
-        let graphql = build_graphql(&app, &store, None)?;
+    /// Load the app in `settings.app_dir`.
+    pub fn start(
+        settings: Settings,
+        store: Store,
+        gateway: Arc<dyn RequestDispatcher>,
+    ) -> Result<Arc<Instance>, Vec<LoadProblem>> {
+        let version = load_version(&settings, &store, &gateway)?;
         let operator_sessions = crate::operator::Sessions::load(&store);
         Ok(Arc::new(Instance {
             settings,
             operator_sessions,
             store,
-            current: ArcSwap::from_pointee(Loaded {
-                app,
-                graphql: Arc::new(graphql),
-            }),
-            dispatcher: ArcSwap::from_pointee(None),
+            gateway,
+            current: ArcSwap::from_pointee(version),
         }))
     }
 
-    pub fn current(&self) -> Arc<Loaded> {
+    pub fn current(&self) -> Arc<AppVersion> {
         self.current.load_full()
-    }
-
-    pub fn dispatcher(&self) -> Option<Arc<dyn RequestDispatcher>> {
-        self.dispatcher.load().as_ref().clone()
-    }
-
-    /// Install the gateway dispatcher and rebuild the schema so request-type
-    /// mutations can reach it.
-    pub fn set_dispatcher(&self, dispatcher: Arc<dyn RequestDispatcher>) -> Result<(), Vec<LoadProblem>> {
-        self.dispatcher.store(Arc::new(Some(dispatcher)));
-        self.reload()
     }
 
     /// Reload the app from disk. On problems the current version keeps
     /// serving and the problems are returned (and logged by the caller).
     pub fn reload(&self) -> Result<(), Vec<LoadProblem>> {
-        let app = App::load(&self.settings.app_dir)?;
-        let graphql = build_graphql(&app, &self.store, self.dispatcher())?;
-        self.current.store(Arc::new(Loaded {
-            app,
-            graphql: Arc::new(graphql),
-        }));
+        let version = load_version(&self.settings, &self.store, &self.gateway)?;
+        self.current.store(Arc::new(version));
         Ok(())
     }
 
@@ -92,20 +81,37 @@ impl Instance {
     }
 }
 
+fn load_version(
+    settings: &Settings,
+    store: &Store,
+    gateway: &Arc<dyn RequestDispatcher>,
+) -> Result<AppVersion, Vec<LoadProblem>> {
+    let app = Arc::new(App::load(&settings.app_dir)?);
+    let sender = RequestSender {
+        gateway: gateway.clone(),
+        app: app.clone(),
+    };
+    let graphql = build_graphql(&app, store, Some(sender))?;
+    Ok(AppVersion {
+        app,
+        graphql: Arc::new(graphql),
+    })
+}
+
 pub fn build_graphql(
     app: &App,
     store: &Store,
-    dispatcher: Option<Arc<dyn RequestDispatcher>>,
+    sender: Option<RequestSender>,
 ) -> Result<GraphqlEngine, Vec<LoadProblem>> {
     let mut models: Vec<ModelType> = app.model_types.values().map(|m| m.as_ref().clone()).collect();
     models.sort_by(|a, b| a.name.cmp(&b.name));
     let mut request_types: Vec<RequestTypeInfo> = app
         .notifications
         .values()
-        .map(|n| request_type_info(&n.name, n.fields.clone()))
+        .map(|n| request_type_info(&n.name, n.fields.clone(), n.runtime_only))
         .collect();
     request_types.sort_by(|a, b| a.full_name.cmp(&b.full_name));
-    GraphqlEngine::build(&models, &request_types, store.clone(), dispatcher)
+    GraphqlEngine::build(&models, &request_types, store.clone(), sender)
 }
 
 /// `modules/stripe/create_customer` -> module `stripe`, name `create_customer`;
@@ -113,6 +119,7 @@ pub fn build_graphql(
 fn request_type_info(
     full_name: &str,
     fields: Option<Vec<(String, crate::db::model_type::PropertyType)>>,
+    runtime_only: bool,
 ) -> RequestTypeInfo {
     let (module, name) = match full_name.strip_prefix("modules/").and_then(|rest| rest.split_once('/')) {
         Some((module, name)) => (module.to_string(), name.to_string()),
@@ -123,5 +130,6 @@ fn request_type_info(
         name,
         full_name: full_name.to_string(),
         fields,
+        runtime_only,
     }
 }

@@ -7,6 +7,7 @@
 //! ([`db`]), queried through one GraphQL schema ([`graphql`]) and kept
 //! current by webhooks ([`webhooks`]).
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod card_numbers;
@@ -14,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod fields;
 pub mod forms;
 pub mod gateway;
 pub mod graphql;
@@ -25,4 +27,5 @@ pub mod render;
 pub mod sandbox;
 pub mod scaffold;
 pub mod secrets;
+pub mod signing;
 pub mod webhooks;

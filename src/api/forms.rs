@@ -9,9 +9,10 @@ use serde_json::{json, Map, Value};
 
 use super::pages::{internal_error, redirect_with_flash, render_route, simple_page, simple_page_with_link, with_flash};
 use super::reply::Reply;
+use crate::forms::feedback::Flash;
 use crate::forms::submit::{submit, Submission, SubmitError, SubmitOutcome};
 use crate::instance::Instance;
-use crate::render::context::{parse_params, Flash, RequestInfo};
+use crate::render::context::{parse_params, RequestInfo};
 use crate::render::host::escape_attr;
 
 pub async fn submit_form(
@@ -69,7 +70,7 @@ pub async fn submit_form(
 
 fn respond(
     instance: &Arc<Instance>,
-    loaded: &Arc<crate::instance::Loaded>,
+    loaded: &Arc<crate::instance::AppVersion>,
     info: RequestInfo,
     outcome: Result<SubmitOutcome, SubmitError>,
     wants_json: bool,
@@ -137,7 +138,7 @@ fn respond(
             redirect_to: Some(location),
             flash_alert,
         }) if !wants_json => {
-            let flash = crate::render::context::Flash {
+            let flash = crate::forms::feedback::Flash {
                 notice: None,
                 alert: flash_alert,
             };
@@ -157,31 +158,14 @@ fn respond(
             }
         }
         Err(e) => {
-            let (status, code) = match &e {
-                SubmitError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
-                SubmitError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
-                SubmitError::UnknownForm(_) => (StatusCode::NOT_FOUND, "not_found"),
-                SubmitError::Tampered(_) | SubmitError::FieldChanged(_) => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "tampered")
-                }
-                SubmitError::Expired => (StatusCode::UNPROCESSABLE_ENTITY, "expired"),
-                SubmitError::InProgress => (StatusCode::CONFLICT, "in_progress"),
-                SubmitError::AlreadyDone { .. } => (StatusCode::CONFLICT, "already_done"),
-                SubmitError::Gateway(_) => (StatusCode::BAD_GATEWAY, "gateway_error"),
-                SubmitError::Render(_) | SubmitError::Store(_) => {
-                    tracing::error!("form submission failed: {e}");
-                    (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
-                }
-            };
-            if status.is_client_error() {
+            let (status, code) = e.status_and_code();
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if status.is_server_error() {
+                tracing::error!("form submission failed: {e}");
+            } else {
                 tracing::warn!("form submission refused: {e}");
             }
-            let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
-                "The form could not be processed; the problem was logged.".to_string()
-            } else {
-                e.to_string()
-            };
-            refuse(wants_json, status, code, &message)
+            refuse(wants_json, status, code, &e.visitor_message())
         }
     }
 }

@@ -8,12 +8,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::pages::{redirect_with_flash, visitor_cookie};
 use super::reply::Reply;
+use crate::access::redirect::local_path;
 use crate::forms::csrf;
+use crate::forms::feedback::Flash;
 use crate::instance::Instance;
 use crate::operator::{self, attempts::SignInAttempts, SESSION_COOKIE, SESSION_SECONDS};
-use crate::render::context::{Flash, RequestInfo};
+use crate::render::context::RequestInfo;
 use crate::render::host::escape_attr;
-use crate::render::redirect::local_path;
 
 /// Largest sign-in form accepted (a password, a token, a path).
 const SIGN_IN_BODY_LIMIT: usize = 4 * 1024;

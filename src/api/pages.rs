@@ -9,13 +9,16 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::reply::Reply;
 use serde_json::{json, Map, Value};
 
+use crate::access::policies;
 use crate::app::{App, Page};
 use crate::forms::csrf;
-use crate::instance::{Instance, Loaded};
+use crate::forms::feedback::Flash;
+use crate::forms::feedback::SubmissionFeedback;
+use crate::instance::{AppVersion, Instance};
 use crate::liquid::host::with_host;
-use crate::render::context::{parse_params, Flash, RequestInfo, FLASH_COOKIE, VISITOR_COOKIE};
-use crate::render::host::{escape_attr, PageHost, SubmissionFeedback};
-use crate::render::{self, policies, RenderError};
+use crate::render::context::{parse_params, RequestInfo, FLASH_COOKIE, VISITOR_COOKIE};
+use crate::render::host::{escape_attr, PageHost};
+use crate::render::{self, RenderError};
 
 /// Every request no other route took.
 pub async fn page(req: HttpRequest, body: web::Bytes, instance: web::Data<Arc<Instance>>) -> HttpResponse {
@@ -86,7 +89,7 @@ fn is_urlencoded(req: &HttpRequest) -> bool {
 #[allow(clippy::too_many_arguments)]
 pub fn render_route(
     instance: &Arc<Instance>,
-    loaded: &Arc<Loaded>,
+    loaded: &Arc<AppVersion>,
     method: &str,
     path: &str,
     info: RequestInfo,
@@ -158,7 +161,7 @@ pub struct PageFailure {
 /// Render a page and its layout with a host for the tags.
 pub fn render_page(
     instance: &Arc<Instance>,
-    loaded: &Arc<Loaded>,
+    loaded: &Arc<AppVersion>,
     page: &Page,
     info: &RequestInfo,
     context: Value,
@@ -253,7 +256,7 @@ pub fn visitor_cookie(id: &str, secure: bool) -> Cookie<'static> {
 /// Every redirect passes here, so none can leave the site or carry a
 /// header break, whatever a template rendered.
 pub fn redirect_with_flash(instance: &Instance, info: &RequestInfo, location: &str, flash: &Flash) -> Reply {
-    let location = crate::render::redirect::local_path(location).unwrap_or("/");
+    let location = crate::access::redirect::local_path(location).unwrap_or("/");
     let reply = Reply::new(StatusCode::SEE_OTHER).header("location", location.to_string());
     with_flash(reply, instance, info, flash)
 }
@@ -265,7 +268,7 @@ pub fn with_flash(mut reply: Reply, instance: &Instance, info: &RequestInfo, fla
         reply = reply.cookie(visitor_cookie(&info.visitor_id, info.secure_cookies));
     }
     if flash.notice.is_some() || flash.alert.is_some() {
-        let sealed = crate::forms::signing::seal(
+        let sealed = crate::signing::seal(
             &instance.settings.derived_key("flash"),
             flash,
             chrono::Utc::now().timestamp() + 300,
@@ -308,7 +311,7 @@ pub fn internal_error(message: &str) -> Reply {
 /// A minimal built-in page with a link onwards (a local path); `message`
 /// must already be escaped.
 pub fn simple_page_with_link(title: &str, message: &str, location: &str) -> String {
-    let target = crate::render::redirect::local_path(location).unwrap_or("/");
+    let target = crate::access::redirect::local_path(location).unwrap_or("/");
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head>\
          <body><h1>{t}</h1><p>{message}</p><p><a href=\"{href}\">Continue</a></p></body></html>",

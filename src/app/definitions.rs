@@ -12,8 +12,8 @@ use super::templates::{CompiledTemplate, Output, Parsers};
 use super::ProblemList;
 use crate::db::model_type::PropertyType;
 use crate::error::LoadProblem;
-use crate::forms::coercion::FieldKind;
-use crate::forms::validation::{RuleSpec, Rules};
+use crate::fields::coercion::FieldKind;
+use crate::fields::validation::{RuleSpec, Rules};
 
 // ---------------------------------------------------------------- pages
 
@@ -341,8 +341,70 @@ struct NotificationFrontMatter {
     /// Seconds.
     timeout: Option<u64>,
     retries: Option<u32>,
-    /// Typed inputs for the GraphQL mutation: `{ email: string, amount: integer }`.
+    /// Typed inputs: `{ email: string, amount: integer }`; values are
+    /// coerced to these types before the templates see them.
     fields: Option<serde_yaml::Mapping>,
+    /// Inputs the URL is made of: required, and encoded as path segments.
+    #[serde(default)]
+    path_params: Vec<String>,
+    /// Sent only by payforms itself, never by a form, page, API key or
+    /// processor (e.g. the webhook subscription, which decides where every
+    /// event goes).
+    #[serde(default)]
+    runtime_only: bool,
+}
+
+/// `notifications/defaults.yml` of the app or of a module: what every
+/// request type of it has unless its own front matter says otherwise.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DefaultsFile {
+    headers: Option<String>,
+    format: Option<String>,
+    timeout: Option<u64>,
+    retries: Option<u32>,
+}
+
+/// Compiled `notifications/defaults.yml`.
+#[derive(Debug, Default, Clone)]
+pub struct NotificationDefaults {
+    /// Rendered first; the notification's own `headers` add to them and
+    /// replace those of the same name.
+    pub headers: Option<CompiledTemplate>,
+    pub format: Option<String>,
+    pub timeout: Option<u64>,
+    pub retries: Option<u32>,
+}
+
+/// Where a module's (or the app's) notification defaults live.
+pub const NOTIFICATION_DEFAULTS_FILE: &str = "notifications/defaults.yml";
+
+pub fn load_notification_defaults(
+    parsers: &Parsers,
+    rel: &std::path::Path,
+    text: &str,
+) -> Result<NotificationDefaults, ProblemList> {
+    let file: DefaultsFile = serde_yaml::from_str(text).map_err(|e| {
+        let line = e.location().map_or(1, |l| l.line());
+        LoadProblem::new(rel, line, format!("notification defaults: {e}"))
+    })?;
+    let headers = match &file.headers {
+        Some(headers) => {
+            // A block scalar (`headers: >-`) starts on the next line.
+            let line = text
+                .lines()
+                .position(|l| l.starts_with("headers:"))
+                .map_or(1, |i| i + 2);
+            Some(parsers.compile(rel, line, headers, Output::Data)?)
+        }
+        None => None,
+    };
+    Ok(NotificationDefaults {
+        headers,
+        format: file.format,
+        timeout: file.timeout,
+        retries: file.retries,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,16 +429,25 @@ pub struct ApiCallNotification {
     pub name: String,
     pub to: CompiledTemplate,
     pub method: NotificationMethod,
+    /// The module's (or app's) `notifications/defaults.yml` headers.
+    pub default_headers: Option<CompiledTemplate>,
     pub headers: Option<CompiledTemplate>,
     pub format: BodyFormat,
     pub timeout: Duration,
     pub retries: u32,
     pub fields: Option<Vec<(String, PropertyType)>>,
+    pub path_params: Vec<String>,
+    pub runtime_only: bool,
     pub body: CompiledTemplate,
     pub file: PathBuf,
 }
 
-pub fn load_notification(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<ApiCallNotification, ProblemList> {
+pub fn load_notification(
+    parsers: &Parsers,
+    file: &SourceFile,
+    text: &str,
+    defaults: &NotificationDefaults,
+) -> Result<ApiCallNotification, ProblemList> {
     let doc = front_matter::split(&file.rel, text)?;
     let fm: NotificationFrontMatter = front_matter::parse(&file.rel, &doc)?;
     let mut problems = Vec::new();
@@ -405,7 +476,7 @@ pub fn load_notification(parsers: &Parsers, file: &SourceFile, text: &str) -> Re
         }
         NotificationMethod::Fixed(method)
     };
-    let format = match fm.format.as_deref() {
+    let format = match fm.format.as_deref().or(defaults.format.as_deref()) {
         None | Some("form") => BodyFormat::Form,
         Some("json") => BodyFormat::Json,
         Some(other) => {
@@ -420,6 +491,16 @@ pub fn load_notification(parsers: &Parsers, file: &SourceFile, text: &str) -> Re
     let fields = fm
         .fields
         .map(|mapping| parse_typed_fields(&file.rel, &doc, mapping, &mut problems));
+    for name in &fm.path_params {
+        let declared = fields.as_ref().is_none_or(|f| f.iter().any(|(n, _)| n == name));
+        if !declared {
+            problems.push(LoadProblem::new(
+                &file.rel,
+                front_matter::line_of_key(&doc, "path_params"),
+                format!("path parameter `{name}` is not one of the declared `fields`"),
+            ));
+        }
+    }
     let mut compile = |key: &str, text: &str| match parsers.compile(
         &file.rel,
         front_matter::line_of_key(&doc, key),
@@ -446,11 +527,14 @@ pub fn load_notification(parsers: &Parsers, file: &SourceFile, text: &str) -> Re
             name: file.name.clone(),
             to,
             method,
+            default_headers: defaults.headers.clone(),
             headers,
             format,
-            timeout: Duration::from_secs(fm.timeout.unwrap_or(30).clamp(1, 300)),
-            retries: fm.retries.unwrap_or(2).min(10),
+            timeout: Duration::from_secs(fm.timeout.or(defaults.timeout).unwrap_or(30).clamp(1, 300)),
+            retries: fm.retries.or(defaults.retries).unwrap_or(2).min(10),
             fields,
+            path_params: fm.path_params,
+            runtime_only: fm.runtime_only,
             body,
             file: file.rel.clone(),
         }),
@@ -490,6 +574,38 @@ fn parse_typed_fields(
         fields.push((name, kind));
     }
     fields
+}
+
+// ------------------------------------------------------ response mappers
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MapperFrontMatter {
+    #[serde(default)]
+    map_errors: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResponseMapper {
+    /// Also map answers that are not 2xx (e.g. a declined PaymentIntent
+    /// inside a 402, stored as failed). Otherwise such an answer writes
+    /// nothing.
+    pub map_errors: bool,
+    pub template: CompiledTemplate,
+}
+
+pub fn load_mapper(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<ResponseMapper, ProblemList> {
+    let doc = front_matter::split(&file.rel, text)?;
+    let fm: MapperFrontMatter = if doc.yaml.trim().is_empty() {
+        MapperFrontMatter::default()
+    } else {
+        front_matter::parse(&file.rel, &doc)?
+    };
+    let template = parsers.compile(&file.rel, doc.body_line, doc.body, Output::Data)?;
+    Ok(ResponseMapper {
+        map_errors: fm.map_errors,
+        template,
+    })
 }
 
 // ------------------------------------------------ authorization policies

@@ -73,6 +73,13 @@ pub fn is_app_path(rel: &Path) -> bool {
     if parts.len() == 1 && parts[0] == "payforms.toml" {
         return true;
     }
+    let inside_base_text = match parts.first().map(String::as_str) {
+        Some("modules") if parts.len() > 2 => parts[2..].join("/"),
+        _ => parts.join("/"),
+    };
+    if inside_base_text == super::definitions::NOTIFICATION_DEFAULTS_FILE {
+        return true;
+    }
     let inside_base = match parts.first().map(String::as_str) {
         Some("modules") if parts.len() > 2 => &parts[2..],
         _ => &parts[..],

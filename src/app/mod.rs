@@ -16,7 +16,8 @@ use crate::db::model_type::ModelType;
 use crate::error::LoadProblem;
 
 pub use definitions::{
-    ApiCallNotification, AuthorizationPolicy, BodyFormat, FormConfiguration, FormField, NotificationMethod, Page,
+    ApiCallNotification, AuthorizationPolicy, BodyFormat, FormConfiguration, FormField, NotificationDefaults,
+    NotificationMethod, Page, ResponseMapper,
 };
 use files::{Kind, SourceFile};
 use templates::{CompiledTemplate, Output, Parsers, PartialSource};
@@ -29,7 +30,7 @@ pub struct App {
     pub layouts: HashMap<String, CompiledTemplate>,
     pub forms: HashMap<String, Arc<FormConfiguration>>,
     pub notifications: HashMap<String, Arc<ApiCallNotification>>,
-    pub response_mappers: HashMap<String, CompiledTemplate>,
+    pub response_mappers: HashMap<String, ResponseMapper>,
     pub webhook_processors: HashMap<String, CompiledTemplate>,
     pub authorization_policies: HashMap<String, AuthorizationPolicy>,
     pub model_types: HashMap<String, Arc<ModelType>>,
@@ -92,6 +93,7 @@ impl App {
         let (parsers, partial_problems) = Parsers::build(&partial_list);
         problems.extend(partial_problems);
 
+        let defaults = load_notification_defaults(root, &parsers, &mut problems);
         for (file, text) in &sources {
             let result = match file.kind {
                 Kind::Partial | Kind::Asset => Ok(()),
@@ -104,10 +106,13 @@ impl App {
                     .map(|t| drop(app.layouts.insert(file.name.clone(), t))),
                 Kind::FormConfiguration => definitions::load_form(&parsers, file, text)
                     .map(|form| drop(app.forms.insert(form.name.clone(), Arc::new(form)))),
-                Kind::ApiCallNotification => definitions::load_notification(&parsers, file, text)
-                    .map(|n| drop(app.notifications.insert(file.name.clone(), Arc::new(n)))),
-                Kind::ResponseMapper => compile_plain(&parsers, file, text, Output::Data)
-                    .map(|t| drop(app.response_mappers.insert(file.name.clone(), t))),
+                Kind::ApiCallNotification => {
+                    let module_defaults = defaults.get(&file.module).cloned().unwrap_or_default();
+                    definitions::load_notification(&parsers, file, text, &module_defaults)
+                        .map(|n| drop(app.notifications.insert(file.name.clone(), Arc::new(n))))
+                }
+                Kind::ResponseMapper => definitions::load_mapper(&parsers, file, text)
+                    .map(|m| drop(app.response_mappers.insert(file.name.clone(), m))),
                 Kind::WebhookProcessor => compile_plain(&parsers, file, text, Output::Data)
                     .map(|t| drop(app.webhook_processors.insert(file.name.clone(), t))),
                 Kind::AuthorizationPolicy => definitions::load_policy(&parsers, file, text)
@@ -125,6 +130,22 @@ impl App {
             }
         }
         app.check_references(&mut problems);
+        let mapper_sources = app
+            .response_mappers
+            .values()
+            .map(|m| {
+                (
+                    m.template.file.clone(),
+                    m.template.first_line,
+                    m.template.source.to_string(),
+                )
+            })
+            .chain(
+                partial_list
+                    .iter()
+                    .map(|p| (p.file.clone(), p.first_line, p.text.clone())),
+            );
+        app.check_mapped_models(mapper_sources, &mut problems);
         app.pages.sort_by_key(|page| page.route_rank());
         if problems.is_empty() {
             Ok(app)
@@ -210,6 +231,60 @@ impl App {
         }
     }
 
+    /// Models the runtime writes for request types must exist when the app
+    /// has request types, and every model a mapper (or a partial) names
+    /// literally (`"model": "modules/payments/payment"`) must exist: a
+    /// typo would otherwise surface only when money has already moved.
+    fn check_mapped_models(
+        &self,
+        sources: impl Iterator<Item = (PathBuf, usize, String)>,
+        problems: &mut Vec<LoadProblem>,
+    ) {
+        let mut needed: Vec<(&str, &Path, &str)> = Vec::new();
+        let mut notifications: Vec<&ApiCallNotification> = self.notifications.values().map(Arc::as_ref).collect();
+        notifications.sort_by(|a, b| a.file.cmp(&b.file));
+        if let Some(first) = notifications.first() {
+            needed.push((
+                crate::db::model_type::GATEWAY_REQUEST_MODEL,
+                &first.file,
+                "the request log of every request type",
+            ));
+        }
+        if let Some(runtime_only) = notifications.iter().find(|n| n.runtime_only) {
+            needed.push((
+                crate::db::model_type::WEBHOOK_ENDPOINT_MODEL,
+                &runtime_only.file,
+                "the webhook endpoint this request type creates",
+            ));
+        }
+        for (model, file, why) in needed {
+            if self.model_type(model).is_none() {
+                problems.push(LoadProblem::new(
+                    file,
+                    1,
+                    format!("model `{model}` (for {why}) does not exist; keep modules/payments or add schema for it"),
+                ));
+            }
+        }
+        let Some(literal) = mapped_model_pattern() else {
+            return;
+        };
+        for (file, first_line, text) in sources {
+            for (index, line) in text.lines().enumerate() {
+                for found in literal.captures_iter(line) {
+                    let name = &found[1];
+                    if self.model_type(name).is_none() {
+                        problems.push(LoadProblem::new(
+                            &file,
+                            first_line + index,
+                            format!("model `{name}` does not exist (no schema/{name}.yml)"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
     /// The page for `method` and `path`, with captured `:params`.
     pub fn route(&self, method: &str, path: &str) -> Option<(&Page, Vec<(String, String)>)> {
         self.pages.iter().find_map(|page| {
@@ -242,11 +317,24 @@ impl App {
         candidates.first().map(|(_, v)| *v)
     }
 
-    /// The processor for a webhook event type: `payment_intent.succeeded`
-    /// (or platformOS's `payment_intent_succeeded`), app first.
+    /// The processor for a webhook event type, app first: the exact name
+    /// (`payment_intent.succeeded`, or platformOS's
+    /// `payment_intent_succeeded`), then the closest wildcard
+    /// (`payment_intent.*`; `customer.subscription.*` before `customer.*`).
     pub fn webhook_processor(&self, event_type: &str) -> Option<&CompiledTemplate> {
-        App::resolve(&self.webhook_processors, event_type)
+        if let Some(exact) = App::resolve(&self.webhook_processors, event_type)
             .or_else(|| App::resolve(&self.webhook_processors, &event_type.replace('.', "_")))
+        {
+            return Some(exact);
+        }
+        let mut prefix = event_type;
+        while let Some((shorter, _)) = prefix.rsplit_once('.') {
+            if let Some(found) = App::resolve(&self.webhook_processors, &format!("{shorter}.*")) {
+                return Some(found);
+            }
+            prefix = shorter;
+        }
+        None
     }
 
     pub fn model_type(&self, name: &str) -> Option<&Arc<ModelType>> {
@@ -260,6 +348,46 @@ impl App {
     pub fn graph_query(&self, name: &str) -> Option<&String> {
         App::resolve(&self.graph_queries, name)
     }
+}
+
+/// Each module's (and the app's) `notifications/defaults.yml`, by module
+/// (`None` for the app's own).
+fn load_notification_defaults(
+    root: &Path,
+    parsers: &Parsers,
+    problems: &mut Vec<LoadProblem>,
+) -> HashMap<Option<String>, NotificationDefaults> {
+    let mut bases: Vec<(Option<String>, PathBuf)> = vec![(None, root.to_path_buf())];
+    if let Ok(entries) = fs::read_dir(root.join("modules")) {
+        for entry in entries.flatten() {
+            if let Some(name) = entry.file_name().to_str().filter(|n| !n.starts_with('.')) {
+                bases.push((Some(name.to_string()), entry.path()));
+            }
+        }
+    }
+    let mut found = HashMap::new();
+    for (module, base) in bases {
+        let path = base.join(definitions::NOTIFICATION_DEFAULTS_FILE);
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
+        let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+        match definitions::load_notification_defaults(parsers, &rel, &text) {
+            Ok(defaults) => {
+                found.insert(module, defaults);
+            }
+            Err(p) => problems.extend(p.into_vec()),
+        }
+    }
+    found
+}
+
+/// `"model": "name"` with a literal name.
+fn mapped_model_pattern() -> Option<&'static regex::Regex> {
+    static PATTERN: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    PATTERN
+        .get_or_init(|| regex::Regex::new(r#""model"\s*:\s*"([A-Za-z0-9_/]+)""#).ok())
+        .as_ref()
 }
 
 fn compile_plain(

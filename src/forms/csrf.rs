@@ -18,7 +18,7 @@ pub fn new_visitor_id() -> String {
 }
 
 pub fn token_for(settings: &Settings, visitor_id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(super::signing::mac(
+    URL_SAFE_NO_PAD.encode(crate::signing::mac(
         &settings.derived_key("csrf"),
         visitor_id.as_bytes(),
     ))
@@ -33,11 +33,4 @@ pub fn verify(settings: &Settings, visitor_id: Option<&str>, token: Option<&str>
         }
         _ => false,
     }
-}
-
-/// A random idempotency key for one rendered form.
-pub fn new_idempotency_key() -> String {
-    let mut bytes = [0u8; 18];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("pf_{}", URL_SAFE_NO_PAD.encode(bytes))
 }

@@ -1,8 +1,6 @@
 //! Forms: signed state, CSRF, validation and submission.
 
-pub mod coercion;
 pub mod csrf;
-pub mod signing;
+pub mod feedback;
 pub mod state;
 pub mod submit;
-pub mod validation;

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::signing::{self, SignatureError};
 use crate::config::Settings;
+use crate::signing::{self, SignatureError};
 
 /// How long a rendered form stays valid.
 pub const FORM_LIFETIME_SECS: i64 = 24 * 60 * 60;

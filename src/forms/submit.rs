@@ -5,18 +5,20 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use super::coercion;
 use super::csrf;
-use super::signing::SignatureError;
 use super::state::FormState;
+use crate::access::policies;
+use crate::app::templates::{self as render, RenderError};
 use crate::app::FormConfiguration;
 use crate::db::models::form_submission::{self, Claim};
 use crate::db::StoreError;
 use crate::error::FieldError;
-use crate::instance::{Instance, Loaded};
-use crate::render::context::Flash;
-use crate::render::host::SubmissionFeedback;
-use crate::render::{self, policies, RenderError};
+use crate::fields::coercion;
+use crate::forms::feedback::Flash;
+use crate::forms::feedback::SubmissionFeedback;
+use crate::gateway::{Caller, DispatchFailure};
+use crate::instance::{AppVersion, Instance};
+use crate::signing::SignatureError;
 
 /// What a valid or invalid submission leads to.
 #[derive(Debug)]
@@ -61,10 +63,42 @@ pub enum SubmitError {
     AlreadyDone { message: String, location: String },
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// A request type's template or the store failed (details for the log).
+    #[error("request type failed: {0}")]
+    Internal(DispatchFailure),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}")]
-    Gateway(String),
+}
+
+impl SubmitError {
+    /// The HTTP status and the short code a JSON client sees.
+    pub fn status_and_code(&self) -> (u16, &'static str) {
+        match self {
+            SubmitError::Csrf => (403, "csrf"),
+            SubmitError::Forbidden { .. } => (403, "forbidden"),
+            SubmitError::UnknownForm(_) => (404, "not_found"),
+            SubmitError::Tampered(_) | SubmitError::FieldChanged(_) => (422, "tampered"),
+            SubmitError::Expired => (422, "expired"),
+            SubmitError::InProgress | SubmitError::AlreadyDone { .. } => (
+                409,
+                if matches!(self, SubmitError::InProgress) {
+                    "in_progress"
+                } else {
+                    "already_done"
+                },
+            ),
+            SubmitError::Render(_) | SubmitError::Internal(_) | SubmitError::Store(_) => (500, "internal_error"),
+        }
+    }
+
+    /// What the visitor is told: the error itself, except for failures of
+    /// the app or the server, whose details (files, lines) go to the log.
+    pub fn visitor_message(&self) -> String {
+        match self.status_and_code().0 {
+            500 => "The form could not be processed; the problem was logged.".to_string(),
+            _ => self.to_string(),
+        }
+    }
 }
 
 /// Inputs of one submission.
@@ -79,7 +113,7 @@ pub struct Submission<'a> {
 
 pub fn submit(
     instance: &Arc<Instance>,
-    loaded: &Loaded,
+    loaded: &AppVersion,
     submission: Submission<'_>,
 ) -> Result<SubmitOutcome, SubmitError> {
     let settings = &instance.settings;
@@ -242,8 +276,8 @@ pub fn submit(
     };
     // A path on this site, or the gateway's hosted page (Checkout without
     // JavaScript); anything else goes back to the form's page.
-    let location = crate::render::redirect::local_path(&location)
-        .or_else(|| crate::render::redirect::gateway_page(&location, &instance.settings.checkout_origins()))
+    let location = crate::access::redirect::local_path(&location)
+        .or_else(|| crate::access::redirect::gateway_page(&location, &instance.settings.checkout_origins()))
         .map(str::to_string)
         .unwrap_or_else(|| state.page.clone());
     let notice = match &form.flash_notice {
@@ -301,7 +335,7 @@ fn build_payload(
 /// record, unless that record is already cancelled.
 fn cancel_earlier_attempt(
     instance: &Arc<Instance>,
-    loaded: &Loaded,
+    loaded: &AppVersion,
     form: &FormConfiguration,
     earlier: &Value,
 ) -> Result<(), String> {
@@ -311,8 +345,9 @@ fn cancel_earlier_attempt(
     if earlier["state"] == "canceled" {
         return Ok(());
     }
-    let dispatcher = instance.dispatcher().ok_or("no gateway is configured")?;
-    let outcome = dispatcher.dispatch(request_type, earlier.clone(), None);
+    let outcome = instance
+        .gateway
+        .dispatch(&loaded.app, request_type, earlier.clone(), None, Caller::Visitor);
     match outcome {
         Ok(outcome) if outcome.errors.is_empty() => Ok(()),
         Ok(outcome) => Err(outcome
@@ -335,7 +370,7 @@ fn cancel_earlier_attempt(
 
 /// The record an earlier submission made, read again (webhooks may have
 /// moved it on since); the stored copy when it cannot be read.
-fn current_record(instance: &Instance, loaded: &Loaded, form: &FormConfiguration, stored: &Value) -> Value {
+fn current_record(instance: &Instance, loaded: &AppVersion, form: &FormConfiguration, stored: &Value) -> Value {
     let id = stored["id"].as_str().and_then(|id| id.parse::<i64>().ok());
     let model = loaded.app.model_type(&form.resource);
     match (id, model) {
@@ -402,20 +437,22 @@ enum StoreOrGateway {
 
 fn store_or_dispatch(
     instance: &Arc<Instance>,
-    loaded: &Loaded,
+    loaded: &AppVersion,
     form: &FormConfiguration,
     payload: &Map<String, Value>,
     idempotency_key: &str,
 ) -> Result<Value, StoreOrGateway> {
     if let Some(request_type) = &form.request_type {
-        let dispatcher = instance.dispatcher().ok_or_else(|| {
-            StoreOrGateway::Failed(SubmitError::Gateway(format!(
-                "request type `{request_type}` cannot be sent: no gateway is configured"
-            )))
-        })?;
         let mut data = payload.clone();
         data.insert("idempotency_key".into(), Value::String(idempotency_key.to_string()));
-        return match dispatcher.dispatch(request_type, Value::Object(data), Some(idempotency_key.to_string())) {
+        let outcome = instance.gateway.dispatch(
+            &loaded.app,
+            request_type,
+            Value::Object(data),
+            Some(idempotency_key.to_string()),
+            Caller::Visitor,
+        );
+        return match outcome {
             Ok(outcome) if outcome.errors.is_empty() => Ok(outcome.record.unwrap_or(Value::Null)),
             Ok(outcome) => Err(StoreOrGateway::Invalid(
                 outcome
@@ -424,6 +461,9 @@ fn store_or_dispatch(
                     .map(|e| FieldError::new(e.field.unwrap_or_else(|| "base".into()), e.message))
                     .collect(),
             )),
+            // The app's own bug (a template, a model): the visitor gets a
+            // 500 and the details go to the log.
+            Err(failure) if failure.kind.is_internal() => Err(StoreOrGateway::Failed(SubmitError::Internal(failure))),
             Err(failure) => Err(StoreOrGateway::Invalid(vec![FieldError::new("base", failure.message)])),
         };
     }

@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use super::contract::FailureKind;
+
 /// A gateway error as read from Stripe's error JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatewayError {
@@ -56,15 +58,15 @@ pub fn from_response(status: u16, body: &Value) -> GatewayError {
     }
 }
 
-/// The GraphQL `extensions.code` for a gateway error.
-pub fn graphql_code(error: &GatewayError) -> &'static str {
+/// What kind of failure a gateway error is.
+pub fn failure_kind(error: &GatewayError) -> FailureKind {
     match (error.http_status, error.code.as_deref()) {
-        (404, _) | (_, Some("resource_missing")) => "NOT_FOUND",
-        (402, _) => "PAYMENT_FAILED",
-        (401, _) | (403, _) => "GATEWAY_AUTHENTICATION_FAILED",
-        (400, _) => "BAD_USER_INPUT",
-        (429, _) => "RATE_LIMITED",
-        _ => "GATEWAY_ERROR",
+        (404, _) | (_, Some("resource_missing")) => FailureKind::NotFound,
+        (402, _) => FailureKind::Declined,
+        (401, _) | (403, _) => FailureKind::GatewayAuthentication,
+        (400, _) => FailureKind::InvalidInput,
+        (429, _) => FailureKind::RateLimited,
+        _ => FailureKind::GatewayError,
     }
 }
 
@@ -81,7 +83,7 @@ mod tests {
         );
         assert_eq!(e.message, "Insufficient funds");
         assert_eq!(e.code.as_deref(), Some("card_declined"));
-        assert_eq!(graphql_code(&e), "PAYMENT_FAILED");
+        assert_eq!(failure_kind(&e), FailureKind::Declined);
         let e = from_response(
             402,
             &json!({"error": {"type": "invalid_request_error", "code": "card_declined", "message": "The card was declined"}}),
@@ -101,9 +103,9 @@ mod tests {
             &json!({"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such customer: 'cus_x'"}}),
         );
         assert_eq!(e.message, "No such customer: 'cus_x'");
-        assert_eq!(graphql_code(&e), "NOT_FOUND");
+        assert_eq!(failure_kind(&e), FailureKind::NotFound);
         let e = from_response(500, &json!("not json"));
         assert_eq!(e.message, "the gateway answered HTTP 500");
-        assert_eq!(graphql_code(&e), "GATEWAY_ERROR");
+        assert_eq!(failure_kind(&e), FailureKind::GatewayError);
     }
 }

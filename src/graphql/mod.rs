@@ -39,11 +39,8 @@ use crate::db::Store;
 use crate::error::LoadProblem;
 pub use errors::GraphqlErrorInfo;
 use models::ModelSchema;
-pub use request_types::{
-    is_runtime_only, DispatchFailure, DispatchOutcome, GatewayErrorInfo, RequestDispatcher, RequestTypeInfo,
-    RUNTIME_REQUEST_TYPES,
-};
 use request_types::{InputField, RequestTypeSchema};
+pub use request_types::{RequestSender, RequestTypeInfo};
 
 /// Nesting deeper than this is refused (a connection query needs about 5).
 const MAX_DEPTH: usize = 24;
@@ -156,7 +153,7 @@ impl GraphqlEngine {
         models: &[ModelType],
         request_types: &[RequestTypeInfo],
         store: Store,
-        dispatcher: Option<Arc<dyn RequestDispatcher>>,
+        sender: Option<RequestSender>,
     ) -> Result<GraphqlEngine, Vec<LoadProblem>> {
         let mut claims = Claims::new();
         let mut model_plans = Vec::with_capacity(models.len());
@@ -265,13 +262,13 @@ impl GraphqlEngine {
         builder_types.extend(webhook_events::types().into_iter().map(Into::into));
         query = query.field(webhook_events::query_field(&store));
 
-        for plan in request_plans.iter().filter(|p| !is_runtime_only(&p.info.full_name)) {
+        for plan in request_plans.iter().filter(|p| !p.info.runtime_only) {
             let (payload, input) = request_types::types(plan);
             builder_types.push(payload.into());
             if let Some(input) = input {
                 builder_types.push(input.into());
             }
-            mutation = mutation.field(request_types::mutation_field(plan, dispatcher.clone()));
+            mutation = mutation.field(request_types::mutation_field(plan, sender.clone()));
             has_mutations = true;
         }
 

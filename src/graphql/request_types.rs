@@ -11,7 +11,9 @@ use serde_json::{json, Map, Value};
 use super::errors::coded;
 use super::naming::{camel_case, pascal_case, snake_case_keys};
 use super::values::{key_field, property_type_ref, to_graphql, to_json, MAP};
+use crate::app::App;
 use crate::db::model_type::PropertyType;
+use crate::gateway::{Caller, DispatchFailure, DispatchOutcome, RequestDispatcher};
 
 /// What the GraphQL layer knows of a request type (an API call notification).
 #[derive(Debug, Clone, PartialEq)]
@@ -24,65 +26,17 @@ pub struct RequestTypeInfo {
     pub full_name: String,
     /// Typed inputs when the notification declares `fields`, else a Map input.
     pub fields: Option<Vec<(String, PropertyType)>>,
+    /// Sent only by payforms itself: no mutation.
+    pub runtime_only: bool,
 }
 
-/// Request types only payforms itself sends: creating the Stripe webhook
-/// endpoint decides where Stripe sends every event (and which signing
-/// secrets payforms accepts), so no API key, page or processor may.
-pub const RUNTIME_REQUEST_TYPES: [&str; 1] = ["modules/stripe/create_webhook_endpoint"];
-
-pub fn is_runtime_only(request_type: &str) -> bool {
-    RUNTIME_REQUEST_TYPES.contains(&request_type)
-}
-
-/// Sends a request type to its gateway (render, send, map, store).
-pub trait RequestDispatcher: Send + Sync {
-    /// For API keys, pages, forms and processors: runtime-only request types
-    /// are refused, and a mapper may not write the runtime's own models.
-    fn dispatch(
-        &self,
-        request_type: &str,
-        data: Value,
-        idempotency_key: Option<String>,
-    ) -> Result<DispatchOutcome, DispatchFailure>;
-
-    /// For payforms itself (the start-up subscription).
-    fn dispatch_as_runtime(
-        &self,
-        request_type: &str,
-        data: Value,
-        idempotency_key: Option<String>,
-    ) -> Result<DispatchOutcome, DispatchFailure> {
-        self.dispatch(request_type, data, idempotency_key)
-    }
-}
-
-/// The gateway answered; `errors` are the mapper's (e.g. a declined card).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct DispatchOutcome {
-    pub record: Option<Value>,
-    pub model: Option<String>,
-    pub errors: Vec<GatewayErrorInfo>,
-    /// The gateway's answer `{ status, body }` (secrets redacted): how list
-    /// request types, which store nothing, hand their results back.
-    pub response: Option<Value>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct GatewayErrorInfo {
-    pub message: String,
-    pub code: Option<String>,
-    pub field: Option<String>,
-}
-
-/// The request could not be completed; becomes a GraphQL error.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DispatchFailure {
-    pub message: String,
-    /// `extensions.code`, e.g. "GATEWAY_ERROR", "NOT_FOUND".
-    pub code: String,
-    /// `extensions.stripeErrorCode`, e.g. "card_declined".
-    pub stripe_error_code: Option<String>,
+/// What a request-type mutation sends with: the gateway, and the app
+/// version the schema was built from (a mutation and the request type it
+/// sends always come from one version).
+#[derive(Clone)]
+pub struct RequestSender {
+    pub gateway: Arc<dyn RequestDispatcher>,
+    pub app: Arc<App>,
 }
 
 pub const GATEWAY_ERROR_TYPE: &str = "GatewayError";
@@ -195,7 +149,7 @@ pub fn types(plan: &RequestTypeSchema) -> (Object, Option<InputObject>) {
     (payload, input)
 }
 
-pub fn mutation_field(plan: &Arc<RequestTypeSchema>, dispatcher: Option<Arc<dyn RequestDispatcher>>) -> Field {
+pub fn mutation_field(plan: &Arc<RequestTypeSchema>, sender: Option<RequestSender>) -> Field {
     let input_type = plan
         .input
         .as_ref()
@@ -203,20 +157,27 @@ pub fn mutation_field(plan: &Arc<RequestTypeSchema>, dispatcher: Option<Arc<dyn 
     let resolver_plan = plan.clone();
     Field::new(&plan.mutation, TypeRef::named(&plan.payload_type), move |ctx| {
         let plan = resolver_plan.clone();
-        let dispatcher = dispatcher.clone();
+        let sender = sender.clone();
         let data = plan.data_from_input(ctx.args.get("input").map(|v| v.as_value()));
         let idempotency_key = ctx
             .args
             .get("idempotencyKey")
             .and_then(|v| v.string().ok().map(str::to_string))
             .filter(|k| !k.trim().is_empty());
-        let result = match dispatcher {
+        let result = match sender {
             None => Err(coded(
                 "UNAVAILABLE",
                 "no gateway is configured to dispatch request types",
             )),
-            Some(dispatcher) => dispatcher
-                .dispatch(&plan.info.full_name, data, idempotency_key)
+            Some(sender) => sender
+                .gateway
+                .dispatch(
+                    &sender.app,
+                    &plan.info.full_name,
+                    data,
+                    idempotency_key,
+                    Caller::Visitor,
+                )
                 .map(|outcome| Some(FieldValue::value(to_graphql(payload_value(&outcome)))))
                 .map_err(failure_error),
         };
@@ -245,13 +206,13 @@ fn payload_value(outcome: &DispatchOutcome) -> Value {
 
 fn failure_error(failure: DispatchFailure) -> Error {
     let DispatchFailure {
+        kind,
         message,
-        code,
-        stripe_error_code,
+        gateway_code,
     } = failure;
     Error::new(message).extend_with(move |_, e| {
-        e.set("code", code);
-        if let Some(stripe_code) = stripe_error_code {
+        e.set("code", kind.graphql_code());
+        if let Some(stripe_code) = gateway_code {
             e.set("stripeErrorCode", stripe_code);
         }
     })
@@ -267,6 +228,7 @@ mod tests {
             name: "create_customer".into(),
             full_name: "modules/stripe/create_customer".into(),
             fields,
+            runtime_only: false,
         }
     }
 

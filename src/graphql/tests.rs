@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Map, Value};
 
 use super::*;
+use crate::app::App;
 use crate::db::model_type::PropertyType;
+use crate::gateway::{Caller, DispatchFailure, DispatchOutcome, FailureKind, GatewayErrorInfo, RequestDispatcher};
 
 const PAYMENT_YAML: &str = "\
 name: payment
@@ -104,7 +106,11 @@ fn sqlite_store() -> (TestDb, Store) {
 
 fn fixture_with(request_types: &[RequestTypeInfo], dispatcher: Option<Arc<dyn RequestDispatcher>>) -> Fixture {
     let (dir, store) = sqlite_store();
-    let engine = GraphqlEngine::build(&models(), request_types, store.clone(), dispatcher).unwrap();
+    let sender = dispatcher.map(|gateway| RequestSender {
+        gateway,
+        app: Arc::new(App::default()),
+    });
+    let engine = GraphqlEngine::build(&models(), request_types, store.clone(), sender).unwrap();
     Fixture {
         _db: dir,
         store,
@@ -279,6 +285,7 @@ fn building_a_large_schema_is_cheap() {
             name: format!("request_{i}"),
             full_name: format!("modules/stripe/request_{i}"),
             fields: (i % 2 == 0).then(|| vec![("email".to_string(), PropertyType::String)]),
+            runtime_only: false,
         })
         .collect();
     // Speed is a benchmark's business (BENCHMARKS.md); this checks the
@@ -575,9 +582,11 @@ struct FakeDispatcher {
 impl RequestDispatcher for FakeDispatcher {
     fn dispatch(
         &self,
+        _app: &App,
         request_type: &str,
         data: Value,
         key: Option<String>,
+        _caller: Caller,
     ) -> Result<DispatchOutcome, DispatchFailure> {
         self.calls
             .lock()
@@ -585,9 +594,9 @@ impl RequestDispatcher for FakeDispatcher {
             .push((request_type.to_string(), data.clone(), key));
         if self.fail {
             return Err(DispatchFailure {
+                kind: FailureKind::GatewayError,
                 message: "Your card was declined".into(),
-                code: "GATEWAY_ERROR".into(),
-                stripe_error_code: Some("card_declined".into()),
+                gateway_code: Some("card_declined".into()),
             });
         }
         Ok(DispatchOutcome {
@@ -614,12 +623,14 @@ fn request_types() -> Vec<RequestTypeInfo> {
                 ("payment_method_id".into(), PropertyType::String),
                 ("metadata".into(), PropertyType::Json),
             ]),
+            runtime_only: false,
         },
         RequestTypeInfo {
             module: "stripe".into(),
             name: "create_payment_intent".into(),
             full_name: "modules/stripe/create_payment_intent".into(),
             fields: None,
+            runtime_only: false,
         },
     ]
 }

@@ -15,6 +15,7 @@ pub mod filters;
 pub mod host;
 pub mod tags;
 pub mod value;
+pub mod view;
 
 #[cfg(test)]
 pub(crate) mod test_support;

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::config::Settings;
 use crate::db::models::setting;
 use crate::db::{Store, StoreError};
-use crate::forms::signing;
+use crate::signing;
 
 pub const SESSION_COOKIE: &str = "pf_operator";
 /// How long a sign-in lasts.

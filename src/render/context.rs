@@ -2,23 +2,14 @@
 //! visitor, CSRF token — platformOS's `context`, without server sessions.
 
 use actix_web::HttpRequest;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::config::Settings;
+use crate::forms::feedback::Flash;
 use crate::instance::Instance;
 
 pub const VISITOR_COOKIE: &str = "pf_visitor";
 pub const FLASH_COOKIE: &str = "pf_flash";
-
-/// Flash messages carried to the next page in a signed cookie.
-/// Both keys are always present (null when unset): Liquid here is strict
-/// about unknown keys, and `{% if context.flash.notice %}` must just work.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Flash {
-    pub notice: Option<String>,
-    pub alert: Option<String>,
-}
 
 /// Headers a template may read; cookies and credentials are never exposed.
 const VISIBLE_HEADERS: [&str; 6] = [
@@ -66,7 +57,7 @@ impl RequestInfo {
         let had_flash = flash_cookie.is_some();
         let flash = flash_cookie
             .and_then(|c| {
-                crate::forms::signing::open::<Flash>(
+                crate::signing::open::<Flash>(
                     &settings.derived_key("flash"),
                     c.value(),
                     chrono::Utc::now().timestamp(),

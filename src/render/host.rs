@@ -7,20 +7,12 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::app::FormConfiguration;
-use crate::error::FieldError;
 use crate::forms::csrf;
+use crate::forms::feedback::SubmissionFeedback;
 use crate::forms::state::FormState;
-use crate::instance::{Instance, Loaded};
+use crate::gateway::Caller;
+use crate::instance::{AppVersion, Instance};
 use crate::liquid::host::{GraphqlSource, HostError, RecordWrite, RenderHost};
-
-/// Values and errors of a submission that failed validation, shown again
-/// in the form that was posted.
-#[derive(Debug, Clone)]
-pub struct SubmissionFeedback {
-    pub form: String,
-    pub values: Map<String, Value>,
-    pub errors: Vec<FieldError>,
-}
 
 struct FormFrame {
     form: Arc<FormConfiguration>,
@@ -30,7 +22,7 @@ struct FormFrame {
 
 pub struct PageHost {
     pub instance: Arc<Instance>,
-    pub loaded: Arc<Loaded>,
+    pub loaded: Arc<AppVersion>,
     /// The `context` object of this request.
     pub context: Value,
     pub visitor_id: String,
@@ -84,7 +76,7 @@ impl PageHost {
 
     pub fn new(
         instance: Arc<Instance>,
-        loaded: Arc<Loaded>,
+        loaded: Arc<AppVersion>,
         context: Value,
         visitor_id: String,
         page_path: String,
@@ -236,7 +228,7 @@ impl RenderHost for PageHost {
             data: frame.data.clone(),
             config: frame.config.clone(),
             key_from_data: derived_key.is_some(),
-            idempotency_key: derived_key.unwrap_or_else(csrf::new_idempotency_key),
+            idempotency_key: derived_key.unwrap_or_else(crate::gateway::new_idempotency_key),
             page: self.page_path.clone(),
             visitor: self.visitor_id.clone(),
         };
@@ -289,11 +281,11 @@ impl RenderHost for PageHost {
                 "a GET page only reads: dispatch `{request_type}` from a form, a webhook processor or a POST page"
             )));
         }
-        let dispatcher = self
+        match self
             .instance
-            .dispatcher()
-            .ok_or_else(|| HostError("no gateway is configured to dispatch request types".into()))?;
-        match dispatcher.dispatch(request_type, data, None) {
+            .gateway
+            .dispatch(&self.loaded.app, request_type, data, None, Caller::Visitor)
+        {
             Ok(outcome) => Ok(json!({
                 "record": outcome.record,
                 "model": outcome.model,
@@ -302,7 +294,7 @@ impl RenderHost for PageHost {
             })),
             Err(failure) => Ok(json!({
                 "record": null,
-                "errors": [{"message": failure.message, "code": failure.stripe_error_code.clone().unwrap_or(failure.code.clone())}],
+                "errors": [{"message": failure.message, "code": failure.gateway_code.clone().unwrap_or_else(|| failure.kind.graphql_code().to_string())}],
             })),
         }
     }

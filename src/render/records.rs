@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::db::model_type::ModelType;
 use crate::db::{Store, StoreError};
-use crate::instance::Loaded;
+use crate::instance::AppVersion;
 use crate::liquid::host::{HostError, RecordWrite};
 
 /// Property holding the `created` time of the gateway event that last wrote
@@ -13,7 +13,7 @@ use crate::liquid::host::{HostError, RecordWrite};
 /// deliver events in order, and a late `processing` must not undo `succeeded`.
 pub const EVENT_CREATED: &str = "event_created";
 
-pub fn write(store: &Store, loaded: &Loaded, request: RecordWrite) -> Result<Value, HostError> {
+pub fn write(store: &Store, loaded: &AppVersion, request: RecordWrite) -> Result<Value, HostError> {
     let model = loaded
         .app
         .model_type(&request.model)

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use crate::instance::{Instance, Loaded};
+use crate::instance::{AppVersion, Instance};
 use crate::liquid::host::{with_host, GraphqlSource, HostError, RecordWrite, RenderHost};
 
 /// What processing an event came to.
@@ -28,14 +28,14 @@ pub fn run(instance: &Arc<Instance>, event: &Value) -> Result<Outcome, String> {
         loaded: loaded.clone(),
     });
     let globals = json!({ "event": event, "object": event["data"]["object"] });
-    with_host(host, || crate::render::render(&template, &globals))
+    with_host(host, || crate::app::templates::render(&template, &globals))
         .map(|text| Outcome::Processed(text.trim().to_string()))
         .map_err(|e| e.to_string())
 }
 
 struct ProcessorHost {
     instance: Arc<Instance>,
-    loaded: Arc<Loaded>,
+    loaded: Arc<AppVersion>,
 }
 
 impl RenderHost for ProcessorHost {
@@ -64,12 +64,16 @@ impl RenderHost for ProcessorHost {
     }
 
     fn dispatch(&self, request_type: &str, data: Value) -> Result<Value, HostError> {
-        let dispatcher = self
+        let outcome = self
             .instance
-            .dispatcher()
-            .ok_or_else(|| HostError("no gateway is configured to dispatch request types".into()))?;
-        let outcome = dispatcher
-            .dispatch(request_type, data, None)
+            .gateway
+            .dispatch(
+                &self.loaded.app,
+                request_type,
+                data,
+                None,
+                crate::gateway::Caller::Visitor,
+            )
             .map_err(|f| HostError(f.message))?;
         Ok(json!({ "record": outcome.record, "model": outcome.model, "response": outcome.response }))
     }

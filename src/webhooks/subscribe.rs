@@ -9,39 +9,8 @@ use crate::db::query::{Filter, FilterOp, RecordQuery};
 use crate::instance::Instance;
 
 pub use crate::db::model_type::WEBHOOK_ENDPOINT_MODEL as ENDPOINT_MODEL;
-pub const REQUEST_TYPE: &str = crate::graphql::RUNTIME_REQUEST_TYPES[0];
-
-/// The events payforms' shipped processors handle.
-pub const EVENTS: &[&str] = &[
-    "payment_intent.succeeded",
-    "payment_intent.processing",
-    "payment_intent.payment_failed",
-    "payment_intent.amount_capturable_updated",
-    "payment_intent.canceled",
-    "payment_intent.requires_action",
-    "charge.succeeded",
-    "charge.captured",
-    "charge.refunded",
-    "charge.failed",
-    "charge.dispute.created",
-    "refund.updated",
-    "checkout.session.completed",
-    "checkout.session.expired",
-    "customer.created",
-    "customer.updated",
-    "customer.deleted",
-    "customer.subscription.created",
-    "customer.subscription.updated",
-    "customer.subscription.deleted",
-    "invoice.created",
-    "invoice.paid",
-    "invoice.payment_succeeded",
-    "invoice.payment_failed",
-    "payment_method.attached",
-    "payment_method.detached",
-    "setup_intent.succeeded",
-    "account.updated",
-];
+/// The runtime-only request type that creates the endpoint.
+pub const REQUEST_TYPE: &str = "modules/stripe/create_webhook_endpoint";
 
 #[derive(Debug, PartialEq)]
 pub enum Subscription {
@@ -105,16 +74,18 @@ pub fn ensure_subscribed(instance: &Instance) -> Result<Subscription, String> {
             .to_string();
         return Ok(Subscription::AlreadySubscribed(id));
     }
-    let dispatcher = instance.dispatcher().ok_or("no gateway is configured")?;
+    let version = instance.current();
+    let events = super::event_types::handled_event_types(&version.app);
     let data = json!({
         "url": url,
-        "enabled_events": EVENTS,
+        "enabled_events": events,
         "description": "payforms",
         // The same key for the same URL: a crash and retry never makes two.
         "idempotency_key": format!("pf_subscribe_{}", hex::encode(&crate::config::hash_api_key(&url)[..12])),
     });
-    let outcome = dispatcher
-        .dispatch_as_runtime(REQUEST_TYPE, data, None)
+    let outcome = instance
+        .gateway
+        .dispatch(&version.app, REQUEST_TYPE, data, None, crate::gateway::Caller::Runtime)
         .map_err(|f| format!("creating the Stripe webhook endpoint failed: {}", f.message))?;
     let gateway_id = outcome
         .record

@@ -24,7 +24,7 @@ pub fn check(app: &App, names: &[String], context: &Value) -> Result<(), Denied>
                 flash_alert: None,
             });
         };
-        let allowed = match super::render(&policy.template, &json!({ "context": context })) {
+        let allowed = match crate::app::templates::render(&policy.template, &json!({ "context": context })) {
             Ok(text) => text.trim() == "true",
             Err(e) => {
                 tracing::error!("{e}");

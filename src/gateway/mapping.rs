@@ -1,0 +1,272 @@
+//! Mapping the gateway's answer: the response mapper renders what to store
+//! (`model`, `operation`, `match`/`id`, `properties`, `unset`, `errors`),
+//! and the record is written. A mapper sees answers that are not 2xx only
+//! when its front matter says `map_errors: true`; otherwise such an answer
+//! writes nothing and becomes the dispatch's failure.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::contract::{Caller, DispatchFailure, DispatchOutcome, FailureKind, GatewayErrorInfo};
+use super::errors::{self, GatewayError};
+use super::redact::redact;
+use super::request::template_failure;
+use super::transport::InboundResponse;
+use crate::app::templates::render_json;
+use crate::app::App;
+use crate::config::Settings;
+use crate::db::model_type::ModelType;
+use crate::db::{Store, StoreError};
+use crate::liquid::host::{GraphqlSource, HostError, RenderHost};
+
+/// What the response mapper renders.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MapperOutput {
+    model: Option<String>,
+    operation: Option<String>,
+    id: Option<Value>,
+    #[serde(rename = "match")]
+    matching: Option<Map<String, Value>>,
+    /// Null values are "not given": an update keeps what is stored.
+    properties: Option<Map<String, Value>>,
+    /// Properties to clear.
+    #[serde(default)]
+    unset: Vec<String>,
+    errors: Option<Vec<MapperError>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MapperError {
+    message: String,
+    code: Option<String>,
+    field: Option<String>,
+}
+
+/// Where a mapper's record goes.
+pub struct MappingContext<'a> {
+    pub app: &'a App,
+    pub store: &'a Store,
+    pub settings: &'a Settings,
+    pub request_type: &'a str,
+    pub secrets: &'a [&'a str],
+    pub caller: Caller,
+}
+
+pub fn map_response(
+    cx: &MappingContext<'_>,
+    globals: &Map<String, Value>,
+    response: InboundResponse,
+) -> Result<DispatchOutcome, DispatchFailure> {
+    let succeeded = (200..300).contains(&response.status);
+    let gateway_error = (!succeeded).then(|| errors::from_response(response.status, &response.body));
+    let mut outcome = DispatchOutcome {
+        response: Some(json!({ "status": response.status, "body": redact_value(&response.body, cx.secrets) })),
+        ..DispatchOutcome::default()
+    };
+    let mapper = App::resolve(&cx.app.response_mappers, cx.request_type).filter(|m| succeeded || m.map_errors);
+    if let Some(mapper) = mapper {
+        let mut scope = globals.clone();
+        scope.remove("gateway");
+        scope.insert(
+            "response".into(),
+            json!({ "status": response.status, "headers": response.headers, "body": response.body }),
+        );
+        let host = Arc::new(MapperHost {
+            settings: cx.settings.clone(),
+        });
+        let rendered = crate::liquid::host::with_host(host, || render_json(&mapper.template, &Value::Object(scope)))
+            .map_err(template_failure)?;
+        let file = &mapper.template.file;
+        let output: MapperOutput = if rendered.is_null() {
+            MapperOutput::default()
+        } else {
+            serde_json::from_value(rendered).map_err(|e| {
+                DispatchFailure::new(
+                    FailureKind::Template,
+                    format!(
+                        "{}:{}: the response mapper's JSON is not valid: {e}",
+                        file.display(),
+                        mapper.template.first_line
+                    ),
+                )
+            })?
+        };
+        outcome.errors = output
+            .errors
+            .iter()
+            .flatten()
+            .map(|e| GatewayErrorInfo {
+                message: e.message.clone(),
+                code: e.code.clone(),
+                field: e.field.clone(),
+            })
+            .collect();
+        if let Some(model_name) = &output.model {
+            let model = cx.app.model_type(model_name).cloned().ok_or_else(|| {
+                DispatchFailure::new(
+                    FailureKind::Template,
+                    format!("{}: model `{model_name}` does not exist", file.display()),
+                )
+            })?;
+            if cx.caller != Caller::Runtime && crate::db::model_type::is_system_model(&model.name) {
+                return Err(DispatchFailure::new(
+                    FailureKind::Forbidden,
+                    format!(
+                        "{}: model `{model_name}` is written only by payforms itself",
+                        file.display()
+                    ),
+                ));
+            }
+            outcome.record = write_record(cx.store, &model, output).map_err(|e| store_failure(&e))?;
+            outcome.model = Some(model.name.clone());
+        }
+    }
+    match gateway_error {
+        Some(error) => Err(gateway_failure(&error)),
+        None => Ok(outcome),
+    }
+}
+
+/// The host of a response mapper: it may only seal secrets.
+struct MapperHost {
+    settings: Settings,
+}
+
+impl RenderHost for MapperHost {
+    fn include_form(&self, _: &str, _: Map<String, Value>) -> Result<String, HostError> {
+        Err(mapper_only())
+    }
+    fn form_block(&self, _: &str, _: Map<String, Value>) -> Result<String, HostError> {
+        Err(mapper_only())
+    }
+    fn graphql(&self, _: GraphqlSource<'_>, _: Map<String, Value>) -> Result<Value, HostError> {
+        Err(mapper_only())
+    }
+    fn dispatch(&self, _: &str, _: Value) -> Result<Value, HostError> {
+        Err(mapper_only())
+    }
+    fn log(&self, message: &str, _level: &str) {
+        tracing::info!(target: "payforms::mappers", "{message}");
+    }
+    fn asset_url(&self, path: &str) -> String {
+        format!("/assets/{path}")
+    }
+    fn encrypt_secret(&self, clear: &str) -> Result<String, HostError> {
+        Ok(crate::secrets::encrypt(
+            &self.settings,
+            &crate::config::Secret::new(clear),
+        ))
+    }
+}
+
+fn mapper_only() -> HostError {
+    HostError("a response mapper only maps the response to a record".into())
+}
+
+/// A response body with every known secret (and anything shaped like one)
+/// replaced, for handing back to templates and programs.
+fn redact_value(body: &Value, secrets: &[&str]) -> Value {
+    let text = body.to_string();
+    let clean = redact(&text, secrets);
+    if clean == text {
+        body.clone()
+    } else {
+        serde_json::from_str(&clean).unwrap_or(Value::Null)
+    }
+}
+
+fn gateway_failure(error: &GatewayError) -> DispatchFailure {
+    DispatchFailure {
+        kind: errors::failure_kind(error),
+        message: error.message.clone(),
+        gateway_code: error
+            .decline_code
+            .clone()
+            .filter(|d| d != "generic_decline")
+            .or_else(|| error.code.clone()),
+    }
+}
+
+fn store_failure(e: &StoreError) -> DispatchFailure {
+    match e {
+        StoreError::Validation(fields) => DispatchFailure::new(
+            FailureKind::InvalidInput,
+            fields.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; "),
+        ),
+        StoreError::NotFound { .. } => DispatchFailure::new(FailureKind::NotFound, e.to_string()),
+        other => DispatchFailure::new(FailureKind::Internal, other.to_string()),
+    }
+}
+
+fn record_id(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn write_record(store: &Store, model: &ModelType, output: MapperOutput) -> Result<Option<Value>, StoreError> {
+    let mut properties: Map<String, Value> = output
+        .properties
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, value)| !value.is_null())
+        .collect();
+    for name in output.unset {
+        properties.insert(name, Value::Null);
+    }
+    let operation = output
+        .operation
+        .as_deref()
+        .unwrap_or(if output.id.is_some() { "update" } else { "create" });
+    let by_id = output.id.as_ref().and_then(record_id);
+    let record = match operation {
+        "none" => return Ok(None),
+        "create" => store.create_record(model, properties)?,
+        "update" => match (by_id, &output.matching) {
+            (Some(id), _) => store.update_record(model, id, properties)?,
+            (None, Some(matching)) => match store.find_record(model, matching)? {
+                Some(found) => store.update_record(model, found.id, properties)?,
+                None => return Ok(None),
+            },
+            (None, None) => {
+                return Err(StoreError::Validation(vec![crate::error::FieldError::new(
+                    "id",
+                    "update needs an `id` or a `match`",
+                )]))
+            }
+        },
+        "upsert" => {
+            let matching = match &output.matching {
+                Some(m) => m.clone(),
+                None => {
+                    let mut m = Map::new();
+                    if let Some(gateway_id) = properties.get("gateway_id") {
+                        m.insert("gateway_id".into(), gateway_id.clone());
+                    }
+                    m
+                }
+            };
+            store.upsert_record(model, &matching, properties)?
+        }
+        "delete" => match (by_id, &output.matching) {
+            (Some(id), _) => store.delete_record(model, id)?,
+            (None, Some(matching)) => match store.find_record(model, matching)? {
+                Some(found) => store.delete_record(model, found.id)?,
+                None => return Ok(None),
+            },
+            (None, None) => return Ok(None),
+        },
+        other => {
+            return Err(StoreError::Validation(vec![crate::error::FieldError::new(
+                "operation",
+                format!("`{other}` is not one of create, update, upsert, delete, none"),
+            )]))
+        }
+    };
+    Ok(Some(record.to_liquid_json()))
+}

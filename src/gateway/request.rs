@@ -1,0 +1,179 @@
+//! Rendering a request type's HTTP request: URL (with its path parameters
+//! checked and encoded), headers (the module's defaults, then the
+//! notification's own), method, and the body without blanks, encoded as the
+//! notification's format says.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::contract::{DispatchFailure, FailureKind};
+use super::inputs;
+use crate::app::templates::{render, render_json, CompiledTemplate, RenderError};
+use crate::app::{ApiCallNotification, BodyFormat, NotificationMethod};
+use crate::liquid::filters::encoding::form_encode;
+use crate::liquid::view::JsonView;
+
+/// A rendered HTTP request.
+pub struct OutboundRequest {
+    pub method: reqwest::Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<(String, &'static str)>,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub idempotency_key: Option<String>,
+}
+
+pub fn template_failure(e: RenderError) -> DispatchFailure {
+    DispatchFailure::new(FailureKind::Template, e.to_string())
+}
+
+fn template_problem(notification: &ApiCallNotification, message: impl std::fmt::Display) -> DispatchFailure {
+    DispatchFailure::new(
+        FailureKind::Template,
+        format!("{}: {message}", notification.file.display()),
+    )
+}
+
+/// `globals` holds `data`, `config` and `gateway`.
+pub fn render_request(
+    notification: &ApiCallNotification,
+    globals: &Map<String, Value>,
+    idempotency_key: Option<String>,
+) -> Result<OutboundRequest, DispatchFailure> {
+    let url = render_url(notification, globals)?;
+    let globals_value = Value::Object(globals.clone());
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for template in [&notification.default_headers, &notification.headers]
+        .into_iter()
+        .flatten()
+    {
+        merge_headers(&mut headers, notification, template, &globals_value)?;
+    }
+    let rendered = render(&notification.body, &globals_value).map_err(template_failure)?;
+    let rendered = rendered.trim();
+    let encoded = if rendered.starts_with('{') || rendered.starts_with('[') {
+        let value: Value = serde_json::from_str(rendered).map_err(|e| {
+            DispatchFailure::new(
+                FailureKind::Template,
+                format!(
+                    "{}:{}: the body must render JSON, but {e}",
+                    notification.file.display(),
+                    notification.body.first_line
+                ),
+            )
+        })?;
+        let value = inputs::without_blanks(value);
+        match notification.format {
+            BodyFormat::Json if value.is_null() => String::new(),
+            BodyFormat::Json => value.to_string(),
+            BodyFormat::Form if value.is_null() => String::new(),
+            // The same encoder as the `form_encode` filter.
+            BodyFormat::Form => form_encode(JsonView::new(&value))
+                .map_err(|e| template_problem(notification, format!("the body cannot be form encoded: {e}")))?,
+        }
+    } else {
+        rendered.to_string()
+    };
+    let method = method_of(notification, &globals_value)?;
+    let (url, body) = if method == reqwest::Method::GET || method == reqwest::Method::DELETE {
+        // Reads and deletes take their parameters in the query string.
+        let url = if encoded.is_empty() || notification.format == BodyFormat::Json {
+            url
+        } else if url.contains('?') {
+            format!("{url}&{encoded}")
+        } else {
+            format!("{url}?{encoded}")
+        };
+        (url, None)
+    } else {
+        let content_type = match notification.format {
+            BodyFormat::Form => "application/x-www-form-urlencoded",
+            BodyFormat::Json => "application/json",
+        };
+        (url, Some((encoded, content_type)))
+    };
+    // Writes always carry a key, so a retry can never apply twice.
+    let idempotency_key = match idempotency_key {
+        Some(key) => Some(key),
+        None if method == reqwest::Method::POST => Some(super::new_idempotency_key()),
+        None => None,
+    };
+    Ok(OutboundRequest {
+        method,
+        url,
+        headers,
+        body,
+        timeout: notification.timeout,
+        retries: notification.retries,
+        idempotency_key,
+    })
+}
+
+fn render_url(notification: &ApiCallNotification, globals: &Map<String, Value>) -> Result<String, DispatchFailure> {
+    let data = globals.get("data").cloned().unwrap_or(Value::Null);
+    let url = match inputs::path_scope(notification, &data)? {
+        Some(encoded) => {
+            let mut scope = globals.clone();
+            scope.insert("data".into(), encoded);
+            render(&notification.to, &Value::Object(scope))
+        }
+        None => render(&notification.to, &Value::Object(globals.clone())),
+    }
+    .map_err(template_failure)?
+    .trim()
+    .to_string();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(template_problem(notification, "`to` must render an http(s) URL"));
+    }
+    Ok(url)
+}
+
+/// Add the headers `template` renders; a later value replaces an earlier
+/// one of the same name (case-insensitive), and null removes it.
+fn merge_headers(
+    headers: &mut Vec<(String, String)>,
+    notification: &ApiCallNotification,
+    template: &CompiledTemplate,
+    globals: &Value,
+) -> Result<(), DispatchFailure> {
+    match render_json(template, globals).map_err(template_failure)? {
+        Value::Object(map) => {
+            for (name, value) in map {
+                headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name));
+                let value = match value {
+                    Value::String(s) if s.is_empty() => continue,
+                    Value::String(s) => s,
+                    Value::Null => continue,
+                    other => other.to_string(),
+                };
+                headers.push((name, value));
+            }
+            Ok(())
+        }
+        Value::Null => Ok(()),
+        _ => Err(template_problem(
+            notification,
+            format!("headers ({}) must render a JSON object", template.file.display()),
+        )),
+    }
+}
+
+fn method_of(notification: &ApiCallNotification, globals: &Value) -> Result<reqwest::Method, DispatchFailure> {
+    let text = match &notification.method {
+        NotificationMethod::Fixed(m) => m.clone(),
+        NotificationMethod::Rendered(t) => render(t, globals)
+            .map_err(template_failure)?
+            .trim()
+            .to_ascii_uppercase(),
+    };
+    if !crate::app::definitions::HTTP_METHODS.contains(&text.as_str()) {
+        return Err(template_problem(
+            notification,
+            format!("request_type rendered `{text}`, not an HTTP method"),
+        ));
+    }
+    reqwest::Method::from_bytes(text.as_bytes())
+        .map_err(|_| template_problem(notification, format!("bad HTTP method {text}")))
+}
