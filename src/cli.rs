@@ -350,6 +350,24 @@ fn is_loopback(ip: std::net::IpAddr) -> bool {
     }
 }
 
+/// Said by a build without the sandbox when asked for it.
+#[cfg(not(feature = "sandbox"))]
+const NO_SANDBOX: &str = "this payforms was built without the Stripe sandbox (--no-default-features), \
+as production builds are; build it with the default features (`cargo build --release`) to get \
+`serve --sandbox` and `payforms sandbox`";
+
+#[cfg(not(feature = "sandbox"))]
+fn run_sandbox(_: &str, _: Option<String>, _: Option<String>, _: SandboxBind) -> ExitCode {
+    eprintln!("{NO_SANDBOX}");
+    ExitCode::FAILURE
+}
+
+#[cfg(not(feature = "sandbox"))]
+fn attach_sandbox(_: &tokio::runtime::Runtime, _: &mut Settings, _: &str) -> Result<(), String> {
+    Err(NO_SANDBOX.to_string())
+}
+
+#[cfg(feature = "sandbox")]
 fn run_sandbox(
     bind: &str,
     webhook_url: Option<String>,
@@ -398,6 +416,7 @@ fn run_sandbox(
     }
 }
 
+#[cfg(feature = "sandbox")]
 /// The in-process sandbox's key pair: derived from PAYFORMS_SECRET and the
 /// database, so it is unguessable, differs per database and stays the same
 /// across restarts of one app on one database.
@@ -409,6 +428,7 @@ fn sandbox_keys(settings: &Settings) -> (String, String) {
 }
 
 /// Start the sandbox in-process and point the Stripe settings at it.
+#[cfg(feature = "sandbox")]
 fn attach_sandbox(runtime: &tokio::runtime::Runtime, settings: &mut Settings, app_address: &str) -> Result<(), String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("sandbox: {e}"))?;
     let address = listener.local_addr().map_err(|e| format!("sandbox: {e}"))?;

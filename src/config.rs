@@ -176,7 +176,7 @@ impl Settings {
             .collect();
         let operator_password_hash = match pick("PAYFORMS_OPERATOR_PASSWORD", &file.operator_password) {
             Some(password) => Some(
-                crate::operator::hash_password(&password, &derive_key(&secret, "operator-password-salt"))
+                crate::password::hash_password(&password, &derive_key(&secret, "operator-password-salt"))
                     .map_err(|e| ConfigError::Invalid(e.to_string()))?,
             ),
             None => None,

@@ -19,12 +19,13 @@ pub mod fields;
 pub mod forms;
 pub mod gateway;
 pub mod graphql;
-pub mod html;
 pub mod instance;
 pub mod liquid;
 pub mod operator;
+pub mod password;
 pub mod render;
-pub mod sandbox;
+#[cfg(feature = "sandbox")]
+pub use payforms_sandbox as sandbox;
 pub mod scaffold;
 pub mod secrets;
 pub mod signing;

@@ -2,6 +2,9 @@
 //! request here is refused with a 4xx and a clear message, nothing is
 //! stored, and the process is still alive afterwards.
 
+// Runs payforms against its built-in Stripe sandbox (the default `sandbox` feature).
+#![cfg(feature = "sandbox")]
+
 mod support;
 
 use reqwest::blocking::Client;

@@ -3,6 +3,9 @@
 //! site (and never break a header after a record was stored), and a GraphQL
 //! console that loads nothing from another origin.
 
+// Runs payforms against its built-in Stripe sandbox (the default `sandbox` feature).
+#![cfg(feature = "sandbox")]
+
 mod support;
 
 use std::fs;

@@ -2,6 +2,9 @@
 //! runtime's own records but cannot write them, merchant notifications go
 //! only to the configured URLs, and a GET page only reads.
 
+// Runs payforms against its built-in Stripe sandbox (the default `sandbox` feature).
+#![cfg(feature = "sandbox")]
+
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};

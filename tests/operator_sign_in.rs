@@ -1,6 +1,9 @@
 //! The operator's sign-in guards the demo's pages that move money or show
 //! every visitor's data (/refunds, /authorize, /saved_cards, /credit_cards).
 
+// Runs payforms against its built-in Stripe sandbox (the default `sandbox` feature).
+#![cfg(feature = "sandbox")]
+
 mod support;
 
 use reqwest::blocking::{Client, Response};

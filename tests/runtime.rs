@@ -2,6 +2,9 @@
 //! idempotency), `payforms check`, hot reload. Each test starts the real
 //! server on a free port and talks HTTP to it.
 
+// Runs payforms against its built-in Stripe sandbox (the default `sandbox` feature).
+#![cfg(feature = "sandbox")]
+
 mod support;
 
 use std::fs;

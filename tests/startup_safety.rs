@@ -3,6 +3,9 @@
 //! sandbox keys, JSON injection through `parse_json`, hot reload stalled by
 //! a log written into the app folder. Each test starts the real binary.
 
+// Runs payforms against its built-in Stripe sandbox (the default `sandbox` feature).
+#![cfg(feature = "sandbox")]
+
 mod support;
 
 use std::fs;

@@ -2,6 +2,9 @@
 //! payforms server and posted back the way payforms-stripe.js posts them
 //! (`Accept: application/json`, the token in `form[source]`).
 
+// Runs payforms against its built-in Stripe sandbox (the default `sandbox` feature).
+#![cfg(feature = "sandbox")]
+
 mod stripe_support;
 mod support;
 

@@ -5,6 +5,9 @@
 //! (for what localstripe lacks: prices, Checkout, Connect, webhook
 //! endpoints, payouts, and Stripe's error shapes).
 
+// Runs payforms against its built-in Stripe sandbox (the default `sandbox` feature).
+#![cfg(feature = "sandbox")]
+
 mod stripe_support;
 mod support;
 

@@ -5,6 +5,9 @@
 //! a crash in the middle, the subscription on start-up, and merchant
 //! notifications. Stored data is read back through GraphQL.
 
+// Runs payforms against its built-in Stripe sandbox (the default `sandbox` feature).
+#![cfg(feature = "sandbox")]
+
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -1,6 +1,7 @@
 //! `POST /forms/{name}`: a form submission. HTML gets redirects and the page
 //! again with errors; `Accept: application/json` gets JSON.
 
+use super::origin::same_origin;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
@@ -176,26 +177,4 @@ fn refuse(wants_json: bool, status: StatusCode, code: &str, message: &str) -> Re
     } else {
         Reply::html(status, simple_page("The form was not accepted", &escape_attr(message)))
     }
-}
-
-/// Browsers send `Origin` on cross-site posts; one naming another host is
-/// refused even before the token is checked.
-pub(super) fn same_origin(req: &HttpRequest) -> bool {
-    let Some(origin) = req.headers().get("origin").and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    if origin == "null" {
-        return false;
-    }
-    let host = req.connection_info().host().to_string();
-    url::Url::parse(origin)
-        .ok()
-        .map(|u| {
-            let origin_host = match u.port() {
-                Some(port) => format!("{}:{port}", u.host_str().unwrap_or_default()),
-                None => u.host_str().unwrap_or_default().to_string(),
-            };
-            origin_host == host
-        })
-        .unwrap_or(false)
 }

@@ -5,6 +5,7 @@ pub mod forms;
 pub mod graphql;
 pub mod health;
 pub mod operator;
+pub mod origin;
 pub mod pages;
 pub mod reply;
 pub mod security_headers;

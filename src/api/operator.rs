@@ -58,7 +58,7 @@ pub async fn sign_in(
     let return_to = field("return_to");
     let token = field("authenticity_token");
     let visitor = (!info.new_visitor).then_some(info.visitor_id.as_str());
-    if !super::forms::same_origin(&req) || !csrf::verify(settings, visitor, token.as_deref()) {
+    if !super::origin::same_origin(&req) || !csrf::verify(settings, visitor, token.as_deref()) {
         return sign_in_page(
             &info,
             return_to.as_deref(),
@@ -133,7 +133,7 @@ pub async fn sign_out(
     let form = String::from_utf8_lossy(&body[..body.len().min(SIGN_IN_BODY_LIMIT)]);
     let token = query_value(&form, "authenticity_token");
     let visitor = (!info.new_visitor).then_some(info.visitor_id.as_str());
-    if !super::forms::same_origin(&req) || !csrf::verify(settings, visitor, token.as_deref()) {
+    if !super::origin::same_origin(&req) || !csrf::verify(settings, visitor, token.as_deref()) {
         return HttpResponse::Forbidden()
             .content_type("text/plain; charset=utf-8")
             .body("sign-out needs the page's CSRF token");

@@ -55,7 +55,7 @@ pub async fn page(req: HttpRequest, body: web::Bytes, instance: web::Data<Arc<In
                     .map(str::to_string)
             });
         let visitor = (!info.new_visitor).then_some(info.visitor_id.as_str());
-        if !super::forms::same_origin(&req) || !csrf::verify(&instance.settings, visitor, token.as_deref()) {
+        if !super::origin::same_origin(&req) || !csrf::verify(&instance.settings, visitor, token.as_deref()) {
             return Reply::html(
                 StatusCode::FORBIDDEN,
                 simple_page(

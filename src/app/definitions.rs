@@ -376,9 +376,7 @@ pub struct NotificationDefaults {
     pub retries: Option<u32>,
 }
 
-/// Where a module's (or the app's) notification defaults live.
-pub const NOTIFICATION_DEFAULTS_FILE: &str = "notifications/defaults.yml";
-
+pub use super::files::NOTIFICATION_DEFAULTS_FILE;
 pub fn load_notification_defaults(
     parsers: &Parsers,
     rel: &std::path::Path,

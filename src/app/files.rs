@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::LoadProblem;
 
+/// Where a module's (or the app's) notification defaults live.
+pub const NOTIFICATION_DEFAULTS_FILE: &str = "notifications/defaults.yml";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     FormConfiguration,
@@ -77,7 +80,7 @@ pub fn is_app_path(rel: &Path) -> bool {
         Some("modules") if parts.len() > 2 => parts[2..].join("/"),
         _ => parts.join("/"),
     };
-    if inside_base_text == super::definitions::NOTIFICATION_DEFAULTS_FILE {
+    if inside_base_text == NOTIFICATION_DEFAULTS_FILE {
         return true;
     }
     let inside_base = match parts.first().map(String::as_str) {

@@ -3,9 +3,10 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+pub(crate) use super::models::record::timestamp_text;
 use super::models::record::Record;
 use super::StoreError;
 
@@ -149,11 +150,6 @@ pub(crate) fn decode_cursor(cursor: &str, order: &Order) -> Result<Position, Sto
         value: payload["v"].clone(),
         id,
     })
-}
-
-/// Timestamps in cursors and JSON: RFC 3339, UTC, microseconds.
-pub(crate) fn timestamp_text(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 #[cfg(test)]

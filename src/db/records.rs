@@ -2,72 +2,19 @@
 //! model, the row itself, and its side rows (typed values for filtering,
 //! unique values for `unique: true`), all or nothing.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::sql_types::{BigInt, Text, Timestamp};
-use diesel::QueryableByName;
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::connection::is_unique_violation;
 use super::model_type::ModelType;
-use super::models::record::Record;
+use super::models::record::{in_model_order, now, Record, RecordRow, RECORD_COLUMNS};
 use super::query::{Filter, FilterOp, Order, OrderField, RecordQuery};
 use super::search;
 use super::sql::{Arg, Conn, IntRow};
 use super::typing::{coerce, index_key, unique_key};
 use super::{Backend, StoreError};
 use crate::error::FieldError;
-
-/// The columns every record query selects.
-pub(crate) const RECORD_COLUMNS: &str =
-    "r.id, r.model, CAST(r.properties AS TEXT) AS properties, r.created_at, r.updated_at";
-
-#[derive(QueryableByName, Debug)]
-pub(crate) struct RecordRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    model: String,
-    #[diesel(sql_type = Text)]
-    properties: String,
-    #[diesel(sql_type = Timestamp)]
-    created_at: NaiveDateTime,
-    #[diesel(sql_type = Timestamp)]
-    updated_at: NaiveDateTime,
-}
-
-impl RecordRow {
-    /// The record, its properties in the model's order (then any the model
-    /// no longer names), so both backends give the same order.
-    pub(crate) fn into_record(self, model: &ModelType) -> Result<Record, StoreError> {
-        let stored: Map<String, Value> = serde_json::from_str(&self.properties)
-            .map_err(|e| StoreError::Database(format!("record {} has malformed properties: {e}", self.id)))?;
-        Ok(Record {
-            id: self.id,
-            model: self.model,
-            properties: in_model_order(model, stored),
-            created_at: self.created_at.and_utc(),
-            updated_at: self.updated_at.and_utc(),
-        })
-    }
-}
-
-fn in_model_order(model: &ModelType, mut properties: Map<String, Value>) -> Map<String, Value> {
-    let mut ordered = Map::with_capacity(properties.len());
-    for def in &model.properties {
-        if let Some(value) = properties.remove(&def.name) {
-            ordered.insert(def.name.clone(), value);
-        }
-    }
-    ordered.extend(properties);
-    ordered
-}
-
-/// Now, at the precision both databases keep (microseconds).
-pub(crate) fn now() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
-}
 
 /// Type every given property; any unknown or mistyped one fails the whole
 /// write with field-level errors. Null (and a blank non-string) stays null,

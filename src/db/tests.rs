@@ -1014,7 +1014,7 @@ fn form_submissions_claim_once(store: &Store) {
         Claim::InProgress
     );
     let long_ago =
-        (crate::db::records::now() - chrono::Duration::seconds(form_submission::CLAIM_LEASE_SECS + 60)).naive_utc();
+        (crate::db::models::record::now() - chrono::Duration::seconds(form_submission::CLAIM_LEASE_SECS + 60)).naive_utc();
     store
         .database()
         .with_conn(|conn| {

@@ -6,9 +6,11 @@ use serde_json::{json, Map, Value};
 
 use super::redact::redact;
 use super::request::OutboundRequest;
-use super::transport::Attempt;
 use crate::db::model_type::ModelType;
 use crate::db::Store;
+
+/// One attempt's result: status, headers and body text, or why none came.
+pub type Attempt = Result<(u16, Map<String, Value>, String), String>;
 
 /// Longest response body kept in the request log.
 const LOGGED_BODY_LIMIT: usize = 8 * 1024;

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::contract::{DispatchFailure, FailureKind};
 use super::request::OutboundRequest;
-use super::request_log::RequestLog;
+use super::request_log::{Attempt, RequestLog};
 
 /// What came back (after retries).
 pub struct InboundResponse {
@@ -16,9 +16,6 @@ pub struct InboundResponse {
     pub headers: Map<String, Value>,
     pub body: Value,
 }
-
-/// One attempt's result: status, headers and body text, or why none came.
-pub type Attempt = Result<(u16, Map<String, Value>, String), String>;
 
 pub async fn send(
     http: &reqwest::Client,

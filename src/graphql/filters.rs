@@ -6,7 +6,7 @@ use async_graphql::Error;
 use serde_json::Value;
 
 use super::errors::bad_field;
-use super::models::ModelSchema;
+use super::model_schema::ModelSchema;
 use super::values::{to_json, TIME};
 use crate::db::model_type::PropertyType;
 use crate::db::query::{Filter, FilterOp, Order, OrderField, RecordQuery};

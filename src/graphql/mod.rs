@@ -11,6 +11,7 @@ pub mod errors;
 mod filters;
 pub mod http;
 pub mod limits;
+mod model_schema;
 mod models;
 pub mod naming;
 mod request_types;

@@ -7,6 +7,8 @@
 //! here sorts keys so the same value always gives the same text (this matters
 //! for signatures such as `compute_hmac` over `| json`).
 
+use chrono::{DateTime as ChronoDateTime, FixedOffset, SecondsFormat};
+use liquid_core::model::DateTime;
 use liquid_core::model::{KString, ScalarCow};
 use liquid_core::{Object, Value, ValueView};
 use serde_json::{Map, Number, Value as Json};
@@ -67,7 +69,7 @@ fn scalar_to_json(scalar: &ScalarCow<'_>) -> Json {
             .unwrap_or(Json::Null),
         ScalarKind::Bool => Json::Bool(scalar.to_bool().unwrap_or(false)),
         ScalarKind::DateTime => match scalar.to_date_time() {
-            Some(date_time) => Json::String(super::filters::time::rfc3339(&date_time)),
+            Some(date_time) => Json::String(rfc3339(&date_time)),
             None => Json::Null,
         },
         ScalarKind::Date => Json::String(scalar.to_kstr().to_string()),
@@ -99,6 +101,23 @@ pub fn json_map_to_object(map: &Map<String, Json>) -> Object {
         object.insert(KString::from_ref(key), json_to_liquid(value));
     }
     object
+}
+
+/// Liquid `DateTime` as chrono, keeping its offset.
+pub(crate) fn to_chrono(date_time: &DateTime) -> Option<ChronoDateTime<FixedOffset>> {
+    let nanos = date_time.unix_timestamp_nanos();
+    let seconds = i64::try_from(nanos.div_euclid(1_000_000_000)).ok()?;
+    let subsec = u32::try_from(nanos.rem_euclid(1_000_000_000)).ok()?;
+    let offset = FixedOffset::east_opt(date_time.offset().whole_seconds())?;
+    Some(ChronoDateTime::from_timestamp(seconds, subsec)?.with_timezone(&offset))
+}
+
+/// RFC 3339 text for JSON (`Z` for UTC).
+pub(crate) fn rfc3339(date_time: &DateTime) -> String {
+    match to_chrono(date_time) {
+        Some(chrono) => chrono.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        None => date_time.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 pub mod attempts;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
 use serde::{Deserialize, Serialize};
 
@@ -22,21 +22,7 @@ pub const SESSION_COOKIE: &str = "pf_operator";
 /// How long a sign-in lasts.
 pub const SESSION_SECONDS: i64 = 8 * 3600;
 
-#[derive(Debug, thiserror::Error)]
-#[error("cannot hash the operator password: {0}")]
-pub struct HashError(String);
-
-/// The PHC string (`$argon2id$...`) of `password`. The salt comes from
-/// `salt_seed` (derived from PAYFORMS_SECRET), so the same password gives the
-/// same hash on every start and sessions survive a restart, while another
-/// installation, or another password, gives another hash.
-pub fn hash_password(password: &str, salt_seed: &[u8; 32]) -> Result<String, HashError> {
-    let salt = SaltString::encode_b64(&salt_seed[..16]).map_err(|e| HashError(e.to_string()))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| HashError(e.to_string()))
-}
+pub use crate::password::{hash_password, HashError};
 
 /// True when `password` matches the stored hash (argon2 compares in
 /// constant time). No hash configured: nobody can sign in.

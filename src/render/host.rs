@@ -335,4 +335,4 @@ fn is_input_error(error: &crate::graphql::GraphqlErrorInfo) -> bool {
         || (error.message.starts_with("Variable \"") && error.message.contains("expected type"))
 }
 
-pub use crate::html::escape as escape_attr;
+pub use payforms_html::escape as escape_attr;

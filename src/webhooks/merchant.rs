@@ -215,7 +215,7 @@ async fn deliver(instance: &Arc<Instance>, client: &reqwest::Client, id: i64, pr
                 ),
             };
             let next: DateTime<Utc> = Utc::now()
-                + chrono::Duration::from_std(super::worker::backoff(attempts as i32))
+                + chrono::Duration::from_std(super::backoff::backoff(attempts as i32))
                     .unwrap_or(chrono::Duration::seconds(60));
             update.insert(
                 "state".into(),

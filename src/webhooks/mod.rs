@@ -1,6 +1,7 @@
 //! Webhooks: verified, stored durably before the 2xx, processed once in
 //! effect by a processor template per event name.
 
+pub mod backoff;
 pub mod event_types;
 pub mod inbox;
 pub mod merchant;

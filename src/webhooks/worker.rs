@@ -7,6 +7,7 @@
 //! `event_created` rule, so running an event again changes nothing: once in
 //! effect.
 
+pub use super::backoff::backoff;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,12 +34,6 @@ impl WorkerSignal {
     pub fn wake(&self) {
         self.0.notify_one();
     }
-}
-
-/// Backoff after `attempts` failures: 2 s, 4 s, 8 s … capped at 10 minutes.
-pub fn backoff(attempts: i32) -> Duration {
-    let exponent = attempts.clamp(1, 10) as u32;
-    Duration::from_secs((1u64 << exponent).min(600))
 }
 
 /// Run the worker until the runtime stops.

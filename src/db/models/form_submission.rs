@@ -86,7 +86,7 @@ pub fn claim(store: &Store, key: &str, form: &str) -> Result<Claim, StoreError> 
             .push(", ")
             .bind(Arg::Text(form.to_string()))
             .push(", 'processing', NULL, ")
-            .bind(Arg::Time(crate::db::records::now().naive_utc()))
+            .bind(Arg::Time(crate::db::models::record::now().naive_utc()))
             .push(") ON CONFLICT (idempotency_key) DO NOTHING");
         if conn.execute(sql)? == 1 {
             return Ok(Claim::New);
@@ -94,10 +94,10 @@ pub fn claim(store: &Store, key: &str, form: &str) -> Result<Claim, StoreError> 
         // A claim still `processing` long after any gateway call could
         // have ended belongs to a request that died (a crash, a kill): take
         // it over, or the key (an order's) would be stuck for good.
-        let cutoff = crate::db::records::now() - chrono::Duration::seconds(CLAIM_LEASE_SECS);
+        let cutoff = crate::db::models::record::now() - chrono::Duration::seconds(CLAIM_LEASE_SECS);
         let mut takeover = conn.sql("UPDATE form_submissions SET created_at = ");
         takeover
-            .bind(Arg::Time(crate::db::records::now().naive_utc()))
+            .bind(Arg::Time(crate::db::models::record::now().naive_utc()))
             .push(" WHERE status = 'processing' AND idempotency_key = ")
             .bind(Arg::Text(key.to_string()))
             .push(" AND created_at < ")

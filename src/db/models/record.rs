@@ -1,9 +1,12 @@
 //! A record: one row of the `records` table, properties typed by its model.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel::QueryableByName;
 use serde_json::{Map, Value};
 
-use crate::db::query::timestamp_text;
+use crate::db::model_type::ModelType;
+use crate::db::StoreError;
 
 #[derive(Debug, Clone, serde::Serialize, PartialEq)]
 pub struct Record {
@@ -28,4 +31,60 @@ impl Record {
         object.insert("updated_at".into(), Value::String(timestamp_text(self.updated_at)));
         Value::Object(object)
     }
+}
+
+/// Timestamps in cursors and JSON: RFC 3339, UTC, microseconds.
+pub(crate) fn timestamp_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// The columns every record query selects.
+pub(crate) const RECORD_COLUMNS: &str =
+    "r.id, r.model, CAST(r.properties AS TEXT) AS properties, r.created_at, r.updated_at";
+
+#[derive(QueryableByName, Debug)]
+pub(crate) struct RecordRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    model: String,
+    #[diesel(sql_type = Text)]
+    properties: String,
+    #[diesel(sql_type = Timestamp)]
+    created_at: NaiveDateTime,
+    #[diesel(sql_type = Timestamp)]
+    updated_at: NaiveDateTime,
+}
+
+impl RecordRow {
+    /// The record, its properties in the model's order (then any the model
+    /// no longer names), so both backends give the same order.
+    pub(crate) fn into_record(self, model: &ModelType) -> Result<Record, StoreError> {
+        let stored: Map<String, Value> = serde_json::from_str(&self.properties)
+            .map_err(|e| StoreError::Database(format!("record {} has malformed properties: {e}", self.id)))?;
+        Ok(Record {
+            id: self.id,
+            model: self.model,
+            properties: in_model_order(model, stored),
+            created_at: self.created_at.and_utc(),
+            updated_at: self.updated_at.and_utc(),
+        })
+    }
+}
+
+pub(crate) fn in_model_order(model: &ModelType, mut properties: Map<String, Value>) -> Map<String, Value> {
+    let mut ordered = Map::with_capacity(properties.len());
+    for def in &model.properties {
+        if let Some(value) = properties.remove(&def.name) {
+            ordered.insert(def.name.clone(), value);
+        }
+    }
+    ordered.extend(properties);
+    ordered
+}
+
+/// Now, at the precision both databases keep (microseconds).
+pub(crate) fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }

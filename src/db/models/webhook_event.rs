@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 use diesel::QueryableByName;
 
-use crate::db::records::now;
+use crate::db::models::record::now;
 use crate::db::sql::{Arg, Conn};
 use crate::db::{Store, StoreError};
 

@@ -8,7 +8,7 @@ use liquid_core::{Display_filter, Filter, FilterReflection, ParseFilter};
 use liquid_core::{Result, Value, ValueView};
 
 /// Escapes `& < > " '` for HTML text and attribute values.
-pub use crate::html::escape as escape_html;
+pub use payforms_html::escape as escape_html;
 
 /// Escapes text for a JavaScript string literal in either quote style
 /// (Rails' `escape_javascript`, plus U+2028/U+2029 which end a JS line).

@@ -3,7 +3,7 @@
 //! Liquid's own `DateTime` wraps `time::OffsetDateTime`; payforms parses with
 //! chrono, so values cross over through their exact instant and offset.
 
-use chrono::{DateTime as ChronoDateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat};
+use chrono::{DateTime as ChronoDateTime, FixedOffset, NaiveDate, NaiveDateTime};
 use liquid_core::model::DateTime;
 use liquid_core::Expression;
 use liquid_core::Runtime;
@@ -13,27 +13,10 @@ use liquid_core::{Error, Result, Value, ValueView};
 use super::filter_error;
 use crate::liquid::value::{scalar_kind, ScalarKind};
 
-/// Liquid `DateTime` as chrono, keeping its offset.
-pub(crate) fn to_chrono(date_time: &DateTime) -> Option<ChronoDateTime<FixedOffset>> {
-    let nanos = date_time.unix_timestamp_nanos();
-    let seconds = i64::try_from(nanos.div_euclid(1_000_000_000)).ok()?;
-    let subsec = u32::try_from(nanos.rem_euclid(1_000_000_000)).ok()?;
-    let offset = FixedOffset::east_opt(date_time.offset().whole_seconds())?;
-    Some(ChronoDateTime::from_timestamp(seconds, subsec)?.with_timezone(&offset))
-}
-
 /// chrono as Liquid `DateTime`, through liquid's own serialized form (the
 /// only constructor liquid-core offers without naming the `time` crate).
 pub(crate) fn from_chrono(date_time: &ChronoDateTime<FixedOffset>) -> Option<DateTime> {
     DateTime::from_str(&date_time.format("%Y-%m-%d %H:%M:%S%.f %z").to_string())
-}
-
-/// RFC 3339 text for JSON (`Z` for UTC).
-pub(crate) fn rfc3339(date_time: &DateTime) -> String {
-    match to_chrono(date_time) {
-        Some(chrono) => chrono.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-        None => date_time.to_string(),
-    }
 }
 
 /// What `to_time` accepts: a date time, a date (midnight UTC), unix seconds

@@ -47,7 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, inner: &Arc<Inner>) {
 type PageHandler = fn(&Inner, &HttpRequest, &[u8]) -> HttpResponse;
 
 /// Escape text for HTML element content and attribute values.
-pub use crate::html::escape;
+pub use payforms_html::escape;
 
 fn html(status: StatusCode, title: &str, body: &str) -> HttpResponse {
     HttpResponse::build(status).content_type("text/html; charset=utf-8").body(format!(
