@@ -212,14 +212,45 @@ fn schema_problems(app: &App) -> Result<(), Vec<crate::error::LoadProblem>> {
     result
 }
 
-fn open_store(settings: &Settings) -> Result<Store, String> {
+/// Why a command could not start.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error(transparent)]
+    Settings(#[from] crate::config::ConfigError),
+    #[error("cannot create {0}: {1}")]
+    Folder(std::path::PathBuf, std::io::Error),
+    #[error("database: {0}")]
+    Database(crate::db::StoreError),
+    #[error("migrations: {0}")]
+    Migrations(crate::db::StoreError),
+    #[error(transparent)]
+    Gateway(#[from] crate::gateway::GatewayStartError),
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    App(Vec<crate::error::LoadProblem>),
+    #[error(
+        "{command} will not listen on {address}: other machines could reach the sandbox, which takes \
+             any test card. Bind to a loopback address (--bind 127.0.0.1:PORT), or pass --allow-public-bind \
+             if that is really what you want."
+    )]
+    PublicSandbox {
+        command: String,
+        address: std::net::SocketAddr,
+    },
+    #[error("{0}: {1}")]
+    Listen(String, std::io::Error),
+    #[cfg(not(feature = "sandbox"))]
+    #[error("{NO_SANDBOX}")]
+    NoSandbox,
+}
+
+fn open_store(settings: &Settings) -> Result<Store, StartError> {
     if let Some(parent) = std::path::Path::new(&settings.database_url).parent() {
         if !settings.database_url.contains("://") && !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(|e| StartError::Folder(parent.to_path_buf(), e))?;
         }
     }
-    let store = Store::connect(&settings.database_url).map_err(|e| format!("database: {e}"))?;
-    store.migrate().map_err(|e| format!("migrations: {e}"))?;
+    let store = Store::connect(&settings.database_url).map_err(StartError::Database)?;
+    store.migrate().map_err(StartError::Migrations)?;
     Ok(store)
 }
 
@@ -256,20 +287,17 @@ fn offline_instance(
     app_dir: &Path,
     database: Option<String>,
     runtime: &tokio::runtime::Runtime,
-) -> Result<Arc<Instance>, String> {
+) -> Result<Arc<Instance>, StartError> {
     let settings = Settings::load(
         app_dir,
         &Overrides {
             database_url: database,
             bind: None,
         },
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let store = open_store(&settings)?;
-    let gateway =
-        crate::gateway::Gateway::new(&settings, store.clone(), runtime.handle().clone()).map_err(|e| e.to_string())?;
-    Instance::start(settings, store, Arc::new(gateway))
-        .map_err(|problems| problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))
+    let gateway = crate::gateway::Gateway::new(&settings, store.clone(), runtime.handle().clone())?;
+    Instance::start(settings, store, Arc::new(gateway)).map_err(StartError::App)
 }
 
 fn replay(app_dir: &Path, database: Option<String>, event_id: Option<String>, failed: bool) -> ExitCode {
@@ -330,16 +358,17 @@ impl SandboxBind {
     /// The sandbox accepts any test card and (for `serve --sandbox`) serves
     /// the demo's pages: refuse an address other machines can reach unless
     /// the operator asked for it.
-    fn check(&self, listener: &TcpListener, command: &str) -> Result<(), String> {
-        let address = listener.local_addr().map_err(|e| format!("{command}: {e}"))?;
+    fn check(&self, listener: &TcpListener, command: &str) -> Result<(), StartError> {
+        let address = listener
+            .local_addr()
+            .map_err(|e| StartError::Listen(command.to_string(), e))?;
         if self.allow_public_bind || is_loopback(address.ip()) {
             return Ok(());
         }
-        Err(format!(
-            "{command} will not listen on {address}: other machines could reach the sandbox, which takes \
-             any test card. Bind to a loopback address (--bind 127.0.0.1:PORT), or pass --allow-public-bind \
-             if that is really what you want."
-        ))
+        Err(StartError::PublicSandbox {
+            command: command.to_string(),
+            address,
+        })
     }
 }
 
@@ -363,8 +392,8 @@ fn run_sandbox(_: &str, _: Option<String>, _: Option<String>, _: SandboxBind) ->
 }
 
 #[cfg(not(feature = "sandbox"))]
-fn attach_sandbox(_: &tokio::runtime::Runtime, _: &mut Settings, _: &str) -> Result<(), String> {
-    Err(NO_SANDBOX.to_string())
+fn attach_sandbox(_: &tokio::runtime::Runtime, _: &mut Settings, _: &str) -> Result<(), StartError> {
+    Err(StartError::NoSandbox)
 }
 
 #[cfg(feature = "sandbox")]
@@ -429,9 +458,14 @@ fn sandbox_keys(settings: &Settings) -> (String, String) {
 
 /// Start the sandbox in-process and point the Stripe settings at it.
 #[cfg(feature = "sandbox")]
-fn attach_sandbox(runtime: &tokio::runtime::Runtime, settings: &mut Settings, app_address: &str) -> Result<(), String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("sandbox: {e}"))?;
-    let address = listener.local_addr().map_err(|e| format!("sandbox: {e}"))?;
+fn attach_sandbox(
+    runtime: &tokio::runtime::Runtime,
+    settings: &mut Settings,
+    app_address: &str,
+) -> Result<(), StartError> {
+    let sandbox_error = |e| StartError::Listen("sandbox".to_string(), e);
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(sandbox_error)?;
+    let address = listener.local_addr().map_err(sandbox_error)?;
     let webhook_secret = format!("whsec_{}", crate::forms::csrf::new_visitor_id());
     let (secret_key, publishable_key) = sandbox_keys(settings);
     let sandbox = crate::sandbox::Sandbox::new(crate::sandbox::SandboxOptions {

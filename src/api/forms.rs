@@ -38,7 +38,7 @@ pub async fn submit_form(
         )
         .into_response();
     }
-    let info = RequestInfo::from_request(&req, &instance);
+    let info = super::request_info::request_info(&req, &instance);
     let visitor = if info.new_visitor {
         None
     } else {

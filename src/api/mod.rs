@@ -8,6 +8,7 @@ pub mod operator;
 pub mod origin;
 pub mod pages;
 pub mod reply;
+pub mod request_info;
 pub mod security_headers;
 pub mod webhooks;
 

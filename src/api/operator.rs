@@ -20,7 +20,7 @@ use crate::render::host::escape_attr;
 const SIGN_IN_BODY_LIMIT: usize = 4 * 1024;
 
 pub async fn page(req: HttpRequest, instance: web::Data<std::sync::Arc<Instance>>) -> HttpResponse {
-    let info = RequestInfo::from_request(&req, &instance);
+    let info = super::request_info::request_info(&req, &instance);
     let return_to = query_value(req.query_string(), "return_to");
     let message = if instance.settings.operator_password_hash.is_none() {
         Some("Sign-in is off: set PAYFORMS_OPERATOR_PASSWORD (or operator_password in payforms.toml) and restart.")
@@ -43,7 +43,7 @@ pub async fn sign_in(
     attempts: web::Data<SignInAttempts>,
 ) -> HttpResponse {
     let settings = &instance.settings;
-    let info = RequestInfo::from_request(&req, &instance);
+    let info = super::request_info::request_info(&req, &instance);
     if body.len() > SIGN_IN_BODY_LIMIT {
         return sign_in_page(
             &info,
@@ -129,7 +129,7 @@ pub async fn sign_out(
     instance: web::Data<std::sync::Arc<Instance>>,
 ) -> HttpResponse {
     let settings = &instance.settings;
-    let info = RequestInfo::from_request(&req, &instance);
+    let info = super::request_info::request_info(&req, &instance);
     let form = String::from_utf8_lossy(&body[..body.len().min(SIGN_IN_BODY_LIMIT)]);
     let token = query_value(&form, "authenticity_token");
     let visitor = (!info.new_visitor).then_some(info.visitor_id.as_str());

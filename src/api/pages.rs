@@ -23,7 +23,7 @@ use crate::render::{self, RenderError};
 /// Every request no other route took.
 pub async fn page(req: HttpRequest, body: web::Bytes, instance: web::Data<Arc<Instance>>) -> HttpResponse {
     let instance = instance.get_ref().clone();
-    let info = RequestInfo::from_request(&req, &instance);
+    let info = super::request_info::request_info(&req, &instance);
     let mut params = match parse_params(req.query_string()) {
         Ok(params) => params,
         Err(e) => return bad_request(&e.to_string()).into_response(),

@@ -30,7 +30,7 @@ pub(crate) fn validate(model: &ModelType, properties: Map<String, Value>) -> Res
             )),
             Some(def) => match coerce(def.kind, &value) {
                 Ok(value) => drop(typed.insert(name, value)),
-                Err(message) => errors.push(FieldError::new(name.as_str(), message)),
+                Err(why) => errors.push(FieldError::new(name.as_str(), why.to_string())),
             },
         }
     }

@@ -88,7 +88,7 @@ fn compile(model: &ModelType, filter: &Filter) -> Result<Cond, StoreError> {
     let kind = def.kind;
     // A filter value typed like a stored one; null/blank means "absent".
     let typed = |value: &Value| -> Result<Option<ValueTest>, StoreError> {
-        let stored = coerce(kind, value).map_err(|m| invalid(name, m))?;
+        let stored = coerce(kind, value).map_err(|why| invalid(name, why.to_string()))?;
         let Some(key) = index_key(kind, &stored) else {
             return Ok(None);
         };
@@ -135,7 +135,7 @@ fn compile(model: &ModelType, filter: &Filter) -> Result<Cond, StoreError> {
                     format!("is a {kind} and cannot be compared with a range"),
                 ));
             }
-            let stored = coerce(kind, value).map_err(|m| invalid(name, m))?;
+            let stored = coerce(kind, value).map_err(|why| invalid(name, why.to_string()))?;
             let num = index_key(kind, &stored)
                 .and_then(|k| k.num)
                 .ok_or_else(|| invalid(name, "a range needs a value"))?;

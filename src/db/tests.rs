@@ -1013,8 +1013,9 @@ fn form_submissions_claim_once(store: &Store) {
         form_submission::claim(store, "key-3", "pay").unwrap(),
         Claim::InProgress
     );
-    let long_ago =
-        (crate::db::models::record::now() - chrono::Duration::seconds(form_submission::CLAIM_LEASE_SECS + 60)).naive_utc();
+    let long_ago = (crate::db::models::record::now()
+        - chrono::Duration::seconds(form_submission::CLAIM_LEASE_SECS + 60))
+    .naive_utc();
     store
         .database()
         .with_conn(|conn| {

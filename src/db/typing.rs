@@ -15,10 +15,19 @@ const MAX_KEY_BYTES: usize = 256;
 /// verbatim key can never equal a digest key.
 const DIGEST_MARK: char = '\u{1}';
 
+/// Why a value cannot be stored as a property's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Unstorable {
+    #[error("must not contain NUL characters")]
+    Nul,
+    #[error("must be {0}")]
+    NotA(&'static str),
+}
+
 /// Convert `value` to the stored form of `kind`, or say why it cannot be.
 /// `null` is always accepted; an empty string is `null` for every type but
 /// string (a blank form field).
-pub(crate) fn coerce(kind: PropertyType, value: &Value) -> Result<Value, String> {
+pub(crate) fn coerce(kind: PropertyType, value: &Value) -> Result<Value, Unstorable> {
     if value.is_null() {
         return Ok(Value::Null);
     }
@@ -27,36 +36,32 @@ pub(crate) fn coerce(kind: PropertyType, value: &Value) -> Result<Value, String>
     }
     match kind {
         PropertyType::String => match value {
-            Value::String(s) if s.contains('\0') => Err("must not contain NUL characters".into()),
+            Value::String(s) if s.contains('\0') => Err(Unstorable::Nul),
             Value::String(_) => Ok(value.clone()),
             Value::Number(n) => Ok(Value::String(n.to_string())),
             Value::Bool(b) => Ok(Value::String(b.to_string())),
-            _ => Err("must be a string".into()),
+            _ => Err(Unstorable::NotA("a string")),
         },
-        PropertyType::Integer => integer(value)
-            .map(Value::from)
-            .ok_or_else(|| "must be an integer".into()),
+        PropertyType::Integer => integer(value).map(Value::from).ok_or(Unstorable::NotA("an integer")),
         PropertyType::Float => float(value)
             .and_then(Number::from_f64)
             .map(Value::Number)
-            .ok_or_else(|| "must be a number".into()),
-        PropertyType::Boolean => boolean(value)
-            .map(Value::Bool)
-            .ok_or_else(|| "must be true or false".into()),
+            .ok_or(Unstorable::NotA("a number")),
+        PropertyType::Boolean => boolean(value).map(Value::Bool).ok_or(Unstorable::NotA("true or false")),
         PropertyType::Datetime => datetime(value)
             .map(|t| Value::String(t.to_rfc3339_opts(SecondsFormat::AutoSi, true)))
-            .ok_or_else(|| "must be an RFC 3339 time or unix seconds".into()),
+            .ok_or(Unstorable::NotA("an RFC 3339 time or unix seconds")),
         PropertyType::Json => {
             if contains_nul(value) {
-                Err("must not contain NUL characters".into())
+                Err(Unstorable::Nul)
             } else {
                 Ok(value.clone())
             }
         }
         PropertyType::Array => match value {
-            Value::Array(_) if contains_nul(value) => Err("must not contain NUL characters".into()),
+            Value::Array(_) if contains_nul(value) => Err(Unstorable::Nul),
             Value::Array(_) => Ok(value.clone()),
-            _ => Err("must be an array".into()),
+            _ => Err(Unstorable::NotA("an array")),
         },
     }
 }

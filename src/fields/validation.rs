@@ -89,19 +89,25 @@ struct CompiledNumericality {
     only_integer: bool,
 }
 
+/// A validation rule that cannot be compiled, reported at the field's line.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("numericality bound {0} is not a number")]
+    Bound(String),
+    #[error("format is not a valid regular expression: {0}")]
+    Format(#[from] regex::Error),
+}
+
 impl Rules {
-    /// Compile a spec; the error is a message for the field's line.
-    pub fn compile(spec: &RuleSpec) -> Result<Rules, String> {
+    /// Compile a spec.
+    pub fn compile(spec: &RuleSpec) -> Result<Rules, RuleError> {
         let numericality = match &spec.numericality {
             None | Some(NumericalitySpec::Enabled(false)) => None,
             Some(NumericalitySpec::Enabled(true)) => Some(CompiledNumericality::default()),
             Some(NumericalitySpec::Rules(rule)) => {
-                let bound = |n: &Option<serde_yaml::Number>| -> Result<Option<Decimal>, String> {
+                let bound = |n: &Option<serde_yaml::Number>| -> Result<Option<Decimal>, RuleError> {
                     n.as_ref()
-                        .map(|n| {
-                            Decimal::parse(&n.to_string())
-                                .ok_or_else(|| format!("numericality bound {n} is not a number"))
-                        })
+                        .map(|n| Decimal::parse(&n.to_string()).ok_or_else(|| RuleError::Bound(n.to_string())))
                         .transpose()
                 };
                 Some(CompiledNumericality {
@@ -116,9 +122,7 @@ impl Rules {
         };
         let format = match &spec.format {
             None => None,
-            Some(FormatSpec::Pattern(p)) | Some(FormatSpec::With { with: p }) => {
-                Some(Regex::new(p).map_err(|e| format!("format is not a valid regular expression: {e}"))?)
-            }
+            Some(FormatSpec::Pattern(p)) | Some(FormatSpec::With { with: p }) => Some(Regex::new(p)?),
         };
         let inclusion = spec.inclusion.as_ref().map(|inc| {
             let list = match inc {
@@ -374,7 +378,10 @@ mod tests {
     #[test]
     fn bad_regex_is_a_compile_error() {
         let spec: RuleSpec = serde_yaml::from_str("format: '('").unwrap();
-        assert!(Rules::compile(&spec).unwrap_err().contains("regular expression"));
+        assert!(Rules::compile(&spec)
+            .unwrap_err()
+            .to_string()
+            .contains("regular expression"));
     }
 
     #[test]

@@ -331,6 +331,15 @@ fn build_payload(
     Ok((payload, errors))
 }
 
+/// Why an earlier attempt could not be cancelled (so it stands).
+#[derive(Debug, thiserror::Error)]
+enum CancelRefused {
+    #[error("{}", .0.join("; "))]
+    Mapper(Vec<String>),
+    #[error(transparent)]
+    Gateway(DispatchFailure),
+}
+
 /// Send the form's `retry_cancels` request type for the earlier attempt's
 /// record, unless that record is already cancelled.
 fn cancel_earlier_attempt(
@@ -338,7 +347,7 @@ fn cancel_earlier_attempt(
     loaded: &AppVersion,
     form: &FormConfiguration,
     earlier: &Value,
-) -> Result<(), String> {
+) -> Result<(), CancelRefused> {
     let Some(request_type) = &form.retry_cancels else {
         return Ok(());
     };
@@ -350,19 +359,16 @@ fn cancel_earlier_attempt(
         .dispatch(&loaded.app, request_type, earlier.clone(), None, Caller::Visitor);
     match outcome {
         Ok(outcome) if outcome.errors.is_empty() => Ok(()),
-        Ok(outcome) => Err(outcome
-            .errors
-            .iter()
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .join("; ")),
+        Ok(outcome) => Err(CancelRefused::Mapper(
+            outcome.errors.into_iter().map(|e| e.message).collect(),
+        )),
         Err(failure) => {
             // Already cancelled elsewhere counts as cancelled.
             let now = current_record(instance, loaded, form, earlier);
             if now["state"] == "canceled" {
                 Ok(())
             } else {
-                Err(failure.message)
+                Err(CancelRefused::Gateway(failure))
             }
         }
     }

@@ -10,7 +10,19 @@ use crate::db::model_type::ModelType;
 use crate::db::Store;
 
 /// One attempt's result: status, headers and body text, or why none came.
-pub type Attempt = Result<(u16, Map<String, Value>, String), String>;
+pub type Attempt = Result<(u16, Map<String, Value>, String), NoAnswer>;
+
+/// Why an attempt got no answer. Never the URL or the body: they can carry
+/// secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NoAnswer {
+    #[error("timed out")]
+    TimedOut,
+    #[error("connection failed")]
+    ConnectionFailed,
+    #[error("network error")]
+    Network,
+}
 
 /// Longest response body kept in the request log.
 const LOGGED_BODY_LIMIT: usize = 8 * 1024;
@@ -32,8 +44,8 @@ impl RequestLog<'_> {
                 "gateway {request_type} {} {url} -> {status} in {duration_ms}ms (attempt {attempt})",
                 request.method
             ),
-            Err(message) => tracing::warn!(
-                "gateway {request_type} {} {url} failed: {message} (attempt {attempt})",
+            Err(why) => tracing::warn!(
+                "gateway {request_type} {} {url} failed: {why} (attempt {attempt})",
                 request.method
             ),
         }
@@ -42,7 +54,7 @@ impl RequestLog<'_> {
         };
         let (status, response_body, error_message) = match outcome {
             Ok((status, _, text)) => (json!(status), truncate(&redact(text, secrets)), Value::Null),
-            Err(message) => (Value::Null, String::new(), json!(redact(message, secrets))),
+            Err(why) => (Value::Null, String::new(), json!(why.to_string())),
         };
         let request_body = request
             .body

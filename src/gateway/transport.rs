@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::contract::{DispatchFailure, FailureKind};
 use super::request::OutboundRequest;
-use super::request_log::{Attempt, RequestLog};
+use super::request_log::{Attempt, NoAnswer, RequestLog};
 
 /// What came back (after retries).
 pub struct InboundResponse {
@@ -39,7 +39,7 @@ pub async fn send(
                 return Ok(InboundResponse { status, headers, body });
             }
             Ok((status, _, _)) => last_error = format!("HTTP {status}"),
-            Err(message) => last_error = message,
+            Err(why) => last_error = why.to_string(),
         }
         if attempt < attempts {
             let backoff =
@@ -78,13 +78,12 @@ async fn attempt_once(http: &reqwest::Client, request: &OutboundRequest) -> Atte
     Ok((status, headers, text))
 }
 
-/// Never the URL or the body: they can carry secrets.
-fn describe(e: &reqwest::Error) -> String {
+fn describe(e: &reqwest::Error) -> NoAnswer {
     if e.is_timeout() {
-        "timed out".into()
+        NoAnswer::TimedOut
     } else if e.is_connect() {
-        "connection failed".into()
+        NoAnswer::ConnectionFailed
     } else {
-        "network error".into()
+        NoAnswer::Network
     }
 }

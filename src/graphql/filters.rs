@@ -152,7 +152,7 @@ pub fn record_query(plan: &ModelSchema, args: &ObjectAccessor<'_>) -> Result<Rec
                 if value.is_null() {
                     continue;
                 }
-                let op = filter_op(op.as_str(), &value, kind).map_err(|message| bad_field(name.as_str(), message))?;
+                let op = filter_op(name.as_str(), op.as_str(), &value, kind)?;
                 query.filters.push(Filter::new(property.clone(), op));
             }
         }
@@ -201,11 +201,13 @@ pub fn page_size(args: &ObjectAccessor<'_>, name: &str) -> Result<Option<usize>,
     }
 }
 
-/// One comparison; `kind` is `None` for the record id.
-fn filter_op(op: &str, value: &ValueAccessor<'_>, kind: Option<PropertyType>) -> Result<FilterOp, String> {
-    let scalar = |v: &ValueAccessor<'_>| -> Result<Value, String> {
+/// One comparison on field `name`; `kind` is `None` for the record id.
+fn filter_op(name: &str, op: &str, value: &ValueAccessor<'_>, kind: Option<PropertyType>) -> Result<FilterOp, Error> {
+    let scalar = |v: &ValueAccessor<'_>| -> Result<Value, Error> {
         match kind {
-            None => id_value(v),
+            None => parse_id(v)
+                .map(Value::from)
+                .ok_or_else(|| bad_field(name, "is not a valid record id")),
             Some(_) => Ok(to_json(v.as_value())),
         }
     };
@@ -216,23 +218,19 @@ fn filter_op(op: &str, value: &ValueAccessor<'_>, kind: Option<PropertyType>) ->
         "gte" => FilterOp::Gte(scalar(value)?),
         "lt" => FilterOp::Lt(scalar(value)?),
         "lte" => FilterOp::Lte(scalar(value)?),
-        "exists" => FilterOp::Exists(value.boolean().map_err(|e| e.message)?),
+        "exists" => FilterOp::Exists(value.boolean().map_err(|e| bad_field(name, e.message))?),
         "in" => {
-            let list = value.list().map_err(|e| e.message)?;
+            let list = value.list().map_err(|e| bad_field(name, e.message))?;
             if list.len() > MAX_IN_VALUES {
-                return Err(format!("`in` takes at most {MAX_IN_VALUES} values, not {}", list.len()));
+                return Err(bad_field(
+                    name,
+                    format!("`in` takes at most {MAX_IN_VALUES} values, not {}", list.len()),
+                ));
             }
             FilterOp::In(list.iter().map(|v| scalar(&v)).collect::<Result<_, _>>()?)
         }
-        other => return Err(format!("`{other}` is not a comparison")),
+        other => return Err(bad_field(name, format!("`{other}` is not a comparison"))),
     })
-}
-
-/// Record ids are integers; GraphQL gives them as ID strings.
-fn id_value(value: &ValueAccessor<'_>) -> Result<Value, String> {
-    parse_id(value)
-        .map(Value::from)
-        .ok_or_else(|| "is not a valid record id".to_string())
 }
 
 /// An `ID` argument as a record id.

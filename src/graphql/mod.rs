@@ -9,7 +9,6 @@
 
 pub mod errors;
 mod filters;
-pub mod http;
 pub mod limits;
 mod model_schema;
 mod models;

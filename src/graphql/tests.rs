@@ -818,7 +818,7 @@ async fn post(engine: &Arc<GraphqlEngine>, authorization: Option<&str>, body: &s
         request = request.insert_header(("Authorization", value));
     }
     let request = request.to_http_request();
-    let response = http::handle_post(
+    let response = crate::api::graphql::handle_post(
         engine.clone(),
         &[api_key_hash("pk-secret")],
         &request,

@@ -66,7 +66,10 @@ pub struct RecordWrite {
     pub operation: String,
     pub id: Option<Value>,
     pub matching: Option<Map<String, Value>>,
+    /// Null values are "not given": an update keeps what is stored.
     pub properties: Map<String, Value>,
+    /// Properties to clear.
+    pub unset: Vec<String>,
 }
 
 /// Where a `graphql` tag's query text comes from.

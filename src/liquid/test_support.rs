@@ -115,3 +115,13 @@ pub(crate) fn render_with_host(source: &str, globals: Object) -> (Result<String,
     let out = super::host::with_host(host.clone(), || try_render(source, &[], &globals));
     (out, host.calls())
 }
+
+/// Renders `source` as a data template (notification, mapper, processor):
+/// with the data rewrite the loader applies, globals from JSON.
+pub(crate) fn render_data(source: &str, globals: Json) -> String {
+    let globals = match globals {
+        Json::Object(map) => super::json_map_to_object(&map),
+        _ => Object::new(),
+    };
+    render(&super::escape_json_outputs(source), globals)
+}

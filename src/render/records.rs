@@ -13,7 +13,12 @@ use crate::liquid::host::{HostError, RecordWrite};
 /// deliver events in order, and a late `processing` must not undo `succeeded`.
 pub const EVENT_CREATED: &str = "event_created";
 
-pub fn write(store: &Store, loaded: &AppVersion, request: RecordWrite) -> Result<Value, HostError> {
+pub fn write(store: &Store, loaded: &AppVersion, mut request: RecordWrite) -> Result<Value, HostError> {
+    // As for response mappers: null is "not given", `unset` clears.
+    request.properties.retain(|_, value| !value.is_null());
+    for name in std::mem::take(&mut request.unset) {
+        request.properties.insert(name, Value::Null);
+    }
     let model = loaded
         .app
         .model_type(&request.model)

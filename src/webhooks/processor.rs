@@ -16,8 +16,17 @@ pub enum Outcome {
     Skipped,
 }
 
+/// Why an event could not be processed (it is retried, then marked failed).
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessorError {
+    #[error("stored payload is not JSON: {0}")]
+    Payload(#[from] serde_json::Error),
+    #[error(transparent)]
+    Template(#[from] crate::app::templates::RenderError),
+}
+
 /// Run the processor for `event` (the whole event JSON). Blocking.
-pub fn run(instance: &Arc<Instance>, event: &Value) -> Result<Outcome, String> {
+pub fn run(instance: &Arc<Instance>, event: &Value) -> Result<Outcome, ProcessorError> {
     let loaded = instance.current();
     let event_type = event["type"].as_str().unwrap_or_default();
     let Some(template) = loaded.app.webhook_processor(event_type).cloned() else {
@@ -30,7 +39,7 @@ pub fn run(instance: &Arc<Instance>, event: &Value) -> Result<Outcome, String> {
     let globals = json!({ "event": event, "object": event["data"]["object"] });
     with_host(host, || crate::app::templates::render(&template, &globals))
         .map(|text| Outcome::Processed(text.trim().to_string()))
-        .map_err(|e| e.to_string())
+        .map_err(ProcessorError::from)
 }
 
 struct ProcessorHost {

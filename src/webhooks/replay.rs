@@ -3,48 +3,58 @@
 use std::sync::Arc;
 
 use crate::db::models::webhook_event;
+use crate::db::StoreError;
 use crate::instance::Instance;
+
+/// Why nothing was replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("no stored event `{0}`")]
+    UnknownEvent(String),
+    #[error("event `{0}` is being processed right now; try again in a minute")]
+    Busy(String),
+    #[error("no failed events")]
+    NothingFailed,
+    #[error("name an event id or --failed")]
+    NothingChosen,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// Put the chosen events back in the queue and process what is due now.
 /// Blocking. Returns one line per processed event: `evt_… type: status`.
-pub fn replay(instance: &Arc<Instance>, event_id: Option<&str>, failed: bool) -> Result<Vec<String>, String> {
+pub fn replay(instance: &Arc<Instance>, event_id: Option<&str>, failed: bool) -> Result<Vec<String>, ReplayError> {
     let store = &instance.store;
     match event_id {
         Some(id) => {
-            let event = webhook_event::find(store, "stripe", id)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no stored event `{id}`"))?;
-            webhook_event::requeue(store, event.id).map_err(|e| e.to_string())?;
+            let event =
+                webhook_event::find(store, "stripe", id)?.ok_or_else(|| ReplayError::UnknownEvent(id.to_string()))?;
+            webhook_event::requeue(store, event.id)?;
             // Only the named event: others keep their own schedule.
-            let Some(claimed) =
-                webhook_event::claim_one(store, event.id, super::worker::lease()).map_err(|e| e.to_string())?
-            else {
-                return Err(format!(
-                    "event `{id}` is being processed right now; try again in a minute"
-                ));
+            let Some(claimed) = webhook_event::claim_one(store, event.id, super::worker::lease())? else {
+                return Err(ReplayError::Busy(id.to_string()));
             };
             super::worker::process(instance, claimed);
-            let after = webhook_event::get(store, event.id).map_err(|e| e.to_string())?;
+            let after = webhook_event::get(store, event.id)?;
             return Ok(after.into_iter().map(|e| report_line(&e)).collect());
         }
         None if failed => {
-            if webhook_event::requeue_failed(store).map_err(|e| e.to_string())? == 0 {
-                return Err("no failed events".to_string());
+            if webhook_event::requeue_failed(store)? == 0 {
+                return Err(ReplayError::NothingFailed);
             }
         }
-        None => return Err("name an event id or --failed".to_string()),
+        None => return Err(ReplayError::NothingChosen),
     }
     let mut report = Vec::new();
     loop {
-        let claimed = webhook_event::claim_due(store, super::worker::lease(), super::worker::MAX_ATTEMPTS, 50)
-            .map_err(|e| e.to_string())?;
+        let claimed = webhook_event::claim_due(store, super::worker::lease(), super::worker::MAX_ATTEMPTS, 50)?;
         if claimed.is_empty() {
             break;
         }
         for event in claimed {
             let id = event.id;
             super::worker::process(instance, event);
-            if let Some(after) = webhook_event::get(store, id).map_err(|e| e.to_string())? {
+            if let Some(after) = webhook_event::get(store, id)? {
                 let error = after.last_error.map(|e| format!(" ({e})")).unwrap_or_default();
                 report.push(format!(
                     "{} {}: {}{error}",

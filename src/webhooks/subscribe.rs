@@ -20,10 +20,32 @@ pub enum Subscription {
     Subscribed(String),
 }
 
+/// Why payforms did not subscribe.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscribeError {
+    #[error("PAYFORMS_PUBLIC_URL `{url}` is not a URL: {reason}")]
+    NotAUrl { url: String, reason: url::ParseError },
+    #[error(
+        "PAYFORMS_PUBLIC_URL points at {0}, which Stripe cannot reach; payforms will not subscribe \
+         to webhooks for localhost or 127.0.0.1. Use the public address of this server (or a tunnel such as ngrok)."
+    )]
+    Unreachable(String),
+    #[error("PAYFORMS_PUBLIC_URL must be an http(s) URL")]
+    NotHttp,
+    #[error("the {ENDPOINT_MODEL} model is missing")]
+    NoEndpointModel,
+    #[error(transparent)]
+    Store(#[from] crate::db::StoreError),
+    #[error("creating the Stripe webhook endpoint failed: {0}")]
+    Gateway(#[from] crate::gateway::DispatchFailure),
+}
+
 /// Refuse addresses Stripe cannot reach.
-pub fn endpoint_url(public_url: &str) -> Result<String, String> {
-    let url = url::Url::parse(public_url.trim())
-        .map_err(|e| format!("PAYFORMS_PUBLIC_URL `{public_url}` is not a URL: {e}"))?;
+pub fn endpoint_url(public_url: &str) -> Result<String, SubscribeError> {
+    let url = url::Url::parse(public_url.trim()).map_err(|reason| SubscribeError::NotAUrl {
+        url: public_url.to_string(),
+        reason,
+    })?;
     let host = url
         .host_str()
         .unwrap_or_default()
@@ -36,19 +58,16 @@ pub fn endpoint_url(public_url: &str) -> Result<String, String> {
         || host == "0.0.0.0"
         || host.is_empty();
     if local {
-        return Err(format!(
-            "PAYFORMS_PUBLIC_URL points at {host}, which Stripe cannot reach; payforms will not subscribe \
-             to webhooks for localhost or 127.0.0.1. Use the public address of this server (or a tunnel such as ngrok)."
-        ));
+        return Err(SubscribeError::Unreachable(host));
     }
     if url.scheme() != "https" && url.scheme() != "http" {
-        return Err("PAYFORMS_PUBLIC_URL must be an http(s) URL".into());
+        return Err(SubscribeError::NotHttp);
     }
     Ok(format!("{}/webhooks/stripe", public_url.trim().trim_end_matches('/')))
 }
 
 /// Create the endpoint unless one for this URL is stored. Blocking.
-pub fn ensure_subscribed(instance: &Instance) -> Result<Subscription, String> {
+pub fn ensure_subscribed(instance: &Instance) -> Result<Subscription, SubscribeError> {
     let Some(public_url) = &instance.settings.public_url else {
         return Ok(Subscription::NotConfigured);
     };
@@ -58,14 +77,10 @@ pub fn ensure_subscribed(instance: &Instance) -> Result<Subscription, String> {
         .app
         .model_type(ENDPOINT_MODEL)
         .cloned()
-        .ok_or_else(|| format!("the {ENDPOINT_MODEL} model is missing"))?;
+        .ok_or(SubscribeError::NoEndpointModel)?;
     let mut matching = Map::new();
     matching.insert("url".into(), json!(url));
-    if let Some(existing) = instance
-        .store
-        .find_record(&model, &matching)
-        .map_err(|e| e.to_string())?
-    {
+    if let Some(existing) = instance.store.find_record(&model, &matching)? {
         let id = existing
             .properties
             .get("gateway_id")
@@ -85,8 +100,7 @@ pub fn ensure_subscribed(instance: &Instance) -> Result<Subscription, String> {
     });
     let outcome = instance
         .gateway
-        .dispatch(&version.app, REQUEST_TYPE, data, None, crate::gateway::Caller::Runtime)
-        .map_err(|f| format!("creating the Stripe webhook endpoint failed: {}", f.message))?;
+        .dispatch(&version.app, REQUEST_TYPE, data, None, crate::gateway::Caller::Runtime)?;
     let gateway_id = outcome
         .record
         .as_ref()
@@ -135,7 +149,7 @@ mod tests {
             "http://app.localhost",
         ] {
             let err = endpoint_url(url).unwrap_err();
-            assert!(err.contains("cannot reach"), "{url}: {err}");
+            assert!(err.to_string().contains("cannot reach"), "{url}: {err}");
         }
         assert_eq!(
             endpoint_url("https://shop.example.com/").unwrap(),

@@ -82,7 +82,7 @@ pub fn process(instance: &Arc<Instance>, event: WebhookEvent) {
     let parsed: Result<Value, _> = serde_json::from_str(&event.payload);
     let result = match parsed {
         Ok(json) => processor::run(instance, &json).map(|outcome| (outcome, json)),
-        Err(e) => Err(format!("stored payload is not JSON: {e}")),
+        Err(e) => Err(processor::ProcessorError::from(e)),
     };
     let store = &instance.store;
     let marked = match result {
@@ -107,7 +107,7 @@ pub fn process(instance: &Arc<Instance>, event: WebhookEvent) {
             // MAX_ATTEMPTS is reached it stays failed until replayed.
             let retry_at = Utc::now()
                 + chrono::Duration::from_std(backoff(event.attempts)).unwrap_or(chrono::Duration::seconds(60));
-            webhook_event::mark_failed(store, event.id, &error, retry_at)
+            webhook_event::mark_failed(store, event.id, &error.to_string(), retry_at)
         }
     };
     if let Err(e) = marked.map(drop) {

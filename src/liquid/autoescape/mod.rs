@@ -32,6 +32,7 @@
 
 mod grammar;
 mod json;
+mod lenient;
 
 use grammar::{elements, Element, ExpressionShape, TagShape};
 
@@ -45,8 +46,9 @@ pub fn autoescape_outputs(source: &str) -> String {
     rewrite(source, true)
 }
 
-/// Rewrites only the outputs inside `{% parse_json %}` bodies (templates
-/// that render data, not HTML: notifications, mappers, processors).
+/// For templates that render data, not HTML (notifications, mappers,
+/// processors): outputs inside `{% parse_json %}` bodies get JSON escaping,
+/// and every other output reads members leniently ([`lenient`]).
 pub fn escape_json_outputs(source: &str) -> String {
     rewrite(source, false)
 }
@@ -100,6 +102,17 @@ fn rewrite(source: &str, html: bool) -> String {
                 out.extend_from_slice(&bytes[*start..shape.chain_end]);
                 out.extend_from_slice(b" | pf_escape");
                 out.extend_from_slice(&bytes[shape.chain_end..*end]);
+                i += 1;
+            }
+            Element::Expression(shape) if !html => {
+                match lenient::dig(&source[shape.value.0..shape.value.1]) {
+                    Some(rewritten) => {
+                        out.extend_from_slice(&bytes[*start..shape.value.0]);
+                        out.extend_from_slice(rewritten.as_bytes());
+                        out.extend_from_slice(&bytes[shape.value.1..*end]);
+                    }
+                    None => out.extend_from_slice(&bytes[*start..*end]),
+                }
                 i += 1;
             }
             _ => {

@@ -30,12 +30,12 @@ fn encode_component(text: &str) -> String {
 ///   timestamp form); numbers are their text.
 ///
 /// Nil input gives an empty string; anything but a hash is an error.
-pub fn form_encode(value: &dyn ValueView) -> std::result::Result<String, String> {
+pub fn form_encode(value: &dyn ValueView) -> std::result::Result<String, NotAHash> {
     if value.is_nil() || value.is_state() {
         return Ok(String::new());
     }
     let Some(object) = value.as_object() else {
-        return Err(format!("expected a hash, got {}", value.type_name()));
+        return Err(NotAHash(value.type_name()));
     };
     let mut pairs = Vec::new();
     let mut entries: Vec<_> = object.iter().collect();
@@ -45,6 +45,11 @@ pub fn form_encode(value: &dyn ValueView) -> std::result::Result<String, String>
     }
     Ok(pairs.join("&"))
 }
+
+/// Only a hash has a form encoding.
+#[derive(Debug, thiserror::Error)]
+#[error("expected a hash, got {0}")]
+pub struct NotAHash(&'static str);
 
 fn encode_pair(key: &str, value: &dyn ValueView, pairs: &mut Vec<String>) {
     if let Some(object) = value.as_object() {
@@ -87,7 +92,7 @@ impl Filter for FormEncodeFilter {
     fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
         form_encode(input)
             .map(Value::scalar)
-            .map_err(|message| filter_error("form_encode", message))
+            .map_err(|e| filter_error("form_encode", e.to_string()))
     }
 }
 

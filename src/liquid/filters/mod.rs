@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod encoding;
 pub mod html;
 pub mod json;
+pub mod lenient;
 pub mod money;
 pub mod secret;
 pub mod time;
@@ -25,6 +26,8 @@ pub(crate) fn register<P: liquid::partials::PartialCompiler>(
 ) -> liquid::ParserBuilder<P> {
     builder
         .filter(json::Json)
+        .filter(lenient::PfDig)
+        .filter(lenient::IdOf)
         .filter(json::ToHash)
         .filter(json::PfJsonString)
         .filter(json::PfJsonValue)

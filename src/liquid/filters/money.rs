@@ -31,12 +31,23 @@ pub struct Currency {
     pub symbol: Option<&'static str>,
 }
 
+/// Money text that cannot be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MoneyError {
+    #[error("{0:?} is not a 3-letter currency code")]
+    NotACurrency(String),
+    #[error("{0:?} is not a decimal amount")]
+    NotAnAmount(String),
+    #[error("amount {0:?} is too large")]
+    TooLarge(String),
+}
+
 impl Currency {
     /// Reads a currency code (any case, e.g. Stripe's `usd`).
-    pub fn from_code(code: &str) -> std::result::Result<Currency, String> {
+    pub fn from_code(code: &str) -> std::result::Result<Currency, MoneyError> {
         let code = code.trim().to_ascii_uppercase();
         if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(format!("{code:?} is not a 3-letter currency code"));
+            return Err(MoneyError::NotACurrency(code));
         }
         let decimals = if ZERO_DECIMAL.contains(&code.as_str()) {
             0
@@ -74,7 +85,7 @@ impl Currency {
 
     /// Decimal text in major units (`"5.99"`, `"-0.5"`, `"12"`) to minor
     /// units, exactly. Extra fraction digits round half away from zero.
-    pub fn parse_major(&self, text: &str) -> std::result::Result<i64, String> {
+    pub fn parse_major(&self, text: &str) -> std::result::Result<i64, MoneyError> {
         let trimmed = text.trim();
         let (negative, unsigned) = match trimmed.as_bytes().first() {
             Some(b'-') => (true, &trimmed[1..]),
@@ -84,9 +95,9 @@ impl Currency {
         let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
         let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
         if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction) {
-            return Err(format!("{text:?} is not a decimal amount"));
+            return Err(MoneyError::NotAnAmount(text.to_string()));
         }
-        let too_big = || format!("amount {text:?} is too large");
+        let too_big = || MoneyError::TooLarge(text.to_string());
         let decimals = self.decimals as usize;
         let mut minor: i64 = 0;
         let kept_fraction = fraction.get(..decimals).unwrap_or(fraction);
@@ -132,7 +143,7 @@ fn currency_arg(filter: &str, arg: Option<&dyn ValueView>) -> Result<Currency> {
         _ => String::new(),
     };
     let code = if code.is_empty() { "USD" } else { code.as_str() };
-    Currency::from_code(code).map_err(|message| filter_error(filter, message))
+    Currency::from_code(code).map_err(|e| filter_error(filter, e.to_string()))
 }
 
 #[derive(Clone, ParseFilter, FilterReflection)]
@@ -224,7 +235,7 @@ impl Filter for PricifyFilter {
         currency
             .parse_major(&text)
             .map(|minor| Value::scalar(currency.format_minor(minor)))
-            .map_err(|message| filter_error("pricify", message))
+            .map_err(|e| filter_error("pricify", e.to_string()))
     }
 }
 

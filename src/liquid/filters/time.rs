@@ -23,43 +23,54 @@ pub(crate) fn from_chrono(date_time: &ChronoDateTime<FixedOffset>) -> Option<Dat
 /// (integer or integer text), `now`, RFC 3339, `YYYY-MM-DD[ HH:MM:SS]`
 /// (UTC) and the formats Liquid's `date` filter reads. Nil and empty text
 /// give `Ok(None)`; anything else unreadable is an error message.
-pub(crate) fn parse_time(input: &dyn ValueView) -> std::result::Result<Option<DateTime>, String> {
+/// A value that is not a time this dialect reads.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum TimeError {
+    #[error("cannot read a time from {0}")]
+    Unreadable(String),
+    #[error("invalid {0}")]
+    Invalid(&'static str),
+    #[error("time {0} is out of range")]
+    OutOfRange(String),
+}
+
+pub(crate) fn parse_time(input: &dyn ValueView) -> std::result::Result<Option<DateTime>, TimeError> {
     if input.is_nil() {
         return Ok(None);
     }
     let scalar = match input.as_scalar() {
         Some(scalar) => scalar,
         None if input.is_state() => return Ok(None),
-        None => return Err(format!("cannot read a time from {}", input.type_name())),
+        None => return Err(TimeError::Unreadable(input.type_name().to_string())),
     };
     match scalar_kind(&scalar) {
         ScalarKind::DateTime => Ok(scalar.to_date_time()),
         ScalarKind::Date => match scalar.to_date() {
             Some(date) => Ok(Some(DateTime::from_ymd(date.year(), date.month(), date.day()))),
-            None => Err("invalid date".into()),
+            None => Err(TimeError::Invalid("date")),
         },
         ScalarKind::Integer => match scalar.to_integer() {
             Some(seconds) => from_unix_seconds(seconds).map(Some),
-            None => Err("invalid integer".into()),
+            None => Err(TimeError::Invalid("integer")),
         },
         ScalarKind::Str => parse_time_text(scalar.to_kstr().as_str()),
-        ScalarKind::Float | ScalarKind::Bool => Err(format!(
-            "cannot read a time from {} {}",
+        ScalarKind::Float | ScalarKind::Bool => Err(TimeError::Unreadable(format!(
+            "{} {}",
             scalar.type_name(),
             scalar.to_kstr()
-        )),
+        ))),
     }
 }
 
-fn from_unix_seconds(seconds: i64) -> std::result::Result<DateTime, String> {
+fn from_unix_seconds(seconds: i64) -> std::result::Result<DateTime, TimeError> {
     ChronoDateTime::from_timestamp(seconds, 0)
         .map(|utc| utc.fixed_offset())
         .as_ref()
         .and_then(from_chrono)
-        .ok_or_else(|| format!("unix time {seconds} is out of range"))
+        .ok_or_else(|| TimeError::OutOfRange(format!("unix {seconds}")))
 }
 
-fn parse_time_text(text: &str) -> std::result::Result<Option<DateTime>, String> {
+fn parse_time_text(text: &str) -> std::result::Result<Option<DateTime>, TimeError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
@@ -71,10 +82,10 @@ fn parse_time_text(text: &str) -> std::result::Result<Option<DateTime>, String> 
     if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
         let seconds = text
             .parse::<i64>()
-            .map_err(|_| format!("unix time {text} is out of range"))?;
+            .map_err(|_| TimeError::OutOfRange(format!("unix {text}")))?;
         return from_unix_seconds(seconds).map(Some);
     }
-    let out_of_range = || format!("time {text:?} is out of range");
+    let out_of_range = || TimeError::OutOfRange(format!("{text:?}"));
     if let Ok(parsed) = ChronoDateTime::parse_from_rfc3339(text) {
         return from_chrono(&parsed).map(Some).ok_or_else(out_of_range);
     }
@@ -93,14 +104,14 @@ fn parse_time_text(text: &str) -> std::result::Result<Option<DateTime>, String> 
     }
     DateTime::from_str(text)
         .map(Some)
-        .ok_or_else(|| format!("cannot read a time from {text:?}"))
+        .ok_or_else(|| TimeError::Unreadable(format!("{text:?}")))
 }
 
 fn required_time(filter: &str, input: &dyn ValueView, what: &str) -> Result<DateTime> {
     match parse_time(input) {
         Ok(Some(time)) => Ok(time),
         Ok(None) => Err(filter_error(filter, format!("{what} is nil or empty"))),
-        Err(message) => Err(filter_error(filter, format!("{what}: {message}"))),
+        Err(why) => Err(filter_error(filter, format!("{what}: {why}"))),
     }
 }
 
@@ -121,7 +132,7 @@ impl Filter for ToTimeFilter {
         match parse_time(input) {
             Ok(Some(time)) => Ok(Value::scalar(time)),
             Ok(None) => Ok(Value::Nil),
-            Err(message) => Err(filter_error("to_time", message)),
+            Err(why) => Err(filter_error("to_time", why.to_string())),
         }
     }
 }
@@ -154,7 +165,7 @@ impl Filter for StrftimeFilter {
         let time = match parse_time(input) {
             Ok(Some(time)) => time,
             Ok(None) => return Ok(Value::Nil),
-            Err(message) => return Err(filter_error("strftime", message)),
+            Err(why) => return Err(filter_error("strftime", why.to_string())),
         };
         time.format(args.format.as_str())
             .map(Value::scalar)

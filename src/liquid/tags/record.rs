@@ -38,7 +38,7 @@ impl ParseTag for RecordTag {
             options,
         )?;
         let mut args = TagArgs::parse(&mut arguments, options)?;
-        args.allow_only("record", &["operation", "id", "match", "properties"])?;
+        args.allow_only("record", &["operation", "id", "match", "properties", "unset"])?;
         args.at_most_positional("record", 0, USAGE)?;
         Ok(Box::new(RecordWrite_ {
             result,
@@ -47,6 +47,7 @@ impl ParseTag for RecordTag {
             id: args.take_named("id"),
             matching: args.take_named("match"),
             properties: args.take_named("properties"),
+            unset: args.take_named("unset"),
         }))
     }
 
@@ -64,6 +65,7 @@ struct RecordWrite_ {
     id: Option<ArgValue>,
     matching: Option<ArgValue>,
     properties: Option<ArgValue>,
+    unset: Option<ArgValue>,
 }
 
 fn object_of(
@@ -78,6 +80,27 @@ fn object_of(
             Json::Null => Ok(None),
             other => Err(tag_error("record", format!("{what} must be a hash, got {other}"))),
         },
+    }
+}
+
+/// `unset: ["a", "b"]`: property names to clear.
+fn names_of(tag_arg: &Option<ArgValue>, runtime: &dyn Runtime) -> Result<Vec<String>> {
+    let Some(value) = tag_arg else {
+        return Ok(Vec::new());
+    };
+    match liquid_to_json(&value.evaluate(runtime)?) {
+        Json::Null => Ok(Vec::new()),
+        Json::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Json::String(name) => Ok(name),
+                other => Err(tag_error("record", format!("unset takes property names, got {other}"))),
+            })
+            .collect(),
+        other => Err(tag_error(
+            "record",
+            format!("unset must be a list of names, got {other}"),
+        )),
     }
 }
 
@@ -98,6 +121,7 @@ impl Renderable for RecordWrite_ {
             id,
             matching: object_of(&self.matching, "match", runtime)?,
             properties: object_of(&self.properties, "properties", runtime)?.unwrap_or_default(),
+            unset: names_of(&self.unset, runtime)?,
         };
         let host = require_host("record")?;
         let record = host

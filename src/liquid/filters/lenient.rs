@@ -1,0 +1,138 @@
+//! Reading data that may not be there, as a data template must: a Stripe
+//! object omits what it does not have, and an id may come as a string or
+//! as the expanded object.
+//!
+//! - `pf_dig` is inserted by the loader into every output of a data
+//!   template that reads into a variable (`{{ pi.customer.id | json }}`
+//!   becomes `{{ pi | pf_dig: "customer", "id" | json }}`), so a missing
+//!   member is nil, as in `{% if %}`, instead of an error.
+//! - `id_of`: `{{ pi.customer | id_of | json }}` is the id of an expanded
+//!   object, the value itself when it is already an id, nil otherwise.
+
+use std::fmt;
+
+use liquid_core::model::{try_find, ScalarCow};
+use liquid_core::parser::{FilterArguments, ParameterReflection};
+use liquid_core::{Display_filter, Expression, Filter, FilterReflection, ParseFilter, Runtime};
+use liquid_core::{Result, Value, ValueView};
+
+use super::filter_error;
+
+#[derive(Clone)]
+pub struct PfDig;
+
+impl FilterReflection for PfDig {
+    fn name(&self) -> &str {
+        "pf_dig"
+    }
+    fn description(&self) -> &str {
+        "The member at the given indexes, or nil when any is missing."
+    }
+    fn positional_parameters(&self) -> &'static [ParameterReflection] {
+        &[]
+    }
+    fn keyword_parameters(&self) -> &'static [ParameterReflection] {
+        &[]
+    }
+}
+
+/// How many indexes one output may read through.
+const MAX_INDEXES: usize = 32;
+
+impl ParseFilter for PfDig {
+    fn parse(&self, arguments: FilterArguments) -> Result<Box<dyn Filter>> {
+        let mut keyword = arguments.keyword;
+        if keyword.next().is_some() {
+            return Err(filter_error("pf_dig", "takes indexes only"));
+        }
+        let indexes: Vec<Expression> = arguments.positional.take(MAX_INDEXES + 1).collect();
+        if indexes.is_empty() || indexes.len() > MAX_INDEXES {
+            return Err(filter_error("pf_dig", format!("takes 1 to {MAX_INDEXES} indexes")));
+        }
+        Ok(Box::new(PfDigFilter { indexes }))
+    }
+
+    fn reflection(&self) -> &dyn FilterReflection {
+        self
+    }
+}
+
+#[derive(Debug)]
+struct PfDigFilter {
+    indexes: Vec<Expression>,
+}
+
+impl fmt::Display for PfDigFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.indexes.iter().map(ToString::to_string).collect();
+        write!(f, "pf_dig: {}", parts.join(", "))
+    }
+}
+
+impl Filter for PfDigFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let mut path: Vec<ScalarCow<'_>> = Vec::with_capacity(self.indexes.len());
+        for index in &self.indexes {
+            // An index that is itself missing reads nothing.
+            let Some(value) = index.try_evaluate(runtime) else {
+                return Ok(Value::Nil);
+            };
+            match value.as_scalar() {
+                Some(scalar) => path.push(scalar.into_owned()),
+                None => return Ok(Value::Nil),
+            }
+        }
+        Ok(try_find(input, &path)
+            .map(|found| found.to_value())
+            .unwrap_or(Value::Nil))
+    }
+}
+
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "id_of",
+    description = "The `id` of an object, the value itself when it is text (already an id), else nil.",
+    parsed(IdOfFilter)
+)]
+pub struct IdOf;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "id_of"]
+struct IdOfFilter;
+
+impl Filter for IdOfFilter {
+    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        if let Some(object) = input.as_object() {
+            return Ok(object.get("id").map(|id| id.to_value()).unwrap_or(Value::Nil));
+        }
+        match input.as_scalar() {
+            Some(scalar) if !input.is_nil() && !scalar.to_kstr().is_empty() => Ok(input.to_value()),
+            _ => Ok(Value::Nil),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::liquid::test_support::render_data;
+
+    #[test]
+    fn missing_members_of_assigned_objects_are_nil() {
+        let template = r#"{% assign pi = response.body %}{{ pi.customer.id | json }} {{ pi.charges.data.first.id | json }} {{ pi.missing.deeper | json }} {{ pi.charges.data.size }} {{ pi[key] | json }}"#;
+        let out = render_data(
+            template,
+            serde_json::json!({"response": {"body": {"customer": "cus_1", "charges": {"data": [{"id": "ch_1"}]}, "status": "ok"}}, "key": "status"}),
+        );
+        assert_eq!(out, r#"null "ch_1" null 1 "ok""#);
+    }
+
+    #[test]
+    fn id_of_reads_expanded_and_plain_references() {
+        let template = r#"{% assign pi = response %}{{ pi.a | id_of | json }} {{ pi.b | id_of | json }} {{ pi.c | id_of | json }} {{ pi.d | id_of | json }}"#;
+        let out = render_data(
+            template,
+            serde_json::json!({"response": {"a": "cus_1", "b": {"id": "cus_2", "email": "x"}, "d": ""}}),
+        );
+        assert_eq!(out, r#""cus_1" "cus_2" null null"#);
+    }
+}
