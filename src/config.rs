@@ -206,7 +206,7 @@ impl Settings {
 
     /// Where the gateway's hosted pages (Checkout) are: a form may send the
     /// visitor there, and only there, off this site. Stripe's own for real
-    /// Stripe; a fake (the sandbox, localstripe) hosts them at its API origin.
+    /// Stripe; a Stripe-compatible test server hosts them at its API origin.
     pub fn checkout_origins(&self) -> Vec<String> {
         let api = url::Url::parse(&self.stripe.api_base)
             .ok()

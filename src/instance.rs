@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 
 use crate::app::App;
 use crate::config::Settings;
-use crate::db::model_type::ModelType;
+use crate::db::schema::ModelType;
 use crate::db::Store;
 use crate::error::LoadProblem;
 use crate::gateway::RequestDispatcher;
@@ -118,7 +118,7 @@ pub fn build_graphql(
 /// an app's own request type `refund_all` has module `app`.
 fn request_type_info(
     full_name: &str,
-    fields: Option<Vec<(String, crate::db::model_type::PropertyType)>>,
+    fields: Option<Vec<(String, crate::db::schema::PropertyType)>>,
     runtime_only: bool,
 ) -> RequestTypeInfo {
     let (module, name) = match full_name.strip_prefix("modules/").and_then(|rest| rest.split_once('/')) {

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use payforms::db::model_type::ModelType;
+use payforms::db::schema::ModelType;
 use payforms::db::Store;
 use reqwest::blocking::Client;
 use serde_json::{json, Map, Value};

@@ -15,8 +15,8 @@ const STRIPE_FRAME_ORIGINS: &str = "https://js.stripe.com https://*.js.stripe.co
 const STRIPE_CONNECT_ORIGINS: &str = "https://api.stripe.com https://m.stripe.network https://q.stripe.com";
 
 /// The policy for `settings`: `content_security_policy` when set, else one
-/// built from where Stripe.js and the Stripe API are (real Stripe, the
-/// sandbox or localstripe).
+/// built from where Stripe.js and the Stripe API are (Stripe itself, or a
+/// Stripe-compatible test server).
 pub fn content_security_policy(settings: &Settings) -> String {
     if let Some(policy) = &settings.content_security_policy {
         return policy.clone();

@@ -10,7 +10,7 @@ use super::files::SourceFile;
 use super::front_matter::{self, Document};
 use super::templates::{CompiledTemplate, Output, Parsers};
 use super::ProblemList;
-use crate::db::model_type::PropertyType;
+use crate::db::schema::PropertyType;
 use crate::error::LoadProblem;
 use crate::fields::coercion::FieldKind;
 use crate::fields::validation::{RuleSpec, Rules};

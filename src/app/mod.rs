@@ -12,7 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::db::model_type::ModelType;
+use crate::db::schema::ModelType;
 use crate::error::LoadProblem;
 
 pub use definitions::{
@@ -245,14 +245,14 @@ impl App {
         notifications.sort_by(|a, b| a.file.cmp(&b.file));
         if let Some(first) = notifications.first() {
             needed.push((
-                crate::db::model_type::GATEWAY_REQUEST_MODEL,
+                crate::db::schema::GATEWAY_REQUEST_MODEL,
                 &first.file,
                 "the request log of every request type",
             ));
         }
         if let Some(runtime_only) = notifications.iter().find(|n| n.runtime_only) {
             needed.push((
-                crate::db::model_type::WEBHOOK_ENDPOINT_MODEL,
+                crate::db::schema::WEBHOOK_ENDPOINT_MODEL,
                 &runtime_only.file,
                 "the webhook endpoint this request type creates",
             ));

@@ -6,10 +6,10 @@
 //! from blocking threads.
 
 mod connection;
-pub mod model_type;
 pub mod models;
 pub mod query;
 mod records;
+pub mod schema;
 mod search;
 mod sql;
 mod typing;
@@ -24,9 +24,9 @@ use serde_json::{Map, Value};
 use connection::Database;
 
 use crate::error::FieldError;
-use model_type::ModelType;
 pub use models::record::Record;
 use query::{Filter, RecordPage, RecordQuery};
+use schema::ModelType;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

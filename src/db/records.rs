@@ -7,9 +7,9 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::connection::is_unique_violation;
-use super::model_type::ModelType;
 use super::models::record::{in_model_order, now, Record, RecordRow, RECORD_COLUMNS};
 use super::query::{Filter, FilterOp, Order, OrderField, RecordQuery};
+use super::schema::ModelType;
 use super::search;
 use super::sql::{Arg, Conn, IntRow};
 use super::typing::{coerce, index_key, unique_key};

@@ -5,11 +5,11 @@
 
 use serde_json::Value;
 
-use super::model_type::{ModelType, PropertyType};
 use super::models::record::Record;
 use super::models::record::{RecordRow, RECORD_COLUMNS};
 use super::query::{cursor_of, decode_cursor, Filter, FilterOp, Order, OrderField, Position, RecordPage, RecordQuery};
 use super::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use super::schema::{ModelType, PropertyType};
 use super::sql::{Arg, Conn, IntRow, Sql};
 use super::typing::{coerce, index_key};
 use super::StoreError;

@@ -13,10 +13,10 @@ use diesel::{Connection, QueryableByName};
 use serde_json::{json, Map, Value};
 
 use super::connection::redact_url;
-use super::model_type::ModelType;
 use super::models::webhook_event::{self, WebhookStatus};
 use super::models::{form_submission, setting};
 use super::query::{Filter, FilterOp, Order, OrderField, RecordQuery};
+use super::schema::ModelType;
 use super::sql::Conn;
 use super::{search, Backend, Record, Store, StoreError};
 use crate::error::FieldError;

@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Number, Value};
 use sha2::{Digest, Sha256};
 
-use super::model_type::PropertyType;
+use super::schema::PropertyType;
 
 /// Longest text kept verbatim in an index key; longer text is keyed by its
 /// digest (B-tree entries have a size limit on PostgreSQL).

@@ -1,4 +1,4 @@
-//! Stripe errors turned into messages a visitor understands (seed 004's texts).
+//! Stripe errors turned into messages a visitor understands.
 
 use serde_json::Value;
 

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::contract::{DispatchFailure, FailureKind};
 use crate::app::ApiCallNotification;
-use crate::db::model_type::PropertyType;
+use crate::db::schema::PropertyType;
 
 /// `data` with each declared field coerced to its type. Forms post text
 /// (`"yes"`, `"599"`, `'{"order": 7}'`), GraphQL sends typed values; a

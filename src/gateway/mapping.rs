@@ -17,7 +17,7 @@ use super::transport::InboundResponse;
 use crate::app::templates::render_json;
 use crate::app::App;
 use crate::config::Settings;
-use crate::db::model_type::ModelType;
+use crate::db::schema::ModelType;
 use crate::db::{Store, StoreError};
 use crate::liquid::host::{GraphqlSource, HostError, RenderHost};
 
@@ -111,7 +111,7 @@ pub fn map_response(
                     format!("{}: model `{model_name}` does not exist", file.display()),
                 )
             })?;
-            if cx.caller != Caller::Runtime && crate::db::model_type::is_system_model(&model.name) {
+            if cx.caller != Caller::Runtime && crate::db::schema::is_system_model(&model.name) {
                 return Err(DispatchFailure::new(
                     FailureKind::Forbidden,
                     format!(

@@ -34,7 +34,7 @@ use crate::config::Settings;
 use crate::db::Store;
 
 /// Model of the request log.
-pub use crate::db::model_type::GATEWAY_REQUEST_MODEL;
+pub use crate::db::schema::GATEWAY_REQUEST_MODEL;
 
 /// A random idempotency key (one per rendered form, or per write sent
 /// without one).

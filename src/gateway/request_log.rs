@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::redact::redact;
 use super::request::OutboundRequest;
-use crate::db::model_type::ModelType;
+use crate::db::schema::ModelType;
 use crate::db::Store;
 
 /// One attempt's result: status, headers and body text, or why none came.

@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::errors::bad_field;
 use super::model_schema::ModelSchema;
 use super::values::{to_json, TIME};
-use crate::db::model_type::PropertyType;
 use crate::db::query::{Filter, FilterOp, Order, OrderField, RecordQuery};
+use crate::db::schema::PropertyType;
 
 /// Values one `in` filter may list (each is an SQL parameter).
 pub const MAX_IN_VALUES: usize = 1_000;

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use async_graphql::dynamic::{Object, Schema};
 use serde_json::{Map, Value};
 
-use crate::db::model_type::ModelType;
+use crate::db::schema::ModelType;
 use crate::db::Store;
 use crate::error::LoadProblem;
 pub use errors::GraphqlErrorInfo;
@@ -50,7 +50,7 @@ const FIXED_TYPES: &[&str] = &[
     "Query",
     "Mutation",
     // No subscription root is built, so `Subscription` stays free for the
-    // `modules/payments/subscription` model (seed 004's subscriptions).
+    // `modules/payments/subscription` model.
     "Int",
     "Float",
     "String",
@@ -250,7 +250,7 @@ impl GraphqlEngine {
             for field in models::query_fields(plan, &store) {
                 query = query.field(field);
             }
-            if crate::db::model_type::is_system_model(&plan.model.name) {
+            if crate::db::schema::is_system_model(&plan.model.name) {
                 continue;
             }
             for field in models::mutation_fields(plan, &store) {

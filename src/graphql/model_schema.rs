@@ -9,8 +9,8 @@ use async_graphql::Error;
 
 use super::errors::{bad_field, from_store};
 use super::values::{time_text, to_json, typed_output};
-use crate::db::model_type::{ModelType, PropertyType};
 use crate::db::query::{cursor_of, Order, RecordPage};
+use crate::db::schema::{ModelType, PropertyType};
 use crate::db::Record;
 
 /// How one model appears in GraphQL.

@@ -12,7 +12,7 @@ use super::errors::coded;
 use super::naming::{camel_case, pascal_case, snake_case_keys};
 use super::values::{key_field, property_type_ref, to_graphql, to_json, MAP};
 use crate::app::App;
-use crate::db::model_type::PropertyType;
+use crate::db::schema::PropertyType;
 use crate::gateway::{Caller, DispatchFailure, DispatchOutcome, RequestDispatcher};
 
 /// What the GraphQL layer knows of a request type (an API call notification).

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::*;
 use crate::app::App;
-use crate::db::model_type::PropertyType;
+use crate::db::schema::PropertyType;
 use crate::gateway::{Caller, DispatchFailure, DispatchOutcome, FailureKind, GatewayErrorInfo, RequestDispatcher};
 
 const PAYMENT_YAML: &str = "\

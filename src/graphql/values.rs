@@ -6,7 +6,7 @@ use async_graphql::{Name, Value as GqlValue};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Number, Value};
 
-use crate::db::model_type::PropertyType;
+use crate::db::schema::PropertyType;
 
 /// ISO 8601 / RFC 3339 timestamps.
 pub const TIME: &str = "Time";

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::db::model_type::ModelType;
+use crate::db::schema::ModelType;
 use crate::db::{Store, StoreError};
 use crate::instance::AppVersion;
 use crate::liquid::host::{HostError, RecordWrite};

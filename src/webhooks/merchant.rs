@@ -1,4 +1,4 @@
-//! Merchant notifications (seed 003): after a Stripe event is processed,
+//! Merchant notifications: after a Stripe event is processed,
 //! payforms POSTs its own event (`payment.completed`, `payment.failed`,
 //! `payment.refunded`) to every configured merchant URL, signed with
 //! `Payforms-Signature: t=…,v1=…` (the Stripe scheme, payforms' secret).
@@ -13,11 +13,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use super::signature::signature_header;
-use crate::db::model_type::ModelType;
 use crate::db::query::{Filter, FilterOp, Order, OrderField, RecordQuery};
+use crate::db::schema::ModelType;
 use crate::instance::Instance;
 
-pub use crate::db::model_type::MERCHANT_DELIVERY_MODEL as DELIVERY_MODEL;
+pub use crate::db::schema::MERCHANT_DELIVERY_MODEL as DELIVERY_MODEL;
 pub const SIGNATURE_HEADER: &str = "Payforms-Signature";
 const MAX_ATTEMPTS: i64 = 8;
 

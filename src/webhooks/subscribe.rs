@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use crate::db::query::{Filter, FilterOp, RecordQuery};
 use crate::instance::Instance;
 
-pub use crate::db::model_type::WEBHOOK_ENDPOINT_MODEL as ENDPOINT_MODEL;
+pub use crate::db::schema::WEBHOOK_ENDPOINT_MODEL as ENDPOINT_MODEL;
 /// The runtime-only request type that creates the endpoint.
 pub const REQUEST_TYPE: &str = "modules/stripe/create_webhook_endpoint";
 

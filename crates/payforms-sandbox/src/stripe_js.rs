@@ -1,6 +1,6 @@
-//! `GET /js.stripe.com/v3/`: a Stripe.js mock (see `stripe_v3.js`) that
-//! talks to this sandbox with the publishable key, so one browser test
-//! script drives both localstripe and the payforms sandbox.
+//! `GET /js.stripe.com/v3/`: the sandbox's Stripe.js (see `stripe_v3.js`),
+//! which talks to this sandbox with the publishable key, so pages written
+//! for Stripe.js run unchanged against it.
 
 use std::sync::Arc;
 

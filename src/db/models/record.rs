@@ -5,7 +5,7 @@ use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel::QueryableByName;
 use serde_json::{Map, Value};
 
-use crate::db::model_type::ModelType;
+use crate::db::schema::ModelType;
 use crate::db::StoreError;
 
 #[derive(Debug, Clone, serde::Serialize, PartialEq)]
