@@ -48,6 +48,11 @@ pub fn new_request_type(app_dir: &Path, spec: &str) -> Result<Vec<PathBuf>, Scaf
     let noun = resource_path(name).trim_end_matches('s').to_string();
     let schema = app_dir.join("schema").join(format!("{noun}.yml"));
     let mut files = files.to_vec();
+    // A new module gets the headers every Stripe call needs, once.
+    let defaults = base.join("notifications/defaults.yml");
+    if !defaults.exists() {
+        files.push((defaults, DEFAULTS.to_string()));
+    }
     if !schema.exists() {
         files.push((
             schema,
@@ -80,15 +85,27 @@ fn resource_path(name: &str) -> String {
     format!("{noun}s")
 }
 
+/// `notifications/defaults.yml` of a new module: Stripe's form encoding, the
+/// secret key from settings and the pinned API version.
+const DEFAULTS: &str = r#"# What every request type of this module has unless its own front matter
+# says otherwise. A null header is not sent.
+format: form
+headers: >-
+  {
+    "Authorization": {{ gateway.secret_key | prepend: "Bearer " | json }},
+    "Stripe-Version": "{% include 'modules/stripe/api_version' %}",
+    "Stripe-Account": {{ data.stripe_account | json }}
+  }
+"#;
+
 fn notification(name: &str) -> String {
     format!(
         r#"---
 # POST {{{{ gateway.api_base }}}}/v1/{path} — change the URL and method to the API call you need.
 to: '{{{{ gateway.api_base }}}}/v1/{path}'
 request_type: POST
-headers: "{{% include 'modules/stripe/api_headers' %}}"
-format: form
-# Typed GraphQL input for the mutation (optional; without it the input is a Map).
+# Typed inputs (optional; without them the GraphQL input is a Map): values
+# are coerced to these types, and blank ones are left out of the body.
 fields:
   name: string
   metadata: json
@@ -107,9 +124,10 @@ fn mapper(module: &str, name: &str) -> String {
     format!(
         r#"{{% comment %}}
   Response mapper for {name}: `response` (status, headers, body), `data` and
-  `config` are in scope. Render the record to write; see README "A new request type".
+  `config` are in scope. It runs for 2xx answers only (front matter
+  `map_errors: true` to see the others). Render the record to write; a null
+  property is "not given". See README "A new request type".
 {{% endcomment %}}
-{{% if response.status == 200 %}}
 {{
   "model": "{noun}",
   "operation": "upsert",
@@ -119,9 +137,6 @@ fn mapper(module: &str, name: &str) -> String {
     "metadata": {{{{ response.body.metadata | json }}}}
   }}
 }}
-{{% else %}}
-{{ "operation": "none" }}
-{{% endif %}}
 "#,
         noun = resource_path(name).trim_end_matches('s')
     )
@@ -131,8 +146,8 @@ fn partial(module: &str, name: &str) -> String {
     format!(
         r#"{{% comment %}}
   Form fields for modules/{module}/{name}. A form configuration with
-  `request_type: modules/{module}/{name}` includes it inside its {{% form %}}:
-  {{% include 'modules/{module}/forms/{name}' %}}
+  `request_type: modules/{module}/{name}` includes this partial
+  ('modules/{module}/forms/{name}') inside its form block.
 {{% endcomment %}}
 <label>Name <input type="text" name="{{{{ form_builder.fields.name.name }}}}" value="{{{{ form_builder.fields.name.value }}}}"></label>
 <button type="submit">{{{{ config.button | default: "Save" }}}}</button>
@@ -148,7 +163,11 @@ mod tests {
     fn writes_three_files_once() {
         let dir = tempfile::tempdir().unwrap();
         let files = new_request_type(dir.path(), "stripe/create_coupon").unwrap();
-        assert_eq!(files.len(), 4, "notification, mapper, partial and the model's schema");
+        assert_eq!(
+            files.len(),
+            5,
+            "notification, mapper, partial, the module's defaults and the model's schema"
+        );
         let notification = fs::read_to_string(&files[0]).unwrap();
         assert!(
             notification.contains("to: '{{ gateway.api_base }}/v1/coupons'"),
@@ -161,6 +180,18 @@ mod tests {
         let mapper = fs::read_to_string(&files[1]).unwrap();
         assert!(mapper.contains(r#""model": "coupon""#), "{mapper}");
         assert!(dir.path().join("schema/coupon.yml").exists());
+        // What was written loads.
+        let problems = match crate::app::App::load(dir.path()) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems.iter().map(ToString::to_string).collect(),
+        };
+        // (This bare folder lacks modules/payments and modules/stripe.)
+        assert!(
+            problems
+                .iter()
+                .all(|p| p.contains("gateway_request") || p.contains("api_version")),
+            "{problems:?}"
+        );
         assert!(matches!(
             new_request_type(dir.path(), "stripe/create_coupon"),
             Err(ScaffoldError::Exists(_))

@@ -432,3 +432,28 @@ fn check_names_a_mapper_that_writes_a_model_that_does_not_exist() {
         "{printed}"
     );
 }
+
+#[test]
+fn a_scaffolded_request_type_loads() {
+    let app = copy_app(repo_root());
+    for spec in ["acme/create_coupon", "stripe/create_coupon"] {
+        let made = std::process::Command::new(support::payforms_bin())
+            .args(["new", "request-type", spec, "--app"])
+            .arg(app.path())
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    }
+    assert!(app.path().join("modules/acme/notifications/defaults.yml").is_file());
+    let output = std::process::Command::new(support::payforms_bin())
+        .args(["check", "--app"])
+        .arg(app.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

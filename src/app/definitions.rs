@@ -343,6 +343,8 @@ struct NotificationFrontMatter {
     retries: Option<u32>,
     /// Typed inputs: `{ email: string, amount: integer }`; values are
     /// coerced to these types before the templates see them.
+    /// `fields:` with nothing under it (only `path_params`) is typed too.
+    #[serde(default, deserialize_with = "present_or_null")]
     fields: Option<serde_yaml::Mapping>,
     /// Inputs the URL is made of: required, and encoded as path segments.
     #[serde(default)]
@@ -486,17 +488,15 @@ pub fn load_notification(
             BodyFormat::Form
         }
     };
-    let fields = fm
+    let mut fields = fm
         .fields
         .map(|mapping| parse_typed_fields(&file.rel, &doc, mapping, &mut problems));
-    for name in &fm.path_params {
-        let declared = fields.as_ref().is_none_or(|f| f.iter().any(|(n, _)| n == name));
-        if !declared {
-            problems.push(LoadProblem::new(
-                &file.rel,
-                front_matter::line_of_key(&doc, "path_params"),
-                format!("path parameter `{name}` is not one of the declared `fields`"),
-            ));
+    // A path parameter is a text input of the request type.
+    if let Some(fields) = fields.as_mut() {
+        for name in &fm.path_params {
+            if !fields.iter().any(|(n, _)| n == name) {
+                fields.insert(0, (name.clone(), PropertyType::String));
+            }
         }
     }
     let mut compile = |key: &str, text: &str| match parsers.compile(
@@ -538,6 +538,16 @@ pub fn load_notification(
         }),
         _ => Err(problems.into()),
     }
+}
+
+/// A key that is present deserializes to `Some`, even when its value is
+/// null (`fields:` followed by nothing).
+fn present_or_null<'de, D>(deserializer: D) -> Result<Option<serde_yaml::Mapping>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value = Option::<serde_yaml::Mapping>::deserialize(deserializer)?;
+    Ok(Some(value.unwrap_or_default()))
 }
 
 fn parse_typed_fields(

@@ -33,8 +33,7 @@ struct MapperOutput {
     /// Null values are "not given": an update keeps what is stored.
     properties: Option<Map<String, Value>>,
     /// Properties to clear.
-    #[serde(default)]
-    unset: Vec<String>,
+    unset: Option<Vec<String>>,
     errors: Option<Vec<MapperError>>,
 }
 
@@ -216,7 +215,7 @@ fn write_record(store: &Store, model: &ModelType, output: MapperOutput) -> Resul
         .into_iter()
         .filter(|(_, value)| !value.is_null())
         .collect();
-    for name in output.unset {
+    for name in output.unset.unwrap_or_default() {
         properties.insert(name, Value::Null);
     }
     let operation = output

@@ -8,6 +8,8 @@
 //!   member is nil, as in `{% if %}`, instead of an error.
 //! - `id_of`: `{{ pi.customer | id_of | json }}` is the id of an expanded
 //!   object, the value itself when it is already an id, nil otherwise.
+//! - `missing_keys`: the given names a hash has as nil or not at all, for
+//!   a mapper's `unset`.
 
 use std::fmt;
 
@@ -88,6 +90,74 @@ impl Filter for PfDigFilter {
     }
 }
 
+/// `{{ customer | missing_keys: "email", "phone" | json }}`: the names
+/// among those given whose value in the hash is nil or absent, for a
+/// mapper's `unset` (what the gateway reports as null is cleared).
+#[derive(Clone)]
+pub struct MissingKeys;
+
+impl FilterReflection for MissingKeys {
+    fn name(&self) -> &str {
+        "missing_keys"
+    }
+    fn description(&self) -> &str {
+        "The given names whose value in the hash is nil or absent."
+    }
+    fn positional_parameters(&self) -> &'static [ParameterReflection] {
+        &[]
+    }
+    fn keyword_parameters(&self) -> &'static [ParameterReflection] {
+        &[]
+    }
+}
+
+impl ParseFilter for MissingKeys {
+    fn parse(&self, arguments: FilterArguments) -> Result<Box<dyn Filter>> {
+        let mut keyword = arguments.keyword;
+        if keyword.next().is_some() {
+            return Err(filter_error("missing_keys", "takes names only"));
+        }
+        let names: Vec<Expression> = arguments.positional.take(MAX_INDEXES + 1).collect();
+        if names.is_empty() || names.len() > MAX_INDEXES {
+            return Err(filter_error("missing_keys", format!("takes 1 to {MAX_INDEXES} names")));
+        }
+        Ok(Box::new(MissingKeysFilter { names }))
+    }
+
+    fn reflection(&self) -> &dyn FilterReflection {
+        self
+    }
+}
+
+#[derive(Debug)]
+struct MissingKeysFilter {
+    names: Vec<Expression>,
+}
+
+impl fmt::Display for MissingKeysFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.names.iter().map(ToString::to_string).collect();
+        write!(f, "missing_keys: {}", parts.join(", "))
+    }
+}
+
+impl Filter for MissingKeysFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let object = input.as_object();
+        let mut missing = Vec::new();
+        for name in &self.names {
+            let name = name.evaluate(runtime)?.to_kstr().into_owned();
+            let present = object
+                .and_then(|o| o.get(name.as_str()))
+                .is_some_and(|value| !value.is_nil());
+            if !present {
+                missing.push(Value::scalar(name.to_string()));
+            }
+        }
+        Ok(Value::Array(missing))
+    }
+}
+
 #[derive(Clone, ParseFilter, FilterReflection)]
 #[filter(
     name = "id_of",
@@ -124,6 +194,16 @@ mod tests {
             serde_json::json!({"response": {"body": {"customer": "cus_1", "charges": {"data": [{"id": "ch_1"}]}, "status": "ok"}}, "key": "status"}),
         );
         assert_eq!(out, r#"null "ch_1" null 1 "ok""#);
+    }
+
+    #[test]
+    fn missing_keys_names_what_is_nil_or_absent() {
+        let template = r#"{% assign c = customer %}{{ c | missing_keys: "email", "phone", "name" | json }}"#;
+        let out = render_data(
+            template,
+            serde_json::json!({"customer": {"email": "a@example.com", "phone": null}}),
+        );
+        assert_eq!(out, r#"["phone","name"]"#);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub(crate) fn register<P: liquid::partials::PartialCompiler>(
         .filter(json::Json)
         .filter(lenient::PfDig)
         .filter(lenient::IdOf)
+        .filter(lenient::MissingKeys)
         .filter(json::ToHash)
         .filter(json::PfJsonString)
         .filter(json::PfJsonValue)
