@@ -214,20 +214,20 @@ fn get<M: diesel::r2d2::ManageConnection>(pool: &Pool<M>) -> Result<PooledConnec
     pool.get().map_err(|e| StoreError::Pool(e.to_string()))
 }
 
-impl From<DieselError> for StoreError {
-    fn from(error: DieselError) -> Self {
-        match error {
-            DieselError::DatabaseError(kind, info) => {
-                let what = match kind {
-                    DatabaseErrorKind::UniqueViolation => "unique constraint violated: ",
-                    DatabaseErrorKind::ForeignKeyViolation => "foreign key violated: ",
-                    DatabaseErrorKind::SerializationFailure => "serialization failure: ",
-                    _ => "",
-                };
-                StoreError::Database(format!("{what}{}", info.message()))
-            }
-            other => StoreError::Database(other.to_string()),
+/// A driver error as one line: what was violated, and the database's own
+/// message (never the connection string, which queries do not carry).
+pub(crate) fn describe(error: &DieselError) -> String {
+    match error {
+        DieselError::DatabaseError(kind, info) => {
+            let what = match kind {
+                DatabaseErrorKind::UniqueViolation => "unique constraint violated: ",
+                DatabaseErrorKind::ForeignKeyViolation => "foreign key violated: ",
+                DatabaseErrorKind::SerializationFailure => "serialization failure: ",
+                _ => "",
+            };
+            format!("{what}{}", info.message())
         }
+        other => other.to_string(),
     }
 }
 

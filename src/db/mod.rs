@@ -37,7 +37,11 @@ pub enum StoreError {
     NotFound { model: String, id: i64 },
     #[error("unknown model `{0}`")]
     UnknownModel(String),
-    /// A database failure; never contains connection secrets.
+    /// A query failed; the driver's error is kept as the source.
+    #[error("database error: {}", connection::describe(.0))]
+    Query(#[from] diesel::result::Error),
+    /// Stored data payforms cannot read back; never contains connection
+    /// secrets.
     #[error("database error: {0}")]
     Database(String),
     #[error("migration failed: {0}")]
