@@ -7,18 +7,15 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::reply::Reply;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use crate::access::policies;
-use crate::app::{App, Page};
 use crate::forms::csrf;
 use crate::forms::feedback::Flash;
 use crate::forms::feedback::SubmissionFeedback;
 use crate::instance::{AppVersion, Instance};
-use crate::liquid::host::with_host;
 use crate::render::context::{parse_params, RequestInfo, FLASH_COOKIE, VISITOR_COOKIE};
-use crate::render::host::{escape_attr, PageHost};
-use crate::render::{self, RenderError};
+use crate::render::host::escape_attr;
+use crate::render::page::{self, PageOutcome, PageRequest};
 
 /// Every request no other route took.
 pub async fn page(req: HttpRequest, body: web::Bytes, instance: web::Data<Arc<Instance>>) -> HttpResponse {
@@ -93,135 +90,43 @@ pub fn render_route(
     method: &str,
     path: &str,
     info: RequestInfo,
-    mut params: Map<String, Value>,
+    params: Map<String, Value>,
     feedback: Option<SubmissionFeedback>,
     status: StatusCode,
 ) -> Reply {
-    let app: &App = &loaded.app;
-    let (page, status) = match app.route(method, path) {
-        Some((page, route_params)) => {
-            for (k, v) in route_params {
-                params.insert(k, Value::String(v));
-            }
-            (page, status)
-        }
-        None => match app.not_found_page() {
-            Some(page) => (page, StatusCode::NOT_FOUND),
-            None => return not_found(&info, path),
-        },
-    };
-    let context = info.context(
+    let request = PageRequest {
+        method,
+        path,
+        info: &info,
         params,
-        &instance.settings,
-        json!({"slug": page.slug, "metadata": page.metadata}),
-    );
-    if let Err(denied) = policies::check(app, &page.authorization_policies, &context) {
-        return match denied.redirect_to {
-            Some(location) => {
-                // The denied page goes along, so signing in (or whatever the
-                // policy asks) can lead back to it.
-                let location = with_return_to(&location, &info);
-                let flash = Flash {
-                    notice: None,
-                    alert: denied.flash_alert,
-                };
-                redirect_with_flash(instance, &info, &location, &flash)
-            }
-            None => finish(
-                &info,
-                StatusCode::FORBIDDEN,
-                "text/html; charset=utf-8",
-                simple_page("Forbidden", "You are not allowed to see this page."),
-            ),
-        };
-    }
-    match render_page(instance, loaded, page, &info, context, feedback) {
-        Ok(html) => finish(&info, status, page.content_type, html),
-        Err(PageFailure {
-            error,
-            rejected_input: true,
-        }) => {
+        feedback,
+    };
+    match page::render_route(instance, loaded, request) {
+        PageOutcome::Rendered {
+            not_found,
+            content_type,
+            body,
+        } => {
+            let status = if not_found { StatusCode::NOT_FOUND } else { status };
+            finish(&info, status, content_type, body)
+        }
+        PageOutcome::NotFound => not_found(&info, path),
+        PageOutcome::Redirect { location, flash } => redirect_with_flash(instance, &info, &location, &flash),
+        PageOutcome::Forbidden => finish(
+            &info,
+            StatusCode::FORBIDDEN,
+            "text/html; charset=utf-8",
+            simple_page("Forbidden", "You are not allowed to see this page."),
+        ),
+        PageOutcome::BadInput(error) => {
             tracing::warn!("a request parameter was refused: {error}");
             bad_request("A parameter of this request has the wrong type or content.")
         }
-        Err(PageFailure { error, .. }) => {
+        PageOutcome::Failed(error) => {
             tracing::error!("{error}");
             internal_error("This page could not be rendered; the problem was logged.")
         }
     }
-}
-
-/// Why a page could not be rendered.
-pub struct PageFailure {
-    pub error: RenderError,
-    /// The cause was a value the visitor sent, not the app: a 400.
-    pub rejected_input: bool,
-}
-
-/// Render a page and its layout with a host for the tags.
-pub fn render_page(
-    instance: &Arc<Instance>,
-    loaded: &Arc<AppVersion>,
-    page: &Page,
-    info: &RequestInfo,
-    context: Value,
-    feedback: Option<SubmissionFeedback>,
-) -> Result<String, PageFailure> {
-    let page_path = if info.query.is_empty() {
-        info.path.clone()
-    } else {
-        format!("{}?{}", info.path, info.query)
-    };
-    // The host lives on this render's thread only (tags reach it through a
-    // thread-local), so it need not be Send or Sync.
-    #[allow(clippy::arc_with_non_send_sync)]
-    let host = Arc::new(PageHost::new(
-        instance.clone(),
-        loaded.clone(),
-        context.clone(),
-        info.visitor_id.clone(),
-        page_path,
-        feedback,
-        info.may_write,
-    ));
-    let rendered = with_host(host.clone(), || {
-        let content = render::render(&page.template, &json!({ "context": context }))?;
-        let layout = match &page.layout {
-            Some(name) => App::resolve(&loaded.app.layouts, name),
-            None if page.content_type.starts_with("text/html")
-                && !page.metadata.get("no_layout").is_some_and(|v| v == true) =>
-            {
-                loaded.app.layouts.get("application")
-            }
-            None => None,
-        };
-        match layout {
-            Some(layout) => render::render(
-                layout,
-                &json!({ "context": context, "content_for_layout": content, "page": {"slug": page.slug, "metadata": page.metadata} }),
-            ),
-            None => Ok(content),
-        }
-    });
-    rendered.map_err(|error| PageFailure {
-        error,
-        rejected_input: host.rejected_input.get(),
-    })
-}
-
-/// `location` with `return_to=<this page>` added, unless it has one.
-fn with_return_to(location: &str, info: &RequestInfo) -> String {
-    if location.contains("return_to=") {
-        return location.to_string();
-    }
-    let here = if info.query.is_empty() {
-        info.path.clone()
-    } else {
-        format!("{}?{}", info.path, info.query)
-    };
-    let separator = if location.contains('?') { '&' } else { '?' };
-    let encoded: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
-    format!("{location}{separator}return_to={encoded}")
 }
 
 /// Add the visitor cookie (first visit) and clear a consumed flash.

@@ -2,6 +2,7 @@
 
 pub mod context;
 pub mod host;
+pub mod page;
 pub mod records;
 
 pub use crate::app::templates::{render, render_json, RenderError};

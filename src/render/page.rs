@@ -1,0 +1,176 @@
+//! A page for one request, from a plain description of it: the route (or
+//! the app's 404 page), its authorization policies, the page and its layout
+//! rendered with a host for the tags. What the HTTP answer looks like is
+//! `api`'s business.
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use super::context::RequestInfo;
+use super::host::PageHost;
+use crate::access::policies;
+use crate::app::templates::{render, RenderError};
+use crate::app::{App, Page};
+use crate::forms::feedback::{Flash, SubmissionFeedback};
+use crate::instance::{AppVersion, Instance};
+use crate::liquid::host::with_host;
+
+/// What is asked for.
+pub struct PageRequest<'a> {
+    /// Lower case: `get`, `post`, …
+    pub method: &'a str,
+    pub path: &'a str,
+    pub info: &'a RequestInfo,
+    /// Query and form parameters (route parameters are added).
+    pub params: Map<String, Value>,
+    /// A failed submission to show again in its form.
+    pub feedback: Option<SubmissionFeedback>,
+}
+
+/// What came of it.
+#[derive(Debug)]
+pub enum PageOutcome {
+    Rendered {
+        /// The app's 404 page was rendered.
+        not_found: bool,
+        content_type: &'static str,
+        body: String,
+    },
+    /// No page, and the app has no 404 page.
+    NotFound,
+    /// A policy sends the visitor elsewhere (with the denied page as
+    /// `return_to`, so signing in can lead back).
+    Redirect { location: String, flash: Flash },
+    /// A policy said no, with nowhere to send the visitor.
+    Forbidden,
+    /// A value the visitor sent was refused: a 400.
+    BadInput(RenderError),
+    /// The app failed: a 500, details for the log.
+    Failed(RenderError),
+}
+
+pub fn render_route(instance: &Arc<Instance>, loaded: &Arc<AppVersion>, request: PageRequest<'_>) -> PageOutcome {
+    let PageRequest {
+        method,
+        path,
+        info,
+        mut params,
+        feedback,
+    } = request;
+    let app: &App = &loaded.app;
+    let (page, not_found) = match app.route(method, path) {
+        Some((page, route_params)) => {
+            for (k, v) in route_params {
+                params.insert(k, Value::String(v));
+            }
+            (page, false)
+        }
+        None => match app.not_found_page() {
+            Some(page) => (page, true),
+            None => return PageOutcome::NotFound,
+        },
+    };
+    let context = info.context(
+        params,
+        &instance.settings,
+        json!({"slug": page.slug, "metadata": page.metadata}),
+    );
+    if let Err(denied) = policies::check(app, &page.authorization_policies, &context) {
+        return match denied.redirect_to {
+            Some(location) => PageOutcome::Redirect {
+                location: with_return_to(&location, info),
+                flash: Flash {
+                    notice: None,
+                    alert: denied.flash_alert,
+                },
+            },
+            None => PageOutcome::Forbidden,
+        };
+    }
+    match render_page(instance, loaded, page, info, context, feedback) {
+        Ok(body) => PageOutcome::Rendered {
+            not_found,
+            content_type: page.content_type,
+            body,
+        },
+        Err(PageFailure {
+            error,
+            rejected_input: true,
+        }) => PageOutcome::BadInput(error),
+        Err(PageFailure { error, .. }) => PageOutcome::Failed(error),
+    }
+}
+
+/// Why a page could not be rendered.
+struct PageFailure {
+    error: RenderError,
+    /// The cause was a value the visitor sent, not the app: a 400.
+    rejected_input: bool,
+}
+
+/// Render a page and its layout with a host for the tags.
+fn render_page(
+    instance: &Arc<Instance>,
+    loaded: &Arc<AppVersion>,
+    page: &Page,
+    info: &RequestInfo,
+    context: Value,
+    feedback: Option<SubmissionFeedback>,
+) -> Result<String, PageFailure> {
+    let page_path = if info.query.is_empty() {
+        info.path.clone()
+    } else {
+        format!("{}?{}", info.path, info.query)
+    };
+    // The host lives on this render's thread only (tags reach it through a
+    // thread-local), so it need not be Send or Sync.
+    #[allow(clippy::arc_with_non_send_sync)]
+    let host = Arc::new(PageHost::new(
+        instance.clone(),
+        loaded.clone(),
+        context.clone(),
+        info.visitor_id.clone(),
+        page_path,
+        feedback,
+        info.may_write,
+    ));
+    let rendered = with_host(host.clone(), || {
+        let content = render(&page.template, &json!({ "context": context }))?;
+        let layout = match &page.layout {
+            Some(name) => App::resolve(&loaded.app.layouts, name),
+            None if page.content_type.starts_with("text/html")
+                && !page.metadata.get("no_layout").is_some_and(|v| v == true) =>
+            {
+                loaded.app.layouts.get("application")
+            }
+            None => None,
+        };
+        match layout {
+            Some(layout) => render(
+                layout,
+                &json!({ "context": context, "content_for_layout": content, "page": {"slug": page.slug, "metadata": page.metadata} }),
+            ),
+            None => Ok(content),
+        }
+    });
+    rendered.map_err(|error| PageFailure {
+        error,
+        rejected_input: host.rejected_input.get(),
+    })
+}
+
+/// `location` with `return_to=<this page>` added, unless it has one.
+fn with_return_to(location: &str, info: &RequestInfo) -> String {
+    if location.contains("return_to=") {
+        return location.to_string();
+    }
+    let here = if info.query.is_empty() {
+        info.path.clone()
+    } else {
+        format!("{}?{}", info.path, info.query)
+    };
+    let separator = if location.contains('?') { '&' } else { '?' };
+    let encoded: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+    format!("{location}{separator}return_to={encoded}")
+}
