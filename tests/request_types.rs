@@ -204,11 +204,12 @@ fields:
   metadata: {{ editable: true }}
   note: {{ editable: true }}
   n: {{ editable: true }}
+  account: {{ editable: true }}
 redirect_to: /acme
 ---
 {{% form id: '{form}' %}}
   <input name="form[thing_id]"><input name="form[capture]"><input name="form[amount]">
-  <input name="form[metadata]"><input name="form[note]"><input name="form[n]">
+  <input name="form[metadata]"><input name="form[note]"><input name="form[n]"><input name="form[account]">
 {{% endform %}}
 "#
             ),
@@ -315,6 +316,17 @@ fn a_missing_path_parameter_is_the_visitors_error_and_nothing_is_sent() {
     assert!(message.contains("thing_id") && message.contains("required"), "{body}");
     assert!(gateway.received().is_empty(), "nothing reached the gateway");
 
+    // An id can never walk to another resource, nor end a header.
+    for values in [
+        vec![("thing_id", "..")],
+        vec![("thing_id", ".")],
+        vec![("thing_id", "t1"), ("account", "acct_1\r\nX-Injected: 1")],
+    ] {
+        let response = submit(&server, "acme_echo", &values);
+        assert_eq!(response.status(), 422, "{values:?}");
+    }
+    assert!(gateway.received().is_empty(), "{:?}", gateway.received());
+
     let response = submit(&server, "acme_echo", &[("thing_id", "t1"), ("capture", "maybe")]);
     assert_eq!(response.status(), 422);
     let body: Value = response.json().unwrap();
@@ -416,6 +428,17 @@ fn check_names_a_mapper_that_writes_a_model_that_does_not_exist() {
         "templates/response_mappers/typo.liquid",
         "{\n  \"model\": \"modules/payments/paymnet\",\n  \"operation\": \"create\"\n}\n",
     );
+    write(
+        app.path(),
+        "templates/webhook_processors/customer.created.liquid",
+        "{% record r = 'modules/payments/custmer', properties: object %}\n",
+    );
+    // A page partial's "model" is the page's business.
+    write(
+        app.path(),
+        "templates/partials/car_data.liquid",
+        "<script>var car = { \"make\": \"Tesla\", \"model\": \"Roadster\" };</script>\n",
+    );
     let output = std::process::Command::new(support::payforms_bin())
         .args(["check", "--app"])
         .arg(app.path())
@@ -431,6 +454,12 @@ fn check_names_a_mapper_that_writes_a_model_that_does_not_exist() {
         printed.contains("templates/response_mappers/typo.liquid:2") && printed.contains("modules/payments/paymnet"),
         "{printed}"
     );
+    assert!(
+        printed.contains("templates/webhook_processors/customer.created.liquid:1")
+            && printed.contains("modules/payments/custmer"),
+        "{printed}"
+    );
+    assert!(!printed.contains("Roadster"), "{printed}");
 }
 
 #[test]
@@ -456,4 +485,65 @@ fn a_scaffolded_request_type_loads() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Answers `GET /v1/payment_intents/pi_real` as Stripe's current API does:
+/// `latest_charge` is the charge's id unless the call expands it.
+fn current_api_gateway() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let paths = Arc::new(Mutex::new(Vec::new()));
+    let seen = paths.clone();
+    thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let request = read_request(&stream);
+            let expanded = request.path.contains("expand") && request.path.contains("latest_charge");
+            seen.lock().unwrap().push(request.path.clone());
+            let charge = if expanded {
+                json!({"id": "ch_real", "object": "charge", "amount": 1000, "amount_captured": 1000,
+                       "amount_refunded": 1000, "captured": true, "refunded": true})
+            } else {
+                json!("ch_real")
+            };
+            let body = json!({"id": "pi_real", "object": "payment_intent", "status": "succeeded",
+                              "amount": 1000, "amount_received": 1000, "currency": "usd",
+                              "latest_charge": charge, "metadata": {}})
+            .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, paths)
+}
+
+#[test]
+fn refreshing_a_refunded_payment_keeps_it_refunded() {
+    let (url, paths) = current_api_gateway();
+    let server = TestServer::start(
+        ServerOptions::new(repo_root())
+            .env("STRIPE_API_BASE", &url)
+            .env("STRIPE_SECRET_KEY", format!("sk_test_{}", random_hex(12)))
+            .env("STRIPE_PUBLISHABLE_KEY", "pk_test_request_types")
+            .env("STRIPE_WEBHOOK_SECRET", format!("whsec_{}", random_hex(12)))
+            .env("PAYFORMS_API_KEYS", API_KEY),
+    );
+    let graphql = |query: &str| -> Value {
+        client()
+            .post(server.url("/api/graphql"))
+            .bearer_auth(API_KEY)
+            .json(&json!({ "query": query }))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let refreshed =
+        graphql(r#"mutation { stripe_getPaymentIntent(input: {gatewayId: "pi_real"}) { record errors { message } } }"#);
+    let record = &refreshed["data"]["stripe_getPaymentIntent"]["record"];
+    assert_eq!(record["state"], "refunded", "{refreshed}");
+    assert_eq!(record["amount_refunded"], 1000, "{refreshed}");
+    assert!(paths.lock().unwrap().iter().all(|p| p.contains("expand")), "{paths:?}");
 }

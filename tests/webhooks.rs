@@ -896,9 +896,11 @@ fn every_processor_keeps_its_record_current_and_is_idempotent() {
 
 // ------------------------------------------------ failures, retries, replay
 
+/// (The model's name is computed, so `payforms check` cannot see it.)
 const BROKEN_PROCESSOR: &str =
     "{%- parse_json props -%}{ \"gateway_id\": {{ object.id | json }} }{%- endparse_json -%}\n\
-     {%- record r = 'modules/payments/no_such_model', operation: 'upsert', match: props, properties: props -%}\n";
+     {%- assign missing = 'modules/payments/no_such' | append: '_model' -%}\n\
+     {%- record r = missing, operation: 'upsert', match: props, properties: props -%}\n";
 
 /// Waits until `event_id` has failed at least twice (retried with backoff)
 /// with the processor's error visible.

@@ -130,19 +130,20 @@ impl App {
             }
         }
         app.check_references(&mut problems);
+        // Mappers, processors, and the partials they share (by convention
+        // under a `mappers` or `webhooks` folder); not page partials, whose
+        // `"model"` can be anything.
+        let shared = |name: &str| name.split('/').any(|part| part == "mappers" || part == "webhooks");
         let mapper_sources = app
             .response_mappers
             .values()
-            .map(|m| {
-                (
-                    m.template.file.clone(),
-                    m.template.first_line,
-                    m.template.source.to_string(),
-                )
-            })
+            .map(|m| &m.template)
+            .chain(app.webhook_processors.values())
+            .map(|t| (t.file.clone(), t.first_line, t.source.to_string()))
             .chain(
                 partial_list
                     .iter()
+                    .filter(|p| shared(&p.name))
                     .map(|p| (p.file.clone(), p.first_line, p.text.clone())),
             );
         app.check_mapped_models(mapper_sources, &mut problems);
@@ -272,7 +273,9 @@ impl App {
         for (file, first_line, text) in sources {
             for (index, line) in text.lines().enumerate() {
                 for found in literal.captures_iter(line) {
-                    let name = &found[1];
+                    let Some(name) = found.get(1).or_else(|| found.get(2)).map(|m| m.as_str()) else {
+                        continue;
+                    };
                     if self.model_type(name).is_none() {
                         problems.push(LoadProblem::new(
                             &file,
@@ -382,11 +385,14 @@ fn load_notification_defaults(
     found
 }
 
-/// `"model": "name"` with a literal name.
+/// `"model": "name"` or `{% record r = 'name'` with a literal name.
 fn mapped_model_pattern() -> Option<&'static regex::Regex> {
     static PATTERN: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
     PATTERN
-        .get_or_init(|| regex::Regex::new(r#""model"\s*:\s*"([A-Za-z0-9_/]+)""#).ok())
+        .get_or_init(|| {
+            regex::Regex::new(r#""model"\s*:\s*"([A-Za-z0-9_/]+)"|\{%-?\s*record\s+\w+\s*=\s*['"]([A-Za-z0-9_/]+)['"]"#)
+                .ok()
+        })
         .as_ref()
 }
 

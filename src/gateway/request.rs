@@ -127,7 +127,37 @@ fn render_url(notification: &ApiCallNotification, globals: &Map<String, Value>) 
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(template_problem(notification, "`to` must render an http(s) URL"));
     }
+    if let Some(why) = unsafe_path(&url) {
+        return Err(DispatchFailure::new(
+            FailureKind::InvalidInput,
+            format!("the request's URL {why}: an id in it is missing or not an id"),
+        ));
+    }
     Ok(url)
+}
+
+/// An empty, `.` or `..` segment in the URL's path: an id that is missing,
+/// or one that would make the call reach another resource (`/cus_1/sources/..`
+/// is `/cus_1`). None when every segment is an ordinary one.
+fn unsafe_path(url: &str) -> Option<&'static str> {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = match after_scheme.find('/') {
+        Some(at) => &after_scheme[at..],
+        None => return None,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    for (index, segment) in segments.iter().enumerate() {
+        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+        if decoded == "." || decoded == ".." {
+            return Some("has a `.` or `..` segment");
+        }
+        let last = index + 1 == segments.len();
+        if segment.is_empty() && !(last && segments.len() == 1) {
+            return Some("has an empty segment");
+        }
+    }
+    None
 }
 
 /// Add the headers `template` renders; a later value replaces an earlier
@@ -148,6 +178,13 @@ fn merge_headers(
                     Value::Null => continue,
                     other => other.to_string(),
                 };
+                // A line break would end the header: refuse, never retry.
+                if value.chars().any(char::is_control) {
+                    return Err(DispatchFailure::new(
+                        FailureKind::InvalidInput,
+                        format!("header {name}: a value may not hold control characters"),
+                    ));
+                }
                 headers.push((name, value));
             }
             Ok(())
@@ -176,4 +213,31 @@ fn method_of(notification: &ApiCallNotification, globals: &Value) -> Result<reqw
     }
     reqwest::Method::from_bytes(text.as_bytes())
         .map_err(|_| template_problem(notification, format!("bad HTTP method {text}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unsafe_path;
+
+    #[test]
+    fn dot_and_empty_segments_are_refused() {
+        for url in [
+            "https://api.stripe.com/v1/customers/cus_1/sources/..",
+            "https://api.stripe.com/v1/customers/%2E%2E/sources",
+            "https://api.stripe.com/v1/things/./sub",
+            "https://api.stripe.com/v1/customers/",
+            "https://api.stripe.com/v1//sources",
+        ] {
+            assert!(unsafe_path(url).is_some(), "{url}");
+        }
+        for url in [
+            "https://api.stripe.com/v1/customers/cus_1",
+            "https://api.stripe.com/v1/customers?limit=3&x=/../",
+            "https://api.stripe.com/",
+            "https://api.stripe.com",
+            "http://127.0.0.1:12111/v1/payment_intents/pi_1.x/confirm",
+        ] {
+            assert_eq!(unsafe_path(url), None, "{url}");
+        }
+    }
 }

@@ -24,6 +24,14 @@ pub fn write(store: &Store, loaded: &AppVersion, mut request: RecordWrite) -> Re
         .model_type(&request.model)
         .cloned()
         .ok_or_else(|| HostError(format!("model `{}` does not exist", request.model)))?;
+    // Templates (pages, processors) may not forge the runtime's own records:
+    // its request log, deliveries and webhook endpoints (with their secrets).
+    if crate::db::schema::is_system_model(&model.name) {
+        return Err(HostError(format!(
+            "model `{}` is written only by payforms itself",
+            model.name
+        )));
+    }
     let id = request.id.as_ref().and_then(|v| match v {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.parse().ok(),
