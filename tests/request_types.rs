@@ -143,6 +143,7 @@ headers: >-
 to: '{{ gateway.api_base }}/v1/things/{{ data.thing_id }}'
 headers: '{ "X-Module": "echo" }'
 path_params: [thing_id]
+send_blank: [note]
 fields:
   thing_id: string
   capture: boolean
@@ -292,8 +293,9 @@ fn the_runtime_types_inputs_merges_headers_and_leaves_blanks_out() {
         .header("Authorization")
         .is_some_and(|a| a.starts_with("Bearer sk_test_")));
     assert_eq!(request.header("X-Account"), None);
-    // Typed values; the blank note and the empty object are not sent.
-    assert_eq!(request.body, "amount=599&capture=true&metadata[order]=7");
+    // Typed values; the empty object is not sent, the note (send_blank) is
+    // sent empty, which clears it at the gateway.
+    assert_eq!(request.body, "amount=599&capture=true&metadata[order]=7&note=");
 
     // The mapper wrote the record; a member the answer lacks is nil.
     let stored = customers(&server);

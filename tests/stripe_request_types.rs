@@ -204,6 +204,14 @@ fn customer_lifecycle(env: &StripeEnv) {
     assert_eq!(remote["phone"], "+33 1 23");
     assert_eq!(remote["email"], "ann@example.com", "values not given are left alone");
 
+    // An empty value (send_blank) clears it at Stripe and in the record.
+    let cleared = env.dispatch_ok("update_customer", json!({ "gatewayId": id, "phone": "" }));
+    let (_, remote) = env.stripe_get(&format!("/v1/customers/{id}"));
+    assert!(remote["phone"].is_null() || remote["phone"] == "", "{remote}");
+    // (Stripe answers null; localstripe keeps the empty text.)
+    assert!(cleared["phone"].is_null() || cleared["phone"] == "", "{cleared}");
+    assert_eq!(cleared["name"], "Ann B.");
+
     let fetched = env.dispatch_ok("get_customer", json!({ "gatewayId": id }));
     assert_eq!(fetched["id"], updated["id"], "get_customer refreshes the same record");
     assert_eq!(

@@ -354,6 +354,10 @@ struct NotificationFrontMatter {
     /// event goes).
     #[serde(default)]
     runtime_only: bool,
+    /// Body keys (and inputs) sent even when empty: `""` clears a value at
+    /// the gateway (`description=`, `metadata[key]=`).
+    #[serde(default)]
+    send_blank: Vec<String>,
 }
 
 /// `notifications/defaults.yml` of the app or of a module: what every
@@ -438,6 +442,7 @@ pub struct ApiCallNotification {
     pub fields: Option<Vec<(String, PropertyType)>>,
     pub path_params: Vec<String>,
     pub runtime_only: bool,
+    pub send_blank: Vec<String>,
     pub body: CompiledTemplate,
     pub file: PathBuf,
 }
@@ -533,6 +538,7 @@ pub fn load_notification(
             fields,
             path_params: fm.path_params,
             runtime_only: fm.runtime_only,
+            send_blank: fm.send_blank,
             body,
             file: file.rel.clone(),
         }),

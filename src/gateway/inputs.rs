@@ -30,6 +30,11 @@ pub fn coerce(notification: &ApiCallNotification, data: Value) -> Result<Value, 
         let Some(value) = data.remove(name) else {
             continue;
         };
+        // A field the notification may send empty keeps its empty text.
+        if notification.send_blank.contains(name) && value.as_str().is_some_and(|s| s.trim().is_empty()) {
+            data.insert(name.clone(), Value::String(String::new()));
+            continue;
+        }
         match coerce_value(*kind, value) {
             Ok(Some(typed)) => {
                 data.insert(name.clone(), typed);
@@ -137,9 +142,38 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
 
 /// `value` without blank members: null, `""`, and objects or lists left
 /// empty once their own blanks are gone. Stripe reads an empty parameter
-/// as "unset", which is never what an absent input means. Iterative: the
-/// body is the app's, but its data can come from input.
-pub fn without_blanks(value: Value) -> Value {
+/// as "unset", which is never what an absent input means, except under the
+/// top-level keys of `send_blank` (a notification's `send_blank:`), where
+/// only null goes: there `""` is sent, to clear the value at the gateway.
+pub fn without_blanks(value: Value, send_blank: &[String]) -> Value {
+    match value {
+        Value::Object(map) if !send_blank.is_empty() => {
+            let mut kept = Map::new();
+            for (key, child) in map {
+                let keep_empty = send_blank.contains(&key);
+                let child = prune(child, keep_empty);
+                if !is_blank(&child, keep_empty) {
+                    kept.insert(key, child);
+                }
+            }
+            Value::Object(kept)
+        }
+        other => prune(other, false),
+    }
+}
+
+fn is_blank(value: &Value, keep_empty: bool) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty() && !keep_empty,
+        Value::Object(m) => m.is_empty() && !keep_empty,
+        Value::Array(a) => a.is_empty() && !keep_empty,
+        _ => false,
+    }
+}
+
+/// Iterative: the body is the app's, but its data can come from input.
+fn prune(value: Value, keep_empty: bool) -> Value {
     // Post-order over an explicit stack of containers being rebuilt.
     enum Frame {
         Object(std::vec::IntoIter<(String, Value)>, Map<String, Value>, Option<String>),
@@ -154,15 +188,6 @@ pub fn without_blanks(value: Value) -> Value {
             )),
             Value::Array(items) => Ok(Frame::Array(items.into_iter(), Vec::new(), key)),
             other => Err((key, other)),
-        }
-    }
-    fn is_blank(value: &Value) -> bool {
-        match value {
-            Value::Null => true,
-            Value::String(s) => s.is_empty(),
-            Value::Object(m) => m.is_empty(),
-            Value::Array(a) => a.is_empty(),
-            _ => false,
         }
     }
     let mut stack = match open(value, None) {
@@ -193,12 +218,12 @@ pub fn without_blanks(value: Value) -> Value {
         match stack.last_mut() {
             None => return child,
             Some(Frame::Object(_, built, _)) => {
-                if !is_blank(&child) {
+                if !is_blank(&child, keep_empty) {
                     built.insert(key.unwrap_or_default(), child);
                 }
             }
             Some(Frame::Array(_, built, _)) => {
-                if !is_blank(&child) {
+                if !is_blank(&child, keep_empty) {
                     built.push(child);
                 }
             }
@@ -239,12 +264,20 @@ mod tests {
             "a": null, "b": "", "c": {"d": null, "e": {}}, "f": [null, "", 0, false],
             "g": "x", "h": {"i": [{"j": ""}], "k": 1}
         });
-        assert_eq!(without_blanks(body), json!({"f": [0, false], "g": "x", "h": {"k": 1}}));
-        assert_eq!(without_blanks(json!("text")), json!("text"));
+        assert_eq!(
+            without_blanks(body.clone(), &[]),
+            json!({"f": [0, false], "g": "x", "h": {"k": 1}})
+        );
+        // Under a send_blank key, "" is sent (it clears at the gateway).
+        assert_eq!(
+            without_blanks(body, &["b".to_string(), "h".to_string()]),
+            json!({"b": "", "f": [0, false], "g": "x", "h": {"i": [{"j": ""}], "k": 1}})
+        );
+        assert_eq!(without_blanks(json!("text"), &[]), json!("text"));
         let mut deep = json!("leaf");
         for _ in 0..300 {
             deep = json!({ "n": deep });
         }
-        assert!(without_blanks(deep).is_object());
+        assert!(without_blanks(deep, &[]).is_object());
     }
 }

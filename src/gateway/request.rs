@@ -64,7 +64,7 @@ pub fn render_request(
                 ),
             )
         })?;
-        let value = inputs::without_blanks(value);
+        let value = inputs::without_blanks(value, &notification.send_blank);
         match notification.format {
             BodyFormat::Json if value.is_null() => String::new(),
             BodyFormat::Json => value.to_string(),
