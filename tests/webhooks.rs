@@ -1376,8 +1376,9 @@ impl Drop for SandboxProcess {
 #[test]
 fn subscription_is_made_once_and_its_secret_is_stored_only_encrypted() {
     let sandbox = SandboxProcess::start();
+    let app = copy_app(repo_root());
     let mut server = TestServer::start(
-        options(&repo_root(), None)
+        options(app.path(), None)
             .env("STRIPE_API_BASE", &sandbox.base)
             .env("STRIPE_SECRET_KEY", SANDBOX_KEY)
             .env("PAYFORMS_PUBLIC_URL", "https://shop.example"),
@@ -1413,6 +1414,35 @@ fn subscription_is_made_once_and_its_secret_is_stored_only_encrypted() {
         sandbox.endpoints()
     );
     assert_eq!(records(&server, "webhookEndpoints", fields).len(), 1);
+
+    // A processor added to the app: the endpoint is told, not made again,
+    // and its signing secret is kept.
+    std::fs::create_dir_all(app.path().join("templates/webhook_processors")).expect("processors folder");
+    std::fs::write(
+        app.path().join("templates/webhook_processors/price.*.liquid"),
+        "{% log object.id %}\n",
+    )
+    .expect("write a processor");
+    server.restart();
+    wait_for("the endpoint's events to be updated", Duration::from_secs(20), || {
+        server.log_text().contains("EventsUpdated").then_some(())
+    });
+    let endpoints = sandbox.endpoints();
+    assert_eq!(endpoints.len(), 1, "{endpoints:?}");
+    let remote_events = endpoints[0]["enabled_events"].as_array().cloned().unwrap_or_default();
+    assert!(remote_events.contains(&json!("price.created")), "{endpoints:?}");
+    let updated = records(&server, "webhookEndpoints", fields);
+    assert_eq!(updated.len(), 1);
+    assert!(
+        updated[0]["enabledEvents"]
+            .as_array()
+            .is_some_and(|e| e.contains(&json!("price.updated"))),
+        "{updated:?}"
+    );
+    assert_eq!(
+        updated[0]["secretEncrypted"], endpoint["secretEncrypted"],
+        "the secret is kept"
+    );
 
     // The signing secret is nowhere in clear: not in records, not in the database file.
     let everything = serde_json::to_string(&records(&server, "webhookEndpoints", fields)).expect("json");

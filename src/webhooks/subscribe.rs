@@ -3,6 +3,8 @@
 //! `create_webhook_endpoint` request type, its signing secret stored only
 //! encrypted.
 
+use std::collections::BTreeSet;
+
 use serde_json::{json, Map, Value};
 
 use crate::db::query::{Filter, FilterOp, RecordQuery};
@@ -18,6 +20,9 @@ pub enum Subscription {
     NotConfigured,
     AlreadySubscribed(String),
     Subscribed(String),
+    /// The endpoint now lists the event types the app's processors handle
+    /// (a processor was added or removed since it was made).
+    EventsUpdated(String),
 }
 
 /// Why payforms did not subscribe.
@@ -80,6 +85,8 @@ pub fn ensure_subscribed(instance: &Instance) -> Result<Subscription, SubscribeE
         .ok_or(SubscribeError::NoEndpointModel)?;
     let mut matching = Map::new();
     matching.insert("url".into(), json!(url));
+    let version = instance.current();
+    let events = super::event_types::handled_event_types(&version.app);
     if let Some(existing) = instance.store.find_record(&model, &matching)? {
         let id = existing
             .properties
@@ -87,10 +94,30 @@ pub fn ensure_subscribed(instance: &Instance) -> Result<Subscription, SubscribeE
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        return Ok(Subscription::AlreadySubscribed(id));
+        let stored: BTreeSet<&str> = existing
+            .properties
+            .get("enabled_events")
+            .and_then(Value::as_array)
+            .map(|list| list.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let wanted: BTreeSet<&str> = events.iter().map(String::as_str).collect();
+        if stored == wanted || id.is_empty() {
+            return Ok(Subscription::AlreadySubscribed(id));
+        }
+        let data = json!({
+            "gateway_id": id,
+            "enabled_events": events,
+            // One key per wanted list: a retry never applies an older list.
+            "idempotency_key": format!(
+                "pf_subscribe_events_{}",
+                hex::encode(&crate::config::hash_api_key(&format!("{id} {}", events.join(",")))[..12])
+            ),
+        });
+        instance
+            .gateway
+            .dispatch(&version.app, REQUEST_TYPE, data, None, crate::gateway::Caller::Runtime)?;
+        return Ok(Subscription::EventsUpdated(id));
     }
-    let version = instance.current();
-    let events = super::event_types::handled_event_types(&version.app);
     let data = json!({
         "url": url,
         "enabled_events": events,
