@@ -64,11 +64,14 @@ pub async fn page(req: HttpRequest, body: web::Bytes, instance: web::Data<Arc<In
         }
         info.may_write = true;
     }
-    let result = web::block(move || {
-        let loaded = instance.current();
-        render_route(&instance, &loaded, &method, &path, info, params, None, StatusCode::OK)
-    })
-    .await;
+    let loaded = instance.current();
+    if !info.may_write && loaded.app.renders_from_memory(&method, &path) {
+        // Nothing on this page can block: render it here, without a hop
+        // to the blocking pool and back.
+        return render_route(&instance, &loaded, &method, &path, info, params, None, StatusCode::OK).into_response();
+    }
+    let result =
+        web::block(move || render_route(&instance, &loaded, &method, &path, info, params, None, StatusCode::OK)).await;
     match result {
         Ok(reply) => reply.into_response(),
         Err(e) => internal_error(&format!("render task failed: {e}")).into_response(),

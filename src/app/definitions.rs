@@ -45,6 +45,9 @@ pub struct Page {
     pub content_type: &'static str,
     pub template: CompiledTemplate,
     pub file: PathBuf,
+    /// Nothing it renders can reach the store (`app::effects`): it is
+    /// rendered on the HTTP worker, without the blocking pool.
+    pub renders_from_memory: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -141,6 +144,7 @@ pub fn load_page(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<Pag
         content_type,
         template,
         file: file.rel.clone(),
+        renders_from_memory: false,
     })
 }
 

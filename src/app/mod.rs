@@ -2,6 +2,7 @@
 //! parsed and compiled once. Requests only ever read a loaded [`App`].
 
 pub mod definitions;
+pub mod effects;
 pub mod files;
 pub mod front_matter;
 pub mod templates;
@@ -148,6 +149,16 @@ impl App {
             );
         app.check_mapped_models(mapper_sources, &mut problems);
         app.pages.sort_by_key(|page| page.route_rank());
+        let partial_texts: HashMap<String, String> =
+            partial_list.iter().map(|p| (p.name.clone(), p.text.clone())).collect();
+        let from_memory: Vec<bool> = app
+            .pages
+            .iter()
+            .map(|page| effects::renders_from_memory(&app, &partial_texts, page))
+            .collect();
+        for (page, flag) in app.pages.iter_mut().zip(from_memory) {
+            page.renders_from_memory = flag;
+        }
         if problems.is_empty() {
             Ok(app)
         } else {
@@ -296,6 +307,15 @@ impl App {
             }
             page.match_path(path).map(|params| (page, params))
         })
+    }
+
+    /// True when the answer to `method` `path` is rendered from memory
+    /// alone (its page, or the 404 page, never reaches the store).
+    pub fn renders_from_memory(&self, method: &str, path: &str) -> bool {
+        match self.route(method, path) {
+            Some((page, _)) => page.renders_from_memory,
+            None => self.not_found_page().is_none_or(|page| page.renders_from_memory),
+        }
     }
 
     /// `templates/pages/404.liquid` if the app has one.

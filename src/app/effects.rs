@@ -1,0 +1,199 @@
+//! Which pages render from memory alone: nothing in the page, its layout,
+//! its authorization policies, the forms it includes or any partial those
+//! include can reach the store (a `graphql` query, a `dispatch`, a `record`
+//! write, or a tag this analysis does not know). Such a page is rendered on
+//! the HTTP worker itself, without a hop to the blocking pool; every other
+//! page keeps the hop, since the store blocks.
+//!
+//! The analysis is conservative: an include whose name is not a literal,
+//! an unknown tag or a name it cannot resolve makes the page "may read".
+
+use std::collections::{HashMap, HashSet};
+
+use regex::Regex;
+
+use super::{App, Page};
+
+/// Tags that only compute (standard Liquid, and payforms' own that never
+/// reach the store). `include` and `include_form` are followed.
+const MEMORY_ONLY_TAGS: &[&str] = &[
+    "if",
+    "elsif",
+    "else",
+    "endif",
+    "unless",
+    "endunless",
+    "case",
+    "when",
+    "endcase",
+    "for",
+    "endfor",
+    "break",
+    "continue",
+    "assign",
+    "capture",
+    "endcapture",
+    "comment",
+    "endcomment",
+    "raw",
+    "endraw",
+    "increment",
+    "decrement",
+    "cycle",
+    "tablerow",
+    "endtablerow",
+    "ifchanged",
+    "endifchanged",
+    "parse_json",
+    "endparse_json",
+    "export",
+    "log",
+    "form",
+    "endform",
+];
+
+/// How many templates one page may pull in before the analysis gives up
+/// (and the page keeps the blocking hop).
+const MAX_TEMPLATES: usize = 500;
+
+fn tag_pattern() -> Option<&'static Regex> {
+    static PATTERN: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
+    PATTERN
+        .get_or_init(|| Regex::new(r"\{%-?\s*([A-Za-z_]+)((?s:.*?))-?%\}").ok())
+        .as_ref()
+}
+
+fn literal_name(arguments: &str) -> Option<String> {
+    let text = arguments.trim_start();
+    let quote = text.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let rest = &text[1..];
+    let end = rest.find(quote)?;
+    Some(rest[..end].to_string())
+}
+
+/// What a template source pulls in.
+enum Needs {
+    /// It may reach the store.
+    Store,
+    Templates(Vec<Pull>),
+}
+
+enum Pull {
+    Partial(String),
+    Form(String),
+}
+
+fn scan(source: &str) -> Needs {
+    let Some(pattern) = tag_pattern() else {
+        return Needs::Store;
+    };
+    // Comments and raw blocks may hold anything; the scan reads them as
+    // code, which can only make it more careful.
+    let mut pulls = Vec::new();
+    for found in pattern.captures_iter(source) {
+        let tag = &found[1];
+        let arguments = &found[2];
+        match tag {
+            "include" | "render" => match literal_name(arguments) {
+                Some(name) => pulls.push(Pull::Partial(name)),
+                None => return Needs::Store,
+            },
+            "include_form" => match literal_name(arguments) {
+                Some(name) => pulls.push(Pull::Form(name)),
+                None => return Needs::Store,
+            },
+            known if MEMORY_ONLY_TAGS.contains(&known) => {}
+            _ => return Needs::Store,
+        }
+    }
+    Needs::Templates(pulls)
+}
+
+/// True when rendering `page` never reaches the store.
+pub fn renders_from_memory(app: &App, partials: &HashMap<String, String>, page: &Page) -> bool {
+    let mut pending: Vec<String> = vec![page.template.source.to_string()];
+    let layout = match &page.layout {
+        Some(name) => App::resolve(&app.layouts, name),
+        None if page.content_type.starts_with("text/html") => app.layouts.get("application"),
+        None => None,
+    };
+    pending.extend(layout.map(|l| l.source.to_string()));
+    for name in &page.authorization_policies {
+        match App::resolve(&app.authorization_policies, name) {
+            Some(policy) => pending.push(policy.template.source.to_string()),
+            None => return false,
+        }
+    }
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut read = 0usize;
+    while let Some(source) = pending.pop() {
+        read += 1;
+        if read > MAX_TEMPLATES {
+            return false;
+        }
+        let Needs::Templates(pulls) = scan(&source) else {
+            return false;
+        };
+        for pull in pulls {
+            match pull {
+                Pull::Partial(name) => {
+                    if !seen.insert(format!("partial {name}")) {
+                        continue;
+                    }
+                    match App::resolve(partials, &name) {
+                        Some(text) => pending.push(text.clone()),
+                        None => return false,
+                    }
+                }
+                Pull::Form(name) => {
+                    if !seen.insert(format!("form {name}")) {
+                        continue;
+                    }
+                    let Some(form) = app.form(&name) else {
+                        return false;
+                    };
+                    pending.push(form.body.source.to_string());
+                    pending.extend(form.idempotency_key.as_ref().map(|t| t.source.to_string()));
+                }
+            }
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn needs_store(source: &str) -> bool {
+        matches!(scan(source), Needs::Store)
+    }
+
+    #[test]
+    fn store_tags_and_unknown_or_dynamic_includes_need_the_store() {
+        assert!(needs_store("{% graphql g = 'x' %}"));
+        assert!(needs_store("{%- dispatch r = 'x' -%}"));
+        assert!(needs_store("{% record r = 'x', properties: p %}"));
+        assert!(needs_store("{% include name %}"));
+        assert!(needs_store("{% include_form form_name %}"));
+        assert!(needs_store("{% some_new_tag %}"));
+        assert!(!needs_store(
+            "{% if a %}{{ a }}{% endif %}{% parse_json x %}{}{% endparse_json %}{% include 'p', a: 1 %}{% include_form \"f\" %}"
+        ));
+    }
+
+    #[test]
+    fn the_demo_checkout_renders_from_memory_and_the_receipts_do_not() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let app = App::load(root).expect("the demo app loads");
+        let page = |slug: &str| {
+            app.pages
+                .iter()
+                .find(|p| p.slug == slug && p.method == "get")
+                .expect("page")
+        };
+        assert!(page("/checkout").renders_from_memory);
+        // The receipts read payments with GraphQL.
+        assert!(!page("/payments").renders_from_memory);
+    }
+}
