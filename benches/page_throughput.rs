@@ -1,0 +1,120 @@
+//! `/checkout` over real HTTP against its anchor, in one run: the payforms
+//! binary (`serve --sandbox`, release build) and a bare actix-web server
+//! answering the exact bytes payforms rendered, both loaded by wrk with the
+//! same settings on the same machine. Prints requests/s of each and the
+//! ratio.
+//!
+//! cargo bench --bench page_throughput        (needs `wrk` on PATH)
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+
+const WRK_ARGS: [&str; 3] = ["-t2", "-c32", "-d8s"];
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Requests/s that wrk reports for `url`.
+fn wrk(url: &str) -> f64 {
+    let output = Command::new("wrk").args(WRK_ARGS).arg(url).output().expect("run wrk");
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find_map(|line| line.strip_prefix("Requests/sec:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("wrk printed no rate:\n{text}"))
+}
+
+fn main() {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("page_throughput: wrk is not installed (Debian: apt-get install wrk); nothing measured");
+        return;
+    }
+    let data = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _payforms = Server(
+        Command::new(env!("CARGO_BIN_EXE_payforms"))
+            .args([
+                "serve",
+                "--sandbox",
+                "--no-watch",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .arg("--database")
+            .arg(data.path().join("bench.sqlite3"))
+            .arg("--app")
+            .arg(env!("CARGO_MANIFEST_DIR"))
+            .env("PAYFORMS_SECRET", "page-throughput-benchmark-secret-0123456789")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start payforms"),
+    );
+    let client = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let page = loop {
+        if let Ok(response) = client.get(format!("{base}/checkout")).send() {
+            if response.status().is_success() {
+                break response.text().expect("the page");
+            }
+        }
+        assert!(Instant::now() < deadline, "payforms did not answer on {base}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+
+    // The anchor: the same bytes, no work.
+    let anchor_port = free_port();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let body = web::Bytes::from(page.clone());
+    let server = runtime.block_on(async move {
+        HttpServer::new(move || {
+            let body = body.clone();
+            App::new().route(
+                "/checkout",
+                web::get().to(move || {
+                    let body = body.clone();
+                    async move {
+                        HttpResponse::Ok()
+                            .content_type("text/html; charset=utf-8")
+                            .insert_header(("cache-control", "no-store"))
+                            .body(body)
+                    }
+                }),
+            )
+        })
+        .workers(2)
+        .bind(("127.0.0.1", anchor_port))
+        .expect("bind the anchor")
+        .run()
+    });
+    runtime.spawn(server);
+
+    let payforms_rate = wrk(&format!("{base}/checkout"));
+    let anchor_rate = wrk(&format!("http://127.0.0.1:{anchor_port}/checkout"));
+    println!("GET /checkout ({} bytes), wrk {}:", page.len(), WRK_ARGS.join(" "));
+    println!("  payforms          {payforms_rate:>10.0} requests/s");
+    println!("  bare actix anchor {anchor_rate:>10.0} requests/s");
+    println!("  ratio             {:>10.1}%", 100.0 * payforms_rate / anchor_rate);
+}
