@@ -88,7 +88,8 @@ fn main() {
         .build()
         .expect("runtime");
     let body = web::Bytes::from(page.clone());
-    let server = runtime.block_on(async move {
+    let server = {
+        let _inside = runtime.enter();
         HttpServer::new(move || {
             let body = body.clone();
             App::new().route(
@@ -108,7 +109,7 @@ fn main() {
         .bind(("127.0.0.1", anchor_port))
         .expect("bind the anchor")
         .run()
-    });
+    };
     runtime.spawn(server);
 
     let payforms_rate = wrk(&format!("{base}/checkout"));
