@@ -549,3 +549,38 @@ fn refreshing_a_refunded_payment_keeps_it_refunded() {
     assert_eq!(record["amount_refunded"], 1000, "{refreshed}");
     assert!(paths.lock().unwrap().iter().all(|p| p.contains("expand")), "{paths:?}");
 }
+
+#[test]
+fn hostile_typed_inputs_are_refused_and_the_server_stays_up() {
+    let gateway = RecordingGateway::start();
+    let app = acme_app();
+    let server = server(app.path(), &gateway);
+    let deep = "[".repeat(100_000);
+    let wide = format!(
+        "{{{}}}",
+        (0..20_000)
+            .map(|i| format!("\"k{i}\": {i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    for (field, value) in [
+        ("metadata", deep.as_str()),           // nesting far past the parser's limit
+        ("metadata", "{\"unclosed\": "),       // malformed
+        ("metadata", "12"),                    // JSON, but not an object or list
+        ("amount", "99999999999999999999999"), // past i64
+        ("amount", "5.99"),                    // wrong type
+        ("capture", "sometimes"),
+    ] {
+        let response = submit(&server, "acme_echo", &[("thing_id", "t1"), (field, value)]);
+        assert_eq!(response.status(), 422, "{field}: {}", &value[..value.len().min(40)]);
+    }
+    assert!(gateway.received().is_empty(), "nothing reached the gateway");
+    assert_eq!(customers(&server)["totalCount"], 0, "nothing was stored");
+
+    // A wide but well-formed object is an ordinary (large) input.
+    let response = submit(&server, "acme_echo", &[("thing_id", "t1"), ("metadata", wide.as_str())]);
+    assert!(response.status().as_u16() < 500, "{}", response.status());
+    // Still alive.
+    let page = client().get(server.url("/acme")).send().unwrap();
+    assert_eq!(page.status(), 200);
+}
