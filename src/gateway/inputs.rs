@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use super::contract::{DispatchFailure, FailureKind};
 use crate::app::ApiCallNotification;
 use crate::db::schema::PropertyType;
+use crate::fields::coercion::{self, FieldKind};
 
 /// `data` with each declared field coerced to its type. Forms post text
 /// (`"yes"`, `"599"`, `'{"order": 7}'`), GraphQL sends typed values; a
@@ -65,10 +66,8 @@ fn coerce_value(kind: PropertyType, value: Value) -> Result<Option<Value>, &'sta
             Value::Number(_) | Value::Bool(_) => Ok(Some(Value::String(value.to_string()))),
             _ => Err("must be a single value"),
         },
-        (PropertyType::Integer, Some(t)) => t
-            .parse::<i64>()
-            .map(|n| Some(n.into()))
-            .map_err(|_| "must be a whole number"),
+        // Text reads as a form field of the same type does.
+        (PropertyType::Integer, Some(_)) => coercion::coerce(FieldKind::Integer, &value).map(Some),
         (PropertyType::Integer, None) => match value.as_i64() {
             Some(n) => Ok(Some(n.into())),
             None => Err("must be a whole number"),
@@ -79,11 +78,7 @@ fn coerce_value(kind: PropertyType, value: Value) -> Result<Option<Value>, &'sta
         },
         (PropertyType::Float, None) if value.is_number() => Ok(Some(value)),
         (PropertyType::Float, None) => Err("must be a number"),
-        (PropertyType::Boolean, Some(t)) => match t.to_ascii_lowercase().as_str() {
-            "true" | "1" | "on" | "yes" => Ok(Some(Value::Bool(true))),
-            "false" | "0" | "off" | "no" => Ok(Some(Value::Bool(false))),
-            _ => Err("must be true or false"),
-        },
+        (PropertyType::Boolean, Some(_)) => coercion::coerce(FieldKind::Boolean, &value).map(Some),
         (PropertyType::Boolean, None) => match value {
             Value::Bool(_) => Ok(Some(value)),
             Value::Number(n) if n.as_i64() == Some(1) => Ok(Some(Value::Bool(true))),

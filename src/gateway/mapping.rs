@@ -56,7 +56,7 @@ pub struct MappingContext<'a> {
 
 pub fn map_response(
     cx: &MappingContext<'_>,
-    globals: &Map<String, Value>,
+    globals: Value,
     response: InboundResponse,
 ) -> Result<DispatchOutcome, DispatchFailure> {
     let succeeded = (200..300).contains(&response.status);
@@ -67,7 +67,10 @@ pub fn map_response(
     };
     let mapper = App::resolve(&cx.app.response_mappers, cx.request_type).filter(|m| succeeded || m.map_errors);
     if let Some(mapper) = mapper {
-        let mut scope = globals.clone();
+        let mut scope = match globals {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
         scope.remove("gateway");
         scope.insert(
             "response".into(),

@@ -128,6 +128,7 @@ impl RequestDispatcher for Gateway {
         globals.insert("data".into(), data);
         globals.insert("config".into(), config);
         globals.insert("gateway".into(), self.scope());
+        let globals = Value::Object(globals);
         let request = request::render_request(notification, &globals, idempotency_key)?;
         let secrets = self.secret_values();
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
@@ -147,6 +148,6 @@ impl RequestDispatcher for Gateway {
             secrets: &secrets,
             caller,
         };
-        mapping::map_response(&cx, &globals, response)
+        mapping::map_response(&cx, globals, response)
     }
 }

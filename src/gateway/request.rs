@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::contract::{DispatchFailure, FailureKind};
 use super::inputs;
@@ -36,22 +36,21 @@ fn template_problem(notification: &ApiCallNotification, message: impl std::fmt::
     )
 }
 
-/// `globals` holds `data`, `config` and `gateway`.
+/// `globals` is an object holding `data`, `config` and `gateway`.
 pub fn render_request(
     notification: &ApiCallNotification,
-    globals: &Map<String, Value>,
+    globals: &Value,
     idempotency_key: Option<String>,
 ) -> Result<OutboundRequest, DispatchFailure> {
     let url = render_url(notification, globals)?;
-    let globals_value = Value::Object(globals.clone());
     let mut headers: Vec<(String, String)> = Vec::new();
     for template in [&notification.default_headers, &notification.headers]
         .into_iter()
         .flatten()
     {
-        merge_headers(&mut headers, notification, template, &globals_value)?;
+        merge_headers(&mut headers, notification, template, globals)?;
     }
-    let rendered = render(&notification.body, &globals_value).map_err(template_failure)?;
+    let rendered = render(&notification.body, globals).map_err(template_failure)?;
     let rendered = rendered.trim();
     let encoded = if rendered.starts_with('{') || rendered.starts_with('[') {
         let value: Value = serde_json::from_str(rendered).map_err(|e| {
@@ -76,7 +75,7 @@ pub fn render_request(
     } else {
         rendered.to_string()
     };
-    let method = method_of(notification, &globals_value)?;
+    let method = method_of(notification, globals)?;
     let (url, body) = if method == reqwest::Method::GET || method == reqwest::Method::DELETE {
         // Reads and deletes take their parameters in the query string.
         let url = if encoded.is_empty() || notification.format == BodyFormat::Json {
@@ -111,15 +110,15 @@ pub fn render_request(
     })
 }
 
-fn render_url(notification: &ApiCallNotification, globals: &Map<String, Value>) -> Result<String, DispatchFailure> {
-    let data = globals.get("data").cloned().unwrap_or(Value::Null);
-    let url = match inputs::path_scope(notification, &data)? {
+fn render_url(notification: &ApiCallNotification, globals: &Value) -> Result<String, DispatchFailure> {
+    let url = match inputs::path_scope(notification, &globals["data"])? {
+        // Only a URL with path parameters needs its own copy of the data.
         Some(encoded) => {
-            let mut scope = globals.clone();
+            let mut scope = globals.as_object().cloned().unwrap_or_default();
             scope.insert("data".into(), encoded);
             render(&notification.to, &Value::Object(scope))
         }
-        None => render(&notification.to, &Value::Object(globals.clone())),
+        None => render(&notification.to, globals),
     }
     .map_err(template_failure)?
     .trim()

@@ -77,15 +77,14 @@ pub fn ensure_subscribed(instance: &Instance) -> Result<Subscription, SubscribeE
         return Ok(Subscription::NotConfigured);
     };
     let url = endpoint_url(public_url)?;
-    let loaded = instance.current();
-    let model = loaded
+    let version = instance.current();
+    let model = version
         .app
         .model_type(ENDPOINT_MODEL)
         .cloned()
         .ok_or(SubscribeError::NoEndpointModel)?;
     let mut matching = Map::new();
     matching.insert("url".into(), json!(url));
-    let version = instance.current();
     let events = super::event_types::handled_event_types(&version.app);
     if let Some(existing) = instance.store.find_record(&model, &matching)? {
         let id = existing

@@ -41,17 +41,25 @@ impl FilterReflection for PfDig {
 /// How many indexes one output may read through.
 const MAX_INDEXES: usize = 32;
 
+/// The 1 to `MAX_INDEXES` positional arguments of a filter that takes a
+/// list (`pf_dig: "a", "b"`, `missing_keys: "x", "y"`), and no keywords.
+fn positional_list(filter: &str, arguments: FilterArguments) -> Result<Vec<Expression>> {
+    let mut keyword = arguments.keyword;
+    if keyword.next().is_some() {
+        return Err(filter_error(filter, "takes positional arguments only"));
+    }
+    let list: Vec<Expression> = arguments.positional.take(MAX_INDEXES + 1).collect();
+    if list.is_empty() || list.len() > MAX_INDEXES {
+        return Err(filter_error(filter, format!("takes 1 to {MAX_INDEXES} arguments")));
+    }
+    Ok(list)
+}
+
 impl ParseFilter for PfDig {
     fn parse(&self, arguments: FilterArguments) -> Result<Box<dyn Filter>> {
-        let mut keyword = arguments.keyword;
-        if keyword.next().is_some() {
-            return Err(filter_error("pf_dig", "takes indexes only"));
-        }
-        let indexes: Vec<Expression> = arguments.positional.take(MAX_INDEXES + 1).collect();
-        if indexes.is_empty() || indexes.len() > MAX_INDEXES {
-            return Err(filter_error("pf_dig", format!("takes 1 to {MAX_INDEXES} indexes")));
-        }
-        Ok(Box::new(PfDigFilter { indexes }))
+        Ok(Box::new(PfDigFilter {
+            indexes: positional_list("pf_dig", arguments)?,
+        }))
     }
 
     fn reflection(&self) -> &dyn FilterReflection {
@@ -113,15 +121,9 @@ impl FilterReflection for MissingKeys {
 
 impl ParseFilter for MissingKeys {
     fn parse(&self, arguments: FilterArguments) -> Result<Box<dyn Filter>> {
-        let mut keyword = arguments.keyword;
-        if keyword.next().is_some() {
-            return Err(filter_error("missing_keys", "takes names only"));
-        }
-        let names: Vec<Expression> = arguments.positional.take(MAX_INDEXES + 1).collect();
-        if names.is_empty() || names.len() > MAX_INDEXES {
-            return Err(filter_error("missing_keys", format!("takes 1 to {MAX_INDEXES} names")));
-        }
-        Ok(Box::new(MissingKeysFilter { names }))
+        Ok(Box::new(MissingKeysFilter {
+            names: positional_list("missing_keys", arguments)?,
+        }))
     }
 
     fn reflection(&self) -> &dyn FilterReflection {
