@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app::App;
 use crate::config::{Overrides, Settings};
+use crate::db::migrate::{MigrateError, MigrateOptions};
 use crate::db::Store;
 use crate::instance::Instance;
 
@@ -99,19 +100,46 @@ pub enum Command {
         #[arg(long, default_value = ".")]
         app: PathBuf,
     },
-    /// Apply payforms' database migrations.
+    /// Bring the database in line with the app: payforms' own tables, then
+    /// a table per model from the schema files (additive changes only,
+    /// unless told otherwise).
     Migrate {
         #[arg(long, default_value = ".")]
         app: PathBuf,
         #[arg(long)]
         database: Option<String>,
+        /// Print the plan as SQL and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also apply changes that lose data: removed properties or models,
+        /// changed types.
+        #[arg(long)]
+        allow_destructive: bool,
+        /// Drop the tables of the pre-table store (records, record_values,
+        /// record_uniques) once their records are copied.
+        #[arg(long)]
+        drop_legacy: bool,
     },
 }
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check { app } => check(&app),
-        Command::Migrate { app, database } => migrate(&app, database),
+        Command::Migrate {
+            app,
+            database,
+            dry_run,
+            allow_destructive,
+            drop_legacy,
+        } => migrate(
+            &app,
+            database,
+            MigrateOptions {
+                allow_destructive,
+                drop_legacy,
+                dry_run,
+            },
+        ),
         Command::Serve {
             app,
             bind,
@@ -254,7 +282,7 @@ fn open_store(settings: &Settings) -> Result<Store, StartError> {
     Ok(store)
 }
 
-fn migrate(app_dir: &Path, database: Option<String>) -> ExitCode {
+fn migrate(app_dir: &Path, database: Option<String>, options: MigrateOptions) -> ExitCode {
     init_logging();
     let settings = match Settings::load(
         app_dir,
@@ -269,12 +297,56 @@ fn migrate(app_dir: &Path, database: Option<String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match open_store(&settings) {
-        Ok(_) => {
-            println!("migrations applied");
+    let app = match App::load(&settings.app_dir) {
+        Ok(app) => app,
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            eprintln!("{} problem(s) found; nothing was migrated", problems.len());
+            return ExitCode::FAILURE;
+        }
+    };
+    let store = match open_store(&settings) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let models: Vec<&crate::db::schema::ModelType> = app.model_types.values().map(|m| m.as_ref()).collect();
+    match store.migrate_models(&models, options) {
+        Ok(report) if options.dry_run => {
+            if report.changes.is_empty() {
+                println!("-- the database matches the schema files");
+            }
+            print!("{}", report.sql(store.backend()));
             ExitCode::SUCCESS
         }
-        Err(e) => {
+        Ok(report) => {
+            for change in &report.changes {
+                println!("applied: {}", change.description);
+            }
+            for note in &report.notes {
+                println!("note: {note}");
+            }
+            if report.changes.is_empty() {
+                println!("the database matches the schema files");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(MigrateError::Refused(problems)) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            eprintln!(
+                "{} change(s) would lose data; nothing was migrated (see `payforms migrate --dry-run \
+                 --allow-destructive` for the SQL)",
+                problems.len()
+            );
+            ExitCode::FAILURE
+        }
+        Err(MigrateError::Store(e)) => {
             eprintln!("{e}");
             ExitCode::FAILURE
         }

@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 
 use crate::app::App;
 use crate::config::Settings;
+use crate::db::migrate::{MigrateError, MigrateOptions};
 use crate::db::schema::ModelType;
 use crate::db::Store;
 use crate::error::LoadProblem;
@@ -87,6 +88,7 @@ fn load_version(
     gateway: &Arc<dyn RequestDispatcher>,
 ) -> Result<AppVersion, Vec<LoadProblem>> {
     let app = Arc::new(App::load(&settings.app_dir)?);
+    migrate_tables(store, &app)?;
     let sender = RequestSender {
         gateway: gateway.clone(),
         app: app.clone(),
@@ -96,6 +98,30 @@ fn load_version(
         app,
         graphql: Arc::new(graphql),
     })
+}
+
+/// Apply the additive changes the app's schema files ask of the database;
+/// a change that would lose data is refused at its file:line, and the
+/// caller keeps serving the last good version.
+pub fn migrate_tables(store: &Store, app: &App) -> Result<(), Vec<LoadProblem>> {
+    let models: Vec<&ModelType> = app.model_types.values().map(|m| m.as_ref()).collect();
+    match store.migrate_models(&models, MigrateOptions::default()) {
+        Ok(report) => {
+            for change in &report.changes {
+                tracing::info!("database: {}", change.description);
+            }
+            for note in &report.notes {
+                tracing::info!("database: {note}");
+            }
+            Ok(())
+        }
+        Err(MigrateError::Refused(problems)) => Err(problems),
+        Err(MigrateError::Store(e)) => Err(vec![LoadProblem::new(
+            "schema",
+            0,
+            format!("the database could not be migrated to the schema files: {e}"),
+        )]),
+    }
 }
 
 pub fn build_graphql(

@@ -1,18 +1,21 @@
 //! The records store: SQLite (default, a file) or PostgreSQL through diesel.
 //!
-//! Records of every model live in one table; a side table of typed values
-//! makes filtering use an index, and a side table of unique values lets the
-//! database enforce `unique: true`. Diesel is synchronous: call the store
-//! from blocking threads.
+//! Each model has its own table (`payment`, `customer`, ...) with a typed
+//! column per property, planned from the schema files by [`migrate`]; every
+//! write goes through [`write::RecordWrite`] and the model's declared rules.
+//! Diesel is synchronous: call the store from blocking threads.
 
 mod connection;
+pub mod migrate;
 pub mod models;
 pub mod query;
 mod records;
 pub mod schema;
 mod search;
 mod sql;
+mod tables;
 mod typing;
+pub mod write;
 
 #[cfg(test)]
 mod tests;
@@ -24,9 +27,11 @@ use serde_json::{Map, Value};
 use connection::Database;
 
 use crate::error::FieldError;
+use migrate::{MigrateError, MigrateOptions, MigrationReport};
 pub use models::record::Record;
 use query::{Filter, RecordPage, RecordQuery};
 use schema::ModelType;
+use write::{RecordWrite, Target, WriteResult};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -102,11 +107,40 @@ impl Store {
         })
     }
 
-    /// Validate, type and store a new record with its side rows, or write
-    /// nothing and say which fields are wrong.
-    pub fn create_record(&self, model: &ModelType, properties: Map<String, Value>) -> Result<Record, StoreError> {
+    /// Bring the models' tables in line with their schema files; see
+    /// [`migrate`]. Refused changes come back as file:line problems and
+    /// nothing is changed.
+    pub fn migrate_models(
+        &self,
+        models: &[&ModelType],
+        options: MigrateOptions,
+    ) -> Result<MigrationReport, MigrateError> {
+        let result = self
+            .database
+            .with_transaction(|conn| match migrate::run(conn, models, options) {
+                Ok(report) => Ok(Ok(report)),
+                Err(MigrateError::Refused(problems)) => Ok(Err(problems)),
+                Err(MigrateError::Store(e)) => Err(e),
+            });
+        match result {
+            Ok(Ok(report)) => Ok(report),
+            Ok(Err(problems)) => Err(MigrateError::Refused(problems)),
+            Err(e) => Err(MigrateError::Store(e)),
+        }
+    }
+
+    /// Run one write in one transaction, with the model's rules; the one
+    /// way records change.
+    pub fn write(&self, model: &ModelType, write: RecordWrite) -> Result<WriteResult, StoreError> {
         self.database
-            .with_transaction(|conn| records::create(conn, model, properties))
+            .with_transaction(|conn| write::execute(conn, model, write))
+    }
+
+    /// Create a record (null properties are not given).
+    pub fn create_record(&self, model: &ModelType, properties: Map<String, Value>) -> Result<Record, StoreError> {
+        self.write(model, RecordWrite::create(properties))?
+            .into_record()
+            .ok_or_else(|| StoreError::Database("a create wrote nothing".into()))
     }
 
     /// Create many records in one transaction: all or none.
@@ -114,51 +148,34 @@ impl Store {
         self.database.with_transaction(|conn| {
             batch
                 .into_iter()
-                .map(|properties| records::create(conn, model, properties))
+                .map(
+                    |properties| match write::execute(conn, model, RecordWrite::create(properties))? {
+                        WriteResult::Created(record) => Ok(record),
+                        _ => Err(StoreError::Database("a create wrote nothing".into())),
+                    },
+                )
                 .collect()
         })
     }
 
     /// Merge `properties` into the record's (`null` removes a property).
+    /// A write the model's rules refuse leaves the record as it is.
     pub fn update_record(
         &self,
         model: &ModelType,
         id: i64,
         properties: Map<String, Value>,
     ) -> Result<Record, StoreError> {
-        self.database
-            .with_transaction(|conn| records::update(conn, model, id, properties))
-    }
-
-    /// Update the first record (oldest) whose properties equal `matching`,
-    /// or create one from `matching` plus `properties`; atomic. An empty
-    /// `matching` always creates.
-    pub fn upsert_record(
-        &self,
-        model: &ModelType,
-        matching: &Map<String, Value>,
-        properties: Map<String, Value>,
-    ) -> Result<Record, StoreError> {
-        self.database
-            .with_transaction(|conn| records::upsert(conn, model, matching, properties))
-    }
-
-    /// Upsert unless the existing record satisfies `keep` (checked in the same
-    /// transaction as the write). Returns the record and whether it was written.
-    pub fn upsert_record_unless(
-        &self,
-        model: &ModelType,
-        matching: &Map<String, Value>,
-        properties: Map<String, Value>,
-        keep: &dyn Fn(&Record) -> bool,
-    ) -> Result<(Record, bool), StoreError> {
-        self.database
-            .with_transaction(|conn| records::upsert_unless(conn, model, matching, properties, keep))
+        self.write(model, RecordWrite::update(Target::Id(id), properties).nulls_clear())?
+            .into_record()
+            .ok_or_else(|| records::not_found(model, id))
     }
 
     /// Delete and return the record.
     pub fn delete_record(&self, model: &ModelType, id: i64) -> Result<Record, StoreError> {
-        self.database.with_transaction(|conn| records::delete(conn, model, id))
+        self.write(model, RecordWrite::delete(Target::Id(id)))?
+            .into_record()
+            .ok_or_else(|| records::not_found(model, id))
     }
 
     pub fn get_record(&self, model: &ModelType, id: i64) -> Result<Option<Record>, StoreError> {
@@ -168,7 +185,8 @@ impl Store {
     /// The first record (oldest) whose properties equal `matching` (`null`
     /// matches an absent property; the key `id` matches the id).
     pub fn find_record(&self, model: &ModelType, matching: &Map<String, Value>) -> Result<Option<Record>, StoreError> {
-        self.database.with_conn(|conn| records::find(conn, model, matching))
+        self.database
+            .with_conn(|conn| records::find(conn, model, matching, false))
     }
 
     /// One Relay page of records; see [`RecordQuery`].

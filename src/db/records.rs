@@ -1,18 +1,18 @@
-//! Writing and reading records inside a transaction: validation against the
-//! model, the row itself, and its side rows (typed values for filtering,
-//! unique values for `unique: true`), all or nothing.
+//! Writing and reading the rows of a model's table inside a transaction:
+//! validation against the model, then one row; `unique: true` is the
+//! database's unique index, reported as a field error.
 
-use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::connection::is_unique_violation;
-use super::models::record::{in_model_order, now, Record, RecordRow, RECORD_COLUMNS};
+use super::models::record::{now, Record};
 use super::query::{Filter, FilterOp, Order, OrderField, RecordQuery};
-use super::schema::ModelType;
+use super::schema::{ModelType, PropertyType};
 use super::search;
-use super::sql::{Arg, Conn, IntRow};
-use super::typing::{coerce, index_key, unique_key};
+use super::sql::{Arg, Conn};
+use super::tables::{bind_value, quoted, row_json, RowJson, MAX_INDEXED_TEXT_BYTES};
+use super::typing::coerce;
 use super::{Backend, StoreError};
 use crate::error::FieldError;
 
@@ -29,6 +29,16 @@ pub(crate) fn validate(model: &ModelType, properties: Map<String, Value>) -> Res
                 format!("is not a property of {}", model.short_name()),
             )),
             Some(def) => match coerce(def.kind, &value) {
+                Ok(Value::String(text))
+                    if (def.unique || def.index)
+                        && def.kind == PropertyType::String
+                        && text.len() > MAX_INDEXED_TEXT_BYTES =>
+                {
+                    errors.push(FieldError::new(
+                        name.as_str(),
+                        format!("is too long for an indexed property (at most {MAX_INDEXED_TEXT_BYTES} bytes)"),
+                    ))
+                }
                 Ok(value) => drop(typed.insert(name, value)),
                 Err(why) => errors.push(FieldError::new(name.as_str(), why.to_string())),
             },
@@ -55,58 +65,76 @@ fn merge(into: &mut Map<String, Value>, changes: Map<String, Value>) {
 pub(crate) fn create(conn: &mut Conn, model: &ModelType, properties: Map<String, Value>) -> Result<Record, StoreError> {
     let mut stored = Map::new();
     merge(&mut stored, validate(model, properties)?);
-    let stored = in_model_order(model, stored);
-    let at = now();
-    let mut sql = conn.sql("INSERT INTO records (model, properties, created_at, updated_at) VALUES (");
-    sql.bind(Arg::Text(model.name.clone()))
-        .push(", ")
-        .bind(Arg::Json(Value::Object(stored.clone()).to_string()))
-        .push(", ")
-        .bind(Arg::Time(at.naive_utc()))
-        .push(", ")
-        .bind(Arg::Time(at.naive_utc()))
-        .push(") RETURNING id AS n");
-    let id = conn
-        .first::<IntRow>(sql)?
+    insert(conn, model, None, stored, now(), None)
+}
+
+/// Insert a row (with its id when copying records in); `updated_at`
+/// defaults to `created_at`.
+pub(crate) fn insert(
+    conn: &mut Conn,
+    model: &ModelType,
+    id: Option<i64>,
+    stored: Map<String, Value>,
+    created_at: chrono::DateTime<chrono::Utc>,
+    updated_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Record, StoreError> {
+    let updated_at = updated_at.unwrap_or(created_at);
+    let mut columns = vec!["\"created_at\"".to_string(), "\"updated_at\"".to_string()];
+    let mut args = vec![Arg::Instant(Some(created_at)), Arg::Instant(Some(updated_at))];
+    if let Some(id) = id {
+        columns.push("\"id\"".into());
+        args.push(Arg::Int(id));
+    }
+    for def in &model.properties {
+        if let Some(value) = stored.get(&def.name) {
+            columns.push(quoted(&def.name));
+            args.push(bind_value(def.kind, Some(value)));
+        }
+    }
+    let mut sql = conn.sql(&format!(
+        "INSERT INTO {} ({}) VALUES ",
+        quoted(model.table()),
+        columns.join(", ")
+    ));
+    sql.bind_list(args).push(" RETURNING \"id\" AS n");
+    let id = unique_checked(model, &stored, conn.first::<super::sql::IntRow>(sql))?
         .ok_or_else(|| StoreError::Database("the insert returned no id".into()))?
         .n;
-    write_side_rows(conn, model, id, &stored, at)?;
     Ok(Record {
         id,
         model: model.name.clone(),
-        properties: stored,
-        created_at: at,
-        updated_at: at,
+        properties: super::models::record::in_model_order(model, stored),
+        created_at,
+        updated_at,
     })
 }
 
-pub(crate) fn update(
+/// Write typed `changes` (null clears) to a record read in this transaction.
+pub(crate) fn apply(
     conn: &mut Conn,
     model: &ModelType,
-    id: i64,
-    properties: Map<String, Value>,
+    mut record: Record,
+    changes: Map<String, Value>,
 ) -> Result<Record, StoreError> {
-    let changes = validate(model, properties)?;
-    let mut record = get(conn, model, id, true)?.ok_or_else(|| not_found(model, id))?;
-    merge(&mut record.properties, changes);
-    record.properties = in_model_order(model, std::mem::take(&mut record.properties));
     record.updated_at = now();
-    let mut sql = conn.sql("UPDATE records SET properties = ");
-    sql.bind(Arg::Json(Value::Object(record.properties.clone()).to_string()))
-        .push(", updated_at = ")
-        .bind(Arg::Time(record.updated_at.naive_utc()))
-        .push(" WHERE id = ")
-        .bind(Arg::Int(id));
-    conn.execute(sql)?;
-    delete_side_rows(conn, id)?;
-    write_side_rows(conn, model, id, &record.properties, record.created_at)?;
+    let mut sql = conn.sql(&format!("UPDATE {} SET \"updated_at\" = ", quoted(model.table())));
+    sql.bind(Arg::Instant(Some(record.updated_at)));
+    for (name, value) in &changes {
+        if let Some(def) = model.property(name) {
+            sql.push(&format!(", {} = ", quoted(name)))
+                .bind(bind_value(def.kind, Some(value)));
+        }
+    }
+    sql.push(" WHERE \"id\" = ").bind(Arg::Int(record.id));
+    unique_checked(model, &changes, conn.execute(sql))?;
+    merge(&mut record.properties, changes);
+    record.properties = super::models::record::in_model_order(model, std::mem::take(&mut record.properties));
     Ok(record)
 }
 
 pub(crate) fn delete(conn: &mut Conn, model: &ModelType, id: i64) -> Result<Record, StoreError> {
     let record = get(conn, model, id, true)?.ok_or_else(|| not_found(model, id))?;
-    delete_side_rows(conn, id)?;
-    let mut sql = conn.sql("DELETE FROM records WHERE id = ");
+    let mut sql = conn.sql(&format!("DELETE FROM {} WHERE \"id\" = ", quoted(model.table())));
     sql.bind(Arg::Int(id));
     conn.execute(sql)?;
     Ok(record)
@@ -115,24 +143,27 @@ pub(crate) fn delete(conn: &mut Conn, model: &ModelType, id: i64) -> Result<Reco
 /// The record `id` of `model`; `lock` takes a row lock on PostgreSQL (SQLite
 /// writers already hold the database lock).
 pub(crate) fn get(conn: &mut Conn, model: &ModelType, id: i64, lock: bool) -> Result<Option<Record>, StoreError> {
-    let mut sql = conn.sql(&format!("SELECT {RECORD_COLUMNS} FROM records r WHERE r.id = "));
-    sql.bind(Arg::Int(id))
-        .push(" AND r.model = ")
-        .bind(Arg::Text(model.name.clone()));
+    let mut sql = conn.sql(&format!(
+        "SELECT {} FROM {} t WHERE t.\"id\" = ",
+        row_json(model, "t", conn.backend()),
+        quoted(model.table())
+    ));
+    sql.bind(Arg::Int(id));
     if lock && conn.backend() == Backend::Postgres {
         sql.push(" FOR UPDATE");
     }
-    conn.first::<RecordRow>(sql)?
+    conn.first::<RowJson>(sql)?
         .map(|row| row.into_record(model))
         .transpose()
 }
 
 /// The first record (oldest id) whose properties equal `matching` (`null`
-/// means absent; `id` may be matched too).
+/// means absent; `id` may be matched too); `lock` as for [`get`].
 pub(crate) fn find(
     conn: &mut Conn,
     model: &ModelType,
     matching: &Map<String, Value>,
+    lock: bool,
 ) -> Result<Option<Record>, StoreError> {
     let query = RecordQuery {
         filters: matching
@@ -146,62 +177,12 @@ pub(crate) fn find(
         first: Some(1),
         ..RecordQuery::default()
     };
-    Ok(search::first_page(conn, model, &query)?.into_iter().next())
+    Ok(search::first_page(conn, model, &query, lock)?.into_iter().next())
 }
 
-/// Update the first record matching `matching`, or create one from
-/// `matching` and `properties`. An empty `matching` always creates.
-/// PostgreSQL takes an advisory lock on (model, matching) so two concurrent
-/// upserts of one key cannot both create; SQLite writers are serialised.
-pub(crate) fn upsert(
-    conn: &mut Conn,
-    model: &ModelType,
-    matching: &Map<String, Value>,
-    properties: Map<String, Value>,
-) -> Result<Record, StoreError> {
-    upsert_unless(conn, model, matching, properties, &|_| false).map(|(record, _)| record)
-}
-
-/// Upsert, except that an existing record for which `keep` says true is left
-/// as it is; decided inside the transaction (and the key's lock), so two
-/// writers cannot both pass the check. Returns the record and whether it
-/// was written.
-pub(crate) fn upsert_unless(
-    conn: &mut Conn,
-    model: &ModelType,
-    matching: &Map<String, Value>,
-    properties: Map<String, Value>,
-    keep: &dyn Fn(&Record) -> bool,
-) -> Result<(Record, bool), StoreError> {
-    if matching.is_empty() {
-        return create(conn, model, properties).map(|r| (r, true));
-    }
-    // Validate the key the same way a write would, so "599" matches 599.
-    let typed_matching = validate(
-        model,
-        matching
-            .iter()
-            .filter(|(k, _)| *k != "id")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    )?;
-    if conn.backend() == Backend::Postgres {
-        let mut sql = conn.sql("SELECT pg_advisory_xact_lock(");
-        sql.bind(Arg::Int(lock_key(model, &typed_matching))).push(")");
-        conn.execute(sql)?;
-    }
-    match find(conn, model, matching)? {
-        Some(found) if keep(&found) => Ok((found, false)),
-        Some(found) => update(conn, model, found.id, properties).map(|r| (r, true)),
-        None => {
-            let mut all = typed_matching;
-            all.extend(properties);
-            create(conn, model, all).map(|r| (r, true))
-        }
-    }
-}
-
-fn lock_key(model: &ModelType, matching: &Map<String, Value>) -> i64 {
+/// A key for PostgreSQL's advisory lock on (model, matching): two upserts
+/// of one key that finds nothing cannot both create.
+pub(crate) fn lock_key(model: &ModelType, matching: &Map<String, Value>) -> i64 {
     let mut entries: Vec<_> = matching.iter().collect();
     entries.sort_by(|a, b| a.0.cmp(b.0));
     let mut hasher = Sha256::new();
@@ -218,81 +199,35 @@ fn lock_key(model: &ModelType, matching: &Map<String, Value>) -> i64 {
     i64::from_be_bytes(first)
 }
 
-fn not_found(model: &ModelType, id: i64) -> StoreError {
+pub(crate) fn not_found(model: &ModelType, id: i64) -> StoreError {
     StoreError::NotFound {
         model: model.name.clone(),
         id,
     }
 }
 
-fn delete_side_rows(conn: &mut Conn, id: i64) -> Result<(), StoreError> {
-    for table in ["record_values", "record_uniques"] {
-        let mut sql = conn.sql(&format!("DELETE FROM {table} WHERE record_id = "));
-        sql.bind(Arg::Int(id));
-        conn.execute(sql)?;
-    }
-    Ok(())
-}
-
-/// Index rows for every non-null property, and a unique row for every
-/// `unique: true` one; a taken unique value is a field error.
-fn write_side_rows(
-    conn: &mut Conn,
+/// A unique index refusing the write becomes a field error on the unique
+/// property the write set (the first, if it set several).
+fn unique_checked<T>(
     model: &ModelType,
-    id: i64,
-    properties: &Map<String, Value>,
-    created_at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let mut rows = Vec::new();
-    for def in &model.properties {
-        let Some(value) = properties.get(&def.name) else {
-            continue;
-        };
-        if let Some(key) = index_key(def.kind, value) {
-            rows.push((def.name.clone(), key));
+    written: &Map<String, Value>,
+    result: diesel::QueryResult<T>,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(e) if is_unique_violation(&e) => {
+            let field = model
+                .properties
+                .iter()
+                .find(|def| def.unique && written.get(&def.name).is_some_and(|v| !v.is_null()))
+                .map_or("id", |def| def.name.as_str());
+            Err(StoreError::Validation(vec![FieldError::new(
+                field,
+                "has already been taken",
+            )]))
         }
+        Err(e) => Err(e.into()),
     }
-    if !rows.is_empty() {
-        let mut sql = conn
-            .sql("INSERT INTO record_values (record_id, model, property, text_value, num_value, created_at) VALUES ");
-        for (i, (name, key)) in rows.into_iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind_list(vec![
-                Arg::Int(id),
-                Arg::Text(model.name.clone()),
-                Arg::Text(name),
-                Arg::OptText(key.text),
-                Arg::OptNum(key.num),
-                Arg::Time(created_at.naive_utc()),
-            ]);
-        }
-        conn.execute(sql)?;
-    }
-    for def in model.properties.iter().filter(|d| d.unique) {
-        let Some(key) = properties.get(&def.name).and_then(|v| unique_key(def.kind, v)) else {
-            continue;
-        };
-        let mut sql = conn.sql("INSERT INTO record_uniques (model, property, value, record_id) VALUES ");
-        sql.bind_list(vec![
-            Arg::Text(model.name.clone()),
-            Arg::Text(def.name.clone()),
-            Arg::Text(key),
-            Arg::Int(id),
-        ]);
-        match conn.execute(sql) {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Validation(vec![FieldError::new(
-                    def.name.as_str(),
-                    "has already been taken",
-                )]))
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -337,8 +272,27 @@ mod tests {
         let mut stored = map(json!({"status": "new", "amount": 1}));
         merge(&mut stored, map(json!({"status": null, "amount": 2})));
         assert_eq!(Value::Object(stored), json!({"amount": 2}));
-        let ordered = in_model_order(&model(), map(json!({"legacy": 1, "status": "a", "amount": 3})));
+        let ordered = super::super::models::record::in_model_order(
+            &model(),
+            map(json!({"legacy": 1, "status": "a", "amount": 3})),
+        );
         assert_eq!(ordered.keys().collect::<Vec<_>>(), ["amount", "status", "legacy"]);
+    }
+
+    #[test]
+    fn indexed_text_has_a_length_limit() {
+        let model = ModelType::parse(
+            Path::new("schema/payment.yml"),
+            "payment",
+            "properties:\n  - { name: ref, type: string, unique: true }\n  - { name: note, type: string }\n",
+        )
+        .unwrap();
+        let long = "x".repeat(MAX_INDEXED_TEXT_BYTES + 1);
+        assert!(validate(&model, map(json!({"note": long.clone()}))).is_ok());
+        let Err(StoreError::Validation(errors)) = validate(&model, map(json!({"ref": long}))) else {
+            panic!("a long unique value must be refused");
+        };
+        assert!(errors[0].message.contains("too long"), "{}", errors[0].message);
     }
 
     #[test]

@@ -27,6 +27,22 @@ pub fn is_system_model(name: &str) -> bool {
 /// Names every record already has; a property may not shadow them.
 const RESERVED: [&str; 3] = ["id", "created_at", "updated_at"];
 
+/// Tables the runtime keeps for itself; a model may not be stored in them.
+pub const RUNTIME_TABLES: [&str; 9] = [
+    "records",
+    "record_values",
+    "record_uniques",
+    "form_submissions",
+    "webhook_events",
+    "settings_kv",
+    "model_tables",
+    "model_columns",
+    "schema_changes",
+];
+
+/// PostgreSQL truncates longer identifiers; refuse them instead.
+pub const MAX_IDENTIFIER_BYTES: usize = 63;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelType {
     /// Full name, e.g. `modules/payments/payment`.
@@ -34,6 +50,11 @@ pub struct ModelType {
     pub properties: Vec<PropertyDef>,
     /// The schema file, relative to the app root (for messages).
     pub file: PathBuf,
+    /// The property ordering writes of one record (`ordered_by:`): a write
+    /// carrying a smaller value than the stored one is not made.
+    pub ordered_by: Option<String>,
+    /// Line of the `properties:` key (where a removed property was).
+    pub properties_line: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +62,22 @@ pub struct PropertyDef {
     pub name: String,
     pub kind: PropertyType,
     pub unique: bool,
+    /// `index: true`: filtering on it reads an index.
+    pub index: bool,
+    /// `forward_only:`: once the property holds one of these values, a write
+    /// may only move it to a later one (or to a final value).
+    pub forward_only: Vec<serde_json::Value>,
+    /// `final:`: once the property holds one of these, it never changes.
+    pub final_values: Vec<serde_json::Value>,
+    /// Line of the property's entry, and of its `type:` (for messages).
+    pub line: usize,
+}
+
+impl PropertyDef {
+    /// Does a write have rules to pass before changing this property?
+    pub fn has_state_rules(&self) -> bool {
+        !self.forward_only.is_empty() || !self.final_values.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -81,6 +118,7 @@ struct RawModel {
     name: Option<String>,
     #[serde(default)]
     properties: Option<Vec<RawProperty>>,
+    ordered_by: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +129,12 @@ struct RawProperty {
     kind: PropertyType,
     #[serde(default)]
     unique: bool,
+    #[serde(default)]
+    index: bool,
+    #[serde(default)]
+    forward_only: Vec<serde_json::Value>,
+    #[serde(default, rename = "final")]
+    final_values: Vec<serde_json::Value>,
 }
 
 impl ModelType {
@@ -101,6 +145,11 @@ impl ModelType {
 
     pub fn property(&self, name: &str) -> Option<&PropertyDef> {
         self.properties.iter().find(|p| p.name == name)
+    }
+
+    /// The table its records live in: the short name (`payment`).
+    pub fn table(&self) -> &str {
+        self.short_name()
     }
 
     /// Parse a schema file. `file` is the path shown in messages and
@@ -121,6 +170,20 @@ impl ModelType {
 
         let mut problems = Vec::new();
         let short = full_name.rsplit('/').next().unwrap_or(full_name);
+        if !is_identifier(short) || short.len() > MAX_IDENTIFIER_BYTES {
+            problems.push(problem(
+                1,
+                format!(
+                    "model name `{short}` names its table: it must be letters, digits and underscores, \
+                     not starting with a digit, at most {MAX_IDENTIFIER_BYTES} bytes (rename the file)"
+                ),
+            ));
+        } else if RUNTIME_TABLES.contains(&short) || short.starts_with("sqlite_") || short.starts_with("pg_") {
+            problems.push(problem(
+                1,
+                format!("model name `{short}` is the name of one of payforms' own tables; rename the file"),
+            ));
+        }
         if let Some(name) = &raw.name {
             if name != short {
                 problems.push(problem(
@@ -142,7 +205,12 @@ impl ModelType {
                 problems.push(problem(line, format!("property `{name}` is defined twice")));
                 continue;
             }
-            if !is_identifier(&name) {
+            if name.len() > MAX_IDENTIFIER_BYTES {
+                problems.push(problem(
+                    line,
+                    format!("property name `{name}` is longer than {MAX_IDENTIFIER_BYTES} bytes"),
+                ));
+            } else if !is_identifier(&name) {
                 problems.push(problem(
                     line,
                     format!(
@@ -155,11 +223,46 @@ impl ModelType {
                     format!("property name `{name}` is reserved (every record has it)"),
                 ));
             }
+            let kind = raw_property.kind;
+            let forward_only =
+                state_values(kind, &raw_property.forward_only, "forward_only", &name).unwrap_or_else(|message| {
+                    problems.push(problem(line, message));
+                    Vec::new()
+                });
+            let final_values =
+                state_values(kind, &raw_property.final_values, "final", &name).unwrap_or_else(|message| {
+                    problems.push(problem(line, message));
+                    Vec::new()
+                });
+            if let Some(both) = forward_only.iter().find(|v| final_values.contains(v)) {
+                problems.push(problem(
+                    line,
+                    format!("`{both}` is both in `forward_only` and `final` of `{name}`"),
+                ));
+            }
             properties.push(PropertyDef {
                 name,
-                kind: raw_property.kind,
+                kind,
                 unique: raw_property.unique,
+                index: raw_property.index,
+                forward_only,
+                final_values,
+                line,
             });
+        }
+        if let Some(key) = &raw.ordered_by {
+            let ordering = properties.iter().find(|p| &p.name == key);
+            match ordering.map(|p| p.kind) {
+                Some(PropertyType::Integer | PropertyType::Float | PropertyType::Datetime) => {}
+                Some(kind) => problems.push(problem(
+                    top_level_key_line(text, "ordered_by"),
+                    format!("`ordered_by: {key}` must name an integer, float or datetime property, not a {kind}"),
+                )),
+                None => problems.push(problem(
+                    top_level_key_line(text, "ordered_by"),
+                    format!("`ordered_by: {key}` names no property of this model"),
+                )),
+            }
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -168,8 +271,47 @@ impl ModelType {
             name: full_name.to_string(),
             properties,
             file: file.to_path_buf(),
+            ordered_by: raw.ordered_by,
+            properties_line: top_level_key_line(text, "properties"),
         })
     }
+}
+
+/// The values of a `forward_only` or `final` list, typed as the property
+/// stores them (so `"1"` and `1` are one state of an integer).
+fn state_values(
+    kind: PropertyType,
+    raw: &[serde_json::Value],
+    key: &str,
+    property: &str,
+) -> Result<Vec<serde_json::Value>, String> {
+    if raw.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !matches!(
+        kind,
+        PropertyType::String | PropertyType::Integer | PropertyType::Boolean
+    ) {
+        return Err(format!(
+            "`{key}` needs a string, integer or boolean property; `{property}` is a {kind}"
+        ));
+    }
+    let mut values: Vec<serde_json::Value> = Vec::with_capacity(raw.len());
+    for value in raw {
+        let typed = match super::typing::coerce(kind, value) {
+            Ok(v) if !v.is_null() => v,
+            _ => {
+                return Err(format!(
+                    "`{key}` of `{property}` holds `{value}`, which is not a {kind}"
+                ))
+            }
+        };
+        if values.contains(&typed) {
+            return Err(format!("`{key}` of `{property}` lists `{value}` twice"));
+        }
+        values.push(typed);
+    }
+    Ok(values)
 }
 
 /// serde_yaml appends " at line X column Y" to its messages; the line is
@@ -290,9 +432,9 @@ mod tests {
 
     #[test]
     fn unknown_property_key_has_its_line() {
-        let p = only_problem("properties:\n  - name: amount\n    type: integer\n    index: true\n");
+        let p = only_problem("properties:\n  - name: amount\n    type: integer\n    searchable: true\n");
         assert_eq!(p.line, 4);
-        assert!(p.message.contains("index"), "{}", p.message);
+        assert!(p.message.contains("searchable"), "{}", p.message);
     }
 
     #[test]
@@ -349,6 +491,54 @@ mod tests {
         assert!(p.line >= 2, "{p:?}");
         let p = only_problem("- just\n- a list\n");
         assert!(p.message.contains("invalid model schema"), "{}", p.message);
+    }
+
+    #[test]
+    fn indexes_state_rules_and_ordering_are_declared() {
+        let model = parse(
+            "ordered_by: seen\nproperties:\n  - name: state\n    type: string\n    index: true\n    forward_only: [authorized, succeeded, refunded]\n    final: [canceled]\n  - name: seen\n    type: integer\n",
+        )
+        .unwrap();
+        let state = model.property("state").unwrap();
+        assert!(state.index && !state.unique && state.has_state_rules());
+        assert_eq!(state.forward_only.len(), 3);
+        assert_eq!(state.final_values, [serde_json::json!("canceled")]);
+        assert_eq!(state.line, 3);
+        assert_eq!(model.ordered_by.as_deref(), Some("seen"));
+        assert_eq!(model.properties_line, 2);
+        assert_eq!(model.table(), "payment");
+        assert!(!model.property("seen").unwrap().has_state_rules());
+    }
+
+    #[test]
+    fn bad_state_rules_and_ordering_are_refused_at_their_line() {
+        let p = only_problem("properties:\n  - name: paid_at\n    type: datetime\n    final: [x]\n");
+        assert_eq!(p.line, 2);
+        assert!(p.message.contains("string, integer or boolean"), "{}", p.message);
+        let p = only_problem("properties:\n  - name: n\n    type: integer\n    forward_only: [1, two]\n");
+        assert!(p.message.contains("two"), "{}", p.message);
+        let p = only_problem("properties:\n  - name: s\n    type: string\n    forward_only: [a]\n    final: [a]\n");
+        assert!(p.message.contains("both"), "{}", p.message);
+        let p = only_problem("properties:\n  - name: s\n    type: string\nordered_by: s\n");
+        assert_eq!(p.line, 4);
+        assert!(p.message.contains("integer, float or datetime"), "{}", p.message);
+        let p = only_problem("ordered_by: nope\nproperties: []\n");
+        assert!(p.message.contains("names no property"), "{}", p.message);
+    }
+
+    #[test]
+    fn model_names_must_make_safe_table_names() {
+        let refused = |name: &str| {
+            ModelType::parse(Path::new("schema/x.yml"), name, "properties: []").unwrap_err()[0]
+                .message
+                .clone()
+        };
+        assert!(refused("webhook_events").contains("payforms' own tables"));
+        assert!(refused("modules/x/sqlite_master").contains("payforms' own tables"));
+        assert!(refused("order-lines").contains("letters, digits"));
+        assert!(refused(&"a".repeat(64)).contains("at most 63"));
+        let long = format!("properties:\n  - name: {}\n    type: string\n", "p".repeat(64));
+        assert!(only_problem(&long).message.contains("longer than 63"));
     }
 
     #[test]

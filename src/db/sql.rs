@@ -4,12 +4,11 @@
 //! so they are written once as SQL with typed binds; the only differences
 //! between the backends (placeholders, the JSONB cast) live here.
 
-use chrono::NaiveDateTime;
-#[cfg(test)]
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::pg::{Pg, PgConnection};
 use diesel::query_builder::BoxedSqlQuery;
-use diesel::sql_types::{BigInt, Double, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text, Timestamp, Timestamptz};
 use diesel::sqlite::{Sqlite, SqliteConnection};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl};
 
@@ -25,7 +24,18 @@ pub(crate) enum Arg {
     OptNum(Option<f64>),
     Time(NaiveDateTime),
     /// JSON text stored in a JSON column (JSONB on PostgreSQL).
-    Json(String),
+    OptJson(Option<String>),
+    OptInt(Option<i64>),
+    OptBool(Option<bool>),
+    /// A time in a model table: `timestamptz` on PostgreSQL, fixed-width
+    /// ISO text on SQLite (so text order is time order).
+    Instant(Option<DateTime<Utc>>),
+}
+
+/// How SQLite keeps an [`Arg::Instant`]: always microseconds and `Z`, so
+/// comparing the text compares the times.
+pub(crate) fn instant_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// A statement being built: text with placeholder marks, and its arguments.
@@ -94,7 +104,7 @@ impl Sql {
                 Backend::Postgres => {
                     out.push('$');
                     out.push_str(&(index + 1).to_string());
-                    if matches!(self.args.get(index), Some(Arg::Json(_))) {
+                    if matches!(self.args.get(index), Some(Arg::OptJson(_))) {
                         out.push_str("::jsonb");
                     }
                 }
@@ -121,32 +131,49 @@ pub(crate) enum Conn<'a> {
     Postgres(&'a mut PgConnection),
 }
 
-macro_rules! bind_all {
-    ($query:expr, $args:expr) => {{
-        let mut query = $query;
-        for arg in $args {
-            query = match arg {
-                Arg::Text(v) => query.bind::<Text, _>(v),
-                Arg::OptText(v) => query.bind::<Nullable<Text>, _>(v),
-                Arg::Int(v) => query.bind::<BigInt, _>(v),
-                Arg::Num(v) => query.bind::<Double, _>(v),
-                Arg::OptNum(v) => query.bind::<Nullable<Double>, _>(v),
-                Arg::Time(v) => query.bind::<Timestamp, _>(v),
-                Arg::Json(v) => query.bind::<Text, _>(v),
-            };
+macro_rules! bind_common {
+    ($query:expr, $arg:expr, $instant:expr) => {{
+        let query = $query;
+        match $arg {
+            Arg::Text(v) => query.bind::<Text, _>(v),
+            Arg::OptText(v) => query.bind::<Nullable<Text>, _>(v),
+            Arg::Int(v) => query.bind::<BigInt, _>(v),
+            Arg::Num(v) => query.bind::<Double, _>(v),
+            Arg::OptNum(v) => query.bind::<Nullable<Double>, _>(v),
+            Arg::Time(v) => query.bind::<Timestamp, _>(v),
+            Arg::OptJson(v) => query.bind::<Nullable<Text>, _>(v),
+            Arg::OptInt(v) => query.bind::<Nullable<BigInt>, _>(v),
+            Arg::OptBool(v) => query.bind::<Nullable<Bool>, _>(v),
+            Arg::Instant(v) => $instant(query, v),
         }
-        query
     }};
 }
 
 fn sqlite_query(sql: Sql) -> BoxedSqlQuery<'static, Sqlite, diesel::query_builder::SqlQuery> {
     let (text, args) = sql.into_parts();
-    bind_all!(diesel::sql_query(text).into_boxed::<Sqlite>(), args)
+    let mut query = diesel::sql_query(text).into_boxed::<Sqlite>();
+    for arg in args {
+        query = bind_common!(
+            query,
+            arg,
+            |q: BoxedSqlQuery<'static, Sqlite, _>, v: Option<DateTime<Utc>>| q
+                .bind::<Nullable<Text>, _>(v.map(instant_text))
+        );
+    }
+    query
 }
 
 fn pg_query(sql: Sql) -> BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery> {
     let (text, args) = sql.into_parts();
-    bind_all!(diesel::sql_query(text).into_boxed::<Pg>(), args)
+    let mut query = diesel::sql_query(text).into_boxed::<Pg>();
+    for arg in args {
+        query = bind_common!(
+            query,
+            arg,
+            |q: BoxedSqlQuery<'static, Pg, _>, v: Option<DateTime<Utc>>| q.bind::<Nullable<Timestamptz>, _>(v)
+        );
+    }
+    query
 }
 
 impl Conn<'_> {
@@ -186,8 +213,7 @@ impl Conn<'_> {
         Ok(self.load(sql)?.into_iter().next())
     }
 
-    /// Statements without arguments (ANALYZE in tests).
-    #[cfg(test)]
+    /// Statements without arguments (DDL, ANALYZE).
     pub(crate) fn batch(&mut self, text: &str) -> QueryResult<()> {
         match self {
             Conn::Sqlite(c) => c.batch_execute(text),
@@ -218,10 +244,13 @@ mod tests {
     #[test]
     fn placeholders_follow_the_backend() {
         let mut sqlite = Sql::new(Backend::Sqlite, "SELECT ");
-        sqlite.bind(Arg::Int(1)).push(", ").bind(Arg::Json("{}".into()));
+        sqlite
+            .bind(Arg::Int(1))
+            .push(", ")
+            .bind(Arg::OptJson(Some("{}".into())));
         assert_eq!(sqlite.render(), "SELECT ?, ?");
         let mut pg = Sql::new(Backend::Postgres, "SELECT ");
-        pg.bind(Arg::Int(1)).push(", ").bind(Arg::Json("{}".into()));
+        pg.bind(Arg::Int(1)).push(", ").bind(Arg::OptJson(Some("{}".into())));
         assert_eq!(pg.render(), "SELECT $1, $2::jsonb");
     }
 

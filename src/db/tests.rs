@@ -18,6 +18,7 @@ use super::models::{form_submission, setting};
 use super::query::{Filter, FilterOp, Order, OrderField, RecordQuery};
 use super::schema::ModelType;
 use super::sql::Conn;
+use super::write::{RecordWrite, Target, WriteResult};
 use super::{search, Backend, Record, Store, StoreError};
 use crate::error::FieldError;
 
@@ -36,6 +37,7 @@ impl TestDb {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::connect(&format!("sqlite://{}", dir.path().join("data/test.db").display())).unwrap();
         store.migrate().unwrap();
+        create_tables(&store);
         TestDb {
             store: Some(store),
             _dir: Some(dir),
@@ -57,6 +59,7 @@ impl TestDb {
         url.set_path(&name);
         let store = Store::connect(url.as_str()).unwrap();
         store.migrate().unwrap();
+        create_tables(&store);
         TestDb {
             store: Some(store),
             _dir: None,
@@ -81,6 +84,20 @@ impl Drop for TestDb {
     }
 }
 
+/// The tables the suite writes: `payment` and `refund`.
+fn create_tables(store: &Store) {
+    store
+        .migrate_models(&[&payment(), &refund()], Default::default())
+        .unwrap();
+}
+
+fn refund() -> ModelType {
+    model(
+        "modules/payments/refund",
+        "properties:\n  - name: gateway_id\n    type: string\n    unique: true\n  - name: amount\n    type: integer\n",
+    )
+}
+
 /// Generate `sqlite::NAME` and `postgres::NAME` for each `fn NAME(&Store)`.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -101,7 +118,7 @@ on_both_backends!(
     update_merges_and_null_removes,
     delete_returns_the_record,
     upsert_updates_or_creates,
-    upsert_unless_keeps_what_the_guard_protects,
+    declared_rules_hold_for_every_writer,
     find_matches_typed_values,
     filters_on_every_type,
     filter_values_are_checked,
@@ -123,14 +140,23 @@ fn payment() -> ModelType {
     model(
         "modules/payments/payment",
         "name: payment
+ordered_by: event_created
 properties:
+  - name: state
+    type: string
+    forward_only: [authorized, succeeded, refunded]
+    final: [canceled]
+  - name: event_created
+    type: integer
   - name: gateway_id
     type: string
     unique: true
   - name: customer
     type: string
+    index: true
   - name: amount
     type: integer
+    index: true
   - name: currency
     type: string
   - name: rate
@@ -314,13 +340,23 @@ fn unique_properties_are_enforced(store: &Store) {
         .create_record(&model, props(json!({"gateway_id": "pi_1"})))
         .unwrap();
 
-    // Long values are unique by digest; a different long value is not taken.
-    let long = "x".repeat(5000);
-    store.create_record(&model, props(json!({"gateway_id": long}))).unwrap();
-    assert!(store.create_record(&model, props(json!({"gateway_id": long}))).is_err());
+    // An indexed value has a length limit, the same on both backends (a
+    // PostgreSQL index entry cannot hold much more); the limit itself fits.
+    let long = "x".repeat(2_001);
+    let refused = fields(
+        store
+            .create_record(&model, props(json!({"gateway_id": long})))
+            .unwrap_err(),
+    );
+    assert_eq!(refused[0].field, "gateway_id");
+    assert!(refused[0].message.contains("too long"), "{}", refused[0].message);
+    let longest = "x".repeat(2_000);
     store
-        .create_record(&model, props(json!({"gateway_id": format!("{long}y")})))
+        .create_record(&model, props(json!({"gateway_id": longest})))
         .unwrap();
+    assert!(store
+        .create_record(&model, props(json!({"gateway_id": longest})))
+        .is_err());
 }
 
 fn update_merges_and_null_removes(store: &Store) {
@@ -357,9 +393,8 @@ fn update_merges_and_null_removes(store: &Store) {
         store.update_record(&model, record.id + 99, Map::new()),
         Err(StoreError::NotFound { id, .. }) if id == record.id + 99
     ));
-    let other = self::model("refund", "properties:\n  - name: amount\n    type: integer\n");
     assert!(matches!(
-        store.update_record(&other, record.id, props(json!({"amount": 1}))),
+        store.update_record(&refund(), record.id, props(json!({"amount": 1}))),
         Err(StoreError::NotFound { .. })
     ));
 }
@@ -378,48 +413,108 @@ fn delete_returns_the_record(store: &Store) {
     ));
 }
 
-fn upsert_unless_keeps_what_the_guard_protects(store: &Store) {
+fn upsert(
+    store: &Store,
+    model: &ModelType,
+    key: &Map<String, Value>,
+    set: Map<String, Value>,
+) -> Result<Record, StoreError> {
+    Ok(store
+        .write(model, RecordWrite::upsert(key.clone(), set))?
+        .into_record()
+        .expect("an upsert always has a record"))
+}
+
+fn declared_rules_hold_for_every_writer(store: &Store) {
     let model = payment();
-    let matching = props(json!({"gateway_id": "pi_g"}));
-    let keep_captured = |r: &Record| r.properties.get("captured") == Some(&json!(true));
-    let (first, written) = store
-        .upsert_record_unless(
+    let key = props(json!({"gateway_id": "pi_s"}));
+    let write = |set: Value| {
+        store
+            .write(&model, RecordWrite::upsert(key.clone(), props(set)))
+            .unwrap()
+    };
+    assert!(matches!(
+        write(json!({"state": "processing", "event_created": 100})),
+        WriteResult::Created(_)
+    ));
+    assert!(matches!(
+        write(json!({"state": "succeeded", "event_created": 100})),
+        WriteResult::Updated(_)
+    ));
+    // Same second, later state already stored: the late one is not made.
+    let WriteResult::Kept { record, reason } = write(json!({"state": "processing", "event_created": 100, "amount": 5}))
+    else {
+        panic!("a backward move must be kept");
+    };
+    assert_eq!(record.properties["state"], json!("succeeded"));
+    assert!(
+        !record.properties.contains_key("amount"),
+        "nothing of a refused write is made"
+    );
+    assert!(reason.contains("succeeded"), "{reason}");
+    // An older event is not made, whatever its state.
+    assert!(matches!(
+        write(json!({"state": "refunded", "event_created": 50})),
+        WriteResult::Kept { .. }
+    ));
+    // An update by id (a form, a mapper) obeys the same rules.
+    let id = record.id;
+    let by_id = store
+        .write(
             &model,
-            &matching,
-            props(json!({"amount": 100, "captured": true})),
-            &keep_captured,
+            RecordWrite::update(Target::Id(id), props(json!({"state": "authorized"}))),
         )
         .unwrap();
-    assert!(written, "nothing to keep yet: created");
-    let (kept, written) = store
-        .upsert_record_unless(&model, &matching, props(json!({"amount": 1})), &keep_captured)
-        .unwrap();
-    assert!(!written);
-    assert_eq!(kept.id, first.id);
-    assert_eq!(
-        store.get_record(&model, first.id).unwrap().unwrap().properties["amount"],
-        json!(100)
-    );
-    let (_, written) = store
-        .upsert_record_unless(&model, &matching, props(json!({"amount": 2})), &|_| false)
-        .unwrap();
-    assert!(written);
-    assert_eq!(
-        store.get_record(&model, first.id).unwrap().unwrap().properties["amount"],
-        json!(2)
-    );
+    assert!(matches!(by_id, WriteResult::Kept { .. }));
+    assert!(matches!(
+        write(json!({"state": "refunded", "event_created": 200})),
+        WriteResult::Updated(_)
+    ));
+    let cleared = RecordWrite::update(Target::Id(id), Map::new()).unsetting(vec!["state".into()]);
+    assert!(matches!(
+        store.write(&model, cleared).unwrap(),
+        WriteResult::Kept { .. }
+    ));
+
+    // Racing writers of one record: whatever the interleaving, it ends at
+    // the furthest state any of them reached.
+    let key = props(json!({"gateway_id": "pi_race_state"}));
+    upsert(store, &model, &key, props(json!({"state": "authorized"}))).unwrap();
+    let states = ["processing", "succeeded", "authorized", "refunded", "pending"];
+    std::thread::scope(|scope| {
+        for i in 0..20 {
+            let (store, model, key) = (store.clone(), model.clone(), key.clone());
+            let state = states[i % states.len()];
+            scope.spawn(move || {
+                let via_id = i % 2 == 0;
+                let set = props(json!({"state": state, "event_created": 300}));
+                if via_id {
+                    let found = store.find_record(&model, &key).unwrap().unwrap();
+                    store
+                        .write(&model, RecordWrite::update(Target::Id(found.id), set))
+                        .unwrap();
+                } else {
+                    store.write(&model, RecordWrite::upsert(key, set)).unwrap();
+                }
+            });
+        }
+    });
+    let end = store.find_record(&model, &key).unwrap().unwrap();
+    assert_eq!(end.properties["state"], json!("refunded"));
 }
 
 fn upsert_updates_or_creates(store: &Store) {
     let model = payment();
     let matching = props(json!({"gateway_id": "pi_u"}));
-    let created = store
-        .upsert_record(&model, &matching, props(json!({"amount": 100, "currency": "eur"})))
-        .unwrap();
+    let created = upsert(
+        store,
+        &model,
+        &matching,
+        props(json!({"amount": 100, "currency": "eur"})),
+    )
+    .unwrap();
     assert_eq!(created.properties["gateway_id"], json!("pi_u"));
-    let updated = store
-        .upsert_record(&model, &matching, props(json!({"amount": "150"})))
-        .unwrap();
+    let updated = upsert(store, &model, &matching, props(json!({"amount": "150"}))).unwrap();
     assert_eq!(updated.id, created.id);
     assert_eq!(
         Value::Object(updated.properties),
@@ -428,20 +523,14 @@ fn upsert_updates_or_creates(store: &Store) {
     assert_eq!(store.count_records(&model, &[]).unwrap(), 1);
     // Matching on several properties, typed like writes.
     let by_two = props(json!({"customer": "cus_9", "amount": "150"}));
-    let third = store
-        .upsert_record(&model, &by_two, props(json!({"currency": "gbp"})))
-        .unwrap();
+    let third = upsert(store, &model, &by_two, props(json!({"currency": "gbp"}))).unwrap();
     assert_ne!(third.id, created.id);
-    let again = store
-        .upsert_record(&model, &by_two, props(json!({"captured": true})))
-        .unwrap();
+    let again = upsert(store, &model, &by_two, props(json!({"captured": true}))).unwrap();
     assert_eq!(again.id, third.id);
     // An empty match always creates; a bad match is a field error.
-    let fresh = store
-        .upsert_record(&model, &Map::new(), props(json!({"amount": 1})))
-        .unwrap();
+    let fresh = upsert(store, &model, &Map::new(), props(json!({"amount": 1}))).unwrap();
     assert!(fresh.id > third.id);
-    let bad = store.upsert_record(&model, &props(json!({"amount": "lots"})), Map::new());
+    let bad = upsert(store, &model, &props(json!({"amount": "lots"})), Map::new());
     assert_eq!(fields(bad.unwrap_err())[0].field, "amount");
 
     // Concurrent upserts of one key create one record.
@@ -449,7 +538,7 @@ fn upsert_updates_or_creates(store: &Store) {
     std::thread::scope(|scope| {
         for i in 0..8 {
             let (store, model, key) = (store.clone(), model.clone(), key.clone());
-            scope.spawn(move || store.upsert_record(&model, &key, props(json!({"amount": i}))).unwrap());
+            scope.spawn(move || upsert(&store, &model, &key, props(json!({"amount": i}))).unwrap());
         }
     });
     assert_eq!(
@@ -829,14 +918,13 @@ fn assert_uses_index(store: &Store, plan: &[String], index: &str) {
         Backend::Sqlite => {
             assert!(text.contains(&format!("INDEX {index}")), "{text}");
             assert!(
-                !plan.iter().any(|line| line.trim() == "SCAN r"),
-                "full scan of records:\n{text}"
+                !plan.iter().any(|line| line.trim() == "SCAN t"),
+                "full scan of the table:\n{text}"
             );
-            assert!(text.contains("SEARCH r USING INTEGER PRIMARY KEY"), "{text}");
         }
         Backend::Postgres => {
             assert!(text.contains(index), "{text}");
-            assert!(!text.contains("Seq Scan on records"), "full scan of records:\n{text}");
+            assert!(!text.contains("Seq Scan on payment"), "full scan of the table:\n{text}");
         }
     }
 }
@@ -873,22 +961,29 @@ fn pagination_forwards_and_backwards_uses_an_index(store: &Store) {
     };
     let check_plans = || {
         let plan = explain(store, &model, &by_customer);
-        assert_uses_index(store, &plan, "record_values_text");
+        assert_uses_index(store, &plan, "payment_customer_idx");
         if store.backend() == Backend::Sqlite {
             assert!(
                 !plan.iter().any(|l| l.contains("TEMP B-TREE")),
                 "sorts instead of reading in order: {plan:?}"
             );
         }
-        assert_uses_index(store, &explain(store, &model, &after), "record_values_text");
-        assert_uses_index(store, &explain(store, &model, &by_range), "record_values_num");
+        assert_uses_index(store, &explain(store, &model, &after), "payment_customer_idx");
+        // PostgreSQL may read the time index backwards and stop at the
+        // page's end (its cost model's choice; still no full scan).
+        let range_index = if store.backend() == Backend::Sqlite {
+            "payment_amount_idx"
+        } else {
+            "payment_"
+        };
+        assert_uses_index(store, &explain(store, &model, &by_range), range_index);
     };
     // Before statistics exist, and after (what autovacuum does shortly
     // after a bulk load).
     check_plans();
     let analyze = match store.backend() {
         Backend::Sqlite => "ANALYZE",
-        Backend::Postgres => "ANALYZE records, record_values",
+        Backend::Postgres => "ANALYZE payment",
     };
     store.database().with_conn(|conn| Ok(conn.batch(analyze)?)).unwrap();
     check_plans();
@@ -956,10 +1051,8 @@ fn fifty_concurrent_writers_lose_nothing(store: &Store) {
 
 fn models_do_not_see_each_other(store: &Store) {
     let payment = payment();
-    let refund = model(
-        "modules/payments/refund",
-        "properties:\n  - name: gateway_id\n    type: string\n    unique: true\n  - name: amount\n    type: integer\n",
-    );
+    let refund = refund();
+    store.create_record(&payment, props(json!({"amount": 5}))).unwrap();
     let p = store
         .create_record(&payment, props(json!({"gateway_id": "x", "amount": 1})))
         .unwrap();

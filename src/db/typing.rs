@@ -1,19 +1,11 @@
 //! Typing on write: each property type accepts a few spellings (form posts
-//! send strings) and stores one normal form. The same rules give each value
-//! its index keys, so filters compare like with like.
+//! send strings) and stores one normal form. Filters are typed the same
+//! way, so they compare like with like.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Number, Value};
-use sha2::{Digest, Sha256};
 
 use super::schema::PropertyType;
-
-/// Longest text kept verbatim in an index key; longer text is keyed by its
-/// digest (B-tree entries have a size limit on PostgreSQL).
-const MAX_KEY_BYTES: usize = 256;
-/// Marks a digest key; text starting with it is always digested, so a
-/// verbatim key can never equal a digest key.
-const DIGEST_MARK: char = '\u{1}';
 
 /// Why a value cannot be stored as a property's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -139,90 +131,6 @@ fn datetime(value: &Value) -> Option<DateTime<Utc>> {
     }
 }
 
-/// How a stored (already coerced) value is indexed.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct IndexKey {
-    pub text: Option<String>,
-    pub num: Option<f64>,
-}
-
-/// Index keys of a stored value; `None` for null (no row: "does not exist").
-pub(crate) fn index_key(kind: PropertyType, value: &Value) -> Option<IndexKey> {
-    if value.is_null() {
-        return None;
-    }
-    let key = match kind {
-        PropertyType::String => IndexKey {
-            text: Some(text_key(value.as_str()?)),
-            num: None,
-        },
-        PropertyType::Integer => {
-            let n = integer(value)?;
-            IndexKey {
-                text: Some(n.to_string()),
-                num: Some(n as f64),
-            }
-        }
-        PropertyType::Float => IndexKey {
-            text: None,
-            num: Some(float(value)?),
-        },
-        PropertyType::Boolean => IndexKey {
-            text: Some(boolean(value)?.to_string()),
-            num: None,
-        },
-        PropertyType::Datetime => IndexKey {
-            text: None,
-            num: Some(unix_seconds(datetime(value)?)),
-        },
-        // Equality only, on canonical text (object keys sorted).
-        PropertyType::Json | PropertyType::Array => IndexKey {
-            text: Some(text_key(&canonical_json(value))),
-            num: None,
-        },
-    };
-    Some(key)
-}
-
-/// The key under which `unique: true` values are kept.
-pub(crate) fn unique_key(kind: PropertyType, value: &Value) -> Option<String> {
-    let key = index_key(kind, value)?;
-    match (key.text, key.num) {
-        (Some(text), _) => Some(text),
-        (None, Some(num)) => Some(format!("{num:e}")),
-        (None, None) => None,
-    }
-}
-
-/// JSON with object keys sorted, so equal values have equal text.
-fn canonical_json(value: &Value) -> String {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            let inner: Vec<String> = entries
-                .into_iter()
-                .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), canonical_json(v)))
-                .collect();
-            format!("{{{}}}", inner.join(","))
-        }
-        Value::Array(items) => format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
-        other => other.to_string(),
-    }
-}
-
-/// The text key of a string: itself, or a digest when long.
-pub(crate) fn text_key(s: &str) -> String {
-    if s.len() <= MAX_KEY_BYTES && !s.starts_with(DIGEST_MARK) {
-        return s.to_string();
-    }
-    format!("{DIGEST_MARK}{}", hex::encode(Sha256::digest(s.as_bytes())))
-}
-
-pub(crate) fn unix_seconds(t: DateTime<Utc>) -> f64 {
-    t.timestamp() as f64 + f64::from(t.timestamp_subsec_micros()) / 1e6
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,7 +156,6 @@ mod tests {
             PropertyType::Array,
         ] {
             assert_eq!(ok(kind, Value::Null), Value::Null);
-            assert_eq!(index_key(kind, &Value::Null), None);
         }
         assert_eq!(ok(PropertyType::Integer, json!("  ")), Value::Null);
         assert_eq!(ok(PropertyType::String, json!("")), json!(""));
@@ -341,51 +248,5 @@ mod tests {
         assert!(refused(PropertyType::Json, json!({"a": "\u{0}"})));
         assert_eq!(ok(PropertyType::Array, json!([1, "a", [2]])), json!([1, "a", [2]]));
         assert!(refused(PropertyType::Array, json!("[1]")));
-    }
-
-    #[test]
-    fn index_keys() {
-        let key = index_key(PropertyType::Integer, &json!(599)).unwrap();
-        assert_eq!(
-            key,
-            IndexKey {
-                text: Some("599".into()),
-                num: Some(599.0)
-            }
-        );
-        let key = index_key(PropertyType::Datetime, &json!("2024-05-01T12:00:00.5Z")).unwrap();
-        assert_eq!(key.num, Some(1714564800.5));
-        let key = index_key(PropertyType::Json, &json!({"b": 1, "a": "\u{e9}"})).unwrap();
-        assert_eq!(key.text.as_deref(), Some("{\"a\":\"\u{e9}\",\"b\":1}"));
-        assert_eq!(key.num, None);
-        assert_eq!(
-            index_key(PropertyType::Boolean, &json!(true)).unwrap().text.as_deref(),
-            Some("true")
-        );
-    }
-
-    #[test]
-    fn long_and_marked_text_is_digested() {
-        let long = "x".repeat(MAX_KEY_BYTES + 1);
-        let key = text_key(&long);
-        assert!(key.starts_with(DIGEST_MARK) && key.len() == 65);
-        assert_eq!(text_key(&long), key);
-        assert_ne!(text_key(&"y".repeat(MAX_KEY_BYTES + 1)), key);
-        assert_eq!(text_key(&"x".repeat(MAX_KEY_BYTES)), "x".repeat(MAX_KEY_BYTES));
-        assert!(text_key("\u{1}short").starts_with(DIGEST_MARK));
-        assert_eq!(text_key("\u{1}short").len(), 65);
-    }
-
-    #[test]
-    fn unique_keys_of_json_ignore_key_order() {
-        assert_eq!(
-            unique_key(PropertyType::Json, &json!({"a": 1, "b": [2]})),
-            unique_key(PropertyType::Json, &json!({"b": [2], "a": 1}))
-        );
-        assert_eq!(
-            unique_key(PropertyType::Float, &json!(1.5)),
-            unique_key(PropertyType::Float, &json!(1.50))
-        );
-        assert_eq!(unique_key(PropertyType::String, &json!("a")).as_deref(), Some("a"));
     }
 }

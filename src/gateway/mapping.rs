@@ -18,6 +18,7 @@ use crate::app::templates::render_json;
 use crate::app::App;
 use crate::config::Settings;
 use crate::db::schema::ModelType;
+use crate::db::write::RecordWrite;
 use crate::db::{Store, StoreError};
 use crate::liquid::host::{GraphqlSource, HostError, RenderHost};
 
@@ -203,72 +204,18 @@ fn store_failure(e: &StoreError) -> DispatchFailure {
     }
 }
 
-fn record_id(value: &Value) -> Option<i64> {
-    match value {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
+/// The mapper's record, through the store's one write path (the model's
+/// declared rules apply to mappers as to webhook processors).
 fn write_record(store: &Store, model: &ModelType, output: MapperOutput) -> Result<Option<Value>, StoreError> {
-    let mut properties: Map<String, Value> = output
-        .properties
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(_, value)| !value.is_null())
-        .collect();
-    for name in output.unset.unwrap_or_default() {
-        properties.insert(name, Value::Null);
-    }
-    let operation = output
-        .operation
-        .as_deref()
-        .unwrap_or(if output.id.is_some() { "update" } else { "create" });
-    let by_id = output.id.as_ref().and_then(record_id);
-    let record = match operation {
-        "none" => return Ok(None),
-        "create" => store.create_record(model, properties)?,
-        "update" => match (by_id, &output.matching) {
-            (Some(id), _) => store.update_record(model, id, properties)?,
-            (None, Some(matching)) => match store.find_record(model, matching)? {
-                Some(found) => store.update_record(model, found.id, properties)?,
-                None => return Ok(None),
-            },
-            (None, None) => {
-                return Err(StoreError::Validation(vec![crate::error::FieldError::new(
-                    "id",
-                    "update needs an `id` or a `match`",
-                )]))
-            }
-        },
-        "upsert" => {
-            let matching = match &output.matching {
-                Some(m) => m.clone(),
-                None => {
-                    let mut m = Map::new();
-                    if let Some(gateway_id) = properties.get("gateway_id") {
-                        m.insert("gateway_id".into(), gateway_id.clone());
-                    }
-                    m
-                }
-            };
-            store.upsert_record(model, &matching, properties)?
-        }
-        "delete" => match (by_id, &output.matching) {
-            (Some(id), _) => store.delete_record(model, id)?,
-            (None, Some(matching)) => match store.find_record(model, matching)? {
-                Some(found) => store.delete_record(model, found.id)?,
-                None => return Ok(None),
-            },
-            (None, None) => return Ok(None),
-        },
-        other => {
-            return Err(StoreError::Validation(vec![crate::error::FieldError::new(
-                "operation",
-                format!("`{other}` is not one of create, update, upsert, delete, none"),
-            )]))
-        }
+    let write = RecordWrite::from_template(
+        output.operation.as_deref(),
+        output.id.as_ref(),
+        output.matching,
+        output.properties.unwrap_or_default(),
+        output.unset.unwrap_or_default(),
+    )?;
+    let Some(write) = write else {
+        return Ok(None);
     };
-    Ok(Some(record.to_liquid_json()))
+    Ok(store.write(model, write)?.record().map(|r| r.to_liquid_json()))
 }

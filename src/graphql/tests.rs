@@ -43,6 +43,13 @@ fn model(file: &str, full_name: &str, yaml: &str) -> ModelType {
     ModelType::parse(Path::new(file), full_name, yaml).unwrap()
 }
 
+/// The models' tables, as `serve` makes them.
+fn create_tables(store: &Store) {
+    let models = models();
+    let refs: Vec<&ModelType> = models.iter().collect();
+    store.migrate_models(&refs, Default::default()).unwrap();
+}
+
 fn models() -> Vec<ModelType> {
     vec![
         model(
@@ -106,6 +113,7 @@ fn sqlite_store() -> (TestDb, Store) {
 
 fn fixture_with(request_types: &[RequestTypeInfo], dispatcher: Option<Arc<dyn RequestDispatcher>>) -> Fixture {
     let (dir, store) = sqlite_store();
+    create_tables(&store);
     let sender = dispatcher.map(|gateway| RequestSender {
         gateway,
         app: Arc::new(App::default()),
@@ -881,6 +889,7 @@ fn postgres_smoke() {
     let outcome = std::panic::catch_unwind(|| {
         let store = Store::connect(&url).unwrap();
         store.migrate().unwrap();
+        create_tables(&store);
         let engine = GraphqlEngine::build(&models(), &[], store.clone(), None).unwrap();
         let create = "mutation($a: Int, $g: String) { createPayment(input: {amount: $a, gatewayId: $g}) { id } }";
         for amount in [300, 100, 200] {

@@ -46,7 +46,7 @@ pub trait RenderHost {
     /// `{% record r = 'modules/payments/payment', operation: 'upsert', match: m,
     /// properties: p %}`: write a record directly (webhook processors).
     /// Returns the record (or null when nothing was written).
-    fn write_record(&self, request: RecordWrite) -> Result<Value, HostError> {
+    fn write_record(&self, request: RecordRequest) -> Result<Value, HostError> {
         let _ = request;
         Err(HostError("records cannot be written from this template".into()))
     }
@@ -60,10 +60,11 @@ pub trait RenderHost {
 
 /// What the `record` tag asks for.
 #[derive(Debug, Clone, Default)]
-pub struct RecordWrite {
+pub struct RecordRequest {
     pub model: String,
-    /// create | update | upsert | delete
-    pub operation: String,
+    /// create | update | upsert | delete | none; see
+    /// `db::write::RecordWrite::from_template` for the defaults.
+    pub operation: Option<String>,
     pub id: Option<Value>,
     pub matching: Option<Map<String, Value>>,
     /// Null values are "not given": an update keeps what is stored.

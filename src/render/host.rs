@@ -12,7 +12,7 @@ use crate::forms::feedback::SubmissionFeedback;
 use crate::forms::state::FormState;
 use crate::gateway::Caller;
 use crate::instance::{AppVersion, Instance};
-use crate::liquid::host::{GraphqlSource, HostError, RecordWrite, RenderHost};
+use crate::liquid::host::{GraphqlSource, HostError, RecordRequest, RenderHost};
 
 struct FormFrame {
     form: Arc<FormConfiguration>,
@@ -308,7 +308,7 @@ impl RenderHost for PageHost {
         }
     }
 
-    fn write_record(&self, request: RecordWrite) -> Result<Value, HostError> {
+    fn write_record(&self, request: RecordRequest) -> Result<Value, HostError> {
         if !self.may_write {
             return Err(HostError(
                 "a GET page only reads: write records from a form, a webhook processor or a POST page".into(),

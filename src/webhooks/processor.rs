@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::instance::{AppVersion, Instance};
-use crate::liquid::host::{with_host, GraphqlSource, HostError, RecordWrite, RenderHost};
+use crate::liquid::host::{with_host, GraphqlSource, HostError, RecordRequest, RenderHost};
 
 /// What processing an event came to.
 #[derive(Debug, PartialEq)]
@@ -99,7 +99,7 @@ impl RenderHost for ProcessorHost {
         format!("/assets/{}", path.trim_start_matches('/'))
     }
 
-    fn write_record(&self, request: RecordWrite) -> Result<Value, HostError> {
+    fn write_record(&self, request: RecordRequest) -> Result<Value, HostError> {
         crate::render::records::write(&self.instance.store, &self.loaded, request)
     }
 }

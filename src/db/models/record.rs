@@ -1,4 +1,5 @@
-//! A record: one row of the `records` table, properties typed by its model.
+//! A record: one row of its model's table, properties typed by the model.
+//! (`RecordRow` reads the legacy `records` table, to copy it.)
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use diesel::sql_types::{BigInt, Text, Timestamp};
@@ -57,6 +58,10 @@ pub(crate) struct RecordRow {
 }
 
 impl RecordRow {
+    pub(crate) fn id(&self) -> i64 {
+        self.id
+    }
+
     /// The record, its properties in the model's order (then any the model
     /// no longer names), so both backends give the same order.
     pub(crate) fn into_record(self, model: &ModelType) -> Result<Record, StoreError> {

@@ -1,8 +1,9 @@
 //! `{% record r = 'modules/payments/payment', operation: 'upsert', match: m,
 //! properties: p %}`: write a record from a webhook processor (or any
 //! template whose host allows it) and assign the written record.
-//! `operation` is create, update, upsert (default) or delete; `id` or `match`
-//! choose the record for update/upsert/delete.
+//! `operation` is create, update, upsert, delete or none, with the defaults
+//! response mappers have (update with an `id`, create without); `id` or
+//! `match` choose the record for update/upsert/delete.
 
 use std::io::Write;
 
@@ -12,7 +13,7 @@ use liquid_core::{Result, Runtime};
 use serde_json::Value as Json;
 
 use super::args::{name_text, parse_assignment, parse_value, require_host, tag_error, ArgValue, TagArgs};
-use crate::liquid::host::RecordWrite;
+use crate::liquid::host::RecordRequest;
 use crate::liquid::value::{json_to_liquid, liquid_to_json};
 
 #[derive(Copy, Clone, Debug, Default)]
@@ -40,7 +41,7 @@ impl ParseTag for RecordTag {
         let mut args = TagArgs::parse(&mut arguments, options)?;
         args.allow_only("record", &["operation", "id", "match", "properties", "unset"])?;
         args.at_most_positional("record", 0, USAGE)?;
-        Ok(Box::new(RecordWrite_ {
+        Ok(Box::new(RecordStatement {
             result,
             model,
             operation: args.take_named("operation"),
@@ -56,9 +57,9 @@ impl ParseTag for RecordTag {
     }
 }
 
+/// One parsed `{% record %}`: where the result goes and the write's parts.
 #[derive(Debug)]
-#[allow(non_camel_case_types)]
-struct RecordWrite_ {
+struct RecordStatement {
     result: KString,
     model: ArgValue,
     operation: Option<ArgValue>,
@@ -104,18 +105,18 @@ fn names_of(tag_arg: &Option<ArgValue>, runtime: &dyn Runtime) -> Result<Vec<Str
     }
 }
 
-impl Renderable for RecordWrite_ {
+impl Renderable for RecordStatement {
     fn render_to(&self, _writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
         let model = name_text("record", "the model", &self.model.evaluate(runtime)?)?;
         let operation = match &self.operation {
-            Some(op) => name_text("record", "the operation", &op.evaluate(runtime)?)?,
-            None => "upsert".to_string(),
+            Some(op) => Some(name_text("record", "the operation", &op.evaluate(runtime)?)?),
+            None => None,
         };
         let id = match &self.id {
             Some(id) => Some(liquid_to_json(&id.evaluate(runtime)?)).filter(|v| !v.is_null()),
             None => None,
         };
-        let request = RecordWrite {
+        let request = RecordRequest {
             model: model.clone(),
             operation,
             id,
@@ -159,11 +160,11 @@ mod tests {
         fn asset_url(&self, path: &str) -> String {
             path.into()
         }
-        fn write_record(&self, r: RecordWrite) -> std::result::Result<Value, HostError> {
+        fn write_record(&self, r: RecordRequest) -> std::result::Result<Value, HostError> {
             self.0.lock().unwrap().push(format!(
                 "{} {} {:?} {}",
                 r.model,
-                r.operation,
+                r.operation.as_deref().unwrap_or("default"),
                 r.matching.map(Value::Object),
                 Value::Object(r.properties.clone())
             ));
@@ -191,7 +192,7 @@ mod tests {
     #[test]
     fn writes_and_assigns() {
         let (out, calls) = render(
-            "{% record p = 'modules/payments/payment', match: m, properties: props %}{{ p.id }}:{{ p.state }}",
+            "{% record p = 'modules/payments/payment', operation: 'upsert', match: m, properties: props %}{{ p.id }}:{{ p.state }}",
             liquid_core::object!({"m": {"gateway_id": "pi_1"}, "props": {"state": "succeeded"}}),
         );
         assert_eq!(out.unwrap(), "7:succeeded");
