@@ -82,7 +82,8 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute(&format!(
             "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
-             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+             PRAGMA cache_size = -16000; PRAGMA mmap_size = 268435456;"
         ))
         .map_err(diesel::r2d2::Error::QueryError)
     }
@@ -97,6 +98,12 @@ pub(crate) struct Database {
     pools: Pools,
     /// Scrubbed from every message.
     password: Option<String>,
+    /// SQLite has one writer at a time, so this process writes through one
+    /// kept connection: writers queue on this lock and are woken as soon as
+    /// it is free (SQLite's busy handler would poll in steps of
+    /// milliseconds), and the connection's page cache stays warm (a cache
+    /// is reset whenever another connection has written).
+    sqlite_writer: std::sync::Mutex<Option<PooledConnection<ConnectionManager<SqliteConnection>>>>,
 }
 
 impl Database {
@@ -118,6 +125,7 @@ impl Database {
                 Ok(Database {
                     pools: Pools::Sqlite(pool),
                     password: None,
+                    sqlite_writer: std::sync::Mutex::new(None),
                 })
             }
             Location::Postgres(url) => {
@@ -135,6 +143,7 @@ impl Database {
                     Ok(pool) => Ok(Database {
                         pools: Pools::Postgres(pool),
                         password,
+                        sqlite_writer: std::sync::Mutex::new(None),
                     }),
                     Err(e) => Err(scrub(
                         password.as_deref(),
@@ -173,7 +182,32 @@ impl Database {
         work: impl FnOnce(&mut Conn) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         let result = match &self.pools {
-            Pools::Sqlite(pool) => get(pool).and_then(|mut c| c.immediate_transaction(|c| work(&mut Conn::Sqlite(c)))),
+            Pools::Sqlite(pool) => {
+                // A writer that panicked mid-transaction may have left the
+                // connection in it: start again with another one.
+                let mut writer = match self.sqlite_writer.lock() {
+                    Ok(writer) => writer,
+                    Err(poisoned) => {
+                        let mut writer = poisoned.into_inner();
+                        *writer = None;
+                        writer
+                    }
+                };
+                if writer.is_none() {
+                    *writer = Some(get(pool)?);
+                }
+                match writer.as_mut() {
+                    Some(c) => {
+                        let result = c.immediate_transaction(|c| work(&mut Conn::Sqlite(c)));
+                        if matches!(result, Err(StoreError::Query(_))) {
+                            // The driver failed: do not trust the connection.
+                            *writer = None;
+                        }
+                        result
+                    }
+                    None => Err(StoreError::Pool("no SQLite writer connection".into())),
+                }
+            }
             Pools::Postgres(pool) => get(pool).and_then(|mut c| c.transaction(|c| work(&mut Conn::Postgres(c)))),
         };
         result.map_err(|e| self.scrub(e))

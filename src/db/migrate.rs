@@ -548,6 +548,8 @@ fn copy_legacy_records(conn: &mut Conn, model: &ModelType) -> Result<usize, Stor
             )?;
         }
     }
+    // Statistics for the planner, as after any bulk load.
+    conn.batch(&format!("ANALYZE {}", quoted(model.table())))?;
     if conn.backend() == Backend::Postgres {
         let table = quoted(model.table());
         conn.batch(&format!(

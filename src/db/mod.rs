@@ -178,6 +178,13 @@ impl Store {
             .ok_or_else(|| records::not_found(model, id))
     }
 
+    /// Refresh the planner's statistics of a model's table (after a bulk
+    /// load; the database does it by itself over time).
+    pub fn analyze(&self, model: &ModelType) -> Result<(), StoreError> {
+        let statement = format!("ANALYZE {}", tables::quoted(model.table()));
+        self.database.with_conn(|conn| Ok(conn.batch(&statement)?))
+    }
+
     pub fn get_record(&self, model: &ModelType, id: i64) -> Result<Option<Record>, StoreError> {
         self.database.with_conn(|conn| records::get(conn, model, id, false))
     }

@@ -8,6 +8,9 @@ use serde::Deserialize;
 
 use crate::error::LoadProblem;
 
+/// The type of a property (kept beside the typing rules, which need it).
+pub use super::typing::PropertyType;
+
 /// The request log: one record per gateway call, written by the runtime.
 pub const GATEWAY_REQUEST_MODEL: &str = "modules/payments/gateway_request";
 /// Notifications payforms signs and sends to the merchant's configured URLs.
@@ -77,38 +80,6 @@ impl PropertyDef {
     /// Does a write have rules to pass before changing this property?
     pub fn has_state_rules(&self) -> bool {
         !self.forward_only.is_empty() || !self.final_values.is_empty()
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PropertyType {
-    String,
-    Integer,
-    Float,
-    Boolean,
-    Datetime,
-    Json,
-    Array,
-}
-
-impl PropertyType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PropertyType::String => "string",
-            PropertyType::Integer => "integer",
-            PropertyType::Float => "float",
-            PropertyType::Boolean => "boolean",
-            PropertyType::Datetime => "datetime",
-            PropertyType::Json => "json",
-            PropertyType::Array => "array",
-        }
-    }
-}
-
-impl std::fmt::Display for PropertyType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

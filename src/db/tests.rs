@@ -119,6 +119,7 @@ on_both_backends!(
     delete_returns_the_record,
     upsert_updates_or_creates,
     declared_rules_hold_for_every_writer,
+    migrations_add_refuse_and_retype,
     find_matches_typed_values,
     filters_on_every_type,
     filter_values_are_checked,

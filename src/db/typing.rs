@@ -5,7 +5,40 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Number, Value};
 
-use super::schema::PropertyType;
+use serde::Deserialize;
+
+/// The types a schema file may give a property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PropertyType {
+    String,
+    Integer,
+    Float,
+    Boolean,
+    Datetime,
+    Json,
+    Array,
+}
+
+impl PropertyType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PropertyType::String => "string",
+            PropertyType::Integer => "integer",
+            PropertyType::Float => "float",
+            PropertyType::Boolean => "boolean",
+            PropertyType::Datetime => "datetime",
+            PropertyType::Json => "json",
+            PropertyType::Array => "array",
+        }
+    }
+}
+
+impl std::fmt::Display for PropertyType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Why a value cannot be stored as a property's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
