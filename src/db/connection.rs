@@ -2,6 +2,8 @@
 //! migrations, and running work on a connection or in a transaction.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -12,6 +14,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+use super::group_commit::GroupCommit;
 use super::sql::Conn;
 use super::{Backend, StoreError};
 
@@ -83,7 +86,8 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
         conn.batch_execute(&format!(
             "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-             PRAGMA cache_size = -16000; PRAGMA mmap_size = 268435456;"
+             PRAGMA cache_size = -16000; PRAGMA mmap_size = 268435456; \
+             PRAGMA wal_autocheckpoint = 0;"
         ))
         .map_err(diesel::r2d2::Error::QueryError)
     }
@@ -99,11 +103,42 @@ pub(crate) struct Database {
     /// Scrubbed from every message.
     password: Option<String>,
     /// SQLite has one writer at a time, so this process writes through one
-    /// kept connection: writers queue on this lock and are woken as soon as
-    /// it is free (SQLite's busy handler would poll in steps of
-    /// milliseconds), and the connection's page cache stays warm (a cache
-    /// is reset whenever another connection has written).
-    sqlite_writer: std::sync::Mutex<Option<PooledConnection<ConnectionManager<SqliteConnection>>>>,
+    /// kept connection, and writers queueing for it share a commit (see
+    /// `group_commit`); the connection's page cache stays warm.
+    sqlite_writer: GroupCommit,
+    /// While true, a thread checkpoints the SQLite WAL (see
+    /// `spawn_checkpointer`); cleared when the database is dropped.
+    checkpoints: Arc<AtomicBool>,
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        self.checkpoints.store(false, Ordering::Relaxed);
+    }
+}
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Checkpoint the WAL beside the writers rather than in a commit: SQLite
+/// would otherwise make the commit that crosses 1,000 WAL pages copy them
+/// all back while every other writer waits. PASSIVE never blocks a writer.
+fn spawn_checkpointer(pool: Pool<ConnectionManager<SqliteConnection>>, running: Arc<AtomicBool>) {
+    let spawned = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while running.load(Ordering::Relaxed) {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if let Ok(mut conn) = pool.get() {
+                    if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+                        tracing::debug!("WAL checkpoint: {e}");
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("no WAL checkpoint thread ({e}); SQLite checkpoints in commits");
+    }
 }
 
 impl Database {
@@ -122,10 +157,13 @@ impl Database {
                     .connection_customizer(Box::new(SqlitePragmas))
                     .build(manager)
                     .map_err(|e| StoreError::Pool(format!("cannot open SQLite file {}: {e}", path.display())))?;
+                let checkpoints = Arc::new(AtomicBool::new(true));
+                spawn_checkpointer(pool.clone(), checkpoints.clone());
                 Ok(Database {
                     pools: Pools::Sqlite(pool),
                     password: None,
-                    sqlite_writer: std::sync::Mutex::new(None),
+                    sqlite_writer: GroupCommit::default(),
+                    checkpoints,
                 })
             }
             Location::Postgres(url) => {
@@ -143,7 +181,8 @@ impl Database {
                     Ok(pool) => Ok(Database {
                         pools: Pools::Postgres(pool),
                         password,
-                        sqlite_writer: std::sync::Mutex::new(None),
+                        sqlite_writer: GroupCommit::default(),
+                        checkpoints: Arc::new(AtomicBool::new(false)),
                     }),
                     Err(e) => Err(scrub(
                         password.as_deref(),
@@ -175,39 +214,15 @@ impl Database {
     }
 
     /// Run `work` in one transaction; an error rolls everything back.
-    /// SQLite takes the write lock up front (BEGIN IMMEDIATE) so concurrent
-    /// writers wait on busy_timeout instead of failing on lock upgrade.
+    /// SQLite takes the write lock up front (BEGIN IMMEDIATE, so another
+    /// process's writers wait on busy_timeout) and concurrent callers share
+    /// one commit, each in its own savepoint.
     pub(crate) fn with_transaction<R>(
         &self,
         work: impl FnOnce(&mut Conn) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         let result = match &self.pools {
-            Pools::Sqlite(pool) => {
-                // A writer that panicked mid-transaction may have left the
-                // connection in it: start again with another one.
-                let mut writer = match self.sqlite_writer.lock() {
-                    Ok(writer) => writer,
-                    Err(poisoned) => {
-                        let mut writer = poisoned.into_inner();
-                        *writer = None;
-                        writer
-                    }
-                };
-                if writer.is_none() {
-                    *writer = Some(get(pool)?);
-                }
-                match writer.as_mut() {
-                    Some(c) => {
-                        let result = c.immediate_transaction(|c| work(&mut Conn::Sqlite(c)));
-                        if matches!(result, Err(StoreError::Query(_))) {
-                            // The driver failed: do not trust the connection.
-                            *writer = None;
-                        }
-                        result
-                    }
-                    None => Err(StoreError::Pool("no SQLite writer connection".into())),
-                }
-            }
+            Pools::Sqlite(pool) => self.sqlite_writer.run(pool, work),
             Pools::Postgres(pool) => get(pool).and_then(|mut c| c.transaction(|c| work(&mut Conn::Postgres(c)))),
         };
         result.map_err(|e| self.scrub(e))

@@ -6,6 +6,7 @@
 //! Diesel is synchronous: call the store from blocking threads.
 
 mod connection;
+mod group_commit;
 pub mod migrate;
 pub mod models;
 pub mod query;

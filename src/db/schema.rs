@@ -320,14 +320,17 @@ fn property_line(text: &str, name: &str, occurrence: usize) -> usize {
         if !line.starts_with([' ', '\t', '-']) {
             return false;
         }
+        // Block style (`- name: x`) or flow style (`- { name: x, type: .. }`).
         let entry = line.trim_start().trim_start_matches('-').trim_start();
+        let entry = entry.strip_prefix('{').map_or(entry, str::trim_start);
         let Some(value) = entry.strip_prefix("name").map(str::trim_start) else {
             return false;
         };
         let Some(value) = value.strip_prefix(':') else {
             return false;
         };
-        let value = value.split(" #").next().unwrap_or("").trim();
+        let value = value.split(" #").next().unwrap_or("");
+        let value = value.split([',', '}']).next().unwrap_or("").trim();
         value.trim_matches(|c| c == '"' || c == '\'') == name
     });
     match matches.map(|(i, _)| i + 1).nth(occurrence) {
@@ -510,6 +513,14 @@ mod tests {
         assert!(refused(&"a".repeat(64)).contains("at most 63"));
         let long = format!("properties:\n  - name: {}\n    type: string\n", "p".repeat(64));
         assert!(only_problem(&long).message.contains("longer than 63"));
+    }
+
+    #[test]
+    fn flow_style_properties_have_their_own_lines() {
+        let p = only_problem("properties:\n  - { name: a, type: string }\n  - { name: b, type: text }\n");
+        assert_eq!(p.line, 3, "{p:?}");
+        let model = parse("properties:\n  - { name: a, type: string }\n  - {name: b, type: integer}\n").unwrap();
+        assert_eq!(model.property("b").unwrap().line, 3);
     }
 
     #[test]

@@ -414,6 +414,105 @@ fn delete_returns_the_record(store: &Store) {
     ));
 }
 
+fn migrations_add_refuse_and_retype(store: &Store) {
+    use super::migrate::{MigrateError, MigrateOptions};
+    let v1 = model(
+        "order",
+        "properties:\n  - { name: ref, type: string }\n  - { name: total, type: string }\n",
+    );
+    let all = |order: &ModelType| store.migrate_models(&[&payment(), &refund(), order], MigrateOptions::default());
+    all(&v1).unwrap();
+    store
+        .create_record(&v1, props(json!({"ref": "A", "total": "12"})))
+        .unwrap();
+    store
+        .create_record(&v1, props(json!({"ref": "B", "total": "lots"})))
+        .unwrap();
+    // Additive: a property and an index; the old rows have null there.
+    let v2 = model(
+        "order",
+        "properties:\n  - { name: ref, type: string, unique: true }\n  - { name: total, type: string }\n  - { name: tier, type: string, index: true }\n",
+    );
+    let report = all(&v2).unwrap();
+    let done: Vec<&str> = report.changes.iter().map(|c| c.description.as_str()).collect();
+    assert_eq!(
+        done,
+        ["make order.ref unique", "add tier (string) to order"],
+        "{done:?}"
+    );
+    assert!(all(&v2).unwrap().changes.is_empty(), "a second run has nothing to do");
+    store
+        .create_record(&v2, props(json!({"ref": "C", "tier": "gold"})))
+        .unwrap();
+    assert_eq!(
+        fields(store.create_record(&v2, props(json!({"ref": "C"}))).unwrap_err())[0].field,
+        "ref"
+    );
+    assert_eq!(store.count_records(&v2, &[eq("tier", json!("gold"))]).unwrap(), 1);
+    // Destructive: refused at file:line, nothing changed.
+    let v3 = model(
+        "order",
+        "properties:\n  - { name: ref, type: string }\n  - { name: total, type: integer }\n",
+    );
+    let Err(MigrateError::Refused(problems)) = all(&v3) else {
+        panic!("a removal and a type change must be refused");
+    };
+    let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("schema/order.yml:3: `total` changes type")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("schema/order.yml:1: property `tier` was removed")),
+        "{lines:?}"
+    );
+    assert_eq!(store.count_records(&v2, &[eq("tier", json!("gold"))]).unwrap(), 1);
+    // Allowed: values that fit are converted, the others are reported lost.
+    let allowed = MigrateOptions {
+        allow_destructive: true,
+        ..MigrateOptions::default()
+    };
+    let report = store.migrate_models(&[&payment(), &refund(), &v3], allowed).unwrap();
+    assert!(
+        report.notes.iter().any(|n| n.contains("1 value(s) could not be kept")),
+        "{:?}",
+        report.notes
+    );
+    let by_id = RecordQuery {
+        order: Order {
+            field: OrderField::Id,
+            descending: false,
+        },
+        ..RecordQuery::default()
+    };
+    let totals: Vec<Value> = store
+        .query_records(&v3, &by_id)
+        .unwrap()
+        .records
+        .iter()
+        .map(|r| r.properties.get("total").cloned().unwrap_or(Value::Null))
+        .collect();
+    assert_eq!(totals, [json!(12), Value::Null, Value::Null]);
+    // A removed model: refused, then dropped when allowed.
+    let Err(MigrateError::Refused(problems)) =
+        store.migrate_models(&[&payment(), &refund()], MigrateOptions::default())
+    else {
+        panic!("dropping a table must be refused");
+    };
+    assert!(
+        problems[0]
+            .to_string()
+            .starts_with("schema/order.yml:1: model `order` was removed"),
+        "{problems:?}"
+    );
+    store.migrate_models(&[&payment(), &refund()], allowed).unwrap();
+    assert!(store.count_records(&v3, &[]).is_err(), "the table is gone");
+}
+
 fn upsert(
     store: &Store,
     model: &ModelType,
