@@ -85,11 +85,11 @@ pub(crate) fn insert(
         columns.push("\"id\"".into());
         args.push(Arg::Int(id));
     }
+    // Every column, null where not given: one statement per model, kept
+    // prepared.
     for def in &model.properties {
-        if let Some(value) = stored.get(&def.name) {
-            columns.push(quoted(&def.name));
-            args.push(bind_value(def.kind, Some(value)));
-        }
+        columns.push(quoted(&def.name));
+        args.push(bind_value(def.kind, stored.get(&def.name)));
     }
     let mut sql = conn.sql(&format!(
         "INSERT INTO {} ({}) VALUES ",
@@ -97,7 +97,7 @@ pub(crate) fn insert(
         columns.join(", ")
     ));
     sql.bind_list(args).push(" RETURNING \"id\" AS n");
-    let id = unique_checked(model, &stored, conn.first::<super::sql::IntRow>(sql))?
+    let id = unique_checked(model, &stored, conn.first::<super::sql::IntRow>(sql.keep_prepared()))?
         .ok_or_else(|| StoreError::Database("the insert returned no id".into()))?
         .n;
     Ok(Record {
@@ -126,7 +126,7 @@ pub(crate) fn apply(
         }
     }
     sql.push(" WHERE \"id\" = ").bind(Arg::Int(record.id));
-    unique_checked(model, &changes, conn.execute(sql))?;
+    unique_checked(model, &changes, conn.execute(sql.keep_prepared()))?;
     merge(&mut record.properties, changes);
     record.properties = super::models::record::in_model_order(model, std::mem::take(&mut record.properties));
     Ok(record)
@@ -152,7 +152,7 @@ pub(crate) fn get(conn: &mut Conn, model: &ModelType, id: i64, lock: bool) -> Re
     if lock && conn.backend() == Backend::Postgres {
         sql.push(" FOR UPDATE");
     }
-    conn.first::<RowJson>(sql)?
+    conn.first::<RowJson>(sql.keep_prepared())?
         .map(|row| row.into_record(model))
         .transpose()
 }

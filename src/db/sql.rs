@@ -45,6 +45,8 @@ pub(crate) struct Sql {
     backend: Backend,
     text: String,
     args: Vec<Arg>,
+    /// Keep the statement prepared on the connection (see [`Prepared`]).
+    prepared: bool,
 }
 
 /// Stands for a placeholder until the statement is rendered.
@@ -56,7 +58,17 @@ impl Sql {
             backend,
             text: text.to_string(),
             args: Vec::new(),
+            prepared: false,
         }
+    }
+
+    /// Keep this statement prepared on the connection, keyed by its text.
+    /// Only for statements whose shape the schema decides (a model's
+    /// insert, update, read by id), never one a caller's filters shape, so
+    /// the cache stays as small as the models.
+    pub(crate) fn keep_prepared(mut self) -> Sql {
+        self.prepared = true;
+        self
     }
 
     pub(crate) fn push(&mut self, text: &str) -> &mut Sql {
@@ -176,6 +188,83 @@ fn pg_query(sql: Sql) -> BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQu
     query
 }
 
+/// A statement diesel keeps prepared per connection (a plain `sql_query` is
+/// prepared again on every run): the text between the binds, and the binds.
+pub(crate) struct Prepared {
+    parts: Vec<String>,
+    args: Vec<Arg>,
+}
+
+impl Prepared {
+    fn new(sql: Sql) -> Prepared {
+        let backend = sql.backend;
+        let parts = sql.text.split(MARK).map(str::to_string).collect();
+        let args = sql
+            .args
+            .into_iter()
+            .map(|arg| match (backend, arg) {
+                (Backend::Sqlite, Arg::Instant(v)) => Arg::OptText(v.map(instant_text)),
+                (_, arg) => arg,
+            })
+            .collect();
+        Prepared { parts, args }
+    }
+}
+
+impl diesel::query_builder::QueryId for Prepared {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for Prepared {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<C: diesel::Connection> RunQueryDsl<C> for Prepared {}
+
+macro_rules! walk_prepared {
+    ($backend:ty, $json_cast:expr, |$out:ident, $v:ident| $instant:expr) => {
+        impl diesel::query_builder::QueryFragment<$backend> for Prepared {
+            fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, $backend>) -> QueryResult<()> {
+                for (i, part) in self.parts.iter().enumerate() {
+                    out.push_sql(part);
+                    let Some(arg) = self.args.get(i) else {
+                        continue;
+                    };
+                    match arg {
+                        Arg::Text(v) => out.push_bind_param::<Text, _>(v)?,
+                        Arg::OptText(v) => out.push_bind_param::<Nullable<Text>, _>(v)?,
+                        Arg::Int(v) => out.push_bind_param::<BigInt, _>(v)?,
+                        Arg::Num(v) => out.push_bind_param::<Double, _>(v)?,
+                        Arg::OptNum(v) => out.push_bind_param::<Nullable<Double>, _>(v)?,
+                        Arg::Time(v) => out.push_bind_param::<Timestamp, _>(v)?,
+                        Arg::OptJson(v) => {
+                            out.push_bind_param::<Nullable<Text>, _>(v)?;
+                            out.push_sql($json_cast);
+                        }
+                        Arg::OptInt(v) => out.push_bind_param::<Nullable<BigInt>, _>(v)?,
+                        Arg::OptBool(v) => out.push_bind_param::<Nullable<Bool>, _>(v)?,
+                        Arg::Instant($v) => {
+                            let $out = &mut out;
+                            $instant
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+// SQLite's instants were turned into text by `Prepared::new`.
+walk_prepared!(Sqlite, "", |_out, _v| {
+    return Err(diesel::result::Error::QueryBuilderError(
+        "an instant must be text on SQLite".into(),
+    ));
+});
+walk_prepared!(Pg, "::jsonb", |out, v| out
+    .push_bind_param::<Nullable<Timestamptz>, _>(v)?);
+
 impl Conn<'_> {
     pub(crate) fn backend(&self) -> Backend {
         match self {
@@ -190,9 +279,11 @@ impl Conn<'_> {
     }
 
     pub(crate) fn execute(&mut self, sql: Sql) -> QueryResult<usize> {
-        match self {
-            Conn::Sqlite(c) => sqlite_query(sql).execute(*c),
-            Conn::Postgres(c) => pg_query(sql).execute(*c),
+        match (self, sql.prepared) {
+            (Conn::Sqlite(c), true) => Prepared::new(sql).execute(*c),
+            (Conn::Postgres(c), true) => Prepared::new(sql).execute(*c),
+            (Conn::Sqlite(c), false) => sqlite_query(sql).execute(*c),
+            (Conn::Postgres(c), false) => pg_query(sql).execute(*c),
         }
     }
 
@@ -200,9 +291,11 @@ impl Conn<'_> {
     where
         T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
     {
-        match self {
-            Conn::Sqlite(c) => sqlite_query(sql).load(*c),
-            Conn::Postgres(c) => pg_query(sql).load(*c),
+        match (self, sql.prepared) {
+            (Conn::Sqlite(c), true) => Prepared::new(sql).load(*c),
+            (Conn::Postgres(c), true) => Prepared::new(sql).load(*c),
+            (Conn::Sqlite(c), false) => sqlite_query(sql).load(*c),
+            (Conn::Postgres(c), false) => pg_query(sql).load(*c),
         }
     }
 
