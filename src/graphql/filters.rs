@@ -90,7 +90,9 @@ fn filter_input_for(kind: PropertyType) -> Option<&'static str> {
 pub fn model_inputs(plan: &ModelSchema) -> (InputObject, Enum, InputObject) {
     let mut filter = InputObject::new(plan.filter_type())
         .description("All given conditions must hold.")
-        .field(InputValue::new("id", TypeRef::named(ID_FILTER)));
+        .field(InputValue::new("id", TypeRef::named(ID_FILTER)))
+        .field(InputValue::new("createdAt", TypeRef::named(TIME_FILTER)).description("When the record was made: `gte`/`lt` for a date range."))
+        .field(InputValue::new("updatedAt", TypeRef::named(TIME_FILTER)));
     let mut order_field = Enum::new(plan.order_field_type())
         .item("ID")
         .item("CREATED_AT")
@@ -139,13 +141,14 @@ pub fn record_query(plan: &ModelSchema, args: &ObjectAccessor<'_>) -> Result<Rec
             if conditions.is_null() {
                 continue;
             }
-            let (property, kind) = if name.as_str() == "id" {
-                ("id".to_string(), None)
-            } else {
-                match plan.field_by_graphql(name.as_str()) {
+            let (property, kind) = match name.as_str() {
+                "id" => ("id".to_string(), None),
+                "createdAt" => ("created_at".to_string(), Some(PropertyType::Datetime)),
+                "updatedAt" => ("updated_at".to_string(), Some(PropertyType::Datetime)),
+                name => match plan.field_by_graphql(name) {
                     Some(field) => (field.property.clone(), Some(field.kind)),
-                    None => return Err(bad_field(name.as_str(), "is not a filterable field")),
-                }
+                    None => return Err(bad_field(name, "is not a filterable field")),
+                },
             };
             let conditions = conditions.object()?;
             for (op, value) in conditions.iter() {

@@ -463,6 +463,38 @@ fn filters_select_records() {
     }
 }
 
+/// Seed 003's `since`/`until`: a date range on when records were made.
+#[test]
+fn created_at_selects_a_date_range() {
+    let f = fixture();
+    f.seed_payments(3);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let split = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    for amount in [400, 500] {
+        f.create_payment(json!({"gatewayId": format!("pi_late_{amount}"), "amount": amount}));
+    }
+    let query = "query($filter: PaymentFilter) { payments(filter: $filter, orderBy: {field: AMOUNT}) {
+        totalCount edges { node { amount } } } }";
+    let cases = [
+        (json!({"createdAt": {"gte": split}}), vec![400, 500]),
+        (json!({"createdAt": {"lt": split}}), vec![100, 200, 300]),
+        (json!({"updatedAt": {"lt": split}}), vec![100, 200, 300]),
+        (
+            json!({"createdAt": {"gte": "2020-01-01T00:00:00Z", "lt": "2999-01-01T00:00:00Z"}}),
+            vec![100, 200, 300, 400, 500],
+        ),
+        (json!({"createdAt": {"gte": split}, "amount": {"lt": 500}}), vec![400]),
+    ];
+    for (filter, expected) in cases {
+        let data = f.run(query, json!({ "filter": filter }));
+        assert_eq!(amounts(&data["payments"]), expected, "filter {filter}");
+    }
+    // Not a time: the Time scalar refuses it before anything is queried.
+    let errors = f.errors(query, json!({"filter": {"createdAt": {"gte": "yesterday"}}}));
+    assert_eq!(errors[0].code, "GRAPHQL_VALIDATION_FAILED", "{errors:?}");
+}
+
 #[test]
 fn filter_by_id() {
     let f = fixture();
