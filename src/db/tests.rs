@@ -1059,7 +1059,15 @@ fn pagination_forwards_and_backwards_uses_an_index(store: &Store) {
         first: Some(5),
         ..RecordQuery::default()
     };
+    // Seed 003's `since`: the newest records, by when they were made.
+    let since = records[9_990].created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let by_time = RecordQuery {
+        filters: vec![Filter::new("created_at", FilterOp::Gte(json!(since)))],
+        first: Some(5),
+        ..RecordQuery::default()
+    };
     let check_plans = || {
+        assert_uses_index(store, &explain(store, &model, &by_time), "payment_created_at_idx");
         let plan = explain(store, &model, &by_customer);
         assert_uses_index(store, &plan, "payment_customer_idx");
         if store.backend() == Backend::Sqlite {
@@ -1103,6 +1111,9 @@ fn pagination_forwards_and_backwards_uses_an_index(store: &Store) {
     assert_eq!(backward, want);
     let (forward, _) = walk(store, &model, &by_customer, 7);
     assert_eq!(forward, want);
+    let newest = store.query_records(&model, &by_time).unwrap();
+    assert!(newest.total_count >= 10, "{}", newest.total_count);
+    assert!(newest.records.iter().all(|r| r.created_at >= records[9_990].created_at));
 
     // Two filters and ascending order.
     let base = RecordQuery {
