@@ -38,7 +38,7 @@ fn properties(i: usize, tag: &str) -> Map<String, Value> {
     match json!({
         "gateway_id": format!("pi_{tag}_{i}"),
         "kind": "payment_intent",
-        "state": if i % 3 == 0 { "succeeded" } else { "requires_payment_method" },
+        "state": if i.is_multiple_of(3) { "succeeded" } else { "requires_payment_method" },
         "customer_id": format!("cus_{}", i % 500),
         "amount": (i * 37) % 100_000,
         "currency": "eur",

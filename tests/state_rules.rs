@@ -168,7 +168,10 @@ fn a_late_processing_never_overwrites_succeeded_whoever_writes_it() {
         .unwrap()
         .as_secs() as i64;
 
-    deliver(&server, &event("evt_succeeded", "payment_intent.succeeded", t, "succeeded"));
+    deliver(
+        &server,
+        &event("evt_succeeded", "payment_intent.succeeded", t, "succeeded"),
+    );
     wait_for("the success event", Duration::from_secs(30), || {
         event_status(&server, "evt_succeeded")
     });
@@ -206,7 +209,9 @@ fn a_late_processing_never_overwrites_succeeded_whoever_writes_it() {
     });
     assert!(form_statuses.iter().all(|s| *s < 500), "{form_statuses:?}");
     for (id, _) in &late_events {
-        let status = wait_for(&format!("{id} handled"), Duration::from_secs(30), || event_status(&server, id));
+        let status = wait_for(&format!("{id} handled"), Duration::from_secs(30), || {
+            event_status(&server, id)
+        });
         assert_eq!(status, "processed", "{id}: kept is not a failure");
     }
     assert!(
@@ -221,7 +226,8 @@ fn a_late_processing_never_overwrites_succeeded_whoever_writes_it() {
     assert_eq!(after[0]["eventCreated"], json!(t));
     // And in the table itself, as a merchant's SQL tool sees it.
     assert_eq!(
-        pg.query(&format!("SELECT state FROM payment WHERE gateway_id = '{GATEWAY_ID}'")).trim(),
+        pg.query(&format!("SELECT state FROM payment WHERE gateway_id = '{GATEWAY_ID}'"))
+            .trim(),
         "succeeded"
     );
 

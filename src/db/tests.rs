@@ -1060,7 +1060,9 @@ fn pagination_forwards_and_backwards_uses_an_index(store: &Store) {
         ..RecordQuery::default()
     };
     // Seed 003's `since`: the newest records, by when they were made.
-    let since = records[9_990].created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let since = records[9_990]
+        .created_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let by_time = RecordQuery {
         filters: vec![Filter::new("created_at", FilterOp::Gte(json!(since)))],
         first: Some(5),

@@ -91,7 +91,10 @@ pub fn model_inputs(plan: &ModelSchema) -> (InputObject, Enum, InputObject) {
     let mut filter = InputObject::new(plan.filter_type())
         .description("All given conditions must hold.")
         .field(InputValue::new("id", TypeRef::named(ID_FILTER)))
-        .field(InputValue::new("createdAt", TypeRef::named(TIME_FILTER)).description("When the record was made: `gte`/`lt` for a date range."))
+        .field(
+            InputValue::new("createdAt", TypeRef::named(TIME_FILTER))
+                .description("When the record was made: `gte`/`lt` for a date range."),
+        )
         .field(InputValue::new("updatedAt", TypeRef::named(TIME_FILTER)));
     let mut order_field = Enum::new(plan.order_field_type())
         .item("ID")
