@@ -36,6 +36,15 @@ impl WorkerSignal {
     }
 }
 
+/// Events claimed at once: one claim statement and one "processed"
+/// statement serve the whole batch.
+pub const BATCH: usize = 64;
+/// Events of one batch processed at once. Events of one object (one
+/// PaymentIntent, its charges and refunds) share a lane and run in arrival
+/// order; across objects the write path's state rules keep records right
+/// whatever the order.
+const LANES: usize = 8;
+
 /// Run the worker until the runtime stops.
 pub fn start(instance: Arc<Instance>, runtime: &tokio::runtime::Handle) -> WorkerSignal {
     let signal = WorkerSignal::default();
@@ -44,21 +53,11 @@ pub fn start(instance: Arc<Instance>, runtime: &tokio::runtime::Handle) -> Worke
         loop {
             let claiming = instance.clone();
             let claimed = tokio::task::spawn_blocking(move || {
-                webhook_event::claim_due(&claiming.store, lease(), MAX_ATTEMPTS, 1)
+                webhook_event::claim_due(&claiming.store, lease(), MAX_ATTEMPTS, BATCH)
             })
             .await;
             match claimed {
-                Ok(Ok(events)) if !events.is_empty() => {
-                    let processing = instance.clone();
-                    let run = tokio::task::spawn_blocking(move || {
-                        for event in events {
-                            process(&processing, event);
-                        }
-                    });
-                    if let Err(e) = run.await {
-                        tracing::error!("webhook processing task failed: {e}");
-                    }
-                }
+                Ok(Ok(events)) if !events.is_empty() => process_batch(&instance, events).await,
                 Ok(Ok(_)) => {
                     // Nothing due: sleep until woken or until a retry may be due.
                     let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
@@ -77,8 +76,75 @@ pub fn start(instance: Arc<Instance>, runtime: &tokio::runtime::Handle) -> Worke
     signal
 }
 
+/// Which lane an event runs in: by the PaymentIntent it concerns, else by
+/// its object.
+fn lane_of(event: &WebhookEvent) -> usize {
+    let key = serde_json::from_str::<Value>(&event.payload)
+        .ok()
+        .and_then(|json| {
+            let object = &json["data"]["object"];
+            let id = match &object["payment_intent"] {
+                Value::String(pi) => Some(pi.clone()),
+                Value::Object(pi) => pi.get("id").and_then(Value::as_str).map(str::to_string),
+                _ => None,
+            };
+            id.or_else(|| object["id"].as_str().map(str::to_string))
+        })
+        .unwrap_or_else(|| event.event_id.clone());
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&key, &mut hasher);
+    (std::hash::Hasher::finish(&hasher) % LANES as u64) as usize
+}
+
+/// Process a claimed batch on up to LANES blocking threads, then mark the
+/// processed ones in one statement.
+async fn process_batch(instance: &Arc<Instance>, events: Vec<WebhookEvent>) {
+    let mut lanes: Vec<Vec<WebhookEvent>> = (0..LANES).map(|_| Vec::new()).collect();
+    for event in events {
+        lanes[lane_of(&event)].push(event);
+    }
+    let running: Vec<_> = lanes
+        .into_iter()
+        .filter(|lane| !lane.is_empty())
+        .map(|lane| {
+            let instance = instance.clone();
+            tokio::task::spawn_blocking(move || {
+                lane.into_iter()
+                    .filter_map(|event| process_unmarked(&instance, event))
+                    .collect::<Vec<i64>>()
+            })
+        })
+        .collect();
+    let mut processed = Vec::new();
+    for lane in running {
+        match lane.await {
+            Ok(ids) => processed.extend(ids),
+            // Its events keep their lease and are claimed again when it ends.
+            Err(e) => tracing::error!("webhook processing task failed: {e}"),
+        }
+    }
+    let marking = instance.clone();
+    let marked = tokio::task::spawn_blocking(move || webhook_event::mark_processed_all(&marking.store, &processed)).await;
+    if !matches!(marked, Ok(Ok(_))) {
+        // The leases expire and the events are claimed again; processors
+        // are idempotent, so that is safe.
+        tracing::error!("could not mark processed webhook events");
+    }
+}
+
 /// Process one claimed event and record the outcome. Blocking.
 pub fn process(instance: &Arc<Instance>, event: WebhookEvent) {
+    let event_id = event.event_id.clone();
+    if let Some(id) = process_unmarked(instance, event) {
+        if let Err(e) = webhook_event::mark_processed(&instance.store, id) {
+            tracing::error!("could not mark webhook {event_id}: {e}");
+        }
+    }
+}
+
+/// Process one claimed event; a skip or failure is recorded here, success
+/// is returned (its id) for the caller to mark. Blocking.
+fn process_unmarked(instance: &Arc<Instance>, event: WebhookEvent) -> Option<i64> {
     let parsed: Result<Value, _> = serde_json::from_str(&event.payload);
     let result = match parsed {
         Ok(json) => processor::run(instance, &json).map(|outcome| (outcome, json)),
@@ -91,7 +157,7 @@ pub fn process(instance: &Arc<Instance>, event: WebhookEvent) {
                 tracing::debug!(target: "payforms::webhooks", "{} {}: {output}", event.event_type, event.event_id);
             }
             super::merchant::enqueue(instance, &json);
-            webhook_event::mark_processed(store, event.id)
+            return Some(event.id);
         }
         Ok((Outcome::Skipped, _)) => {
             webhook_event::mark_skipped(store, event.id, &format!("no processor for {}", event.event_type))
@@ -105,16 +171,19 @@ pub fn process(instance: &Arc<Instance>, event: WebhookEvent) {
             );
             // `failed` with attempts left is due again at retry_at; once
             // MAX_ATTEMPTS is reached it stays failed until replayed.
-            let retry_at = Utc::now()
-                + chrono::Duration::from_std(backoff(event.attempts)).unwrap_or(chrono::Duration::seconds(60));
+            let retry_at = if event.attempts >= MAX_ATTEMPTS {
+                webhook_event::never()
+            } else {
+                Utc::now()
+                    + chrono::Duration::from_std(backoff(event.attempts)).unwrap_or(chrono::Duration::seconds(60))
+            };
             webhook_event::mark_failed(store, event.id, &error.to_string(), retry_at)
         }
     };
     if let Err(e) = marked.map(drop) {
-        // The lease expires and the event is claimed again; processors are
-        // idempotent, so that is safe.
         tracing::error!("could not mark webhook {}: {e}", event.event_id);
     }
+    None
 }
 
 #[cfg(test)]

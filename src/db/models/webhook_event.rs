@@ -206,53 +206,79 @@ pub fn list(
     })
 }
 
-/// Due: pending or failed with attempts left and the retry time passed, or
-/// processing with an expired lease (its worker died).
-const DUE: &str = "((status IN ('pending', 'failed') AND next_attempt_at <= ? AND attempts < ?) \
-                   OR (status = 'processing' AND locked_until < ?))";
+/// The due time of an event with no attempts left: it stays `failed` at the
+/// far end of the waiting index until replayed.
+pub fn never() -> DateTime<Utc> {
+    chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
 
 /// Claim up to `limit` due events for `lease`: each becomes `processing`,
-/// its attempts counted. Two workers never claim one event.
+/// its attempts counted. Due means waiting (pending, or failed with
+/// attempts left) with its time come, read from `webhook_events_waiting` in
+/// due order, after processing ones with an expired lease (their worker
+/// died) from `webhook_events_leased`. Two workers never claim one event: SQLite has
+/// one writer; PostgreSQL skips rows another claim holds locked.
 pub fn claim_due(
     store: &Store,
     lease: Duration,
     max_attempts: i32,
     limit: usize,
 ) -> Result<Vec<WebhookEvent>, StoreError> {
+    let limit = limit.clamp(1, 1000);
     store.database().with_transaction(|conn| {
-        let at = now();
-        let due_args = || {
-            vec![
-                Arg::Time(at.naive_utc()),
-                Arg::Int(i64::from(max_attempts)),
-                Arg::Time(at.naive_utc()),
-            ]
+        let at = now().naive_utc();
+        let skip_locked = match conn.backend() {
+            crate::db::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::db::Backend::Sqlite => "",
         };
-        let candidates = load_where(
-            conn,
-            &format!("{DUE} ORDER BY next_attempt_at, id LIMIT {}", limit.min(1000)),
-            due_args(),
-        )?;
-        let mut claimed = Vec::new();
-        for event in candidates {
-            let mut sql =
-                conn.sql("UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, locked_until = ");
-            sql.bind(Arg::Time((at + lease).naive_utc()))
-                .push(" WHERE id = ")
-                .bind(Arg::Int(event.id))
-                .push(" AND ");
-            let mut parts = DUE.split('?');
+        let claim = |conn: &mut Conn, due: &str, args: Vec<Arg>, limit: usize| -> Result<Vec<WebhookEvent>, StoreError> {
+            let mut sql = conn.sql("UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, locked_until = ");
+            sql.bind(Arg::Time(at + lease))
+                .push(" WHERE id IN (SELECT id FROM webhook_events WHERE ");
+            let mut parts = due.split('?');
             sql.push(parts.next().unwrap_or(""));
-            for (part, arg) in parts.zip(due_args()) {
+            for (part, arg) in parts.zip(args) {
                 sql.bind(arg).push(part);
             }
-            if conn.execute(sql)? == 1 {
-                if let Some(event) = by_id(conn, event.id)? {
-                    claimed.push(event);
-                }
-            }
+            sql.push(&format!(" LIMIT {limit}{skip_locked}) RETURNING {COLUMNS}"));
+            conn.load::<Row>(sql)?.into_iter().map(Row::into_event).collect()
+        };
+        // Expired leases first (older work; and an event claimed below is
+        // never taken twice by one call, whatever the lease).
+        let mut claimed = claim(
+            conn,
+            "status = 'processing' AND locked_until < ? ORDER BY locked_until",
+            vec![Arg::Time(at)],
+            limit,
+        )?;
+        if claimed.len() < limit {
+            let room = limit - claimed.len();
+            claimed.extend(claim(
+                conn,
+                "status IN ('pending', 'failed') AND next_attempt_at <= ? AND attempts < ? ORDER BY next_attempt_at, id",
+                vec![Arg::Time(at), Arg::Int(i64::from(max_attempts))],
+                room,
+            )?);
         }
+        // RETURNING gives no order: hand events out in arrival order.
+        claimed.sort_by_key(|e| e.id);
         Ok(claimed)
+    })
+}
+
+/// Mark claimed events processed, in one statement.
+pub fn mark_processed_all(store: &Store, ids: &[i64]) -> Result<usize, StoreError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    store.database().with_conn(|conn| {
+        let mut sql = conn.sql("UPDATE webhook_events SET status = 'processed', locked_until = NULL, last_error = NULL, processed_at = ");
+        sql.bind(Arg::Time(now().naive_utc())).push(" WHERE id IN ");
+        sql.bind_list(ids.iter().map(|id| Arg::Int(*id)).collect());
+        Ok(conn.execute(sql)?)
     })
 }
 
