@@ -10,6 +10,10 @@
 //! Half the events are customer.created, half payment_intent.succeeded,
 //! all with distinct objects.
 //!
+//! Each backend runs twice: on an empty inbox, then with
+//! PAYFORMS_BENCH_STORED (default 100,000) processed events already stored,
+//! so the cost per event must not grow with the inbox.
+//!
 //!   cargo bench --bench webhooks
 //!   PAYFORMS_BENCH_EVENTS=5000 PAYFORMS_BENCH_PG=postgres://postgres@127.0.0.1:5432/test cargo bench --bench webhooks
 //!
@@ -66,7 +70,34 @@ fn events(count: usize) -> Vec<String> {
         .collect()
 }
 
-fn run(runtime: &tokio::runtime::Runtime, database_url: &str, bodies: &[String]) -> Figures {
+/// Fill the inbox with `count` events already processed (as a live inbox
+/// holds them), in one statement, before a measured run.
+fn preload(database_url: &str, count: usize) {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    if count == 0 {
+        return;
+    }
+    let payload = r#"{"id":"evt_old","object":"event","type":"customer.updated","data":{"object":{"id":"cus_old","object":"customer","email":"old@example.com","metadata":{}}}}"#;
+    let sql = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count}) \
+         INSERT INTO webhook_events (gateway, event_id, event_type, payload, status, attempts, next_attempt_at, created_at, processed_at) \
+         SELECT 'stripe', 'evt_old_' || i, 'customer.updated', '{payload}', 'processed', 1, \
+         '2026-01-01 00:00:00', '2026-01-01 00:00:00', '2026-01-01 00:00:01' FROM n; ANALYZE webhook_events"
+    );
+    if database_url.starts_with("postgres") {
+        let mut conn = diesel::PgConnection::establish(database_url).expect("PostgreSQL");
+        conn.batch_execute(&sql).expect("preload");
+    } else {
+        let mut conn = diesel::SqliteConnection::establish(database_url).expect("SQLite");
+        conn.batch_execute(&sql).expect("preload");
+        // Out of the WAL before measuring, as it would be long after.
+        conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            .expect("checkpoint");
+    }
+}
+
+fn run(runtime: &tokio::runtime::Runtime, database_url: &str, bodies: &[String], stored: usize) -> Figures {
     let app_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let env = |name: &str| match name {
         "PAYFORMS_SECRET" => Some("bench-secret-0123456789abcdef0123456789".to_string()),
@@ -80,6 +111,7 @@ fn run(runtime: &tokio::runtime::Runtime, database_url: &str, bodies: &[String])
     let settings = Settings::load_with(app_dir, &overrides, env).expect("settings");
     let store = Store::connect(&settings.database_url).expect("store");
     store.migrate().expect("migrate");
+    preload(&settings.database_url, stored);
     let gateway_runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -161,7 +193,7 @@ fn run(runtime: &tokio::runtime::Runtime, database_url: &str, bodies: &[String])
     }
     let drain = started.elapsed();
     let processed = count(store, WebhookStatus::Processed);
-    assert_eq!(processed, bodies.len(), "every event is processed");
+    assert_eq!(processed, bodies.len() + stored, "every event is processed");
     Figures {
         stored_per_sec: bodies.len() as f64 / ingest.as_secs_f64(),
         processed_per_sec: bodies.len() as f64 / drain.as_secs_f64(),
@@ -196,9 +228,9 @@ fn psql(url: &str, sql: &str) -> Result<(), String> {
     }
 }
 
-fn report(backend: &str, count: usize, figures: &Figures) {
+fn report(backend: &str, count: usize, stored: usize, figures: &Figures) {
     println!(
-        "{backend:<10} {count} events: verified+stored {:>7.0}/s ({:.2?})   processed {:>6.0}/s ({:.2?})",
+        "{backend:<10} {count} events, {stored:>6} already stored: verified+stored {:>7.0}/s ({:.2?})   processed {:>6.0}/s ({:.2?})",
         figures.stored_per_sec, figures.ingest, figures.processed_per_sec, figures.drain
     );
 }
@@ -215,21 +247,43 @@ fn main() {
         .build()
         .expect("runtime");
     let bodies = events(count);
+    // The second run of each backend starts with this many events stored.
+    let stored: usize = std::env::var("PAYFORMS_BENCH_STORED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if benching { 100_000 } else { 200 });
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = dir.path().join("bench.sqlite3").display().to_string();
-    report("SQLite", count, &run(&runtime, &sqlite, &bodies));
+    let runs: Vec<usize> = if stored == 0 { vec![0] } else { vec![0, stored] };
+    for &preloaded in &runs {
+        let sqlite = dir
+            .path()
+            .join(format!("bench-{preloaded}.sqlite3"))
+            .display()
+            .to_string();
+        report("SQLite", count, preloaded, &run(&runtime, &sqlite, &bodies, preloaded));
+    }
 
     let admin = std::env::var("PAYFORMS_BENCH_PG").unwrap_or_else(|_| DEFAULT_PG.to_string());
     if admin == "off" {
         return;
     }
-    let name = format!("payforms_bench_{}", std::process::id());
-    psql(&admin, &format!("CREATE DATABASE {name}")).unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"));
-    let mut url = url::Url::parse(&admin).expect("PAYFORMS_BENCH_PG is a URL");
-    url.set_path(&format!("/{name}"));
-    let figures = run(&runtime, url.as_str(), &bodies);
+    for &preloaded in &runs {
+        let name = format!("payforms_bench_{}_{preloaded}", std::process::id());
+        psql(&admin, &format!("CREATE DATABASE {name}")).unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"));
+        let mut url = url::Url::parse(&admin).expect("PAYFORMS_BENCH_PG is a URL");
+        url.set_path(&format!("/{name}"));
+        let figures = run(&runtime, url.as_str(), &bodies, preloaded);
+        report("PostgreSQL", count, preloaded, &figures);
+    }
     runtime.shutdown_timeout(Duration::from_secs(1));
-    let _ = psql(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    report("PostgreSQL", count, &figures);
+    for &preloaded in &runs {
+        let _ = psql(
+            &admin,
+            &format!(
+                "DROP DATABASE IF EXISTS payforms_bench_{}_{preloaded} WITH (FORCE)",
+                std::process::id()
+            ),
+        );
+    }
 }

@@ -292,6 +292,26 @@ fn fetch(
     limit: usize,
     lock: bool,
 ) -> Result<Vec<Record>, StoreError> {
+    let sql = fetch_sql(conn, model, plan, bounds, reverse, limit, lock);
+    load_records(conn, model, sql)
+}
+
+fn load_records(conn: &mut Conn, model: &ModelType, sql: Sql) -> Result<Vec<Record>, StoreError> {
+    conn.load::<RowJson>(sql)?
+        .into_iter()
+        .map(|row| row.into_record(model))
+        .collect()
+}
+
+fn fetch_sql(
+    conn: &mut Conn,
+    model: &ModelType,
+    plan: &Plan,
+    bounds: &[(Vec<Arg>, Side)],
+    reverse: bool,
+    limit: usize,
+    lock: bool,
+) -> Sql {
     let mut sql = conn.sql(&format!("SELECT {}", row_json(model, "t", conn.backend())));
     sql.append(&plan.from_where);
     for (values, side) in bounds {
@@ -302,10 +322,7 @@ fn fetch(
     if lock && conn.backend() == Backend::Postgres {
         sql.push(" FOR UPDATE");
     }
-    conn.load::<RowJson>(sql)?
-        .into_iter()
-        .map(|row| row.into_record(model))
-        .collect()
+    sql
 }
 
 /// Is there any row on `side` of `values`?
@@ -335,7 +352,14 @@ pub(crate) fn first_page(
 ) -> Result<Vec<Record>, StoreError> {
     let plan = plan(conn, model, &query.filters, &query.order)?;
     let limit = query.first.unwrap_or(DEFAULT_PAGE_SIZE);
-    fetch(conn, model, &plan, &[], false, limit, lock)
+    // A lookup by one or two key properties (an upsert's match) has a
+    // shape the templates fix: worth keeping prepared, and few.
+    let sql = fetch_sql(conn, model, &plan, &[], false, limit, lock);
+    if query.filters.len() <= 2 {
+        load_records(conn, model, sql.keep_prepared())
+    } else {
+        load_records(conn, model, sql)
+    }
 }
 
 fn page_size(field: &str, size: Option<usize>) -> Result<Option<usize>, StoreError> {

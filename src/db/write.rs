@@ -230,7 +230,7 @@ pub(crate) fn execute(conn: &mut Conn, model: &ModelType, write: RecordWrite) ->
             if conn.backend() == Backend::Postgres {
                 let mut sql = conn.sql("SELECT pg_advisory_xact_lock(");
                 sql.bind(Arg::Int(lock_key(model, &typed_key))).push(")");
-                conn.execute(sql)?;
+                conn.execute(sql.keep_prepared())?;
             }
             match records::find(conn, model, &key, true)? {
                 Some(record) => guarded_apply(conn, model, record, changes),

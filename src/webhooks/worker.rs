@@ -124,7 +124,8 @@ async fn process_batch(instance: &Arc<Instance>, events: Vec<WebhookEvent>) {
         }
     }
     let marking = instance.clone();
-    let marked = tokio::task::spawn_blocking(move || webhook_event::mark_processed_all(&marking.store, &processed)).await;
+    let marked =
+        tokio::task::spawn_blocking(move || webhook_event::mark_processed_all(&marking.store, &processed)).await;
     if !matches!(marked, Ok(Ok(_))) {
         // The leases expire and the events are claimed again; processors
         // are idempotent, so that is safe.

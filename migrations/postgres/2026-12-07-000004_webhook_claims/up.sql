@@ -5,3 +5,5 @@
 DROP INDEX webhook_events_due;
 CREATE INDEX webhook_events_waiting ON webhook_events (next_attempt_at, id) WHERE status IN ('pending', 'failed');
 CREATE INDEX webhook_events_leased ON webhook_events (locked_until) WHERE status = 'processing';
+-- Operators list events by status, newest first.
+CREATE INDEX webhook_events_by_status ON webhook_events (status, id);

@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 use diesel::QueryableByName;
 
 use crate::db::models::record::now;
-use crate::db::sql::{Arg, Conn};
+use crate::db::sql::{Arg, Conn, Sql};
 use crate::db::{Store, StoreError};
 
 /// Longest `last_error` kept.
@@ -215,12 +215,69 @@ pub fn never() -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// The two kinds of due event, each read from its own partial index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Due {
+    /// `processing` whose lease ended (its worker died): `webhook_events_leased`.
+    LeaseExpired,
+    /// `pending`, or `failed` with attempts left, whose time has come:
+    /// `webhook_events_waiting`, in due order.
+    Waiting,
+}
+
+/// `UPDATE … WHERE id IN (the first `limit` due events) RETURNING …`.
+/// SQLite is told which index (without statistics it may prefer the status
+/// index and sort every waiting event); PostgreSQL's planner finds the
+/// partial index itself, and skips rows another instance's claim holds.
+pub(crate) fn claim_sql(
+    conn: &mut Conn,
+    due: Due,
+    at: NaiveDateTime,
+    lease: Duration,
+    max_attempts: i32,
+    limit: usize,
+) -> Sql {
+    let postgres = conn.backend() == crate::db::Backend::Postgres;
+    let mut sql = conn.sql("UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, locked_until = ");
+    // PostgreSQL would hash-join a plain IN (subquery) against the whole
+    // table; an array of the claimed ids is read by primary key.
+    sql.bind(Arg::Time(at + lease)).push(if postgres {
+        " WHERE id = ANY(ARRAY(SELECT id FROM webhook_events"
+    } else {
+        " WHERE id IN (SELECT id FROM webhook_events"
+    });
+    match (due, postgres) {
+        (Due::LeaseExpired, false) => sql.push(" INDEXED BY webhook_events_leased"),
+        (Due::Waiting, false) => sql.push(" INDEXED BY webhook_events_waiting"),
+        (_, true) => &mut sql,
+    };
+    match due {
+        Due::LeaseExpired => sql
+            .push(" WHERE status = 'processing' AND locked_until < ")
+            .bind(Arg::Time(at))
+            .push(" ORDER BY locked_until"),
+        Due::Waiting => sql
+            .push(" WHERE status IN ('pending', 'failed') AND next_attempt_at <= ")
+            .bind(Arg::Time(at))
+            .push(" AND attempts < ")
+            .bind(Arg::Int(i64::from(max_attempts)))
+            .push(" ORDER BY next_attempt_at, id"),
+    };
+    sql.push(" LIMIT ").bind(Arg::Int(limit as i64));
+    if postgres {
+        sql.push(" FOR UPDATE SKIP LOCKED");
+    }
+    sql.push(if postgres { "))" } else { ")" });
+    sql.push(&format!(" RETURNING {COLUMNS}"));
+    sql.keep_prepared()
+}
+
 /// Claim up to `limit` due events for `lease`: each becomes `processing`,
-/// its attempts counted. Due means waiting (pending, or failed with
-/// attempts left) with its time come, read from `webhook_events_waiting` in
-/// due order, after processing ones with an expired lease (their worker
-/// died) from `webhook_events_leased`. Two workers never claim one event: SQLite has
-/// one writer; PostgreSQL skips rows another claim holds locked.
+/// its attempts counted; expired leases first (older work, and an event
+/// claimed by the second statement is never taken again by the first,
+/// whatever the lease), then waiting events in due order. Reads stop at
+/// `limit` however many events are stored. Two workers never claim one
+/// event: SQLite has one writer; PostgreSQL skips locked rows.
 pub fn claim_due(
     store: &Store,
     lease: Duration,
@@ -230,38 +287,16 @@ pub fn claim_due(
     let limit = limit.clamp(1, 1000);
     store.database().with_transaction(|conn| {
         let at = now().naive_utc();
-        let skip_locked = match conn.backend() {
-            crate::db::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            crate::db::Backend::Sqlite => "",
-        };
-        let claim = |conn: &mut Conn, due: &str, args: Vec<Arg>, limit: usize| -> Result<Vec<WebhookEvent>, StoreError> {
-            let mut sql = conn.sql("UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, locked_until = ");
-            sql.bind(Arg::Time(at + lease))
-                .push(" WHERE id IN (SELECT id FROM webhook_events WHERE ");
-            let mut parts = due.split('?');
-            sql.push(parts.next().unwrap_or(""));
-            for (part, arg) in parts.zip(args) {
-                sql.bind(arg).push(part);
-            }
-            sql.push(&format!(" LIMIT {limit}{skip_locked}) RETURNING {COLUMNS}"));
-            conn.load::<Row>(sql)?.into_iter().map(Row::into_event).collect()
-        };
-        // Expired leases first (older work; and an event claimed below is
-        // never taken twice by one call, whatever the lease).
-        let mut claimed = claim(
-            conn,
-            "status = 'processing' AND locked_until < ? ORDER BY locked_until",
-            vec![Arg::Time(at)],
-            limit,
-        )?;
-        if claimed.len() < limit {
+        let mut claimed = Vec::new();
+        for due in [Due::LeaseExpired, Due::Waiting] {
             let room = limit - claimed.len();
-            claimed.extend(claim(
-                conn,
-                "status IN ('pending', 'failed') AND next_attempt_at <= ? AND attempts < ? ORDER BY next_attempt_at, id",
-                vec![Arg::Time(at), Arg::Int(i64::from(max_attempts))],
-                room,
-            )?);
+            if room == 0 {
+                break;
+            }
+            let sql = claim_sql(conn, due, at, lease, max_attempts, room);
+            for row in conn.load::<Row>(sql)? {
+                claimed.push(row.into_event()?);
+            }
         }
         // RETURNING gives no order: hand events out in arrival order.
         claimed.sort_by_key(|e| e.id);
@@ -274,8 +309,10 @@ pub fn mark_processed_all(store: &Store, ids: &[i64]) -> Result<usize, StoreErro
     if ids.is_empty() {
         return Ok(0);
     }
-    store.database().with_conn(|conn| {
-        let mut sql = conn.sql("UPDATE webhook_events SET status = 'processed', locked_until = NULL, last_error = NULL, processed_at = ");
+    store.database().with_transaction(|conn| {
+        let mut sql = conn.sql(
+            "UPDATE webhook_events SET status = 'processed', locked_until = NULL, last_error = NULL, processed_at = ",
+        );
         sql.bind(Arg::Time(now().naive_utc())).push(" WHERE id IN ");
         sql.bind_list(ids.iter().map(|id| Arg::Int(*id)).collect());
         Ok(conn.execute(sql)?)
@@ -302,7 +339,7 @@ pub fn claim_one(store: &Store, id: i64, lease: Duration) -> Result<Option<Webho
 }
 
 fn set_outcome(store: &Store, id: i64, assignments: &str, args: Vec<Arg>) -> Result<WebhookEvent, StoreError> {
-    store.database().with_conn(|conn| {
+    store.database().with_transaction(|conn| {
         let mut sql = conn.sql("UPDATE webhook_events SET ");
         let mut parts = assignments.split('?');
         sql.push(parts.next().unwrap_or(""));
@@ -365,7 +402,7 @@ pub fn requeue(store: &Store, id: i64) -> Result<WebhookEvent, StoreError> {
 
 /// Requeue every failed event; returns how many.
 pub fn requeue_failed(store: &Store) -> Result<usize, StoreError> {
-    store.database().with_conn(|conn| {
+    store.database().with_transaction(|conn| {
         let mut sql = conn
             .sql("UPDATE webhook_events SET status = 'pending', attempts = 0, locked_until = NULL, next_attempt_at = ");
         sql.bind(Arg::Time(now().naive_utc())).push(" WHERE status = 'failed'");
