@@ -5,6 +5,7 @@
 //! write goes through [`write::RecordWrite`] and the model's declared rules.
 //! Diesel is synchronous: call the store from blocking threads.
 
+pub mod claims;
 mod connection;
 mod group_commit;
 pub mod migrate;
@@ -204,6 +205,13 @@ impl Store {
 
     pub fn count_records(&self, model: &ModelType, filters: &[Filter]) -> Result<i64, StoreError> {
         self.database.with_conn(|conn| search::count(conn, model, filters))
+    }
+
+    /// Claim due records for a background loop (see [`claims`]): several
+    /// instances on one database never claim the same record.
+    pub fn claim_due_records(&self, model: &ModelType, claim: &claims::Claim<'_>) -> Result<Vec<Record>, StoreError> {
+        self.database
+            .with_transaction(|conn| claims::claim_due(conn, model, claim, chrono::Utc::now()))
     }
 
     pub(crate) fn database(&self) -> &Database {

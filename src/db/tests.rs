@@ -87,8 +87,16 @@ impl Drop for TestDb {
 /// The tables the suite writes: `payment` and `refund`.
 fn create_tables(store: &Store) {
     store
-        .migrate_models(&[&payment(), &refund()], Default::default())
+        .migrate_models(&[&payment(), &refund(), &job()], Default::default())
         .unwrap();
+}
+
+/// Work for a background loop: claimed by state and due time.
+fn job() -> ModelType {
+    model(
+        "modules/payments/job",
+        "properties:\n  - { name: key, type: string, unique: true }\n  - { name: state, type: string, index: true }\n  - { name: due_at, type: datetime }\n",
+    )
 }
 
 fn refund() -> ModelType {
@@ -130,6 +138,7 @@ on_both_backends!(
     form_submissions_claim_once,
     webhook_events_lifecycle,
     claims_read_the_due_indexes,
+    records_are_claimed_once_and_created_once,
     settings_round_trip,
 );
 
@@ -421,7 +430,8 @@ fn migrations_add_refuse_and_retype(store: &Store) {
         "order",
         "properties:\n  - { name: ref, type: string }\n  - { name: total, type: string }\n",
     );
-    let all = |order: &ModelType| store.migrate_models(&[&payment(), &refund(), order], MigrateOptions::default());
+    let all =
+        |order: &ModelType| store.migrate_models(&[&payment(), &refund(), &job(), order], MigrateOptions::default());
     all(&v1).unwrap();
     store
         .create_record(&v1, props(json!({"ref": "A", "total": "12"})))
@@ -1395,6 +1405,109 @@ fn claims_read_the_due_indexes(store: &Store) {
     let claimed = webhook_event::claim_due(store, Duration::seconds(60), 6, 64).unwrap();
     assert_eq!(claimed.len(), 50);
     assert!(claimed.windows(2).all(|w| w[0].id < w[1].id), "arrival order");
+}
+
+/// Four claimers racing over 100 due jobs take each exactly once; a claim
+/// whose lease ran out is taken again; jobs not due are left; a model whose
+/// state has rules cannot be claimed. Racing create-once writers of one
+/// key create one record.
+fn records_are_claimed_once_and_created_once(store: &Store) {
+    use crate::db::claims::Claim;
+    let model = job();
+    let now = chrono::Utc::now();
+    let at = |seconds: i64| json!((now + Duration::seconds(seconds)).to_rfc3339());
+    for i in 0..110 {
+        let due = if i < 100 { at(-5) } else { at(3600) };
+        store
+            .create_record(
+                &model,
+                props(json!({"key": format!("job_{i}"), "state": "pending", "due_at": due})),
+            )
+            .unwrap();
+    }
+    let claim = |lease: i64| Claim {
+        state: "state",
+        due_at: "due_at",
+        waiting: "pending",
+        claimed: "sending",
+        lease: Duration::seconds(lease),
+        limit: 7,
+    };
+    let taken: Vec<i64> = std::thread::scope(|scope| {
+        let claimers: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let batch = store.claim_due_records(&model, &claim(60)).unwrap();
+                        if batch.is_empty() {
+                            return mine;
+                        }
+                        assert!(batch.len() <= 7);
+                        assert!(batch.iter().all(|r| r.properties["state"] == json!("sending")));
+                        mine.extend(batch.iter().map(|r| r.id));
+                    }
+                })
+            })
+            .collect();
+        claimers.into_iter().flat_map(|c| c.join().unwrap()).collect()
+    });
+    let mut unique = taken.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!((taken.len(), unique.len()), (100, 100), "each due job once");
+    // A lease that has run out (a dead instance): due again.
+    let first = taken[0];
+    store
+        .update_record(&model, first, props(json!({"due_at": at(-1)})))
+        .unwrap();
+    let again = store.claim_due_records(&model, &claim(60)).unwrap();
+    assert_eq!(again.iter().map(|r| r.id).collect::<Vec<_>>(), [first]);
+    let payment_claim = Claim {
+        due_at: "paid_at",
+        ..claim(60)
+    };
+    assert!(matches!(
+        store.claim_due_records(&payment(), &payment_claim),
+        Err(StoreError::Validation(_))
+    ));
+
+    let model = &model;
+    let results: Vec<WriteResult> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..8)
+            .map(|i| {
+                scope.spawn(move || {
+                    store
+                        .write(
+                            model,
+                            RecordWrite::create_once(
+                                props(json!({"key": "once"})),
+                                props(json!({"state": format!("w{i}")})),
+                            ),
+                        )
+                        .unwrap()
+                })
+            })
+            .collect();
+        writers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let created = results.iter().filter(|r| matches!(r, WriteResult::Created(_))).count();
+    assert_eq!(created, 1, "{results:?}");
+    let kept_states: Vec<_> = results
+        .iter()
+        .filter_map(|r| match r {
+            WriteResult::Kept { record, .. } => Some(record.properties["state"].clone()),
+            _ => None,
+        })
+        .collect();
+    let winner = store
+        .find_record(model, &props(json!({"key": "once"})))
+        .unwrap()
+        .unwrap();
+    assert!(
+        kept_states.iter().all(|s| *s == winner.properties["state"]),
+        "nothing overwritten"
+    );
 }
 
 fn ids_of(events: &[webhook_event::WebhookEvent]) -> Vec<i64> {

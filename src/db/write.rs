@@ -37,6 +37,10 @@ pub enum WriteAction {
     /// Update the oldest record whose properties equal the key, or create
     /// one from the key and the set properties. An empty key always creates.
     Upsert(Map<String, Value>),
+    /// Create one from the key and the set properties unless a record
+    /// whose properties equal the key exists; that one is kept as it is.
+    /// Several writers (or instances) racing on one key create one record.
+    CreateOnce(Map<String, Value>),
     Delete(Target),
 }
 
@@ -68,6 +72,14 @@ impl RecordWrite {
     pub fn upsert(key: Map<String, Value>, set: Map<String, Value>) -> RecordWrite {
         RecordWrite {
             action: WriteAction::Upsert(key),
+            set,
+            unset: Vec::new(),
+        }
+    }
+
+    pub fn create_once(key: Map<String, Value>, set: Map<String, Value>) -> RecordWrite {
+        RecordWrite {
+            action: WriteAction::CreateOnce(key),
             set,
             unset: Vec::new(),
         }
@@ -214,32 +226,48 @@ pub(crate) fn execute(conn: &mut Conn, model: &ModelType, write: RecordWrite) ->
             Some(record) => records::delete(conn, model, record.id).map(WriteResult::Deleted),
             None => Ok(WriteResult::NotFound),
         },
-        WriteAction::Upsert(key) if key.is_empty() => {
+        WriteAction::Upsert(key) | WriteAction::CreateOnce(key) if key.is_empty() => {
             let set: Map<String, Value> = changes.into_iter().filter(|(_, v)| !v.is_null()).collect();
             records::create(conn, model, set).map(WriteResult::Created)
         }
-        WriteAction::Upsert(key) => {
-            // Typed as a write would type it, so "599" finds 599.
-            let typed_key = validate(
-                model,
-                key.iter()
-                    .filter(|(k, _)| *k != "id")
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            )?;
-            if conn.backend() == Backend::Postgres {
-                let mut sql = conn.sql("SELECT pg_advisory_xact_lock(");
-                sql.bind(Arg::Int(lock_key(model, &typed_key))).push(")");
-                conn.execute(sql.keep_prepared())?;
-            }
-            match records::find(conn, model, &key, true)? {
-                Some(record) => guarded_apply(conn, model, record, changes),
-                None => {
-                    let mut all: Map<String, Value> = typed_key.into_iter().filter(|(_, v)| !v.is_null()).collect();
-                    all.extend(changes.into_iter().filter(|(_, v)| !v.is_null()));
-                    records::create(conn, model, all).map(WriteResult::Created)
-                }
-            }
+        WriteAction::Upsert(key) => keyed_write(conn, model, key, changes, false),
+        WriteAction::CreateOnce(key) => keyed_write(conn, model, key, changes, true),
+    }
+}
+
+/// An upsert, or a create-once when `once`: find the record by its key
+/// (locked), then update it (or keep it) or create it.
+fn keyed_write(
+    conn: &mut Conn,
+    model: &ModelType,
+    key: Map<String, Value>,
+    changes: Map<String, Value>,
+    once: bool,
+) -> Result<WriteResult, StoreError> {
+    // Typed as a write would type it, so "599" finds 599.
+    let typed_key = validate(
+        model,
+        key.iter()
+            .filter(|(k, _)| *k != "id")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )?;
+    // Two writers of a key that finds nothing must not both create.
+    if conn.backend() == Backend::Postgres {
+        let mut sql = conn.sql("SELECT pg_advisory_xact_lock(");
+        sql.bind(Arg::Int(lock_key(model, &typed_key))).push(")");
+        conn.execute(sql.keep_prepared())?;
+    }
+    match records::find(conn, model, &key, true)? {
+        Some(record) if once => Ok(WriteResult::Kept {
+            record,
+            reason: "a record with this key exists".into(),
+        }),
+        Some(record) => guarded_apply(conn, model, record, changes),
+        None => {
+            let mut all: Map<String, Value> = typed_key.into_iter().filter(|(_, v)| !v.is_null()).collect();
+            all.extend(changes.into_iter().filter(|(_, v)| !v.is_null()));
+            records::create(conn, model, all).map(WriteResult::Created)
         }
     }
 }

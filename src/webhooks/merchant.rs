@@ -4,7 +4,9 @@
 //! `Payforms-Signature: t=…,v1=…` (the Stripe scheme, payforms' secret).
 //!
 //! Each delivery is a `merchant_delivery` record (durable, visible through
-//! GraphQL), retried with backoff by a background loop.
+//! GraphQL), retried with backoff by a background loop. The loop claims
+//! what it sends (`pending` -> `sending` for a lease), so several instances
+//! on one database send each notification once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,13 +15,17 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use super::signature::signature_header;
-use crate::db::query::{Filter, FilterOp, Order, OrderField, RecordQuery};
+use crate::db::claims::Claim;
 use crate::db::schema::ModelType;
+use crate::db::write::RecordWrite;
 use crate::instance::Instance;
 
 pub use crate::db::schema::MERCHANT_DELIVERY_MODEL as DELIVERY_MODEL;
 pub const SIGNATURE_HEADER: &str = "Payforms-Signature";
 const MAX_ATTEMPTS: i64 = 8;
+/// How long a claimed delivery is an instance's to send (a send times out
+/// after 10 s); after that another instance may take it.
+const CLAIM_SECONDS: i64 = 60;
 
 /// The merchant event for a Stripe event, if any.
 pub fn merchant_event_type(stripe_type: &str, object: &Value) -> Option<&'static str> {
@@ -84,17 +90,12 @@ pub fn enqueue(instance: &Instance, event: &Value) {
         properties.insert("state".into(), json!("pending"));
         properties.insert("attempts".into(), json!(0));
         properties.insert("next_attempt_at".into(), json!(Utc::now().to_rfc3339()));
-        let mut matching = Map::new();
-        matching.insert("delivery_id".into(), properties["delivery_id"].clone());
-        // Keyed by event and URL: processing an event again adds nothing.
-        match instance.store.find_record(&model, &matching) {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                if let Err(e) = instance.store.create_record(&model, properties) {
-                    tracing::warn!("could not record a merchant delivery: {e}");
-                }
-            }
-            Err(e) => tracing::warn!("could not record a merchant delivery: {e}"),
+        let mut key = Map::new();
+        key.insert("delivery_id".into(), properties["delivery_id"].clone());
+        // Keyed by event and URL: processing an event again, here or on
+        // another instance, adds nothing.
+        if let Err(e) = instance.store.write(&model, RecordWrite::create_once(key, properties)) {
+            tracing::warn!("could not record a merchant delivery: {e}");
         }
     }
 }
@@ -126,37 +127,34 @@ pub fn start(instance: Arc<Instance>, runtime: &tokio::runtime::Handle) {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
-            for (id, properties) in due {
-                deliver(&instance, &client, id, properties).await;
-            }
+            // Sent at once, each within the client's timeout, so the batch
+            // ends well inside its claim's lease.
+            futures::future::join_all(
+                due.into_iter()
+                    .map(|(id, properties)| deliver(&instance, &client, id, properties)),
+            )
+            .await;
         }
     });
 }
 
+/// Claim the deliveries that are due (pending and due, or `sending` whose
+/// claim ran out because its instance died): `sending` for the lease, so no
+/// other instance sends them meanwhile.
 fn due_deliveries(instance: &Instance) -> Vec<(i64, Map<String, Value>)> {
     let Some(model) = model(instance) else {
         return Vec::new();
     };
-    let query = RecordQuery {
-        filters: vec![
-            Filter {
-                property: "state".into(),
-                op: FilterOp::Eq(json!("pending")),
-            },
-            Filter {
-                property: "next_attempt_at".into(),
-                op: FilterOp::Lte(json!(Utc::now().to_rfc3339())),
-            },
-        ],
-        order: Order {
-            field: OrderField::Id,
-            descending: false,
-        },
-        first: Some(20),
-        ..RecordQuery::default()
+    let claim = Claim {
+        state: "state",
+        due_at: "next_attempt_at",
+        waiting: "pending",
+        claimed: "sending",
+        lease: chrono::Duration::seconds(CLAIM_SECONDS),
+        limit: 20,
     };
-    match instance.store.query_records(&model, &query) {
-        Ok(page) => page.records.into_iter().map(|r| (r.id, r.properties)).collect(),
+    match instance.store.claim_due_records(&model, &claim) {
+        Ok(records) => records.into_iter().map(|r| (r.id, r.properties)).collect(),
         Err(e) => {
             tracing::warn!("merchant deliveries unavailable: {e}");
             Vec::new()
