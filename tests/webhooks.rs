@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::{
-    client, copy_app, free_port, payforms_bin, random_hex, repo_root, stripe_signature_header,
+    client, copy_app, free_port, payforms_bin, random_hex, repo_root, sign_batch, stripe_signature_header,
     stripe_signature_header_now, wait_for, Localstripe, PgDatabase, ServerOptions, TestServer,
 };
 
@@ -1251,31 +1251,6 @@ fn burst_with_a_crash_applies_every_acknowledged_event_once() {
         sent_in,
         drained_in
     );
-}
-
-/// Signs many bodies with one run of tests/tools/sign_webhooks_batch.py.
-fn sign_batch(bodies: &[String], secret: &str) -> Vec<String> {
-    let script = repo_root().join("tests/tools/sign_webhooks_batch.py");
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .args(["--secret", secret])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run sign_webhooks_batch.py");
-    let input = serde_json::to_vec(bodies).expect("bodies as JSON");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let writer = std::thread::spawn(move || stdin.write_all(&input).expect("write bodies"));
-    let output = child.wait_with_output().expect("sign_webhooks_batch.py");
-    writer.join().expect("writer");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let headers: Vec<String> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    assert_eq!(headers.len(), bodies.len());
-    headers
 }
 
 // ------------------------------------------- subscribing on start-up

@@ -30,5 +30,5 @@ pub use postgres::{admin_url, PgDatabase, DEFAULT_ADMIN_URL};
 pub use process::random_hex;
 pub use server::{payforms_bin, ServerOptions, TestServer};
 pub use shop::buy_and_open_pay_page;
-pub use signature::{stripe_signature_header, stripe_signature_header_now};
+pub use signature::{sign_batch, stripe_signature_header, stripe_signature_header_now};
 pub use wait::wait_for;

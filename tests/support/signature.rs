@@ -41,3 +41,28 @@ pub fn stripe_signature_header_now(payload: &str, secret: &str) -> String {
         .as_secs() as i64;
     stripe_signature_header(payload, secret, now)
 }
+
+/// Signs many bodies with one run of tests/tools/sign_webhooks_batch.py.
+pub fn sign_batch(bodies: &[String], secret: &str) -> Vec<String> {
+    let script = super::repo_root().join("tests/tools/sign_webhooks_batch.py");
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .args(["--secret", secret])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sign_webhooks_batch.py");
+    let input = serde_json::to_vec(bodies).expect("bodies as JSON");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || stdin.write_all(&input).expect("write bodies"));
+    let output = child.wait_with_output().expect("sign_webhooks_batch.py");
+    writer.join().expect("writer");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let headers: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(headers.len(), bodies.len());
+    headers
+}
