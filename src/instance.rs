@@ -33,6 +33,8 @@ pub struct Instance {
     current: ArcSwap<AppVersion>,
     /// Which operator sign-ins still count (sign-out ends them all).
     pub operator_sessions: crate::operator::Sessions,
+    /// Signing secrets of the webhook endpoints payforms subscribed.
+    pub endpoint_secrets: crate::secrets::SecretCache,
 }
 
 impl Instance {
@@ -50,6 +52,7 @@ impl Instance {
             store,
             gateway,
             current: ArcSwap::from_pointee(version),
+            endpoint_secrets: crate::secrets::SecretCache::new(std::time::Duration::from_secs(30)),
         }))
     }
 

@@ -8,6 +8,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use rand::RngCore;
 
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use crate::config::{Secret, Settings};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,9 +55,79 @@ pub fn decrypt(settings: &Settings, stored: &str) -> Result<Secret, SecretError>
         .map_err(|_| SecretError::Malformed)
 }
 
+/// Decrypted secrets read from the database (the webhook endpoints payforms
+/// subscribed), kept in memory for a short while so a request does not
+/// query and decrypt them each time. Another instance may add one at any
+/// moment: callers reload at once when no cached secret fits.
+pub struct SecretCache {
+    ttl: Duration,
+    cached: Mutex<Option<(Instant, Arc<Vec<Secret>>)>>,
+}
+
+impl SecretCache {
+    pub fn new(ttl: Duration) -> SecretCache {
+        SecretCache {
+            ttl,
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// The cached secrets while fresh, else `load`'s (then cached).
+    pub fn get(&self, load: impl FnOnce() -> Vec<Secret>) -> Arc<Vec<Secret>> {
+        if let Ok(guard) = self.cached.lock() {
+            if let Some((at, secrets)) = guard.as_ref() {
+                if at.elapsed() < self.ttl {
+                    return secrets.clone();
+                }
+            }
+        }
+        self.reload(load)
+    }
+
+    /// When no cached secret fits: `load`'s secrets, unless the cache was
+    /// filled less than `min_age` ago (a stream of forged requests then
+    /// costs no database reads).
+    pub fn refresh(&self, min_age: Duration, load: impl FnOnce() -> Vec<Secret>) -> Option<Arc<Vec<Secret>>> {
+        if let Ok(guard) = self.cached.lock() {
+            if guard.as_ref().is_some_and(|(at, _)| at.elapsed() < min_age) {
+                return None;
+            }
+        }
+        Some(self.reload(load))
+    }
+
+    /// `load`'s secrets, cached from now on.
+    pub fn reload(&self, load: impl FnOnce() -> Vec<Secret>) -> Arc<Vec<Secret>> {
+        let secrets = Arc::new(load());
+        if let Ok(mut guard) = self.cached.lock() {
+            *guard = Some((Instant::now(), secrets.clone()));
+        }
+        secrets
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_secrets_are_read_again_when_old_or_when_none_fits() {
+        let loads = std::cell::Cell::new(0);
+        let load = || {
+            loads.set(loads.get() + 1);
+            vec![Secret::new(format!("whsec_{}", loads.get()))]
+        };
+        let cache = SecretCache::new(Duration::from_millis(200));
+        assert_eq!(cache.get(load)[0].expose(), "whsec_1");
+        assert_eq!(cache.get(load)[0].expose(), "whsec_1", "fresh: not read again");
+        // A mismatch right after a read does not read again (forged floods).
+        assert!(cache.refresh(Duration::from_secs(1), load).is_none());
+        assert_eq!(loads.get(), 1);
+        let fresh = cache.refresh(Duration::ZERO, load).unwrap();
+        assert_eq!(fresh[0].expose(), "whsec_2");
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(cache.get(load)[0].expose(), "whsec_3", "old: read again");
+    }
     use crate::config::Overrides;
 
     fn settings(secret: &'static str) -> Settings {

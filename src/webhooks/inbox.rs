@@ -3,12 +3,15 @@
 use serde_json::Value;
 
 use super::signature::{self, SignatureError};
+use crate::config::Secret;
 use crate::db::models::webhook_event;
 use crate::db::StoreError;
 use crate::instance::Instance;
 
 /// Largest event body accepted; Stripe's events are far smaller.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Stored endpoint secrets are read again on a mismatch at most this often.
+const STORED_SECRETS_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Rejection {
@@ -32,20 +35,6 @@ pub struct Accepted {
     pub new: bool,
 }
 
-/// Every secret an incoming Stripe event may be signed with: settings (for
-/// rotation, several) and the endpoints payforms subscribed itself.
-pub fn webhook_secrets(instance: &Instance) -> Vec<String> {
-    let mut secrets: Vec<String> = instance
-        .settings
-        .stripe
-        .webhook_secrets
-        .iter()
-        .map(|s| s.expose().to_string())
-        .collect();
-    secrets.extend(super::subscribe::stored_secrets(instance));
-    secrets
-}
-
 /// Verify and store one delivery. Blocking (database).
 pub fn receive(
     instance: &Instance,
@@ -59,9 +48,33 @@ pub fn receive(
     if body.len() > MAX_BODY_BYTES {
         return Err(Rejection::TooLarge);
     }
-    let secrets = webhook_secrets(instance);
-    let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    signature::verify(signature_header, body, &secret_refs, chrono::Utc::now().timestamp())?;
+    // Settings' secrets (several while rotating) and those of the endpoints
+    // payforms subscribed (cached; read again at once when none fits, so an
+    // endpoint another instance just created is known).
+    let now = chrono::Utc::now().timestamp();
+    let verify = |stored: &[Secret]| {
+        let secrets: Vec<&str> = instance
+            .settings
+            .stripe
+            .webhook_secrets
+            .iter()
+            .chain(stored)
+            .map(Secret::expose)
+            .collect();
+        signature::verify(signature_header, body, &secrets, now)
+    };
+    let load = || super::subscribe::stored_secrets(instance);
+    match verify(&instance.endpoint_secrets.get(load)) {
+        Err(SignatureError::Mismatch | SignatureError::NoSecret) => {
+            match instance.endpoint_secrets.refresh(STORED_SECRETS_MIN_AGE, load) {
+                Some(fresh) => verify(&fresh)?,
+                None => verify(&[])?,
+            };
+        }
+        checked => {
+            checked?;
+        }
+    }
     let event: Value = serde_json::from_slice(body).map_err(|_| Rejection::NotAnEvent)?;
     let (Some(id), Some(event_type)) = (event["id"].as_str(), event["type"].as_str()) else {
         return Err(Rejection::NotAnEvent);

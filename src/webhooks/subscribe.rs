@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
 
+use crate::config::Secret;
 use crate::db::query::{Filter, FilterOp, RecordQuery};
 use crate::instance::Instance;
 
@@ -133,11 +134,13 @@ pub fn ensure_subscribed(instance: &Instance) -> Result<Subscription, SubscribeE
         .and_then(|r| r["gateway_id"].as_str())
         .unwrap_or_default()
         .to_string();
+    // Its secret verifies events from now on, not after the cache's time.
+    instance.endpoint_secrets.reload(|| stored_secrets(instance));
     Ok(Subscription::Subscribed(gateway_id))
 }
 
 /// Decrypted signing secrets of the endpoints payforms created. Blocking.
-pub fn stored_secrets(instance: &Instance) -> Vec<String> {
+pub fn stored_secrets(instance: &Instance) -> Vec<Secret> {
     let loaded = instance.current();
     let Some(model) = loaded.app.model_type(ENDPOINT_MODEL).cloned() else {
         return Vec::new();
@@ -157,7 +160,6 @@ pub fn stored_secrets(instance: &Instance) -> Vec<String> {
         .iter()
         .filter_map(|r| r.properties.get("secret_encrypted").and_then(Value::as_str))
         .filter_map(|stored| crate::secrets::decrypt(&instance.settings, stored).ok())
-        .map(|s| s.expose().to_string())
         .collect()
 }
 
