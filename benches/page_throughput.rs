@@ -6,42 +6,16 @@
 //!
 //! cargo bench --bench page_throughput        (needs `wrk` on PATH)
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
-
-const WRK_ARGS: [&str; 3] = ["-t2", "-c32", "-d8s"];
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// Requests/s that wrk reports for `url`.
-fn wrk(url: &str) -> f64 {
-    let output = Command::new("wrk").args(WRK_ARGS).arg(url).output().expect("run wrk");
-    let text = String::from_utf8_lossy(&output.stdout);
-    text.lines()
-        .find_map(|line| line.strip_prefix("Requests/sec:"))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("wrk printed no rate:\n{text}"))
-}
+use common::{free_port, report, wrk, wrk_installed, Server, WRK_ARGS};
 
 fn main() {
-    if Command::new("wrk").arg("--version").output().is_err() {
+    if !wrk_installed() {
         eprintln!("page_throughput: wrk is not installed (Debian: apt-get install wrk); nothing measured");
         return;
     }
@@ -112,10 +86,13 @@ fn main() {
     };
     runtime.spawn(server);
 
-    let payforms_rate = wrk(&format!("{base}/checkout"));
-    let anchor_rate = wrk(&format!("http://127.0.0.1:{anchor_port}/checkout"));
+    let payforms = wrk(&format!("{base}/checkout"), None);
+    let anchor = wrk(&format!("http://127.0.0.1:{anchor_port}/checkout"), None);
     println!("GET /checkout ({} bytes), wrk {}:", page.len(), WRK_ARGS.join(" "));
-    println!("  payforms          {payforms_rate:>10.0} requests/s");
-    println!("  bare actix anchor {anchor_rate:>10.0} requests/s");
-    println!("  ratio             {:>10.1}%", 100.0 * payforms_rate / anchor_rate);
+    report("payforms", &payforms);
+    report("bare actix anchor, same bytes", &anchor);
+    println!(
+        "  ratio {:.1}%",
+        100.0 * payforms.requests_per_sec / anchor.requests_per_sec
+    );
 }

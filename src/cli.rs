@@ -63,6 +63,11 @@ pub enum Command {
         /// Do not reload the app when its files change.
         #[arg(long)]
         no_watch: bool,
+        /// Only take requests (store webhook events, answer pages and forms):
+        /// processing events and sending merchant notifications is left to
+        /// other instances on the same database.
+        #[arg(long)]
+        no_worker: bool,
         /// Run against the built-in Stripe sandbox (offline demo; no Stripe account needed).
         #[arg(long)]
         sandbox: bool,
@@ -145,6 +150,7 @@ pub fn run(cli: Cli) -> ExitCode {
             bind,
             database,
             no_watch,
+            no_worker,
             sandbox,
             allow_public_bind,
         } => serve(
@@ -153,7 +159,10 @@ pub fn run(cli: Cli) -> ExitCode {
                 database_url: database,
                 bind,
             },
-            !no_watch,
+            ServeMode {
+                watch: !no_watch,
+                worker: !no_worker,
+            },
             sandbox.then_some(SandboxBind { allow_public_bind }),
         ),
         Command::Sandbox {
@@ -564,7 +573,15 @@ fn attach_sandbox(
     Ok(())
 }
 
-fn serve(app_dir: &Path, overrides: Overrides, watch: bool, sandbox: Option<SandboxBind>) -> ExitCode {
+/// What `serve` runs beside the HTTP server.
+struct ServeMode {
+    /// Reload the app when its files change.
+    watch: bool,
+    /// Process webhook events and send merchant notifications.
+    worker: bool,
+}
+
+fn serve(app_dir: &Path, overrides: Overrides, mode: ServeMode, sandbox: Option<SandboxBind>) -> ExitCode {
     init_logging();
     let mut settings = match Settings::load(app_dir, &overrides) {
         Ok(s) => s,
@@ -621,7 +638,7 @@ fn serve(app_dir: &Path, overrides: Overrides, watch: bool, sandbox: Option<Sand
             return ExitCode::FAILURE;
         }
     };
-    let _watch_guard = if watch {
+    let _watch_guard = if mode.watch {
         let reloading = instance.clone();
         match crate::app::watch::watch(&instance.settings.app_dir, move || reloading.reload_and_log()) {
             Ok(guard) => Some(guard),
@@ -641,8 +658,13 @@ fn serve(app_dir: &Path, overrides: Overrides, watch: bool, sandbox: Option<Sand
             Err(e) => tracing::warn!("Stripe webhooks: {e}"),
         },
     );
-    let signal = crate::webhooks::worker::start(instance.clone(), runtime.handle());
-    crate::webhooks::merchant::start(instance.clone(), runtime.handle());
+    let signal = if mode.worker {
+        crate::webhooks::merchant::start(instance.clone(), runtime.handle());
+        crate::webhooks::worker::start(instance.clone(), runtime.handle())
+    } else {
+        tracing::info!("--no-worker: events are stored here and processed by other instances");
+        crate::webhooks::worker::WorkerSignal::default()
+    };
     tracing::info!(
         "payforms serving {} on http://{address}",
         instance.settings.app_dir.display()

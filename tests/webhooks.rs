@@ -1597,3 +1597,30 @@ fn merchant_is_notified_with_a_signed_event_and_failures_are_retried() {
         "delivered once, nothing for customer.created"
     );
 }
+
+// ------------------------------------------------ a request-only instance
+
+/// `serve --no-worker` stores events and leaves them for the instances that
+/// process (here a second one on the same database file).
+#[test]
+fn a_no_worker_instance_stores_and_another_processes() {
+    let taking = TestServer::start(options(&repo_root(), None).arg("--no-worker"));
+    let database = taking.database_url().to_string();
+    let body = event(
+        "evt_no_worker",
+        "customer.created",
+        now(),
+        json!({"id": "cus_no_worker", "object": "customer", "email": "nw@example.com", "metadata": {}}),
+    );
+    assert_eq!(deliver_signed(&taking, &body).0, 200);
+    std::thread::sleep(Duration::from_millis(1500));
+    let stored = stored_event(&taking, "evt_no_worker").expect("stored");
+    assert_eq!(stored["status"], "pending", "not processed here");
+    assert!(taking.log_text().contains("--no-worker"));
+
+    let mut processing = options(&repo_root(), Some(&database));
+    processing.env = taking.options().env.clone();
+    let processing = TestServer::start(processing);
+    assert_eq!(wait_done(&processing, "evt_no_worker")["status"], "processed");
+    assert_eq!(wait_done(&taking, "evt_no_worker")["status"], "processed");
+}

@@ -45,11 +45,13 @@ pub fn serve(instance: Arc<Instance>, signal: WorkerSignal, listener: TcpListene
     let policy = security_headers::content_security_policy(&instance.settings);
     let data = web::Data::new(instance);
     let signal = web::Data::new(signal);
+    let ingest = web::Data::new(crate::webhooks::ingest::Ingest::start(data.store.clone()));
     let sign_in_attempts = web::Data::new(crate::operator::attempts::SignInAttempts::default());
     HttpServer::new(move || {
         ActixApp::new()
             .app_data(data.clone())
             .app_data(signal.clone())
+            .app_data(ingest.clone())
             .app_data(sign_in_attempts.clone())
             .wrap(security_headers::middleware(&policy))
             // Method and path only: query strings carry client secrets

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::instance::Instance;
 use crate::webhooks::inbox::{self, Rejection};
+use crate::webhooks::ingest::Ingest;
 use crate::webhooks::worker::WorkerSignal;
 
 pub async fn receive(
@@ -14,41 +15,40 @@ pub async fn receive(
     gateway: web::Path<String>,
     body: web::Bytes,
     instance: web::Data<Arc<Instance>>,
+    ingest: web::Data<Ingest>,
     signal: Option<web::Data<WorkerSignal>>,
 ) -> HttpResponse {
-    let instance = instance.get_ref().clone();
-    let header = req
-        .headers()
-        .get("stripe-signature")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let gateway = gateway.into_inner();
-    let result = web::block(move || inbox::receive(&instance, &gateway, header.as_deref(), &body)).await;
-    match result {
-        Ok(Ok(accepted)) => {
-            if accepted.new {
+    let header = req.headers().get("stripe-signature").and_then(|v| v.to_str().ok());
+    // Checked on this thread (CPU only), stored by the ingest writer with
+    // whatever else arrived meanwhile; answered after the commit.
+    let checked = match inbox::check(&instance, &gateway, header, &body) {
+        Ok(checked) => checked,
+        Err(Rejection::TooLarge) => {
+            return HttpResponse::PayloadTooLarge().json(json!({ "error": { "message": "body too large" } }))
+        }
+        Err(Rejection::UnknownGateway(g)) => {
+            return HttpResponse::NotFound().json(json!({ "error": { "message": format!("unknown gateway `{g}`") } }))
+        }
+        Err(rejection) => {
+            tracing::warn!("webhook rejected: {rejection}");
+            return HttpResponse::BadRequest().json(json!({ "error": { "message": rejection.to_string() } }));
+        }
+    };
+    let event_id = checked.event_id.clone();
+    match ingest.store(checked).await {
+        Ok(new) => {
+            if new {
                 if let Some(signal) = signal {
                     signal.wake();
                 }
             }
-            HttpResponse::Ok().json(json!({ "received": true, "id": accepted.event_id, "duplicate": !accepted.new }))
+            HttpResponse::Ok().json(json!({ "received": true, "id": event_id, "duplicate": !new }))
         }
-        Ok(Err(Rejection::Store(e))) => {
+        Err(e) => {
             // Not stored: Stripe must retry, so answer 5xx.
             tracing::error!("webhook not stored: {e}");
             HttpResponse::ServiceUnavailable()
                 .json(json!({ "error": { "message": "the event could not be stored; retry later" } }))
         }
-        Ok(Err(Rejection::TooLarge)) => {
-            HttpResponse::PayloadTooLarge().json(json!({ "error": { "message": "body too large" } }))
-        }
-        Ok(Err(Rejection::UnknownGateway(g))) => {
-            HttpResponse::NotFound().json(json!({ "error": { "message": format!("unknown gateway `{g}`") } }))
-        }
-        Ok(Err(rejection)) => {
-            tracing::warn!("webhook rejected: {rejection}");
-            HttpResponse::BadRequest().json(json!({ "error": { "message": rejection.to_string() } }))
-        }
-        Err(e) => HttpResponse::ServiceUnavailable().json(json!({ "error": { "message": e.to_string() } })),
     }
 }

@@ -1,11 +1,8 @@
-//! Taking an event in: size limit, signature, shape, durable insert.
-
-use serde_json::Value;
+//! Taking an event in: size limit, signature, shape. Storing it durably
+//! is [`super::ingest`]'s.
 
 use super::signature::{self, SignatureError};
 use crate::config::Secret;
-use crate::db::models::webhook_event;
-use crate::db::StoreError;
 use crate::instance::Instance;
 
 /// Largest event body accepted; Stripe's events are far smaller.
@@ -23,25 +20,37 @@ pub enum Rejection {
     Signature(#[from] SignatureError),
     #[error("the body is not a JSON event with `id` and `type`")]
     NotAnEvent,
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
-/// An event taken in.
+/// A delivery whose signature and shape are right, ready to be stored.
 #[derive(Debug)]
-pub struct Accepted {
+pub struct Checked {
+    pub gateway: String,
     pub event_id: String,
-    /// False when this event id was already stored (a repeat delivery).
-    pub new: bool,
+    pub event_type: String,
+    /// The raw body as received.
+    pub payload: String,
 }
 
-/// Verify and store one delivery. Blocking (database).
-pub fn receive(
+/// Just what the inbox needs of an event; the rest is checked to be JSON
+/// and skipped.
+#[derive(serde::Deserialize)]
+struct EventHead<'a> {
+    #[serde(borrow)]
+    id: std::borrow::Cow<'a, str>,
+    #[serde(borrow, rename = "type")]
+    event_type: std::borrow::Cow<'a, str>,
+}
+
+/// Verify one delivery: size, signature, shape. CPU only, except reading
+/// the endpoints' secrets again when the cache is old (every 30 s) or none
+/// fits.
+pub fn check(
     instance: &Instance,
     gateway: &str,
     signature_header: Option<&str>,
     body: &[u8],
-) -> Result<Accepted, Rejection> {
+) -> Result<Checked, Rejection> {
     if gateway != "stripe" {
         return Err(Rejection::UnknownGateway(gateway.to_string()));
     }
@@ -75,17 +84,15 @@ pub fn receive(
             checked?;
         }
     }
-    let event: Value = serde_json::from_slice(body).map_err(|_| Rejection::NotAnEvent)?;
-    let (Some(id), Some(event_type)) = (event["id"].as_str(), event["type"].as_str()) else {
-        return Err(Rejection::NotAnEvent);
-    };
+    let event: EventHead<'_> = serde_json::from_slice(body).map_err(|_| Rejection::NotAnEvent)?;
+    let (id, event_type) = (event.id, event.event_type);
     if id.is_empty() || id.len() > 255 || event_type.is_empty() || event_type.len() > 255 {
         return Err(Rejection::NotAnEvent);
     }
-    let payload = String::from_utf8_lossy(body);
-    let (_, new) = webhook_event::insert_if_absent(&instance.store, gateway, id, event_type, &payload)?;
-    Ok(Accepted {
-        event_id: id.to_string(),
-        new,
+    Ok(Checked {
+        gateway: gateway.to_string(),
+        event_id: id.into_owned(),
+        event_type: event_type.into_owned(),
+        payload: String::from_utf8_lossy(body).into_owned(),
     })
 }

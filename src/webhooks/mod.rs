@@ -4,6 +4,7 @@
 pub mod backoff;
 pub mod event_types;
 pub mod inbox;
+pub mod ingest;
 pub mod merchant;
 pub mod processor;
 pub mod replay;

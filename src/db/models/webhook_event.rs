@@ -171,6 +171,45 @@ pub fn insert_if_absent(
     })
 }
 
+/// An event to store: gateway, event id, event type, raw body.
+pub type NewEvent = (String, String, String, String);
+
+/// Store received events in one transaction (one commit for the batch);
+/// for each, whether it is new (false: that gateway and event id were
+/// stored before, or earlier in the batch).
+pub fn insert_new(store: &Store, events: &[NewEvent]) -> Result<Vec<bool>, StoreError> {
+    store.database().with_transaction(|conn| {
+        let at = now().naive_utc();
+        let mut new = Vec::with_capacity(events.len());
+        for (gateway, event_id, event_type, payload) in events {
+            let mut sql = conn.sql(
+                "INSERT INTO webhook_events (gateway, event_id, event_type, payload, status, attempts, \
+                 next_attempt_at, created_at) VALUES ",
+            );
+            sql.bind_list(vec![
+                Arg::Text(gateway.clone()),
+                Arg::Text(event_id.clone()),
+                Arg::Text(event_type.clone()),
+                Arg::Text(payload.clone()),
+                Arg::Text("pending".into()),
+                Arg::Int(0),
+                Arg::Time(at),
+                Arg::Time(at),
+            ])
+            .push(" ON CONFLICT (gateway, event_id) DO NOTHING RETURNING id");
+            new.push(!conn.load::<IdRow>(sql.keep_prepared())?.is_empty());
+        }
+        Ok(new)
+    })
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = BigInt)]
+    #[allow(dead_code)] // only its presence counts
+    id: i64,
+}
+
 pub fn get(store: &Store, id: i64) -> Result<Option<WebhookEvent>, StoreError> {
     store.database().with_conn(|conn| by_id(conn, id))
 }
