@@ -592,3 +592,84 @@ fn an_order_is_only_its_buyers_and_unknown_orders_are_no_error() {
     assert_eq!(refused.status(), 422);
     assert_eq!(succeeded_payments(&server), 0);
 }
+
+/// The hidden inputs of every form in `html`, by form id then input name.
+fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+    input_values(html)
+        .into_iter()
+        .filter(|(name, _)| ["authenticity_token", "payforms_state", "idempotency_key"].contains(&name.as_str()))
+        .collect()
+}
+
+/// /checkout reads nothing of the request, so its text is rendered once per
+/// app version; each request still gets its own CSRF token, sealed state
+/// and idempotency key, posts work, a hot reload shows the new text, and a
+/// page that reads the request is rendered for each.
+#[test]
+fn a_page_the_same_for_everyone_is_rendered_once_and_its_forms_per_request() {
+    let app = copy_app(repo_root());
+    fs::write(
+        app.path().join("templates/pages/echo.liquid"),
+        "<p id=q>{{ context.params.q }}</p>",
+    )
+    .unwrap();
+    let server = TestServer::start(
+        ServerOptions::new(app.path())
+            .env("PAYFORMS_API_KEYS", API_KEY)
+            .arg("--sandbox")
+            .watch(true),
+    );
+    let (ana, ben) = (client(), client());
+    let page = |http: &Client| http.get(server.url("/checkout")).send().unwrap().text().unwrap();
+    let (first, second, other) = (page(&ana), page(&ana), page(&ben));
+    let strip = |html: &str| {
+        let mut text = html.to_string();
+        for (_, value) in hidden_inputs(html) {
+            text = text.replace(&value, "");
+        }
+        text
+    };
+    assert_eq!(strip(&first), strip(&second), "the same text around the forms");
+    assert_eq!(strip(&first), strip(&other));
+    let (a1, a2, b) = (hidden_inputs(&first), hidden_inputs(&second), hidden_inputs(&other));
+    assert_eq!(a1.len(), 6, "two forms, three hidden inputs each: {a1:?}");
+    for i in 0..a1.len() {
+        match a1[i].0.as_str() {
+            // The visitor's token: the same on both of Ana's pages, not Ben's.
+            "authenticity_token" => {
+                assert_eq!(a1[i].1, a2[i].1);
+                assert_ne!(a1[i].1, b[i].1);
+            }
+            _ => assert_ne!(a1[i].1, a2[i].1, "{} is fresh per request", a1[i].0),
+        }
+    }
+    // Ana's and Ben's Buy forms each make their own order.
+    for (http, html) in [(&ana, &second), (&ben, &other)] {
+        let buy = form_html(html, "buy-form").expect("buy form");
+        let answer = http
+            .post(server.url("/forms/create_order_form"))
+            .form(&input_values(buy))
+            .send()
+            .unwrap();
+        assert_eq!(answer.status(), 303);
+        let location = answer.headers()["location"].to_str().unwrap();
+        assert!(location.starts_with("/pay?order="), "{location}");
+    }
+    // A changed page is rendered anew (a new app version, a new skeleton).
+    let checkout = app.path().join("templates/pages/checkout.liquid");
+    let text = fs::read_to_string(&checkout).unwrap();
+    fs::write(&checkout, text.replace("Sticker pack", "Badge pack")).unwrap();
+    wait_for("the edited page", Duration::from_secs(20), || {
+        page(&ana).contains("Badge pack").then_some(())
+    });
+    // A page that reads the request shows each request's value.
+    for q in ["one", "two"] {
+        let html = ana
+            .get(server.url(&format!("/echo?q={q}")))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert!(html.contains(&format!("<p id=q>{q}</p>")), "{html}");
+    }
+}

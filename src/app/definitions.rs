@@ -48,6 +48,12 @@ pub struct Page {
     /// Nothing it renders can reach the store (`app::effects`): it is
     /// rendered on the HTTP worker, without the blocking pool.
     pub renders_from_memory: bool,
+    /// Renders from memory and reads nothing of the request but its forms'
+    /// own parts (`app::effects`): rendered once, see [`super::skeleton`].
+    pub renders_constant: bool,
+    /// Filled by the first request that renders it without flash or form
+    /// feedback; `None` inside when the output could not be split.
+    pub skeleton: std::sync::OnceLock<Option<std::sync::Arc<super::skeleton::Skeleton>>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -145,6 +151,8 @@ pub fn load_page(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<Pag
         template,
         file: file.rel.clone(),
         renders_from_memory: false,
+        renders_constant: false,
+        skeleton: std::sync::OnceLock::new(),
     })
 }
 

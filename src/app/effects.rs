@@ -111,6 +111,67 @@ fn scan(source: &str) -> Needs {
 
 /// True when rendering `page` never reaches the store.
 pub fn renders_from_memory(app: &App, partials: &HashMap<String, String>, page: &Page) -> bool {
+    sources(app, partials, page).is_some()
+}
+
+/// What of `context` a page may read and still be the same for every
+/// request (its flash is checked to be empty before the cached text is
+/// used).
+const CONSTANT_CONTEXT: &[&str] = &["page", "stripe", "flash", "exports"];
+/// Words that make an output differ between two renders.
+const VARYING: &[&str] = &["random_string", "now", "today", "log"];
+
+fn word_pattern() -> Option<&'static Regex> {
+    static PATTERN: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
+    PATTERN
+        .get_or_init(|| Regex::new(r"[A-Za-z_][A-Za-z0-9_]*").ok())
+        .as_ref()
+}
+
+/// True when `source` reads nothing of the request: `context` only through
+/// `context.page`, `.stripe`, `.flash` or `.exports`, and no time, random
+/// or logging word. A text scan, so conservative: a word in a comment or
+/// a string counts too.
+fn constant_source(source: &str) -> bool {
+    let Some(words) = word_pattern() else {
+        return false;
+    };
+    for word in words.find_iter(source) {
+        if VARYING.contains(&word.as_str()) {
+            return false;
+        }
+        if word.as_str() == "context" {
+            let before = source[..word.start()].chars().last();
+            if before.is_some_and(|c| c == '.' || c == '_' || c.is_alphanumeric()) {
+                continue; // `x.context`, not the global
+            }
+            let after = &source[word.end()..];
+            let allowed = after.strip_prefix('.').is_some_and(|rest| {
+                CONSTANT_CONTEXT.iter().any(|key| {
+                    rest.strip_prefix(key)
+                        .is_some_and(|tail| !tail.starts_with(|c: char| c == '_' || c.is_alphanumeric()))
+                })
+            });
+            if !allowed {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// True when `page` renders from memory, has no authorization policy and
+/// reads nothing of the request: the same text for everyone apart from its
+/// forms' per-request parts.
+pub fn renders_constant(app: &App, partials: &HashMap<String, String>, page: &Page) -> bool {
+    page.authorization_policies.is_empty()
+        && page.content_type.starts_with("text/html")
+        && sources(app, partials, page).is_some_and(|all| all.iter().all(|s| constant_source(s)))
+}
+
+/// Every template source rendering `page` may use, or None when one may
+/// reach the store (or cannot be resolved).
+fn sources(app: &App, partials: &HashMap<String, String>, page: &Page) -> Option<Vec<String>> {
     let mut pending: Vec<String> = vec![page.template.source.to_string()];
     let layout = match &page.layout {
         Some(name) => App::resolve(&app.layouts, name),
@@ -121,19 +182,19 @@ pub fn renders_from_memory(app: &App, partials: &HashMap<String, String>, page: 
     for name in &page.authorization_policies {
         match App::resolve(&app.authorization_policies, name) {
             Some(policy) => pending.push(policy.template.source.to_string()),
-            None => return false,
+            None => return None,
         }
     }
     let mut seen: HashSet<String> = HashSet::new();
-    let mut read = 0usize;
+    let mut read = Vec::new();
     while let Some(source) = pending.pop() {
-        read += 1;
-        if read > MAX_TEMPLATES {
-            return false;
+        if read.len() >= MAX_TEMPLATES {
+            return None;
         }
         let Needs::Templates(pulls) = scan(&source) else {
-            return false;
+            return None;
         };
+        read.push(source);
         for pull in pulls {
             match pull {
                 Pull::Partial(name) => {
@@ -142,7 +203,7 @@ pub fn renders_from_memory(app: &App, partials: &HashMap<String, String>, page: 
                     }
                     match App::resolve(partials, &name) {
                         Some(text) => pending.push(text.clone()),
-                        None => return false,
+                        None => return None,
                     }
                 }
                 Pull::Form(name) => {
@@ -150,7 +211,7 @@ pub fn renders_from_memory(app: &App, partials: &HashMap<String, String>, page: 
                         continue;
                     }
                     let Some(form) = app.form(&name) else {
-                        return false;
+                        return None;
                     };
                     pending.push(form.body.source.to_string());
                     pending.extend(form.idempotency_key.as_ref().map(|t| t.source.to_string()));
@@ -158,7 +219,7 @@ pub fn renders_from_memory(app: &App, partials: &HashMap<String, String>, page: 
             }
         }
     }
-    true
+    Some(read)
 }
 
 #[cfg(test)]
@@ -193,7 +254,33 @@ mod tests {
                 .expect("page")
         };
         assert!(page("/checkout").renders_from_memory);
+        assert!(page("/checkout").renders_constant);
         // The receipts read payments with GraphQL.
         assert!(!page("/payments").renders_from_memory);
+        assert!(!page("/payments").renders_constant);
+    }
+
+    #[test]
+    fn only_pages_that_read_nothing_of_the_request_are_constant() {
+        assert!(constant_source(
+            "{{ context.page.metadata.title }}{% if context.flash.notice %}{% endif %}{{ context.stripe.js_url }}"
+        ));
+        assert!(constant_source("{{ data.context }}{{ my_context.x }}"));
+        for varying in [
+            "{{ context.params.q }}",
+            "{{ context.location.href }}",
+            "{{ context.visitor.id }}",
+            "{{ context.csrf_token }}",
+            "{{ context.headers.host }}",
+            "{{ context.operator.signed_in }}",
+            "{% assign c = context %}{{ c.params }}",
+            "{{ context['params'] }}",
+            "{{ context.pages }}",
+            "{{ 'now' | date: '%Y' }}",
+            "{{ 8 | random_string }}",
+            "{% log 'x' %}",
+        ] {
+            assert!(!constant_source(varying), "{varying}");
+        }
     }
 }

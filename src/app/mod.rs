@@ -5,6 +5,7 @@ pub mod definitions;
 pub mod effects;
 pub mod files;
 pub mod front_matter;
+pub mod skeleton;
 pub mod templates;
 pub mod watch;
 
@@ -151,13 +152,19 @@ impl App {
         app.pages.sort_by_key(|page| page.route_rank());
         let partial_texts: HashMap<String, String> =
             partial_list.iter().map(|p| (p.name.clone(), p.text.clone())).collect();
-        let from_memory: Vec<bool> = app
+        let effects: Vec<(bool, bool)> = app
             .pages
             .iter()
-            .map(|page| effects::renders_from_memory(&app, &partial_texts, page))
+            .map(|page| {
+                (
+                    effects::renders_from_memory(&app, &partial_texts, page),
+                    effects::renders_constant(&app, &partial_texts, page),
+                )
+            })
             .collect();
-        for (page, flag) in app.pages.iter_mut().zip(from_memory) {
-            page.renders_from_memory = flag;
+        for (page, (from_memory, constant)) in app.pages.iter_mut().zip(effects) {
+            page.renders_from_memory = from_memory;
+            page.renders_constant = constant;
         }
         if problems.is_empty() {
             Ok(app)

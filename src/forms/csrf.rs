@@ -13,7 +13,8 @@ use crate::config::Settings;
 
 pub fn new_visitor_id() -> String {
     let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    // The thread's CSPRNG (seeded from the OS): no system call per visitor.
+    rand::thread_rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
 }
 

@@ -40,7 +40,8 @@ pub use crate::db::schema::GATEWAY_REQUEST_MODEL;
 /// without one).
 pub fn new_idempotency_key() -> String {
     let mut bytes = [0u8; 18];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    // The thread's CSPRNG (seeded from the OS): no system call per form.
+    rand::thread_rng().fill_bytes(&mut bytes);
     format!("pf_{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 

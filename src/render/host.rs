@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use crate::app::skeleton::FormCall;
 use crate::app::FormConfiguration;
 use crate::forms::csrf;
 use crate::forms::feedback::SubmissionFeedback;
@@ -36,6 +37,58 @@ pub struct PageHost {
     /// string was expected, a NUL byte): the page answers 400, not 500.
     pub rejected_input: Cell<bool>,
     forms: RefCell<Vec<FormFrame>>,
+    /// Recording a page's skeleton: form blocks become markers and their
+    /// inputs are kept here, to be filled in per request.
+    recording: Option<RefCell<Vec<FormCall>>>,
+}
+
+/// Stands for the n-th form block in a recorded render: characters no
+/// template writes (Unicode noncharacters), left alone by escaping.
+pub fn form_marker(n: usize) -> String {
+    format!("\u{FDD0}pf-form-{n}\u{FDD1}")
+}
+
+/// A `{% form %}` block for this request: the form's signed state (with a
+/// fresh idempotency key unless its data gives one), the visitor's CSRF
+/// token, and the rendered body.
+pub fn form_html(
+    settings: &crate::config::Settings,
+    call: &FormCall,
+    visitor_id: &str,
+    csrf_token: &str,
+    page_path: &str,
+) -> String {
+    let state = FormState {
+        form: call.form.name.clone(),
+        data: call.data.clone(),
+        config: call.config.clone(),
+        key_from_data: call.derived_key.is_some(),
+        idempotency_key: call
+            .derived_key
+            .clone()
+            .unwrap_or_else(crate::gateway::new_idempotency_key),
+        page: page_path.to_string(),
+        visitor: visitor_id.to_string(),
+    };
+    let sealed = state.seal(settings, chrono::Utc::now().timestamp());
+    let text_arg = |key: &str| call.args.get(key).and_then(Value::as_str).map(str::to_string);
+    let id = text_arg("id").unwrap_or_else(|| format!("{}-form", call.form.name.replace('/', "-")));
+    let class = text_arg("class").or_else(|| text_arg("html-class")).unwrap_or_default();
+    format!(
+        "<form action=\"{action}\" method=\"post\" id=\"{id}\" class=\"{class}\" accept-charset=\"UTF-8\" data-payforms-form=\"{name}\">\n\
+         <input type=\"hidden\" name=\"authenticity_token\" value=\"{csrf}\">\n\
+         <input type=\"hidden\" name=\"payforms_state\" value=\"{state}\">\n\
+         <input type=\"hidden\" name=\"idempotency_key\" value=\"{key}\">\n\
+         {body_html}\n</form>",
+        action = escape_attr(&form_action(&call.form.name)),
+        id = escape_attr(&id),
+        class = escape_attr(&class),
+        name = escape_attr(&call.form.name),
+        csrf = escape_attr(csrf_token),
+        state = escape_attr(&sealed),
+        key = escape_attr(&state.idempotency_key),
+        body_html = call.body_html,
+    )
 }
 
 /// Longest idempotency key a form may derive from its data.
@@ -93,7 +146,19 @@ impl PageHost {
             may_write,
             rejected_input: Cell::new(false),
             forms: RefCell::new(Vec::new()),
+            recording: None,
         }
+    }
+
+    /// A host that records form blocks instead of sealing them.
+    pub fn recording(mut self) -> PageHost {
+        self.recording = Some(RefCell::new(Vec::new()));
+        self
+    }
+
+    /// The form blocks recorded so far, in order.
+    pub fn take_recorded(&self) -> Vec<FormCall> {
+        self.recording.as_ref().map(|r| r.take()).unwrap_or_default()
     }
 
     fn form_builder(&self, form: &FormConfiguration, data: &Value) -> Value {
@@ -221,35 +286,32 @@ impl RenderHost for PageHost {
         let frame = frames.last().ok_or_else(|| {
             HostError("{% form %} can only be used in a form configuration rendered with include_form".into())
         })?;
-        let settings = &self.instance.settings;
-        let derived_key = self.derived_idempotency_key(frame)?;
-        let state = FormState {
-            form: frame.form.name.clone(),
+        let call = FormCall {
+            form: frame.form.clone(),
             data: frame.data.clone(),
             config: frame.config.clone(),
-            key_from_data: derived_key.is_some(),
-            idempotency_key: derived_key.unwrap_or_else(crate::gateway::new_idempotency_key),
-            page: self.page_path.clone(),
-            visitor: self.visitor_id.clone(),
+            args,
+            body_html: body_html.to_string(),
+            derived_key: self.derived_idempotency_key(frame)?,
         };
-        let sealed = state.seal(settings, chrono::Utc::now().timestamp());
-        let text_arg = |key: &str| args.get(key).and_then(Value::as_str).map(str::to_string);
-        let id = text_arg("id").unwrap_or_else(|| format!("{}-form", frame.form.name.replace('/', "-")));
-        let class = text_arg("class").or_else(|| text_arg("html-class")).unwrap_or_default();
-        Ok(format!(
-            "<form action=\"{action}\" method=\"post\" id=\"{id}\" class=\"{class}\" accept-charset=\"UTF-8\" data-payforms-form=\"{name}\">\n\
-             <input type=\"hidden\" name=\"authenticity_token\" value=\"{csrf}\">\n\
-             <input type=\"hidden\" name=\"payforms_state\" value=\"{state}\">\n\
-             <input type=\"hidden\" name=\"idempotency_key\" value=\"{key}\">\n\
-             {body_html}\n</form>",
-            action = escape_attr(&form_action(&frame.form.name)),
-            id = escape_attr(&id),
-            class = escape_attr(&class),
-            name = escape_attr(&frame.form.name),
-            csrf = escape_attr(&csrf::token_for(settings, &self.visitor_id)),
-            state = escape_attr(&sealed),
-            key = escape_attr(&state.idempotency_key),
-        ))
+        match &self.recording {
+            Some(calls) => {
+                let mut calls = calls.borrow_mut();
+                calls.push(call);
+                Ok(form_marker(calls.len() - 1))
+            }
+            None => {
+                let settings = &self.instance.settings;
+                let csrf_token = csrf::token_for(settings, &self.visitor_id);
+                Ok(form_html(
+                    settings,
+                    &call,
+                    &self.visitor_id,
+                    &csrf_token,
+                    &self.page_path,
+                ))
+            }
+        }
     }
 
     fn graphql(&self, query: GraphqlSource<'_>, variables: Map<String, Value>) -> Result<Value, HostError> {

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::context::RequestInfo;
-use super::host::PageHost;
+use super::host::{form_html, form_marker, PageHost};
 use crate::access::policies;
+use crate::app::skeleton::{FormCall, Skeleton, SkeletonPart};
 use crate::app::templates::{render, RenderError};
 use crate::app::{App, Page};
 use crate::forms::feedback::{Flash, SubmissionFeedback};
@@ -71,6 +72,21 @@ pub fn render_route(instance: &Arc<Instance>, loaded: &Arc<AppVersion>, request:
             None => return PageOutcome::NotFound,
         },
     };
+    // The same text for everyone: fill in this request's forms around it.
+    let plain_request =
+        !info.may_write && feedback.is_none() && info.flash.notice.is_none() && info.flash.alert.is_none();
+    if page.renders_constant && plain_request {
+        let skeleton = page
+            .skeleton
+            .get_or_init(|| record_skeleton(instance, loaded, page, info, params.clone()));
+        if let Some(skeleton) = skeleton {
+            return PageOutcome::Rendered {
+                not_found,
+                content_type: page.content_type,
+                body: fill(skeleton, instance, info),
+            };
+        }
+    }
     let context = info.context(
         params,
         &instance.settings,
@@ -88,8 +104,8 @@ pub fn render_route(instance: &Arc<Instance>, loaded: &Arc<AppVersion>, request:
             None => PageOutcome::Forbidden,
         };
     }
-    match render_page(instance, loaded, page, info, context, feedback) {
-        Ok(body) => PageOutcome::Rendered {
+    match render_page(instance, loaded, page, info, context, feedback, false) {
+        Ok((body, _)) => PageOutcome::Rendered {
             not_found,
             content_type: page.content_type,
             body,
@@ -102,6 +118,81 @@ pub fn render_route(instance: &Arc<Instance>, loaded: &Arc<AppVersion>, request:
     }
 }
 
+/// The path and query forms return to.
+fn page_path(info: &RequestInfo) -> String {
+    if info.query.is_empty() {
+        info.path.clone()
+    } else {
+        format!("{}?{}", info.path, info.query)
+    }
+}
+
+/// Render `page` once with its form blocks recorded, and split the text at
+/// them. None (the page is then always rendered) when the render fails or
+/// the blocks are not found in order, whole and once each (a filter
+/// changed them).
+fn record_skeleton(
+    instance: &Arc<Instance>,
+    loaded: &Arc<AppVersion>,
+    page: &Page,
+    info: &RequestInfo,
+    params: Map<String, Value>,
+) -> Option<Arc<Skeleton>> {
+    let context = info.context(
+        params,
+        &instance.settings,
+        json!({"slug": page.slug, "metadata": page.metadata}),
+    );
+    let (text, calls) = render_page(instance, loaded, page, info, context, None, true).ok()?;
+    let mut parts = Vec::new();
+    let mut rest = text.as_str();
+    for (n, call) in calls.into_iter().enumerate() {
+        let marker = form_marker(n);
+        let at = rest.find(&marker)?;
+        parts.push(SkeletonPart::Text(rest[..at].to_string()));
+        parts.push(SkeletonPart::Form(call));
+        rest = &rest[at + marker.len()..];
+    }
+    parts.push(SkeletonPart::Text(rest.to_string()));
+    // A marker left in the text: blocks out of order or repeated.
+    let stray = form_marker(0);
+    let stray = &stray[..stray.find("-0").unwrap_or(stray.len())];
+    let clean = parts.iter().all(|part| match part {
+        SkeletonPart::Text(text) => !text.contains(stray),
+        SkeletonPart::Form(_) => true,
+    });
+    clean.then(|| Arc::new(Skeleton { parts }))
+}
+
+/// The skeleton's text with this request's forms.
+fn fill(skeleton: &Skeleton, instance: &Instance, info: &RequestInfo) -> String {
+    let page_path = page_path(info);
+    let mut body = String::with_capacity(
+        skeleton
+            .parts
+            .iter()
+            .map(|part| match part {
+                SkeletonPart::Text(text) => text.len(),
+                SkeletonPart::Form(call) => call.body_html.len() + 1024,
+            })
+            .sum(),
+    );
+    let settings = &instance.settings;
+    for part in &skeleton.parts {
+        match part {
+            SkeletonPart::Text(text) => body.push_str(text),
+            SkeletonPart::Form(call) => body.push_str(&form_html(
+                settings,
+                call,
+                &info.visitor_id,
+                &info.csrf_token,
+                &page_path,
+            )),
+        }
+    }
+    body
+}
+
 /// Why a page could not be rendered.
 struct PageFailure {
     error: RenderError,
@@ -109,7 +200,8 @@ struct PageFailure {
     rejected_input: bool,
 }
 
-/// Render a page and its layout with a host for the tags.
+/// Render a page and its layout with a host for the tags; with `record`,
+/// form blocks become markers and come back as calls.
 fn render_page(
     instance: &Arc<Instance>,
     loaded: &Arc<AppVersion>,
@@ -117,24 +209,22 @@ fn render_page(
     info: &RequestInfo,
     context: Value,
     feedback: Option<SubmissionFeedback>,
-) -> Result<String, PageFailure> {
-    let page_path = if info.query.is_empty() {
-        info.path.clone()
-    } else {
-        format!("{}?{}", info.path, info.query)
-    };
-    // The host lives on this render's thread only (tags reach it through a
-    // thread-local), so it need not be Send or Sync.
-    #[allow(clippy::arc_with_non_send_sync)]
-    let host = Arc::new(PageHost::new(
+    record: bool,
+) -> Result<(String, Vec<FormCall>), PageFailure> {
+    let host = PageHost::new(
         instance.clone(),
         loaded.clone(),
         context.clone(),
         info.visitor_id.clone(),
-        page_path,
+        page_path(info),
         feedback,
         info.may_write,
-    ));
+    );
+    let host = if record { host.recording() } else { host };
+    // The host lives on this render's thread only (tags reach it through a
+    // thread-local), so it need not be Send or Sync.
+    #[allow(clippy::arc_with_non_send_sync)]
+    let host = Arc::new(host);
     let rendered = with_host(host.clone(), || {
         let content = render(&page.template, &json!({ "context": context }))?;
         let layout = match &page.layout {
@@ -154,10 +244,12 @@ fn render_page(
             None => Ok(content),
         }
     });
-    rendered.map_err(|error| PageFailure {
-        error,
-        rejected_input: host.rejected_input.get(),
-    })
+    rendered
+        .map(|text| (text, host.take_recorded()))
+        .map_err(|error| PageFailure {
+            error,
+            rejected_input: host.rejected_input.get(),
+        })
 }
 
 /// `location` with `return_to=<this page>` added, unless it has one.
@@ -165,11 +257,7 @@ fn with_return_to(location: &str, info: &RequestInfo) -> String {
     if location.contains("return_to=") {
         return location.to_string();
     }
-    let here = if info.query.is_empty() {
-        info.path.clone()
-    } else {
-        format!("{}?{}", info.path, info.query)
-    };
+    let here = page_path(info);
     let separator = if location.contains('?') { '&' } else { '?' };
     let encoded: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
     format!("{location}{separator}return_to={encoded}")

@@ -3,18 +3,30 @@
 
 /// `text` safe inside HTML text and quoted attribute values.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    escape_into(&mut out, text);
     out
+}
+
+/// [`escape`] appended to `out`: runs with nothing to escape (most text,
+/// every token and id) are copied whole.
+pub fn escape_into(out: &mut String, text: &str) {
+    let mut safe_from = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let entity = match byte {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        // These bytes are ASCII, so `at` is on a character boundary.
+        out.push_str(&text[safe_from..at]);
+        out.push_str(entity);
+        safe_from = at + 1;
+    }
+    out.push_str(&text[safe_from..]);
 }
 
 #[cfg(test)]
@@ -26,5 +38,10 @@ mod tests {
             "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
         );
         assert_eq!(super::escape("plain ñ"), "plain ñ");
+        assert_eq!(super::escape("ñ<ü>€\"'&"), "ñ&lt;ü&gt;€&quot;&#39;&amp;");
+        assert_eq!(super::escape(""), "");
+        let mut out = String::from("a");
+        super::escape_into(&mut out, "b&c");
+        assert_eq!(out, "ab&amp;c");
     }
 }
