@@ -84,9 +84,15 @@ pub fn form_html(
         id = escape_attr(&id),
         class = escape_attr(&class),
         name = escape_attr(&call.form.name),
-        csrf = escape_attr(csrf_token),
-        state = escape_attr(&sealed),
-        key = escape_attr(&state.idempotency_key),
+        // The token and the state are base64url (and `.`): nothing to
+        // escape. A key derived from the form's data may hold anything.
+        csrf = csrf_token,
+        state = sealed,
+        key = if state.key_from_data {
+            escape_attr(&state.idempotency_key)
+        } else {
+            state.idempotency_key.clone()
+        },
         body_html = call.body_html,
     )
 }
