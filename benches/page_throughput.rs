@@ -19,6 +19,10 @@ fn main() {
         eprintln!("page_throughput: wrk is not installed (Debian: apt-get install wrk); nothing measured");
         return;
     }
+    // `cargo test --benches` runs this too: only `cargo bench` measures.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
     let data = tempfile::tempdir().expect("temp dir");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
