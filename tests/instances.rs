@@ -68,8 +68,19 @@ impl Receiver {
                 let received = received.clone();
                 std::thread::spawn(move || {
                     let (_, _, body) = read_request(&stream);
-                    let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    let id = payload["id"].as_str().unwrap_or("?").to_string();
+                    // A request cut off by the killed instance is not a
+                    // notification: the endpoint refuses it.
+                    let Some(id) = serde_json::from_slice::<Value>(&body)
+                        .ok()
+                        .and_then(|payload| payload["id"].as_str().map(str::to_string))
+                    else {
+                        let mut stream = stream;
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        );
+                        return;
+                    };
                     received.lock().unwrap().push((id, Instant::now()));
                     answer(stream, "{}");
                 });

@@ -49,11 +49,11 @@ pub struct Page {
     /// rendered on the HTTP worker, without the blocking pool.
     pub renders_from_memory: bool,
     /// Renders from memory and reads nothing of the request but its forms'
-    /// own parts (`app::effects`): rendered once, see [`super::skeleton`].
+    /// own parts (`app::effects`): rendered once, see [`Skeleton`].
     pub renders_constant: bool,
     /// Filled by the first request that renders it without flash or form
     /// feedback; `None` inside when the output could not be split.
-    pub skeleton: std::sync::OnceLock<Option<std::sync::Arc<super::skeleton::Skeleton>>>,
+    pub skeleton: std::sync::OnceLock<Option<std::sync::Arc<Skeleton>>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -675,4 +675,36 @@ mod tests {
         assert_eq!(slug_from_path("payments/index"), "payments");
         assert_eq!(slug_from_path("checkout"), "checkout");
     }
+}
+
+/// A page's output that is the same for every request, with the places
+/// where each request's own parts go. A page that renders from memory and
+/// reads nothing of the request (`app::effects::renders_constant`) is
+/// rendered once per app version; a request then only fills in its forms
+/// (CSRF token, sealed state, idempotency key) around the cached text.
+#[derive(Debug)]
+pub struct Skeleton {
+    pub parts: Vec<SkeletonPart>,
+}
+
+#[derive(Debug)]
+pub enum SkeletonPart {
+    Text(String),
+    /// A `{% form %}` block, filled in per request.
+    Form(Box<FormCall>),
+}
+
+/// What a `{% form %}` block renders from, apart from the request.
+#[derive(Debug)]
+pub struct FormCall {
+    pub form: std::sync::Arc<FormConfiguration>,
+    pub data: serde_json::Value,
+    pub config: serde_json::Value,
+    /// The tag's arguments (`id`, `class`).
+    pub args: serde_json::Map<String, serde_json::Value>,
+    /// The form's rendered inner HTML.
+    pub body_html: String,
+    /// The idempotency key derived from the form's data, if any (else a
+    /// fresh one per request).
+    pub derived_key: Option<String>,
 }

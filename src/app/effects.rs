@@ -221,9 +221,7 @@ fn sources(app: &App, partials: &HashMap<String, String>, page: &Page) -> Option
                     if !seen.insert(format!("form {name}")) {
                         continue;
                     }
-                    let Some(form) = app.form(&name) else {
-                        return None;
-                    };
+                    let form = app.form(&name)?;
                     pending.push(form.body.source.to_string());
                     pending.extend(form.idempotency_key.as_ref().map(|t| t.source.to_string()));
                 }

@@ -5,7 +5,6 @@ pub mod definitions;
 pub mod effects;
 pub mod files;
 pub mod front_matter;
-pub mod skeleton;
 pub mod templates;
 pub mod watch;
 
@@ -18,8 +17,8 @@ use crate::db::schema::ModelType;
 use crate::error::LoadProblem;
 
 pub use definitions::{
-    ApiCallNotification, AuthorizationPolicy, BodyFormat, FormConfiguration, FormField, NotificationDefaults,
-    NotificationMethod, Page, ResponseMapper,
+    ApiCallNotification, AuthorizationPolicy, BodyFormat, FormCall, FormConfiguration, FormField, NotificationDefaults,
+    NotificationMethod, Page, ResponseMapper, Skeleton, SkeletonPart,
 };
 use files::{Kind, SourceFile};
 use templates::{CompiledTemplate, Output, Parsers, PartialSource};

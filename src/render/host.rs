@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use crate::app::skeleton::FormCall;
+use crate::app::FormCall;
 use crate::app::FormConfiguration;
 use crate::forms::csrf;
 use crate::forms::feedback::SubmissionFeedback;

@@ -10,9 +10,9 @@ use serde_json::{json, Map, Value};
 use super::context::RequestInfo;
 use super::host::{form_html, form_marker, PageHost};
 use crate::access::policies;
-use crate::app::skeleton::{FormCall, Skeleton, SkeletonPart};
 use crate::app::templates::{render, RenderError};
 use crate::app::{App, Page};
+use crate::app::{FormCall, Skeleton, SkeletonPart};
 use crate::forms::feedback::{Flash, SubmissionFeedback};
 use crate::instance::{AppVersion, Instance};
 use crate::liquid::host::with_host;
@@ -150,7 +150,7 @@ fn record_skeleton(
         let marker = form_marker(n);
         let at = rest.find(&marker)?;
         parts.push(SkeletonPart::Text(rest[..at].to_string()));
-        parts.push(SkeletonPart::Form(call));
+        parts.push(SkeletonPart::Form(Box::new(call)));
         rest = &rest[at + marker.len()..];
     }
     parts.push(SkeletonPart::Text(rest.to_string()));

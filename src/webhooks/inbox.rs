@@ -1,5 +1,5 @@
 //! Taking an event in: size limit, signature, shape. Storing it durably
-//! is [`super::ingest`]'s.
+//! is the ingest module's job.
 
 use super::signature::{self, SignatureError};
 use crate::config::Secret;
