@@ -197,13 +197,22 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-pub fn init_logging() {
+pub fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PAYFORMS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
-    let _ = tracing_subscriber::fmt()
+    // Lines go to stdout from a writer thread, in order; a request hands its
+    // access-log line over instead of making a write system call. Not lossy:
+    // when the thread falls behind, callers wait. The guard flushes at exit.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stdout());
+    tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .try_init();
+        .with_writer(writer)
+        .try_init()
+        .ok()
+        .map(|()| guard)
 }
 
 fn check(app_dir: &Path) -> ExitCode {
@@ -292,7 +301,7 @@ fn open_store(settings: &Settings) -> Result<Store, StartError> {
 }
 
 fn migrate(app_dir: &Path, database: Option<String>, options: MigrateOptions) -> ExitCode {
-    init_logging();
+    let _log_guard = init_logging();
     let settings = match Settings::load(
         app_dir,
         &Overrides {
@@ -382,7 +391,7 @@ fn offline_instance(
 }
 
 fn replay(app_dir: &Path, database: Option<String>, event_id: Option<String>, failed: bool) -> ExitCode {
-    init_logging();
+    let _log_guard = init_logging();
     let runtime = match tokio_runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -484,7 +493,7 @@ fn run_sandbox(
     webhook_secret: Option<String>,
     sandbox_bind: SandboxBind,
 ) -> ExitCode {
-    init_logging();
+    let _log_guard = init_logging();
     let runtime = match tokio_runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -582,7 +591,7 @@ struct ServeMode {
 }
 
 fn serve(app_dir: &Path, overrides: Overrides, mode: ServeMode, sandbox: Option<SandboxBind>) -> ExitCode {
-    init_logging();
+    let _log_guard = init_logging();
     let mut settings = match Settings::load(app_dir, &overrides) {
         Ok(s) => s,
         Err(e) => {
