@@ -1,5 +1,6 @@
 //! The HTTP server: routes of DESIGN.md mapped to thin handlers.
 
+pub mod access_log;
 pub mod assets;
 pub mod forms;
 pub mod graphql;
@@ -54,19 +55,7 @@ pub fn serve(instance: Arc<Instance>, signal: WorkerSignal, listener: TcpListene
             .app_data(ingest.clone())
             .app_data(sign_in_attempts.clone())
             .wrap(security_headers::middleware(&policy))
-            // Method and path only: query strings carry client secrets
-            // (Stripe's return URLs) and whatever a visitor typed.
-            .wrap(
-                middleware::Logger::new("%{request}xi %s %Dms")
-                    .custom_request_replace("request", |req| {
-                        format!(
-                            "{} {}",
-                            req.method(),
-                            crate::card_numbers::mask_card_numbers(req.path())
-                        )
-                    })
-                    .exclude("/healthz"),
-            )
+            .wrap(middleware::from_fn(access_log::log_request))
             .configure(configure)
     })
     .listen(listener)
