@@ -63,12 +63,16 @@ fn tag_pattern() -> Option<&'static Regex> {
         .as_ref()
 }
 
+/// The quoted name an include starts with, when that is the whole name:
+/// nothing but the end of the tag or `,` (its variables) may follow, since
+/// a filter after it (`'a' | append: x`) names another template.
 fn literal_name(arguments: &str) -> Option<String> {
     let text = arguments.trim_start();
     let quote = text.chars().next().filter(|c| *c == '\'' || *c == '"')?;
     let rest = &text[1..];
     let end = rest.find(quote)?;
-    Some(rest[..end].to_string())
+    let after = rest[end + 1..].trim_start();
+    (after.is_empty() || after.starts_with(',')).then(|| rest[..end].to_string())
 }
 
 /// What a template source pulls in.
@@ -93,6 +97,11 @@ fn scan(source: &str) -> Needs {
     for found in pattern.captures_iter(source) {
         let tag = &found[1];
         let arguments = &found[2];
+        // A `{%` inside a match means it began in a string or an output
+        // (`{{ "{% if" }}`) and swallowed real tags: read nothing into it.
+        if arguments.contains("{%") {
+            return Needs::Store;
+        }
         match tag {
             "include" | "render" => match literal_name(arguments) {
                 Some(name) => pulls.push(Pull::Partial(name)),
@@ -113,6 +122,10 @@ fn scan(source: &str) -> Needs {
 pub fn renders_from_memory(app: &App, partials: &HashMap<String, String>, page: &Page) -> bool {
     sources(app, partials, page).is_some()
 }
+
+/// Words that let a template treat a form block as text (capture it, then
+/// filter or test it), which its skeleton marker would not stand for.
+const UNSPLITTABLE: &[&str] = &["capture"];
 
 /// What of `context` a page may read and still be the same for every
 /// request (its flash is checked to be empty before the cached text is
@@ -148,13 +161,14 @@ fn constant_source(source: &str) -> bool {
         return false;
     };
     for word in words.find_iter(source) {
-        if VARYING.contains(&word.as_str()) {
+        if VARYING.contains(&word.as_str()) || UNSPLITTABLE.contains(&word.as_str()) {
             return false;
         }
         if word.as_str() == "context" {
-            let before = source[..word.start()].chars().last();
-            if before.is_some_and(|c| c == '.' || c == '_' || c.is_alphanumeric()) {
-                continue; // `x.context`, not the global
+            let head = &source[..word.start()];
+            let member = head.ends_with('.') && !head.ends_with("..");
+            if member || head.ends_with(|c: char| c == '_' || c.is_alphanumeric()) {
+                continue; // `x.context`, not the global (`(1..context.x)` is)
             }
             let after = &source[word.end()..];
             let allowed = after.strip_prefix('.').is_some_and(|rest| {
@@ -250,6 +264,11 @@ mod tests {
         assert!(!needs_store(
             "{% if a %}{{ a }}{% endif %}{% parse_json x %}{}{% endparse_json %}{% include 'p', a: 1 %}{% include_form \"f\" %}"
         ));
+        // A name made by a filter is another template; a tag hidden behind
+        // a `{%` in a string is not read past.
+        assert!(needs_store("{% include 'banner' | append: '_visitor' %}"));
+        assert!(needs_store("{% include_form 'x' | append: y %}"));
+        assert!(needs_store("{{ \"{% if\" }}{% include 'who' %}"));
     }
 
     #[test]
@@ -289,6 +308,8 @@ mod tests {
             "{{ 8 | random_string }}",
             "{% assign t = 'no' | append: 'w' %}{{ t | to_time | strftime: '%Y' }}",
             "{% log 'x' %}",
+            "{% for i in (1..context.params.qty) %}{{ i }}{% endfor %}",
+            "{% capture f %}{% include_form 'x' %}{% endcapture %}{{ f }}",
         ] {
             assert!(!constant_source(varying), "{varying}");
         }

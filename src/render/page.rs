@@ -159,7 +159,7 @@ fn record_skeleton(
     let stray = &stray[..stray.find("-0").unwrap_or(stray.len())];
     let clean = parts.iter().all(|part| match part {
         SkeletonPart::Text(text) => !text.contains(stray),
-        SkeletonPart::Form(_) => true,
+        SkeletonPart::Form(call) => !call.body_html.contains(stray),
     });
     clean.then(|| Arc::new(Skeleton { parts }))
 }
