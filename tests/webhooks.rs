@@ -314,6 +314,34 @@ fn inbox_stores_only_valid_deliveries(database: Option<&str>) {
         400,
     );
 
+    // Correctly signed but hostile bodies: refused, nothing stored.
+    let deep = format!(
+        "{{\"id\":\"evt_deep\",\"type\":\"x\",\"data\":{}}}",
+        "[".repeat(100_000)
+    );
+    let long_id = json!({"id": "e".repeat(300), "type": "customer.created"}).to_string();
+    for (name, body) in [
+        ("100,000-deep JSON", deep),
+        ("not JSON", "{\"id\": \"evt_cut\", \"type\": ".to_string()),
+        (
+            "a number for an id",
+            json!({"id": 42, "type": "customer.created"}).to_string(),
+        ),
+        (
+            "an object for a type",
+            json!({"id": "evt_obj", "type": {"a": 1}}).to_string(),
+        ),
+        ("an empty id", json!({"id": "", "type": "customer.created"}).to_string()),
+        ("a 300-byte id", long_id),
+        (
+            "a lone surrogate in a string",
+            "{\"id\":\"evt_\u{FFFD}\",\"type\":\"\\ud800\"}".to_string(),
+        ),
+    ] {
+        let header = stripe_signature_header(&body, SECRET, t);
+        refuse(name, &body, Some(header), 400);
+    }
+
     // Two v1 signatures, the first bogus: Stripe sends one per secret in rotation.
     let two = event("evt_two_v1", "customer.created", t, json!({"id": "cus_two"}));
     let good = stripe_signature_header(&two, SECRET, t);
