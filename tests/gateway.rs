@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use serde_json::{json, Value};
-use support::{client, form_html, free_port, input_values, random_hex, repo_root, ServerOptions, TestServer};
+use support::{client, free_port, random_hex, repo_root, ServerOptions, TestServer};
 
 const API_KEY: &str = "gateway-test-key";
 
@@ -104,13 +104,7 @@ fn graphql(server: &TestServer, query: &str) -> Value {
 /// Render /checkout and pay with a Visa token; returns the response.
 fn pay(server: &TestServer) -> reqwest::blocking::Response {
     let http = client();
-    let html = support::buy_and_open_pay_page(&http, server);
-    let mut fields = input_values(form_html(&html, "checkout-form").expect("checkout form"));
-    for (name, value) in fields.iter_mut() {
-        if name == "form[source]" {
-            *value = "tok_visa".into();
-        }
-    }
+    let fields = support::checkout_fields_with_token(&http, server, "tok_visa");
     http.post(server.url("/forms/simple_payment_form"))
         .header("Accept", "application/json")
         .form(&fields)

@@ -6,42 +6,17 @@
 mod support;
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{
-    client, form_html, input_values, repo_root, sign_batch, wait_for, PgDatabase, ServerOptions, TestServer,
-};
+use support::{client, read_request, repo_root, sign_batch, wait_for, PgDatabase, ServerOptions, TestServer};
 
 const WEBHOOK_SECRET: &str = "whsec_instances_0123456789abcdef";
 const API_KEY: &str = "instances-test-key";
-
-/// One HTTP request read off a connection: its path, headers (lowercase
-/// names) and body.
-fn read_request(stream: &TcpStream) -> (String, HashMap<String, String>, Vec<u8>) {
-    let mut reader = BufReader::new(stream);
-    let mut first = String::new();
-    let _ = reader.read_line(&mut first);
-    let path = first.split_whitespace().nth(1).unwrap_or_default().to_string();
-    let mut headers = HashMap::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
-        }
-    }
-    let length = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let mut body = vec![0u8; length];
-    let _ = reader.read_exact(&mut body);
-    (path, headers, body)
-}
 
 fn answer(mut stream: TcpStream, body: &str) {
     let _ = write!(
@@ -354,13 +329,7 @@ fn two_instances_apply_each_event_once_and_notify_each_merchant_once() {
 
     // One rendered form posted 50 times at once, split across the two: one charge.
     let http = client();
-    let html = support::buy_and_open_pay_page(&http, &first);
-    let mut fields = input_values(form_html(&html, "checkout-form").expect("checkout form"));
-    for (name, value) in fields.iter_mut() {
-        if name == "form[source]" {
-            *value = "tok_visa".into();
-        }
-    }
+    let fields = support::checkout_fields_with_token(&http, &first, "tok_visa");
     charges.lock().unwrap().clear();
     let statuses: Vec<u16> = std::thread::scope(|scope| {
         let posts: Vec<_> = (0..50)

@@ -7,18 +7,15 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{
-    client, form_html, input_values, repo_root, stripe_signature_header_now, wait_for, PgDatabase, ServerOptions,
-    TestServer,
-};
+use support::{client, repo_root, stripe_signature_header_now, wait_for, PgDatabase, ServerOptions, TestServer};
 
 const API_KEY: &str = "state-rules-key";
 const WEBHOOK_SECRET: &str = "whsec_state_rules_0123456789";
@@ -34,7 +31,7 @@ fn processing_gateway(requests: Arc<AtomicUsize>) -> String {
         for stream in listener.incoming().flatten() {
             let requests = requests.clone();
             thread::spawn(move || {
-                read_request(&stream);
+                support::read_request(&stream);
                 requests.fetch_add(1, Ordering::SeqCst);
                 let body = json!({
                     "id": GATEWAY_ID, "object": "payment_intent", "status": "processing",
@@ -52,22 +49,6 @@ fn processing_gateway(requests: Arc<AtomicUsize>) -> String {
         }
     });
     url
-}
-
-fn read_request(stream: &TcpStream) {
-    let mut reader = BufReader::new(stream);
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0u8; length];
-    let _ = reader.read_exact(&mut body);
 }
 
 fn graphql(server: &TestServer, query: &str) -> Value {
@@ -134,13 +115,7 @@ fn event_status(server: &TestServer, event_id: &str) -> Option<String> {
 /// through `simple_payment_form` (request type `create_payment`).
 fn pay_with_the_form(server: &TestServer) -> u16 {
     let http = client();
-    let html = support::buy_and_open_pay_page(&http, server);
-    let mut fields = input_values(form_html(&html, "checkout-form").expect("checkout form"));
-    for (name, value) in fields.iter_mut() {
-        if name == "form[source]" {
-            *value = "tok_visa".into();
-        }
-    }
+    let fields = support::checkout_fields_with_token(&http, server, "tok_visa");
     http.post(server.url("/forms/simple_payment_form"))
         .header("Accept", "application/json")
         .form(&fields)

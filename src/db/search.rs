@@ -281,21 +281,6 @@ fn order_by(sql: &mut Sql, plan: &Plan, reverse: bool) {
     sql.push(&format!(" ORDER BY {}", keys.join(", ")));
 }
 
-/// Rows of the plan beyond/before optional cursors, in order (or reversed).
-#[allow(clippy::too_many_arguments)]
-fn fetch(
-    conn: &mut Conn,
-    model: &ModelType,
-    plan: &Plan,
-    bounds: &[(Vec<Arg>, Side)],
-    reverse: bool,
-    limit: usize,
-    lock: bool,
-) -> Result<Vec<Record>, StoreError> {
-    let sql = fetch_sql(conn, model, plan, bounds, reverse, limit, lock);
-    load_records(conn, model, sql)
-}
-
 fn load_records(conn: &mut Conn, model: &ModelType, sql: Sql) -> Result<Vec<Record>, StoreError> {
     conn.load::<RowJson>(sql)?
         .into_iter()
@@ -303,6 +288,7 @@ fn load_records(conn: &mut Conn, model: &ModelType, sql: Sql) -> Result<Vec<Reco
         .collect()
 }
 
+/// Rows of the plan beyond/before optional cursors, in order (or reversed).
 fn fetch_sql(
     conn: &mut Conn,
     model: &ModelType,
@@ -393,7 +379,8 @@ pub(crate) fn page(conn: &mut Conn, model: &ModelType, query: &RecordQuery) -> R
     let (records, has_previous_page, has_next_page) = if first.is_none() && last.is_some() {
         // Backwards: the `last` rows before `before`, read in reverse.
         let n = last.unwrap_or(DEFAULT_PAGE_SIZE);
-        let mut records = fetch(conn, model, &plan, &bounds, true, n + 1, false)?;
+        let sql = fetch_sql(conn, model, &plan, &bounds, true, n + 1, false);
+        let mut records = load_records(conn, model, sql)?;
         let has_previous = records.len() > n;
         records.truncate(n);
         records.reverse();
@@ -404,7 +391,8 @@ pub(crate) fn page(conn: &mut Conn, model: &ModelType, query: &RecordQuery) -> R
         (records, has_previous, has_next)
     } else {
         let n = first.unwrap_or(DEFAULT_PAGE_SIZE);
-        let mut records = fetch(conn, model, &plan, &bounds, false, n + 1, false)?;
+        let sql = fetch_sql(conn, model, &plan, &bounds, false, n + 1, false);
+        let mut records = load_records(conn, model, sql)?;
         let has_next = records.len() > n;
         records.truncate(n);
         let mut has_previous = match &after {

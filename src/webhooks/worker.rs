@@ -76,32 +76,37 @@ pub fn start(instance: Arc<Instance>, runtime: &tokio::runtime::Handle) -> Worke
     signal
 }
 
+/// A stored event's payload, parsed once for its lane and its processor.
+type Parsed = Result<Value, serde_json::Error>;
+
 /// Which lane an event runs in: by the PaymentIntent it concerns, else by
-/// its object.
-fn lane_of(event: &WebhookEvent) -> usize {
-    let key = serde_json::from_str::<Value>(&event.payload)
+/// its object (else by its id, when the payload is not JSON).
+fn lane_of(event: &WebhookEvent, parsed: &Parsed) -> usize {
+    let key = parsed
+        .as_ref()
         .ok()
         .and_then(|json| {
             let object = &json["data"]["object"];
             let id = match &object["payment_intent"] {
-                Value::String(pi) => Some(pi.clone()),
-                Value::Object(pi) => pi.get("id").and_then(Value::as_str).map(str::to_string),
+                Value::String(pi) => Some(pi.as_str()),
+                Value::Object(pi) => pi.get("id").and_then(Value::as_str),
                 _ => None,
             };
-            id.or_else(|| object["id"].as_str().map(str::to_string))
+            id.or_else(|| object["id"].as_str())
         })
-        .unwrap_or_else(|| event.event_id.clone());
+        .unwrap_or(&event.event_id);
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    std::hash::Hash::hash(&key, &mut hasher);
+    std::hash::Hash::hash(key, &mut hasher);
     (std::hash::Hasher::finish(&hasher) % LANES as u64) as usize
 }
 
 /// Process a claimed batch on up to LANES blocking threads, then mark the
 /// processed ones in one statement.
 async fn process_batch(instance: &Arc<Instance>, events: Vec<WebhookEvent>) {
-    let mut lanes: Vec<Vec<WebhookEvent>> = (0..LANES).map(|_| Vec::new()).collect();
+    let mut lanes: Vec<Vec<(WebhookEvent, Parsed)>> = (0..LANES).map(|_| Vec::new()).collect();
     for event in events {
-        lanes[lane_of(&event)].push(event);
+        let parsed: Parsed = serde_json::from_str(&event.payload);
+        lanes[lane_of(&event, &parsed)].push((event, parsed));
     }
     let running: Vec<_> = lanes
         .into_iter()
@@ -110,7 +115,7 @@ async fn process_batch(instance: &Arc<Instance>, events: Vec<WebhookEvent>) {
             let instance = instance.clone();
             tokio::task::spawn_blocking(move || {
                 lane.into_iter()
-                    .filter_map(|event| process_unmarked(&instance, event))
+                    .filter_map(|(event, parsed)| process_unmarked(&instance, event, parsed))
                     .collect::<Vec<i64>>()
             })
         })
@@ -136,7 +141,8 @@ async fn process_batch(instance: &Arc<Instance>, events: Vec<WebhookEvent>) {
 /// Process one claimed event and record the outcome. Blocking.
 pub fn process(instance: &Arc<Instance>, event: WebhookEvent) {
     let event_id = event.event_id.clone();
-    if let Some(id) = process_unmarked(instance, event) {
+    let parsed = serde_json::from_str(&event.payload);
+    if let Some(id) = process_unmarked(instance, event, parsed) {
         if let Err(e) = webhook_event::mark_processed(&instance.store, id) {
             tracing::error!("could not mark webhook {event_id}: {e}");
         }
@@ -145,8 +151,7 @@ pub fn process(instance: &Arc<Instance>, event: WebhookEvent) {
 
 /// Process one claimed event; a skip or failure is recorded here, success
 /// is returned (its id) for the caller to mark. Blocking.
-fn process_unmarked(instance: &Arc<Instance>, event: WebhookEvent) -> Option<i64> {
-    let parsed: Result<Value, _> = serde_json::from_str(&event.payload);
+fn process_unmarked(instance: &Arc<Instance>, event: WebhookEvent, parsed: Parsed) -> Option<i64> {
     let result = match parsed {
         Ok(json) => processor::run(instance, &json).map(|outcome| (outcome, json)),
         Err(e) => Err(processor::ProcessorError::from(e)),

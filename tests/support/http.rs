@@ -1,6 +1,8 @@
 //! Ports and the HTTP client tests talk to servers with.
 
-use std::net::TcpListener;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 /// A TCP port that was free on 127.0.0.1 a moment ago (the OS picked it).
@@ -27,4 +29,27 @@ pub(crate) fn probe_client() -> reqwest::blocking::Client {
         .timeout(Duration::from_secs(2))
         .build()
         .expect("build the probe HTTP client")
+}
+
+/// One HTTP request read off a connection by a test's stand-in server: its
+/// path, headers (lowercase names) and body.
+pub fn read_request(stream: &TcpStream) -> (String, HashMap<String, String>, Vec<u8>) {
+    let mut reader = BufReader::new(stream);
+    let mut first = String::new();
+    let _ = reader.read_line(&mut first);
+    let path = first.split_whitespace().nth(1).unwrap_or_default().to_string();
+    let mut headers = HashMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
+        }
+    }
+    let length = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut body = vec![0u8; length];
+    let _ = reader.read_exact(&mut body);
+    (path, headers, body)
 }

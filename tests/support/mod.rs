@@ -24,11 +24,11 @@ mod wait;
 
 pub use app::{copy_app, repo_root, APP_ENTRIES};
 pub use html::{form_html, html_unescape, input_values};
-pub use http::{client, free_port};
+pub use http::{client, free_port, read_request};
 pub use localstripe::{Localstripe, LOCALSTRIPE_PIN, PUBLISHABLE_KEY, SECRET_KEY};
 pub use postgres::{admin_url, PgDatabase, DEFAULT_ADMIN_URL};
 pub use process::random_hex;
 pub use server::{payforms_bin, ServerOptions, TestServer};
-pub use shop::buy_and_open_pay_page;
+pub use shop::{buy_and_open_pay_page, checkout_fields_with_token};
 pub use signature::{sign_batch, stripe_signature_header, stripe_signature_header_now};
 pub use wait::wait_for;

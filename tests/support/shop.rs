@@ -30,3 +30,17 @@ pub fn buy_and_open_pay_page(http: &Client, server: &TestServer) -> String {
     assert!(page.url().path() == "/pay" || page.url().path() == "/forms/create_order_form");
     page.text().expect("pay page html")
 }
+
+/// Buy on /checkout in `http`'s session and return the pay page's
+/// `checkout-form` fields with `token` as the card (e.g. `tok_visa`), ready
+/// to post to `/forms/simple_payment_form`.
+pub fn checkout_fields_with_token(http: &Client, server: &TestServer, token: &str) -> Vec<(String, String)> {
+    let html = buy_and_open_pay_page(http, server);
+    let mut fields = input_values(form_html(&html, "checkout-form").expect("the checkout form on /pay"));
+    for (name, value) in fields.iter_mut() {
+        if name == "form[source]" {
+            *value = token.to_string();
+        }
+    }
+    fields
+}

@@ -142,23 +142,8 @@ pub fn insert_if_absent(
     payload: &str,
 ) -> Result<(WebhookEvent, bool), StoreError> {
     store.database().with_transaction(|conn| {
-        let at = now().naive_utc();
-        let mut sql = conn.sql(
-            "INSERT INTO webhook_events (gateway, event_id, event_type, payload, status, attempts, \
-             next_attempt_at, created_at) VALUES ",
-        );
-        sql.bind_list(vec![
-            Arg::Text(gateway.to_string()),
-            Arg::Text(event_id.to_string()),
-            Arg::Text(event_type.to_string()),
-            Arg::Text(payload.to_string()),
-            Arg::Text("pending".into()),
-            Arg::Int(0),
-            Arg::Time(at),
-            Arg::Time(at),
-        ])
-        .push(" ON CONFLICT (gateway, event_id) DO NOTHING");
-        let inserted = conn.execute(sql)? == 1;
+        let sql = insert_sql(conn, [gateway, event_id, event_type, payload], now().naive_utc());
+        let inserted = !conn.load::<IdRow>(sql)?.is_empty();
         let event = load_where(
             conn,
             "gateway = ? AND event_id = ?",
@@ -169,6 +154,27 @@ pub fn insert_if_absent(
         .ok_or_else(|| StoreError::Database("the stored webhook event vanished".into()))?;
         Ok((event, inserted))
     })
+}
+
+/// Insert one received event unless its gateway and event id are stored;
+/// returns its new id, or no row. Kept prepared: one shape.
+fn insert_sql(conn: &mut Conn, [gateway, event_id, event_type, payload]: [&str; 4], at: NaiveDateTime) -> Sql {
+    let mut sql = conn.sql(
+        "INSERT INTO webhook_events (gateway, event_id, event_type, payload, status, attempts, \
+         next_attempt_at, created_at) VALUES ",
+    );
+    sql.bind_list(vec![
+        Arg::Text(gateway.to_string()),
+        Arg::Text(event_id.to_string()),
+        Arg::Text(event_type.to_string()),
+        Arg::Text(payload.to_string()),
+        Arg::Text("pending".into()),
+        Arg::Int(0),
+        Arg::Time(at),
+        Arg::Time(at),
+    ])
+    .push(" ON CONFLICT (gateway, event_id) DO NOTHING RETURNING id");
+    sql.keep_prepared()
 }
 
 /// An event to store: gateway, event id, event type, raw body.
@@ -182,22 +188,8 @@ pub fn insert_new(store: &Store, events: &[NewEvent]) -> Result<Vec<bool>, Store
         let at = now().naive_utc();
         let mut new = Vec::with_capacity(events.len());
         for (gateway, event_id, event_type, payload) in events {
-            let mut sql = conn.sql(
-                "INSERT INTO webhook_events (gateway, event_id, event_type, payload, status, attempts, \
-                 next_attempt_at, created_at) VALUES ",
-            );
-            sql.bind_list(vec![
-                Arg::Text(gateway.clone()),
-                Arg::Text(event_id.clone()),
-                Arg::Text(event_type.clone()),
-                Arg::Text(payload.clone()),
-                Arg::Text("pending".into()),
-                Arg::Int(0),
-                Arg::Time(at),
-                Arg::Time(at),
-            ])
-            .push(" ON CONFLICT (gateway, event_id) DO NOTHING RETURNING id");
-            new.push(!conn.load::<IdRow>(sql.keep_prepared())?.is_empty());
+            let sql = insert_sql(conn, [gateway, event_id, event_type, payload], at);
+            new.push(!conn.load::<IdRow>(sql)?.is_empty());
         }
         Ok(new)
     })
