@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use rand::RngCore;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use crate::signing::SigningKey;
 
 /// Problems reading settings; messages never contain secret values.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +102,29 @@ pub struct Settings {
     /// argon2 hash (PHC string) of PAYFORMS_OPERATOR_PASSWORD; the password
     /// itself is not kept.
     pub operator_password_hash: Option<String>,
+    /// The keys every page view signs with, prepared once.
+    pub signing: SigningKeys,
+}
+
+/// HMAC keys derived from the master secret, one per use.
+#[derive(Debug, Clone)]
+pub struct SigningKeys {
+    /// A rendered form's state.
+    pub forms: SigningKey,
+    /// A visitor's CSRF token.
+    pub csrf: SigningKey,
+    /// The flash cookie.
+    pub flash: SigningKey,
+}
+
+impl SigningKeys {
+    fn derive(secret: &Secret) -> SigningKeys {
+        SigningKeys {
+            forms: SigningKey::new(&derive_key(secret, "forms")),
+            csrf: SigningKey::new(&derive_key(secret, "csrf")),
+            flash: SigningKey::new(&derive_key(secret, "flash")),
+        }
+    }
 }
 
 /// Values given on the command line, which win over everything.
@@ -182,6 +206,7 @@ impl Settings {
             None => None,
         };
         Ok(Settings {
+            signing: SigningKeys::derive(&secret),
             app_dir: app_dir.to_path_buf(),
             database_url,
             bind,

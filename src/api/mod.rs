@@ -23,7 +23,7 @@ use crate::instance::Instance;
 use crate::webhooks::worker::WorkerSignal;
 
 /// Largest form post accepted.
-const FORM_BODY_LIMIT: usize = 1024 * 1024;
+pub(crate) const FORM_BODY_LIMIT: usize = 1024 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(FORM_BODY_LIMIT))

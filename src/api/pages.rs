@@ -18,8 +18,22 @@ use crate::render::host::escape_attr;
 use crate::render::page::{self, PageOutcome, PageRequest};
 
 /// Every request no other route took.
-pub async fn page(req: HttpRequest, body: web::Bytes, instance: web::Data<Arc<Instance>>) -> HttpResponse {
+pub async fn page(req: HttpRequest, payload: web::Payload, instance: web::Data<Arc<Instance>>) -> HttpResponse {
     let instance = instance.get_ref().clone();
+    if let Some(reply) = recorded_page(&req, &instance) {
+        return reply.into_response();
+    }
+    let body = match payload.to_bytes_limited(super::FORM_BODY_LIMIT).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => return bad_request(&format!("The request body could not be read: {e}")).into_response(),
+        Err(_) => {
+            return Reply::html(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                simple_page("The request was not accepted", "The request body is too large."),
+            )
+            .into_response()
+        }
+    };
     let info = super::request_info::request_info(&req, &instance);
     let mut params = match parse_params(req.query_string()) {
         Ok(params) => params,
@@ -78,6 +92,33 @@ pub async fn page(req: HttpRequest, body: web::Bytes, instance: web::Data<Arc<In
     }
 }
 
+/// A plain GET of a page whose skeleton is recorded: only the visitor, its
+/// CSRF token and the path are needed, not the whole request description.
+fn recorded_page(req: &HttpRequest, instance: &Instance) -> Option<Reply> {
+    let plain_get = req.method() == actix_web::http::Method::GET || req.method() == actix_web::http::Method::HEAD;
+    if !plain_get || req.cookie(FLASH_COOKIE).is_some() {
+        return None;
+    }
+    let loaded = instance.current();
+    let (content_type, skeleton) = page::recorded_skeleton(&loaded.app, req.path())?;
+    let settings = &instance.settings;
+    let (visitor_id, new_visitor) = super::request_info::visitor(req);
+    let csrf_token = csrf::token_for(settings, &visitor_id);
+    let page_path = match req.query_string() {
+        "" => req.path().to_string(),
+        query => format!("{}?{query}", req.path()),
+    };
+    let body = page::fill(skeleton, settings, &visitor_id, &csrf_token, &page_path);
+    Some(answer(
+        StatusCode::OK,
+        content_type,
+        body,
+        new_visitor.then_some(visitor_id.as_str()),
+        false,
+        settings.serves_https(),
+    ))
+}
+
 fn is_urlencoded(req: &HttpRequest) -> bool {
     req.headers()
         .get("content-type")
@@ -134,16 +175,33 @@ pub fn render_route(
 
 /// Add the visitor cookie (first visit) and clear a consumed flash.
 fn finish(info: &RequestInfo, status: StatusCode, content_type: &str, body: String) -> Reply {
+    answer(
+        status,
+        content_type,
+        body,
+        info.new_visitor.then_some(info.visitor_id.as_str()),
+        info.had_flash,
+        info.secure_cookies,
+    )
+}
+
+/// A page's answer: never cached (it holds this visitor's tokens), with
+/// the cookie of a `new_visitor` and the removal of a shown flash.
+fn answer(
+    status: StatusCode,
+    content_type: &str,
+    body: String,
+    new_visitor: Option<&str>,
+    had_flash: bool,
+    secure_cookies: bool,
+) -> Reply {
     let mut reply = Reply::html(status, body).header("cache-control", "no-store");
     reply.content_type = content_type.to_string();
-    if info.new_visitor {
-        reply = reply.cookie(visitor_cookie(&info.visitor_id, info.secure_cookies));
+    if let Some(visitor_id) = new_visitor {
+        reply = reply.cookie(visitor_cookie(visitor_id, secure_cookies));
     }
-    if info.had_flash {
-        let mut gone = Cookie::build(FLASH_COOKIE, "")
-            .path("/")
-            .secure(info.secure_cookies)
-            .finish();
+    if had_flash {
+        let mut gone = Cookie::build(FLASH_COOKIE, "").path("/").secure(secure_cookies).finish();
         gone.make_removal();
         reply = reply.cookie(gone);
     }
@@ -176,11 +234,11 @@ pub fn with_flash(mut reply: Reply, instance: &Instance, info: &RequestInfo, fla
         reply = reply.cookie(visitor_cookie(&info.visitor_id, info.secure_cookies));
     }
     if flash.notice.is_some() || flash.alert.is_some() {
-        let sealed = crate::signing::seal(
-            &instance.settings.derived_key("flash"),
-            flash,
-            chrono::Utc::now().timestamp() + 300,
-        );
+        let sealed = instance
+            .settings
+            .signing
+            .flash
+            .seal(flash, chrono::Utc::now().timestamp() + 300);
         reply = reply.cookie(
             Cookie::build(FLASH_COOKIE, sealed)
                 .path("/")

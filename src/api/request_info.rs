@@ -9,22 +9,26 @@ use crate::forms::feedback::Flash;
 use crate::instance::Instance;
 use crate::render::context::{valid_visitor_id, RequestInfo, FLASH_COOKIE, VISIBLE_HEADERS, VISITOR_COOKIE};
 
-pub fn request_info(req: &HttpRequest, instance: &Instance) -> RequestInfo {
-    let settings = &instance.settings;
-    let (visitor_id, new_visitor) = match req.cookie(VISITOR_COOKIE) {
+/// The visitor's id from its cookie, or a new one (then true).
+pub fn visitor(req: &HttpRequest) -> (String, bool) {
+    match req.cookie(VISITOR_COOKIE) {
         Some(c) if valid_visitor_id(c.value()) => (c.value().to_string(), false),
         _ => (crate::forms::csrf::new_visitor_id(), true),
-    };
+    }
+}
+
+pub fn request_info(req: &HttpRequest, instance: &Instance) -> RequestInfo {
+    let settings = &instance.settings;
+    let (visitor_id, new_visitor) = visitor(req);
     let flash_cookie = req.cookie(FLASH_COOKIE);
     let had_flash = flash_cookie.is_some();
     let flash = flash_cookie
         .and_then(|c| {
-            crate::signing::open::<Flash>(
-                &settings.derived_key("flash"),
-                c.value(),
-                chrono::Utc::now().timestamp(),
-            )
-            .ok()
+            settings
+                .signing
+                .flash
+                .open::<Flash>(c.value(), chrono::Utc::now().timestamp())
+                .ok()
         })
         .unwrap_or_default();
     let mut headers = Map::new();

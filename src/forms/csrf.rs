@@ -19,10 +19,7 @@ pub fn new_visitor_id() -> String {
 }
 
 pub fn token_for(settings: &Settings, visitor_id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(crate::signing::mac(
-        &settings.derived_key("csrf"),
-        visitor_id.as_bytes(),
-    ))
+    URL_SAFE_NO_PAD.encode(settings.signing.csrf.mac(visitor_id.as_bytes()))
 }
 
 /// Constant-time check of a posted token against the visitor's cookie.

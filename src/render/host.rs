@@ -10,7 +10,7 @@ use crate::app::FormCall;
 use crate::app::FormConfiguration;
 use crate::forms::csrf;
 use crate::forms::feedback::SubmissionFeedback;
-use crate::forms::state::FormState;
+use crate::forms::state::FormStateRef;
 use crate::gateway::Caller;
 use crate::instance::{AppVersion, Instance};
 use crate::liquid::host::{GraphqlSource, HostError, RecordRequest, RenderHost};
@@ -58,19 +58,20 @@ pub fn form_html(
     csrf_token: &str,
     page_path: &str,
 ) -> String {
-    let state = FormState {
-        form: call.form.name.clone(),
-        data: call.data.clone(),
-        config: call.config.clone(),
-        key_from_data: call.derived_key.is_some(),
-        idempotency_key: call
-            .derived_key
-            .clone()
-            .unwrap_or_else(crate::gateway::new_idempotency_key),
-        page: page_path.to_string(),
-        visitor: visitor_id.to_string(),
+    let idempotency_key = match &call.derived_key {
+        Some(key) => std::borrow::Cow::Borrowed(key.as_str()),
+        None => std::borrow::Cow::Owned(crate::gateway::new_idempotency_key()),
     };
-    let sealed = state.seal(settings, chrono::Utc::now().timestamp());
+    let sealed = FormStateRef {
+        form: &call.form.name,
+        data: &call.data,
+        config: &call.config,
+        key_from_data: call.derived_key.is_some(),
+        idempotency_key: &idempotency_key,
+        page: page_path,
+        visitor: visitor_id,
+    }
+    .seal(settings, chrono::Utc::now().timestamp());
     let text_arg = |key: &str| call.args.get(key).and_then(Value::as_str).map(str::to_string);
     let id = text_arg("id").unwrap_or_else(|| format!("{}-form", call.form.name.replace('/', "-")));
     let class = text_arg("class").or_else(|| text_arg("html-class")).unwrap_or_default();
@@ -88,10 +89,10 @@ pub fn form_html(
         // escape. A key derived from the form's data may hold anything.
         csrf = csrf_token,
         state = sealed,
-        key = if state.key_from_data {
-            escape_attr(&state.idempotency_key)
+        key = if call.derived_key.is_some() {
+            escape_attr(&idempotency_key)
         } else {
-            state.idempotency_key.clone()
+            idempotency_key.into_owned()
         },
         body_html = call.body_html,
     )

@@ -13,6 +13,7 @@ use crate::access::policies;
 use crate::app::templates::{render, RenderError};
 use crate::app::{App, Page};
 use crate::app::{FormCall, Skeleton, SkeletonPart};
+use crate::config::Settings;
 use crate::forms::feedback::{Flash, SubmissionFeedback};
 use crate::instance::{AppVersion, Instance};
 use crate::liquid::host::with_host;
@@ -83,7 +84,13 @@ pub fn render_route(instance: &Arc<Instance>, loaded: &Arc<AppVersion>, request:
             return PageOutcome::Rendered {
                 not_found,
                 content_type: page.content_type,
-                body: fill(skeleton, instance, info),
+                body: fill(
+                    skeleton,
+                    &instance.settings,
+                    &info.visitor_id,
+                    &info.csrf_token,
+                    &page_path(info),
+                ),
             };
         }
     }
@@ -164,9 +171,19 @@ fn record_skeleton(
     clean.then(|| Arc::new(Skeleton { parts }))
 }
 
+/// The recorded skeleton of the page a plain `GET path` shows, with its
+/// content type; None when that page is not constant or not recorded yet.
+pub fn recorded_skeleton<'a>(app: &'a App, path: &str) -> Option<(&'a str, &'a Skeleton)> {
+    let (page, _) = app.route("get", path)?;
+    if !page.renders_constant {
+        return None;
+    }
+    let skeleton = page.skeleton.get()?.as_deref()?;
+    Some((page.content_type, skeleton))
+}
+
 /// The skeleton's text with this request's forms.
-fn fill(skeleton: &Skeleton, instance: &Instance, info: &RequestInfo) -> String {
-    let page_path = page_path(info);
+pub fn fill(skeleton: &Skeleton, settings: &Settings, visitor_id: &str, csrf_token: &str, page_path: &str) -> String {
     let mut body = String::with_capacity(
         skeleton
             .parts
@@ -177,17 +194,10 @@ fn fill(skeleton: &Skeleton, instance: &Instance, info: &RequestInfo) -> String 
             })
             .sum(),
     );
-    let settings = &instance.settings;
     for part in &skeleton.parts {
         match part {
             SkeletonPart::Text(text) => body.push_str(text),
-            SkeletonPart::Form(call) => body.push_str(&form_html(
-                settings,
-                call,
-                &info.visitor_id,
-                &info.csrf_token,
-                &page_path,
-            )),
+            SkeletonPart::Form(call) => body.push_str(&form_html(settings, call, visitor_id, csrf_token, page_path)),
         }
     }
     body
