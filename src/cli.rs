@@ -284,6 +284,11 @@ enum StartError {
     },
     #[error("{0}: {1}")]
     Listen(String, std::io::Error),
+    #[error(
+        "the sandbox plays Stripe in test mode only; PAYFORMS_ENVIRONMENT is live. Run serve without --sandbox, \
+         with live keys"
+    )]
+    SandboxInLive,
     #[cfg(not(feature = "sandbox"))]
     #[error("{NO_SANDBOX}")]
     NoSandbox,
@@ -553,6 +558,9 @@ fn attach_sandbox(
     settings: &mut Settings,
     app_address: &str,
 ) -> Result<(), StartError> {
+    if settings.environment == crate::environment::Environment::Live {
+        return Err(StartError::SandboxInLive);
+    }
     let sandbox_error = |e| StartError::Listen("sandbox".to_string(), e);
     let listener = TcpListener::bind("127.0.0.1:0").map_err(sandbox_error)?;
     let address = listener.local_addr().map_err(sandbox_error)?;
@@ -578,6 +586,7 @@ fn attach_sandbox(
     stripe.secret_key = Some(crate::config::Secret::new(secret_key));
     stripe.publishable_key = publishable_key;
     stripe.webhook_secrets.push(crate::config::Secret::new(webhook_secret));
+    settings.sandbox = true;
     tracing::info!("using the built-in Stripe sandbox at http://{address}");
     Ok(())
 }

@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 use rand::RngCore;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+
+use crate::environment::Environment;
 use crate::signing::SigningKey;
 
 /// Problems reading settings; messages never contain secret values.
@@ -71,6 +76,9 @@ struct FileSettings {
     merchant_webhook_secret: Option<String>,
     content_security_policy: Option<String>,
     operator_password: Option<String>,
+    environment: Option<String>,
+    encryption_key: Option<String>,
+    previous_encryption_key: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +112,79 @@ pub struct Settings {
     pub operator_password_hash: Option<String>,
     /// The keys every page view signs with, prepared once.
     pub signing: SigningKeys,
+    /// Test or live (PAYFORMS_ENVIRONMENT): which keys are accepted, and
+    /// which webhook events are applied.
+    pub environment: Environment,
+    /// PAYFORMS_ENCRYPTION_KEY: encrypts gateway secrets at rest instead of
+    /// a key derived from PAYFORMS_SECRET.
+    pub encryption_key: Option<Secret>,
+    /// PAYFORMS_PREVIOUS_ENCRYPTION_KEY: still read while `payforms secrets
+    /// rotate` moves the stored secrets to the current key.
+    pub previous_encryption_key: Option<Secret>,
+    /// The built-in sandbox plays Stripe (`serve --sandbox`).
+    pub sandbox: bool,
+    /// The stored configuration's keys, used when the settings give none;
+    /// shared by every clone of these settings and swapped at run time.
+    pub stored_keys: Arc<ActiveStoredKeys>,
+}
+
+/// Where the active keys come from, in the order they win.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// STRIPE_SECRET_KEY and friends (or payforms.toml).
+    Settings,
+    /// `serve --sandbox`.
+    Sandbox,
+    /// A configuration stored with `configureStripe` / `payforms config stripe`.
+    Stored,
+    None,
+}
+
+impl KeySource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeySource::Settings => "settings",
+            KeySource::Sandbox => "sandbox",
+            KeySource::Stored => "stored",
+            KeySource::None => "none",
+        }
+    }
+}
+
+/// The stored configuration of the active environment, decrypted.
+#[derive(Debug, Clone)]
+pub struct StoredKeys {
+    pub config_id: i64,
+    pub secret_key: Secret,
+    pub publishable_key: String,
+    pub webhook_secret: Option<Secret>,
+}
+
+/// The stored keys in use, swapped when a configuration changes (here or,
+/// through the periodic refresh, on another instance).
+#[derive(Debug, Default)]
+pub struct ActiveStoredKeys(ArcSwapOption<StoredKeys>);
+
+impl ActiveStoredKeys {
+    pub fn get(&self) -> Option<Arc<StoredKeys>> {
+        self.0.load_full()
+    }
+
+    /// Install `keys`; true when they differ from the ones in use.
+    pub fn set(&self, keys: Option<StoredKeys>) -> bool {
+        let same = match (self.0.load().as_deref(), &keys) {
+            (None, None) => true,
+            (Some(old), Some(new)) => {
+                old.config_id == new.config_id
+                    && old.secret_key == new.secret_key
+                    && old.publishable_key == new.publishable_key
+                    && old.webhook_secret == new.webhook_secret
+            }
+            _ => false,
+        };
+        self.0.store(keys.map(Arc::new));
+        !same
+    }
 }
 
 /// HMAC keys derived from the master secret, one per use.
@@ -194,6 +275,27 @@ impl Settings {
                 .to_string(),
             js_url: pick("STRIPE_JS_URL", &file.stripe_js_url).unwrap_or_else(|| DEFAULT_STRIPE_JS_URL.to_string()),
         };
+        let environment = match pick("PAYFORMS_ENVIRONMENT", &file.environment) {
+            Some(text) => Environment::parse(&text).ok_or_else(|| {
+                ConfigError::Invalid(format!("PAYFORMS_ENVIRONMENT is `{text}`; it must be `test` or `live`"))
+            })?,
+            None => Environment::Test,
+        };
+        if let Some(key) = &stripe.secret_key {
+            crate::environment::check_secret_key(environment, key.expose())
+                .map_err(|e| ConfigError::Invalid(format!("STRIPE_SECRET_KEY: {e}")))?;
+        }
+        if !stripe.publishable_key.is_empty() {
+            crate::environment::check_publishable_key(environment, &stripe.publishable_key)
+                .map_err(|e| ConfigError::Invalid(format!("STRIPE_PUBLISHABLE_KEY: {e}")))?;
+        }
+        let encryption_key = |name: &str, from_file: &Option<String>| match pick(name, from_file) {
+            Some(value) if value.len() < MIN_SECRET_BYTES => Err(ConfigError::Invalid(format!(
+                "{name} is {} bytes; it must be at least {MIN_SECRET_BYTES} bytes (make one with `openssl rand -hex 32`)",
+                value.len()
+            ))),
+            other => Ok(other.map(Secret::new)),
+        };
         let api_key_hashes = split_list(pick("PAYFORMS_API_KEYS", &file.api_keys))
             .iter()
             .map(|key| hash_api_key(key))
@@ -206,6 +308,11 @@ impl Settings {
             None => None,
         };
         Ok(Settings {
+            environment,
+            encryption_key: encryption_key("PAYFORMS_ENCRYPTION_KEY", &file.encryption_key)?,
+            previous_encryption_key: encryption_key("PAYFORMS_PREVIOUS_ENCRYPTION_KEY", &file.previous_encryption_key)?,
+            sandbox: false,
+            stored_keys: Arc::new(ActiveStoredKeys::default()),
             signing: SigningKeys::derive(&secret),
             app_dir: app_dir.to_path_buf(),
             database_url,
@@ -220,6 +327,48 @@ impl Settings {
             content_security_policy: pick("PAYFORMS_CONTENT_SECURITY_POLICY", &file.content_security_policy),
             operator_password_hash,
         })
+    }
+
+    /// Where the active environment's keys come from: the settings win,
+    /// then the sandbox, then the stored configuration.
+    pub fn key_source(&self) -> KeySource {
+        if self.stripe.secret_key.is_some() && self.sandbox {
+            KeySource::Sandbox
+        } else if self.stripe.secret_key.is_some() {
+            KeySource::Settings
+        } else if self.stored_keys.get().is_some() {
+            KeySource::Stored
+        } else {
+            KeySource::None
+        }
+    }
+
+    /// The active environment's secret key, if any.
+    pub fn stripe_secret_key(&self) -> Option<Secret> {
+        match &self.stripe.secret_key {
+            Some(key) => Some(key.clone()),
+            None => self.stored_keys.get().map(|k| k.secret_key.clone()),
+        }
+    }
+
+    /// The active environment's publishable key ("" when none).
+    pub fn stripe_publishable_key(&self) -> String {
+        if self.stripe.secret_key.is_some() || !self.stripe.publishable_key.is_empty() {
+            return self.stripe.publishable_key.clone();
+        }
+        self.stored_keys
+            .get()
+            .map(|k| k.publishable_key.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every webhook signing secret of the settings and the stored configuration.
+    pub fn stripe_webhook_secrets(&self) -> Vec<Secret> {
+        let mut secrets = self.stripe.webhook_secrets.clone();
+        if let Some(stored) = self.stored_keys.get().and_then(|k| k.webhook_secret.clone()) {
+            secrets.push(stored);
+        }
+        secrets
     }
 
     /// True when PAYFORMS_PUBLIC_URL is https: cookies are then `Secure`.
@@ -430,5 +579,24 @@ mod tests {
             settings.api_key_hashes,
             vec![hash_api_key("key-one"), hash_api_key("key-two")]
         );
+    }
+
+    #[test]
+    fn a_change_of_stored_keys_is_noticed() {
+        let active = ActiveStoredKeys::default();
+        let keys = StoredKeys {
+            config_id: 1,
+            secret_key: Secret::new("sk_test_1"),
+            publishable_key: "pk_test_1".into(),
+            webhook_secret: None,
+        };
+        assert!(active.set(Some(keys.clone())));
+        assert!(!active.set(Some(keys.clone())));
+        assert!(active.set(Some(StoredKeys {
+            secret_key: Secret::new("sk_test_2"),
+            ..keys
+        })));
+        assert!(active.set(None));
+        assert!(!active.set(None));
     }
 }

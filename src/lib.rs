@@ -14,6 +14,7 @@ pub mod card_numbers;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod environment;
 pub mod error;
 pub mod fields;
 pub mod forms;

@@ -7,6 +7,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use rand::RngCore;
+use sha2::{Digest, Sha256};
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,38 +22,112 @@ pub enum SecretError {
     WrongKey,
 }
 
-const PREFIX: &str = "v1:";
+/// Written before PAYFORMS_ENCRYPTION_KEY existed: no key id, read by
+/// trying each key.
+const PREFIX_V1: &str = "v1:";
+/// `v2:` + key id (8 hex) + `:` + base64(nonce ‖ ciphertext).
+const PREFIX_V2: &str = "v2:";
+const NONCE_BYTES: usize = 12;
+const TAG_BYTES: usize = 16;
 
-fn cipher(settings: &Settings) -> Aes256Gcm {
-    let key = settings.derived_key("secrets-at-rest");
-    Aes256Gcm::new(&key.into())
+/// One AES-256-GCM key and its public id (not the key: a hash of it).
+struct AtRestKey {
+    id: String,
+    cipher: Aes256Gcm,
+}
+
+impl AtRestKey {
+    fn new(key: [u8; 32]) -> AtRestKey {
+        let mut hasher = Sha256::new();
+        hasher.update(b"payforms:at-rest-key-id:");
+        hasher.update(key);
+        let id = hex::encode(&hasher.finalize()[..4]);
+        AtRestKey {
+            id,
+            cipher: Aes256Gcm::new(&key.into()),
+        }
+    }
+
+    /// A dedicated key (PAYFORMS_ENCRYPTION_KEY and its predecessor).
+    fn dedicated(secret: &Secret) -> AtRestKey {
+        let mut hasher = Sha256::new();
+        hasher.update(b"payforms:secrets-at-rest:");
+        hasher.update(secret.expose().as_bytes());
+        AtRestKey::new(hasher.finalize().into())
+    }
+}
+
+/// The key new secrets are encrypted with: PAYFORMS_ENCRYPTION_KEY, else
+/// one derived from PAYFORMS_SECRET.
+fn current_key(settings: &Settings) -> AtRestKey {
+    match &settings.encryption_key {
+        Some(key) => AtRestKey::dedicated(key),
+        None => AtRestKey::new(settings.derived_key("secrets-at-rest")),
+    }
+}
+
+/// Every key a stored secret may be encrypted with, current first.
+fn readable_keys(settings: &Settings) -> Vec<AtRestKey> {
+    let mut keys = vec![current_key(settings)];
+    if let Some(previous) = &settings.previous_encryption_key {
+        keys.push(AtRestKey::dedicated(previous));
+    }
+    if settings.encryption_key.is_some() {
+        // Secrets stored before a dedicated key was set.
+        keys.push(AtRestKey::new(settings.derived_key("secrets-at-rest")));
+    }
+    keys
 }
 
 pub fn encrypt(settings: &Settings, secret: &Secret) -> String {
-    let mut nonce = [0u8; 12];
+    let key = current_key(settings);
+    let mut nonce = [0u8; NONCE_BYTES];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
     // Encryption with a valid key and nonce size cannot fail.
-    let ciphertext = cipher(settings)
+    let ciphertext = key
+        .cipher
         .encrypt(Nonce::from_slice(&nonce), secret.expose().as_bytes())
         .unwrap_or_default();
     let mut bytes = nonce.to_vec();
     bytes.extend(ciphertext);
-    format!("{PREFIX}{}", STANDARD.encode(bytes))
+    format!("{PREFIX_V2}{}:{}", key.id, STANDARD.encode(bytes))
 }
 
 pub fn decrypt(settings: &Settings, stored: &str) -> Result<Secret, SecretError> {
-    let encoded = stored.strip_prefix(PREFIX).ok_or(SecretError::Malformed)?;
+    let (key_id, encoded) = if let Some(rest) = stored.strip_prefix(PREFIX_V2) {
+        let (id, encoded) = rest.split_once(':').ok_or(SecretError::Malformed)?;
+        (Some(id), encoded)
+    } else {
+        (None, stored.strip_prefix(PREFIX_V1).ok_or(SecretError::Malformed)?)
+    };
     let bytes = STANDARD.decode(encoded).map_err(|_| SecretError::Malformed)?;
-    if bytes.len() < 12 + 16 {
+    if bytes.len() < NONCE_BYTES + TAG_BYTES {
         return Err(SecretError::Malformed);
     }
-    let (nonce, ciphertext) = bytes.split_at(12);
-    let clear = cipher(settings)
-        .decrypt(Nonce::from_slice(nonce), ciphertext)
-        .map_err(|_| SecretError::WrongKey)?;
+    let (nonce, ciphertext) = bytes.split_at(NONCE_BYTES);
+    let clear = readable_keys(settings)
+        .iter()
+        .filter(|key| key_id.is_none_or(|id| id == key.id))
+        .find_map(|key| key.cipher.decrypt(Nonce::from_slice(nonce), ciphertext).ok())
+        .ok_or(SecretError::WrongKey)?;
     String::from_utf8(clear)
         .map(Secret::new)
         .map_err(|_| SecretError::Malformed)
+}
+
+/// True when `stored` is not encrypted with the current key (and so is
+/// re-encrypted by `payforms secrets rotate`).
+pub fn needs_rotation(settings: &Settings, stored: &str) -> bool {
+    let current = current_key(settings);
+    match stored.strip_prefix(PREFIX_V2).and_then(|rest| rest.split_once(':')) {
+        Some((id, _)) => id != current.id,
+        None => true,
+    }
+}
+
+/// `stored` decrypted and encrypted again with the current key.
+pub fn reencrypt(settings: &Settings, stored: &str) -> Result<String, SecretError> {
+    decrypt(settings, stored).map(|secret| encrypt(settings, &secret))
 }
 
 /// Decrypted secrets read from the database (the webhook endpoints payforms
@@ -157,6 +232,47 @@ mod tests {
         let other = settings("master-two-0123456789abcdef0123456789");
         assert_eq!(decrypt(&other, &stored), Err(SecretError::WrongKey));
         assert_eq!(decrypt(&other, "v1:!!"), Err(SecretError::Malformed));
+        assert_eq!(decrypt(&other, "v2:abcd"), Err(SecretError::Malformed));
         assert_eq!(decrypt(&other, "plain"), Err(SecretError::Malformed));
+    }
+
+    fn with_keys(secret: &'static str, key: Option<&'static str>, previous: Option<&'static str>) -> Settings {
+        let dir = tempfile::tempdir().unwrap();
+        Settings::load_with(dir.path(), &Overrides::default(), move |name| match name {
+            "PAYFORMS_SECRET" => Some(secret.to_string()),
+            "PAYFORMS_ENCRYPTION_KEY" => key.map(str::to_string),
+            "PAYFORMS_PREVIOUS_ENCRYPTION_KEY" => previous.map(str::to_string),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn rotation_moves_secrets_to_the_new_key_and_old_ones_stay_readable_meanwhile() {
+        const MASTER: &str = "master-one-0123456789abcdef0123456789";
+        const FIRST: &str = "first-key-0123456789abcdef0123456789";
+        const SECOND: &str = "second-key-0123456789abcdef0123456789";
+        let derived = with_keys(MASTER, None, None);
+        let old_v1 = {
+            // What an earlier payforms wrote: v1, under the derived key.
+            let v2 = encrypt(&derived, &Secret::new("sk_test_v1"));
+            let body = v2.splitn(3, ':').nth(2).unwrap().to_string();
+            format!("v1:{body}")
+        };
+        let first = with_keys(MASTER, Some(FIRST), None);
+        // A dedicated key still reads what the derived key wrote.
+        assert_eq!(decrypt(&first, &old_v1).unwrap().expose(), "sk_test_v1");
+        assert!(needs_rotation(&first, &old_v1));
+        let stored = encrypt(&first, &Secret::new("sk_test_abc"));
+        assert!(!needs_rotation(&first, &stored));
+        // Rotating to a second key: the first is the previous one.
+        let rotating = with_keys(MASTER, Some(SECOND), Some(FIRST));
+        assert!(needs_rotation(&rotating, &stored));
+        let moved = reencrypt(&rotating, &stored).unwrap();
+        assert!(!needs_rotation(&rotating, &moved));
+        // Once the previous key is gone, only the moved secret is readable.
+        let after = with_keys(MASTER, Some(SECOND), None);
+        assert_eq!(decrypt(&after, &moved).unwrap().expose(), "sk_test_abc");
+        assert_eq!(decrypt(&after, &stored), Err(SecretError::WrongKey));
     }
 }

@@ -78,23 +78,25 @@ impl Gateway {
 
     /// What templates see as `gateway`: the base URL and keys from settings.
     fn scope(&self) -> Value {
-        let stripe = &self.settings.stripe;
+        let settings = &self.settings;
         json!({
             "name": "stripe",
-            "api_base": stripe.api_base,
-            "secret_key": stripe.secret_key.as_ref().map(|s| s.expose().to_string()).unwrap_or_default(),
-            "publishable_key": stripe.publishable_key,
+            "api_base": settings.stripe.api_base,
+            "secret_key": settings.stripe_secret_key().map(|s| s.expose().to_string()).unwrap_or_default(),
+            "publishable_key": settings.stripe_publishable_key(),
+            "environment": settings.environment.as_str(),
+            "livemode": settings.environment.livemode(),
         })
     }
 
     /// Every secret that must never reach the request log or an answer.
     fn secret_values(&self) -> Vec<String> {
-        let stripe = &self.settings.stripe;
+        let settings = &self.settings;
         let mut values: Vec<String> = Vec::new();
-        if let Some(key) = &stripe.secret_key {
+        if let Some(key) = settings.stripe_secret_key() {
             values.push(key.expose().to_string());
         }
-        values.extend(stripe.webhook_secrets.iter().map(|s| s.expose().to_string()));
+        values.extend(settings.stripe_webhook_secrets().iter().map(|s| s.expose().to_string()));
         values.push(self.settings.secret.expose().to_string());
         values
     }

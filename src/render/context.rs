@@ -69,7 +69,9 @@ impl RequestInfo {
             "page": page,
             "exports": {},
             "stripe": {
-                "publishable_key": settings.stripe.publishable_key,
+                "publishable_key": settings.stripe_publishable_key(),
+                "environment": settings.environment.as_str(),
+                "livemode": settings.environment.livemode(),
                 "js_url": settings.stripe.js_url,
             },
         })

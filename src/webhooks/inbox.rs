@@ -61,11 +61,9 @@ pub fn check(
     // payforms subscribed (cached; read again at once when none fits, so an
     // endpoint another instance just created is known).
     let now = chrono::Utc::now().timestamp();
+    let configured = instance.settings.stripe_webhook_secrets();
     let verify = |stored: &[Secret]| {
-        let secrets: Vec<&str> = instance
-            .settings
-            .stripe
-            .webhook_secrets
+        let secrets: Vec<&str> = configured
             .iter()
             .chain(stored)
             .map(Secret::expose)
