@@ -11,6 +11,7 @@
 //! One dispatch: [`inputs`] -> [`request`] -> [`transport`] (logging each
 //! attempt with [`request_log`]) -> [`mapping`].
 
+pub mod configuration;
 pub mod contract;
 pub mod errors;
 pub mod inputs;
