@@ -289,6 +289,8 @@ enum StartError {
          with live keys"
     )]
     SandboxInLive,
+    #[error("Stripe configuration: {0}")]
+    Configuration(String),
     #[cfg(not(feature = "sandbox"))]
     #[error("{NO_SANDBOX}")]
     NoSandbox,
@@ -391,6 +393,8 @@ fn offline_instance(
         },
     )?;
     let store = open_store(&settings)?;
+    crate::gateway::configuration::install_active(&settings, &store)
+        .map_err(|e| StartError::Configuration(e.to_string()))?;
     let gateway = crate::gateway::Gateway::new(&settings, store.clone(), runtime.handle().clone())?;
     Instance::start(settings, store, Arc::new(gateway)).map_err(StartError::App)
 }
@@ -639,6 +643,15 @@ fn serve(app_dir: &Path, overrides: Overrides, mode: ServeMode, sandbox: Option<
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = crate::gateway::configuration::install_active(&settings, &store) {
+        eprintln!("Stripe configuration of the {} environment: {e}", settings.environment);
+        return ExitCode::FAILURE;
+    }
+    tracing::info!(
+        "environment: {} (Stripe keys from {})",
+        settings.environment,
+        settings.key_source().as_str()
+    );
     let gateway = match crate::gateway::Gateway::new(&settings, store.clone(), runtime.handle().clone()) {
         Ok(gateway) => Arc::new(gateway),
         Err(e) => {
@@ -656,6 +669,7 @@ fn serve(app_dir: &Path, overrides: Overrides, mode: ServeMode, sandbox: Option<
             return ExitCode::FAILURE;
         }
     };
+    instance.watch_stored_keys(runtime.handle());
     let _watch_guard = if mode.watch {
         let reloading = instance.clone();
         match crate::app::watch::watch(&instance.settings.app_dir, move || reloading.reload_and_log()) {

@@ -19,6 +19,9 @@ use crate::error::LoadProblem;
 use crate::gateway::RequestDispatcher;
 use crate::graphql::{GraphqlEngine, RequestSender, RequestTypeInfo};
 
+/// How often each instance reads the stored Stripe configuration again.
+const STORED_KEYS_REFRESH_SECS: u64 = 5;
+
 /// One version of the app (as loaded from disk) and the schema built from it.
 pub struct AppVersion {
     pub app: Arc<App>,
@@ -68,6 +71,40 @@ impl Instance {
         Ok(())
     }
 
+    /// Keep the stored Stripe keys current: another instance (or this one)
+    /// may configure them at any time. Pages rendered once hold the
+    /// publishable key, so a change reloads the app.
+    pub fn watch_stored_keys(self: &Arc<Self>, runtime: &tokio::runtime::Handle) {
+        let instance = Arc::downgrade(self);
+        let mut shown = self.settings.stripe_publishable_key();
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(STORED_KEYS_REFRESH_SECS));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(instance) = instance.upgrade() else {
+                    return;
+                };
+                let refreshed = tokio::task::spawn_blocking(move || {
+                    if let Err(e) = crate::gateway::configuration::install_active(&instance.settings, &instance.store) {
+                        tracing::error!("Stripe configuration: {e}");
+                    }
+                    instance
+                })
+                .await;
+                let Ok(instance) = refreshed else {
+                    continue;
+                };
+                let now = instance.settings.stripe_publishable_key();
+                if now != shown {
+                    shown = now;
+                    tracing::info!("Stripe keys changed: reloading the app");
+                    let _ = tokio::task::spawn_blocking(move || instance.reload_and_log()).await;
+                }
+            }
+        });
+    }
+
     /// Reload and log the outcome; used by the file watcher.
     pub fn reload_and_log(&self) {
         match self.reload() {
@@ -95,6 +132,7 @@ fn load_version(
     let sender = RequestSender {
         gateway: gateway.clone(),
         app: app.clone(),
+        settings: Some(settings.clone()),
     };
     let graphql = build_graphql(&app, store, Some(sender))?;
     Ok(AppVersion {

@@ -42,6 +42,7 @@ pub(crate) async fn handle_post(
             )
         }
     };
+    let request = request.data(crate::graphql::stripe_config::ApiCaller);
     // Resolvers call the synchronous store: keep them off the async workers.
     let outcome = web::block(move || futures::executor::block_on(engine.execute(request))).await;
     match outcome.map(|response| serde_json::to_vec(&response)) {

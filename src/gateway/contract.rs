@@ -29,6 +29,13 @@ pub trait RequestDispatcher: Send + Sync {
         idempotency_key: Option<String>,
         caller: Caller,
     ) -> Result<DispatchOutcome, DispatchFailure>;
+
+    /// Ask the gateway whether `secret_key` is accepted (Stripe: read the
+    /// balance). Blocking.
+    fn check_connection(&self, secret_key: &crate::config::Secret) -> super::configuration::ConnectionStatus {
+        let _ = secret_key;
+        super::configuration::ConnectionStatus::Failed("this gateway cannot check a connection".into())
+    }
 }
 
 /// The gateway answered; `errors` are the mapper's (e.g. a declined card).

@@ -104,6 +104,34 @@ impl Gateway {
 }
 
 impl RequestDispatcher for Gateway {
+    fn check_connection(&self, secret_key: &crate::config::Secret) -> configuration::ConnectionStatus {
+        use configuration::ConnectionStatus;
+        if self.settings.sandbox && !secret_key.expose().starts_with("sk_test_") && !secret_key.expose().starts_with("rk_test_") {
+            return ConnectionStatus::Failed("the sandbox plays Stripe in test mode only".into());
+        }
+        let url = format!("{}/v1/balance", self.settings.stripe.api_base);
+        let request = self
+            .http
+            .get(&url)
+            .bearer_auth(secret_key.expose())
+            .timeout(Duration::from_secs(10));
+        let answer = self.runtime.block_on(async move {
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap_or_default();
+            Ok::<_, reqwest::Error>((status, body))
+        });
+        let secrets = [secret_key.expose()];
+        match answer {
+            Ok((200, _)) => ConnectionStatus::Connected,
+            Ok((status, body)) => ConnectionStatus::Failed(redact::redact(
+                &configuration::failure_reason(status, &body),
+                &secrets,
+            )),
+            Err(e) => ConnectionStatus::Failed(redact::redact(&format!("Stripe could not be reached: {e}"), &secrets)),
+        }
+    }
+
     fn dispatch(
         &self,
         app: &App,

@@ -14,6 +14,7 @@ mod model_schema;
 mod models;
 pub mod naming;
 mod request_types;
+pub mod stripe_config;
 mod values;
 mod variables;
 mod webhook_events;
@@ -180,6 +181,25 @@ impl GraphqlEngine {
                 model_plans.push(Arc::new(plan));
             }
         }
+        let config_operations = sender.as_ref().and_then(|sender| {
+            sender.settings.clone().map(|settings| stripe_config::ConfigOperations {
+                settings,
+                store: store.clone(),
+                gateway: sender.gateway.clone(),
+            })
+        });
+        if config_operations.is_some() {
+            let built_in = PathBuf::from("(built in)");
+            for name in stripe_config::type_names() {
+                claims.claim("type", name, &built_in, "the Stripe configuration operations");
+            }
+            for name in stripe_config::QUERIES {
+                claims.claim("query", name, &built_in, "the Stripe configuration operations");
+            }
+            for name in stripe_config::MUTATIONS {
+                claims.claim("mutation", name, &built_in, "the Stripe configuration operations");
+            }
+        }
         claims.claim(
             "query",
             webhook_events::QUERY,
@@ -259,6 +279,19 @@ impl GraphqlEngine {
             }
         }
 
+        if let Some(ops) = &config_operations {
+            builder_types.push(stripe_config::environment_enum().into());
+            let (objects, inputs) = stripe_config::types();
+            builder_types.extend(objects.into_iter().map(Into::into));
+            builder_types.extend(inputs.into_iter().map(Into::into));
+            for field in stripe_config::query_fields(ops) {
+                query = query.field(field);
+            }
+            for field in stripe_config::mutation_fields(ops) {
+                mutation = mutation.field(field);
+                has_mutations = true;
+            }
+        }
         builder_types.extend(webhook_events::types().into_iter().map(Into::into));
         query = query.field(webhook_events::query_field(&store));
 

@@ -37,6 +37,9 @@ pub struct RequestTypeInfo {
 pub struct RequestSender {
     pub gateway: Arc<dyn RequestDispatcher>,
     pub app: Arc<App>,
+    /// The running instance's settings: the configuration operations
+    /// (`configureStripe`, …) exist only with them.
+    pub settings: Option<crate::config::Settings>,
 }
 
 pub const GATEWAY_ERROR_TYPE: &str = "GatewayError";

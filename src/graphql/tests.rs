@@ -117,6 +117,7 @@ fn fixture_with(request_types: &[RequestTypeInfo], dispatcher: Option<Arc<dyn Re
     let sender = dispatcher.map(|gateway| RequestSender {
         gateway,
         app: Arc::new(App::default()),
+        settings: None,
     });
     let engine = GraphqlEngine::build(&models(), request_types, store.clone(), sender).unwrap();
     Fixture {

@@ -149,9 +149,31 @@ pub fn process(instance: &Arc<Instance>, event: WebhookEvent) {
     }
 }
 
+/// Why an event of the other environment (a live event reaching a test
+/// instance, or the reverse) is kept but not applied; None when it fits.
+fn other_environment(instance: &Instance, event: &serde_json::Value) -> Option<String> {
+    let livemode = event.get("livemode")?.as_bool()?;
+    let ours = instance.settings.environment;
+    (livemode != ours.livemode()).then(|| {
+        format!(
+            "a {} event; this instance runs in {ours} mode, so it is stored but not applied",
+            crate::environment::Environment::from_livemode(livemode)
+        )
+    })
+}
+
 /// Process one claimed event; a skip or failure is recorded here, success
 /// is returned (its id) for the caller to mark. Blocking.
 fn process_unmarked(instance: &Arc<Instance>, event: WebhookEvent, parsed: Parsed) -> Option<i64> {
+    if let Ok(json) = &parsed {
+        if let Some(reason) = other_environment(instance, json) {
+            tracing::warn!("webhook {} {} not applied: {reason}", event.event_type, event.event_id);
+            if let Err(e) = webhook_event::mark_skipped(&instance.store, event.id, &reason) {
+                tracing::error!("could not mark webhook {}: {e}", event.event_id);
+            }
+            return None;
+        }
+    }
     let result = match parsed {
         Ok(json) => processor::run(instance, &json).map(|outcome| (outcome, json)),
         Err(e) => Err(processor::ProcessorError::from(e)),

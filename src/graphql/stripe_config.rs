@@ -1,0 +1,223 @@
+//! Seed 004's configuration operations: `configureStripe`,
+//! `updateStripeConfig` and `stripeConfig(environment)`. Only a program
+//! with an API key may call them (templates may not: a page must never
+//! read or change the keys); no answer ever holds a secret.
+
+use async_graphql::dynamic::{
+    Enum, EnumItem, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef,
+};
+use async_graphql::{Error, Name, Value as GqlValue};
+use async_graphql::indexmap::IndexMap;
+
+use super::errors::{coded, FORBIDDEN};
+use super::values::{key_field, time_text, TIME};
+use crate::config::{Secret, Settings};
+use crate::db::Store;
+use crate::environment::Environment;
+use crate::gateway::configuration::{self, ConfigInput, ConfigView, ConfigurationError, ConnectionStatus};
+use crate::gateway::RequestDispatcher;
+use std::sync::Arc;
+
+/// Marks a request made by a program with an API key (`POST /api/graphql`).
+#[derive(Debug, Clone, Copy)]
+pub struct ApiCaller;
+
+const ENVIRONMENT: &str = "StripeEnvironment";
+const CONFIG: &str = "StripeConfig";
+const CONFIGURE_INPUT: &str = "ConfigureStripeInput";
+const CONFIGURE_PAYLOAD: &str = "ConfigureStripePayload";
+const UPDATE_INPUT: &str = "UpdateStripeConfigInput";
+const UPDATE_PAYLOAD: &str = "UpdateStripeConfigPayload";
+
+pub const QUERIES: [&str; 1] = ["stripeConfig"];
+pub const MUTATIONS: [&str; 2] = ["configureStripe", "updateStripeConfig"];
+
+pub fn type_names() -> [&'static str; 6] {
+    [ENVIRONMENT, CONFIG, CONFIGURE_INPUT, CONFIGURE_PAYLOAD, UPDATE_INPUT, UPDATE_PAYLOAD]
+}
+
+/// What the resolvers need.
+#[derive(Clone)]
+pub struct ConfigOperations {
+    pub settings: Settings,
+    pub store: Store,
+    pub gateway: Arc<dyn RequestDispatcher>,
+}
+
+pub fn environment_enum() -> Enum {
+    Enum::new(ENVIRONMENT)
+        .description("Test or live mode.")
+        .item(EnumItem::new("TEST").description("Test mode"))
+        .item(EnumItem::new("LIVE").description("Live/production mode"))
+}
+
+fn config_fields(object: Object) -> Object {
+    object
+        .field(key_field("id", TypeRef::named_nn(TypeRef::ID)).description("Configuration ID"))
+        .field(key_field("environment", TypeRef::named_nn(ENVIRONMENT)))
+        .field(key_field("publishableKey", TypeRef::named_nn(TypeRef::STRING)))
+        .field(
+            key_field("webhookUrl", TypeRef::named_nn(TypeRef::STRING))
+                .description("Where Stripe sends this instance's events."),
+        )
+        .field(key_field("hasWebhookSecret", TypeRef::named_nn(TypeRef::BOOLEAN)))
+        .field(
+            key_field("connectionStatus", TypeRef::named_nn(TypeRef::STRING))
+                .description("connected, failed (see statusReason) or unchecked"),
+        )
+        .field(key_field("statusReason", TypeRef::named(TypeRef::STRING)))
+        .field(key_field("checkedAt", TypeRef::named(TIME)))
+        .field(
+            key_field("inUse", TypeRef::named_nn(TypeRef::BOOLEAN))
+                .description("This instance runs in this environment with these keys (settings' keys win)."),
+        )
+}
+
+pub fn types() -> (Vec<Object>, Vec<InputObject>) {
+    let objects = vec![
+        config_fields(Object::new(CONFIG).description("A Stripe configuration; its secrets are never returned.")),
+        config_fields(Object::new(CONFIGURE_PAYLOAD)),
+        config_fields(Object::new(UPDATE_PAYLOAD)),
+    ];
+    let inputs = vec![
+        InputObject::new(CONFIGURE_INPUT)
+            .field(InputValue::new("secretKey", TypeRef::named_nn(TypeRef::STRING)))
+            .field(InputValue::new("publishableKey", TypeRef::named_nn(TypeRef::STRING)))
+            .field(InputValue::new("environment", TypeRef::named_nn(ENVIRONMENT)))
+            .field(InputValue::new("webhookSecret", TypeRef::named(TypeRef::STRING))),
+        InputObject::new(UPDATE_INPUT)
+            .field(InputValue::new("secretKey", TypeRef::named(TypeRef::STRING)))
+            .field(InputValue::new("publishableKey", TypeRef::named(TypeRef::STRING)))
+            .field(
+                InputValue::new("environment", TypeRef::named(ENVIRONMENT))
+                    .description("Which configuration; the instance's environment when not given."),
+            )
+            .field(InputValue::new("webhookSecret", TypeRef::named(TypeRef::STRING))),
+    ];
+    (objects, inputs)
+}
+
+fn object(view: &ConfigView) -> GqlValue {
+    let mut map: IndexMap<Name, GqlValue> = IndexMap::new();
+    let text = |s: &str| GqlValue::String(s.to_string());
+    map.insert(Name::new("id"), text(&view.id.to_string()));
+    map.insert(
+        Name::new("environment"),
+        GqlValue::Enum(Name::new(view.environment.graphql_name())),
+    );
+    map.insert(Name::new("publishableKey"), text(&view.publishable_key));
+    map.insert(Name::new("webhookUrl"), text(&view.webhook_url));
+    map.insert(Name::new("hasWebhookSecret"), GqlValue::Boolean(view.has_webhook_secret));
+    map.insert(Name::new("connectionStatus"), text(&view.status));
+    if let Some(reason) = &view.status_reason {
+        map.insert(Name::new("statusReason"), text(reason));
+    }
+    if let Some(at) = view.checked_at {
+        map.insert(Name::new("checkedAt"), text(&time_text(at)));
+    }
+    map.insert(Name::new("inUse"), GqlValue::Boolean(view.in_use));
+    GqlValue::Object(map)
+}
+
+fn error(e: ConfigurationError) -> Error {
+    coded(e.code(), e.to_string())
+}
+
+fn only_programs(ctx: &ResolverContext<'_>) -> Result<(), Error> {
+    match ctx.data_opt::<ApiCaller>() {
+        Some(_) => Ok(()),
+        None => Err(coded(
+            FORBIDDEN,
+            "Stripe configurations are read and changed only by programs with an API key, not by templates",
+        )),
+    }
+}
+
+fn environment_arg(value: Option<async_graphql::dynamic::ValueAccessor<'_>>) -> Result<Option<Environment>, Error> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_null() => Ok(None),
+        Some(v) => {
+            let name = v.enum_name()?;
+            Environment::parse(name)
+                .map(Some)
+                .ok_or_else(|| coded("BAD_USER_INPUT", format!("unknown environment {name}")))
+        }
+    }
+}
+
+fn input_of(ctx: &ResolverContext<'_>) -> Result<ConfigInput, Error> {
+    let input = ctx.args.try_get("input")?.object()?;
+    let text = |name: &str| -> Result<Option<String>, Error> {
+        match input.get(name) {
+            Some(v) if !v.is_null() => Ok(Some(v.string()?.to_string())),
+            _ => Ok(None),
+        }
+    };
+    Ok(ConfigInput {
+        environment: environment_arg(input.get("environment"))?,
+        secret_key: text("secretKey")?.map(Secret::new),
+        publishable_key: text("publishableKey")?,
+        webhook_secret: text("webhookSecret")?.map(Secret::new),
+    })
+}
+
+/// Check the stored keys of `view`'s environment against Stripe, record
+/// and return the outcome.
+fn checked(ops: &ConfigOperations, view: ConfigView) -> Result<ConfigView, ConfigurationError> {
+    let (id, secret) = configuration::stored_secret_key(&ops.settings, &ops.store, view.environment)?;
+    let status = ops.gateway.check_connection(&secret);
+    configuration::record_status(&ops.store, id, &status)?;
+    if let ConnectionStatus::Failed(reason) = &status {
+        tracing::warn!("Stripe configuration ({}) check failed: {reason}", view.environment);
+    }
+    Ok(configuration::get(&ops.settings, &ops.store, view.environment)?.unwrap_or(view))
+}
+
+pub fn query_fields(ops: &ConfigOperations) -> Vec<Field> {
+    let reading = ops.clone();
+    vec![Field::new("stripeConfig", TypeRef::named(CONFIG), move |ctx| {
+        let ops = reading.clone();
+        FieldFuture::new(async move {
+            only_programs(&ctx)?;
+            let environment = environment_arg(ctx.args.get("environment"))?.unwrap_or(ops.settings.environment);
+            let view = configuration::get(&ops.settings, &ops.store, environment).map_err(error)?;
+            Ok(view.map(|v| FieldValue::value(object(&v))))
+        })
+    })
+    .description("The stored Stripe configuration of an environment (the instance's when not given).")
+    .argument(InputValue::new("environment", TypeRef::named(ENVIRONMENT)))]
+}
+
+pub fn mutation_fields(ops: &ConfigOperations) -> Vec<Field> {
+    let configuring = ops.clone();
+    let updating = ops.clone();
+    vec![
+        Field::new("configureStripe", TypeRef::named_nn(CONFIGURE_PAYLOAD), move |ctx| {
+            let ops = configuring.clone();
+            FieldFuture::new(async move {
+                only_programs(&ctx)?;
+                let input = input_of(&ctx)?;
+                let view = configuration::configure(&ops.settings, &ops.store, input)
+                    .and_then(|view| checked(&ops, view))
+                    .map_err(error)?;
+                Ok(Some(FieldValue::value(object(&view))))
+            })
+        })
+        .description("Store a Stripe configuration for an environment (one per environment); keys encrypted.")
+        .argument(InputValue::new("input", TypeRef::named_nn(CONFIGURE_INPUT))),
+        Field::new("updateStripeConfig", TypeRef::named_nn(UPDATE_PAYLOAD), move |ctx| {
+            let ops = updating.clone();
+            FieldFuture::new(async move {
+                only_programs(&ctx)?;
+                let input = input_of(&ctx)?;
+                let view = configuration::update(&ops.settings, &ops.store, input)
+                    .and_then(|view| checked(&ops, view))
+                    .map_err(error)?;
+                Ok(Some(FieldValue::value(object(&view))))
+            })
+        })
+        .description("Change the given fields of a Stripe configuration; the others stay.")
+        .argument(InputValue::new("input", TypeRef::named_nn(UPDATE_INPUT))),
+    ]
+}
