@@ -214,6 +214,89 @@ pub fn record_status(store: &Store, id: i64, status: &ConnectionStatus) -> Resul
     Ok(())
 }
 
+/// What `payforms secrets rotate` did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RotationReport {
+    /// Secrets now encrypted with the current key.
+    pub reencrypted: usize,
+    /// Secrets already under the current key.
+    pub current: usize,
+}
+
+/// Re-encrypt every stored secret with the current key: the gateway
+/// configurations and each record property whose name ends in
+/// `_encrypted` (the webhook endpoints' signing secrets). Stops at the
+/// first secret no key can read, so nothing is lost.
+pub fn rotate_secrets(
+    settings: &Settings,
+    store: &Store,
+    app: &crate::app::App,
+) -> Result<RotationReport, ConfigurationError> {
+    let mut report = RotationReport::default();
+    let mut rotate = |stored: &str| -> Result<Option<String>, ConfigurationError> {
+        if crate::secrets::needs_rotation(settings, stored) {
+            report.reencrypted += 1;
+            Ok(Some(crate::secrets::reencrypt(settings, stored)?))
+        } else {
+            report.current += 1;
+            Ok(None)
+        }
+    };
+    for config in gateway_config::all(store)? {
+        let secret = rotate(&config.secret_key_encrypted)?;
+        let webhook = match &config.webhook_secret_encrypted {
+            Some(stored) => rotate(stored)?.map(Some),
+            None => None,
+        };
+        if secret.is_some() || webhook.is_some() {
+            gateway_config::replace_ciphertexts(
+                store,
+                config.id,
+                secret.as_deref().unwrap_or(&config.secret_key_encrypted),
+                webhook.flatten().as_deref().or(config.webhook_secret_encrypted.as_deref()),
+            )?;
+        }
+    }
+    for model in app.model_types.values() {
+        let encrypted: Vec<&str> = model
+            .properties
+            .iter()
+            .map(|p| p.name.as_str())
+            .filter(|name| name.ends_with("_encrypted"))
+            .collect();
+        for property in encrypted {
+            let mut after = None;
+            loop {
+                let query = crate::db::query::RecordQuery {
+                    filters: vec![crate::db::query::Filter::new(
+                        property,
+                        crate::db::query::FilterOp::Exists(true),
+                    )],
+                    first: Some(100),
+                    after: after.clone(),
+                    ..Default::default()
+                };
+                let page = store.query_records(model, &query)?;
+                for record in &page.records {
+                    let Some(stored) = record.properties.get(property).and_then(Value::as_str) else {
+                        continue;
+                    };
+                    if let Some(moved) = rotate(stored)? {
+                        let mut change = serde_json::Map::new();
+                        change.insert(property.to_string(), Value::String(moved));
+                        store.update_record(model, record.id, change)?;
+                    }
+                }
+                if !page.has_next_page {
+                    break;
+                }
+                after = page.end_cursor;
+            }
+        }
+    }
+    Ok(report)
+}
+
 /// Why Stripe refused a check, from its error body (`error.message`).
 pub fn failure_reason(status: u16, body: &str) -> String {
     let message = serde_json::from_str::<Value>(body)

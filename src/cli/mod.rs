@@ -1,5 +1,7 @@
 //! The `payforms` command line.
 
+mod gateway_config;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -90,6 +92,16 @@ pub enum Command {
         #[arg(long)]
         allow_public_bind: bool,
     },
+    /// Gateway configuration per environment (keys stored encrypted).
+    Config {
+        #[command(subcommand)]
+        what: gateway_config::ConfigCommand,
+    },
+    /// Secrets stored at rest.
+    Secrets {
+        #[command(subcommand)]
+        what: gateway_config::SecretsCommand,
+    },
     /// Stored webhook events.
     Webhooks {
         #[command(subcommand)]
@@ -130,6 +142,8 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check { app } => check(&app),
+        Command::Config { what } => gateway_config::config(what),
+        Command::Secrets { what } => gateway_config::secrets(what),
         Command::Migrate {
             app,
             database,
