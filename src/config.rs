@@ -289,12 +289,14 @@ impl Settings {
             crate::environment::check_publishable_key(environment, &stripe.publishable_key)
                 .map_err(|e| ConfigError::Invalid(format!("STRIPE_PUBLISHABLE_KEY: {e}")))?;
         }
-        let encryption_key = |name: &str, from_file: &Option<String>| match pick(name, from_file) {
+        let encryption_key = |name: &str, from_file: &Option<String>| {
+            match pick(name, from_file) {
             Some(value) if value.len() < MIN_SECRET_BYTES => Err(ConfigError::Invalid(format!(
                 "{name} is {} bytes; it must be at least {MIN_SECRET_BYTES} bytes (make one with `openssl rand -hex 32`)",
                 value.len()
             ))),
             other => Ok(other.map(Secret::new)),
+        }
         };
         let api_key_hashes = split_list(pick("PAYFORMS_API_KEYS", &file.api_keys))
             .iter()

@@ -82,9 +82,8 @@ fn key_environment(key: &str, kinds: &[&str]) -> Option<Environment> {
         return None;
     }
     let (mode, body) = rest.split_once('_')?;
-    let well_formed = !body.is_empty()
-        && body.len() <= 250
-        && body.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let well_formed =
+        !body.is_empty() && body.len() <= 250 && body.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !well_formed {
         return None;
     }
@@ -148,7 +147,16 @@ mod tests {
         );
         // A live secret key with a test publishable key: the pair does not match.
         assert!(check_key_pair(live, "sk_live_abc", "pk_test_abc").is_err());
-        for bad in ["", "sk_", "sk_test_", "pk_test_abc", "sk_prod_abc", "sk_test_a b", "sk-test-abc", "whsec_x"] {
+        for bad in [
+            "",
+            "sk_",
+            "sk_test_",
+            "pk_test_abc",
+            "sk_prod_abc",
+            "sk_test_a b",
+            "sk-test-abc",
+            "whsec_x",
+        ] {
             assert!(
                 matches!(check_secret_key(test, bad), Err(KeyError::Format { .. })),
                 "{bad}"

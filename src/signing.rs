@@ -138,7 +138,12 @@ mod tests {
             let mut plain = HmacSha256::new_from_slice(key).unwrap();
             plain.update(b"message");
             let expected: [u8; 32] = plain.finalize().into_bytes().into();
-            assert_eq!(SigningKey::new(key).mac(b"message"), expected, "key of {} bytes", key.len());
+            assert_eq!(
+                SigningKey::new(key).mac(b"message"),
+                expected,
+                "key of {} bytes",
+                key.len()
+            );
         }
     }
 

@@ -201,7 +201,10 @@ fn answer(
         reply = reply.cookie(visitor_cookie(visitor_id, secure_cookies));
     }
     if had_flash {
-        let mut gone = Cookie::build(FLASH_COOKIE, "").path("/").secure(secure_cookies).finish();
+        let mut gone = Cookie::build(FLASH_COOKIE, "")
+            .path("/")
+            .secure(secure_cookies)
+            .finish();
         gone.make_removal();
         reply = reply.cookie(gone);
     }

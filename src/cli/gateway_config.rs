@@ -154,7 +154,10 @@ pub fn config(command: ConfigCommand) -> ExitCode {
                 } else {
                     configuration::configure(settings, store, input)?
                 };
-                println!("{} the {environment} configuration", if exists { "updated" } else { "stored" });
+                println!(
+                    "{} the {environment} configuration",
+                    if exists { "updated" } else { "stored" }
+                );
                 check(instance, view.environment)
             })
         }

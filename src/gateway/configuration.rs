@@ -172,7 +172,11 @@ pub fn update(settings: &Settings, store: &Store, input: ConfigInput) -> Result<
 }
 
 /// The stored configuration of `environment`, if any.
-pub fn get(settings: &Settings, store: &Store, environment: Environment) -> Result<Option<ConfigView>, ConfigurationError> {
+pub fn get(
+    settings: &Settings,
+    store: &Store,
+    environment: Environment,
+) -> Result<Option<ConfigView>, ConfigurationError> {
     Ok(gateway_config::get(store, STRIPE, environment)?.map(|c| view(settings, c)))
 }
 
@@ -202,7 +206,10 @@ pub fn stored_secret_key(
     environment: Environment,
 ) -> Result<(i64, Secret), ConfigurationError> {
     let config = gateway_config::get(store, STRIPE, environment)?.ok_or(ConfigurationError::NotFound(environment))?;
-    Ok((config.id, crate::secrets::decrypt(settings, &config.secret_key_encrypted)?))
+    Ok((
+        config.id,
+        crate::secrets::decrypt(settings, &config.secret_key_encrypted)?,
+    ))
 }
 
 /// Record a check's outcome on configuration `id`.
@@ -253,7 +260,10 @@ pub fn rotate_secrets(
                 store,
                 config.id,
                 secret.as_deref().unwrap_or(&config.secret_key_encrypted),
-                webhook.flatten().as_deref().or(config.webhook_secret_encrypted.as_deref()),
+                webhook
+                    .flatten()
+                    .as_deref()
+                    .or(config.webhook_secret_encrypted.as_deref()),
             )?;
         }
     }
@@ -396,7 +406,10 @@ mod tests {
             ("nope", "pk_test_x"),
         ] {
             let error = configure(&settings, &store, input(Environment::Test, secret, publishable)).unwrap_err();
-            assert!(matches!(error, ConfigurationError::InvalidKeys(_)), "{secret} {publishable}");
+            assert!(
+                matches!(error, ConfigurationError::InvalidKeys(_)),
+                "{secret} {publishable}"
+            );
         }
         let mut bad_hook = input(Environment::Test, "sk_test_x", "pk_test_x");
         bad_hook.webhook_secret = Some(Secret::new("hunter2"));

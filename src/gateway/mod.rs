@@ -106,7 +106,10 @@ impl Gateway {
 impl RequestDispatcher for Gateway {
     fn check_connection(&self, secret_key: &crate::config::Secret) -> configuration::ConnectionStatus {
         use configuration::ConnectionStatus;
-        if self.settings.sandbox && !secret_key.expose().starts_with("sk_test_") && !secret_key.expose().starts_with("rk_test_") {
+        if self.settings.sandbox
+            && !secret_key.expose().starts_with("sk_test_")
+            && !secret_key.expose().starts_with("rk_test_")
+        {
             return ConnectionStatus::Failed("the sandbox plays Stripe in test mode only".into());
         }
         let url = format!("{}/v1/balance", self.settings.stripe.api_base);
@@ -124,10 +127,9 @@ impl RequestDispatcher for Gateway {
         let secrets = [secret_key.expose()];
         match answer {
             Ok((200, _)) => ConnectionStatus::Connected,
-            Ok((status, body)) => ConnectionStatus::Failed(redact::redact(
-                &configuration::failure_reason(status, &body),
-                &secrets,
-            )),
+            Ok((status, body)) => {
+                ConnectionStatus::Failed(redact::redact(&configuration::failure_reason(status, &body), &secrets))
+            }
             Err(e) => ConnectionStatus::Failed(redact::redact(&format!("Stripe could not be reached: {e}"), &secrets)),
         }
     }

@@ -6,8 +6,8 @@
 use async_graphql::dynamic::{
     Enum, EnumItem, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef,
 };
-use async_graphql::{Error, Name, Value as GqlValue};
 use async_graphql::indexmap::IndexMap;
+use async_graphql::{Error, Name, Value as GqlValue};
 
 use super::errors::{coded, FORBIDDEN};
 use super::values::{key_field, time_text, TIME};
@@ -33,7 +33,14 @@ pub const QUERIES: [&str; 1] = ["stripeConfig"];
 pub const MUTATIONS: [&str; 2] = ["configureStripe", "updateStripeConfig"];
 
 pub fn type_names() -> [&'static str; 6] {
-    [ENVIRONMENT, CONFIG, CONFIGURE_INPUT, CONFIGURE_PAYLOAD, UPDATE_INPUT, UPDATE_PAYLOAD]
+    [
+        ENVIRONMENT,
+        CONFIG,
+        CONFIGURE_INPUT,
+        CONFIGURE_PAYLOAD,
+        UPDATE_INPUT,
+        UPDATE_PAYLOAD,
+    ]
 }
 
 /// What the resolvers need.
@@ -107,7 +114,10 @@ fn object(view: &ConfigView) -> GqlValue {
     );
     map.insert(Name::new("publishableKey"), text(&view.publishable_key));
     map.insert(Name::new("webhookUrl"), text(&view.webhook_url));
-    map.insert(Name::new("hasWebhookSecret"), GqlValue::Boolean(view.has_webhook_secret));
+    map.insert(
+        Name::new("hasWebhookSecret"),
+        GqlValue::Boolean(view.has_webhook_secret),
+    );
     map.insert(Name::new("connectionStatus"), text(&view.status));
     if let Some(reason) = &view.status_reason {
         map.insert(Name::new("statusReason"), text(reason));

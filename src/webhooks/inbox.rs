@@ -63,11 +63,7 @@ pub fn check(
     let now = chrono::Utc::now().timestamp();
     let configured = instance.settings.stripe_webhook_secrets();
     let verify = |stored: &[Secret]| {
-        let secrets: Vec<&str> = configured
-            .iter()
-            .chain(stored)
-            .map(Secret::expose)
-            .collect();
+        let secrets: Vec<&str> = configured.iter().chain(stored).map(Secret::expose).collect();
         signature::verify(signature_header, body, &secrets, now)
     };
     let load = || super::subscribe::stored_secrets(instance);
