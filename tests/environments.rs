@@ -302,3 +302,66 @@ fn rotation_keeps_every_configuration_readable() {
     let stored = std::fs::read(&database).unwrap();
     assert!(!stored.windows(secret_key.len()).any(|w| w == secret_key.as_bytes()));
 }
+
+#[test]
+fn gateway_defaults_are_checked_at_load_enforced_at_dispatch_and_shown_to_front_ends() {
+    let app = support::copy_app(support::repo_root());
+    std::fs::write(
+        app.path().join("gateways/stripe.yml"),
+        "currencies: [usd, eur, gbp, jpy]\npayment_methods: [card]\ncapture: manual\n",
+    )
+    .unwrap();
+    let env = stripe_support::StripeEnv::with_options(
+        stripe_support::Peer::Sandbox(Sandbox::start()),
+        ServerOptions::new(app.path()),
+    );
+
+    let gateway = env.graphql(
+        "{ paymentGateway { name environment livemode publishableKey currencies paymentMethods captureMethod } }",
+        json!({}),
+    );
+    let gateway = &gateway["data"]["paymentGateway"];
+    assert_eq!(gateway["environment"], "TEST", "{gateway}");
+    assert_eq!(gateway["livemode"], false);
+    assert_eq!(gateway["publishableKey"], env.peer.publishable_key());
+    assert_eq!(gateway["currencies"], json!(["usd", "eur", "gbp", "jpy"]));
+    assert_eq!(gateway["paymentMethods"], json!(["card"]));
+    assert_eq!(gateway["captureMethod"], "manual");
+
+    // A currency the app does not accept is refused before Stripe is called.
+    let refused = env.dispatch_err(
+        "create_payment",
+        json!({"amount": 500, "currency": "chf", "paymentMethod": "pm_card_visa"}),
+    );
+    assert!(
+        refused["message"].as_str().unwrap_or("").contains("not accepted"),
+        "{refused}"
+    );
+    // Manual capture is the default when the form does not say.
+    let payment = env.dispatch_ok(
+        "create_payment",
+        json!({"amount": 500, "currency": "usd", "paymentMethod": "pm_card_visa"}),
+    );
+    assert_eq!(payment["state"], "authorized", "{payment}");
+    let captured = env.dispatch_ok(
+        "create_payment",
+        json!({"amount": 700, "currency": "usd", "paymentMethod": "pm_card_visa", "capture": true}),
+    );
+    assert_eq!(captured["state"], "succeeded", "{captured}");
+
+    // `payforms check` names a form whose currencies the gateway refuses.
+    std::fs::write(app.path().join("gateways/stripe.yml"), "currencies: [usd]\n").unwrap();
+    let output = Command::new(payforms_bin())
+        .args(["check", "--app"])
+        .arg(app.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success());
+    assert!(
+        printed.contains("form_configurations/create_order_form.liquid:9: field `currency` accepts eur, gbp"),
+        "{printed}"
+    );
+}

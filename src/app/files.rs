@@ -83,6 +83,12 @@ pub fn is_app_path(rel: &Path) -> bool {
     if inside_base_text == NOTIFICATION_DEFAULTS_FILE {
         return true;
     }
+    if inside_base_text
+        .strip_prefix("gateways/")
+        .is_some_and(|name| !name.contains('/') && name.ends_with(".yml"))
+    {
+        return true;
+    }
     let inside_base = match parts.first().map(String::as_str) {
         Some("modules") if parts.len() > 2 => &parts[2..],
         _ => &parts[..],

@@ -5,6 +5,7 @@ pub mod definitions;
 pub mod effects;
 pub mod files;
 pub mod front_matter;
+pub mod gateway_defaults;
 pub mod templates;
 pub mod watch;
 
@@ -41,6 +42,9 @@ pub struct App {
     /// Cache-busting version of each asset (from size and modification time).
     pub asset_versions: HashMap<String, String>,
     pub partial_names: Vec<String>,
+    /// `gateways/NAME.yml` by gateway name (`stripe`): the app's file, else
+    /// a module's.
+    pub gateway_defaults: HashMap<String, gateway_defaults::GatewayDefaults>,
 }
 
 impl App {
@@ -95,6 +99,7 @@ impl App {
         problems.extend(partial_problems);
 
         let defaults = load_notification_defaults(root, &parsers, &mut problems);
+        app.gateway_defaults = load_gateway_defaults(root, &mut problems);
         for (file, text) in &sources {
             let result = match file.kind {
                 Kind::Partial | Kind::Asset => Ok(()),
@@ -148,6 +153,7 @@ impl App {
                     .map(|p| (p.file.clone(), p.first_line, p.text.clone())),
             );
         app.check_mapped_models(mapper_sources, &mut problems);
+        app.check_form_currencies(&sources, &mut problems);
         app.pages.sort_by_key(|page| page.route_rank());
         let partial_texts: HashMap<String, String> =
             partial_list.iter().map(|p| (p.name.clone(), p.text.clone())).collect();
@@ -406,6 +412,97 @@ fn load_notification_defaults(
                 found.insert(module, defaults);
             }
             Err(p) => problems.extend(p.into_vec()),
+        }
+    }
+    found
+}
+
+impl App {
+    /// A form that lets a currency through which the gateway's defaults do
+    /// not accept would fail at the gateway, after the visitor filled it in.
+    fn check_form_currencies(&self, sources: &[(SourceFile, String)], problems: &mut Vec<LoadProblem>) {
+        let Some(defaults) = self.gateway_defaults.get("stripe") else {
+            return;
+        };
+        for form in self.forms.values() {
+            let Some(allowed) = form
+                .fields
+                .iter()
+                .find(|f| f.name == "currency")
+                .and_then(|f| f.rules.inclusion())
+            else {
+                continue;
+            };
+            let refused: Vec<&str> = allowed
+                .iter()
+                .map(String::as_str)
+                .filter(|c| !defaults.accepts_currency(c))
+                .collect();
+            if refused.is_empty() {
+                continue;
+            }
+            let line = sources
+                .iter()
+                .find(|(file, _)| file.rel == form.file)
+                .and_then(|(_, text)| text.lines().position(|l| l.trim_start().starts_with("currency:")))
+                .map_or(1, |n| n + 1);
+            problems.push(LoadProblem::new(
+                &form.file,
+                line,
+                format!(
+                    "field `currency` accepts {}, which {} does not accept (currencies: {})",
+                    refused.join(", "),
+                    defaults.file,
+                    defaults.currencies.join(", ")
+                ),
+            ));
+        }
+    }
+}
+
+/// Every `gateways/NAME.yml` of the modules, then the app's (which win).
+fn load_gateway_defaults(
+    root: &Path,
+    problems: &mut Vec<LoadProblem>,
+) -> HashMap<String, gateway_defaults::GatewayDefaults> {
+    let mut bases: Vec<PathBuf> = Vec::new();
+    if let Ok(entries) = fs::read_dir(root.join("modules")) {
+        let mut modules: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| e.file_name().to_str().is_some_and(|n| !n.starts_with('.')))
+            .map(|e| e.path())
+            .collect();
+        modules.sort();
+        bases.extend(modules);
+    }
+    bases.push(root.to_path_buf());
+    let mut found = HashMap::new();
+    for base in bases {
+        let Ok(entries) = fs::read_dir(base.join(gateway_defaults::GATEWAYS_DIR)) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for path in files {
+            let Some(name) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".yml"))
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+            match fs::read_to_string(&path) {
+                Ok(text) if text.len() <= 64 * 1024 => match gateway_defaults::parse(&rel, &text) {
+                    Ok(defaults) => {
+                        found.insert(name, defaults);
+                    }
+                    Err(problem) => problems.push(problem),
+                },
+                Ok(_) => problems.push(LoadProblem::new(&rel, 0, "larger than 64 KiB")),
+                Err(e) => problems.push(LoadProblem::new(&rel, 0, format!("cannot read: {e}"))),
+            }
         }
     }
     found

@@ -99,6 +99,11 @@ pub enum RuleError {
 }
 
 impl Rules {
+    /// The `inclusion` list, if the field has one.
+    pub fn inclusion(&self) -> Option<&[String]> {
+        self.inclusion.as_deref()
+    }
+
     /// Compile a spec.
     pub fn compile(spec: &RuleSpec) -> Result<Rules, RuleError> {
         let numericality = match &spec.numericality {

@@ -34,6 +34,28 @@ use crate::app::App;
 use crate::config::Settings;
 use crate::db::Store;
 
+/// Refuse, before anything is sent, a currency the app's gateway defaults
+/// do not accept.
+fn accepted_currency(app: &App, data: &Value) -> Result<(), DispatchFailure> {
+    let (Some(defaults), Some(currency)) = (
+        app.gateway_defaults.get("stripe"),
+        data.get("currency").and_then(Value::as_str),
+    ) else {
+        return Ok(());
+    };
+    if defaults.accepts_currency(currency) {
+        return Ok(());
+    }
+    Err(DispatchFailure::new(
+        FailureKind::InvalidInput,
+        format!(
+            "currency `{}` is not accepted here (accepted: {}); nothing was charged",
+            currency.chars().take(16).collect::<String>(),
+            defaults.currencies.join(", ")
+        ),
+    ))
+}
+
 /// Model of the request log.
 pub use crate::db::schema::GATEWAY_REQUEST_MODEL;
 
@@ -77,10 +99,15 @@ impl Gateway {
         })
     }
 
-    /// What templates see as `gateway`: the base URL and keys from settings.
-    fn scope(&self) -> Value {
+    /// What templates see as `gateway`: the base URL and keys from settings,
+    /// and the app's defaults for the gateway (`gateways/stripe.yml`).
+    fn scope(&self, app: &App) -> Value {
         let settings = &self.settings;
+        let defaults = app.gateway_defaults.get("stripe").cloned().unwrap_or_default();
         json!({
+            "capture_method": defaults.capture.as_str(),
+            "currencies": defaults.currencies,
+            "payment_methods": defaults.payment_methods,
             "name": "stripe",
             "api_base": settings.stripe.api_base,
             "secret_key": settings.stripe_secret_key().map(|s| s.expose().to_string()).unwrap_or_default(),
@@ -152,6 +179,7 @@ impl RequestDispatcher for Gateway {
             ));
         }
         let data = inputs::coerce(notification, data)?;
+        accepted_currency(app, &data)?;
         let idempotency_key = idempotency_key
             .or_else(|| data.get("idempotency_key").and_then(Value::as_str).map(str::to_string))
             // platformOS's documented spelling.
@@ -161,7 +189,7 @@ impl RequestDispatcher for Gateway {
         let mut globals = Map::new();
         globals.insert("data".into(), data);
         globals.insert("config".into(), config);
-        globals.insert("gateway".into(), self.scope());
+        globals.insert("gateway".into(), self.scope(app));
         let globals = Value::Object(globals);
         let request = request::render_request(notification, &globals, idempotency_key)?;
         let secrets = self.secret_values();

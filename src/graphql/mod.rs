@@ -186,6 +186,7 @@ impl GraphqlEngine {
                 settings,
                 store: store.clone(),
                 gateway: sender.gateway.clone(),
+                defaults: sender.app.gateway_defaults.get("stripe").cloned().unwrap_or_default(),
             })
         });
         if config_operations.is_some() {

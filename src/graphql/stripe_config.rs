@@ -11,6 +11,7 @@ use async_graphql::{Error, Name, Value as GqlValue};
 
 use super::errors::{coded, FORBIDDEN};
 use super::values::{key_field, time_text, TIME};
+use crate::app::gateway_defaults::GatewayDefaults;
 use crate::config::{Secret, Settings};
 use crate::db::Store;
 use crate::environment::Environment;
@@ -29,10 +30,13 @@ const CONFIGURE_PAYLOAD: &str = "ConfigureStripePayload";
 const UPDATE_INPUT: &str = "UpdateStripeConfigInput";
 const UPDATE_PAYLOAD: &str = "UpdateStripeConfigPayload";
 
-pub const QUERIES: [&str; 1] = ["stripeConfig"];
+const PAYMENT_GATEWAY: &str = "PaymentGateway";
+const PAYMENT_GATEWAY_QUERY: &str = "paymentGateway";
+
+pub const QUERIES: [&str; 2] = ["stripeConfig", "paymentGateway"];
 pub const MUTATIONS: [&str; 2] = ["configureStripe", "updateStripeConfig"];
 
-pub fn type_names() -> [&'static str; 6] {
+pub fn type_names() -> [&'static str; 7] {
     [
         ENVIRONMENT,
         CONFIG,
@@ -40,6 +44,7 @@ pub fn type_names() -> [&'static str; 6] {
         CONFIGURE_PAYLOAD,
         UPDATE_INPUT,
         UPDATE_PAYLOAD,
+        PAYMENT_GATEWAY,
     ]
 }
 
@@ -49,6 +54,8 @@ pub struct ConfigOperations {
     pub settings: Settings,
     pub store: Store,
     pub gateway: Arc<dyn RequestDispatcher>,
+    /// The app's `gateways/stripe.yml` (or the module's).
+    pub defaults: GatewayDefaults,
 }
 
 pub fn environment_enum() -> Enum {
@@ -81,7 +88,22 @@ fn config_fields(object: Object) -> Object {
 }
 
 pub fn types() -> (Vec<Object>, Vec<InputObject>) {
+    let list = || TypeRef::named_nn_list_nn(TypeRef::STRING);
+    let payment_gateway = Object::new(PAYMENT_GATEWAY)
+        .description("What a front end needs to take a payment: public values only.")
+        .field(key_field("name", TypeRef::named_nn(TypeRef::STRING)))
+        .field(key_field("environment", TypeRef::named_nn(ENVIRONMENT)))
+        .field(key_field("livemode", TypeRef::named_nn(TypeRef::BOOLEAN)))
+        .field(key_field("publishableKey", TypeRef::named(TypeRef::STRING)))
+        .field(key_field("jsUrl", TypeRef::named_nn(TypeRef::STRING)))
+        .field(key_field("currencies", list()).description("Accepted currencies; empty: any."))
+        .field(key_field("paymentMethods", list()))
+        .field(
+            key_field("captureMethod", TypeRef::named_nn(TypeRef::STRING))
+                .description("automatic or manual: how payments are captured when a form does not say"),
+        );
     let objects = vec![
+        payment_gateway,
         config_fields(Object::new(CONFIG).description("A Stripe configuration; its secrets are never returned.")),
         config_fields(Object::new(CONFIGURE_PAYLOAD)),
         config_fields(Object::new(UPDATE_PAYLOAD)),
@@ -184,19 +206,52 @@ fn checked(ops: &ConfigOperations, view: ConfigView) -> Result<ConfigView, Confi
     Ok(configuration::get(&ops.settings, &ops.store, view.environment)?.unwrap_or(view))
 }
 
+fn payment_gateway(ops: &ConfigOperations) -> GqlValue {
+    let settings = &ops.settings;
+    let mut map: IndexMap<Name, GqlValue> = IndexMap::new();
+    let text = |s: &str| GqlValue::String(s.to_string());
+    let list = |items: &[String]| GqlValue::List(items.iter().map(|s| text(s)).collect());
+    map.insert(Name::new("name"), text("stripe"));
+    map.insert(
+        Name::new("environment"),
+        GqlValue::Enum(Name::new(settings.environment.graphql_name())),
+    );
+    map.insert(
+        Name::new("livemode"),
+        GqlValue::Boolean(settings.environment.livemode()),
+    );
+    let publishable = settings.stripe_publishable_key();
+    if !publishable.is_empty() {
+        map.insert(Name::new("publishableKey"), text(&publishable));
+    }
+    map.insert(Name::new("jsUrl"), text(&settings.stripe.js_url));
+    map.insert(Name::new("currencies"), list(&ops.defaults.currencies));
+    map.insert(Name::new("paymentMethods"), list(&ops.defaults.payment_methods));
+    map.insert(Name::new("captureMethod"), text(ops.defaults.capture.as_str()));
+    GqlValue::Object(map)
+}
+
 pub fn query_fields(ops: &ConfigOperations) -> Vec<Field> {
     let reading = ops.clone();
-    vec![Field::new("stripeConfig", TypeRef::named(CONFIG), move |ctx| {
-        let ops = reading.clone();
-        FieldFuture::new(async move {
-            only_programs(&ctx)?;
-            let environment = environment_arg(ctx.args.get("environment"))?.unwrap_or(ops.settings.environment);
-            let view = configuration::get(&ops.settings, &ops.store, environment).map_err(error)?;
-            Ok(view.map(|v| FieldValue::value(object(&v))))
+    let discovering = ops.clone();
+    vec![
+        Field::new(PAYMENT_GATEWAY_QUERY, TypeRef::named_nn(PAYMENT_GATEWAY), move |_| {
+            let value = payment_gateway(&discovering);
+            FieldFuture::new(async move { Ok(Some(FieldValue::value(value))) })
         })
-    })
-    .description("The stored Stripe configuration of an environment (the instance's when not given).")
-    .argument(InputValue::new("environment", TypeRef::named(ENVIRONMENT)))]
+        .description("The active environment's gateway for front ends: publishable key, currencies, methods."),
+        Field::new("stripeConfig", TypeRef::named(CONFIG), move |ctx| {
+            let ops = reading.clone();
+            FieldFuture::new(async move {
+                only_programs(&ctx)?;
+                let environment = environment_arg(ctx.args.get("environment"))?.unwrap_or(ops.settings.environment);
+                let view = configuration::get(&ops.settings, &ops.store, environment).map_err(error)?;
+                Ok(view.map(|v| FieldValue::value(object(&v))))
+            })
+        })
+        .description("The stored Stripe configuration of an environment (the instance's when not given).")
+        .argument(InputValue::new("environment", TypeRef::named(ENVIRONMENT))),
+    ]
 }
 
 pub fn mutation_fields(ops: &ConfigOperations) -> Vec<Field> {

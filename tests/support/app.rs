@@ -16,6 +16,7 @@ pub const APP_ENTRIES: &[&str] = &[
     "graph_queries",
     "assets",
     "authorization_policies",
+    "gateways",
 ];
 
 /// The repository root, which is also the default app.
