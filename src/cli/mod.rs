@@ -1,6 +1,7 @@
 //! The `payforms` command line.
 
 mod gateway_config;
+mod reconcile;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -102,6 +103,17 @@ pub enum Command {
         #[command(subcommand)]
         what: gateway_config::SecretsCommand,
     },
+    /// Compare Stripe's payment intents, refunds and disputes with the
+    /// stored records; repair what a missed webhook left behind.
+    Reconcile {
+        /// Only objects created since this date (2026-12-01) or time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value = ".")]
+        app: PathBuf,
+        #[arg(long)]
+        database: Option<String>,
+    },
     /// Stored webhook events.
     Webhooks {
         #[command(subcommand)]
@@ -143,6 +155,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check { app } => check(&app),
         Command::Config { what } => gateway_config::config(what),
+        Command::Reconcile { since, app, database } => reconcile::run(&app, database, since),
         Command::Secrets { what } => gateway_config::secrets(what),
         Command::Migrate {
             app,

@@ -7,6 +7,7 @@ pub mod inbox;
 pub mod ingest;
 pub mod merchant;
 pub mod processor;
+pub mod reconcile;
 pub mod replay;
 pub mod signature;
 pub mod subscribe;

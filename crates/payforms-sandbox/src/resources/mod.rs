@@ -7,6 +7,7 @@ pub mod charges;
 pub mod checkout;
 pub mod confirmation_tokens;
 pub mod customers;
+pub mod disputes;
 pub mod events;
 pub mod invoices;
 pub mod payment_intents;
@@ -42,6 +43,7 @@ pub fn all_routes() -> Vec<ApiRoute> {
         payment_intents::ROUTES,
         charges::ROUTES,
         refunds::ROUTES,
+        disputes::ROUTES,
         setup_intents::ROUTES,
         checkout::ROUTES,
         products::ROUTES,
