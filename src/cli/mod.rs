@@ -311,6 +311,7 @@ enum StartError {
     },
     #[error("{0}: {1}")]
     Listen(String, std::io::Error),
+    #[cfg(feature = "sandbox")]
     #[error(
         "the sandbox plays Stripe in test mode only; PAYFORMS_ENVIRONMENT is live. Run serve without --sandbox, \
          with live keys"
