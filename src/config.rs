@@ -71,6 +71,7 @@ struct FileSettings {
     stripe_api_base: Option<String>,
     stripe_js_url: Option<String>,
     api_keys: Option<String>,
+    admin_api_keys: Option<String>,
     public_url: Option<String>,
     merchant_webhook_urls: Option<String>,
     merchant_webhook_secret: Option<String>,
@@ -101,6 +102,11 @@ pub struct Settings {
     pub stripe: StripeSettings,
     /// SHA-256 of each API key for `/api/*`; the keys themselves are not kept.
     pub api_key_hashes: Vec<[u8; 32]>,
+    /// SHA-256 of each admin key (PAYFORMS_ADMIN_API_KEYS): an API key that
+    /// may also read and change the gateway configuration.
+    pub admin_api_key_hashes: Vec<[u8; 32]>,
+    /// PAYFORMS_ENVIRONMENT was given (not the test default).
+    pub environment_explicit: bool,
     pub public_url: Option<String>,
     pub merchant_webhook_urls: Vec<String>,
     pub merchant_webhook_secret: Option<Secret>,
@@ -155,6 +161,9 @@ impl KeySource {
 #[derive(Debug, Clone)]
 pub struct StoredKeys {
     pub config_id: i64,
+    /// When the row was last changed: a read that raced with a newer
+    /// change never puts the older keys back.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
     pub secret_key: Secret,
     pub publishable_key: String,
     pub webhook_secret: Option<Secret>,
@@ -172,18 +181,27 @@ impl ActiveStoredKeys {
 
     /// Install `keys`; true when they differ from the ones in use.
     pub fn set(&self, keys: Option<StoredKeys>) -> bool {
-        let same = match (self.0.load().as_deref(), &keys) {
-            (None, None) => true,
-            (Some(old), Some(new)) => {
-                old.config_id == new.config_id
-                    && old.secret_key == new.secret_key
-                    && old.publishable_key == new.publishable_key
-                    && old.webhook_secret == new.webhook_secret
-            }
-            _ => false,
-        };
-        self.0.store(keys.map(Arc::new));
-        !same
+        let new = keys.map(Arc::new);
+        let mut changed = false;
+        self.0.rcu(|current| {
+            let (next, differs) = match (current.as_deref(), new.as_deref()) {
+                (None, None) => (None, false),
+                (Some(old), Some(fresh)) if old.config_id == fresh.config_id && fresh.updated_at < old.updated_at => {
+                    (current.clone(), false)
+                }
+                (Some(old), Some(fresh)) => {
+                    let same = old.config_id == fresh.config_id
+                        && old.secret_key == fresh.secret_key
+                        && old.publishable_key == fresh.publishable_key
+                        && old.webhook_secret == fresh.webhook_secret;
+                    (new.clone(), !same)
+                }
+                _ => (new.clone(), true),
+            };
+            changed = differs;
+            next
+        });
+        changed
     }
 }
 
@@ -263,8 +281,11 @@ impl Settings {
             None => stored_or_generated_secret(app_dir)?,
         };
         let stripe = StripeSettings {
-            secret_key: pick("STRIPE_SECRET_KEY", &file.stripe_secret_key).map(Secret::new),
-            publishable_key: pick("STRIPE_PUBLISHABLE_KEY", &file.stripe_publishable_key).unwrap_or_default(),
+            // Keys copied from a file often end in a newline.
+            secret_key: pick("STRIPE_SECRET_KEY", &file.stripe_secret_key).map(|k| Secret::new(k.trim())),
+            publishable_key: pick("STRIPE_PUBLISHABLE_KEY", &file.stripe_publishable_key)
+                .map(|k| k.trim().to_string())
+                .unwrap_or_default(),
             webhook_secrets: split_list(pick("STRIPE_WEBHOOK_SECRET", &file.stripe_webhook_secret))
                 .into_iter()
                 .map(Secret::new)
@@ -275,7 +296,9 @@ impl Settings {
                 .to_string(),
             js_url: pick("STRIPE_JS_URL", &file.stripe_js_url).unwrap_or_else(|| DEFAULT_STRIPE_JS_URL.to_string()),
         };
-        let environment = match pick("PAYFORMS_ENVIRONMENT", &file.environment) {
+        let environment_text = pick("PAYFORMS_ENVIRONMENT", &file.environment);
+        let environment_explicit = environment_text.is_some();
+        let environment = match environment_text {
             Some(text) => Environment::parse(&text).ok_or_else(|| {
                 ConfigError::Invalid(format!("PAYFORMS_ENVIRONMENT is `{text}`; it must be `test` or `live`"))
             })?,
@@ -289,6 +312,17 @@ impl Settings {
             crate::environment::check_publishable_key(environment, &stripe.publishable_key)
                 .map_err(|e| ConfigError::Invalid(format!("STRIPE_PUBLISHABLE_KEY: {e}")))?;
         }
+        if environment == Environment::Live {
+            // A leftover localstripe or sandbox address would send live keys
+            // in clear to a server that lets every payment succeed.
+            for (name, url) in [("STRIPE_API_BASE", &stripe.api_base), ("STRIPE_JS_URL", &stripe.js_url)] {
+                if !url.to_ascii_lowercase().starts_with("https://") {
+                    return Err(ConfigError::Invalid(format!(
+                        "{name} is {url}; in live mode it must be an https:// address (unset it to use Stripe's)"
+                    )));
+                }
+            }
+        }
         let encryption_key = |name: &str, from_file: &Option<String>| {
             match pick(name, from_file) {
             Some(value) if value.len() < MIN_SECRET_BYTES => Err(ConfigError::Invalid(format!(
@@ -298,6 +332,10 @@ impl Settings {
             other => Ok(other.map(Secret::new)),
         }
         };
+        let admin_api_key_hashes = split_list(pick("PAYFORMS_ADMIN_API_KEYS", &file.admin_api_keys))
+            .iter()
+            .map(|key| hash_api_key(key))
+            .collect();
         let api_key_hashes = split_list(pick("PAYFORMS_API_KEYS", &file.api_keys))
             .iter()
             .map(|key| hash_api_key(key))
@@ -322,6 +360,8 @@ impl Settings {
             secret,
             stripe,
             api_key_hashes,
+            admin_api_key_hashes,
+            environment_explicit,
             public_url: pick("PAYFORMS_PUBLIC_URL", &file.public_url),
             merchant_webhook_urls: split_list(pick("PAYFORMS_MERCHANT_WEBHOOK_URLS", &file.merchant_webhook_urls)),
             merchant_webhook_secret: pick("PAYFORMS_MERCHANT_WEBHOOK_SECRET", &file.merchant_webhook_secret)
@@ -355,7 +395,9 @@ impl Settings {
 
     /// The active environment's publishable key ("" when none).
     pub fn stripe_publishable_key(&self) -> String {
-        if self.stripe.secret_key.is_some() || !self.stripe.publishable_key.is_empty() {
+        // Never the settings' publishable key beside a stored secret key:
+        // the two could be of different accounts.
+        if self.stripe.secret_key.is_some() || self.stored_keys.get().is_none() {
             return self.stripe.publishable_key.clone();
         }
         self.stored_keys
@@ -588,6 +630,7 @@ mod tests {
         let active = ActiveStoredKeys::default();
         let keys = StoredKeys {
             config_id: 1,
+            updated_at: chrono::Utc::now(),
             secret_key: Secret::new("sk_test_1"),
             publishable_key: "pk_test_1".into(),
             webhook_secret: None,
@@ -596,8 +639,16 @@ mod tests {
         assert!(!active.set(Some(keys.clone())));
         assert!(active.set(Some(StoredKeys {
             secret_key: Secret::new("sk_test_2"),
-            ..keys
+            ..keys.clone()
         })));
+        // An older read of the same row does not put older keys back.
+        let newest = active.get().unwrap();
+        assert!(!active.set(Some(StoredKeys {
+            secret_key: Secret::new("sk_test_stale"),
+            updated_at: newest.updated_at - chrono::Duration::seconds(1),
+            ..keys.clone()
+        })));
+        assert_eq!(active.get().unwrap().secret_key.expose(), "sk_test_2");
         assert!(active.set(None));
         assert!(!active.set(None));
     }

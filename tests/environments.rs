@@ -36,7 +36,7 @@ fn start(sandbox: &Sandbox, environment: &str) -> TestServer {
     TestServer::start(
         ServerOptions::default()
             .env("STRIPE_API_BASE", sandbox.base_url())
-            .env("PAYFORMS_API_KEYS", API_KEY)
+            .env("PAYFORMS_ADMIN_API_KEYS", API_KEY)
             .env("PAYFORMS_ENVIRONMENT", environment),
     )
 }
@@ -364,4 +364,78 @@ fn gateway_defaults_are_checked_at_load_enforced_at_dispatch_and_shown_to_front_
         printed.contains("form_configurations/create_order_form.liquid:9: field `currency` accepts eur, gbp"),
         "{printed}"
     );
+}
+
+#[test]
+fn only_admin_keys_touch_the_configuration_and_a_forgotten_environment_refuses_to_start() {
+    let sandbox = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("forgotten.sqlite3").display().to_string();
+    let server = TestServer::start(
+        ServerOptions::default()
+            .database(database.clone())
+            .env("STRIPE_API_BASE", sandbox.base_url())
+            .env("PAYFORMS_API_KEYS", "plain-api-key")
+            .env("PAYFORMS_ADMIN_API_KEYS", API_KEY),
+    );
+    let ask = |key: &str| -> Value {
+        client()
+            .post(server.url("/api/graphql"))
+            .bearer_auth(key)
+            .json(
+                &json!({"query": CONFIGURE, "variables": {"input": {"environment": "LIVE",
+                "secretKey": "sk_live_stored", "publishableKey": "pk_live_stored"}}}),
+            )
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let plain = ask("plain-api-key");
+    assert_eq!(error_code(&plain), "FORBIDDEN", "{plain}");
+    // The admin key stores it; a test instance sends a live key nowhere.
+    let admin = ask(API_KEY);
+    assert_eq!(
+        admin["data"]["configureStripe"]["connectionStatus"], "unchecked",
+        "{admin}"
+    );
+    let secret = server.options().secret().unwrap().to_string();
+    drop(server);
+
+    // The same database without PAYFORMS_ENVIRONMENT: refused, since a
+    // live configuration is stored.
+    // (A server that started anyway is stopped by the timeout below.)
+    let mut child = Command::new(payforms_bin())
+        .args([
+            "serve",
+            "--no-watch",
+            "--bind",
+            "127.0.0.1:0",
+            "--database",
+            &database,
+            "--app",
+        ])
+        .arg(support::repo_root())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PAYFORMS_SECRET", &secret)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.is_some_and(|s| !s.success()), "the server started: {stderr}");
+    assert!(stderr.contains("PAYFORMS_ENVIRONMENT is not set"), "{stderr}");
 }

@@ -20,12 +20,13 @@ pub const ENDPOINT: &str = "/api/graphql";
 /// standard `{data, errors}` body.
 pub(crate) async fn handle_post(
     engine: Arc<GraphqlEngine>,
-    api_key_hashes: &[[u8; 32]],
+    keys: ApiKeys<'_>,
     req: &HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
     let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    if !is_authorized(authorization, api_key_hashes) {
+    let admin = is_authorized(authorization, keys.admin);
+    if !admin && !is_authorized(authorization, keys.api) {
         return error_response(
             HttpResponse::Unauthorized(),
             "a valid API key is required: Authorization: Bearer <key>",
@@ -42,7 +43,7 @@ pub(crate) async fn handle_post(
             )
         }
     };
-    let request = request.data(crate::graphql::stripe_config::ApiCaller);
+    let request = request.data(crate::graphql::stripe_config::ApiCaller { admin });
     // Resolvers call the synchronous store: keep them off the async workers.
     let outcome = web::block(move || futures::executor::block_on(engine.execute(request))).await;
     match outcome.map(|response| serde_json::to_vec(&response)) {
@@ -70,6 +71,14 @@ fn error_response(mut builder: actix_web::HttpResponseBuilder, message: &str, co
     builder
         .content_type(ContentType::json())
         .body(json!({"errors": [{"message": message, "extensions": {"code": code}}]}).to_string())
+}
+
+/// The hashes of the keys a request may bring: API keys, and admin keys
+/// (which may also change the gateway configuration).
+#[derive(Clone, Copy)]
+pub(crate) struct ApiKeys<'a> {
+    pub api: &'a [[u8; 32]],
+    pub admin: &'a [[u8; 32]],
 }
 
 /// `Bearer <key>` whose SHA-256 is one of `api_key_hashes`, compared in
@@ -124,7 +133,11 @@ const CONSOLE_CSS: &str = include_str!("../graphql/console/console.css");
 
 pub async fn post(req: HttpRequest, body: web::Bytes, instance: web::Data<Arc<Instance>>) -> HttpResponse {
     let engine = instance.current().graphql.clone();
-    handle_post(engine, &instance.settings.api_key_hashes, &req, body).await
+    let keys = ApiKeys {
+        api: &instance.settings.api_key_hashes,
+        admin: &instance.settings.admin_api_key_hashes,
+    };
+    handle_post(engine, keys, &req, body).await
 }
 
 pub async fn page() -> HttpResponse {

@@ -80,7 +80,12 @@ fn environment(text: &str) -> Result<Environment, String> {
 fn secret_arg(value: Option<String>, stdin: &mut impl BufRead) -> Result<Option<Secret>, String> {
     match value.as_deref() {
         None => Ok(None),
-        Some("-") => {
+        Some(text) if text != "-" => Err(
+            "give secrets on standard input (`--secret-key -`): a value on the command line is visible to every \
+             user of this machine (ps) and stays in the shell history"
+                .into(),
+        ),
+        Some(_) => {
             let mut line = String::new();
             stdin
                 .read_line(&mut line)
@@ -91,7 +96,6 @@ fn secret_arg(value: Option<String>, stdin: &mut impl BufRead) -> Result<Option<
             }
             Ok(Some(Secret::new(line)))
         }
-        Some(text) => Ok(Some(Secret::new(text))),
     }
 }
 
@@ -149,16 +153,18 @@ pub fn config(command: ConfigCommand) -> ExitCode {
             with_instance(&app, database, move |instance| {
                 let (settings, store) = (&instance.settings, &instance.store);
                 let exists = configuration::get(settings, store, environment)?.is_some();
+                let check = |secret: &Secret| instance.gateway.check_connection(secret);
                 let view = if exists {
-                    configuration::update(settings, store, input)?
+                    configuration::update(settings, store, input, &check)?
                 } else {
-                    configuration::configure(settings, store, input)?
+                    configuration::configure(settings, store, input, &check)?
                 };
                 println!(
                     "{} the {environment} configuration",
                     if exists { "updated" } else { "stored" }
                 );
-                check(instance, view.environment)
+                print(&view);
+                Ok(ExitCode::SUCCESS)
             })
         }
         StripeAction::Show { app, database } => with_instance(&app, database, |instance| {
@@ -209,6 +215,12 @@ pub fn secrets(command: SecretsCommand) -> ExitCode {
             "{} secret(s) re-encrypted with the current key, {} already were",
             report.reencrypted, report.current
         );
+        for place in &report.skipped {
+            println!("  not rotated: {place}");
+        }
+        if !report.skipped.is_empty() {
+            return Ok(ExitCode::FAILURE);
+        }
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -225,7 +237,7 @@ fn with_instance(
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let instance = match super::offline_instance(app, database, &runtime) {
+    let instance = match super::offline_instance(app, database, &runtime, true) {
         Ok(i) => i,
         Err(e) => return fail(e),
     };
@@ -254,5 +266,6 @@ mod tests {
         );
         assert!(secret_arg(Some("-".into()), &mut input).is_err());
         assert!(secret_arg(None, &mut input).unwrap().is_none());
+        assert!(secret_arg(Some("sk_test_visible".into()), &mut input).is_err());
     }
 }

@@ -412,6 +412,7 @@ fn offline_instance(
     app_dir: &Path,
     database: Option<String>,
     runtime: &tokio::runtime::Runtime,
+    keys_optional: bool,
 ) -> Result<Arc<Instance>, StartError> {
     let settings = Settings::load(
         app_dir,
@@ -421,8 +422,12 @@ fn offline_instance(
         },
     )?;
     let store = open_store(&settings)?;
-    crate::gateway::configuration::install_active(&settings, &store)
-        .map_err(|e| StartError::Configuration(e.to_string()))?;
+    match crate::gateway::configuration::install_active(&settings, &store) {
+        Ok(_) => {}
+        // The configuration commands must still run to repair it.
+        Err(e) if keys_optional => tracing::warn!("the stored Stripe configuration is not in use: {e}"),
+        Err(e) => return Err(StartError::Configuration(e.to_string())),
+    }
     let gateway = crate::gateway::Gateway::new(&settings, store.clone(), runtime.handle().clone())?;
     Instance::start(settings, store, Arc::new(gateway)).map_err(StartError::App)
 }
@@ -433,7 +438,7 @@ fn replay(app_dir: &Path, database: Option<String>, event_id: Option<String>, fa
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let instance = match offline_instance(app_dir, database, &runtime) {
+    let instance = match offline_instance(app_dir, database, &runtime, false) {
         Ok(i) => i,
         Err(e) => {
             eprintln!("{e}");
@@ -671,7 +676,9 @@ fn serve(app_dir: &Path, overrides: Overrides, mode: ServeMode, sandbox: Option<
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = crate::gateway::configuration::install_active(&settings, &store) {
+    if let Err(e) = crate::gateway::configuration::install_active(&settings, &store)
+        .and_then(|_| crate::gateway::configuration::environment_is_deliberate(&settings, &store))
+    {
         eprintln!("Stripe configuration of the {} environment: {e}", settings.environment);
         return ExitCode::FAILURE;
     }

@@ -33,7 +33,7 @@ pub fn run(app: &Path, database: Option<String>, since: Option<String>) -> ExitC
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let instance = match super::offline_instance(app, database, &runtime) {
+    let instance = match super::offline_instance(app, database, &runtime, false) {
         Ok(i) => i,
         Err(e) => {
             eprintln!("{e}");

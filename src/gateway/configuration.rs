@@ -28,6 +28,13 @@ pub enum ConfigurationError {
     NotFound(Environment),
     #[error("{0} is required")]
     Missing(&'static str),
+    #[error("Stripe did not accept the new keys ({0}); nothing was changed")]
+    NotAccepted(String),
+    #[error(
+        "a live configuration is stored, but PAYFORMS_ENVIRONMENT is not set (test is only the default): \
+         set PAYFORMS_ENVIRONMENT=live, or =test if this instance is meant for testing"
+    )]
+    EnvironmentNotGiven,
     #[error("the stored secrets cannot be read: {0}")]
     Secret(#[from] SecretError),
     #[error("database: {0}")]
@@ -41,7 +48,9 @@ impl ConfigurationError {
             ConfigurationError::InvalidKeys(_)
             | ConfigurationError::InvalidWebhookSecret
             | ConfigurationError::AlreadyExists(_)
-            | ConfigurationError::Missing(_) => "BAD_USER_INPUT",
+            | ConfigurationError::Missing(_)
+            | ConfigurationError::NotAccepted(_)
+            | ConfigurationError::EnvironmentNotGiven => "BAD_USER_INPUT",
             ConfigurationError::NotFound(_) => "NOT_FOUND",
             ConfigurationError::Secret(_) | ConfigurationError::Store(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -113,8 +122,36 @@ fn check_webhook_secret(secret: Option<&Secret>) -> Result<(), ConfigurationErro
     }
 }
 
-/// Store a new configuration for `input.environment`; refused when one exists.
-pub fn configure(settings: &Settings, store: &Store, input: ConfigInput) -> Result<ConfigView, ConfigurationError> {
+/// Asks the gateway whether a secret key is accepted (Stripe: the balance).
+pub type Checker<'a> = &'a dyn Fn(&Secret) -> ConnectionStatus;
+
+/// Keys for the instance's own environment are checked before they are
+/// stored, so a typo or a revoked key never replaces working ones; keys of
+/// the other environment are not sent anywhere (this instance's API
+/// address may be a test server) and stay `unchecked`.
+fn check_before_storing(
+    settings: &Settings,
+    environment: Environment,
+    secret_key: &Secret,
+    check: Checker<'_>,
+) -> Result<Option<ConnectionStatus>, ConfigurationError> {
+    if environment != settings.environment {
+        return Ok(None);
+    }
+    match check(secret_key) {
+        ConnectionStatus::Connected => Ok(Some(ConnectionStatus::Connected)),
+        ConnectionStatus::Failed(reason) => Err(ConfigurationError::NotAccepted(reason)),
+    }
+}
+
+/// Store a new configuration for `input.environment`; refused when one
+/// exists, or when Stripe refuses the keys of the instance's environment.
+pub fn configure(
+    settings: &Settings,
+    store: &Store,
+    input: ConfigInput,
+    check: Checker<'_>,
+) -> Result<ConfigView, ConfigurationError> {
     let environment = input.environment.ok_or(ConfigurationError::Missing("environment"))?;
     let secret_key = input.secret_key.ok_or(ConfigurationError::Missing("secretKey"))?;
     let publishable_key = input
@@ -123,22 +160,56 @@ pub fn configure(settings: &Settings, store: &Store, input: ConfigInput) -> Resu
         .ok_or(ConfigurationError::Missing("publishableKey"))?;
     check_key_pair(environment, secret_key.expose().trim(), &publishable_key)?;
     check_webhook_secret(input.webhook_secret.as_ref())?;
+    if gateway_config::get(store, STRIPE, environment)?.is_some() {
+        return Err(ConfigurationError::AlreadyExists(environment));
+    }
+    let secret_key = Secret::new(secret_key.expose().trim());
+    let status = check_before_storing(settings, environment, &secret_key, check)?;
     let new = NewGatewayConfig {
         gateway: STRIPE.to_string(),
         environment,
         publishable_key,
-        secret_key_encrypted: crate::secrets::encrypt(settings, &Secret::new(secret_key.expose().trim())),
+        secret_key_encrypted: crate::secrets::encrypt(settings, &secret_key),
         webhook_secret_encrypted: input.webhook_secret.map(|s| crate::secrets::encrypt(settings, &s)),
     };
     let stored = gateway_config::insert(store, &new)?.ok_or(ConfigurationError::AlreadyExists(environment))?;
-    tracing::info!("Stripe configuration stored for the {environment} environment");
+    tracing::warn!(
+        "Stripe configuration stored for the {environment} environment (secret key ending {})",
+        key_tail(&secret_key)
+    );
+    finish(settings, store, stored.id, environment, status)
+}
+
+/// Record the check's outcome, install the keys if they are the
+/// instance's, and show the configuration as stored.
+fn finish(
+    settings: &Settings,
+    store: &Store,
+    id: i64,
+    environment: Environment,
+    status: Option<ConnectionStatus>,
+) -> Result<ConfigView, ConfigurationError> {
+    if let Some(status) = &status {
+        record_status(store, id, status)?;
+    }
     install_active(settings, store)?;
-    Ok(view(settings, stored))
+    get(settings, store, environment)?.ok_or(ConfigurationError::NotFound(environment))
+}
+
+/// The last four characters of a key, for an audit line.
+fn key_tail(key: &Secret) -> String {
+    let text = key.expose();
+    text.get(text.len().saturating_sub(4)..).unwrap_or("").to_string()
 }
 
 /// Change the given fields of `input.environment`'s configuration (the
 /// active environment when not given); the others stay as stored.
-pub fn update(settings: &Settings, store: &Store, input: ConfigInput) -> Result<ConfigView, ConfigurationError> {
+pub fn update(
+    settings: &Settings,
+    store: &Store,
+    input: ConfigInput,
+    check: Checker<'_>,
+) -> Result<ConfigView, ConfigurationError> {
     let environment = input.environment.unwrap_or(settings.environment);
     let stored = gateway_config::get(store, STRIPE, environment)?.ok_or(ConfigurationError::NotFound(environment))?;
     if let Some(key) = &input.secret_key {
@@ -148,15 +219,23 @@ pub fn update(settings: &Settings, store: &Store, input: ConfigInput) -> Result<
         check_publishable_key(environment, key.trim())?;
     }
     check_webhook_secret(input.webhook_secret.as_ref())?;
+    let secret_key = match &input.secret_key {
+        Some(key) => Secret::new(key.expose().trim()),
+        None => crate::secrets::decrypt(settings, &stored.secret_key_encrypted)?,
+    };
+    let publishable_key = input
+        .publishable_key
+        .map(|k| k.trim().to_string())
+        .unwrap_or(stored.publishable_key);
+    // The pair as it will be stored must still match.
+    check_key_pair(environment, secret_key.expose(), &publishable_key)?;
+    let status = check_before_storing(settings, environment, &secret_key, check)?;
     let keys = NewGatewayConfig {
         gateway: STRIPE.to_string(),
         environment,
-        publishable_key: input
-            .publishable_key
-            .map(|k| k.trim().to_string())
-            .unwrap_or(stored.publishable_key),
+        publishable_key,
         secret_key_encrypted: match input.secret_key {
-            Some(key) => crate::secrets::encrypt(settings, &Secret::new(key.expose().trim())),
+            Some(_) => crate::secrets::encrypt(settings, &secret_key),
             None => stored.secret_key_encrypted,
         },
         webhook_secret_encrypted: match input.webhook_secret {
@@ -166,9 +245,11 @@ pub fn update(settings: &Settings, store: &Store, input: ConfigInput) -> Result<
     };
     let updated =
         gateway_config::update_keys(store, stored.id, &keys)?.ok_or(ConfigurationError::NotFound(environment))?;
-    tracing::info!("Stripe configuration updated for the {environment} environment");
-    install_active(settings, store)?;
-    Ok(view(settings, updated))
+    tracing::warn!(
+        "Stripe configuration updated for the {environment} environment (secret key ending {})",
+        key_tail(&secret_key)
+    );
+    finish(settings, store, updated.id, environment, status)
 }
 
 /// The stored configuration of `environment`, if any.
@@ -186,7 +267,14 @@ pub fn install_active(settings: &Settings, store: &Store) -> Result<bool, Config
     let keys = match gateway_config::get(store, STRIPE, settings.environment)? {
         Some(config) => Some(StoredKeys {
             config_id: config.id,
-            secret_key: crate::secrets::decrypt(settings, &config.secret_key_encrypted)?,
+            updated_at: config.updated_at,
+            secret_key: {
+                let secret = crate::secrets::decrypt(settings, &config.secret_key_encrypted)?;
+                // A restored or edited row must not put a test key in a
+                // live instance (or the reverse).
+                check_key_pair(settings.environment, secret.expose(), &config.publishable_key)?;
+                secret
+            },
             publishable_key: config.publishable_key,
             webhook_secret: config
                 .webhook_secret_encrypted
@@ -197,6 +285,17 @@ pub fn install_active(settings: &Settings, store: &Store) -> Result<bool, Config
         None => None,
     };
     Ok(settings.stored_keys.set(keys))
+}
+
+/// An instance left in test mode by default on a database that holds a
+/// live configuration is almost certainly a production server whose
+/// PAYFORMS_ENVIRONMENT was lost: it would take test payments for real
+/// orders. Refused unless the environment was given.
+pub fn environment_is_deliberate(settings: &Settings, store: &Store) -> Result<bool, ConfigurationError> {
+    if settings.environment_explicit || gateway_config::get(store, STRIPE, Environment::Live)?.is_none() {
+        return Ok(true);
+    }
+    Err(ConfigurationError::EnvironmentNotGiven)
 }
 
 /// The decrypted secret key of `environment`'s configuration, for a check.
@@ -228,43 +327,59 @@ pub struct RotationReport {
     pub reencrypted: usize,
     /// Secrets already under the current key.
     pub current: usize,
+    /// Where a stored value could not be read (or changed meanwhile): left
+    /// as it is, to be looked at before the previous key is dropped.
+    pub skipped: Vec<String>,
 }
 
 /// Re-encrypt every stored secret with the current key: the gateway
 /// configurations and each record property whose name ends in
-/// `_encrypted` (the webhook endpoints' signing secrets). Stops at the
-/// first secret no key can read, so nothing is lost.
+/// `_encrypted` (the webhook endpoints' signing secrets). A value no key
+/// can read is left as it is and reported, never overwritten.
 pub fn rotate_secrets(
     settings: &Settings,
     store: &Store,
     app: &crate::app::App,
 ) -> Result<RotationReport, ConfigurationError> {
     let mut report = RotationReport::default();
-    let mut rotate = |stored: &str| -> Result<Option<String>, ConfigurationError> {
-        if crate::secrets::needs_rotation(settings, stored) {
-            report.reencrypted += 1;
-            Ok(Some(crate::secrets::reencrypt(settings, stored)?))
-        } else {
-            report.current += 1;
-            Ok(None)
+    // Some(new ciphertext) to write, None when already current; Err(why).
+    let rotate = |stored: &str| -> Result<Option<String>, String> {
+        if !crate::secrets::needs_rotation(settings, stored) {
+            return Ok(None);
         }
+        crate::secrets::reencrypt(settings, stored)
+            .map(Some)
+            .map_err(|e| e.to_string())
     };
     for config in gateway_config::all(store)? {
-        let secret = rotate(&config.secret_key_encrypted)?;
-        let webhook = match &config.webhook_secret_encrypted {
-            Some(stored) => rotate(stored)?.map(Some),
-            None => None,
+        let place = format!("the {} Stripe configuration", config.environment);
+        let secret = rotate(&config.secret_key_encrypted);
+        let webhook = config.webhook_secret_encrypted.as_deref().map(rotate).transpose();
+        let (secret, webhook) = match (secret, webhook) {
+            (Ok(secret), Ok(webhook)) => (secret, webhook.flatten()),
+            (Err(why), _) | (_, Err(why)) => {
+                report.skipped.push(format!("{place}: {why}"));
+                continue;
+            }
         };
-        if secret.is_some() || webhook.is_some() {
-            gateway_config::replace_ciphertexts(
-                store,
-                config.id,
-                secret.as_deref().unwrap_or(&config.secret_key_encrypted),
-                webhook
-                    .flatten()
-                    .as_deref()
-                    .or(config.webhook_secret_encrypted.as_deref()),
-            )?;
+        let count = usize::from(secret.is_some()) + usize::from(webhook.is_some());
+        let held = 1 + usize::from(config.webhook_secret_encrypted.is_some());
+        report.current += held - count;
+        if count == 0 {
+            continue;
+        }
+        let written = gateway_config::replace_ciphertexts(
+            store,
+            &config,
+            secret.as_deref().unwrap_or(&config.secret_key_encrypted),
+            webhook.as_deref().or(config.webhook_secret_encrypted.as_deref()),
+        )?;
+        if written {
+            report.reencrypted += count;
+        } else {
+            report
+                .skipped
+                .push(format!("{place}: changed while rotating; run rotate again"));
         }
     }
     for model in app.model_types.values() {
@@ -291,10 +406,19 @@ pub fn rotate_secrets(
                     let Some(stored) = record.properties.get(property).and_then(Value::as_str) else {
                         continue;
                     };
-                    if let Some(moved) = rotate(stored)? {
-                        let mut change = serde_json::Map::new();
-                        change.insert(property.to_string(), Value::String(moved));
-                        store.update_record(model, record.id, change)?;
+                    match rotate(stored) {
+                        Ok(Some(moved)) => {
+                            let mut change = serde_json::Map::new();
+                            change.insert(property.to_string(), Value::String(moved));
+                            store.update_record(model, record.id, change)?;
+                            report.reencrypted += 1;
+                        }
+                        Ok(None) => report.current += 1,
+                        Err(why) => {
+                            report
+                                .skipped
+                                .push(format!("{} {} {property}: {why}", model.short_name(), record.id))
+                        }
                     }
                 }
                 if !page.has_next_page {
@@ -312,10 +436,28 @@ pub fn failure_reason(status: u16, body: &str) -> String {
     let message = serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| v["error"]["message"].as_str().map(str::to_string));
-    match message {
+    let text = match message {
         Some(message) => format!("Stripe answered {status}: {message}"),
         None => format!("Stripe answered {status}"),
-    }
+    };
+    without_keys(&text)
+}
+
+/// `text` with anything shaped like a Stripe key (even masked, as in
+/// Stripe's "Invalid API Key provided: sk_live_****abcd") replaced.
+fn without_keys(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            let bare = word.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+            let keyish = ["sk_", "rk_", "pk_", "whsec_"].iter().any(|p| bare.starts_with(p));
+            if keyish {
+                "[key]"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -336,6 +478,50 @@ mod tests {
         (dir, settings, store)
     }
 
+    fn configure_ok(settings: &Settings, store: &Store, input: ConfigInput) -> Result<ConfigView, ConfigurationError> {
+        configure(settings, store, input, &|_| ConnectionStatus::Connected)
+    }
+
+    fn update_ok(settings: &Settings, store: &Store, input: ConfigInput) -> Result<ConfigView, ConfigurationError> {
+        update(settings, store, input, &|_| ConnectionStatus::Connected)
+    }
+
+    #[test]
+    fn keys_the_gateway_refuses_replace_nothing() {
+        let (_dir, settings, store) = setup("test");
+        let refuse = |_: &Secret| ConnectionStatus::Failed("Invalid API Key provided".into());
+        let refused = configure(
+            &settings,
+            &store,
+            input(Environment::Test, "sk_test_bad", "pk_test_x"),
+            &refuse,
+        );
+        assert!(matches!(refused, Err(ConfigurationError::NotAccepted(_))));
+        assert!(gateway_config::all(&store).unwrap().is_empty());
+        configure_ok(&settings, &store, input(Environment::Test, "sk_test_good", "pk_test_x")).unwrap();
+        let update = ConfigInput {
+            secret_key: Some(Secret::new("sk_test_revoked")),
+            ..ConfigInput::default()
+        };
+        assert!(matches!(
+            super::update(&settings, &store, update, &refuse),
+            Err(ConfigurationError::NotAccepted(_))
+        ));
+        assert_eq!(settings.stripe_secret_key().unwrap().expose(), "sk_test_good");
+        // Keys of the other environment are stored unchecked: never sent
+        // to this instance's (test) API address.
+        let never = |_: &Secret| -> ConnectionStatus { panic!("a live key was sent to a test instance's API") };
+        let live = configure(
+            &settings,
+            &store,
+            input(Environment::Live, "sk_live_l", "pk_live_l"),
+            &never,
+        )
+        .unwrap();
+        assert_eq!(live.status, "unchecked");
+        assert!(!live.in_use);
+    }
+
     fn input(environment: Environment, secret: &str, publishable: &str) -> ConfigInput {
         ConfigInput {
             environment: Some(environment),
@@ -348,10 +534,10 @@ mod tests {
     #[test]
     fn a_configuration_per_environment_with_secrets_encrypted_and_the_active_one_in_use() {
         let (_dir, settings, store) = setup("live");
-        let test = configure(&settings, &store, input(Environment::Test, "sk_test_t1", "pk_test_t1")).unwrap();
+        let test = configure_ok(&settings, &store, input(Environment::Test, "sk_test_t1", "pk_test_t1")).unwrap();
         assert!(!test.in_use, "the instance runs live");
         assert!(settings.stripe_secret_key().is_none());
-        let live = configure(&settings, &store, input(Environment::Live, "sk_live_l1", "pk_live_l1")).unwrap();
+        let live = configure_ok(&settings, &store, input(Environment::Live, "sk_live_l1", "pk_live_l1")).unwrap();
         assert!(live.in_use);
         assert_eq!(settings.stripe_secret_key().unwrap().expose(), "sk_live_l1");
         assert_eq!(settings.stripe_publishable_key(), "pk_live_l1");
@@ -365,10 +551,10 @@ mod tests {
         }
         // A second configure is refused; live refuses test keys.
         assert!(matches!(
-            configure(&settings, &store, input(Environment::Live, "sk_live_l2", "pk_live_l2")),
+            configure_ok(&settings, &store, input(Environment::Live, "sk_live_l2", "pk_live_l2")),
             Err(ConfigurationError::AlreadyExists(Environment::Live))
         ));
-        let refused = update(
+        let refused = update_ok(
             &settings,
             &store,
             ConfigInput {
@@ -380,7 +566,7 @@ mod tests {
         assert_eq!(refused.code(), "BAD_USER_INPUT");
         assert!(!refused.to_string().contains("sneaky"));
         // An update changes only what is given, and the keys in use follow.
-        let updated = update(
+        let updated = update_ok(
             &settings,
             &store,
             ConfigInput {
@@ -392,9 +578,18 @@ mod tests {
         assert_eq!(updated.publishable_key, "pk_live_l1");
         assert_eq!(settings.stripe_secret_key().unwrap().expose(), "sk_live_l3");
         assert!(matches!(
-            update(&settings, &store, ConfigInput::default()).map(|v| v.status),
-            Ok(status) if status == "unchecked"
+            update_ok(&settings, &store, ConfigInput::default()).map(|v| v.status),
+            Ok(status) if status == "connected"
         ));
+    }
+
+    #[test]
+    fn a_refusal_never_carries_the_key() {
+        let reason = failure_reason(
+            401,
+            r#"{"error":{"message":"Invalid API Key provided: sk_live_****abcd. Check it."}}"#,
+        );
+        assert_eq!(reason, "Stripe answered 401: Invalid API Key provided: [key] Check it.");
     }
 
     #[test]
@@ -405,7 +600,7 @@ mod tests {
             ("sk_test_x", "pk_live_x"),
             ("nope", "pk_test_x"),
         ] {
-            let error = configure(&settings, &store, input(Environment::Test, secret, publishable)).unwrap_err();
+            let error = configure_ok(&settings, &store, input(Environment::Test, secret, publishable)).unwrap_err();
             assert!(
                 matches!(error, ConfigurationError::InvalidKeys(_)),
                 "{secret} {publishable}"
@@ -414,7 +609,7 @@ mod tests {
         let mut bad_hook = input(Environment::Test, "sk_test_x", "pk_test_x");
         bad_hook.webhook_secret = Some(Secret::new("hunter2"));
         assert!(matches!(
-            configure(&settings, &store, bad_hook),
+            configure_ok(&settings, &store, bad_hook),
             Err(ConfigurationError::InvalidWebhookSecret)
         ));
         assert!(gateway_config::all(&store).unwrap().is_empty());

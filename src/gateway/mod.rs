@@ -37,23 +37,35 @@ use crate::db::Store;
 /// Refuse, before anything is sent, a currency the app's gateway defaults
 /// do not accept.
 fn accepted_currency(app: &App, data: &Value) -> Result<(), DispatchFailure> {
-    let (Some(defaults), Some(currency)) = (
-        app.gateway_defaults.get("stripe"),
-        data.get("currency").and_then(Value::as_str),
-    ) else {
+    let Some(defaults) = app.gateway_defaults.get("stripe") else {
         return Ok(());
     };
-    if defaults.accepts_currency(currency) {
-        return Ok(());
+    // The payment's currency and a Checkout line's own (`price_data`).
+    let lines = data.get("line_items").and_then(Value::as_array);
+    let currencies = std::iter::once(data.get("currency"))
+        .chain(
+            lines
+                .into_iter()
+                .flatten()
+                .map(|line| line.pointer("/price_data/currency")),
+        )
+        .flatten();
+    for currency in currencies {
+        let refused = match currency {
+            Value::Null => continue,
+            Value::String(code) if defaults.accepts_currency(code) => continue,
+            Value::String(code) => code.chars().take(16).collect::<String>(),
+            _ => "(not text)".to_string(),
+        };
+        return Err(DispatchFailure::new(
+            FailureKind::InvalidInput,
+            format!(
+                "currency `{refused}` is not accepted here (accepted: {}); nothing was charged",
+                defaults.currencies.join(", ")
+            ),
+        ));
     }
-    Err(DispatchFailure::new(
-        FailureKind::InvalidInput,
-        format!(
-            "currency `{}` is not accepted here (accepted: {}); nothing was charged",
-            currency.chars().take(16).collect::<String>(),
-            defaults.currencies.join(", ")
-        ),
-    ))
+    Ok(())
 }
 
 /// Model of the request log.

@@ -15,13 +15,17 @@ use crate::app::gateway_defaults::GatewayDefaults;
 use crate::config::{Secret, Settings};
 use crate::db::Store;
 use crate::environment::Environment;
-use crate::gateway::configuration::{self, ConfigInput, ConfigView, ConfigurationError, ConnectionStatus};
+use crate::gateway::configuration::{self, ConfigInput, ConfigView, ConfigurationError};
 use crate::gateway::RequestDispatcher;
 use std::sync::Arc;
 
-/// Marks a request made by a program with an API key (`POST /api/graphql`).
+/// Marks a request made by a program with an API key (`POST /api/graphql`);
+/// `admin` for an admin key, the only kind that may see or change the
+/// gateway configuration.
 #[derive(Debug, Clone, Copy)]
-pub struct ApiCaller;
+pub struct ApiCaller {
+    pub admin: bool,
+}
 
 const ENVIRONMENT: &str = "StripeEnvironment";
 const CONFIG: &str = "StripeConfig";
@@ -157,10 +161,11 @@ fn error(e: ConfigurationError) -> Error {
 
 fn only_programs(ctx: &ResolverContext<'_>) -> Result<(), Error> {
     match ctx.data_opt::<ApiCaller>() {
-        Some(_) => Ok(()),
-        None => Err(coded(
+        Some(ApiCaller { admin: true }) => Ok(()),
+        _ => Err(coded(
             FORBIDDEN,
-            "Stripe configurations are read and changed only by programs with an API key, not by templates",
+            "Stripe configurations are read and changed only with an admin key (PAYFORMS_ADMIN_API_KEYS), \
+             never by templates",
         )),
     }
 }
@@ -192,18 +197,6 @@ fn input_of(ctx: &ResolverContext<'_>) -> Result<ConfigInput, Error> {
         publishable_key: text("publishableKey")?,
         webhook_secret: text("webhookSecret")?.map(Secret::new),
     })
-}
-
-/// Check the stored keys of `view`'s environment against Stripe, record
-/// and return the outcome.
-fn checked(ops: &ConfigOperations, view: ConfigView) -> Result<ConfigView, ConfigurationError> {
-    let (id, secret) = configuration::stored_secret_key(&ops.settings, &ops.store, view.environment)?;
-    let status = ops.gateway.check_connection(&secret);
-    configuration::record_status(&ops.store, id, &status)?;
-    if let ConnectionStatus::Failed(reason) = &status {
-        tracing::warn!("Stripe configuration ({}) check failed: {reason}", view.environment);
-    }
-    Ok(configuration::get(&ops.settings, &ops.store, view.environment)?.unwrap_or(view))
 }
 
 fn payment_gateway(ops: &ConfigOperations) -> GqlValue {
@@ -263,9 +256,8 @@ pub fn mutation_fields(ops: &ConfigOperations) -> Vec<Field> {
             FieldFuture::new(async move {
                 only_programs(&ctx)?;
                 let input = input_of(&ctx)?;
-                let view = configuration::configure(&ops.settings, &ops.store, input)
-                    .and_then(|view| checked(&ops, view))
-                    .map_err(error)?;
+                let check = |secret: &Secret| ops.gateway.check_connection(secret);
+                let view = configuration::configure(&ops.settings, &ops.store, input, &check).map_err(error)?;
                 Ok(Some(FieldValue::value(object(&view))))
             })
         })
@@ -276,9 +268,8 @@ pub fn mutation_fields(ops: &ConfigOperations) -> Vec<Field> {
             FieldFuture::new(async move {
                 only_programs(&ctx)?;
                 let input = input_of(&ctx)?;
-                let view = configuration::update(&ops.settings, &ops.store, input)
-                    .and_then(|view| checked(&ops, view))
-                    .map_err(error)?;
+                let check = |secret: &Secret| ops.gateway.check_connection(secret);
+                let view = configuration::update(&ops.settings, &ops.store, input, &check).map_err(error)?;
                 Ok(Some(FieldValue::value(object(&view))))
             })
         })

@@ -861,7 +861,10 @@ async fn post(engine: &Arc<GraphqlEngine>, authorization: Option<&str>, body: &s
     let request = request.to_http_request();
     let response = crate::api::graphql::handle_post(
         engine.clone(),
-        &[api_key_hash("pk-secret")],
+        crate::api::graphql::ApiKeys {
+            api: &[api_key_hash("pk-secret")],
+            admin: &[],
+        },
         &request,
         actix_web::web::Bytes::from(body.to_string()),
     )

@@ -159,7 +159,14 @@ pub fn stored_secrets(instance: &Instance) -> Vec<Secret> {
     page.records
         .iter()
         .filter_map(|r| r.properties.get("secret_encrypted").and_then(Value::as_str))
-        .filter_map(|stored| crate::secrets::decrypt(&instance.settings, stored).ok())
+        .filter_map(|stored| match crate::secrets::decrypt(&instance.settings, stored) {
+            Ok(secret) => Some(secret),
+            Err(e) => {
+                // Events signed with it will be refused: say why.
+                tracing::error!("a webhook endpoint's signing secret cannot be read: {e}");
+                None
+            }
+        })
         .collect()
 }
 

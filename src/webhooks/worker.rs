@@ -152,8 +152,13 @@ pub fn process(instance: &Arc<Instance>, event: WebhookEvent) {
 /// Why an event of the other environment (a live event reaching a test
 /// instance, or the reverse) is kept but not applied; None when it fits.
 fn other_environment(instance: &Instance, event: &serde_json::Value) -> Option<String> {
-    let livemode = event.get("livemode")?.as_bool()?;
     let ours = instance.settings.environment;
+    let Some(livemode) = event.get("livemode").and_then(serde_json::Value::as_bool) else {
+        // Stripe always says; a live instance applies only what says live.
+        return ours
+            .livemode()
+            .then(|| "the event does not say livemode: true; this instance runs in live mode".to_string());
+    };
     (livemode != ours.livemode()).then(|| {
         format!(
             "a {} event; this instance runs in {ours} mode, so it is stored but not applied",

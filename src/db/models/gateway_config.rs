@@ -162,23 +162,34 @@ pub fn update_keys(store: &Store, id: i64, keys: &NewGatewayConfig) -> Result<Op
     })
 }
 
-/// Re-encrypted secrets of configuration `id` (key rotation): the clear
-/// values and the status do not change.
+/// Re-encrypted secrets of `config` (key rotation): the clear values and
+/// the status do not change. Written only if the row still holds what was
+/// read, so a key changed meanwhile is never put back; false then.
 pub fn replace_ciphertexts(
     store: &Store,
-    id: i64,
+    config: &GatewayConfig,
     secret_key_encrypted: &str,
     webhook_secret_encrypted: Option<&str>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     store.database().with_conn(|conn| {
         let mut sql = conn.sql("UPDATE gateway_configs SET secret_key_encrypted = ");
         sql.bind(Arg::Text(secret_key_encrypted.to_string()))
             .push(", webhook_secret_encrypted = ")
             .bind(Arg::OptText(webhook_secret_encrypted.map(str::to_string)))
             .push(" WHERE id = ")
-            .bind(Arg::Int(id));
-        conn.execute(sql)?;
-        Ok(())
+            .bind(Arg::Int(config.id))
+            .push(" AND secret_key_encrypted = ")
+            .bind(Arg::Text(config.secret_key_encrypted.clone()));
+        match &config.webhook_secret_encrypted {
+            Some(old) => {
+                sql.push(" AND webhook_secret_encrypted = ")
+                    .bind(Arg::Text(old.clone()));
+            }
+            None => {
+                sql.push(" AND webhook_secret_encrypted IS NULL");
+            }
+        }
+        Ok(conn.execute(sql)? == 1)
     })
 }
 
