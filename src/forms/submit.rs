@@ -433,7 +433,8 @@ fn after_sending(
             let reason = format!("the response mapper reported: {}", reasons.join("; "));
             match compensate_now(instance, loaded, entry, answer, &reason) {
                 Resolution::NothingHeld | Resolution::Settled => AfterSending::Kept(dispatch_result(Ok(outcome)), None),
-                other => AfterSending::GivenBack(give_back_message(&other)),
+                // The mapper's messages are for the visitor (as a decline's are).
+                other => AfterSending::GivenBack(format!("{} {}", reasons.join(" "), give_back_message(&other))),
             }
         }
         // The gateway said no: nothing was taken.
