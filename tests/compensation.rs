@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use stripe_support::{tail, Peer, Sandbox};
-use support::{client, copy_app, form_html, input_values, random_hex, repo_root, wait_for, FaultProxy, ServerOptions, TestServer};
+use support::{
+    client, copy_app, form_html, input_values, random_hex, repo_root, wait_for, FaultProxy, ServerOptions, TestServer,
+};
 
 const PAY_PAGE: &str = r#"---
 slug: pay
@@ -71,8 +73,15 @@ fn start(mapper: Option<&str>, fast: bool) -> Env {
     if fast {
         let path = stripe.join("notifications/api_call_notifications/create_payment.liquid");
         let text = fs::read_to_string(&path).unwrap();
-        assert!(text.contains("moves_money: true\n"), "create_payment declares moves_money");
-        fs::write(&path, text.replacen("moves_money: true\n", "moves_money: true\ntimeout: 3\nretries: 0\n", 1)).unwrap();
+        assert!(
+            text.contains("moves_money: true\n"),
+            "create_payment declares moves_money"
+        );
+        fs::write(
+            &path,
+            text.replacen("moves_money: true\n", "moves_money: true\ntimeout: 3\nretries: 0\n", 1),
+        )
+        .unwrap();
     }
     let peer = Peer::Sandbox(Sandbox::start());
     let proxy = FaultProxy::start(&peer.base_url());
@@ -182,7 +191,10 @@ fn a_mapper_error_after_the_charge_refunds_it() {
     let (status, page) = env.pay("/pay", false);
     assert_eq!(status, 422, "{page}\n{}", env.log_tail());
     assert!(page.contains("no charge was kept"), "{page}");
-    assert!(!page.contains(".liquid") && !page.contains("divided"), "no internals: {page}");
+    assert!(
+        !page.contains(".liquid") && !page.contains("divided"),
+        "no internals: {page}"
+    );
 
     let intent = only_intent(&env);
     assert_eq!(intent["status"], "succeeded");
@@ -192,7 +204,10 @@ fn a_mapper_error_after_the_charge_refunds_it() {
     assert_eq!(refunds[0]["amount"], 599);
     assert_eq!(refunds[0]["status"], "succeeded");
     // Sent by payforms' compensation (through modules/stripe/create_refund).
-    assert!(refunds[0]["metadata"]["payforms_compensates"].is_string(), "{refunds:?}");
+    assert!(
+        refunds[0]["metadata"]["payforms_compensates"].is_string(),
+        "{refunds:?}"
+    );
 
     let payments = env.payments(id);
     assert_eq!(payments.len(), 1, "{payments:?}");
@@ -282,7 +297,11 @@ fn a_charge_whose_server_was_killed_is_refunded_once_after_restart() {
                 field.1 = "pm_card_visa".into();
             }
             // The server dies under this request: no answer is expected.
-            let _ = http.post(form_url).header("Accept", "application/json").form(&fields).send();
+            let _ = http
+                .post(form_url)
+                .header("Accept", "application/json")
+                .form(&fields)
+                .send();
         })
     };
     // The charge was made at the sandbox; payforms is waiting for its answer.
@@ -305,7 +324,9 @@ fn a_charge_whose_server_was_killed_is_refunded_once_after_restart() {
     assert_eq!(refunds[0]["amount"], 599);
     assert_eq!(env.intents().len(), 1, "the resend made no second PaymentIntent");
     let payment = wait_for("the payment record", Duration::from_secs(10), || {
-        env.payments(&id).into_iter().find(|p| p["compensationState"] == "refunded")
+        env.payments(&id)
+            .into_iter()
+            .find(|p| p["compensationState"] == "refunded")
     });
     assert!(
         payment["compensationReason"]

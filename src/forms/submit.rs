@@ -11,15 +11,15 @@ use crate::access::policies;
 use crate::app::templates::{self as render, RenderError};
 use crate::app::FormConfiguration;
 use crate::db::models::form_submission::{self, Claim};
+use crate::db::models::money_journal::{self, JournalEntry, JournalOutcome, JournalStatus, Opened};
 use crate::db::StoreError;
 use crate::error::FieldError;
 use crate::fields::coercion;
 use crate::forms::feedback::Flash;
 use crate::forms::feedback::SubmissionFeedback;
-use crate::db::models::money_journal::{self, JournalEntry, JournalOutcome, JournalStatus, Opened};
 use crate::gateway::{Caller, DispatchFailure, DispatchOutcome, FailureKind};
-use crate::payments::compensation::{self, Compensator, Resolution};
 use crate::instance::{AppVersion, Instance};
+use crate::payments::compensation::{self, Compensator, Resolution};
 use crate::signing::SignatureError;
 
 /// What a valid or invalid submission leads to.
@@ -309,7 +309,10 @@ pub fn submit(
     // Settled only while still ours: another instance that found the lease
     // ended is giving the money back, so this must not report success.
     if !money_journal::settle(&instance.store, entry.id)? {
-        tracing::error!("form `{}`: the payment was taken over for compensation before it settled", form.name);
+        tracing::error!(
+            "form `{}`: the payment was taken over for compensation before it settled",
+            form.name
+        );
         form_submission::release(&instance.store, &key)?;
         let message = compensation::GIVING_BACK_MESSAGE.to_string();
         return invalid(&form, &state, &posted, vec![FieldError::new("base", message)], &globals);
@@ -452,8 +455,9 @@ fn after_sending(
         Err(failure) if matches!(failure.kind, FailureKind::GatewayDown | FailureKind::GatewayError) => {
             let reason = format!("the payment service did not answer: {}", failure.message);
             let later = chrono::Utc::now() + compensation::backoff(1);
-            let deferred = money_journal::begin_compensation(&instance.store, entry.id, &reason, compensation::claim_lease())
-                .and_then(|_| money_journal::retry_later(&instance.store, entry.id, &reason, later, None));
+            let deferred =
+                money_journal::begin_compensation(&instance.store, entry.id, &reason, compensation::claim_lease())
+                    .and_then(|_| money_journal::retry_later(&instance.store, entry.id, &reason, later, None));
             if let Err(e) = deferred {
                 tracing::error!("money journal {}: {e}", entry.id);
             }
@@ -465,7 +469,9 @@ fn after_sending(
             tracing::error!("a payment request failed after sending: {failure}");
             let reason = format!("the answer could not be mapped or stored: {}", failure.message);
             match compensate_now(instance, loaded, entry, None, &reason) {
-                Resolution::NothingHeld | Resolution::Settled => AfterSending::Kept(dispatch_result(Err(failure)), None),
+                Resolution::NothingHeld | Resolution::Settled => {
+                    AfterSending::Kept(dispatch_result(Err(failure)), None)
+                }
                 other => AfterSending::GivenBack(give_back_message(&other)),
             }
         }
@@ -711,20 +717,20 @@ fn dispatch_form(
 }
 
 fn dispatch_result(outcome: Result<DispatchOutcome, DispatchFailure>) -> Result<Value, StoreOrGateway> {
-        match outcome {
-            Ok(outcome) if outcome.errors.is_empty() => Ok(outcome.record.unwrap_or(Value::Null)),
-            Ok(outcome) => Err(StoreOrGateway::Invalid(
-                outcome
-                    .errors
-                    .into_iter()
-                    .map(|e| FieldError::new(e.field.unwrap_or_else(|| "base".into()), e.message))
-                    .collect(),
-            )),
-            // The app's own bug (a template, a model): the visitor gets a
-            // 500 and the details go to the log.
-            Err(failure) if failure.kind.is_internal() => Err(StoreOrGateway::Failed(SubmitError::Internal(failure))),
-            Err(failure) => Err(StoreOrGateway::Invalid(vec![FieldError::new("base", failure.message)])),
-        }
+    match outcome {
+        Ok(outcome) if outcome.errors.is_empty() => Ok(outcome.record.unwrap_or(Value::Null)),
+        Ok(outcome) => Err(StoreOrGateway::Invalid(
+            outcome
+                .errors
+                .into_iter()
+                .map(|e| FieldError::new(e.field.unwrap_or_else(|| "base".into()), e.message))
+                .collect(),
+        )),
+        // The app's own bug (a template, a model): the visitor gets a
+        // 500 and the details go to the log.
+        Err(failure) if failure.kind.is_internal() => Err(StoreOrGateway::Failed(SubmitError::Internal(failure))),
+        Err(failure) => Err(StoreOrGateway::Invalid(vec![FieldError::new("base", failure.message)])),
+    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,8 @@ pub const PAYMENT_MODEL: &str = "modules/payments/payment";
 /// What the visitor is told once the money was given back (or is being).
 pub const GIVEN_BACK_MESSAGE: &str =
     "The payment could not be completed, so it was reversed: no charge was kept. Please try again.";
-pub const GIVING_BACK_MESSAGE: &str = "The payment could not be completed; it is being reversed and no charge will be kept. Please try again.";
+pub const GIVING_BACK_MESSAGE: &str =
+    "The payment could not be completed; it is being reversed and no charge will be kept. Please try again.";
 
 /// The idempotency key of the call that gives back what `key` took: derived,
 /// so every retry of one compensation is one refund at the gateway.
@@ -100,7 +101,10 @@ fn held(status: u16, body: &Value) -> Held {
             Some("succeeded") => Held::Refundable(body.clone()),
             Some("requires_capture" | "requires_confirmation" | "requires_action") => Held::Cancelable(body.clone()),
             Some("canceled" | "requires_payment_method") => Held::Nothing,
-            other => Held::Unknown(format!("the PaymentIntent is {}", other.unwrap_or("in an unknown state"))),
+            other => Held::Unknown(format!(
+                "the PaymentIntent is {}",
+                other.unwrap_or("in an unknown state")
+            )),
         },
         Some("charge") => match (body["status"].as_str(), body["refunded"].as_bool()) {
             (Some("failed"), _) => Held::Nothing,
@@ -182,7 +186,11 @@ impl Compensator<'_> {
         };
         let module = module_of(&entry.request_type);
         let (request_type, data, outcome) = if refund {
-            let target = if object["object"] == "charge" { "charge" } else { "payment_intent" };
+            let target = if object["object"] == "charge" {
+                "charge"
+            } else {
+                "payment_intent"
+            };
             let data = json!({
                 (target): id,
                 "reason": "requested_by_customer",
@@ -207,13 +215,7 @@ impl Compensator<'_> {
                 self.later(entry, &format!("{request_type}: {}", why.join("; ")), Some(id))
             }
             // Given back already (by an operator, or a retry that was not recorded).
-            Err(failure)
-                if refund
-                    && matches!(
-                        failure.gateway_code.as_deref(),
-                        Some("charge_already_refunded")
-                    ) =>
-            {
+            Err(failure) if refund && matches!(failure.gateway_code.as_deref(), Some("charge_already_refunded")) => {
                 self.given_back(entry, &object, outcome, reason)
             }
             Err(failure) => self.later(entry, &format!("{request_type}: {}", failure.message), Some(id)),
@@ -242,7 +244,10 @@ impl Compensator<'_> {
             // The money is back either way; a record that cannot be written
             // is logged, not retried.
             if let Err(e) = self.record_on_payment(id, object, outcome, reason) {
-                tracing::error!("money journal {}: the payment record for {id} could not be updated: {e}", entry.id);
+                tracing::error!(
+                    "money journal {}: the payment record for {id} could not be updated: {e}",
+                    entry.id
+                );
             }
         }
         tracing::info!(
@@ -269,7 +274,10 @@ impl Compensator<'_> {
         };
         let mut properties = Map::new();
         properties.insert("compensation_state".into(), json!(outcome.as_str()));
-        properties.insert("compensation_reason".into(), json!(reason.chars().take(500).collect::<String>()));
+        properties.insert(
+            "compensation_reason".into(),
+            json!(reason.chars().take(500).collect::<String>()),
+        );
         for (property, key) in [("amount", "amount"), ("currency", "currency")] {
             if model.property(property).is_some() && !object[key].is_null() {
                 properties.insert(property.into(), object[key].clone());
@@ -289,7 +297,10 @@ impl Compensator<'_> {
 /// `modules/stripe/create_payment` -> `modules/stripe/`; an app's own
 /// request type -> "" (its own `create_refund`, else a module's).
 fn module_of(request_type: &str) -> String {
-    match request_type.strip_prefix("modules/").and_then(|rest| rest.split_once('/')) {
+    match request_type
+        .strip_prefix("modules/")
+        .and_then(|rest| rest.split_once('/'))
+    {
         Some((module, _)) => format!("modules/{module}/"),
         None => String::new(),
     }
@@ -309,12 +320,19 @@ mod tests {
         assert!(matches!(held(200, &pi("processing")), Held::Unknown(_)));
         let declined = json!({ "error": { "type": "card_error", "payment_intent": pi("requires_payment_method") } });
         assert_eq!(held(402, &declined), Held::Nothing);
-        assert_eq!(held(400, &json!({ "error": { "type": "invalid_request_error" } })), Held::Nothing);
+        assert_eq!(
+            held(400, &json!({ "error": { "type": "invalid_request_error" } })),
+            Held::Nothing
+        );
         assert!(matches!(held(500, &json!({})), Held::Unknown(_)));
         assert!(matches!(held(409, &json!({})), Held::Unknown(_)));
-        let charge = json!({ "object": "charge", "id": "ch_1", "status": "succeeded", "captured": false, "refunded": false });
+        let charge =
+            json!({ "object": "charge", "id": "ch_1", "status": "succeeded", "captured": false, "refunded": false });
         assert!(matches!(held(200, &charge), Held::Refundable(_)));
-        assert!(matches!(held(200, &json!({ "object": "invoice", "id": "in_1" })), Held::Unknown(_)));
+        assert!(matches!(
+            held(200, &json!({ "object": "invoice", "id": "in_1" })),
+            Held::Unknown(_)
+        ));
     }
 
     #[test]

@@ -90,8 +90,7 @@ fn serve(shared: &Shared, stream: TcpStream) {
     };
     let status = answer.status().as_u16();
     let text = answer.text().unwrap_or_default();
-    if method == reqwest::Method::POST && path == "/v1/payment_intents" && shared.hold_charges.load(Ordering::SeqCst)
-    {
+    if method == reqwest::Method::POST && path == "/v1/payment_intents" && shared.hold_charges.load(Ordering::SeqCst) {
         let intent: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let _ = shared.held.lock().map(|tx| tx.send(intent));
         // Hold the connection: payforms waits for an answer that never comes.

@@ -207,7 +207,11 @@ pub fn open(
         .push(" ON CONFLICT (idempotency_key) DO NOTHING");
         let inserted = conn.execute(sql)? == 1;
         let entry = by_key(conn, key)?.ok_or_else(|| StoreError::Database("the money journal row vanished".into()))?;
-        Ok(if inserted { Opened::New(entry) } else { Opened::Exists(entry) })
+        Ok(if inserted {
+            Opened::New(entry)
+        } else {
+            Opened::Exists(entry)
+        })
     })
 }
 
@@ -221,7 +225,10 @@ fn update(store: &Store, id: i64, assignments: &str, args: Vec<Arg>, condition: 
         for (part, arg) in parts.zip(args) {
             sql.bind(arg).push(part);
         }
-        sql.push(" WHERE id = ").bind(Arg::Int(id)).push(" AND ").push(condition);
+        sql.push(" WHERE id = ")
+            .bind(Arg::Int(id))
+            .push(" AND ")
+            .push(condition);
         Ok(conn.execute(sql)? == 1)
     })
 }
@@ -252,12 +259,7 @@ pub fn begin_compensation(store: &Store, id: i64, reason: &str, lease: Duration)
 }
 
 /// The gateway confirmed the outcome: the row is done.
-pub fn close(
-    store: &Store,
-    id: i64,
-    outcome: JournalOutcome,
-    gateway_id: Option<&str>,
-) -> Result<bool, StoreError> {
+pub fn close(store: &Store, id: i64, outcome: JournalOutcome, gateway_id: Option<&str>) -> Result<bool, StoreError> {
     update(
         store,
         id,
@@ -347,7 +349,14 @@ mod tests {
     }
 
     fn opened(store: &Store, key: &str, lease: Duration) -> JournalEntry {
-        match open(store, key, Some("form-key"), "modules/stripe/create_payment", &json!({"amount": 599}), lease) {
+        match open(
+            store,
+            key,
+            Some("form-key"),
+            "modules/stripe/create_payment",
+            &json!({"amount": 599}),
+            lease,
+        ) {
             Ok(Opened::New(entry)) => entry,
             other => panic!("expected a new row, got {other:?}"),
         }
@@ -359,7 +368,10 @@ mod tests {
         let entry = opened(store, "k1", lease());
         assert_eq!(entry.status, JournalStatus::Open);
         assert_eq!(entry.data["amount"], 599);
-        assert!(claim_due(store, lease(), 10).unwrap().is_empty(), "held by its submission");
+        assert!(
+            claim_due(store, lease(), 10).unwrap().is_empty(),
+            "held by its submission"
+        );
         assert!(settle(store, entry.id).unwrap());
         assert!(!settle(store, entry.id).unwrap(), "settled once");
         assert!(!begin_compensation(store, entry.id, "late", lease()).unwrap());
@@ -373,7 +385,10 @@ mod tests {
         let past = Duration::seconds(-1);
         let stale = opened(store, "k2", past);
         assert!(settle(store, stale.id).unwrap());
-        assert!(claim_due(store, lease(), 10).unwrap().is_empty(), "settled, even with its lease ended");
+        assert!(
+            claim_due(store, lease(), 10).unwrap().is_empty(),
+            "settled, even with its lease ended"
+        );
     }
 
     /// An open row whose lease ended (its process died) is claimed once,
@@ -387,7 +402,10 @@ mod tests {
         assert_eq!(claimed[0].attempts, 1);
         assert_eq!(claimed[0].reason.as_deref(), Some(ABANDONED));
         assert!(claim_due(store, lease(), 10).unwrap().is_empty(), "held by the claim");
-        assert!(!settle(store, entry.id).unwrap(), "the late submission must not keep the money");
+        assert!(
+            !settle(store, entry.id).unwrap(),
+            "the late submission must not keep the money"
+        );
 
         // A failed compensation is due again at its retry time, then done.
         assert!(retry_later(store, entry.id, "HTTP 500", now() - Duration::seconds(1), Some("pi_1")).unwrap());
@@ -397,7 +415,10 @@ mod tests {
         assert_eq!(again[0].gateway_id.as_deref(), Some("pi_1"));
         assert_eq!(again[0].last_error.as_deref(), Some("HTTP 500"));
         assert!(close(store, entry.id, JournalOutcome::Refunded, None).unwrap());
-        assert!(!close(store, entry.id, JournalOutcome::Refunded, None).unwrap(), "closed once");
+        assert!(
+            !close(store, entry.id, JournalOutcome::Refunded, None).unwrap(),
+            "closed once"
+        );
         let done = get(store, "k3").unwrap().unwrap();
         assert_eq!(done.outcome, Some(JournalOutcome::Refunded));
         assert_eq!(done.gateway_id.as_deref(), Some("pi_1"));
