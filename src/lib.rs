@@ -24,6 +24,7 @@ pub mod instance;
 pub mod liquid;
 pub mod operator;
 pub mod password;
+pub mod payments;
 pub mod render;
 #[cfg(feature = "sandbox")]
 pub use payforms_sandbox as sandbox;

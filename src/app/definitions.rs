@@ -366,6 +366,11 @@ struct NotificationFrontMatter {
     /// event goes).
     #[serde(default)]
     runtime_only: bool,
+    /// The request can take or authorize money (create, confirm, capture a
+    /// payment): journaled before it is sent, and given back when the rest
+    /// of its submission fails.
+    #[serde(default)]
+    moves_money: bool,
     /// Body keys (and inputs) sent even when empty: `""` clears a value at
     /// the gateway (`description=`, `metadata[key]=`).
     #[serde(default)]
@@ -454,6 +459,8 @@ pub struct ApiCallNotification {
     pub fields: Option<Vec<(String, PropertyType)>>,
     pub path_params: Vec<String>,
     pub runtime_only: bool,
+    /// `moves_money: true`: see [`crate::payments::compensation`].
+    pub moves_money: bool,
     pub send_blank: Vec<String>,
     pub body: CompiledTemplate,
     pub file: PathBuf,
@@ -550,6 +557,7 @@ pub fn load_notification(
             fields,
             path_params: fm.path_params,
             runtime_only: fm.runtime_only,
+            moves_money: fm.moves_money,
             send_blank: fm.send_blank,
             body,
             file: file.rel.clone(),

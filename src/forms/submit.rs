@@ -11,13 +11,15 @@ use crate::access::policies;
 use crate::app::templates::{self as render, RenderError};
 use crate::app::FormConfiguration;
 use crate::db::models::form_submission::{self, Claim};
+use crate::db::models::money_journal::{self, JournalEntry, JournalOutcome, JournalStatus, Opened};
 use crate::db::StoreError;
 use crate::error::FieldError;
 use crate::fields::coercion;
 use crate::forms::feedback::Flash;
 use crate::forms::feedback::SubmissionFeedback;
-use crate::gateway::{Caller, DispatchFailure};
+use crate::gateway::{Caller, DispatchFailure, DispatchOutcome, FailureKind};
 use crate::instance::{AppVersion, Instance};
+use crate::payments::compensation::{self, Compensator, Resolution};
 use crate::signing::SignatureError;
 
 /// What a valid or invalid submission leads to.
@@ -250,7 +252,28 @@ pub fn submit(
     } else {
         key.clone()
     };
-    let stored = store_or_dispatch(instance, loaded, &form, &payload, &gateway_key);
+    // A request type that can take money is journaled before it is sent:
+    // if anything after fails, the money is given back (payments::compensation).
+    let (gateway_key, journal) = match journal_before_sending(instance, loaded, &form, &key, gateway_key, &payload) {
+        Ok(journaled) => journaled,
+        Err(e) => {
+            form_submission::release(&instance.store, &key)?;
+            return Err(e);
+        }
+    };
+    let (stored, answer) = match (&journal, &form.request_type) {
+        (Some(entry), Some(request_type)) => {
+            let sent = dispatch_form(instance, loaded, request_type, &payload, &gateway_key);
+            match after_sending(instance, loaded, entry, sent) {
+                AfterSending::Kept(stored, answer) => (stored, answer),
+                AfterSending::GivenBack(message) => {
+                    form_submission::release(&instance.store, &key)?;
+                    return invalid(&form, &state, &posted, vec![FieldError::new("base", message)], &globals);
+                }
+            }
+        }
+        _ => (store_or_dispatch(instance, loaded, &form, &payload, &gateway_key), None),
+    };
     let record = match stored {
         Ok(record) => record,
         Err(StoreOrGateway::Invalid(errors)) => {
@@ -263,6 +286,58 @@ pub fn submit(
         }
     };
 
+    let finished = finish(instance, &form, &state, &globals, &payload, record, &fingerprint);
+    let Some(entry) = journal else {
+        let (location, flash, record, result) = finished?;
+        form_submission::complete(&instance.store, &key, &result)?;
+        return Ok(SubmitOutcome::Done {
+            location,
+            flash,
+            record,
+        });
+    };
+    let (location, flash, record, result) = match finished {
+        Ok(done) => done,
+        Err(error) => {
+            tracing::error!("form `{}`: the submission failed after the payment: {error}", form.name);
+            let reason = format!("finishing the submission failed: {error}");
+            let message = give_back_message(&compensate_now(instance, loaded, &entry, answer, &reason));
+            form_submission::release(&instance.store, &key)?;
+            return invalid(&form, &state, &posted, vec![FieldError::new("base", message)], &globals);
+        }
+    };
+    // Settled only while still ours: another instance that found the lease
+    // ended is giving the money back, so this must not report success.
+    if !money_journal::settle(&instance.store, entry.id)? {
+        tracing::error!(
+            "form `{}`: the payment was taken over for compensation before it settled",
+            form.name
+        );
+        form_submission::release(&instance.store, &key)?;
+        let message = compensation::GIVING_BACK_MESSAGE.to_string();
+        return invalid(&form, &state, &posted, vec![FieldError::new("base", message)], &globals);
+    }
+    form_submission::complete(&instance.store, &key, &result)?;
+    Ok(SubmitOutcome::Done {
+        location,
+        flash,
+        record,
+    })
+}
+
+/// Where the visitor goes, the flash, the record and the stored result of
+/// a submission whose record or request type succeeded.
+type Finished = (String, Flash, Value, Value);
+
+fn finish(
+    instance: &Arc<Instance>,
+    form: &FormConfiguration,
+    state: &FormState,
+    globals: &Value,
+    payload: &Map<String, Value>,
+    record: Value,
+    fingerprint: &str,
+) -> Result<Finished, SubmitError> {
     let globals = json!({
         "context": globals["context"],
         "data": payload,
@@ -286,12 +361,163 @@ pub fn submit(
     };
     let flash = Flash { notice, alert: None };
     let result = json!({ "location": location, "flash": flash, "record": record, "fingerprint": fingerprint });
-    form_submission::complete(&instance.store, &key, &result)?;
-    Ok(SubmitOutcome::Done {
-        location,
-        flash,
-        record,
+    Ok((location, flash, record, result))
+}
+
+/// Give up after this many reverted attempts with one key.
+const MAX_ATTEMPTS_PER_KEY: usize = 5;
+
+/// Journal the form's request type before it is sent, when it moves money.
+/// A key whose earlier attempt was given back gets a numbered successor
+/// (the visitor tries again; the gateway would replay the reverted one).
+fn journal_before_sending(
+    instance: &Instance,
+    loaded: &AppVersion,
+    form: &FormConfiguration,
+    submission_key: &str,
+    gateway_key: String,
+    payload: &Map<String, Value>,
+) -> Result<(String, Option<JournalEntry>), SubmitError> {
+    let notification = form
+        .request_type
+        .as_deref()
+        .and_then(|name| crate::app::App::resolve(&loaded.app.notifications, name).map(|n| (name, n)));
+    let Some((request_type, notification)) = notification.filter(|(_, n)| n.moves_money) else {
+        return Ok((gateway_key, None));
+    };
+    let lease = compensation::open_lease(notification);
+    let mut key = gateway_key.clone();
+    for attempt in 2..=MAX_ATTEMPTS_PER_KEY + 1 {
+        let data = Value::Object(dispatch_data(payload, &key));
+        let opened = money_journal::open(&instance.store, &key, Some(submission_key), request_type, &data, lease)?;
+        match opened {
+            Opened::New(entry) => return Ok((key, Some(entry))),
+            // Kept by an attempt that did not record its end: sending
+            // again only replays it.
+            Opened::Exists(entry) if entry.outcome == Some(JournalOutcome::Settled) => return Ok((key, None)),
+            Opened::Exists(entry) if entry.status == JournalStatus::Closed => key = format!("{gateway_key}:{attempt}"),
+            Opened::Exists(_) => return Err(SubmitError::InProgress),
+        }
+    }
+    Err(SubmitError::InProgress)
+}
+
+/// What a journaled request type came to.
+enum AfterSending {
+    /// The money (if any) stays for now; the gateway's answer, to give it
+    /// back should the rest of the submission fail.
+    Kept(Result<Value, StoreOrGateway>, Option<(u16, Value)>),
+    /// The submission failed after the money may have moved: given back
+    /// (or being); the visitor's message.
+    GivenBack(String),
+}
+
+fn after_sending(
+    instance: &Instance,
+    loaded: &AppVersion,
+    entry: &JournalEntry,
+    sent: Result<DispatchOutcome, DispatchFailure>,
+) -> AfterSending {
+    let close = |outcome| {
+        if let Err(e) = money_journal::close(&instance.store, entry.id, outcome, None) {
+            tracing::error!("money journal {}: {e}", entry.id);
+        }
+    };
+    match sent {
+        Ok(outcome) if outcome.errors.is_empty() => {
+            let answer = answer_of(&outcome);
+            AfterSending::Kept(dispatch_result(Ok(outcome)), answer)
+        }
+        // The mapper refused the answer (a declined card, or the app's own
+        // check after the payment): whatever the gateway holds goes back.
+        Ok(outcome) => {
+            let answer = answer_of(&outcome);
+            let reasons: Vec<&str> = outcome.errors.iter().map(|e| e.message.as_str()).collect();
+            let reason = format!("the response mapper reported: {}", reasons.join("; "));
+            match compensate_now(instance, loaded, entry, answer, &reason) {
+                Resolution::NothingHeld | Resolution::Settled => AfterSending::Kept(dispatch_result(Ok(outcome)), None),
+                // The mapper's messages are for the visitor (as a decline's are).
+                other => AfterSending::GivenBack(format!("{} {}", reasons.join(" "), give_back_message(&other))),
+            }
+        }
+        // The gateway said no: nothing was taken.
+        Err(failure)
+            if matches!(
+                failure.kind,
+                FailureKind::Declined | FailureKind::GatewayAuthentication | FailureKind::RateLimited
+            ) =>
+        {
+            close(JournalOutcome::NothingHeld);
+            AfterSending::Kept(dispatch_result(Err(failure)), None)
+        }
+        // No answer (or the gateway's own failure): whether it charged is
+        // unknown; the compensation loop finds out later.
+        Err(failure) if matches!(failure.kind, FailureKind::GatewayDown | FailureKind::GatewayError) => {
+            let reason = format!("the payment service did not answer: {}", failure.message);
+            let later = chrono::Utc::now() + compensation::backoff(1);
+            let deferred =
+                money_journal::begin_compensation(&instance.store, entry.id, &reason, compensation::claim_lease())
+                    .and_then(|_| money_journal::retry_later(&instance.store, entry.id, &reason, later, None));
+            if let Err(e) = deferred {
+                tracing::error!("money journal {}: {e}", entry.id);
+            }
+            AfterSending::Kept(dispatch_result(Err(failure)), None)
+        }
+        // The answer could not be mapped or stored: learn what the gateway
+        // holds by resending (it replays) and give it back.
+        Err(failure) => {
+            tracing::error!("a payment request failed after sending: {failure}");
+            let reason = format!("the answer could not be mapped or stored: {}", failure.message);
+            match compensate_now(instance, loaded, entry, None, &reason) {
+                Resolution::NothingHeld | Resolution::Settled => {
+                    AfterSending::Kept(dispatch_result(Err(failure)), None)
+                }
+                other => AfterSending::GivenBack(give_back_message(&other)),
+            }
+        }
+    }
+}
+
+/// `{status, body}` of a dispatch, as compensation reads it.
+fn answer_of(outcome: &DispatchOutcome) -> Option<(u16, Value)> {
+    let response = outcome.response.as_ref()?;
+    let status = u16::try_from(response["status"].as_u64()?).ok()?;
+    Some((status, response["body"].clone()))
+}
+
+/// Compensate the submission's own journal row at once.
+fn compensate_now(
+    instance: &Instance,
+    loaded: &AppVersion,
+    entry: &JournalEntry,
+    answer: Option<(u16, Value)>,
+    reason: &str,
+) -> Resolution {
+    match money_journal::begin_compensation(&instance.store, entry.id, reason, compensation::claim_lease()) {
+        Ok(true) => {}
+        Ok(false) => return Resolution::Pending("another instance is resolving it".into()),
+        Err(e) => {
+            tracing::error!("money journal {}: {e}", entry.id);
+            return Resolution::Pending(e.to_string());
+        }
+    }
+    let compensator = Compensator {
+        app: &loaded.app,
+        store: &instance.store,
+        gateway: instance.gateway.as_ref(),
+    };
+    compensator.resolve(entry, answer, reason).unwrap_or_else(|e| {
+        tracing::error!("money journal {}: {e}", entry.id);
+        Resolution::Pending(e.to_string())
     })
+}
+
+fn give_back_message(resolution: &Resolution) -> String {
+    match resolution {
+        Resolution::GivenBack(_) | Resolution::NothingHeld => compensation::GIVEN_BACK_MESSAGE,
+        Resolution::Pending(_) | Resolution::Settled => compensation::GIVING_BACK_MESSAGE,
+    }
+    .to_string()
 }
 
 /// Signed data, plus what the visitor may type, coerced to each field's
@@ -449,29 +675,7 @@ fn store_or_dispatch(
     idempotency_key: &str,
 ) -> Result<Value, StoreOrGateway> {
     if let Some(request_type) = &form.request_type {
-        let mut data = payload.clone();
-        data.insert("idempotency_key".into(), Value::String(idempotency_key.to_string()));
-        let outcome = instance.gateway.dispatch(
-            &loaded.app,
-            request_type,
-            Value::Object(data),
-            Some(idempotency_key.to_string()),
-            Caller::Visitor,
-        );
-        return match outcome {
-            Ok(outcome) if outcome.errors.is_empty() => Ok(outcome.record.unwrap_or(Value::Null)),
-            Ok(outcome) => Err(StoreOrGateway::Invalid(
-                outcome
-                    .errors
-                    .into_iter()
-                    .map(|e| FieldError::new(e.field.unwrap_or_else(|| "base".into()), e.message))
-                    .collect(),
-            )),
-            // The app's own bug (a template, a model): the visitor gets a
-            // 500 and the details go to the log.
-            Err(failure) if failure.kind.is_internal() => Err(StoreOrGateway::Failed(SubmitError::Internal(failure))),
-            Err(failure) => Err(StoreOrGateway::Invalid(vec![FieldError::new("base", failure.message)])),
-        };
+        return dispatch_result(dispatch_form(instance, loaded, request_type, payload, idempotency_key));
     }
     let model = loaded
         .app
@@ -486,6 +690,46 @@ fn store_or_dispatch(
         Ok(record) => Ok(record.to_liquid_json()),
         Err(StoreError::Validation(errors)) => Err(StoreOrGateway::Invalid(errors)),
         Err(other) => Err(StoreOrGateway::Failed(other.into())),
+    }
+}
+
+/// The form's data as its request type gets it: the payload and the key.
+fn dispatch_data(payload: &Map<String, Value>, idempotency_key: &str) -> Map<String, Value> {
+    let mut data = payload.clone();
+    data.insert("idempotency_key".into(), Value::String(idempotency_key.to_string()));
+    data
+}
+
+fn dispatch_form(
+    instance: &Instance,
+    loaded: &AppVersion,
+    request_type: &str,
+    payload: &Map<String, Value>,
+    idempotency_key: &str,
+) -> Result<DispatchOutcome, DispatchFailure> {
+    instance.gateway.dispatch(
+        &loaded.app,
+        request_type,
+        Value::Object(dispatch_data(payload, idempotency_key)),
+        Some(idempotency_key.to_string()),
+        Caller::Visitor,
+    )
+}
+
+fn dispatch_result(outcome: Result<DispatchOutcome, DispatchFailure>) -> Result<Value, StoreOrGateway> {
+    match outcome {
+        Ok(outcome) if outcome.errors.is_empty() => Ok(outcome.record.unwrap_or(Value::Null)),
+        Ok(outcome) => Err(StoreOrGateway::Invalid(
+            outcome
+                .errors
+                .into_iter()
+                .map(|e| FieldError::new(e.field.unwrap_or_else(|| "base".into()), e.message))
+                .collect(),
+        )),
+        // The app's own bug (a template, a model): the visitor gets a
+        // 500 and the details go to the log.
+        Err(failure) if failure.kind.is_internal() => Err(StoreOrGateway::Failed(SubmitError::Internal(failure))),
+        Err(failure) => Err(StoreOrGateway::Invalid(vec![FieldError::new("base", failure.message)])),
     }
 }
 

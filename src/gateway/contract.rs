@@ -36,6 +36,27 @@ pub trait RequestDispatcher: Send + Sync {
         let _ = secret_key;
         super::configuration::ConnectionStatus::Failed("this gateway cannot check a connection".into())
     }
+
+    /// Send a request type again with the idempotency key it was sent with,
+    /// and hand back the gateway's answer without mapping it: the gateway
+    /// replays what it answered the first time, so nothing happens twice.
+    /// Err: no answer (the gateway could not be reached).
+    fn resend(&self, _app: &App, request_type: &str, _data: Value, _key: &str) -> Result<Resent, DispatchFailure> {
+        Err(DispatchFailure::new(
+            FailureKind::Internal,
+            format!("this gateway cannot resend `{request_type}`"),
+        ))
+    }
+}
+
+/// What resending a request found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resent {
+    /// The gateway answered.
+    Answered { status: u16, body: Value },
+    /// The request cannot be rendered from its inputs (a template or an
+    /// input fails): it is not sent now and was not sent before.
+    NotSent(DispatchFailure),
 }
 
 /// The gateway answered; `errors` are the mapper's (e.g. a declined card).

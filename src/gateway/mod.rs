@@ -19,6 +19,7 @@ pub mod mapping;
 pub mod redact;
 pub mod request;
 pub mod request_log;
+pub mod resend;
 pub mod transport;
 
 use std::time::Duration;
@@ -28,7 +29,9 @@ use base64::Engine;
 use rand::RngCore;
 use serde_json::{json, Map, Value};
 
-pub use contract::{Caller, DispatchFailure, DispatchOutcome, FailureKind, GatewayErrorInfo, RequestDispatcher};
+pub use contract::{
+    Caller, DispatchFailure, DispatchOutcome, FailureKind, GatewayErrorInfo, RequestDispatcher, Resent,
+};
 
 use crate::app::App;
 use crate::config::Settings;
@@ -223,5 +226,9 @@ impl RequestDispatcher for Gateway {
             caller,
         };
         mapping::map_response(&cx, globals, response)
+    }
+
+    fn resend(&self, app: &App, request_type: &str, data: Value, key: &str) -> Result<Resent, DispatchFailure> {
+        self.resend_unmapped(app, request_type, data, key)
     }
 }

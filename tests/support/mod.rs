@@ -12,6 +12,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod app;
+mod fault_proxy;
 mod html;
 mod http;
 mod localstripe;
@@ -23,6 +24,7 @@ mod signature;
 mod wait;
 
 pub use app::{copy_app, repo_root, APP_ENTRIES};
+pub use fault_proxy::FaultProxy;
 pub use html::{form_html, html_unescape, input_values};
 pub use http::{client, free_port, read_request};
 pub use localstripe::{Localstripe, LOCALSTRIPE_PIN, PUBLISHABLE_KEY, SECRET_KEY};

@@ -1,8 +1,10 @@
 //! Typed access to each table: records, form submissions (idempotency),
+//! the money journal (charges to settle or give back),
 //! webhook events (durable inbox) and settings (key/value).
 
 pub mod form_submission;
 pub mod gateway_config;
+pub mod money_journal;
 pub mod record;
 pub mod setting;
 pub mod webhook_event;

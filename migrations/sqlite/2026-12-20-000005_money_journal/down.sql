@@ -1,0 +1,2 @@
+DROP INDEX money_journal_due;
+DROP TABLE money_journal;

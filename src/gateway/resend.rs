@@ -1,0 +1,53 @@
+//! Resending a request with its first idempotency key, unmapped: how an
+//! unfinished charge is looked up after a failure or a restart (the gateway
+//! replays its stored answer, so nothing is charged twice).
+
+use serde_json::{json, Map, Value};
+
+use super::contract::{DispatchFailure, FailureKind, Resent};
+use super::{inputs, request, request_log, transport, Gateway, GATEWAY_REQUEST_MODEL};
+use crate::app::App;
+
+impl Gateway {
+    pub(crate) fn resend_unmapped(
+        &self,
+        app: &App,
+        request_type: &str,
+        data: Value,
+        key: &str,
+    ) -> Result<Resent, DispatchFailure> {
+        let Some(notification) = App::resolve(&app.notifications, request_type) else {
+            return Ok(Resent::NotSent(DispatchFailure::new(
+                FailureKind::NotFound,
+                format!("unknown request type `{request_type}`"),
+            )));
+        };
+        // Rendered as the first time (the same inputs, the same templates).
+        let data = match inputs::coerce(notification, data) {
+            Ok(data) => data,
+            Err(failure) => return Ok(Resent::NotSent(failure)),
+        };
+        let config = data.get("config").cloned().unwrap_or_else(|| json!({}));
+        let mut globals = Map::new();
+        globals.insert("data".into(), data);
+        globals.insert("config".into(), config);
+        globals.insert("gateway".into(), self.scope(app));
+        let request = match request::render_request(notification, &Value::Object(globals), Some(key.to_string())) {
+            Ok(request) => request,
+            Err(failure) => return Ok(Resent::NotSent(failure)),
+        };
+        let secrets = self.secret_values();
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let log = request_log::RequestLog {
+            store: &self.store,
+            model: app.model_type(GATEWAY_REQUEST_MODEL).map(|m| m.as_ref()),
+            request_type,
+            secrets: &secrets,
+        };
+        let response = self.runtime.block_on(transport::send(&self.http, &request, &log))?;
+        Ok(Resent::Answered {
+            status: response.status,
+            body: response.body,
+        })
+    }
+}
