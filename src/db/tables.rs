@@ -366,11 +366,19 @@ mod tests {
         assert!(pg[0].contains("\"extra\" JSONB") && pg[0].contains("\"paid\" BOOLEAN"));
         let sqlite = create_table(&model(), Backend::Sqlite);
         assert!(sqlite[0].contains("\"id\" INTEGER PRIMARY KEY AUTOINCREMENT"));
-        assert!(sqlite[0].contains("\"livemode\" INTEGER NOT NULL DEFAULT 0"), "{}", sqlite[0]);
-        assert!(pg[0].contains("\"livemode\" BOOLEAN NOT NULL DEFAULT FALSE"), "{}", pg[0]);
-        assert!(sqlite.contains(
-            &"CREATE UNIQUE INDEX \"order_ref_key\" ON \"order\" (\"ref\", \"livemode\")".to_string()
-        ));
+        assert!(
+            sqlite[0].contains("\"livemode\" INTEGER NOT NULL DEFAULT 0"),
+            "{}",
+            sqlite[0]
+        );
+        assert!(
+            pg[0].contains("\"livemode\" BOOLEAN NOT NULL DEFAULT FALSE"),
+            "{}",
+            pg[0]
+        );
+        assert!(
+            sqlite.contains(&"CREATE UNIQUE INDEX \"order_ref_key\" ON \"order\" (\"ref\", \"livemode\")".to_string())
+        );
         assert!(sqlite.contains(
             &"CREATE INDEX \"order_state_idx\" ON \"order\" (\"state\", \"livemode\", \"created_at\", \"id\")"
                 .to_string()
