@@ -7,7 +7,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{client, ServerOptions, TestServer};
+use support::{client, copy_app, repo_root, ServerOptions, TestServer};
 
 const API_KEY: &str = "livemode-api-key";
 
@@ -27,8 +27,12 @@ fn data(answer: Value) -> Value {
     answer["data"].clone()
 }
 
-fn start(database: &str, environment: &[(&str, &str)]) -> TestServer {
-    let mut options = ServerOptions::default()
+/// A page whose `{% graphql %}` counts the customers it sees.
+const COUNT_PAGE: &str = "{% graphql r %}query { customers { totalCount } }{% endgraphql %}\
+                          <p id=n>{{ r.customers.totalCount }}</p>";
+
+fn start(app: &std::path::Path, database: &str, environment: &[(&str, &str)]) -> TestServer {
+    let mut options = ServerOptions::new(app)
         .database(database)
         .env("PAYFORMS_API_KEYS", API_KEY)
         // Nothing here talks to Stripe; were it to, it would fail fast.
@@ -43,8 +47,20 @@ fn start(database: &str, environment: &[(&str, &str)]) -> TestServer {
 fn a_live_instance_does_not_see_test_records() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("shared.sqlite3").display().to_string();
+    let app = copy_app(repo_root());
+    std::fs::write(app.path().join("templates/pages/customer_count.liquid"), COUNT_PAGE).unwrap();
+    let page_count = |server: &TestServer| {
+        let body = client()
+            .get(server.url("/customer_count"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert!(body.contains("<p id=n>"), "{body}");
+        body
+    };
 
-    let test = start(&database, &[("PAYFORMS_ENVIRONMENT", "test")]);
+    let test = start(app.path(), &database, &[("PAYFORMS_ENVIRONMENT", "test")]);
     let created = data(graphql(
         &test,
         r#"mutation { createCustomer(input: { email: "test@example.com" }) { id email livemode } }"#,
@@ -56,6 +72,7 @@ fn a_live_instance_does_not_see_test_records() {
     assert_eq!(listed["customers"]["totalCount"], json!(1), "{listed}");
 
     let live = start(
+        app.path(),
         &database,
         &[
             ("PAYFORMS_ENVIRONMENT", "live"),
@@ -63,7 +80,10 @@ fn a_live_instance_does_not_see_test_records() {
             ("STRIPE_PUBLISHABLE_KEY", "pk_live_not_a_real_key"),
         ],
     );
-    // The live instance's default reads: nothing of test mode.
+    // The live instance's default reads: nothing of test mode, from
+    // programs and from templates alike.
+    assert!(page_count(&test).contains("<p id=n>1</p>"));
+    assert!(page_count(&live).contains("<p id=n>0</p>"), "{}", page_count(&live));
     let listed = data(graphql(&live, "{ customers { totalCount nodes { id } } }"));
     assert_eq!(listed["customers"], json!({"totalCount": 0, "nodes": []}), "{listed}");
     let single = graphql(&live, &format!(r#"{{ customer(id: "{id}") {{ id }} }}"#));
