@@ -47,6 +47,9 @@ impl Instance {
         store: Store,
         gateway: Arc<dyn RequestDispatcher>,
     ) -> Result<Arc<Instance>, Vec<LoadProblem>> {
+        // Whatever the caller opened, the instance's records are those of
+        // its environment.
+        let store = store.with_environment(settings.environment);
         let version = load_version(&settings, &store, &gateway)?;
         let operator_sessions = crate::operator::Sessions::load(&store);
         Ok(Arc::new(Instance {

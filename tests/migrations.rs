@@ -93,7 +93,7 @@ fn a_running_app_gains_a_column_and_an_index_and_refuses_a_removal_at_its_line()
     assert!(body.contains("<p id=n>1</p>") && body.contains("café gold"), "{body}");
     assert!(!body.contains("silver"), "{body}");
     let index = db.query("SELECT indexdef FROM pg_indexes WHERE indexname = 'order_tier_idx'");
-    assert!(index.contains("(tier, created_at, id)"), "{index}");
+    assert!(index.contains("(tier, livemode, created_at, id)"), "{index}");
     assert_eq!(db.query("SELECT note FROM \"order\" WHERE tier = 'gold'"), "café gold");
     let logged = db.query("SELECT change FROM schema_changes ORDER BY id DESC LIMIT 2");
     assert!(logged.contains("add tier (string) to order"), "{logged}");
@@ -158,6 +158,49 @@ fn migrate_prints_its_plan_refuses_data_loss_and_applies_it_when_told() {
     assert!(applied.contains("applied: create table payment"), "{applied}");
     let (ok, again, _) = migrate(app.path(), &database, &["--dry-run"]);
     assert!(ok && again.contains("matches the schema files"), "{again}");
+
+    // A table made before environments (no livemode, indexes without it,
+    // a record): the plan adds the column, and applying it keeps the record
+    // as a test one.
+    {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        let mut conn = diesel::SqliteConnection::establish(&dir.path().join("app.db").display().to_string()).unwrap();
+        conn.batch_execute(
+            "DROP INDEX \"order_created_at_idx\"; DROP INDEX \"order_updated_at_idx\"; \
+             DROP INDEX \"order_visitor_id_idx\"; ALTER TABLE \"order\" DROP COLUMN \"livemode\"; \
+             CREATE INDEX \"order_created_at_idx\" ON \"order\" (\"created_at\", \"id\"); \
+             INSERT INTO \"order\" (\"created_at\", \"updated_at\", \"description\") \
+             VALUES ('2024-01-01T00:00:00.000000Z', '2024-01-01T00:00:00.000000Z', 'old');",
+        )
+        .unwrap();
+    }
+    let (ok, plan, err) = migrate(app.path(), &database, &["--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(
+        plan.contains("-- add the system column livemode to order (existing records: test)")
+            && plan.contains("ALTER TABLE \"order\" ADD COLUMN \"livemode\" INTEGER NOT NULL DEFAULT 0"),
+        "{plan}"
+    );
+    let (ok, applied, err) = migrate(app.path(), &database, &[]);
+    assert!(
+        ok && applied.contains("applied: add the system column livemode to order"),
+        "{err}{applied}"
+    );
+    {
+        use diesel::Connection;
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Mode {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            livemode: i64,
+        }
+        let mut conn = diesel::SqliteConnection::establish(&dir.path().join("app.db").display().to_string()).unwrap();
+        let modes = diesel::sql_query("SELECT \"livemode\" FROM \"order\"")
+            .load::<Mode>(&mut conn)
+            .unwrap();
+        assert_eq!(modes.iter().map(|m| m.livemode).collect::<Vec<_>>(), [0]);
+    }
 
     // A type change and a removal: refused with file:line, nothing changed.
     fs::write(

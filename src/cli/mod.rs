@@ -330,7 +330,10 @@ fn open_store(settings: &Settings) -> Result<Store, StartError> {
             std::fs::create_dir_all(parent).map_err(|e| StartError::Folder(parent.to_path_buf(), e))?;
         }
     }
-    let store = Store::connect(&settings.database_url).map_err(StartError::Database)?;
+    // The store writes and reads the active environment's records only.
+    let store = Store::connect(&settings.database_url)
+        .map_err(StartError::Database)?
+        .with_environment(settings.environment);
     store.migrate().map_err(StartError::Migrations)?;
     Ok(store)
 }

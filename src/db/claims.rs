@@ -69,13 +69,15 @@ fn check(model: &ModelType, claim: &Claim<'_>) -> Result<(), StoreError> {
     }
 }
 
-/// Claim due records of `model` (in one transaction); returns them as they
-/// are after the claim, oldest first.
+/// Claim due records of `model` in the environment `livemode` says (an
+/// instance works only on its own environment's records; in one
+/// transaction); returns them as they are after the claim, oldest first.
 pub(crate) fn claim_due(
     conn: &mut Conn,
     model: &ModelType,
     claim: &Claim<'_>,
     now: DateTime<Utc>,
+    livemode: bool,
 ) -> Result<Vec<Record>, StoreError> {
     check(model, claim)?;
     let limit = claim.limit.clamp(1, 1000);
@@ -104,6 +106,8 @@ pub(crate) fn claim_due(
             .bind(Arg::Text(from.to_string()))
             .push(&format!(" AND {due_at}{comparison}"))
             .bind(Arg::Instant(Some(now)))
+            .push(" AND \"livemode\" = ")
+            .bind(Arg::OptBool(Some(livemode)))
             .push(" ORDER BY \"id\" LIMIT ")
             .bind(Arg::Int(room as i64));
         if postgres {
@@ -117,7 +121,7 @@ pub(crate) fn claim_due(
     ids.sort_unstable();
     let mut claimed = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(record) = records::get(conn, model, id, false)? {
+        if let Some(record) = records::get(conn, model, id, false, livemode)? {
             claimed.push(record);
         }
     }

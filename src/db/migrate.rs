@@ -7,6 +7,11 @@
 //! with the schema file's line unless the caller allows it. A rename is a
 //! removal plus an addition, so it is refused too.
 //!
+//! Tables made before environments get the `livemode` system column (old
+//! rows: test, all there was) and their indexes rebuilt with it, as an
+//! additive change; the catalogue does not list system columns, so the
+//! planner asks the database whether the column is there.
+//!
 //! Databases written before tables per model keep every record in `records`
 //! and `record_values`; when a model's table is created, its records are
 //! copied in (same ids and times), and the old tables stay until
@@ -201,6 +206,23 @@ fn legacy_counts(conn: &mut Conn) -> Result<HashMap<String, i64>, StoreError> {
     Ok(conn.load::<Count>(sql)?.into_iter().map(|c| (c.model, c.n)).collect())
 }
 
+/// Does `table` lack the `livemode` system column (made before
+/// environments)?
+fn lacks_livemode(conn: &mut Conn, table: &str) -> Result<bool, StoreError> {
+    let mut sql = match conn.backend() {
+        Backend::Sqlite => conn.sql("SELECT COUNT(*) AS n FROM pragma_table_info("),
+        Backend::Postgres => conn.sql(
+            "SELECT COUNT(*) AS n FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND column_name = 'livemode' AND table_name = (",
+        ),
+    };
+    sql.bind(Arg::Text(table.to_string())).push(")");
+    if conn.backend() == Backend::Sqlite {
+        sql.push(" WHERE name = 'livemode'");
+    }
+    Ok(conn.first::<IntRow>(sql)?.is_some_and(|r| r.n == 0))
+}
+
 /// Plan the changes from the catalogue to `models`.
 fn plan(
     conn: &mut Conn,
@@ -230,6 +252,21 @@ fn plan(
             });
             continue;
         };
+        // First, so the property changes below build on the new indexes.
+        if lacks_livemode(conn, &table)? {
+            let indexed: Vec<(String, bool, bool)> = existing
+                .columns
+                .iter()
+                .map(|(name, column)| (name.clone(), column.unique, column.index))
+                .collect();
+            changes.push(PlannedChange {
+                table: table.clone(),
+                description: format!("add the system column livemode to {table} (existing records: test)"),
+                statements: tables::add_livemode(&table, &indexed, backend),
+                destructive: false,
+                work: Work::Statements,
+            });
+        }
         for def in &model.properties {
             match existing.columns.get(&def.name) {
                 None => {
@@ -538,11 +575,13 @@ fn copy_legacy_records(conn: &mut Conn, model: &ModelType) -> Result<usize, Stor
                     _ => lost += 1,
                 }
             }
+            // Legacy records predate live keys: all test.
             records::insert(
                 conn,
                 model,
                 Some(record.id),
                 stored,
+                false,
                 record.created_at,
                 Some(record.updated_at),
             )?;

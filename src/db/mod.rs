@@ -28,6 +28,7 @@ use serde_json::{Map, Value};
 
 use connection::Database;
 
+use crate::environment::Environment;
 use crate::error::FieldError;
 use migrate::{MigrateError, MigrateOptions, MigrationReport};
 pub use models::record::Record;
@@ -72,14 +73,24 @@ pub enum Backend {
 }
 
 /// The records store; cheap to clone (the pool is shared).
+///
+/// A store works in one environment (test unless set with
+/// [`Store::with_environment`] when the instance starts): records it
+/// creates carry that environment's `livemode`, and its reads, updates,
+/// deletes, keyed writes and claims see only that environment's records
+/// (a [`RecordQuery`] may name the other one to read it).
 #[derive(Clone)]
 pub struct Store {
     database: Arc<Database>,
+    environment: Environment,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend()).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .field("environment", &self.environment)
+            .finish()
     }
 }
 
@@ -89,7 +100,24 @@ impl Store {
     pub fn connect(database_url: &str) -> Result<Store, StoreError> {
         Ok(Store {
             database: Arc::new(Database::open(database_url)?),
+            environment: Environment::default(),
         })
+    }
+
+    /// The same database, working in `environment` (the instance's active
+    /// one).
+    pub fn with_environment(mut self, environment: Environment) -> Store {
+        self.environment = environment;
+        self
+    }
+
+    /// The environment this store writes and reads.
+    pub fn environment(&self) -> Environment {
+        self.environment
+    }
+
+    fn livemode(&self) -> bool {
+        self.environment.livemode()
     }
 
     pub fn backend(&self) -> Backend {
@@ -134,8 +162,9 @@ impl Store {
     /// Run one write in one transaction, with the model's rules; the one
     /// way records change.
     pub fn write(&self, model: &ModelType, write: RecordWrite) -> Result<WriteResult, StoreError> {
+        let livemode = self.livemode();
         self.database
-            .with_transaction(|conn| write::execute(conn, model, write))
+            .with_transaction(|conn| write::execute(conn, model, write, livemode))
     }
 
     /// Create a record (null properties are not given).
@@ -147,11 +176,12 @@ impl Store {
 
     /// Create many records in one transaction: all or none.
     pub fn create_records(&self, model: &ModelType, batch: Vec<Map<String, Value>>) -> Result<Vec<Record>, StoreError> {
+        let livemode = self.livemode();
         self.database.with_transaction(|conn| {
             batch
                 .into_iter()
                 .map(
-                    |properties| match write::execute(conn, model, RecordWrite::create(properties))? {
+                    |properties| match write::execute(conn, model, RecordWrite::create(properties), livemode)? {
                         WriteResult::Created(record) => Ok(record),
                         _ => Err(StoreError::Database("a create wrote nothing".into())),
                     },
@@ -187,31 +217,53 @@ impl Store {
         self.database.with_conn(|conn| Ok(conn.batch(&statement)?))
     }
 
+    /// The record `id` of the store's environment (another environment's
+    /// record is `None`).
     pub fn get_record(&self, model: &ModelType, id: i64) -> Result<Option<Record>, StoreError> {
-        self.database.with_conn(|conn| records::get(conn, model, id, false))
+        self.get_record_in(model, id, self.environment)
     }
 
-    /// The first record (oldest) whose properties equal `matching` (`null`
-    /// matches an absent property; the key `id` matches the id).
-    pub fn find_record(&self, model: &ModelType, matching: &Map<String, Value>) -> Result<Option<Record>, StoreError> {
+    /// The record `id` if it belongs to `environment`.
+    pub fn get_record_in(
+        &self,
+        model: &ModelType,
+        id: i64,
+        environment: Environment,
+    ) -> Result<Option<Record>, StoreError> {
         self.database
-            .with_conn(|conn| records::find(conn, model, matching, false))
+            .with_conn(|conn| records::get(conn, model, id, false, environment.livemode()))
     }
 
-    /// One Relay page of records; see [`RecordQuery`].
+    /// The first record (oldest) of the store's environment whose properties
+    /// equal `matching` (`null` matches an absent property; the key `id`
+    /// matches the id).
+    pub fn find_record(&self, model: &ModelType, matching: &Map<String, Value>) -> Result<Option<Record>, StoreError> {
+        let livemode = self.livemode();
+        self.database
+            .with_conn(|conn| records::find(conn, model, matching, false, livemode))
+    }
+
+    /// One Relay page of records of the query's environment (the store's
+    /// unless it names one); see [`RecordQuery`].
     pub fn query_records(&self, model: &ModelType, query: &RecordQuery) -> Result<RecordPage, StoreError> {
-        self.database.with_conn(|conn| search::page(conn, model, query))
+        let livemode = query.environment.unwrap_or(self.environment).livemode();
+        self.database
+            .with_conn(|conn| search::page(conn, model, query, livemode))
     }
 
+    /// Records of the store's environment matching `filters`.
     pub fn count_records(&self, model: &ModelType, filters: &[Filter]) -> Result<i64, StoreError> {
-        self.database.with_conn(|conn| search::count(conn, model, filters))
+        let livemode = self.livemode();
+        self.database
+            .with_conn(|conn| search::count(conn, model, filters, livemode))
     }
 
     /// Claim due records for a background loop (see [`claims`]): several
     /// instances on one database never claim the same record.
     pub fn claim_due_records(&self, model: &ModelType, claim: &claims::Claim<'_>) -> Result<Vec<Record>, StoreError> {
+        let livemode = self.livemode();
         self.database
-            .with_transaction(|conn| claims::claim_due(conn, model, claim, chrono::Utc::now()))
+            .with_transaction(|conn| claims::claim_due(conn, model, claim, chrono::Utc::now(), livemode))
     }
 
     pub(crate) fn database(&self) -> &Database {

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 pub(crate) use super::models::record::timestamp_text;
 use super::models::record::Record;
 use super::StoreError;
+use crate::environment::Environment;
 
 /// Page size when neither `first` nor `last` is given.
 pub const DEFAULT_PAGE_SIZE: usize = 10;
@@ -23,6 +24,10 @@ pub struct RecordQuery {
     pub after: Option<String>,
     pub last: Option<usize>,
     pub before: Option<String>,
+    /// The environment whose records to read (the `livemode` column);
+    /// `None` is the store's active environment. One query never mixes
+    /// test and live records.
+    pub environment: Option<Environment>,
 }
 
 #[derive(Debug, Clone)]
@@ -168,6 +173,7 @@ mod tests {
             },
             created_at: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),
             updated_at: Utc.with_ymd_and_hms(2024, 5, 2, 12, 0, 0).unwrap(),
+            livemode: false,
         }
     }
 

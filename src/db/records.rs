@@ -62,10 +62,16 @@ fn merge(into: &mut Map<String, Value>, changes: Map<String, Value>) {
     }
 }
 
-pub(crate) fn create(conn: &mut Conn, model: &ModelType, properties: Map<String, Value>) -> Result<Record, StoreError> {
+/// Create a record of the environment `livemode` says.
+pub(crate) fn create(
+    conn: &mut Conn,
+    model: &ModelType,
+    properties: Map<String, Value>,
+    livemode: bool,
+) -> Result<Record, StoreError> {
     let mut stored = Map::new();
     merge(&mut stored, validate(model, properties)?);
-    insert(conn, model, None, stored, now(), None)
+    insert(conn, model, None, stored, livemode, now(), None)
 }
 
 /// Insert a row (with its id when copying records in); `updated_at`
@@ -75,12 +81,21 @@ pub(crate) fn insert(
     model: &ModelType,
     id: Option<i64>,
     stored: Map<String, Value>,
+    livemode: bool,
     created_at: chrono::DateTime<chrono::Utc>,
     updated_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Record, StoreError> {
     let updated_at = updated_at.unwrap_or(created_at);
-    let mut columns = vec!["\"created_at\"".to_string(), "\"updated_at\"".to_string()];
-    let mut args = vec![Arg::Instant(Some(created_at)), Arg::Instant(Some(updated_at))];
+    let mut columns = vec![
+        "\"created_at\"".to_string(),
+        "\"updated_at\"".to_string(),
+        "\"livemode\"".to_string(),
+    ];
+    let mut args = vec![
+        Arg::Instant(Some(created_at)),
+        Arg::Instant(Some(updated_at)),
+        Arg::OptBool(Some(livemode)),
+    ];
     if let Some(id) = id {
         columns.push("\"id\"".into());
         args.push(Arg::Int(id));
@@ -106,6 +121,7 @@ pub(crate) fn insert(
         properties: super::models::record::in_model_order(model, stored),
         created_at,
         updated_at,
+        livemode,
     })
 }
 
@@ -132,23 +148,32 @@ pub(crate) fn apply(
     Ok(record)
 }
 
-pub(crate) fn delete(conn: &mut Conn, model: &ModelType, id: i64) -> Result<Record, StoreError> {
-    let record = get(conn, model, id, true)?.ok_or_else(|| not_found(model, id))?;
+pub(crate) fn delete(conn: &mut Conn, model: &ModelType, id: i64, livemode: bool) -> Result<Record, StoreError> {
+    let record = get(conn, model, id, true, livemode)?.ok_or_else(|| not_found(model, id))?;
     let mut sql = conn.sql(&format!("DELETE FROM {} WHERE \"id\" = ", quoted(model.table())));
     sql.bind(Arg::Int(id));
     conn.execute(sql)?;
     Ok(record)
 }
 
-/// The record `id` of `model`; `lock` takes a row lock on PostgreSQL (SQLite
-/// writers already hold the database lock).
-pub(crate) fn get(conn: &mut Conn, model: &ModelType, id: i64, lock: bool) -> Result<Option<Record>, StoreError> {
+/// The record `id` of `model` if it belongs to the environment `livemode`
+/// says (an id of the other environment is not found); `lock` takes a row
+/// lock on PostgreSQL (SQLite writers already hold the database lock).
+pub(crate) fn get(
+    conn: &mut Conn,
+    model: &ModelType,
+    id: i64,
+    lock: bool,
+    livemode: bool,
+) -> Result<Option<Record>, StoreError> {
     let mut sql = conn.sql(&format!(
         "SELECT {} FROM {} t WHERE t.\"id\" = ",
         row_json(model, "t", conn.backend()),
         quoted(model.table())
     ));
-    sql.bind(Arg::Int(id));
+    sql.bind(Arg::Int(id))
+        .push(" AND t.\"livemode\" = ")
+        .bind(Arg::OptBool(Some(livemode)));
     if lock && conn.backend() == Backend::Postgres {
         sql.push(" FOR UPDATE");
     }
@@ -157,13 +182,15 @@ pub(crate) fn get(conn: &mut Conn, model: &ModelType, id: i64, lock: bool) -> Re
         .transpose()
 }
 
-/// The first record (oldest id) whose properties equal `matching` (`null`
-/// means absent; `id` may be matched too); `lock` as for [`get`].
+/// The first record (oldest id) of the environment `livemode` says whose
+/// properties equal `matching` (`null` means absent; `id` may be matched
+/// too); `lock` as for [`get`].
 pub(crate) fn find(
     conn: &mut Conn,
     model: &ModelType,
     matching: &Map<String, Value>,
     lock: bool,
+    livemode: bool,
 ) -> Result<Option<Record>, StoreError> {
     let query = RecordQuery {
         filters: matching
@@ -177,16 +204,19 @@ pub(crate) fn find(
         first: Some(1),
         ..RecordQuery::default()
     };
-    Ok(search::first_page(conn, model, &query, lock)?.into_iter().next())
+    Ok(search::first_page(conn, model, &query, lock, livemode)?
+        .into_iter()
+        .next())
 }
 
-/// A key for PostgreSQL's advisory lock on (model, matching): two upserts
-/// of one key that finds nothing cannot both create.
-pub(crate) fn lock_key(model: &ModelType, matching: &Map<String, Value>) -> i64 {
+/// A key for PostgreSQL's advisory lock on (model, environment, matching):
+/// two upserts of one key that finds nothing cannot both create.
+pub(crate) fn lock_key(model: &ModelType, matching: &Map<String, Value>, livemode: bool) -> i64 {
     let mut entries: Vec<_> = matching.iter().collect();
     entries.sort_by(|a, b| a.0.cmp(b.0));
     let mut hasher = Sha256::new();
     hasher.update(model.name.as_bytes());
+    hasher.update([u8::from(livemode)]);
     for (name, value) in entries {
         hasher.update([0]);
         hasher.update(name.as_bytes());
@@ -297,10 +327,12 @@ mod tests {
 
     #[test]
     fn lock_keys_ignore_key_order_but_not_values() {
-        let a = lock_key(&model(), &map(json!({"amount": 1, "status": "x"})));
-        let b = lock_key(&model(), &map(json!({"status": "x", "amount": 1})));
-        let c = lock_key(&model(), &map(json!({"status": "y", "amount": 1})));
+        let a = lock_key(&model(), &map(json!({"amount": 1, "status": "x"})), false);
+        let b = lock_key(&model(), &map(json!({"status": "x", "amount": 1})), false);
+        let c = lock_key(&model(), &map(json!({"status": "y", "amount": 1})), false);
+        let live = lock_key(&model(), &map(json!({"amount": 1, "status": "x"})), true);
         assert_eq!(a, b);
         assert_ne!(a, c);
+        assert_ne!(a, live);
     }
 }

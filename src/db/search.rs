@@ -146,8 +146,11 @@ struct Plan {
     descending: bool,
 }
 
-fn plan(conn: &Conn, model: &ModelType, filters: &[Filter], order: &Order) -> Result<Plan, StoreError> {
-    let mut sql = conn.sql(&format!(" FROM {} t WHERE 1 = 1", quoted(model.table())));
+/// Every plan reads one environment (`livemode`): the column leads the
+/// system indexes, so the default order stays one index range.
+fn plan(conn: &Conn, model: &ModelType, filters: &[Filter], order: &Order, livemode: bool) -> Result<Plan, StoreError> {
+    let mut sql = conn.sql(&format!(" FROM {} t WHERE t.\"livemode\" = ", quoted(model.table())));
+    sql.bind(Arg::OptBool(Some(livemode)));
     for filter in filters {
         condition(&mut sql, model, filter)?;
     }
@@ -320,9 +323,9 @@ fn any_beyond(conn: &mut Conn, plan: &Plan, values: Vec<Arg>, side: Side) -> Res
     Ok(!conn.load::<IntRow>(sql)?.is_empty())
 }
 
-/// Records matching `filters`.
-pub(crate) fn count(conn: &mut Conn, model: &ModelType, filters: &[Filter]) -> Result<i64, StoreError> {
-    let plan = plan(conn, model, filters, &Order::default())?;
+/// Records of one environment matching `filters`.
+pub(crate) fn count(conn: &mut Conn, model: &ModelType, filters: &[Filter], livemode: bool) -> Result<i64, StoreError> {
+    let plan = plan(conn, model, filters, &Order::default(), livemode)?;
     let mut sql = conn.sql("SELECT COUNT(*) AS n");
     sql.append(&plan.from_where);
     Ok(conn.first::<IntRow>(sql)?.map_or(0, |row| row.n))
@@ -335,8 +338,9 @@ pub(crate) fn first_page(
     model: &ModelType,
     query: &RecordQuery,
     lock: bool,
+    livemode: bool,
 ) -> Result<Vec<Record>, StoreError> {
-    let plan = plan(conn, model, &query.filters, &query.order)?;
+    let plan = plan(conn, model, &query.filters, &query.order, livemode)?;
     let limit = query.first.unwrap_or(DEFAULT_PAGE_SIZE);
     // A lookup by one or two key properties (an upsert's match) has a
     // shape the templates fix: worth keeping prepared, and few.
@@ -356,10 +360,15 @@ fn page_size(field: &str, size: Option<usize>) -> Result<Option<usize>, StoreErr
 }
 
 /// A Relay page: `first` (after `after`) or `last` (before `before`).
-pub(crate) fn page(conn: &mut Conn, model: &ModelType, query: &RecordQuery) -> Result<RecordPage, StoreError> {
+pub(crate) fn page(
+    conn: &mut Conn,
+    model: &ModelType,
+    query: &RecordQuery,
+    livemode: bool,
+) -> Result<RecordPage, StoreError> {
     let first = page_size("first", query.first)?;
     let last = page_size("last", query.last)?;
-    let plan = plan(conn, model, &query.filters, &query.order)?;
+    let plan = plan(conn, model, &query.filters, &query.order, livemode)?;
     let decode = |cursor: &Option<String>| -> Result<Option<Vec<Arg>>, StoreError> {
         cursor
             .as_deref()
@@ -408,7 +417,7 @@ pub(crate) fn page(conn: &mut Conn, model: &ModelType, query: &RecordQuery) -> R
         }
         (records, has_previous, has_next)
     };
-    let total_count = count(conn, model, &query.filters)?;
+    let total_count = count(conn, model, &query.filters, livemode)?;
     Ok(RecordPage {
         start_cursor: records.first().map(|r| cursor_of(r, &query.order)),
         end_cursor: records.last().map(|r| cursor_of(r, &query.order)),
@@ -422,7 +431,8 @@ pub(crate) fn page(conn: &mut Conn, model: &ModelType, query: &RecordQuery) -> R
 /// The SQL a filtered page runs, for EXPLAIN in tests.
 #[cfg(test)]
 pub(crate) fn page_sql(conn: &Conn, model: &ModelType, query: &RecordQuery) -> Result<Sql, StoreError> {
-    let plan = plan(conn, model, &query.filters, &query.order)?;
+    let livemode = query.environment.is_some_and(|e| e.livemode());
+    let plan = plan(conn, model, &query.filters, &query.order, livemode)?;
     let mut sql = conn.sql(&format!("SELECT {}", row_json(model, "t", conn.backend())));
     sql.append(&plan.from_where);
     if let Some(cursor) = &query.after {

@@ -53,6 +53,33 @@ pub(crate) fn index_name(table: &str, column: &str, unique: bool) -> String {
     format!("{head}_{digest}_{suffix}")
 }
 
+/// The `livemode` system column: which environment wrote the record. The
+/// default is test, which is what every record written before
+/// environments is (payforms had only test keys and the sandbox).
+fn livemode_column(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "\"livemode\" INTEGER NOT NULL DEFAULT 0",
+        Backend::Postgres => "\"livemode\" BOOLEAN NOT NULL DEFAULT FALSE",
+    }
+}
+
+/// The indexes every model table has: the default order (newest first) and
+/// "changed since", within one environment, since every read is scoped to
+/// one.
+fn system_indexes(table: &str) -> Vec<String> {
+    ["created_at", "updated_at"]
+        .into_iter()
+        .map(|column| {
+            format!(
+                "CREATE INDEX {} ON {} (\"livemode\", {}, \"id\")",
+                quoted(&index_name(table, column, false)),
+                quoted(table),
+                quoted(column)
+            )
+        })
+        .collect()
+}
+
 /// `CREATE TABLE` with the record columns and one column per property.
 pub(crate) fn create_table(model: &ModelType, backend: Backend) -> Vec<String> {
     let table = quoted(model.table());
@@ -64,21 +91,39 @@ pub(crate) fn create_table(model: &ModelType, backend: Backend) -> Vec<String> {
         format!("\"id\" {id}"),
         format!("\"created_at\" {time} NOT NULL"),
         format!("\"updated_at\" {time} NOT NULL"),
+        livemode_column(backend).to_string(),
     ];
     for def in &model.properties {
         columns.push(format!("{} {}", quoted(&def.name), column_type(def.kind, backend)));
     }
     let mut statements = vec![format!("CREATE TABLE {table} ({})", columns.join(", "))];
-    // The default order (newest first) and "changed since" read these.
-    for column in ["created_at", "updated_at"] {
-        statements.push(format!(
-            "CREATE INDEX {} ON {table} ({}, \"id\")",
-            quoted(&index_name(model.table(), column, false)),
-            quoted(column)
-        ));
-    }
+    statements.extend(system_indexes(model.table()));
     for def in &model.properties {
         statements.extend(create_index(model.table(), def));
+    }
+    statements
+}
+
+/// Give a table made before environments its `livemode` column (old rows:
+/// test) and rebuild its indexes with it: the system ones, and the
+/// property indexes `indexed` lists as they stand (name, unique, index), so
+/// a unique key is unique per environment.
+pub(crate) fn add_livemode(table: &str, indexed: &[(String, bool, bool)], backend: Backend) -> Vec<String> {
+    let mut statements = vec![format!(
+        "ALTER TABLE {} ADD COLUMN {}",
+        quoted(table),
+        livemode_column(backend)
+    )];
+    for column in ["created_at", "updated_at"] {
+        statements.push(drop_index(table, column, false));
+    }
+    statements.extend(system_indexes(table));
+    for (name, unique, index) in indexed {
+        if !unique && !index {
+            continue;
+        }
+        statements.push(drop_index(table, name, *unique));
+        statements.extend(index_on(table, name, *unique, *index));
     }
     statements
 }
@@ -93,23 +138,28 @@ pub(crate) fn add_column(table: &str, def: &PropertyDef, backend: Backend) -> St
     )
 }
 
-/// The index a property asks for, if any. `unique: true` is a unique index
-/// on the column; `index: true` also holds the default order, so "state is
-/// X, newest first" is one index range read in order.
+/// The index a property asks for, if any. `unique: true` is unique within
+/// an environment (a test and a live record may share a Stripe-side key);
+/// `index: true` also holds the environment and the default order, so
+/// "state is X, newest first" is one index range read in order.
 pub(crate) fn create_index(table: &str, def: &PropertyDef) -> Option<String> {
-    if def.unique {
+    index_on(table, &def.name, def.unique, def.index)
+}
+
+fn index_on(table: &str, column: &str, unique: bool, index: bool) -> Option<String> {
+    if unique {
         Some(format!(
-            "CREATE UNIQUE INDEX {} ON {} ({})",
-            quoted(&index_name(table, &def.name, true)),
+            "CREATE UNIQUE INDEX {} ON {} ({}, \"livemode\")",
+            quoted(&index_name(table, column, true)),
             quoted(table),
-            quoted(&def.name)
+            quoted(column)
         ))
-    } else if def.index {
+    } else if index {
         Some(format!(
-            "CREATE INDEX {} ON {} ({}, \"created_at\", \"id\")",
-            quoted(&index_name(table, &def.name, false)),
+            "CREATE INDEX {} ON {} ({}, \"livemode\", \"created_at\", \"id\")",
+            quoted(&index_name(table, column, false)),
             quoted(table),
-            quoted(&def.name)
+            quoted(column)
         ))
     } else {
         None
@@ -191,6 +241,7 @@ pub(crate) fn row_json(model: &ModelType, alias: &str, backend: Backend) -> Stri
                 format!("'id', {alias}.\"id\""),
                 format!("'created_at', {alias}.\"created_at\""),
                 format!("'updated_at', {alias}.\"updated_at\""),
+                format!("'livemode', {alias}.\"livemode\""),
             ];
             for def in &model.properties {
                 let column = format!("{alias}.{}", quoted(&def.name));
@@ -242,6 +293,12 @@ impl RowJson {
         };
         let created_at = time(&row, "created_at")?;
         let updated_at = time(&row, "updated_at")?;
+        // SQLite keeps booleans as 0/1.
+        let livemode = match row.get("livemode") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Number(n)) => n.as_i64().is_some_and(|n| n != 0),
+            _ => return Err(malformed("has no livemode")),
+        };
         let mut properties = Map::with_capacity(model.properties.len());
         for def in &model.properties {
             let Some(value) = row.remove(&def.name).filter(|v| !v.is_null()) else {
@@ -257,6 +314,7 @@ impl RowJson {
             properties,
             created_at,
             updated_at,
+            livemode,
         })
     }
 }
@@ -308,9 +366,25 @@ mod tests {
         assert!(pg[0].contains("\"extra\" JSONB") && pg[0].contains("\"paid\" BOOLEAN"));
         let sqlite = create_table(&model(), Backend::Sqlite);
         assert!(sqlite[0].contains("\"id\" INTEGER PRIMARY KEY AUTOINCREMENT"));
-        assert!(sqlite.contains(&"CREATE UNIQUE INDEX \"order_ref_key\" ON \"order\" (\"ref\")".to_string()));
+        assert!(
+            sqlite[0].contains("\"livemode\" INTEGER NOT NULL DEFAULT 0"),
+            "{}",
+            sqlite[0]
+        );
+        assert!(
+            pg[0].contains("\"livemode\" BOOLEAN NOT NULL DEFAULT FALSE"),
+            "{}",
+            pg[0]
+        );
+        assert!(
+            sqlite.contains(&"CREATE UNIQUE INDEX \"order_ref_key\" ON \"order\" (\"ref\", \"livemode\")".to_string())
+        );
         assert!(sqlite.contains(
-            &"CREATE INDEX \"order_state_idx\" ON \"order\" (\"state\", \"created_at\", \"id\")".to_string()
+            &"CREATE INDEX \"order_state_idx\" ON \"order\" (\"state\", \"livemode\", \"created_at\", \"id\")"
+                .to_string()
+        ));
+        assert!(sqlite.contains(
+            &"CREATE INDEX \"order_created_at_idx\" ON \"order\" (\"livemode\", \"created_at\", \"id\")".to_string()
         ));
         assert_eq!(sqlite.len(), 5, "{sqlite:?}");
     }
@@ -328,7 +402,7 @@ mod tests {
     fn rows_come_back_typed() {
         let row = RowJson {
             row_json: json!({
-                "id": 7, "created_at": "2024-05-01T12:00:00.000000Z", "updated_at": "2024-05-01T12:00:01+00:00",
+                "id": 7, "created_at": "2024-05-01T12:00:00.000000Z", "updated_at": "2024-05-01T12:00:01+00:00", "livemode": 1,
                 "ref": "A-1", "state": null, "total": 599, "paid": 1, "paid_at": "2024-05-01T14:00:00+02:00",
                 "extra": {"b": 1, "a": [true]}, "dropped": "x"
             })
@@ -336,6 +410,7 @@ mod tests {
         };
         let record = row.into_record(&model()).unwrap();
         assert_eq!(record.id, 7);
+        assert!(record.livemode);
         assert_eq!(
             Value::Object(record.properties),
             json!({"ref": "A-1", "total": 599, "paid": true, "paid_at": "2024-05-01T12:00:00Z", "extra": {"a": [true], "b": 1}})

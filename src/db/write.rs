@@ -9,6 +9,13 @@
 //! rule is not made at all: its other values are as old as the refused one.
 //! The record is read with a row lock (PostgreSQL) or under the write lock
 //! (SQLite), so two writers cannot both pass a check.
+//!
+//! Every write happens in one environment, the store's: a create sets the
+//! record's `livemode` from it, and an update, delete or keyed write only
+//! finds records of it, so a test-mode write never touches a live record.
+//! A write may name `livemode` among its properties or its key (a mapper
+//! copying Stripe's object does): it must agree with the environment, and
+//! is otherwise refused; no write changes a record's `livemode`.
 
 use serde_json::{Map, Value};
 
@@ -17,6 +24,7 @@ use super::records::{self, lock_key, validate};
 use super::schema::{ModelType, PropertyType};
 use super::sql::{Arg, Conn};
 use super::tables::parse_instant;
+use super::typing::coerce;
 use super::{Backend, StoreError};
 use crate::error::FieldError;
 
@@ -210,28 +218,74 @@ impl WriteResult {
     }
 }
 
-/// Run `write` inside the caller's transaction.
-pub(crate) fn execute(conn: &mut Conn, model: &ModelType, write: RecordWrite) -> Result<WriteResult, StoreError> {
+/// Run `write` inside the caller's transaction, in the environment
+/// `livemode` says (the store's).
+pub(crate) fn execute(
+    conn: &mut Conn,
+    model: &ModelType,
+    mut write: RecordWrite,
+    livemode: bool,
+) -> Result<WriteResult, StoreError> {
+    agree_on_livemode(&mut write, livemode)?;
     let changes = typed_changes(model, write.set, write.unset)?;
     match write.action {
         WriteAction::Create => {
             let set: Map<String, Value> = changes.into_iter().filter(|(_, v)| !v.is_null()).collect();
-            records::create(conn, model, set).map(WriteResult::Created)
+            records::create(conn, model, set, livemode).map(WriteResult::Created)
         }
-        WriteAction::Update(target) => match locate(conn, model, &target)? {
+        WriteAction::Update(target) => match locate(conn, model, &target, livemode)? {
             Some(record) => guarded_apply(conn, model, record, changes),
             None => Ok(WriteResult::NotFound),
         },
-        WriteAction::Delete(target) => match locate(conn, model, &target)? {
-            Some(record) => records::delete(conn, model, record.id).map(WriteResult::Deleted),
+        WriteAction::Delete(target) => match locate(conn, model, &target, livemode)? {
+            Some(record) => records::delete(conn, model, record.id, livemode).map(WriteResult::Deleted),
             None => Ok(WriteResult::NotFound),
         },
         WriteAction::Upsert(key) | WriteAction::CreateOnce(key) if key.is_empty() => {
             let set: Map<String, Value> = changes.into_iter().filter(|(_, v)| !v.is_null()).collect();
-            records::create(conn, model, set).map(WriteResult::Created)
+            records::create(conn, model, set, livemode).map(WriteResult::Created)
         }
-        WriteAction::Upsert(key) => keyed_write(conn, model, key, changes, false),
-        WriteAction::CreateOnce(key) => keyed_write(conn, model, key, changes, true),
+        WriteAction::Upsert(key) => keyed_write(conn, model, key, changes, false, livemode),
+        WriteAction::CreateOnce(key) => keyed_write(conn, model, key, changes, true, livemode),
+    }
+}
+
+/// Take `livemode` out of the write's properties, key and match: the
+/// environment decides it, and a value that disagrees (a live object
+/// written by a test-mode instance) refuses the whole write.
+fn agree_on_livemode(write: &mut RecordWrite, livemode: bool) -> Result<(), StoreError> {
+    let mut errors = Vec::new();
+    let mut check = |map: &mut Map<String, Value>| {
+        let Some(given) = map.remove("livemode") else {
+            return;
+        };
+        match coerce(PropertyType::Boolean, &given) {
+            Ok(Value::Null) => {}
+            Ok(Value::Bool(b)) if b == livemode => {}
+            Ok(_) => errors.push(FieldError::new(
+                "livemode",
+                format!(
+                    "is {given}, but this instance runs in {} mode: a record's livemode is the environment that \
+                     writes it",
+                    crate::environment::Environment::from_livemode(livemode)
+                ),
+            )),
+            Err(why) => errors.push(FieldError::new("livemode", why.to_string())),
+        }
+    };
+    check(&mut write.set);
+    match &mut write.action {
+        WriteAction::Upsert(key) | WriteAction::CreateOnce(key) => check(key),
+        WriteAction::Update(Target::Matching(key)) | WriteAction::Delete(Target::Matching(key)) => check(key),
+        _ => {}
+    }
+    if write.unset.iter().any(|name| name == "livemode") {
+        errors.push(FieldError::new("livemode", "is set by payforms and cannot be cleared"));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Validation(errors))
     }
 }
 
@@ -243,6 +297,7 @@ fn keyed_write(
     key: Map<String, Value>,
     changes: Map<String, Value>,
     once: bool,
+    livemode: bool,
 ) -> Result<WriteResult, StoreError> {
     // Typed as a write would type it, so "599" finds 599.
     let typed_key = validate(
@@ -255,10 +310,10 @@ fn keyed_write(
     // Two writers of a key that finds nothing must not both create.
     if conn.backend() == Backend::Postgres {
         let mut sql = conn.sql("SELECT pg_advisory_xact_lock(");
-        sql.bind(Arg::Int(lock_key(model, &typed_key))).push(")");
+        sql.bind(Arg::Int(lock_key(model, &typed_key, livemode))).push(")");
         conn.execute(sql.keep_prepared())?;
     }
-    match records::find(conn, model, &key, true)? {
+    match records::find(conn, model, &key, true, livemode)? {
         Some(record) if once => Ok(WriteResult::Kept {
             record,
             reason: "a record with this key exists".into(),
@@ -267,7 +322,7 @@ fn keyed_write(
         None => {
             let mut all: Map<String, Value> = typed_key.into_iter().filter(|(_, v)| !v.is_null()).collect();
             all.extend(changes.into_iter().filter(|(_, v)| !v.is_null()));
-            records::create(conn, model, all).map(WriteResult::Created)
+            records::create(conn, model, all, livemode).map(WriteResult::Created)
         }
     }
 }
@@ -301,11 +356,11 @@ fn typed_changes(
     }
 }
 
-fn locate(conn: &mut Conn, model: &ModelType, target: &Target) -> Result<Option<Record>, StoreError> {
+fn locate(conn: &mut Conn, model: &ModelType, target: &Target, livemode: bool) -> Result<Option<Record>, StoreError> {
     match target {
-        Target::Id(id) => records::get(conn, model, *id, true),
+        Target::Id(id) => records::get(conn, model, *id, true, livemode),
         Target::Matching(matching) if matching.is_empty() => Ok(None),
-        Target::Matching(matching) => records::find(conn, model, matching, true),
+        Target::Matching(matching) => records::find(conn, model, matching, true, livemode),
     }
 }
 

@@ -382,6 +382,19 @@ pub fn rotate_secrets(
                 .push(format!("{place}: changed while rotating; run rotate again"));
         }
     }
+    // Stored secrets of both environments move to the new key.
+    for environment in crate::environment::Environment::ALL {
+        rotate_records(app, &store.clone().with_environment(environment), &mut rotate)?;
+    }
+    Ok(report)
+}
+
+/// Re-encrypt every `*_encrypted` property of one environment's records.
+fn rotate_records(
+    app: &crate::app::App,
+    store: &Store,
+    rotate: &mut dyn FnMut(&str) -> Result<Option<String>, ConfigurationError>,
+) -> Result<(), ConfigurationError> {
     for model in app.model_types.values() {
         let encrypted: Vec<&str> = model
             .properties
@@ -428,7 +441,7 @@ pub fn rotate_secrets(
             }
         }
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Why Stripe refused a check, from its error body (`error.message`).

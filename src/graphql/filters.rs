@@ -10,6 +10,7 @@ use super::model_schema::ModelSchema;
 use super::values::{to_json, TIME};
 use crate::db::query::{Filter, FilterOp, Order, OrderField, RecordQuery};
 use crate::db::schema::PropertyType;
+use crate::environment::Environment;
 
 /// Values one `in` filter may list (each is an SQL parameter).
 pub const MAX_IN_VALUES: usize = 1_000;
@@ -126,7 +127,26 @@ pub fn connection_arguments(plan: &ModelSchema) -> Vec<InputValue> {
         InputValue::new("before", TypeRef::named(TypeRef::STRING)),
         InputValue::new("filter", TypeRef::named(plan.filter_type())),
         InputValue::new("orderBy", TypeRef::named(plan.order_type())).description("Default: CREATED_AT DESC."),
+        livemode_argument(),
     ]
+}
+
+/// `livemode: Boolean`: which environment's records a query reads.
+pub fn livemode_argument() -> InputValue {
+    InputValue::new("livemode", TypeRef::named(TypeRef::BOOLEAN)).description(
+        "true: live records, false: test records; omitted: the instance's active environment. \
+         One query reads one environment.",
+    )
+}
+
+/// The environment the `livemode` argument names, if given.
+pub fn environment_argument(args: &ObjectAccessor<'_>) -> Result<Option<Environment>, Error> {
+    match present(args.get("livemode")) {
+        Some(value) => Ok(Some(Environment::from_livemode(
+            value.boolean().map_err(|e| bad_field("livemode", e.message))?,
+        ))),
+        None => Ok(None),
+    }
 }
 
 /// Read the connection arguments into a store query.
@@ -136,6 +156,7 @@ pub fn record_query(plan: &ModelSchema, args: &ObjectAccessor<'_>) -> Result<Rec
         after: optional_string(args, "after")?,
         last: page_size(args, "last")?,
         before: optional_string(args, "before")?,
+        environment: environment_argument(args)?,
         ..RecordQuery::default()
     };
     if let Some(filter) = present(args.get("filter")) {

@@ -113,10 +113,11 @@ impl ModelSchema {
 
     /// The record as the object the field resolvers read.
     pub fn record_value(&self, record: &Record) -> Value {
-        let mut object = Map::with_capacity(self.fields.len() + 3);
+        let mut object = Map::with_capacity(self.fields.len() + 4);
         object.insert("id".into(), Value::String(record.id.to_string()));
         object.insert("createdAt".into(), Value::String(time_text(record.created_at)));
         object.insert("updatedAt".into(), Value::String(time_text(record.updated_at)));
+        object.insert("livemode".into(), Value::Bool(record.livemode));
         for field in &self.fields {
             let value = record
                 .properties

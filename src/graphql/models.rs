@@ -34,7 +34,11 @@ pub fn types(plan: &ModelSchema) -> (Vec<Object>, Vec<InputObject>, async_graphq
         .description(format!("A `{}` record.", plan.model.name))
         .field(key_field("id", TypeRef::named_nn(TypeRef::ID)))
         .field(key_field("createdAt", TypeRef::named_nn(TIME)))
-        .field(key_field("updatedAt", TypeRef::named_nn(TIME)));
+        .field(key_field("updatedAt", TypeRef::named_nn(TIME)))
+        .field(
+            key_field("livemode", TypeRef::named_nn(TypeRef::BOOLEAN))
+                .description("Written in live mode (true) or test mode; set by payforms."),
+        );
     let mut input = InputObject::new(plan.input_type())
         .description("Properties to write; on update, only the given ones change (null clears one).");
     for field in &plan.fields {
@@ -69,19 +73,24 @@ fn id_argument(ctx: &ResolverContext<'_>) -> Result<i64, Error> {
     parse_id(&value).ok_or_else(|| bad_field("id", "is not a valid record id"))
 }
 
-/// `creditCard(id:)` and `creditCards(...)`.
+/// `creditCard(id:, livemode:)` and `creditCards(...)`. Both read the
+/// instance's active environment unless `livemode` names one.
 pub fn query_fields(plan: &Arc<ModelSchema>, store: &Store) -> Vec<Field> {
     let single = {
         let (plan, store) = (plan.clone(), store.clone());
         Field::new(plan.single_query.clone(), TypeRef::named(&plan.type_name), move |ctx| {
-            let result = id_argument(&ctx).and_then(|id| match store.get_record(&plan.model, id) {
-                Ok(Some(record)) => Ok(Some(plan.record_value(&record))),
-                Ok(None) => Err(not_found(format!("{} {id} not found", plan.model.short_name()))),
-                Err(e) => Err(plan.store_error(e)),
+            let result = id_argument(&ctx).and_then(|id| {
+                let environment = filters::environment_argument(&ctx.args)?.unwrap_or(store.environment());
+                match store.get_record_in(&plan.model, id, environment) {
+                    Ok(Some(record)) => Ok(Some(plan.record_value(&record))),
+                    Ok(None) => Err(not_found(format!("{} {id} not found", plan.model.short_name()))),
+                    Err(e) => Err(plan.store_error(e)),
+                }
             });
             ready(result)
         })
         .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
+        .argument(filters::livemode_argument())
     };
     let connection = {
         let arguments = filters::connection_arguments(plan);

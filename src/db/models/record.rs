@@ -17,19 +17,23 @@ pub struct Record {
     pub properties: Map<String, Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Written in live mode (true) or test mode; set once, on create, from
+    /// the writing instance's environment.
+    pub livemode: bool,
 }
 
 impl Record {
-    /// `{"id": "12", ...properties, "created_at", "updated_at"}`: the id as a
-    /// string, as platformOS gives it to templates.
+    /// `{"id": "12", ...properties, "created_at", "updated_at", "livemode"}`:
+    /// the id as a string, as platformOS gives it to templates.
     pub fn to_liquid_json(&self) -> Value {
-        let mut object = Map::with_capacity(self.properties.len() + 3);
+        let mut object = Map::with_capacity(self.properties.len() + 4);
         object.insert("id".into(), Value::String(self.id.to_string()));
         for (key, value) in &self.properties {
             object.insert(key.clone(), value.clone());
         }
         object.insert("created_at".into(), Value::String(timestamp_text(self.created_at)));
         object.insert("updated_at".into(), Value::String(timestamp_text(self.updated_at)));
+        object.insert("livemode".into(), Value::Bool(self.livemode));
         Value::Object(object)
     }
 }
@@ -73,6 +77,8 @@ impl RecordRow {
             properties: in_model_order(model, stored),
             created_at: self.created_at.and_utc(),
             updated_at: self.updated_at.and_utc(),
+            // Only test keys existed before environments.
+            livemode: false,
         })
     }
 }
