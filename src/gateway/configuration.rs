@@ -384,7 +384,7 @@ pub fn rotate_secrets(
     }
     // Stored secrets of both environments move to the new key.
     for environment in crate::environment::Environment::ALL {
-        rotate_records(app, &store.clone().with_environment(environment), &mut rotate)?;
+        rotate_records(app, &store.clone().with_environment(environment), &rotate, &mut report)?;
     }
     Ok(report)
 }
@@ -393,7 +393,8 @@ pub fn rotate_secrets(
 fn rotate_records(
     app: &crate::app::App,
     store: &Store,
-    rotate: &mut dyn FnMut(&str) -> Result<Option<String>, ConfigurationError>,
+    rotate: &dyn Fn(&str) -> Result<Option<String>, String>,
+    report: &mut RotationReport,
 ) -> Result<(), ConfigurationError> {
     for model in app.model_types.values() {
         let encrypted: Vec<&str> = model
