@@ -35,8 +35,9 @@ fn start(app: &std::path::Path, database: &str, environment: &[(&str, &str)]) ->
     let mut options = ServerOptions::new(app)
         .database(database)
         .env("PAYFORMS_API_KEYS", API_KEY)
-        // Nothing here talks to Stripe; were it to, it would fail fast.
-        .env("STRIPE_API_BASE", "http://127.0.0.1:9");
+        // Nothing here talks to Stripe; were it to, it would fail fast (https:
+        // because a live instance refuses a plain-HTTP Stripe address).
+        .env("STRIPE_API_BASE", "https://127.0.0.1:9");
     for (key, value) in environment {
         options = options.env(*key, *value);
     }
