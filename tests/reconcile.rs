@@ -85,9 +85,31 @@ fn a_payment_whose_webhook_never_came_is_repaired() {
     assert_eq!(created[0]["state"], "succeeded");
     assert_eq!(created[0]["amount"], 900);
 
-    // Nothing left to repair; and a period after the payments lists none.
+    // Nothing left to repair.
     let (ok, out) = reconcile(&env, &[]);
     assert!(ok && out.contains("payment intents: 2 checked, 0 repaired"), "{out}");
+
+    // A partial refund made at Stripe: the refund and its payment's
+    // refunded amount are repaired.
+    let refund = stripe_post(
+        &env,
+        "/v1/refunds",
+        &[("payment_intent", &unknown_id), ("amount", "400")],
+    );
+    let refund_id = refund["id"].as_str().unwrap().to_string();
+    let (ok, out) = reconcile(&env, &[]);
+    assert!(ok && out.contains(&format!("repaired {refund_id}")), "{out}");
+    let refunded = env.records(
+        "payments",
+        "state amountRefunded",
+        json!({"gatewayId": {"eq": unknown_id}}),
+    );
+    assert_eq!(refunded[0]["amountRefunded"], 400, "{refunded:?}");
+    assert_eq!(refunded[0]["state"], "partially_refunded");
+    let (ok, out) = reconcile(&env, &[]);
+    assert!(ok && out.contains("refunds: 1 checked, 0 repaired"), "{out}");
+
+    // A period after the payments lists none.
     let (ok, out) = reconcile(&env, &["--since", "2999-01-01"]);
     assert!(ok && out.contains("payment intents: 0 checked"), "{out}");
 }

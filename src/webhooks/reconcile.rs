@@ -138,6 +138,10 @@ fn reconcile_kind(instance: &Arc<Instance>, kind: ObjectKind, since: Option<i64>
         if let Some(after) = &starting_after {
             data["starting_after"] = json!(after);
         }
+        // The listed objects hold Stripe's state as of this moment: a repair
+        // is stamped with it, so a real event created later still applies
+        // and one created earlier (already reflected here) does not undo it.
+        let listed_at = chrono::Utc::now().timestamp();
         let page = match list_page(instance, kind, data) {
             Ok(page) => page,
             Err(why) => {
@@ -149,7 +153,7 @@ fn reconcile_kind(instance: &Arc<Instance>, kind: ObjectKind, since: Option<i64>
         for object in &objects {
             report.checked += 1;
             let id = object["id"].as_str().unwrap_or("(no id)").to_string();
-            match reconcile_object(instance, kind, model.as_deref(), object) {
+            match reconcile_object(instance, kind, model.as_deref(), object, listed_at) {
                 Ok(true) => report.repaired.push(id),
                 Ok(false) => report.unchanged += 1,
                 Err(why) => report.failed.push((id, why)),
@@ -185,28 +189,79 @@ fn reconcile_object(
     kind: ObjectKind,
     model: Option<&ModelType>,
     object: &Value,
+    listed_at: i64,
 ) -> Result<bool, String> {
     let Some(event_type) = event_type(kind, object) else {
         return Ok(false);
     };
     let before = stored(instance, model, kind, object)?;
+    let event = apply(instance, event_type, object, listed_at)?;
+    let mut changed = before != stored(instance, model, kind, object)?;
+    if changed {
+        // The merchant hears of a repair as of a delivered event (only
+        // then: an unchanged record was announced when it changed).
+        super::merchant::enqueue(instance, &event);
+    }
+    // A refund also changes its payment (amount refunded, state), which
+    // Stripe announces on the charge.
+    if kind == ObjectKind::Refund {
+        if let Some(charge_id) = object["charge"].as_str() {
+            let payments = instance
+                .current()
+                .app
+                .model_type(ObjectKind::PaymentIntent.model())
+                .cloned();
+            let payment_key = json!({ "id": object["payment_intent"] });
+            let payment =
+                |instance: &Instance| stored(instance, payments.as_deref(), ObjectKind::PaymentIntent, &payment_key);
+            let payment_before = payment(instance)?;
+            let charge = fetch_charge(instance, charge_id)?;
+            let event = apply(instance, "charge.refunded", &charge, listed_at)?;
+            if payment_before != payment(instance)? {
+                super::merchant::enqueue(instance, &event);
+                changed = true;
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// Run `object` through the processor of `event_type`, as an event created
+/// at `created`; the event it made up.
+fn apply(instance: &Arc<Instance>, event_type: &str, object: &Value, created: i64) -> Result<Value, String> {
     let event = json!({
         "id": format!("reconcile_{}", object["id"].as_str().unwrap_or_default()),
         "object": "event",
         "type": event_type,
-        // As if it arrived now: older events are refused by the records'
-        // ordering, and the object is Stripe's current state.
-        "created": chrono::Utc::now().timestamp(),
+        "created": created,
         "livemode": object["livemode"].as_bool().unwrap_or(false),
         "data": { "object": object },
     });
     match processor::run(instance, &event) {
-        Ok(Outcome::Processed(_)) => {}
-        Ok(Outcome::Skipped) => return Err(format!("no webhook processor for {event_type}")),
-        Err(e) => return Err(e.to_string()),
+        Ok(Outcome::Processed(_)) => Ok(event),
+        Ok(Outcome::Skipped) => Err(format!("no webhook processor for {event_type}")),
+        Err(e) => Err(e.to_string()),
     }
-    let after = stored(instance, model, kind, object)?;
-    Ok(before != after)
+}
+
+/// The charge as Stripe holds it now (`get_charge`).
+fn fetch_charge(instance: &Arc<Instance>, charge_id: &str) -> Result<Value, String> {
+    let loaded = instance.current();
+    let outcome = instance
+        .gateway
+        .dispatch(
+            &loaded.app,
+            "get_charge",
+            json!({ "gateway_id": charge_id }),
+            None,
+            Caller::Runtime,
+        )
+        .map_err(|DispatchFailure { message, .. }| format!("get_charge: {message}"))?;
+    let response = outcome.response.unwrap_or(Value::Null);
+    match response["status"].as_u64() {
+        Some(200) => Ok(response["body"].clone()),
+        status => Err(format!("get_charge: the gateway answered {}", status.unwrap_or(0))),
+    }
 }
 
 /// The record's properties that say what happened (not when it was
