@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use support::{client, copy_app, repo_root, ServerOptions, TestServer};
 
 const API_KEY: &str = "livemode-api-key";
+const WEBHOOK_SECRET: &str = "whsec_livemode_test";
 
 fn graphql(server: &TestServer, query: &str) -> Value {
     let response = client()
@@ -79,6 +80,7 @@ fn a_live_instance_does_not_see_test_records() {
             ("PAYFORMS_ENVIRONMENT", "live"),
             ("STRIPE_SECRET_KEY", "sk_live_not_a_real_key"),
             ("STRIPE_PUBLISHABLE_KEY", "pk_live_not_a_real_key"),
+            ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
         ],
     );
     // The live instance's default reads: nothing of test mode, from
@@ -127,5 +129,66 @@ fn a_live_instance_does_not_see_test_records() {
         listed["customers"]["nodes"],
         json!([{"email": "live@example.com", "livemode": true}]),
         "{listed}"
+    );
+
+    // Events: a test-mode one (and one that does not say) is stored by the
+    // live instance but touches nothing; a live one is applied.
+    let event = |id: &str, livemode: Option<bool>| {
+        let mut event = json!({"id": id, "object": "event", "type": "customer.created", "created": 1_700_000_000,
+            "data": {"object": {"id": format!("cus_{id}"), "object": "customer", "email": format!("{id}@example.com"),
+                                "created": 1_700_000_000}}});
+        if let Some(livemode) = livemode {
+            event["livemode"] = json!(livemode);
+            event["data"]["object"]["livemode"] = json!(livemode);
+        }
+        event.to_string()
+    };
+    for (id, livemode) in [
+        ("evt_test", Some(false)),
+        ("evt_unsaid", None),
+        ("evt_live", Some(true)),
+    ] {
+        let body = event(id, livemode);
+        let status = client()
+            .post(live.url("/webhooks/stripe"))
+            .header(
+                "Stripe-Signature",
+                support::stripe_signature_header_now(&body, WEBHOOK_SECRET),
+            )
+            .body(body)
+            .send()
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+    }
+    let settled = support::wait_for("the three events settled", std::time::Duration::from_secs(20), || {
+        let nodes = data(graphql(
+            &live,
+            "{ stripe_webhookEvents(first: 10) { nodes { eventId status lastError } } }",
+        ))["stripe_webhookEvents"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let done = nodes
+            .iter()
+            .filter(|n| n["status"] != "pending" && n["status"] != "processing")
+            .count();
+        (done == 3).then_some(nodes)
+    });
+    let status_of = |id: &str| settled.iter().find(|n| n["eventId"] == id).map(|n| n["status"].clone());
+    assert_eq!(status_of("evt_test"), Some(json!("skipped")), "{settled:?}");
+    assert_eq!(status_of("evt_unsaid"), Some(json!("skipped")), "{settled:?}");
+    assert_eq!(status_of("evt_live"), Some(json!("processed")), "{settled:?}");
+    let live_emails = data(graphql(&live, "{ customers { nodes { email } } }"));
+    assert_eq!(
+        live_emails["customers"]["nodes"],
+        json!([{"email": "evt_live@example.com"}, {"email": "live@example.com"}]),
+        "{live_emails}"
+    );
+    let test_emails = data(graphql(&test, "{ customers { nodes { email } } }"));
+    assert_eq!(
+        test_emails["customers"]["nodes"],
+        json!([{"email": "test@example.com"}]),
+        "{test_emails}"
     );
 }
