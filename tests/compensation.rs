@@ -341,3 +341,59 @@ fn a_charge_whose_server_was_killed_is_refunded_once_after_restart() {
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(env.refunds(&id).len(), 1, "{}", env.log_tail());
 }
+
+#[test]
+fn an_authorization_captured_elsewhere_while_the_server_was_down_is_refunded_not_canceled() {
+    let mut env = start(None, true);
+    env.proxy.hold_charges(true);
+    let paying = {
+        let url = env.server.url("/authorize");
+        let base = env.server.base_url();
+        std::thread::spawn(move || {
+            let http = client();
+            let html = http.get(url).send().unwrap().text().unwrap();
+            let form = form_html(&html, "checkout-form").unwrap();
+            let form_url = format!("{base}{}", action_of(form));
+            let mut fields = input_values(form);
+            match fields.iter_mut().find(|(n, _)| n == "form[source]") {
+                Some(field) => field.1 = "pm_card_visa".into(),
+                None => fields.push(("form[source]".into(), "pm_card_visa".into())),
+            }
+            let _ = http
+                .post(form_url)
+                .header("Accept", "application/json")
+                .form(&fields)
+                .send();
+        })
+    };
+    let intent = env.proxy.wait_held(Duration::from_secs(30));
+    env.server.kill9();
+    let _ = paying.join();
+    let id = intent["id"].as_str().expect("the held PaymentIntent").to_string();
+    assert_eq!(intent["status"], "requires_capture");
+    // Captured at Stripe meanwhile (an operator, another system): the
+    // replayed first answer still says requires_capture.
+    let captured: Value = client()
+        .post(format!("{}/v1/payment_intents/{id}/capture", env.peer.base_url()))
+        .bearer_auth(env.peer.secret_key())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(captured["status"], "succeeded", "{captured}");
+
+    env.proxy.hold_charges(false);
+    env.server.restart();
+    let refunds = wait_for("the refund after the restart", Duration::from_secs(90), || {
+        let refunds = env.refunds(&id);
+        (!refunds.is_empty()).then_some(refunds)
+    });
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(refunds[0]["amount"], 1250);
+    let payment = wait_for("the payment record", Duration::from_secs(10), || {
+        env.payments(&id)
+            .into_iter()
+            .find(|p| p["compensationState"] == "refunded")
+    });
+    assert_eq!(payment["compensationState"], "refunded", "{payment}");
+}

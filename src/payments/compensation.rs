@@ -169,6 +169,12 @@ impl Compensator<'_> {
                 }
             }
         };
+        // A replayed answer shows the PaymentIntent as it was at the first
+        // call; someone may have captured (or canceled) it since.
+        let (status, body) = match self.current_intent(&entry.request_type, &body) {
+            Some(current) => (200, current),
+            None => (status, body),
+        };
         let (object, refund) = match held(status, &body) {
             Held::Nothing => {
                 money_journal::close(self.store, entry.id, JournalOutcome::NothingHeld, body["id"].as_str())?;
@@ -220,6 +226,31 @@ impl Compensator<'_> {
             }
             Err(failure) => self.later(entry, &format!("{request_type}: {}", failure.message), Some(id)),
         }
+    }
+
+    /// The PaymentIntent of `answer` as the gateway holds it now
+    /// (`get_payment_intent` of the same module); None when the answer is
+    /// not a PaymentIntent or the gateway cannot tell (the answer is used).
+    fn current_intent(&self, request_type: &str, answer: &Value) -> Option<Value> {
+        let intent = if answer["object"] == "payment_intent" {
+            answer
+        } else {
+            answer["error"].get("payment_intent")?
+        };
+        let id = intent["id"].as_str()?;
+        let fetched = self
+            .gateway
+            .dispatch(
+                self.app,
+                &format!("{}get_payment_intent", module_of(request_type)),
+                json!({ "gateway_id": id }),
+                None,
+                Caller::Runtime,
+            )
+            .ok()?
+            .response?;
+        (fetched["status"].as_u64() == Some(200) && fetched["body"]["object"] == "payment_intent")
+            .then(|| fetched["body"].clone())
     }
 
     fn later(&self, entry: &JournalEntry, why: &str, gateway_id: Option<&str>) -> Result<Resolution, StoreError> {
