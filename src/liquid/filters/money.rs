@@ -11,15 +11,6 @@ use liquid_core::{Result, Value, ValueView};
 use super::filter_error;
 use crate::liquid::value::{scalar_kind, ScalarKind};
 
-/// Currencies without a minor unit (Stripe's zero-decimal list).
-const ZERO_DECIMAL: &[&str] = &[
-    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF",
-    "XPF",
-];
-
-/// Currencies with three decimals (Stripe's three-decimal list).
-const THREE_DECIMAL: &[&str] = &["BHD", "JOD", "KWD", "OMR", "TND"];
-
 /// A currency as far as formatting needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Currency {
@@ -49,13 +40,10 @@ impl Currency {
         if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(MoneyError::NotACurrency(code));
         }
-        let decimals = if ZERO_DECIMAL.contains(&code.as_str()) {
-            0
-        } else if THREE_DECIMAL.contains(&code.as_str()) {
-            3
-        } else {
-            2
-        };
+        // One exponent table for the whole runtime (`crate::money`).
+        let decimals = crate::money::Currency::parse(&code)
+            .map_err(|_| MoneyError::NotACurrency(code.clone()))?
+            .exponent;
         let symbol = match code.as_str() {
             "USD" => Some("$"),
             "EUR" => Some("€"),
