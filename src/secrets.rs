@@ -2,7 +2,7 @@
 //! `PAYFORMS_SECRET`. The database only ever holds `v1:` + base64(nonce ‖
 //! ciphertext); without the master secret a stolen database reveals nothing.
 
-use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -80,13 +80,25 @@ fn readable_keys(settings: &Settings) -> Vec<AtRestKey> {
 }
 
 pub fn encrypt(settings: &Settings, secret: &Secret) -> String {
+    encrypt_for(settings, secret, "")
+}
+
+/// Encrypt `secret` bound to `context` (where it is stored, e.g.
+/// `gateway_configs:stripe:live:secret_key`): the ciphertext opens only
+/// with the same context, so it cannot be copied into another row or
+/// column and be used there.
+pub fn encrypt_for(settings: &Settings, secret: &Secret, context: &str) -> String {
     let key = current_key(settings);
     let mut nonce = [0u8; NONCE_BYTES];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let payload = Payload {
+        msg: secret.expose().as_bytes(),
+        aad: context.as_bytes(),
+    };
     // Encryption with a valid key and nonce size cannot fail.
     let ciphertext = key
         .cipher
-        .encrypt(Nonce::from_slice(&nonce), secret.expose().as_bytes())
+        .encrypt(Nonce::from_slice(&nonce), payload)
         .unwrap_or_default();
     let mut bytes = nonce.to_vec();
     bytes.extend(ciphertext);
@@ -94,6 +106,11 @@ pub fn encrypt(settings: &Settings, secret: &Secret) -> String {
 }
 
 pub fn decrypt(settings: &Settings, stored: &str) -> Result<Secret, SecretError> {
+    decrypt_for(settings, stored, "")
+}
+
+/// Decrypt what [`encrypt_for`] made with the same `context`.
+pub fn decrypt_for(settings: &Settings, stored: &str, context: &str) -> Result<Secret, SecretError> {
     let (key_id, encoded) = if let Some(rest) = stored.strip_prefix(PREFIX_V2) {
         let (id, encoded) = rest.split_once(':').ok_or(SecretError::Malformed)?;
         (Some(id), encoded)
@@ -108,7 +125,13 @@ pub fn decrypt(settings: &Settings, stored: &str) -> Result<Secret, SecretError>
     let clear = readable_keys(settings)
         .iter()
         .filter(|key| key_id.is_none_or(|id| id == key.id))
-        .find_map(|key| key.cipher.decrypt(Nonce::from_slice(nonce), ciphertext).ok())
+        .find_map(|key| {
+            let payload = Payload {
+                msg: ciphertext,
+                aad: context.as_bytes(),
+            };
+            key.cipher.decrypt(Nonce::from_slice(nonce), payload).ok()
+        })
         .ok_or(SecretError::WrongKey)?;
     String::from_utf8(clear)
         .map(Secret::new)
@@ -125,9 +148,15 @@ pub fn needs_rotation(settings: &Settings, stored: &str) -> bool {
     }
 }
 
+/// `stored` decrypted and encrypted again with the current key, in the
+/// same `context` ("" for an unbound secret).
+pub fn reencrypt_for(settings: &Settings, stored: &str, context: &str) -> Result<String, SecretError> {
+    decrypt_for(settings, stored, context).map(|secret| encrypt_for(settings, &secret, context))
+}
+
 /// `stored` decrypted and encrypted again with the current key.
 pub fn reencrypt(settings: &Settings, stored: &str) -> Result<String, SecretError> {
-    decrypt(settings, stored).map(|secret| encrypt(settings, &secret))
+    reencrypt_for(settings, stored, "")
 }
 
 /// Decrypted secrets read from the database (the webhook endpoints payforms
@@ -224,6 +253,26 @@ mod tests {
             encrypt(&s, &Secret::new("whsec_abcdef123456")),
             "fresh nonce each time"
         );
+    }
+
+    #[test]
+    fn a_bound_secret_opens_only_in_its_context() {
+        let s = settings("master-one-0123456789abcdef0123456789");
+        let stored = encrypt_for(&s, &Secret::new("sk_live_x"), "gateway_configs:stripe:live:secret_key");
+        assert_eq!(
+            decrypt_for(&s, &stored, "gateway_configs:stripe:live:secret_key")
+                .unwrap()
+                .expose(),
+            "sk_live_x"
+        );
+        assert_eq!(
+            decrypt_for(&s, &stored, "gateway_configs:stripe:test:secret_key"),
+            Err(SecretError::WrongKey)
+        );
+        assert_eq!(decrypt(&s, &stored), Err(SecretError::WrongKey));
+        // Unbound secrets (and those written before contexts) still open.
+        let unbound = encrypt(&s, &Secret::new("whsec_x"));
+        assert_eq!(decrypt_for(&s, &unbound, "").unwrap().expose(), "whsec_x");
     }
 
     #[test]

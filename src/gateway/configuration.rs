@@ -16,6 +16,15 @@ use crate::secrets::SecretError;
 
 pub const STRIPE: &str = "stripe";
 
+const SECRET_KEY: &str = "secret_key";
+const WEBHOOK_SECRET: &str = "webhook_secret";
+
+/// What a stored secret is bound to: its row's gateway and environment and
+/// its column, so a ciphertext copied elsewhere does not open.
+fn context(environment: Environment, column: &str) -> String {
+    format!("gateway_configs:{STRIPE}:{environment}:{column}")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigurationError {
     #[error("Invalid Stripe keys format: {0}")]
@@ -169,8 +178,10 @@ pub fn configure(
         gateway: STRIPE.to_string(),
         environment,
         publishable_key,
-        secret_key_encrypted: crate::secrets::encrypt(settings, &secret_key),
-        webhook_secret_encrypted: input.webhook_secret.map(|s| crate::secrets::encrypt(settings, &s)),
+        secret_key_encrypted: crate::secrets::encrypt_for(settings, &secret_key, &context(environment, SECRET_KEY)),
+        webhook_secret_encrypted: input
+            .webhook_secret
+            .map(|s| crate::secrets::encrypt_for(settings, &s, &context(environment, WEBHOOK_SECRET))),
     };
     let stored = gateway_config::insert(store, &new)?.ok_or(ConfigurationError::AlreadyExists(environment))?;
     tracing::warn!(
@@ -221,7 +232,11 @@ pub fn update(
     check_webhook_secret(input.webhook_secret.as_ref())?;
     let secret_key = match &input.secret_key {
         Some(key) => Secret::new(key.expose().trim()),
-        None => crate::secrets::decrypt(settings, &stored.secret_key_encrypted)?,
+        None => crate::secrets::decrypt_for(
+            settings,
+            &stored.secret_key_encrypted,
+            &context(environment, SECRET_KEY),
+        )?,
     };
     let publishable_key = input
         .publishable_key
@@ -235,11 +250,15 @@ pub fn update(
         environment,
         publishable_key,
         secret_key_encrypted: match input.secret_key {
-            Some(_) => crate::secrets::encrypt(settings, &secret_key),
+            Some(_) => crate::secrets::encrypt_for(settings, &secret_key, &context(environment, SECRET_KEY)),
             None => stored.secret_key_encrypted,
         },
         webhook_secret_encrypted: match input.webhook_secret {
-            Some(secret) => Some(crate::secrets::encrypt(settings, &secret)),
+            Some(secret) => Some(crate::secrets::encrypt_for(
+                settings,
+                &secret,
+                &context(environment, WEBHOOK_SECRET),
+            )),
             None => stored.webhook_secret_encrypted,
         },
     };
@@ -269,7 +288,11 @@ pub fn install_active(settings: &Settings, store: &Store) -> Result<bool, Config
             config_id: config.id,
             updated_at: config.updated_at,
             secret_key: {
-                let secret = crate::secrets::decrypt(settings, &config.secret_key_encrypted)?;
+                let secret = crate::secrets::decrypt_for(
+                    settings,
+                    &config.secret_key_encrypted,
+                    &context(config.environment, SECRET_KEY),
+                )?;
                 // A restored or edited row must not put a test key in a
                 // live instance (or the reverse).
                 check_key_pair(settings.environment, secret.expose(), &config.publishable_key)?;
@@ -279,7 +302,9 @@ pub fn install_active(settings: &Settings, store: &Store) -> Result<bool, Config
             webhook_secret: config
                 .webhook_secret_encrypted
                 .as_deref()
-                .map(|stored| crate::secrets::decrypt(settings, stored))
+                .map(|stored| {
+                    crate::secrets::decrypt_for(settings, stored, &context(config.environment, WEBHOOK_SECRET))
+                })
                 .transpose()?,
         }),
         None => None,
@@ -307,7 +332,11 @@ pub fn stored_secret_key(
     let config = gateway_config::get(store, STRIPE, environment)?.ok_or(ConfigurationError::NotFound(environment))?;
     Ok((
         config.id,
-        crate::secrets::decrypt(settings, &config.secret_key_encrypted)?,
+        crate::secrets::decrypt_for(
+            settings,
+            &config.secret_key_encrypted,
+            &context(environment, SECRET_KEY),
+        )?,
     ))
 }
 
@@ -343,18 +372,23 @@ pub fn rotate_secrets(
 ) -> Result<RotationReport, ConfigurationError> {
     let mut report = RotationReport::default();
     // Some(new ciphertext) to write, None when already current; Err(why).
-    let rotate = |stored: &str| -> Result<Option<String>, String> {
+    let rotate_in = |stored: &str, context: &str| -> Result<Option<String>, String> {
         if !crate::secrets::needs_rotation(settings, stored) {
             return Ok(None);
         }
-        crate::secrets::reencrypt(settings, stored)
+        crate::secrets::reencrypt_for(settings, stored, context)
             .map(Some)
             .map_err(|e| e.to_string())
     };
+    let rotate = |stored: &str| rotate_in(stored, "");
     for config in gateway_config::all(store)? {
         let place = format!("the {} Stripe configuration", config.environment);
-        let secret = rotate(&config.secret_key_encrypted);
-        let webhook = config.webhook_secret_encrypted.as_deref().map(rotate).transpose();
+        let secret = rotate_in(&config.secret_key_encrypted, &context(config.environment, SECRET_KEY));
+        let webhook = config
+            .webhook_secret_encrypted
+            .as_deref()
+            .map(|stored| rotate_in(stored, &context(config.environment, WEBHOOK_SECRET)))
+            .transpose();
         let (secret, webhook) = match (secret, webhook) {
             (Ok(secret), Ok(webhook)) => (secret, webhook.flatten()),
             (Err(why), _) | (_, Err(why)) => {
