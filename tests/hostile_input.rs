@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use support::{form_html, input_values, repo_root, ServerOptions, TestServer};
 
 const API_KEY: &str = "hostile-input-api-key-0123456789";
+const ADMIN_KEY: &str = "hostile-input-admin-key-0123456789";
 const OPERATOR_PASSWORD: &str = "operator-pass-0123456789";
 const CARD: &str = "4242424242424242";
 
@@ -20,6 +21,7 @@ fn start() -> TestServer {
         ServerOptions::new(repo_root())
             .arg("--sandbox")
             .env("PAYFORMS_API_KEYS", API_KEY)
+            .env("PAYFORMS_ADMIN_API_KEYS", ADMIN_KEY)
             .env("PAYFORMS_OPERATOR_PASSWORD", OPERATOR_PASSWORD),
     )
 }
@@ -60,6 +62,9 @@ fn first_error(answer: &Value) -> (&str, &str) {
 fn deeply_nested_parameters_are_refused_and_the_server_lives() {
     let mut server = start();
     let http = browser();
+    // Rendered once first, so the page is served from its recorded
+    // skeleton: the query is still checked.
+    assert_eq!(http.get(server.url("/checkout")).send().unwrap().status(), 200);
     let key = format!("a{}", "[b]".repeat(6_000));
     let nested = format!("{key}=1");
     let page = http
@@ -373,6 +378,64 @@ fn extreme_webhook_timestamps_are_refused_without_a_panic() {
             .send()
             .expect("POST webhook");
         assert_eq!(answer.status(), 400, "t={t}");
+    }
+    assert_alive(&mut server);
+}
+
+#[test]
+fn hostile_stripe_configurations_and_page_bodies_are_refused_and_nothing_is_stored() {
+    let mut server = start();
+    let configure = |input: Value| -> Value {
+        browser()
+            .post(server.url("/api/graphql"))
+            .bearer_auth(ADMIN_KEY)
+            .json(&json!({
+                "query": "mutation($input: ConfigureStripeInput!) { configureStripe(input: $input) { id } }",
+                "variables": { "input": input },
+            }))
+            .send()
+            .expect("POST configureStripe")
+            .json()
+            .unwrap_or(Value::Null)
+    };
+    let huge = format!("sk_test_{}", "a".repeat(200_000));
+    let hostile = [
+        json!({"environment": "TEST", "secretKey": huge, "publishableKey": "pk_test_x"}),
+        json!({"environment": "TEST", "secretKey": "sk_test_\u{0}\n", "publishableKey": "pk_test_x"}),
+        json!({"environment": "TEST", "secretKey": "sk_test_ｆｕｌｌ", "publishableKey": "pk_test_x"}),
+        json!({"environment": "TEST", "secretKey": 5, "publishableKey": "pk_test_x"}),
+        json!({"environment": "TEST", "secretKey": {"a": [[[[1]]]]}, "publishableKey": "pk_test_x"}),
+        json!({"environment": "STAGING", "secretKey": "sk_test_x", "publishableKey": "pk_test_x"}),
+        json!({"environment": "TEST", "secretKey": "sk_test_x", "publishableKey": "pk_test_x",
+               "webhookSecret": "w".repeat(10_000)}),
+    ];
+    for input in hostile {
+        let answer = configure(input);
+        assert!(answer["errors"][0]["message"].is_string(), "{answer}");
+        assert!(
+            answer["data"].is_null() || answer["data"]["configureStripe"].is_null(),
+            "{answer}"
+        );
+        assert!(!answer.to_string().contains("aaaaaaaaaa"), "the key is echoed back");
+    }
+    let stored = browser()
+        .post(server.url("/api/graphql"))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({"query": "{ test: stripeConfig(environment: TEST) { id } live: stripeConfig(environment: LIVE) { id } }"}))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap();
+    assert_eq!(stored["data"], json!({"test": null, "live": null}), "{stored}");
+
+    // A page body over the limit is refused without being read whole.
+    let big = browser()
+        .post(server.url("/checkout"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("x={}", "a".repeat(2 * 1024 * 1024)))
+        .send();
+    if let Ok(response) = big {
+        assert_eq!(response.status(), 413);
     }
     assert_alive(&mut server);
 }

@@ -133,20 +133,21 @@ fn a_live_instance_does_not_see_test_records() {
 
     // Events: a test-mode one (and one that does not say) is stored by the
     // live instance but touches nothing; a live one is applied.
-    let event = |id: &str, livemode: Option<bool>| {
+    let event = |id: &str, livemode: Option<Value>| {
         let mut event = json!({"id": id, "object": "event", "type": "customer.created", "created": 1_700_000_000,
             "data": {"object": {"id": format!("cus_{id}"), "object": "customer", "email": format!("{id}@example.com"),
                                 "created": 1_700_000_000}}});
         if let Some(livemode) = livemode {
-            event["livemode"] = json!(livemode);
-            event["data"]["object"]["livemode"] = json!(livemode);
+            event["data"]["object"]["livemode"] = livemode.clone();
+            event["livemode"] = livemode;
         }
         event.to_string()
     };
     for (id, livemode) in [
-        ("evt_test", Some(false)),
+        ("evt_test", Some(json!(false))),
         ("evt_unsaid", None),
-        ("evt_live", Some(true)),
+        ("evt_string", Some(json!("true"))),
+        ("evt_live", Some(json!(true))),
     ] {
         let body = event(id, livemode);
         let status = client()
@@ -161,7 +162,7 @@ fn a_live_instance_does_not_see_test_records() {
             .status();
         assert_eq!(status, 200);
     }
-    let settled = support::wait_for("the three events settled", std::time::Duration::from_secs(20), || {
+    let settled = support::wait_for("the four events settled", std::time::Duration::from_secs(20), || {
         let nodes = data(graphql(
             &live,
             "{ stripe_webhookEvents(first: 10) { nodes { eventId status lastError } } }",
@@ -173,11 +174,12 @@ fn a_live_instance_does_not_see_test_records() {
             .iter()
             .filter(|n| n["status"] != "pending" && n["status"] != "processing")
             .count();
-        (done == 3).then_some(nodes)
+        (done == 4).then_some(nodes)
     });
     let status_of = |id: &str| settled.iter().find(|n| n["eventId"] == id).map(|n| n["status"].clone());
     assert_eq!(status_of("evt_test"), Some(json!("skipped")), "{settled:?}");
     assert_eq!(status_of("evt_unsaid"), Some(json!("skipped")), "{settled:?}");
+    assert_eq!(status_of("evt_string"), Some(json!("skipped")), "{settled:?}");
     assert_eq!(status_of("evt_live"), Some(json!("processed")), "{settled:?}");
     let live_emails = data(graphql(&live, "{ customers { nodes { email } } }"));
     assert_eq!(

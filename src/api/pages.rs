@@ -99,6 +99,11 @@ fn recorded_page(req: &HttpRequest, instance: &Instance) -> Option<Reply> {
     if !plain_get || req.cookie(FLASH_COOKIE).is_some() {
         return None;
     }
+    // The page reads no parameter, but a malformed query is refused all
+    // the same (by the full path, with its message).
+    if !req.query_string().is_empty() && parse_params(req.query_string()).is_err() {
+        return None;
+    }
     let loaded = instance.current();
     let (content_type, skeleton) = page::recorded_skeleton(&loaded.app, req.path())?;
     let settings = &instance.settings;

@@ -147,4 +147,16 @@ mod tests {
         assert_eq!(bad.line, 3);
         assert!(parse(path, "currency: [usd]\n").is_err(), "unknown keys are refused");
     }
+
+    #[test]
+    fn hostile_files_are_refused_without_a_panic() {
+        let path = Path::new("gateways/stripe.yml");
+        let deep = format!("currencies: {}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(parse(path, &deep).is_err());
+        let many = format!("currencies: [{}]", vec!["usd"; 201].join(", "));
+        assert!(parse(path, &many).is_err());
+        assert!(parse(path, "payment_methods: [\"card; rm -rf\"]").is_err());
+        assert!(parse(path, "currencies: usd").is_err(), "a list, not a string");
+        assert!(parse(path, "\u{0}").is_err());
+    }
 }
