@@ -171,6 +171,29 @@ impl Env {
     }
 }
 
+/// Pay on `page` from another thread: the server is killed under the
+/// request, so no answer is expected.
+fn pay_in_background(env: &Env, page: &str) -> std::thread::JoinHandle<()> {
+    let url = env.server.url(page);
+    let base = env.server.base_url();
+    std::thread::spawn(move || {
+        let http = client();
+        let html = http.get(url).send().unwrap().text().unwrap();
+        let form = form_html(&html, "checkout-form").unwrap();
+        let form_url = format!("{base}{}", action_of(form));
+        let mut fields = input_values(form);
+        match fields.iter_mut().find(|(n, _)| n == "form[source]") {
+            Some(field) => field.1 = "pm_card_visa".into(),
+            None => fields.push(("form[source]".into(), "pm_card_visa".into())),
+        }
+        let _ = http
+            .post(form_url)
+            .header("Accept", "application/json")
+            .form(&fields)
+            .send();
+    })
+}
+
 /// The form's `action` path.
 fn action_of(form: &str) -> String {
     let start = form.find("action=\"").expect("the form has an action") + "action=\"".len();
@@ -284,26 +307,7 @@ fn a_successful_payment_is_kept() {
 fn a_charge_whose_server_was_killed_is_refunded_once_after_restart() {
     let mut env = start(None, true);
     env.proxy.hold_charges(true);
-    let paying = {
-        let url = env.server.url("/pay");
-        let base = env.server.base_url();
-        std::thread::spawn(move || {
-            let http = client();
-            let html = http.get(url).send().unwrap().text().unwrap();
-            let form = form_html(&html, "checkout-form").unwrap();
-            let form_url = format!("{base}{}", action_of(form));
-            let mut fields = input_values(form);
-            for field in fields.iter_mut().filter(|(n, _)| n == "form[source]") {
-                field.1 = "pm_card_visa".into();
-            }
-            // The server dies under this request: no answer is expected.
-            let _ = http
-                .post(form_url)
-                .header("Accept", "application/json")
-                .form(&fields)
-                .send();
-        })
-    };
+    let paying = pay_in_background(&env, "/pay");
     // The charge was made at the sandbox; payforms is waiting for its answer.
     let intent = env.proxy.wait_held(Duration::from_secs(30));
     env.server.kill9();
@@ -346,26 +350,7 @@ fn a_charge_whose_server_was_killed_is_refunded_once_after_restart() {
 fn an_authorization_captured_elsewhere_while_the_server_was_down_is_refunded_not_canceled() {
     let mut env = start(None, true);
     env.proxy.hold_charges(true);
-    let paying = {
-        let url = env.server.url("/authorize");
-        let base = env.server.base_url();
-        std::thread::spawn(move || {
-            let http = client();
-            let html = http.get(url).send().unwrap().text().unwrap();
-            let form = form_html(&html, "checkout-form").unwrap();
-            let form_url = format!("{base}{}", action_of(form));
-            let mut fields = input_values(form);
-            match fields.iter_mut().find(|(n, _)| n == "form[source]") {
-                Some(field) => field.1 = "pm_card_visa".into(),
-                None => fields.push(("form[source]".into(), "pm_card_visa".into())),
-            }
-            let _ = http
-                .post(form_url)
-                .header("Accept", "application/json")
-                .form(&fields)
-                .send();
-        })
-    };
+    let paying = pay_in_background(&env, "/authorize");
     let intent = env.proxy.wait_held(Duration::from_secs(30));
     env.server.kill9();
     let _ = paying.join();

@@ -225,28 +225,14 @@ pub fn secrets(command: SecretsCommand) -> ExitCode {
     })
 }
 
-/// Run `work` on the app's instance (not serving), off the async runtime
-/// (the connection check waits on it).
+/// Run `work` on the app's instance; the stored keys may be unreadable
+/// (these commands are how they are repaired).
 fn with_instance(
     app: &Path,
     database: Option<String>,
     work: impl FnOnce(&crate::instance::Instance) -> Result<ExitCode, ConfigurationError> + Send + 'static,
 ) -> ExitCode {
-    let _log_guard = super::init_logging();
-    let runtime = match super::tokio_runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    let instance = match super::offline_instance(app, database, &runtime, true) {
-        Ok(i) => i,
-        Err(e) => return fail(e),
-    };
-    let outcome = runtime.block_on(async move { tokio::task::spawn_blocking(move || work(&instance)).await });
-    match outcome {
-        Ok(Ok(code)) => code,
-        Ok(Err(e)) => fail(e),
-        Err(e) => fail(format!("the command failed: {e}")),
-    }
+    super::run_offline(app, database, true, |instance| work(instance).unwrap_or_else(fail))
 }
 
 #[cfg(test)]

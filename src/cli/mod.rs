@@ -435,6 +435,35 @@ fn offline_instance(
     Instance::start(settings, store, Arc::new(gateway)).map_err(StartError::App)
 }
 
+/// Run `work` on the app's instance (not serving), off the async runtime
+/// (gateway calls wait on it); `keys_optional` as for [`offline_instance`].
+fn run_offline(
+    app: &Path,
+    database: Option<String>,
+    keys_optional: bool,
+    work: impl FnOnce(&Arc<Instance>) -> ExitCode + Send + 'static,
+) -> ExitCode {
+    let _log_guard = init_logging();
+    let runtime = match tokio_runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let instance = match offline_instance(app, database, &runtime, keys_optional) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(async move { tokio::task::spawn_blocking(move || work(&instance)).await }) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("the command failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn replay(app_dir: &Path, database: Option<String>, event_id: Option<String>, failed: bool) -> ExitCode {
     let _log_guard = init_logging();
     let runtime = match tokio_runtime() {

@@ -28,34 +28,15 @@ pub fn run(app: &Path, database: Option<String>, since: Option<String>) -> ExitC
             return ExitCode::FAILURE;
         }
     };
-    let _log_guard = super::init_logging();
-    let runtime = match super::tokio_runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    let instance = match super::offline_instance(app, database, &runtime, false) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let outcome = runtime
-        .block_on(async move { tokio::task::spawn_blocking(move || reconcile::reconcile(&instance, since)).await });
-    match outcome {
-        Ok(report) => {
-            print(&report);
-            if report.failed() == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Err(e) => {
-            eprintln!("reconcile failed: {e}");
+    super::run_offline(app, database, false, move |instance| {
+        let report = reconcile::reconcile(instance, since);
+        print(&report);
+        if report.failed() == 0 {
+            ExitCode::SUCCESS
+        } else {
             ExitCode::FAILURE
         }
-    }
+    })
 }
 
 fn print(report: &Report) {

@@ -118,11 +118,12 @@ impl Gateway {
     /// and the app's defaults for the gateway (`gateways/stripe.yml`).
     fn scope(&self, app: &App) -> Value {
         let settings = &self.settings;
-        let defaults = app.gateway_defaults.get("stripe").cloned().unwrap_or_default();
+        let defaults = app.gateway_defaults.get("stripe");
+        let none: &[String] = &[];
         json!({
-            "capture_method": defaults.capture.as_str(),
-            "currencies": defaults.currencies,
-            "payment_methods": defaults.payment_methods,
+            "capture_method": defaults.map(|d| d.capture).unwrap_or_default().as_str(),
+            "currencies": defaults.map_or(none, |d| &d.currencies),
+            "payment_methods": defaults.map_or(none, |d| &d.payment_methods),
             "name": "stripe",
             "api_base": settings.stripe.api_base,
             "secret_key": settings.stripe_secret_key().map(|s| s.expose().to_string()).unwrap_or_default(),
