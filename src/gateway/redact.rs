@@ -7,7 +7,8 @@ use regex::Regex;
 const REDACTED: &str = "[redacted]";
 
 /// Replace every known secret and anything shaped like a Stripe secret
-/// (`sk_live_…`, `sk_test_…`, `rk_…`, `whsec_…`) with `[redacted]`, and
+/// (`sk_live_…`, `sk_test_…`, `rk_…`, `whsec_…`, also as Stripe masks them
+/// in errors: `sk_live_****abcd`) with `[redacted]`, and
 /// every card-shaped number with the card mask.
 pub fn redact(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_string();
@@ -16,7 +17,7 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
     }
     static SHAPES: OnceLock<Option<Regex>> = OnceLock::new();
     let out =
-        match SHAPES.get_or_init(|| Regex::new(r"\b(sk|rk)_(live|test)_[A-Za-z0-9]+|\bwhsec_[A-Za-z0-9+/=]+").ok()) {
+        match SHAPES.get_or_init(|| Regex::new(r"\b(sk|rk)_(live|test)_[A-Za-z0-9*]+|\bwhsec_[A-Za-z0-9+/=*]+").ok()) {
             Some(re) => re.replace_all(&out, REDACTED).into_owned(),
             None => out,
         };
@@ -35,6 +36,12 @@ mod tests {
         assert!(!out.contains("whsec_zz9"));
         assert!(!out.contains("mysecretvalue"));
         assert_eq!(out.matches(REDACTED).count(), 3);
+    }
+
+    #[test]
+    fn masked_keys_in_gateway_errors_are_removed() {
+        let out = redact("Invalid API Key provided: sk_live_****abcd. Check it.", &[]);
+        assert_eq!(out, "Invalid API Key provided: [redacted]. Check it.");
     }
 
     #[test]
