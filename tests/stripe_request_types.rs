@@ -511,9 +511,14 @@ fn payment_methods_attach_and_detach(env: &StripeEnv) {
     );
 
     env.dispatch_ok("detach_payment_method", json!({ "gatewayId": method }));
-    assert!(env
-        .records("creditCards", "gatewayId", json!({ "gatewayId": { "eq": method } }))
-        .is_empty());
+    // Kept as history, without a customer: no customer's card list shows it.
+    let kept = env.records(
+        "creditCards",
+        "gatewayId customerId",
+        json!({ "gatewayId": { "eq": method } }),
+    );
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(kept[0]["customerId"].is_null(), "{kept:?}");
 }
 
 fn setup_intent_for_later(env: &StripeEnv) {

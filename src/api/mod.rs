@@ -10,6 +10,7 @@ pub mod origin;
 pub mod pages;
 pub mod reply;
 pub mod request_info;
+pub mod rest;
 pub mod security_headers;
 pub mod webhooks;
 
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/sign_out", web::post().to(operator::sign_out))
         .route("/forms/{name:.+}", web::post().to(forms::submit_form))
         .route("/webhooks/{gateway}", web::post().to(webhooks::receive))
+        .configure(rest::configure)
         .route("/api/graphql", web::post().to(graphql::post))
         .route("/api/graphql", web::get().to(graphql::page))
         .route("/api/graphql/{name}", web::get().to(graphql::console_asset))

@@ -111,6 +111,11 @@ impl Store {
         self
     }
 
+    /// PLACEHOLDER until the merchant partition lands (branch merchant-partition).
+    pub fn with_merchant(self, _merchant: crate::merchant_id::MerchantId) -> Store {
+        self
+    }
+
     /// The environment this store writes and reads.
     pub fn environment(&self) -> Environment {
         self.environment

@@ -17,6 +17,15 @@ pub enum Caller {
     Runtime,
 }
 
+/// Whose request it is: the merchant whose records it reads and writes
+/// and, for any merchant but the default, the Stripe key it is sent with
+/// (the default merchant uses the instance's keys).
+#[derive(Debug, Clone, Default)]
+pub struct Tenant {
+    pub merchant: crate::merchant_id::MerchantId,
+    pub secret_key: Option<crate::config::Secret>,
+}
+
 /// Sends a request type to its gateway: render, send, map, store.
 pub trait RequestDispatcher: Send + Sync {
     /// `app` is the version the caller was loaded with, so a form and the
@@ -29,6 +38,26 @@ pub trait RequestDispatcher: Send + Sync {
         idempotency_key: Option<String>,
         caller: Caller,
     ) -> Result<DispatchOutcome, DispatchFailure>;
+
+    /// [`dispatch`](Self::dispatch) for `tenant`. A dispatcher that knows no
+    /// merchants serves only the default one.
+    fn dispatch_for(
+        &self,
+        tenant: &Tenant,
+        app: &App,
+        request_type: &str,
+        data: Value,
+        idempotency_key: Option<String>,
+        caller: Caller,
+    ) -> Result<DispatchOutcome, DispatchFailure> {
+        if !tenant.merchant.is_default() {
+            return Err(DispatchFailure::new(
+                FailureKind::Internal,
+                "this gateway serves only the default merchant",
+            ));
+        }
+        self.dispatch(app, request_type, data, idempotency_key, caller)
+    }
 
     /// Ask the gateway whether `secret_key` is accepted (Stripe: read the
     /// balance). Blocking.

@@ -30,7 +30,7 @@ use rand::RngCore;
 use serde_json::{json, Map, Value};
 
 pub use contract::{
-    Caller, DispatchFailure, DispatchOutcome, FailureKind, GatewayErrorInfo, RequestDispatcher, Resent,
+    Caller, DispatchFailure, DispatchOutcome, FailureKind, GatewayErrorInfo, RequestDispatcher, Resent, Tenant,
 };
 
 use crate::app::App;
@@ -116,8 +116,12 @@ impl Gateway {
 
     /// What templates see as `gateway`: the base URL and keys from settings,
     /// and the app's defaults for the gateway (`gateways/stripe.yml`).
-    fn scope(&self, app: &App) -> Value {
+    fn scope(&self, app: &App, tenant: &Tenant) -> Value {
         let settings = &self.settings;
+        let secret_key = match &tenant.secret_key {
+            Some(key) => Some(key.clone()),
+            None => settings.stripe_secret_key(),
+        };
         let defaults = app.gateway_defaults.get("stripe");
         let none: &[String] = &[];
         json!({
@@ -126,7 +130,8 @@ impl Gateway {
             "payment_methods": defaults.map_or(none, |d| &d.payment_methods),
             "name": "stripe",
             "api_base": settings.stripe.api_base,
-            "secret_key": settings.stripe_secret_key().map(|s| s.expose().to_string()).unwrap_or_default(),
+            "secret_key": secret_key.map(|s| s.expose().to_string()).unwrap_or_default(),
+            "merchant": tenant.merchant.as_str(),
             "publishable_key": settings.stripe_publishable_key(),
             "environment": settings.environment.as_str(),
             "livemode": settings.environment.livemode(),
@@ -134,9 +139,12 @@ impl Gateway {
     }
 
     /// Every secret that must never reach the request log or an answer.
-    fn secret_values(&self) -> Vec<String> {
+    fn secret_values(&self, tenant: &Tenant) -> Vec<String> {
         let settings = &self.settings;
         let mut values: Vec<String> = Vec::new();
+        if let Some(key) = &tenant.secret_key {
+            values.push(key.expose().to_string());
+        }
         if let Some(key) = settings.stripe_secret_key() {
             values.push(key.expose().to_string());
         }
@@ -185,6 +193,27 @@ impl RequestDispatcher for Gateway {
         idempotency_key: Option<String>,
         caller: Caller,
     ) -> Result<DispatchOutcome, DispatchFailure> {
+        self.dispatch_for(&Tenant::default(), app, request_type, data, idempotency_key, caller)
+    }
+
+    fn dispatch_for(
+        &self,
+        tenant: &Tenant,
+        app: &App,
+        request_type: &str,
+        data: Value,
+        idempotency_key: Option<String>,
+        caller: Caller,
+    ) -> Result<DispatchOutcome, DispatchFailure> {
+        // Another merchant's request reads and writes only its records, and
+        // is never sent with the instance's keys.
+        if !tenant.merchant.is_default() && tenant.secret_key.is_none() {
+            return Err(DispatchFailure::new(
+                FailureKind::GatewayAuthentication,
+                format!("merchant `{}` has no Stripe credentials", tenant.merchant),
+            ));
+        }
+        let store = self.store.clone().with_merchant(tenant.merchant.clone());
         let notification = App::resolve(&app.notifications, request_type).ok_or_else(|| {
             DispatchFailure::new(FailureKind::NotFound, format!("unknown request type `{request_type}`"))
         })?;
@@ -205,14 +234,14 @@ impl RequestDispatcher for Gateway {
         let mut globals = Map::new();
         globals.insert("data".into(), data);
         globals.insert("config".into(), config);
-        globals.insert("gateway".into(), self.scope(app));
+        globals.insert("gateway".into(), self.scope(app, tenant));
         let globals = Value::Object(globals);
         let request = request::render_request(notification, &globals, idempotency_key)?;
-        let secrets = self.secret_values();
+        let secrets = self.secret_values(tenant);
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         let model = app.model_type(GATEWAY_REQUEST_MODEL).map(|m| m.as_ref());
         let log = request_log::RequestLog {
-            store: &self.store,
+            store: &store,
             model,
             request_type,
             secrets: &secrets,
@@ -220,7 +249,7 @@ impl RequestDispatcher for Gateway {
         let response = self.runtime.block_on(transport::send(&self.http, &request, &log))?;
         let cx = mapping::MappingContext {
             app,
-            store: &self.store,
+            store: &store,
             settings: &self.settings,
             request_type: &notification.name,
             secrets: &secrets,

@@ -5,6 +5,7 @@
 use serde_json::{json, Map, Value};
 
 use super::contract::{DispatchFailure, FailureKind, Resent};
+use super::Tenant;
 use super::{inputs, request, request_log, transport, Gateway, GATEWAY_REQUEST_MODEL};
 use crate::app::App;
 
@@ -31,12 +32,12 @@ impl Gateway {
         let mut globals = Map::new();
         globals.insert("data".into(), data);
         globals.insert("config".into(), config);
-        globals.insert("gateway".into(), self.scope(app));
+        globals.insert("gateway".into(), self.scope(app, &Tenant::default()));
         let request = match request::render_request(notification, &Value::Object(globals), Some(key.to_string())) {
             Ok(request) => request,
             Err(failure) => return Ok(Resent::NotSent(failure)),
         };
-        let secrets = self.secret_values();
+        let secrets = self.secret_values(&Tenant::default());
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         let log = request_log::RequestLog {
             store: &self.store,

@@ -4,6 +4,7 @@
 
 pub mod form_submission;
 pub mod gateway_config;
+pub mod merchant;
 pub mod money_journal;
 pub mod record;
 pub mod setting;

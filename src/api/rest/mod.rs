@@ -1,0 +1,159 @@
+//! The REST API under `/v1` for programs: payments, saved cards, refunds,
+//! the merchant's provider credentials and notification URL, received
+//! webhook events. JSON in and out, `{"success": true, "data": …}` or
+//! `{"success": false, "error": {"code", "message", "details"}}`.
+//!
+//! Every call is made by a merchant's API key with scopes, works only with
+//! that merchant's records (a store partitioned by merchant) and reaches
+//! Stripe through the app's request types, so a site builder's override of
+//! `create_payment` changes this API too. Writes honour `Idempotency-Key`.
+
+mod cards;
+mod envelope;
+mod idempotency;
+mod merchant;
+pub mod openapi;
+mod payments;
+mod refunds;
+mod views;
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest};
+use serde_json::Value;
+
+use crate::gateway::{DispatchFailure, DispatchOutcome, FailureKind, Tenant};
+use crate::instance::Instance;
+use crate::merchants::keys::{self, Principal, Scope};
+pub use envelope::RestError;
+
+/// Largest REST request body.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/v1")
+            .app_data(web::PayloadConfig::new(BODY_LIMIT))
+            .route("/openapi.json", web::get().to(openapi::document))
+            .route("/docs", web::get().to(openapi::reference_page))
+            .route("/docs/{asset}", web::get().to(openapi::reference_asset))
+            .route("/payments", web::post().to(payments::create))
+            .route("/payments", web::get().to(payments::list))
+            .route("/payments/cards", web::post().to(cards::create))
+            .route("/payments/cards", web::get().to(cards::list))
+            .route("/payments/cards/{id}", web::delete().to(cards::delete))
+            .route("/payments/{id}", web::get().to(payments::get))
+            .route("/payments/{id}/capture", web::post().to(payments::capture))
+            .route("/payments/{id}/cancel", web::post().to(payments::cancel))
+            .route("/refunds", web::post().to(refunds::create))
+            .route("/refunds", web::get().to(refunds::list))
+            .route("/merchant", web::get().to(merchant::show))
+            .route("/merchant/providers", web::put().to(merchant::set_providers))
+            .route("/merchant/webhook", web::put().to(merchant::set_webhook))
+            .default_service(web::to(envelope::not_found)),
+    );
+}
+
+/// The caller of a request, checked: a valid key (else 401), the scope
+/// the endpoint needs (else 403 naming it), within its rate (else 429).
+pub(crate) async fn authorize(
+    req: &HttpRequest,
+    instance: &Arc<Instance>,
+    scope: Scope,
+) -> Result<Principal, RestError> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let Some(key) =
+        keys::presented_key(header("x-api-key").as_deref(), header("authorization").as_deref()).map(str::to_string)
+    else {
+        return Err(RestError::unauthorized());
+    };
+    let found = {
+        let instance = instance.clone();
+        web::block(move || keys::authenticate(&instance.settings, &instance.store, &key)).await
+    };
+    let principal = match found {
+        Ok(Ok(Some(principal))) => principal,
+        Ok(Ok(None)) => return Err(RestError::unauthorized()),
+        Ok(Err(e)) => return Err(RestError::internal(e)),
+        Err(e) => return Err(RestError::internal(e)),
+    };
+    principal.require(scope).map_err(RestError::missing_scope)?;
+    Ok(principal)
+}
+
+/// The tenant a principal's requests are sent as: the default merchant
+/// uses the instance's keys; another needs its own (else 409).
+pub(crate) fn tenant(instance: &Instance, principal: &Principal) -> Result<Tenant, RestError> {
+    if principal.merchant.is_default() {
+        return Ok(Tenant::default());
+    }
+    let row = crate::merchants::get(&instance.store, &principal.merchant)
+        .map_err(RestError::internal)?
+        .ok_or_else(RestError::provider_not_configured)?;
+    let secret_key = crate::merchants::stripe_secret_key(&instance.settings, &row)
+        .map_err(|e| RestError::new(StatusCode::CONFLICT, "provider_not_configured", e.to_string()))?
+        .ok_or_else(RestError::provider_not_configured)?;
+    Ok(Tenant {
+        merchant: principal.merchant.clone(),
+        secret_key: Some(secret_key),
+    })
+}
+
+/// The store of the principal's merchant: it sees only that merchant's
+/// records.
+pub(crate) fn store_of(instance: &Instance, principal: &Principal) -> crate::db::Store {
+    instance.store.clone().with_merchant(principal.merchant.clone())
+}
+
+/// Send a request type for the principal's merchant, with the instance's
+/// current app. Blocking.
+pub(crate) fn dispatch(
+    instance: &Instance,
+    tenant: &Tenant,
+    request_type: &str,
+    data: Value,
+    idempotency_key: Option<String>,
+) -> Result<DispatchOutcome, RestError> {
+    let version = instance.current();
+    instance
+        .gateway
+        .dispatch_for(
+            tenant,
+            &version.app,
+            request_type,
+            data,
+            idempotency_key,
+            crate::gateway::Caller::Visitor,
+        )
+        .map_err(RestError::from_dispatch)
+}
+
+/// A gateway's failure as a REST error: the status says whose fault it is.
+impl RestError {
+    pub(crate) fn from_dispatch(failure: DispatchFailure) -> RestError {
+        let (status, code) = match failure.kind {
+            FailureKind::Declined => (StatusCode::PAYMENT_REQUIRED, "payment_failed"),
+            FailureKind::InvalidInput => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+            FailureKind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            FailureKind::GatewayDown => (StatusCode::BAD_GATEWAY, "provider_unavailable"),
+            FailureKind::GatewayAuthentication => (StatusCode::BAD_GATEWAY, "provider_authentication_failed"),
+            FailureKind::RateLimited => (StatusCode::SERVICE_UNAVAILABLE, "provider_rate_limited"),
+            FailureKind::GatewayError => (StatusCode::BAD_GATEWAY, "provider_error"),
+            FailureKind::Forbidden | FailureKind::Template | FailureKind::Internal => {
+                tracing::error!(target: "payforms::rest", "request type failed: {}", failure.message);
+                return RestError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error");
+            }
+        };
+        let mut error = RestError::new(status, code, failure.message);
+        if let Some(gateway_code) = failure.gateway_code {
+            error = error.with_details(serde_json::json!({ "provider_code": gateway_code }));
+        }
+        error
+    }
+}
