@@ -9,28 +9,35 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::graphql::errors::{BAD_USER_INPUT, INTERNAL_SERVER_ERROR, UNAUTHENTICATED};
+use crate::graphql::errors::{BAD_USER_INPUT, FORBIDDEN, INTERNAL_SERVER_ERROR, UNAUTHENTICATED};
 use crate::graphql::GraphqlEngine;
 use crate::instance::Instance;
+use crate::merchants::keys::{self, Principal, Scope};
 
 pub const ENDPOINT: &str = "/api/graphql";
 
 /// Run a GraphQL request from a program. Answers 401 without a valid API
-/// key, 400 for a body that is not a GraphQL request, else 200 with the
-/// standard `{data, errors}` body.
+/// key (`principal`), 403 for a key of another merchant than the default
+/// one or without the scope the operation needs (`payments:read` for
+/// queries, `payments:write` for mutations), 400 for a body that is not a
+/// GraphQL request, else 200 with the standard `{data, errors}` body.
 pub(crate) async fn handle_post(
     engine: Arc<GraphqlEngine>,
-    keys: ApiKeys<'_>,
-    req: &HttpRequest,
+    principal: Option<Principal>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let admin = is_authorized(authorization, keys.admin);
-    if !admin && !is_authorized(authorization, keys.api) {
+    let Some(principal) = principal else {
         return error_response(
             HttpResponse::Unauthorized(),
-            "a valid API key is required: Authorization: Bearer <key>",
+            "a valid API key is required: Authorization: Bearer <key> or X-API-Key: <key>",
             UNAUTHENTICATED,
+        );
+    };
+    if !principal.merchant.is_default() {
+        return error_response(
+            HttpResponse::Forbidden(),
+            "GraphQL serves the default merchant's records; other merchants use the REST API under /v1",
+            FORBIDDEN,
         );
     }
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
@@ -43,7 +50,19 @@ pub(crate) async fn handle_post(
             )
         }
     };
-    let request = request.data(crate::graphql::stripe_config::ApiCaller { admin });
+    let needed = if is_mutation(&request) {
+        Scope::PaymentsWrite
+    } else {
+        Scope::PaymentsRead
+    };
+    if let Err(scope) = principal.require(needed) {
+        return error_response(
+            HttpResponse::Forbidden(),
+            &format!("this API key lacks the scope `{scope}`"),
+            FORBIDDEN,
+        );
+    }
+    let request = request.data(crate::graphql::stripe_config::ApiCaller { admin: principal.admin });
     // Resolvers call the synchronous store: keep them off the async workers.
     let outcome = web::block(move || futures::executor::block_on(engine.execute(request))).await;
     match outcome.map(|response| serde_json::to_vec(&response)) {
@@ -67,6 +86,24 @@ pub(crate) async fn handle_post(
     }
 }
 
+/// Whether the operation the request runs is a mutation. A document that
+/// does not parse counts as a query: the engine answers its syntax error.
+fn is_mutation(request: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let is_mutation = |ty: OperationType| ty == OperationType::Mutation;
+    match &document.operations {
+        DocumentOperations::Single(operation) => is_mutation(operation.node.ty),
+        DocumentOperations::Multiple(operations) => match &request.operation_name {
+            Some(name) => operations.get(name.as_str()).is_some_and(|op| is_mutation(op.node.ty)),
+            // Ambiguous: the engine refuses it; the strictest scope applies.
+            None => operations.values().any(|op| is_mutation(op.node.ty)),
+        },
+    }
+}
+
 fn error_response(mut builder: actix_web::HttpResponseBuilder, message: &str, code: &str) -> HttpResponse {
     builder
         .content_type(ContentType::json())
@@ -74,15 +111,32 @@ fn error_response(mut builder: actix_web::HttpResponseBuilder, message: &str, co
 }
 
 /// The hashes of the keys a request may bring: API keys, and admin keys
-/// (which may also change the gateway configuration).
+/// (which may also change the gateway configuration). The server asks
+/// `merchants::keys::authenticate`; this is for tests without a store.
+#[cfg(test)]
 #[derive(Clone, Copy)]
 pub(crate) struct ApiKeys<'a> {
     pub api: &'a [[u8; 32]],
     pub admin: &'a [[u8; 32]],
 }
 
+#[cfg(test)]
+impl ApiKeys<'_> {
+    /// The full-access principal of the default merchant for a settings key.
+    pub(crate) fn principal(&self, authorization: Option<&str>) -> Option<Principal> {
+        let admin = is_authorized(authorization, self.admin);
+        (admin || is_authorized(authorization, self.api)).then(|| Principal {
+            merchant: crate::merchant_id::MerchantId::default_merchant(),
+            scopes: Scope::ALL.to_vec(),
+            key_id: "env".into(),
+            admin,
+        })
+    }
+}
+
 /// `Bearer <key>` whose SHA-256 is one of `api_key_hashes`, compared in
 /// constant time against every hash. No configured key: nobody is let in.
+#[cfg(test)]
 pub fn is_authorized(authorization: Option<&str>, api_key_hashes: &[[u8; 32]]) -> bool {
     let Some(key) = authorization.and_then(bearer_token) else {
         return false;
@@ -96,6 +150,7 @@ pub fn is_authorized(authorization: Option<&str>, api_key_hashes: &[[u8; 32]]) -
 }
 
 /// The token of `Bearer <token>` (scheme case-insensitive), if not empty.
+#[cfg(test)]
 fn bearer_token(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
     let token = token.trim();
@@ -133,11 +188,40 @@ const CONSOLE_CSS: &str = include_str!("../graphql/console/console.css");
 
 pub async fn post(req: HttpRequest, body: web::Bytes, instance: web::Data<Arc<Instance>>) -> HttpResponse {
     let engine = instance.current().graphql.clone();
-    let keys = ApiKeys {
-        api: &instance.settings.api_key_hashes,
-        admin: &instance.settings.admin_api_key_hashes,
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     };
-    handle_post(engine, keys, &req, body).await
+    let key =
+        keys::presented_key(header("x-api-key").as_deref(), header("authorization").as_deref()).map(str::to_string);
+    let principal = match key {
+        Some(key) => {
+            let instance = instance.clone();
+            match web::block(move || keys::authenticate(&instance.settings, &instance.store, &key)).await {
+                Ok(Ok(principal)) => principal,
+                Ok(Err(e)) => {
+                    tracing::error!(target: "payforms::graphql", "API key lookup failed: {e}");
+                    return error_response(
+                        HttpResponse::InternalServerError(),
+                        "internal error",
+                        INTERNAL_SERVER_ERROR,
+                    );
+                }
+                Err(e) => {
+                    tracing::error!(target: "payforms::graphql", "API key lookup failed: {e}");
+                    return error_response(
+                        HttpResponse::InternalServerError(),
+                        "internal error",
+                        INTERNAL_SERVER_ERROR,
+                    );
+                }
+            }
+        }
+        None => None,
+    };
+    handle_post(engine, principal, body).await
 }
 
 pub async fn page() -> HttpResponse {

@@ -218,7 +218,18 @@ pub fn secrets(command: SecretsCommand) -> ExitCode {
         for place in &report.skipped {
             println!("  not rotated: {place}");
         }
-        if !report.skipped.is_empty() {
+        let (merchants, unreadable) = match crate::merchants::rotate_secrets(&instance.settings, &instance.store) {
+            Ok(done) => done,
+            Err(e) => {
+                eprintln!("merchant secrets not rotated: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+        println!("{merchants} merchant(s) had their secrets re-encrypted");
+        for merchant in &unreadable {
+            println!("  not rotated: the secrets of merchant {merchant} cannot be read with the current keys");
+        }
+        if !report.skipped.is_empty() || !unreadable.is_empty() {
             return Ok(ExitCode::FAILURE);
         }
         Ok(ExitCode::SUCCESS)

@@ -1,6 +1,7 @@
 //! The `payforms` command line.
 
 mod gateway_config;
+mod keys;
 mod reconcile;
 
 use std::net::TcpListener;
@@ -98,6 +99,11 @@ pub enum Command {
         #[command(subcommand)]
         what: gateway_config::ConfigCommand,
     },
+    /// API keys of merchants, with scopes (printed once, stored hashed).
+    Keys {
+        #[command(subcommand)]
+        what: keys::KeysCommand,
+    },
     /// Secrets stored at rest.
     Secrets {
         #[command(subcommand)]
@@ -157,6 +163,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Config { what } => gateway_config::config(what),
         Command::Reconcile { since, app, database } => reconcile::run(&app, database, since),
         Command::Secrets { what } => gateway_config::secrets(what),
+        Command::Keys { what } => keys::run(what),
         Command::Migrate {
             app,
             database,
@@ -598,6 +605,7 @@ fn run_sandbox(
         secret_key: String::new(),
         publishable_key: String::new(),
         public_base: Some(format!("http://{address}")),
+        accounts_per_key: false,
     });
     tracing::info!("Stripe sandbox on http://{address} (any sk_test_ key; Stripe.js at /js.stripe.com/v3/)");
     match runtime.block_on(sandbox.serve(listener)) {
@@ -643,6 +651,8 @@ fn attach_sandbox(
         secret_key: secret_key.clone(),
         publishable_key: publishable_key.clone(),
         public_base: Some(format!("http://{address}")),
+        // Merchants with keys of their own get accounts of their own.
+        accounts_per_key: true,
     });
     runtime.spawn(async move {
         if let Err(e) = sandbox.serve(listener).await {

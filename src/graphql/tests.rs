@@ -854,18 +854,13 @@ fn api_key_hash(key: &str) -> [u8; 32] {
 }
 
 async fn post(engine: &Arc<GraphqlEngine>, authorization: Option<&str>, body: &str) -> (u16, Value) {
-    let mut request = actix_web::test::TestRequest::post().uri("/api/graphql");
-    if let Some(value) = authorization {
-        request = request.insert_header(("Authorization", value));
-    }
-    let request = request.to_http_request();
+    let keys = crate::api::graphql::ApiKeys {
+        api: &[api_key_hash("pk-secret")],
+        admin: &[],
+    };
     let response = crate::api::graphql::handle_post(
         engine.clone(),
-        crate::api::graphql::ApiKeys {
-            api: &[api_key_hash("pk-secret")],
-            admin: &[],
-        },
-        &request,
+        keys.principal(authorization),
         actix_web::web::Bytes::from(body.to_string()),
     )
     .await;

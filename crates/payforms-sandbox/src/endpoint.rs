@@ -20,6 +20,7 @@ use super::idempotency::{Lookup, StoredResponse};
 use super::ids;
 use super::params::Params;
 use super::state::State;
+use super::Accounts;
 use super::Inner;
 use super::{current, legacy};
 
@@ -169,10 +170,10 @@ impl Call {
 }
 
 /// The actix route for an API endpoint.
-pub fn route(inner: &Arc<Inner>, api: ApiRoute) -> actix_web::Route {
-    let inner = inner.clone();
+pub fn route(accounts: &Arc<Accounts>, api: ApiRoute) -> actix_web::Route {
+    let accounts = accounts.clone();
     web::method(api.verb.method()).to(move |req: HttpRequest, body: Bytes| {
-        let inner = inner.clone();
+        let inner = accounts.for_request(&req);
         async move { run(&inner, &req, &body, api) }
     })
 }

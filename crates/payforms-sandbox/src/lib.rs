@@ -62,7 +62,15 @@ pub struct SandboxOptions {
     /// The address browsers reach the sandbox at (hosted page URLs);
     /// `None`: taken from each request's Host.
     pub public_base: Option<String>,
+    /// With a configured `secret_key`: every other `sk_test_` key is an
+    /// account of its own (its objects, webhook endpoints and events apart
+    /// from the others'), as separate Stripe accounts are. Up to
+    /// [`MAX_ACCOUNTS`]; SEPA debits settle on the main account only.
+    pub accounts_per_key: bool,
 }
+
+/// Most accounts besides the main one (a key beyond that is refused).
+pub const MAX_ACCOUNTS: usize = 64;
 
 /// A webhook receiver given at start-up (e.g. payforms' `/webhooks/stripe`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +83,64 @@ pub struct WebhookTarget {
 #[derive(Clone)]
 pub struct Sandbox {
     inner: Arc<Inner>,
+    accounts: Arc<Accounts>,
+}
+
+/// The main account and the others, by secret key.
+pub(crate) struct Accounts {
+    main: Arc<Inner>,
+    others: Mutex<std::collections::HashMap<String, Arc<Inner>>>,
+    policy: RetryPolicy,
+}
+
+impl Accounts {
+    /// The account a request's `Authorization` key opens (made on first
+    /// use); the main one for anything else, which then checks the key.
+    pub(crate) fn for_request(&self, req: &HttpRequest) -> Arc<Inner> {
+        let options = &self.main.options;
+        if !options.accounts_per_key || options.secret_key.is_empty() {
+            return self.main.clone();
+        }
+        let header = req.headers().get("authorization").and_then(|v| v.to_str().ok());
+        let Ok(Some(key)) = auth::key_from_header(header) else {
+            return self.main.clone();
+        };
+        if key == options.secret_key || !key.starts_with("sk_test_") || key.len() > 255 {
+            return self.main.clone();
+        }
+        let mut others = self.others.lock();
+        if let Some(account) = others.get(&key) {
+            return account.clone();
+        }
+        if others.len() >= MAX_ACCOUNTS {
+            return self.main.clone();
+        }
+        let account = Inner::new(
+            SandboxOptions {
+                webhook_targets: Vec::new(),
+                publishable_key: key.replacen("sk_test_", "pk_test_", 1),
+                secret_key: key.clone(),
+                public_base: options.public_base.clone(),
+                accounts_per_key: false,
+            },
+            self.policy,
+        );
+        others.insert(key, account.clone());
+        account
+    }
+
+    /// The account holding object `id` (hosted pages name only the object).
+    pub(crate) fn holding(&self, id: &str) -> Arc<Inner> {
+        if self.main.state.lock().objects.get_any(id).is_some() {
+            return self.main.clone();
+        }
+        let others = self.others.lock();
+        others
+            .values()
+            .find(|account| account.state.lock().objects.get_any(id).is_some())
+            .cloned()
+            .unwrap_or_else(|| self.main.clone())
+    }
 }
 
 pub(crate) struct Inner {
@@ -89,13 +155,14 @@ impl Sandbox {
     }
 
     fn with_retry_policy(opts: SandboxOptions, policy: RetryPolicy) -> Sandbox {
-        let state = Arc::new(Mutex::new(State::default()));
+        let inner = Inner::new(opts, policy);
         Sandbox {
-            inner: Arc::new(Inner {
-                dispatcher: Dispatcher::new(state.clone(), policy),
-                state,
-                options: opts,
+            accounts: Arc::new(Accounts {
+                main: inner.clone(),
+                others: Mutex::new(std::collections::HashMap::new()),
+                policy,
             }),
+            inner,
         }
     }
 
@@ -140,13 +207,13 @@ impl Sandbox {
                 .route(web::method(actix_web::http::Method::OPTIONS).to(endpoint::preflight))
                 .default_service(web::to(endpoint::unrecognized));
             for route in routes.iter().filter(|r| r.path == path) {
-                resource = resource.route(endpoint::route(&self.inner, *route));
+                resource = resource.route(endpoint::route(&self.accounts, *route));
             }
             scope = scope.service(resource);
         }
         cfg.service(scope);
         stripe_js::configure(cfg, &self.inner);
-        pages::configure(cfg, &self.inner);
+        pages::configure(cfg, &self.accounts);
     }
 }
 
@@ -167,6 +234,15 @@ async fn settle_debits(inner: Arc<Inner>, base_url: String) {
 }
 
 impl Inner {
+    fn new(options: SandboxOptions, policy: RetryPolicy) -> Arc<Inner> {
+        let state = Arc::new(Mutex::new(State::default()));
+        Arc::new(Inner {
+            dispatcher: Dispatcher::new(state.clone(), policy),
+            state,
+            options,
+        })
+    }
+
     /// Run `change` under the lock. A failure other than a card error
     /// (402, which Stripe records) leaves every object as it was. Events
     /// recorded by a kept change are then delivered.

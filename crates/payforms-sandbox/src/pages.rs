@@ -20,24 +20,26 @@ use super::endpoint::Call;
 use super::money;
 use super::params::Params;
 use super::resources::{accounts, checkout, payment_intents, setup_intents};
-use super::Inner;
+use super::{Accounts, Inner};
 
-pub fn configure(cfg: &mut web::ServiceConfig, inner: &Arc<Inner>) {
+pub fn configure(cfg: &mut web::ServiceConfig, accounts: &Arc<Accounts>) {
     let routes: [(&str, PageHandler, PageHandler); 3] = [
         ("/checkout/pay/{id}", checkout_page, checkout_submit),
         ("/authenticate/{id}", authenticate_page, authenticate_submit),
         ("/connect/onboard/{id}", onboarding_page, onboarding_submit),
     ];
     for (path, show, submit) in routes {
-        let (a, b) = (inner.clone(), inner.clone());
+        let (a, b) = (accounts.clone(), accounts.clone());
+        // A page names only its object: it is the page of the account
+        // holding that object.
         cfg.service(
             web::resource(path)
                 .route(web::get().to(move |req: HttpRequest| {
-                    let inner = a.clone();
+                    let inner = a.holding(req.match_info().get("id").unwrap_or(""));
                     async move { show(&inner, &req, &[]) }
                 }))
                 .route(web::post().to(move |req: HttpRequest, body: Bytes| {
-                    let inner = b.clone();
+                    let inner = b.holding(req.match_info().get("id").unwrap_or(""));
                     async move { submit(&inner, &req, &body) }
                 })),
         );

@@ -31,6 +31,7 @@ impl TestApp {
             secret_key: String::new(),
             publishable_key: "pk_test_sandbox".into(),
             public_base: Some("http://sandbox.test".into()),
+            accounts_per_key: false,
         })
     }
 

@@ -280,6 +280,7 @@ mod delivery_tests {
             secret_key: String::new(),
             publishable_key: "pk_test_sandbox".into(),
             public_base: None,
+            accounts_per_key: false,
         });
         let endpoint = app
             .post(
