@@ -166,6 +166,16 @@ pub struct DispatchFailure {
     pub message: String,
     /// The gateway's own code, e.g. "card_declined" (`extensions.stripeErrorCode`).
     pub gateway_code: Option<String>,
+    /// The record the response mapper wrote for the error answer (a
+    /// declined payment), if any.
+    pub written: Option<WrittenRecord>,
+}
+
+/// A record a mapper wrote: its model and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenRecord {
+    pub model: String,
+    pub id: i64,
 }
 
 impl DispatchFailure {
@@ -174,6 +184,7 @@ impl DispatchFailure {
             kind,
             message: message.into(),
             gateway_code: None,
+            written: None,
         }
     }
 }

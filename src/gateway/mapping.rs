@@ -128,7 +128,20 @@ pub fn map_response(
         }
     }
     match gateway_error {
-        Some(error) => Err(gateway_failure(&error)),
+        Some(error) => {
+            let mut failure = gateway_failure(&error);
+            // A mapper that maps errors may have recorded the failure (a
+            // declined payment): callers can show that record.
+            let id = outcome
+                .record
+                .as_ref()
+                .and_then(|r| r["id"].as_str())
+                .and_then(|id| id.parse().ok());
+            if let (Some(model), Some(id)) = (outcome.model, id) {
+                failure.written = Some(super::contract::WrittenRecord { model, id });
+            }
+            Err(failure)
+        }
         None => Ok(outcome),
     }
 }
@@ -190,6 +203,7 @@ fn gateway_failure(error: &GatewayError) -> DispatchFailure {
             .clone()
             .filter(|d| d != "generic_decline")
             .or_else(|| error.code.clone()),
+        written: None,
     }
 }
 

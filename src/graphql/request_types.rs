@@ -212,6 +212,7 @@ fn failure_error(failure: DispatchFailure) -> Error {
         kind,
         message,
         gateway_code,
+        ..
     } = failure;
     Error::new(message).extend_with(move |_, e| {
         e.set("code", kind.graphql_code());

@@ -638,6 +638,7 @@ impl RequestDispatcher for FakeDispatcher {
                 kind: FailureKind::GatewayError,
                 message: "Your card was declined".into(),
                 gateway_code: Some("card_declined".into()),
+                written: None,
             });
         }
         Ok(DispatchOutcome {

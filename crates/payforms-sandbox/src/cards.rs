@@ -287,6 +287,8 @@ const MAGIC_NAMES: &[(&str, &str)] = &[
     ("unionpay", "6200000000000005"),
     ("bypassPending", "4000000000000077"),
     ("chargeDeclined", "4000000000000002"),
+    // The spelling payment services' guides use (`pm_card_declined`).
+    ("declined", "4000000000000002"),
     ("chargeDeclinedInsufficientFunds", "4000000000009995"),
     ("chargeDeclinedLostCard", "4000000000009987"),
     ("chargeDeclinedStolenCard", "4000000000009979"),
@@ -521,6 +523,10 @@ mod tests {
     #[test]
     fn magic_ids_resolve_to_documented_behaviours() {
         assert_eq!(magic("pm_card_visa").unwrap().behaviour, Behaviour::Succeed);
+        assert_eq!(
+            magic("pm_card_declined").unwrap().behaviour,
+            magic("pm_card_chargeDeclined").unwrap().behaviour
+        );
         assert_eq!(magic("tok_visa").unwrap().last4, "4242");
         assert_eq!(
             magic("pm_card_chargeDeclined").unwrap().behaviour,

@@ -163,6 +163,15 @@ pub fn read_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, RestError> {
             "the body must be a JSON object",
         ));
     }
+    // Card numbers never reach payforms: not as a payment method, not in
+    // metadata. Refused before anything reads them; never echoed.
+    if crate::card_numbers::contains_card_number(&String::from_utf8_lossy(body)) {
+        return Err(RestError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "card_number_refused",
+            "card numbers are never sent to payforms: collect the card with Stripe.js and send its payment method (pm_…)",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     // serde_json bounds nesting (128 levels) on its own.
     let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);

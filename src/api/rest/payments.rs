@@ -114,10 +114,16 @@ fn optional_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
 }
 
 pub(crate) fn check_id_text(field: &str, value: &str) -> Result<(), RestError> {
-    if value.is_empty() || value.len() > MAX_ID_LEN || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+    // Provider ids have a prefix (`pm_`, `cus_`): anything else is refused.
+    let well_formed = value.len() <= MAX_ID_LEN
+        && value
+            .split_once('_')
+            .is_some_and(|(prefix, rest)| !prefix.is_empty() && !rest.is_empty())
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !well_formed {
         return Err(RestError::invalid_field(
             field,
-            format!("must be an id of letters, digits and _ (at most {MAX_ID_LEN})"),
+            format!("must be a provider id such as pm_… (letters, digits and _, at most {MAX_ID_LEN})"),
         ));
     }
     Ok(())
@@ -374,8 +380,37 @@ fn create_payment(
         data.insert("idempotency_key".into(), json!(key));
     }
     let tenant = tenant(instance, principal)?;
-    let outcome = dispatch(instance, &tenant, "create_payment", Value::Object(data), gateway_key)?;
-    success(StatusCode::CREATED, payment_answer(instance, principal, &outcome)?)
+    let version = instance.current();
+    let sent = instance.gateway.dispatch_for(
+        &tenant,
+        &version.app,
+        "create_payment",
+        Value::Object(data),
+        gateway_key,
+        crate::gateway::Caller::Visitor,
+    );
+    match sent {
+        Ok(outcome) => success(StatusCode::CREATED, payment_answer(instance, principal, &outcome)?),
+        // Declined: the payment exists, as failed, with the reason.
+        Err(failure) if failure.kind == crate::gateway::FailureKind::Declined && failure.written.is_some() => {
+            let id = failure.written.as_ref().map_or(0, |w| w.id);
+            let model = model(instance, PAYMENT_MODEL)?;
+            let record = store_of(instance, principal)
+                .get_record(&model, id)
+                .map_err(RestError::internal)?
+                .ok_or_else(|| RestError::from_dispatch(failure.clone()))?;
+            let mut view = views::payment(&record, principal.merchant.as_str());
+            view.failure = Some(views::Failure {
+                code: failure
+                    .gateway_code
+                    .clone()
+                    .or_else(|| view.failure.as_ref().and_then(|f| f.code.clone())),
+                message: Some(failure.message.clone()),
+            });
+            success(StatusCode::CREATED, view)
+        }
+        Err(failure) => Err(RestError::from_dispatch(failure)),
+    }
 }
 
 #[utoipa::path(
