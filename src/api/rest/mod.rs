@@ -19,7 +19,7 @@ mod views;
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest};
 use serde_json::Value;
 
@@ -31,28 +31,35 @@ pub use envelope::RestError;
 /// Largest REST request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// Every REST route: method, path (under `/v1`), handler. The OpenAPI
+/// document is checked against this list (`openapi::tests`).
+fn routes() -> Vec<(Method, &'static str, actix_web::Route)> {
+    vec![
+        (Method::GET, "/openapi.json", web::get().to(openapi::document)),
+        (Method::GET, "/docs", web::get().to(openapi::reference_page)),
+        (Method::GET, "/docs/{asset}", web::get().to(openapi::reference_asset)),
+        (Method::POST, "/payments", web::post().to(payments::create)),
+        (Method::GET, "/payments", web::get().to(payments::list)),
+        (Method::POST, "/payments/cards", web::post().to(cards::create)),
+        (Method::GET, "/payments/cards", web::get().to(cards::list)),
+        (Method::DELETE, "/payments/cards/{id}", web::delete().to(cards::delete)),
+        (Method::GET, "/payments/{id}", web::get().to(payments::get)),
+        (Method::POST, "/payments/{id}/capture", web::post().to(payments::capture)),
+        (Method::POST, "/payments/{id}/cancel", web::post().to(payments::cancel)),
+        (Method::POST, "/refunds", web::post().to(refunds::create)),
+        (Method::GET, "/refunds", web::get().to(refunds::list)),
+        (Method::GET, "/merchant", web::get().to(merchant::show)),
+        (Method::PUT, "/merchant/providers", web::put().to(merchant::set_providers)),
+        (Method::PUT, "/merchant/webhook", web::put().to(merchant::set_webhook)),
+    ]
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/v1")
-            .app_data(web::PayloadConfig::new(BODY_LIMIT))
-            .route("/openapi.json", web::get().to(openapi::document))
-            .route("/docs", web::get().to(openapi::reference_page))
-            .route("/docs/{asset}", web::get().to(openapi::reference_asset))
-            .route("/payments", web::post().to(payments::create))
-            .route("/payments", web::get().to(payments::list))
-            .route("/payments/cards", web::post().to(cards::create))
-            .route("/payments/cards", web::get().to(cards::list))
-            .route("/payments/cards/{id}", web::delete().to(cards::delete))
-            .route("/payments/{id}", web::get().to(payments::get))
-            .route("/payments/{id}/capture", web::post().to(payments::capture))
-            .route("/payments/{id}/cancel", web::post().to(payments::cancel))
-            .route("/refunds", web::post().to(refunds::create))
-            .route("/refunds", web::get().to(refunds::list))
-            .route("/merchant", web::get().to(merchant::show))
-            .route("/merchant/providers", web::put().to(merchant::set_providers))
-            .route("/merchant/webhook", web::put().to(merchant::set_webhook))
-            .default_service(web::to(envelope::not_found)),
-    );
+    let mut scope = web::scope("/v1").app_data(web::PayloadConfig::new(BODY_LIMIT));
+    for (_, path, route) in routes() {
+        scope = scope.route(path, route);
+    }
+    cfg.service(scope.default_service(web::to(envelope::not_found)));
 }
 
 /// The caller of a request, checked: a valid key (else 401), the scope

@@ -87,3 +87,56 @@ pub async fn reference_asset(name: web::Path<String>) -> HttpResponse {
 const REFERENCE_HTML: &str = include_str!("reference/index.html");
 const REFERENCE_JS: &str = include_str!("reference/reference.js");
 const REFERENCE_CSS: &str = include_str!("reference/reference.css");
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Routes that are not part of the API a program calls: the document
+    /// itself, its reference page, and the endpoints Stripe calls.
+    const UNDOCUMENTED: [&str; 5] = [
+        "/openapi.json",
+        "/docs",
+        "/docs/{asset}",
+        "/webhooks/stripe",
+        "/webhooks/stripe/{merchant}",
+    ];
+
+    #[test]
+    fn the_document_lists_exactly_the_routes() {
+        let document: serde_json::Value = serde_json::from_str(document_json()).unwrap();
+        assert_eq!(document["openapi"].as_str().map(|v| &v[..3]), Some("3.1"));
+        let documented: BTreeSet<(String, String)> = document["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |method| (method.to_uppercase(), path.clone()))
+            })
+            .collect();
+        let served: BTreeSet<(String, String)> = super::super::routes()
+            .into_iter()
+            .filter(|(_, path, _)| !UNDOCUMENTED.contains(path))
+            .map(|(method, path, _)| (method.to_string(), format!("/v1{path}")))
+            .collect();
+        assert_eq!(documented, served);
+    }
+
+    #[test]
+    fn every_operation_names_its_answers_and_security() {
+        let document: serde_json::Value = serde_json::from_str(document_json()).unwrap();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let responses = operation["responses"].as_object().unwrap();
+                assert!(responses.contains_key("401"), "{method} {path} documents 401");
+                assert!(responses.contains_key("429"), "{method} {path} documents 429");
+                assert!(operation["security"].is_array(), "{method} {path} names its security");
+            }
+        }
+    }
+}
