@@ -76,6 +76,7 @@ struct FileSettings {
     merchant_webhook_urls: Option<String>,
     merchant_webhook_secret: Option<String>,
     content_security_policy: Option<String>,
+    api_rate_limit: Option<String>,
     operator_password: Option<String>,
     environment: Option<String>,
     encryption_key: Option<String>,
@@ -113,6 +114,8 @@ pub struct Settings {
     /// Replaces the Content-Security-Policy payforms builds from the Stripe
     /// settings (api/security_headers.rs).
     pub content_security_policy: Option<String>,
+    /// Requests per API key (PAYFORMS_API_RATE_LIMIT); see [`RateLimit`].
+    pub api_rate_limit: RateLimit,
     /// argon2 hash (PHC string) of PAYFORMS_OPERATOR_PASSWORD; the password
     /// itself is not kept.
     pub operator_password_hash: Option<String>,
@@ -367,6 +370,7 @@ impl Settings {
             merchant_webhook_secret: pick("PAYFORMS_MERCHANT_WEBHOOK_SECRET", &file.merchant_webhook_secret)
                 .map(Secret::new),
             content_security_policy: pick("PAYFORMS_CONTENT_SECURITY_POLICY", &file.content_security_policy),
+            api_rate_limit: api_rate_limit(pick("PAYFORMS_API_RATE_LIMIT", &file.api_rate_limit))?,
             operator_password_hash,
         })
     }
@@ -467,6 +471,93 @@ fn split_list(value: Option<String>) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// How many requests one API key may make: a token bucket of `burst`
+/// tokens refilled at `per_minute`; `per_minute == 0` is off. The limiter
+/// itself is `api::rate_limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    /// 10 requests a second sustained is far above what one integration
+    /// creating payments needs (each write may wait on Stripe), yet keeps a
+    /// runaway client loop from taking the instance; a burst of 60 (six
+    /// seconds' worth) lets a batch of a few dozen requests through at once.
+    fn default() -> RateLimit {
+        RateLimit {
+            per_minute: 600,
+            burst: 60,
+        }
+    }
+}
+
+impl RateLimit {
+    pub const OFF: RateLimit = RateLimit {
+        per_minute: 0,
+        burst: 0,
+    };
+
+    /// `off`, `<per_minute>/min` or `<per_minute>/min,burst=<n>`; without a
+    /// burst, a tenth of a minute's worth (at least 1).
+    pub fn parse(text: &str) -> Result<RateLimit, String> {
+        let text = text.trim().to_ascii_lowercase();
+        if text == "off" {
+            return Ok(RateLimit::OFF);
+        }
+        let (rate, burst) = match text.split_once(',') {
+            Some((rate, burst)) => (rate, Some(burst)),
+            None => (text.as_str(), None),
+        };
+        let per_minute = rate
+            .trim()
+            .strip_suffix("/min")
+            .ok_or_else(|| "it must be `<requests>/min`, `<requests>/min,burst=<n>` or `off`".to_string())
+            .and_then(|n| whole_number(n, "the requests per minute"))?;
+        let burst = match burst {
+            None => (per_minute / 10).max(1),
+            Some(burst) => burst
+                .trim()
+                .strip_prefix("burst")
+                .and_then(|rest| rest.trim_start().strip_prefix('='))
+                .ok_or_else(|| "after the comma it must say `burst=<n>`".to_string())
+                .and_then(|n| whole_number(n, "the burst"))?,
+        };
+        Ok(RateLimit { per_minute, burst })
+    }
+}
+
+/// A number from 1 to u32::MAX, digits only (no sign, no fraction).
+fn whole_number(text: &str, what: &str) -> Result<u32, String> {
+    let text = text.trim();
+    let number = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        text.parse::<u32>().ok()
+    } else {
+        None
+    };
+    match number {
+        Some(0) => Err(format!("{what} must be at least 1 (use `off` to disable the limit)")),
+        Some(n) => Ok(n),
+        None => Err(format!("{what} must be a whole number from 1 to {}", u32::MAX)),
+    }
+}
+
+/// PAYFORMS_API_RATE_LIMIT (or `api_rate_limit`); the default when unset.
+fn api_rate_limit(text: Option<String>) -> Result<RateLimit, ConfigError> {
+    let Some(text) = text else {
+        return Ok(RateLimit::default());
+    };
+    RateLimit::parse(&text).map_err(|reason| {
+        // The value is shown short and escaped: it may be anything.
+        let shown: String = text.trim().chars().take(40).collect();
+        ConfigError::Invalid(format!(
+            "PAYFORMS_API_RATE_LIMIT (api_rate_limit in payforms.toml) is {:?}: {reason}",
+            shown
+        ))
+    })
 }
 
 fn default_database_path(app_dir: &Path) -> String {

@@ -8,6 +8,7 @@ pub mod health;
 pub mod operator;
 pub mod origin;
 pub mod pages;
+pub mod rate_limit;
 pub mod reply;
 pub mod request_info;
 pub mod rest;

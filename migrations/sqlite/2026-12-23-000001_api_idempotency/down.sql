@@ -1,0 +1,2 @@
+DROP INDEX api_idempotency_expires;
+DROP TABLE api_idempotency;
