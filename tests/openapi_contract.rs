@@ -58,9 +58,15 @@ fn the_reference_page_renders_the_document_without_other_origins() {
         .unwrap_or_default()
         .to_string();
     let html = page.text().unwrap();
-    assert!(html.contains("/v1/docs/reference.js") && html.contains("/v1/openapi.json"), "{html}");
+    assert!(
+        html.contains("/v1/docs/reference.js") && html.contains("/v1/openapi.json"),
+        "{html}"
+    );
     assert!(!html.contains("https://"), "no CDN: {html}");
-    assert!(policy.contains("script-src 'self'") || policy.contains("default-src 'self'"), "{policy}");
+    assert!(
+        policy.contains("script-src 'self'") || policy.contains("default-src 'self'"),
+        "{policy}"
+    );
     for asset in ["reference.js", "reference.css"] {
         let answer = http.get(server.url(&format!("/v1/docs/{asset}"))).send().unwrap();
         assert_eq!(answer.status().as_u16(), 200, "{asset}");

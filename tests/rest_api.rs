@@ -243,6 +243,24 @@ fn walkthrough(database: Option<&PgDatabase>) {
     );
     let payment_id = payment["id"].as_str().unwrap().to_string();
 
+    // The same key and request: the stored answer, marked as replayed.
+    let replay = api.send("POST", "/v1/payments", Some(body.clone()), Some("test-stripe-001"));
+    assert_eq!(replay.status().as_u16(), 201);
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(replay.json::<Value>().unwrap(), first);
+    // The same key with another request: refused.
+    let other = api.send(
+        "POST",
+        "/v1/payments",
+        Some(json!({ "amount": 11, "currency": "USD", "payment_method": "pm_card_visa" })),
+        Some("test-stripe-001"),
+    );
+    assert_eq!(other.status().as_u16(), 422);
+    assert_eq!(
+        other.json::<Value>().unwrap()["error"]["code"],
+        "idempotency_key_reused"
+    );
+
     // The key's Stripe account, not the instance's, took the payment.
     let pi = client()
         .get(format!(
@@ -730,4 +748,63 @@ fn hostile_requests_get_clear_errors() {
     );
     assert!(!error.to_string().contains("4242424242424242"), "{error}");
     assert!(!server.log_text().contains("4242424242424242"));
+}
+
+#[test]
+fn one_idempotency_key_charges_once_however_many_ask_at_once() {
+    let server = start(None);
+    let body = json!({ "amount": "4.20", "currency": "EUR", "payment_method": "pm_card_visa" });
+    let answers: Vec<(u16, Value)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let body = body.clone();
+                let server = &server;
+                scope.spawn(move || {
+                    let api = Api::new(server, DEFAULT_KEY);
+                    let response = api.send("POST", "/v1/payments", Some(body), Some("order-42"));
+                    (response.status().as_u16(), response.json::<Value>().unwrap())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let created: Vec<&Value> = answers.iter().filter(|(s, _)| *s == 201).map(|(_, a)| a).collect();
+    assert!(!created.is_empty(), "{answers:?}");
+    for (status, answer) in &answers {
+        assert!(
+            *status == 201 || (*status == 409 && answer["error"]["code"] == "idempotency_key_in_use"),
+            "{answers:?}"
+        );
+    }
+    assert!(
+        created.iter().all(|a| a["data"]["id"] == created[0]["data"]["id"]),
+        "{answers:?}"
+    );
+    let api = Api::new(&server, DEFAULT_KEY);
+    assert_eq!(api.ids("/v1/payments").len(), 1, "one payment");
+    // Another merchant's equal key is its own.
+    let other = Api::new(&server, &create_key(&server, None, "payments:read"));
+    assert_eq!(other.ids("/v1/payments").len(), 1);
+}
+
+#[test]
+fn each_key_has_its_own_rate() {
+    let server = TestServer::start(
+        ServerOptions::new(repo_root())
+            .arg("--sandbox")
+            .env("PAYFORMS_API_KEYS", DEFAULT_KEY)
+            .env("PAYFORMS_API_RATE_LIMIT", "60/min,burst=3"),
+    );
+    let api = Api::new(&server, DEFAULT_KEY);
+    for _ in 0..3 {
+        api.ok("GET", "/v1/payments", None);
+    }
+    let refused = api.send("GET", "/v1/payments", None, None);
+    assert_eq!(refused.status().as_u16(), 429);
+    let wait: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    assert_eq!(refused.json::<Value>().unwrap()["error"]["code"], "rate_limited");
+    // Another key is not held back.
+    let other = Api::new(&server, &create_key(&server, None, "payments:read"));
+    other.ok("GET", "/v1/payments", None);
 }

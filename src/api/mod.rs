@@ -47,16 +47,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Must be called inside a Tokio runtime.
 pub fn serve(instance: Arc<Instance>, signal: WorkerSignal, listener: TcpListener) -> std::io::Result<Server> {
     let policy = security_headers::content_security_policy(&instance.settings);
+    let instance_limit = instance.settings.api_rate_limit;
     let data = web::Data::new(instance);
     let signal = web::Data::new(signal);
     let ingest = web::Data::new(crate::webhooks::ingest::Ingest::start(data.store.clone()));
     let sign_in_attempts = web::Data::new(crate::operator::attempts::SignInAttempts::default());
+    let rate_limiter = web::Data::new(rate_limit::RateLimiter::new(instance_limit));
     HttpServer::new(move || {
         ActixApp::new()
             .app_data(data.clone())
             .app_data(signal.clone())
             .app_data(ingest.clone())
             .app_data(sign_in_attempts.clone())
+            .app_data(rate_limiter.clone())
             .wrap(security_headers::middleware(&policy))
             .wrap(middleware::from_fn(access_log::log_request))
             .configure(configure)

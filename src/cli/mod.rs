@@ -770,6 +770,7 @@ fn serve(app_dir: &Path, overrides: Overrides, mode: ServeMode, sandbox: Option<
     let signal = if mode.worker {
         crate::webhooks::merchant::start(instance.clone(), runtime.handle());
         crate::payments::worker::start(instance.clone(), runtime.handle());
+        crate::db::models::api_idempotency::start_purger(instance.store.clone(), runtime.handle());
         crate::webhooks::worker::start(instance.clone(), runtime.handle())
     } else {
         tracing::info!("--no-worker: events are stored here and processed by other instances");

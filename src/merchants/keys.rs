@@ -107,8 +107,8 @@ pub fn parse_scopes(text: &str) -> Result<Vec<Scope>, String> {
 pub struct Principal {
     pub merchant: MerchantId,
     pub scopes: Vec<Scope>,
-    /// The key's public id (`env` for keys from settings), for rate limits
-    /// and logs.
+    /// The key's public id (`env:<hash prefix>` for keys from settings),
+    /// for rate limits and logs.
     pub key_id: String,
     /// A key from `PAYFORMS_ADMIN_API_KEYS`: may also change the instance's
     /// Stripe configuration.
@@ -164,7 +164,8 @@ pub fn authenticate(settings: &Settings, store: &Store, key: &str) -> Result<Opt
         return Ok(Some(Principal {
             merchant: MerchantId::default_merchant(),
             scopes: Scope::ALL.to_vec(),
-            key_id: "env".into(),
+            // Each settings key its own rate: named by its hash's start.
+            key_id: format!("env:{}", hex::encode(&digest[..6])),
             admin,
         }));
     }

@@ -4,11 +4,14 @@
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
 use super::envelope::{respond, RestError};
+use sha2::{Digest, Sha256};
+
+use crate::db::models::api_idempotency::{self, Begin};
 use crate::instance::Instance;
 use crate::merchants::keys::Principal;
 
@@ -40,7 +43,7 @@ pub fn gateway_key(principal: &Principal, key: &str, purpose: &str) -> String {
 }
 
 /// Run a write once per `Idempotency-Key`. `work` gets the client's key
-/// and runs on the blocking pool.
+/// and runs on the blocking pool. Without a key it simply runs.
 pub async fn run<F>(
     req: &HttpRequest,
     instance: &Arc<Instance>,
@@ -51,8 +54,83 @@ pub async fn run<F>(
 where
     F: FnOnce(Option<String>) -> Result<(StatusCode, Value), RestError> + Send + 'static,
 {
-    let key = key_of(req)?;
-    let _ = (instance, principal, body);
-    let answer = web::block(move || work(key)).await.map_err(RestError::internal)?;
-    Ok(respond(answer?))
+    let Some(key) = key_of(req)? else {
+        let answer = web::block(move || work(None)).await.map_err(RestError::internal)?;
+        return Ok(respond(answer?));
+    };
+    // The same key means the same request: method, path and body.
+    let mut hasher = Sha256::new();
+    for part in [req.method().as_str().as_bytes(), req.path().as_bytes(), body] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    let hash: [u8; 32] = hasher.finalize().into();
+    let store = instance.store.clone();
+    let merchant = principal.merchant.to_string();
+    let answer = web::block(move || {
+        let claim = match api_idempotency::begin(&store, &merchant, &key, &hash, chrono::Utc::now())
+            .map_err(RestError::internal)?
+        {
+            Begin::Execute(claim) => claim,
+            Begin::Replay(stored) => return Ok(Outcome::Replayed(stored)),
+            Begin::Mismatch => {
+                return Err(RestError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with another request; use a new key for a new request",
+                ))
+            }
+            Begin::InProgress => {
+                return Err(RestError::new(
+                    StatusCode::CONFLICT,
+                    "idempotency_key_in_use",
+                    "a request with this Idempotency-Key is still running; retry in a moment",
+                ))
+            }
+        };
+        let (status, body) = match work(Some(key)) {
+            Ok(answer) => answer,
+            // Our own failure, or one the caller may retry: not remembered,
+            // so a retry runs again (the gateway's own idempotency key keeps
+            // Stripe from acting twice).
+            Err(error) if error.status.is_server_error() || error.status == StatusCode::TOO_MANY_REQUESTS => {
+                if let Err(e) = api_idempotency::release(&store, &claim) {
+                    tracing::warn!(target: "payforms::rest", "idempotency key not released: {e}");
+                }
+                return Err(error);
+            }
+            Err(error) => (error.status, error.body()),
+        };
+        match api_idempotency::finish(&store, &claim, status.as_u16(), "application/json", &body.to_string()) {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(target: "payforms::rest", "an idempotent answer was not kept: its claim ran out")
+            }
+            Err(e) => tracing::warn!(target: "payforms::rest", "an idempotent answer was not kept: {e}"),
+        }
+        Ok(Outcome::Ran(status, body))
+    })
+    .await
+    .map_err(RestError::internal)??;
+    Ok(match answer {
+        Outcome::Ran(status, body) => respond((status, body)),
+        Outcome::Replayed(stored) => {
+            let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+            let mut response = HttpResponse::build(status);
+            response
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header(("Idempotent-Replayed", "true"))
+                .content_type(stored.content_type.as_str());
+            match stored.body {
+                Some(body) => response.body(body),
+                // Too large to keep: the status says what happened.
+                None => response.finish(),
+            }
+        }
+    })
+}
+
+enum Outcome {
+    Ran(StatusCode, Value),
+    Replayed(api_idempotency::StoredResponse),
 }

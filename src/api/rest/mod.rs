@@ -44,12 +44,20 @@ fn routes() -> Vec<(Method, &'static str, actix_web::Route)> {
         (Method::GET, "/payments/cards", web::get().to(cards::list)),
         (Method::DELETE, "/payments/cards/{id}", web::delete().to(cards::delete)),
         (Method::GET, "/payments/{id}", web::get().to(payments::get)),
-        (Method::POST, "/payments/{id}/capture", web::post().to(payments::capture)),
+        (
+            Method::POST,
+            "/payments/{id}/capture",
+            web::post().to(payments::capture),
+        ),
         (Method::POST, "/payments/{id}/cancel", web::post().to(payments::cancel)),
         (Method::POST, "/refunds", web::post().to(refunds::create)),
         (Method::GET, "/refunds", web::get().to(refunds::list)),
         (Method::GET, "/merchant", web::get().to(merchant::show)),
-        (Method::PUT, "/merchant/providers", web::put().to(merchant::set_providers)),
+        (
+            Method::PUT,
+            "/merchant/providers",
+            web::put().to(merchant::set_providers),
+        ),
         (Method::PUT, "/merchant/webhook", web::put().to(merchant::set_webhook)),
     ]
 }
@@ -90,6 +98,11 @@ pub(crate) async fn authorize(
         Ok(Err(e)) => return Err(RestError::internal(e)),
         Err(e) => return Err(RestError::internal(e)),
     };
+    if let Some(limiter) = req.app_data::<web::Data<crate::api::rate_limit::RateLimiter>>() {
+        if let Err(wait) = limiter.check(&principal.key_id, std::time::Instant::now()) {
+            return Err(RestError::rate_limited(wait.seconds));
+        }
+    }
     principal.require(scope).map_err(RestError::missing_scope)?;
     Ok(principal)
 }
