@@ -22,6 +22,7 @@ pub mod gateway;
 pub mod graphql;
 pub mod instance;
 pub mod liquid;
+pub mod merchant_id;
 pub mod money;
 pub mod operator;
 pub mod password;

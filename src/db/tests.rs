@@ -22,6 +22,7 @@ use super::write::{RecordWrite, Target, WriteResult};
 use super::{search, Backend, Record, Store, StoreError};
 use crate::environment::Environment;
 use crate::error::FieldError;
+use crate::merchant_id::MerchantId;
 
 const DEFAULT_TEST_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -47,18 +48,8 @@ impl TestDb {
     }
 
     pub(crate) fn postgres() -> TestDb {
-        let base = std::env::var("PAYFORMS_TEST_PG").unwrap_or_else(|_| DEFAULT_TEST_PG.to_string());
-        let mut admin = PgConnection::establish(&base).unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL at {} is unreachable (set PAYFORMS_TEST_PG): {e}",
-                redact_url(&base)
-            )
-        });
-        let name = format!("payforms_test_{}", uuid::Uuid::new_v4().simple());
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        let mut url = url::Url::parse(&base).unwrap();
-        url.set_path(&name);
-        let store = Store::connect(url.as_str()).unwrap();
+        let (base, name, url) = empty_postgres();
+        let store = Store::connect(&url).unwrap();
         store.migrate().unwrap();
         create_tables(&store);
         TestDb {
@@ -71,6 +62,22 @@ impl TestDb {
     pub(crate) fn store(&self) -> &Store {
         self.store.as_ref().unwrap()
     }
+}
+
+/// A new, empty PostgreSQL database: the server's URL, its name, its URL.
+fn empty_postgres() -> (String, String, String) {
+    let base = std::env::var("PAYFORMS_TEST_PG").unwrap_or_else(|_| DEFAULT_TEST_PG.to_string());
+    let mut admin = PgConnection::establish(&base).unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL at {} is unreachable (set PAYFORMS_TEST_PG): {e}",
+            redact_url(&base)
+        )
+    });
+    let name = format!("payforms_test_{}", uuid::Uuid::new_v4().simple());
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let mut url = url::Url::parse(&base).unwrap();
+    url.set_path(&name);
+    (base, name, url.to_string())
 }
 
 impl Drop for TestDb {
@@ -144,6 +151,9 @@ on_both_backends!(
     environments_do_not_see_each_other,
     keyed_writes_stay_in_their_environment,
     pre_livemode_tables_get_the_column,
+    merchants_do_not_see_each_other,
+    keyed_writes_stay_with_their_merchant,
+    pre_merchant_tables_get_the_column,
 );
 
 fn model(name: &str, yaml: &str) -> ModelType {
@@ -1775,14 +1785,19 @@ fn pre_livemode_tables_get_the_column(store: &Store) {
     let described: Vec<&str> = plan.changes.iter().map(|c| c.description.as_str()).collect();
     assert_eq!(
         described,
-        ["add the system column livemode to ledger (existing records: test)"]
+        [
+            "add the system column livemode to ledger (existing records: test)",
+            "add the system column merchant to ledger (existing records: the default merchant's)"
+        ]
     );
     let sql = plan.sql(store.backend());
     assert!(sql.contains("ALTER TABLE \"ledger\" ADD COLUMN \"livemode\""), "{sql}");
     assert!(
-        sql.contains("ON \"ledger\" (\"livemode\", \"created_at\", \"id\")"),
+        sql.contains("ON \"ledger\" (\"livemode\", \"merchant\", \"created_at\", \"id\")"),
         "{sql}"
     );
+    // The indexes are rebuilt once, after both columns are there.
+    assert_eq!(sql.matches("CREATE UNIQUE INDEX").count(), 1, "{sql}");
     // Planning changed nothing; applying adds the column, old rows test.
     let (test, live) = test_and_live(store);
     assert!(test.count_records(&ledger, &[]).is_err(), "no livemode column yet");
@@ -1807,6 +1822,404 @@ fn pre_livemode_tables_get_the_column(store: &Store) {
         "ref"
     );
     // Newest-first listings of one environment read the rebuilt index
+    // (PostgreSQL scans a table this small whatever its indexes; the
+    // 10,000-record test covers it there).
+    if store.backend() == Backend::Sqlite {
+        assert_uses_index(store, &explain(store, &ledger, &query(vec![])), "ledger_created_at_idx");
+    }
+}
+
+fn acme() -> MerchantId {
+    MerchantId::parse("acme").unwrap()
+}
+
+/// The same database as the default merchant's store and acme's see it.
+fn default_and_acme(store: &Store) -> (Store, Store) {
+    (store.clone(), store.clone().with_merchant(acme()))
+}
+
+fn merchants_do_not_see_each_other(store: &Store) {
+    let model = payment();
+    let (ours, theirs) = default_and_acme(store);
+    assert!(ours.merchant().is_default());
+    assert_eq!(theirs.merchant(), &acme());
+    let mine = ours
+        .create_record(
+            &model,
+            props(json!({"gateway_id": "pi_d", "customer": "cus_1", "amount": 100})),
+        )
+        .unwrap();
+    let batch: Vec<Map<String, Value>> = (0..3)
+        .map(|i| props(json!({"gateway_id": format!("pi_a{i}"), "customer": "cus_1", "amount": 100 + i})))
+        .collect();
+    let acmes = theirs.create_records(&model, batch).unwrap();
+    assert!(mine.merchant.is_default());
+    assert!(acmes.iter().all(|r| r.merchant == acme()));
+    assert_eq!(mine.to_liquid_json()["merchant"], json!("default"));
+
+    // Reads by id, by match, pages (also of a named environment) and counts.
+    assert_eq!(ours.get_record(&model, acmes[0].id).unwrap(), None);
+    assert_eq!(theirs.get_record(&model, mine.id).unwrap(), None);
+    assert_eq!(theirs.get_record_in(&model, mine.id, Environment::Test).unwrap(), None);
+    assert_eq!(
+        theirs.get_record(&model, acmes[0].id).unwrap().as_ref(),
+        Some(&acmes[0])
+    );
+    assert_eq!(
+        theirs
+            .find_record(&model, &props(json!({"gateway_id": "pi_d"})))
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        theirs.find_record(&model, &props(json!({"id": mine.id}))).unwrap(),
+        None
+    );
+    let by_customer = query(vec![eq("customer", json!("cus_1"))]);
+    assert_eq!(
+        ids(&ours.query_records(&model, &by_customer).unwrap().records),
+        [mine.id]
+    );
+    let page = theirs.query_records(&model, &by_customer).unwrap();
+    assert_eq!(page.total_count, 3);
+    assert!(page.records.iter().all(|r| r.merchant == acme()));
+    let in_test = RecordQuery {
+        environment: Some(Environment::Test),
+        ..query(vec![])
+    };
+    assert_eq!(ids(&ours.query_records(&model, &in_test).unwrap().records), [mine.id]);
+    assert_eq!(ours.count_records(&model, &[]).unwrap(), 1);
+    assert_eq!(
+        theirs.count_records(&model, &[eq("customer", json!("cus_1"))]).unwrap(),
+        3
+    );
+    // A cursor walk stays in the merchant, both ways.
+    let (forward, backward) = walk(&theirs, &model, &by_customer, 2);
+    let mut want = ids(&acmes);
+    want.reverse();
+    assert_eq!(forward, want);
+    assert_eq!(backward, want);
+    // The other environment of the same merchant is another partition.
+    let acme_live = theirs.clone().with_environment(Environment::Live);
+    assert_eq!(acme_live.count_records(&model, &[]).unwrap(), 0);
+    let live_one = acme_live
+        .create_record(&model, props(json!({"gateway_id": "pi_live"})))
+        .unwrap();
+    assert!(live_one.livemode && live_one.merchant == acme());
+    assert_eq!(theirs.count_records(&model, &[]).unwrap(), 3);
+    assert_eq!(
+        ours.get_record_in(&model, live_one.id, Environment::Live).unwrap(),
+        None
+    );
+
+    // Updates and deletes by id do not reach another merchant's record.
+    assert!(matches!(
+        theirs.update_record(&model, mine.id, props(json!({"amount": 1}))),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        theirs.delete_record(&model, mine.id),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        theirs
+            .write(
+                &model,
+                RecordWrite::update(
+                    Target::Matching(props(json!({"id": mine.id}))),
+                    props(json!({"amount": 1}))
+                )
+            )
+            .unwrap(),
+        WriteResult::NotFound
+    ));
+    assert_eq!(ours.get_record(&model, mine.id).unwrap().as_ref(), Some(&mine));
+    let updated = theirs
+        .update_record(&model, acmes[0].id, props(json!({"amount": 7})))
+        .unwrap();
+    assert_eq!(updated.merchant, acme(), "an update keeps the merchant");
+    assert_eq!(theirs.delete_record(&model, acmes[2].id).unwrap().id, acmes[2].id);
+    assert_eq!(ours.count_records(&model, &[]).unwrap(), 1);
+
+    // `merchant` in a write must be the store's.
+    let agreeing = theirs
+        .create_record(&model, props(json!({"gateway_id": "pi_a9", "merchant": "acme"})))
+        .unwrap();
+    assert_eq!(agreeing.merchant, acme());
+    let not_given = theirs
+        .create_record(&model, props(json!({"gateway_id": "pi_a10", "merchant": null})))
+        .unwrap();
+    assert_eq!(not_given.merchant, acme());
+    for other in [json!("default"), json!("ACME"), json!(7), json!({"id": "acme"})] {
+        let refused = fields(
+            theirs
+                .create_record(&model, props(json!({"gateway_id": "pi_x", "merchant": other})))
+                .unwrap_err(),
+        );
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].field, "merchant");
+        assert!(refused[0].message.contains("`acme`"), "{}", refused[0].message);
+    }
+    let refused = fields(
+        ours.write(
+            &model,
+            RecordWrite::update(Target::Id(mine.id), props(json!({"merchant": "acme"}))),
+        )
+        .unwrap_err(),
+    );
+    assert_eq!(refused[0].field, "merchant");
+    assert_eq!(
+        fields(
+            ours.write(
+                &model,
+                RecordWrite::update(Target::Id(mine.id), Map::new()).unsetting(vec!["merchant".into()])
+            )
+            .unwrap_err()
+        )[0]
+        .field,
+        "merchant"
+    );
+    assert_eq!(
+        fields(
+            ours.write(
+                &model,
+                RecordWrite::delete(Target::Matching(props(
+                    json!({"gateway_id": "pi_a0", "merchant": "acme"})
+                )))
+            )
+            .unwrap_err()
+        )[0]
+        .field,
+        "merchant"
+    );
+    assert_eq!(ours.get_record(&model, mine.id).unwrap().as_ref(), Some(&mine));
+    assert_eq!(
+        theirs.count_records(&model, &[]).unwrap(),
+        4,
+        "refused writes wrote nothing"
+    );
+
+    // Claims take only the claiming store's merchant's work.
+    let due = chrono::Utc::now() - Duration::seconds(5);
+    for (store, key) in [(&ours, "d"), (&theirs, "a")] {
+        store
+            .create_record(
+                &job(),
+                props(json!({"key": key, "state": "pending", "due_at": due.to_rfc3339()})),
+            )
+            .unwrap();
+    }
+    let claim = super::claims::Claim {
+        state: "state",
+        due_at: "due_at",
+        waiting: "pending",
+        claimed: "sending",
+        lease: Duration::seconds(60),
+        limit: 10,
+    };
+    let claimed = theirs.claim_due_records(&job(), &claim).unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].properties["key"], json!("a"));
+    assert_eq!(claimed[0].merchant, acme());
+    assert!(theirs.claim_due_records(&job(), &claim).unwrap().is_empty());
+    let claimed = ours.claim_due_records(&job(), &claim).unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].properties["key"], json!("d"));
+}
+
+fn keyed_writes_stay_with_their_merchant(store: &Store) {
+    let model = payment();
+    let (ours, theirs) = default_and_acme(store);
+    let key = props(json!({"gateway_id": "pi_shared"}));
+    let mine = upsert(&ours, &model, &key, props(json!({"state": "succeeded", "amount": 500}))).unwrap();
+    // Another merchant's upsert of the same unique key creates its own
+    // record and leaves ours alone.
+    let created = theirs
+        .write(
+            &model,
+            RecordWrite::upsert(key.clone(), props(json!({"state": "authorized", "amount": 1}))),
+        )
+        .unwrap();
+    let WriteResult::Created(acmes) = created else {
+        panic!("expected a new record for acme, got {created:?}");
+    };
+    assert_ne!(acmes.id, mine.id);
+    assert_eq!(acmes.merchant, acme());
+    assert_eq!(ours.get_record(&model, mine.id).unwrap().as_ref(), Some(&mine));
+    let again = upsert(&theirs, &model, &key, props(json!({"amount": 2}))).unwrap();
+    assert_eq!(again.id, acmes.id);
+    assert_eq!(ours.get_record(&model, mine.id).unwrap().as_ref(), Some(&mine));
+    // Create-once and updates by match are scoped the same way.
+    let once = theirs
+        .write(&model, RecordWrite::create_once(key.clone(), Map::new()))
+        .unwrap();
+    assert!(
+        matches!(once, WriteResult::Kept { ref record, .. } if record.id == acmes.id),
+        "{once:?}"
+    );
+    let matched = ours
+        .write(
+            &model,
+            RecordWrite::update(Target::Matching(key.clone()), props(json!({"currency": "eur"}))),
+        )
+        .unwrap();
+    assert_eq!(matched.record().map(|r| r.id), Some(mine.id));
+    assert_eq!(
+        theirs
+            .get_record(&model, acmes.id)
+            .unwrap()
+            .unwrap()
+            .properties
+            .get("currency"),
+        None
+    );
+    // A key naming another merchant is refused, not redirected.
+    let mut other_key = key.clone();
+    other_key.insert("merchant".into(), json!("default"));
+    assert_eq!(
+        fields(
+            theirs
+                .write(&model, RecordWrite::upsert(other_key, Map::new()))
+                .unwrap_err()
+        )[0]
+        .field,
+        "merchant"
+    );
+    // Within one merchant the key is still unique.
+    assert_eq!(
+        fields(
+            theirs
+                .create_record(&model, props(json!({"gateway_id": "pi_shared"})))
+                .unwrap_err()
+        )[0]
+        .field,
+        "gateway_id"
+    );
+    let by_key = |s: &Store| {
+        s.count_records(&model, &[eq("gateway_id", json!("pi_shared"))])
+            .unwrap()
+    };
+    assert_eq!((by_key(&ours), by_key(&theirs)), (1, 1));
+
+    // Racing create-once writers of one new key, from two merchants at
+    // once: one record each (PostgreSQL: each merchant has its own lock).
+    let results: Vec<(bool, WriteResult)> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..8)
+            .map(|i| {
+                let (ours, theirs, model) = (&ours, &theirs, &model);
+                scope.spawn(move || {
+                    let store = if i % 2 == 0 { ours } else { theirs };
+                    let write = RecordWrite::create_once(props(json!({"gateway_id": "pi_race"})), Map::new());
+                    (i % 2 == 0, store.write(model, write).unwrap())
+                })
+            })
+            .collect();
+        writers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    for default in [true, false] {
+        let created = results
+            .iter()
+            .filter(|(d, r)| *d == default && matches!(r, WriteResult::Created(_)))
+            .count();
+        assert_eq!(created, 1, "{results:?}");
+    }
+    let race = |s: &Store| s.count_records(&model, &[eq("gateway_id", json!("pi_race"))]).unwrap();
+    assert_eq!((race(&ours), race(&theirs)), (1, 1));
+}
+
+/// A table as payforms made it before merchants: `livemode`, indexes with
+/// it but without `merchant`, and records.
+fn pre_merchant_tables_get_the_column(store: &Store) {
+    use super::migrate::MigrateOptions;
+    let ledger = model(
+        "ledger",
+        "properties:\n  - { name: ref, type: string, unique: true }\n  - { name: state, type: string, index: true }\n",
+    );
+    let (id, time, livemode, live) = match store.backend() {
+        Backend::Sqlite => (
+            "INTEGER PRIMARY KEY AUTOINCREMENT",
+            "TEXT",
+            "INTEGER NOT NULL DEFAULT 0",
+            "1",
+        ),
+        Backend::Postgres => (
+            "BIGSERIAL PRIMARY KEY",
+            "TIMESTAMPTZ",
+            "BOOLEAN NOT NULL DEFAULT FALSE",
+            "TRUE",
+        ),
+    };
+    let old = format!(
+        "CREATE TABLE \"ledger\" (\"id\" {id}, \"created_at\" {time} NOT NULL, \"updated_at\" {time} NOT NULL, \
+         \"livemode\" {livemode}, \"ref\" TEXT, \"state\" TEXT);
+         CREATE INDEX \"ledger_created_at_idx\" ON \"ledger\" (\"livemode\", \"created_at\", \"id\");
+         CREATE INDEX \"ledger_updated_at_idx\" ON \"ledger\" (\"livemode\", \"updated_at\", \"id\");
+         CREATE UNIQUE INDEX \"ledger_ref_key\" ON \"ledger\" (\"ref\", \"livemode\");
+         CREATE INDEX \"ledger_state_idx\" ON \"ledger\" (\"state\", \"livemode\", \"created_at\", \"id\");
+         INSERT INTO model_tables (table_name, model, file) VALUES ('ledger', 'ledger', 'schema/ledger.yml');
+         INSERT INTO model_columns (table_name, column_name, property_type, is_unique, is_indexed)
+           VALUES ('ledger', 'ref', 'string', 1, 0), ('ledger', 'state', 'string', 0, 1);
+         INSERT INTO \"ledger\" (\"created_at\", \"updated_at\", \"ref\", \"state\") VALUES
+           ('2024-01-01T00:00:00.000000Z', '2024-01-01T00:00:00.000000Z', 'L-1', 'open'),
+           ('2024-01-02T00:00:00.000000Z', '2024-01-02T00:00:00.000000Z', 'L-2', 'open');
+         INSERT INTO \"ledger\" (\"created_at\", \"updated_at\", \"livemode\", \"ref\") VALUES
+           ('2024-01-03T00:00:00.000000Z', '2024-01-03T00:00:00.000000Z', {live}, 'L-1');"
+    );
+    store.database().with_conn(|conn| Ok(conn.batch(&old)?)).unwrap();
+    let models = [&payment(), &refund(), &job(), &ledger];
+    let dry_run = MigrateOptions {
+        dry_run: true,
+        ..MigrateOptions::default()
+    };
+    let plan = store.migrate_models(&models, dry_run).unwrap();
+    let described: Vec<&str> = plan.changes.iter().map(|c| c.description.as_str()).collect();
+    assert_eq!(
+        described,
+        ["add the system column merchant to ledger (existing records: the default merchant's)"]
+    );
+    let sql = plan.sql(store.backend());
+    assert!(
+        sql.contains("ALTER TABLE \"ledger\" ADD COLUMN \"merchant\" TEXT NOT NULL DEFAULT 'default'"),
+        "{sql}"
+    );
+    assert!(!sql.contains("ADD COLUMN \"livemode\""), "{sql}");
+    for index in [
+        "ON \"ledger\" (\"livemode\", \"merchant\", \"created_at\", \"id\")",
+        "ON \"ledger\" (\"livemode\", \"merchant\", \"updated_at\", \"id\")",
+        "ON \"ledger\" (\"ref\", \"livemode\", \"merchant\")",
+        "ON \"ledger\" (\"state\", \"livemode\", \"merchant\", \"created_at\", \"id\")",
+    ] {
+        assert!(sql.contains(index), "{index} in {sql}");
+    }
+    // Planning changed nothing; applying adds the column, old rows the
+    // default merchant's (in their own environments).
+    assert!(store.count_records(&ledger, &[]).is_err(), "no merchant column yet");
+    store.migrate_models(&models, MigrateOptions::default()).unwrap();
+    assert!(store
+        .migrate_models(&models, MigrateOptions::default())
+        .unwrap()
+        .changes
+        .is_empty());
+    let (ours, theirs) = default_and_acme(store);
+    let old_rows = ours.query_records(&ledger, &query(vec![])).unwrap().records;
+    assert_eq!(old_rows.len(), 2);
+    assert!(old_rows.iter().all(|r| r.merchant.is_default() && !r.livemode));
+    let live = ours.clone().with_environment(Environment::Live);
+    assert_eq!(live.count_records(&ledger, &[]).unwrap(), 1);
+    assert_eq!(theirs.count_records(&ledger, &[]).unwrap(), 0);
+    // The rebuilt unique index is per merchant.
+    assert_eq!(
+        theirs
+            .create_record(&ledger, props(json!({"ref": "L-1"})))
+            .unwrap()
+            .merchant,
+        acme()
+    );
+    assert_eq!(
+        fields(ours.create_record(&ledger, props(json!({"ref": "L-1"}))).unwrap_err())[0].field,
+        "ref"
+    );
+    // One merchant's newest-first listing reads the rebuilt index
     // (PostgreSQL scans a table this small whatever its indexes; the
     // 10,000-record test covers it there).
     if store.backend() == Backend::Sqlite {

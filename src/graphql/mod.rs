@@ -417,7 +417,7 @@ fn check_properties(plan: &ModelSchema, problems: &mut Vec<LoadProblem>) -> bool
                 "property `{}` would be `{}` in GraphQL, which is not a valid GraphQL name",
                 field.property, field.graphql
             ))
-        } else if ["id", "createdAt", "updatedAt"].contains(&field.graphql.as_str()) {
+        } else if ["id", "createdAt", "updatedAt", "livemode", "merchant"].contains(&field.graphql.as_str()) {
             Some(format!(
                 "property `{}` would be `{}` in GraphQL, which every record already has",
                 field.property, field.graphql

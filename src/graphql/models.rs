@@ -38,6 +38,10 @@ pub fn types(plan: &ModelSchema) -> (Vec<Object>, Vec<InputObject>, async_graphq
         .field(
             key_field("livemode", TypeRef::named_nn(TypeRef::BOOLEAN))
                 .description("Written in live mode (true) or test mode; set by payforms."),
+        )
+        .field(
+            key_field("merchant", TypeRef::named_nn(TypeRef::STRING))
+                .description("The merchant the record belongs to; set by payforms."),
         );
     let mut input = InputObject::new(plan.input_type())
         .description("Properties to write; on update, only the given ones change (null clears one).");
