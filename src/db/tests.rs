@@ -154,6 +154,7 @@ on_both_backends!(
     merchants_do_not_see_each_other,
     keyed_writes_stay_with_their_merchant,
     pre_merchant_tables_get_the_column,
+    webhook_events_are_deduplicated_per_merchant,
 );
 
 fn model(name: &str, yaml: &str) -> ModelType {
@@ -1272,6 +1273,7 @@ fn webhook_events_lifecycle(store: &Store) {
     let (event, inserted) = webhook_event::insert_if_absent(
         store,
         "stripe",
+        &MerchantId::default(),
         "evt_1",
         "payment_intent.succeeded",
         "{\"id\":\"evt_1\"}",
@@ -1280,14 +1282,19 @@ fn webhook_events_lifecycle(store: &Store) {
     assert!(inserted);
     assert_eq!(event.status, WebhookStatus::Pending);
     assert_eq!(event.attempts, 0);
-    let (again, inserted) = webhook_event::insert_if_absent(store, "stripe", "evt_1", "other", "{}").unwrap();
+    let (again, inserted) =
+        webhook_event::insert_if_absent(store, "stripe", &MerchantId::default(), "evt_1", "other", "{}").unwrap();
     assert!(!inserted);
     assert_eq!(again, event);
     // Another gateway may reuse an event id.
-    let (_, inserted) = webhook_event::insert_if_absent(store, "other", "evt_1", "x", "{}").unwrap();
+    let (_, inserted) =
+        webhook_event::insert_if_absent(store, "other", &MerchantId::default(), "evt_1", "x", "{}").unwrap();
     assert!(inserted);
     assert_eq!(
-        webhook_event::find(store, "stripe", "evt_1").unwrap().unwrap().id,
+        webhook_event::find(store, "stripe", &MerchantId::default(), "evt_1")
+            .unwrap()
+            .unwrap()
+            .id,
         event.id
     );
 
@@ -1319,7 +1326,9 @@ fn webhook_events_lifecycle(store: &Store) {
     assert!(done.processed_at.is_some() && done.locked_until.is_none());
 
     // An expired lease (the worker died) makes the event due again.
-    let other = webhook_event::find(store, "other", "evt_1").unwrap().unwrap();
+    let other = webhook_event::find(store, "other", &MerchantId::default(), "evt_1")
+        .unwrap()
+        .unwrap();
     let reclaimed = webhook_event::claim_due(store, Duration::seconds(-1), 5, 10).unwrap();
     assert!(reclaimed.is_empty(), "lease still held");
     webhook_event::mark_failed(store, other.id, "x", chrono::Utc::now() - Duration::seconds(1)).unwrap();
@@ -1337,13 +1346,13 @@ fn webhook_events_lifecycle(store: &Store) {
         WebhookStatus::Pending
     );
 
-    let all = webhook_event::list(store, None, 10, None).unwrap();
+    let all = webhook_event::list(store, None, None, 10, None).unwrap();
     assert_eq!(ids_of(&all), [other.id, event.id]);
     assert_eq!(
-        ids_of(&webhook_event::list(store, None, 10, Some(other.id)).unwrap()),
+        ids_of(&webhook_event::list(store, None, None, 10, Some(other.id)).unwrap()),
         [event.id]
     );
-    let processed = webhook_event::list(store, Some(WebhookStatus::Processed), 10, None).unwrap();
+    let processed = webhook_event::list(store, None, Some(WebhookStatus::Processed), 10, None).unwrap();
     assert_eq!(ids_of(&processed), [event.id]);
     webhook_event::mark_failed(store, other.id, &"e".repeat(5000), chrono::Utc::now()).unwrap();
     assert_eq!(
@@ -1367,7 +1376,15 @@ fn webhook_events_lifecycle(store: &Store) {
 fn claims_read_the_due_indexes(store: &Store) {
     use webhook_event::{claim_sql, Due};
     for i in 0..5_000 {
-        let (event, _) = webhook_event::insert_if_absent(store, "stripe", &format!("evt_old_{i}"), "x", "{}").unwrap();
+        let (event, _) = webhook_event::insert_if_absent(
+            store,
+            "stripe",
+            &MerchantId::default(),
+            &format!("evt_old_{i}"),
+            "x",
+            "{}",
+        )
+        .unwrap();
         if i % 100 != 0 {
             webhook_event::mark_processed(store, event.id).unwrap();
         }
@@ -2224,5 +2241,144 @@ fn pre_merchant_tables_get_the_column(store: &Store) {
     // 10,000-record test covers it there).
     if store.backend() == Backend::Sqlite {
         assert_uses_index(store, &explain(store, &ledger, &query(vec![])), "ledger_created_at_idx");
+    }
+}
+
+fn webhook_events_are_deduplicated_per_merchant(store: &Store) {
+    let default = MerchantId::default();
+    let acme = acme();
+    let body = "{\"id\":\"evt_shared\"}";
+    let insert = |merchant: &MerchantId, payload: &str| {
+        webhook_event::insert_if_absent(store, "stripe", merchant, "evt_shared", "customer.created", payload).unwrap()
+    };
+    // One merchant sending another's event id first blocks nothing.
+    let (theirs, inserted) = insert(&acme, body);
+    assert!(inserted);
+    assert_eq!(theirs.merchant, acme);
+    let (ours, inserted) = insert(&default, body);
+    assert!(inserted, "the default merchant's event is not a duplicate of acme's");
+    assert_ne!(ours.id, theirs.id);
+    assert!(ours.merchant.is_default());
+    // A repeat for one merchant is a duplicate, kept as first stored.
+    let (again, inserted) = insert(&acme, "{\"changed\":true}");
+    assert!(!inserted);
+    assert_eq!(again, theirs);
+    // The batch path: per merchant, duplicates within the batch too.
+    let event = |merchant: &MerchantId, id: &str| webhook_event::NewEvent {
+        gateway: "stripe".into(),
+        merchant: merchant.clone(),
+        event_id: id.into(),
+        event_type: "customer.created".into(),
+        payload: "{}".into(),
+    };
+    let new = webhook_event::insert_new(
+        store,
+        &[
+            event(&acme, "evt_batch"),
+            event(&default, "evt_batch"),
+            event(&acme, "evt_batch"),
+            event(&default, "evt_shared"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(new, [true, true, false, false]);
+    // Found, listed and claimed with their merchant.
+    let find = |merchant: &MerchantId, id: &str| webhook_event::find(store, "stripe", merchant, id).unwrap();
+    assert_eq!(find(&acme, "evt_shared").map(|e| e.id), Some(theirs.id));
+    assert_eq!(find(&default, "evt_shared").map(|e| e.id), Some(ours.id));
+    assert_eq!(find(&MerchantId::parse("other").unwrap(), "evt_shared"), None);
+    let acme_batch = find(&acme, "evt_batch").unwrap();
+    let listed = webhook_event::list(store, Some(&acme), None, 10, None).unwrap();
+    assert_eq!(ids_of(&listed), [acme_batch.id, theirs.id]);
+    assert!(listed.iter().all(|e| e.merchant == acme));
+    let pending = webhook_event::list(store, Some(&default), Some(WebhookStatus::Pending), 10, None).unwrap();
+    assert_eq!(pending.len(), 2);
+    assert!(pending.iter().all(|e| e.merchant.is_default()));
+    assert_eq!(webhook_event::list(store, None, None, 10, None).unwrap().len(), 4);
+    let claimed = webhook_event::claim_due(store, Duration::seconds(60), 5, 10).unwrap();
+    let mut merchants: Vec<&str> = claimed.iter().map(|e| e.merchant.as_str()).collect();
+    merchants.sort_unstable();
+    assert_eq!(merchants, ["acme", "acme", "default", "default"]);
+}
+
+/// Run `source`'s migrations up to (not including) the first whose name
+/// contains `before`.
+fn migrate_until<DB, C>(conn: &mut C, source: diesel_migrations::EmbeddedMigrations, before: &str)
+where
+    DB: diesel::backend::Backend,
+    C: diesel_migrations::MigrationHarness<DB>,
+    diesel_migrations::EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+{
+    let pending = conn.pending_migrations(source).unwrap();
+    for migration in pending {
+        if migration.name().to_string().contains(before) {
+            return;
+        }
+        conn.run_migration(&*migration).unwrap();
+    }
+    panic!("no migration named like {before}");
+}
+
+/// Events stored before merchants, in a database migrated as it was then:
+/// the merchant migration keeps them (ids too) as the default merchant's,
+/// and new ids continue after every id given before.
+fn inbox_migration_keeps_old_events(store: &Store) {
+    let default = MerchantId::default();
+    let old = webhook_event::find(store, "stripe", &default, "evt_old")
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.id, 1);
+    assert!(old.merchant.is_default());
+    assert_eq!(old.status, WebhookStatus::Processed);
+    assert_eq!(old.payload, "{\"id\":\"evt_old\"}");
+    assert_eq!(
+        webhook_event::list(store, Some(&default), None, 10, None)
+            .unwrap()
+            .len(),
+        1
+    );
+    let (newer, inserted) =
+        webhook_event::insert_if_absent(store, "stripe", &acme(), "evt_old", "customer.created", "{}").unwrap();
+    assert!(inserted);
+    assert!(newer.id > 2, "id 2 was given (and deleted) before: {}", newer.id);
+}
+
+const BEFORE_MERCHANTS: &str = "INSERT INTO webhook_events (gateway, event_id, event_type, payload, status, attempts, \
+     next_attempt_at, created_at) VALUES \
+     ('stripe', 'evt_old', 'customer.created', '{\"id\":\"evt_old\"}', 'processed', 1, \
+      '2024-01-01 00:00:00', '2024-01-01 00:00:00'), \
+     ('stripe', 'evt_gone', 'customer.created', '{}', 'pending', 0, '2024-01-01 00:00:00', '2024-01-01 00:00:00'); \
+     DELETE FROM webhook_events WHERE event_id = 'evt_gone';";
+
+const MERCHANT_MIGRATION: &str = "webhook_events_merchant";
+
+#[test]
+fn sqlite_inbox_migration_keeps_old_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let mut conn = diesel::SqliteConnection::establish(&path.display().to_string()).unwrap();
+        migrate_until(&mut conn, super::connection::SQLITE_MIGRATIONS, MERCHANT_MIGRATION);
+        conn.batch_execute(BEFORE_MERCHANTS).unwrap();
+    }
+    let store = Store::connect(&format!("sqlite://{}", path.display())).unwrap();
+    store.migrate().unwrap();
+    inbox_migration_keeps_old_events(&store);
+}
+
+#[test]
+fn postgres_inbox_migration_keeps_old_events() {
+    let (base, name, url) = empty_postgres();
+    {
+        let mut conn = PgConnection::establish(&url).unwrap();
+        migrate_until(&mut conn, super::connection::POSTGRES_MIGRATIONS, MERCHANT_MIGRATION);
+        conn.batch_execute(BEFORE_MERCHANTS).unwrap();
+    }
+    let store = Store::connect(&url).unwrap();
+    store.migrate().unwrap();
+    inbox_migration_keeps_old_events(&store);
+    drop(store);
+    if let Ok(mut admin) = PgConnection::establish(&base) {
+        let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     }
 }

@@ -84,9 +84,10 @@ fn list(store: &Store, ctx: &ResolverContext<'_>) -> Result<Value, Error> {
         Some(status) => Some(parse_status(status.string()?)?),
         None => None,
     };
-    // One more than asked tells whether there is a next page.
-    let mut events =
-        webhook_event::list(store, status, first + 1, after).map_err(|e| from_store(e, &|s| s.to_string()))?;
+    // One more than asked tells whether there is a next page; only the
+    // store's merchant's events, like its records.
+    let mut events = webhook_event::list(store, Some(store.merchant()), status, first + 1, after)
+        .map_err(|e| from_store(e, &|s| s.to_string()))?;
     let has_next_page = events.len() > first;
     events.truncate(first);
     let nodes: Vec<Value> = events.iter().map(event_value).collect();

@@ -18,6 +18,7 @@ use super::signature::signature_header;
 use crate::db::claims::Claim;
 use crate::db::schema::ModelType;
 use crate::db::write::RecordWrite;
+use crate::db::Store;
 use crate::instance::Instance;
 
 pub use crate::db::schema::MERCHANT_DELIVERY_MODEL as DELIVERY_MODEL;
@@ -51,8 +52,9 @@ fn model(instance: &Instance) -> Option<Arc<ModelType>> {
     instance.current().app.model_type(DELIVERY_MODEL).cloned()
 }
 
-/// Record one pending delivery per merchant URL. Blocking.
-pub fn enqueue(instance: &Instance, event: &Value) {
+/// Record one pending delivery per merchant URL, through `store` (the
+/// store of the event's merchant). Blocking.
+pub fn enqueue(instance: &Instance, store: &Store, event: &Value) {
     let urls = &instance.settings.merchant_webhook_urls;
     if urls.is_empty() {
         return;
@@ -94,7 +96,7 @@ pub fn enqueue(instance: &Instance, event: &Value) {
         key.insert("delivery_id".into(), properties["delivery_id"].clone());
         // Keyed by event and URL: processing an event again, here or on
         // another instance, adds nothing.
-        if let Err(e) = instance.store.write(&model, RecordWrite::create_once(key, properties)) {
+        if let Err(e) = store.write(&model, RecordWrite::create_once(key, properties)) {
             tracing::warn!("could not record a merchant delivery: {e}");
         }
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use crate::db::Store;
 use crate::instance::{AppVersion, Instance};
 use crate::liquid::host::{with_host, GraphqlSource, HostError, RecordRequest, RenderHost};
 
@@ -25,8 +26,9 @@ pub enum ProcessorError {
     Template(#[from] crate::app::templates::RenderError),
 }
 
-/// Run the processor for `event` (the whole event JSON). Blocking.
-pub fn run(instance: &Arc<Instance>, event: &Value) -> Result<Outcome, ProcessorError> {
+/// Run the processor for `event` (the whole event JSON), its record writes
+/// going through `store` (the store of the event's merchant). Blocking.
+pub fn run(instance: &Arc<Instance>, store: &Store, event: &Value) -> Result<Outcome, ProcessorError> {
     let loaded = instance.current();
     let event_type = event["type"].as_str().unwrap_or_default();
     let Some(template) = loaded.app.webhook_processor(event_type).cloned() else {
@@ -35,6 +37,7 @@ pub fn run(instance: &Arc<Instance>, event: &Value) -> Result<Outcome, Processor
     let host = Arc::new(ProcessorHost {
         instance: instance.clone(),
         loaded: loaded.clone(),
+        store: store.clone(),
     });
     let globals = json!({ "event": event, "object": event["data"]["object"] });
     with_host(host, || crate::app::templates::render(&template, &globals))
@@ -45,6 +48,24 @@ pub fn run(instance: &Arc<Instance>, event: &Value) -> Result<Outcome, Processor
 struct ProcessorHost {
     instance: Arc<Instance>,
     loaded: Arc<AppVersion>,
+    /// The event's merchant's store.
+    store: Store,
+}
+
+impl ProcessorHost {
+    /// GraphQL and the gateway hold the instance's own store (the default
+    /// merchant's): another merchant's event must not read or write
+    /// through them, so it fails (and is retried) instead.
+    fn through_instance_store(&self, what: &str) -> Result<(), HostError> {
+        if self.store.merchant().is_default() {
+            Ok(())
+        } else {
+            Err(HostError(format!(
+                "{what} is not available to processors of merchant `{}`'s events yet",
+                self.store.merchant()
+            )))
+        }
+    }
 }
 
 impl RenderHost for ProcessorHost {
@@ -57,6 +78,7 @@ impl RenderHost for ProcessorHost {
     }
 
     fn graphql(&self, query: GraphqlSource<'_>, variables: Map<String, Value>) -> Result<Value, HostError> {
+        self.through_instance_store("{% graphql %}")?;
         let text = match query {
             GraphqlSource::Named(name) => self
                 .loaded
@@ -73,6 +95,7 @@ impl RenderHost for ProcessorHost {
     }
 
     fn dispatch(&self, request_type: &str, data: Value) -> Result<Value, HostError> {
+        self.through_instance_store("{% dispatch %}")?;
         let outcome = self
             .instance
             .gateway
@@ -100,6 +123,6 @@ impl RenderHost for ProcessorHost {
     }
 
     fn write_record(&self, request: RecordRequest) -> Result<Value, HostError> {
-        crate::render::records::write(&self.instance.store, &self.loaded, request)
+        crate::render::records::write(&self.store, &self.loaded, request)
     }
 }
