@@ -142,8 +142,15 @@ impl Store {
         &self.merchant
     }
 
+    fn livemode(&self) -> bool {
+        self.environment.livemode()
+    }
+
     fn partition(&self) -> Partition<'_> {
-        self.partition_in(self.environment)
+        Partition {
+            livemode: self.livemode(),
+            merchant: &self.merchant,
+        }
     }
 
     /// The store's merchant in `environment`.
