@@ -174,13 +174,13 @@ fn run(runtime: &tokio::runtime::Runtime, database_url: &str, bodies: &[String],
     signal.wake();
     let store = &instance.store;
     loop {
-        let waiting = webhook_event::list(store, Some(WebhookStatus::Pending), 1, None)
+        let waiting = webhook_event::list(store, None, Some(WebhookStatus::Pending), 1, None)
             .expect("list")
             .len()
-            + webhook_event::list(store, Some(WebhookStatus::Processing), 1, None)
+            + webhook_event::list(store, None, Some(WebhookStatus::Processing), 1, None)
                 .expect("list")
                 .len();
-        let failed = webhook_event::list(store, Some(WebhookStatus::Failed), 1, None).expect("list");
+        let failed = webhook_event::list(store, None, Some(WebhookStatus::Failed), 1, None).expect("list");
         assert!(
             failed.is_empty(),
             "a processor failed: {:?}",
@@ -207,7 +207,7 @@ fn count(store: &Store, status: WebhookStatus) -> usize {
     let mut total = 0;
     let mut after = None;
     loop {
-        let page = webhook_event::list(store, Some(status), 1000, after).expect("list");
+        let page = webhook_event::list(store, None, Some(status), 1000, after).expect("list");
         total += page.len();
         match page.last() {
             Some(last) if page.len() == 1000 => after = Some(last.id),

@@ -93,7 +93,7 @@ fn a_running_app_gains_a_column_and_an_index_and_refuses_a_removal_at_its_line()
     assert!(body.contains("<p id=n>1</p>") && body.contains("café gold"), "{body}");
     assert!(!body.contains("silver"), "{body}");
     let index = db.query("SELECT indexdef FROM pg_indexes WHERE indexname = 'order_tier_idx'");
-    assert!(index.contains("(tier, livemode, created_at, id)"), "{index}");
+    assert!(index.contains("(tier, livemode, merchant, created_at, id)"), "{index}");
     assert_eq!(db.query("SELECT note FROM \"order\" WHERE tier = 'gold'"), "café gold");
     let logged = db.query("SELECT change FROM schema_changes ORDER BY id DESC LIMIT 2");
     assert!(logged.contains("add tier (string) to order"), "{logged}");

@@ -6,6 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use crate::instance::Instance;
+use crate::merchant_id::MerchantId;
 use crate::webhooks::inbox::{self, Rejection};
 use crate::webhooks::ingest::Ingest;
 use crate::webhooks::worker::WorkerSignal;
@@ -35,7 +36,8 @@ pub async fn receive(
         }
     };
     let event_id = checked.event_id.clone();
-    match ingest.store(checked).await {
+    // Stripe's endpoint receives the default merchant's events.
+    match ingest.store(MerchantId::default_merchant(), checked).await {
         Ok(new) => {
             if new {
                 if let Some(signal) = signal {

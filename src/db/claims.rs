@@ -16,7 +16,7 @@ use super::records;
 use super::schema::{ModelType, PropertyType};
 use super::sql::{Arg, Conn};
 use super::tables::quoted;
-use super::{Backend, Record, StoreError};
+use super::{Backend, Partition, Record, StoreError};
 use crate::error::FieldError;
 
 /// What to claim, and for how long.
@@ -69,15 +69,16 @@ fn check(model: &ModelType, claim: &Claim<'_>) -> Result<(), StoreError> {
     }
 }
 
-/// Claim due records of `model` in the environment `livemode` says (an
-/// instance works only on its own environment's records; in one
-/// transaction); returns them as they are after the claim, oldest first.
+/// Claim due records of `model` in `partition` (an instance works only on
+/// its own environment's records, a merchant's loop only on its own; in
+/// one transaction); returns them as they are after the claim, oldest
+/// first.
 pub(crate) fn claim_due(
     conn: &mut Conn,
     model: &ModelType,
     claim: &Claim<'_>,
     now: DateTime<Utc>,
-    livemode: bool,
+    partition: Partition<'_>,
 ) -> Result<Vec<Record>, StoreError> {
     check(model, claim)?;
     let limit = claim.limit.clamp(1, 1000);
@@ -107,7 +108,9 @@ pub(crate) fn claim_due(
             .push(&format!(" AND {due_at}{comparison}"))
             .bind(Arg::Instant(Some(now)))
             .push(" AND \"livemode\" = ")
-            .bind(Arg::OptBool(Some(livemode)))
+            .bind(Arg::OptBool(Some(partition.livemode)))
+            .push(" AND \"merchant\" = ")
+            .bind(Arg::Text(partition.merchant.as_str().to_string()))
             .push(" ORDER BY \"id\" LIMIT ")
             .bind(Arg::Int(room as i64));
         if postgres {
@@ -121,7 +124,7 @@ pub(crate) fn claim_due(
     ids.sort_unstable();
     let mut claimed = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(record) = records::get(conn, model, id, false, livemode)? {
+        if let Some(record) = records::get(conn, model, id, false, partition)? {
             claimed.push(record);
         }
     }

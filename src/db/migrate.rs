@@ -7,10 +7,11 @@
 //! with the schema file's line unless the caller allows it. A rename is a
 //! removal plus an addition, so it is refused too.
 //!
-//! Tables made before environments get the `livemode` system column (old
-//! rows: test, all there was) and their indexes rebuilt with it, as an
-//! additive change; the catalogue does not list system columns, so the
-//! planner asks the database whether the column is there.
+//! Tables made before environments or merchants get the `livemode` and
+//! `merchant` system columns (old rows: test and the default merchant's,
+//! all there was) and their indexes rebuilt with them, as additive changes;
+//! the catalogue does not list system columns, so the planner asks the
+//! database whether each column is there.
 //!
 //! Databases written before tables per model keep every record in `records`
 //! and `record_values`; when a model's table is created, its records are
@@ -28,10 +29,11 @@ use super::models::record::{now, RecordRow, RECORD_COLUMNS};
 use super::records;
 use super::schema::{ModelType, PropertyDef, PropertyType};
 use super::sql::{Arg, Conn, IntRow};
-use super::tables::{self, quoted, row_json, RowJson};
+use super::tables::{self, quoted, row_json, RowJson, SystemColumn};
 use super::typing::coerce;
-use super::{Backend, StoreError};
+use super::{Backend, Partition, StoreError};
 use crate::error::LoadProblem;
+use crate::merchant_id::MerchantId;
 
 /// Key of the PostgreSQL advisory lock held while planning and applying, so
 /// instances starting together do not race.
@@ -206,20 +208,21 @@ fn legacy_counts(conn: &mut Conn) -> Result<HashMap<String, i64>, StoreError> {
     Ok(conn.load::<Count>(sql)?.into_iter().map(|c| (c.model, c.n)).collect())
 }
 
-/// Does `table` lack the `livemode` system column (made before
-/// environments)?
-fn lacks_livemode(conn: &mut Conn, table: &str) -> Result<bool, StoreError> {
+/// Does `table` lack the system column `column` (made before it)?
+fn lacks(conn: &mut Conn, table: &str, column: SystemColumn) -> Result<bool, StoreError> {
     let mut sql = match conn.backend() {
         Backend::Sqlite => conn.sql("SELECT COUNT(*) AS n FROM pragma_table_info("),
         Backend::Postgres => conn.sql(
             "SELECT COUNT(*) AS n FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND column_name = 'livemode' AND table_name = (",
+             WHERE table_schema = current_schema() AND table_name = (",
         ),
     };
     sql.bind(Arg::Text(table.to_string())).push(")");
-    if conn.backend() == Backend::Sqlite {
-        sql.push(" WHERE name = 'livemode'");
-    }
+    sql.push(match conn.backend() {
+        Backend::Sqlite => " WHERE name = ",
+        Backend::Postgres => " AND column_name = ",
+    })
+    .bind(Arg::Text(column.name().to_string()));
     Ok(conn.first::<IntRow>(sql)?.is_some_and(|r| r.n == 0))
 }
 
@@ -253,16 +256,33 @@ fn plan(
             continue;
         };
         // First, so the property changes below build on the new indexes.
-        if lacks_livemode(conn, &table)? {
-            let indexed: Vec<(String, bool, bool)> = existing
-                .columns
-                .iter()
-                .map(|(name, column)| (name.clone(), column.unique, column.index))
-                .collect();
+        let mut missing = Vec::new();
+        for column in SystemColumn::ALL {
+            if lacks(conn, &table, column)? {
+                missing.push(column);
+            }
+        }
+        let last = missing.len();
+        for (n, column) in missing.into_iter().enumerate() {
+            let mut statements = vec![tables::add_system_column(&table, column, backend)];
+            // The indexes hold every system column: rebuilt once, after
+            // the last one is there.
+            if n + 1 == last {
+                let indexed: Vec<(String, bool, bool)> = existing
+                    .columns
+                    .iter()
+                    .map(|(name, column)| (name.clone(), column.unique, column.index))
+                    .collect();
+                statements.extend(tables::rebuild_indexes(&table, &indexed));
+            }
             changes.push(PlannedChange {
                 table: table.clone(),
-                description: format!("add the system column livemode to {table} (existing records: test)"),
-                statements: tables::add_livemode(&table, &indexed, backend),
+                description: format!(
+                    "add the system column {} to {table} (existing records: {})",
+                    column.name(),
+                    column.existing_rows()
+                ),
+                statements,
                 destructive: false,
                 work: Work::Statements,
             });
@@ -552,6 +572,7 @@ fn write_catalogue(conn: &mut Conn, model: &ModelType) -> Result<(), StoreError>
 /// Returns how many values could not be kept (properties the model no
 /// longer has, values that no longer fit its type).
 fn copy_legacy_records(conn: &mut Conn, model: &ModelType) -> Result<usize, StoreError> {
+    let legacy_merchant = MerchantId::default();
     let mut lost = 0;
     let mut after = i64::MIN;
     loop {
@@ -575,13 +596,17 @@ fn copy_legacy_records(conn: &mut Conn, model: &ModelType) -> Result<usize, Stor
                     _ => lost += 1,
                 }
             }
-            // Legacy records predate live keys: all test.
+            // Legacy records predate live keys and merchants: all test, the
+            // default merchant's.
             records::insert(
                 conn,
                 model,
                 Some(record.id),
                 stored,
-                false,
+                Partition {
+                    livemode: false,
+                    merchant: &legacy_merchant,
+                },
                 record.created_at,
                 Some(record.updated_at),
             )?;

@@ -30,6 +30,7 @@ use connection::Database;
 
 use crate::environment::Environment;
 use crate::error::FieldError;
+use crate::merchant_id::MerchantId;
 use migrate::{MigrateError, MigrateOptions, MigrationReport};
 pub use models::record::Record;
 use query::{Filter, RecordPage, RecordQuery};
@@ -72,17 +73,28 @@ pub enum Backend {
     Postgres,
 }
 
+/// Which rows a query may see and a create writes: one environment
+/// (`livemode`) of one merchant. Every record query filters on both.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Partition<'a> {
+    pub livemode: bool,
+    pub merchant: &'a MerchantId,
+}
+
 /// The records store; cheap to clone (the pool is shared).
 ///
 /// A store works in one environment (test unless set with
-/// [`Store::with_environment`] when the instance starts): records it
-/// creates carry that environment's `livemode`, and its reads, updates,
-/// deletes, keyed writes and claims see only that environment's records
-/// (a [`RecordQuery`] may name the other one to read it).
+/// [`Store::with_environment`] when the instance starts) for one merchant
+/// (the default one unless set with [`Store::with_merchant`]): records it
+/// creates carry that environment's `livemode` and that `merchant`, and its
+/// reads, updates, deletes, keyed writes and claims see only that
+/// environment's records of that merchant (a [`RecordQuery`] may name the
+/// other environment to read it, never another merchant).
 #[derive(Clone)]
 pub struct Store {
     database: Arc<Database>,
     environment: Environment,
+    merchant: MerchantId,
 }
 
 impl std::fmt::Debug for Store {
@@ -90,6 +102,7 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store")
             .field("backend", &self.backend())
             .field("environment", &self.environment)
+            .field("merchant", &self.merchant)
             .finish()
     }
 }
@@ -101,6 +114,7 @@ impl Store {
         Ok(Store {
             database: Arc::new(Database::open(database_url)?),
             environment: Environment::default(),
+            merchant: MerchantId::default(),
         })
     }
 
@@ -111,18 +125,40 @@ impl Store {
         self
     }
 
-    /// PLACEHOLDER until the merchant partition lands (branch merchant-partition).
-    pub fn with_merchant(self, _merchant: crate::merchant_id::MerchantId) -> Store {
-        self
-    }
-
     /// The environment this store writes and reads.
     pub fn environment(&self) -> Environment {
         self.environment
     }
 
+    /// The same database, working for `merchant`: it creates that
+    /// merchant's records and sees no other's.
+    pub fn with_merchant(mut self, merchant: MerchantId) -> Store {
+        self.merchant = merchant;
+        self
+    }
+
+    /// The merchant this store writes and reads for.
+    pub fn merchant(&self) -> &MerchantId {
+        &self.merchant
+    }
+
     fn livemode(&self) -> bool {
         self.environment.livemode()
+    }
+
+    fn partition(&self) -> Partition<'_> {
+        Partition {
+            livemode: self.livemode(),
+            merchant: &self.merchant,
+        }
+    }
+
+    /// The store's merchant in `environment`.
+    fn partition_in(&self, environment: Environment) -> Partition<'_> {
+        Partition {
+            livemode: environment.livemode(),
+            merchant: &self.merchant,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -167,9 +203,9 @@ impl Store {
     /// Run one write in one transaction, with the model's rules; the one
     /// way records change.
     pub fn write(&self, model: &ModelType, write: RecordWrite) -> Result<WriteResult, StoreError> {
-        let livemode = self.livemode();
+        let partition = self.partition();
         self.database
-            .with_transaction(|conn| write::execute(conn, model, write, livemode))
+            .with_transaction(|conn| write::execute(conn, model, write, partition))
     }
 
     /// Create a record (null properties are not given).
@@ -181,12 +217,12 @@ impl Store {
 
     /// Create many records in one transaction: all or none.
     pub fn create_records(&self, model: &ModelType, batch: Vec<Map<String, Value>>) -> Result<Vec<Record>, StoreError> {
-        let livemode = self.livemode();
+        let partition = self.partition();
         self.database.with_transaction(|conn| {
             batch
                 .into_iter()
                 .map(
-                    |properties| match write::execute(conn, model, RecordWrite::create(properties), livemode)? {
+                    |properties| match write::execute(conn, model, RecordWrite::create(properties), partition)? {
                         WriteResult::Created(record) => Ok(record),
                         _ => Err(StoreError::Database("a create wrote nothing".into())),
                     },
@@ -222,13 +258,14 @@ impl Store {
         self.database.with_conn(|conn| Ok(conn.batch(&statement)?))
     }
 
-    /// The record `id` of the store's environment (another environment's
-    /// record is `None`).
+    /// The record `id` of the store's environment and merchant (another
+    /// environment's or merchant's record is `None`).
     pub fn get_record(&self, model: &ModelType, id: i64) -> Result<Option<Record>, StoreError> {
         self.get_record_in(model, id, self.environment)
     }
 
-    /// The record `id` if it belongs to `environment`.
+    /// The record `id` if it belongs to `environment` (and the store's
+    /// merchant).
     pub fn get_record_in(
         &self,
         model: &ModelType,
@@ -236,39 +273,39 @@ impl Store {
         environment: Environment,
     ) -> Result<Option<Record>, StoreError> {
         self.database
-            .with_conn(|conn| records::get(conn, model, id, false, environment.livemode()))
+            .with_conn(|conn| records::get(conn, model, id, false, self.partition_in(environment)))
     }
 
-    /// The first record (oldest) of the store's environment whose properties
+    /// The first record (oldest) of the store's environment and merchant whose properties
     /// equal `matching` (`null` matches an absent property; the key `id`
     /// matches the id).
     pub fn find_record(&self, model: &ModelType, matching: &Map<String, Value>) -> Result<Option<Record>, StoreError> {
-        let livemode = self.livemode();
+        let partition = self.partition();
         self.database
-            .with_conn(|conn| records::find(conn, model, matching, false, livemode))
+            .with_conn(|conn| records::find(conn, model, matching, false, partition))
     }
 
-    /// One Relay page of records of the query's environment (the store's
-    /// unless it names one); see [`RecordQuery`].
+    /// One Relay page of the store's merchant's records of the query's
+    /// environment (the store's unless it names one); see [`RecordQuery`].
     pub fn query_records(&self, model: &ModelType, query: &RecordQuery) -> Result<RecordPage, StoreError> {
-        let livemode = query.environment.unwrap_or(self.environment).livemode();
+        let partition = self.partition_in(query.environment.unwrap_or(self.environment));
         self.database
-            .with_conn(|conn| search::page(conn, model, query, livemode))
+            .with_conn(|conn| search::page(conn, model, query, partition))
     }
 
-    /// Records of the store's environment matching `filters`.
+    /// Records of the store's environment and merchant matching `filters`.
     pub fn count_records(&self, model: &ModelType, filters: &[Filter]) -> Result<i64, StoreError> {
-        let livemode = self.livemode();
+        let partition = self.partition();
         self.database
-            .with_conn(|conn| search::count(conn, model, filters, livemode))
+            .with_conn(|conn| search::count(conn, model, filters, partition))
     }
 
     /// Claim due records for a background loop (see [`claims`]): several
     /// instances on one database never claim the same record.
     pub fn claim_due_records(&self, model: &ModelType, claim: &claims::Claim<'_>) -> Result<Vec<Record>, StoreError> {
-        let livemode = self.livemode();
+        let partition = self.partition();
         self.database
-            .with_transaction(|conn| claims::claim_due(conn, model, claim, chrono::Utc::now(), livemode))
+            .with_transaction(|conn| claims::claim_due(conn, model, claim, chrono::Utc::now(), partition))
     }
 
     pub(crate) fn database(&self) -> &Database {

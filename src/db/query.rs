@@ -174,6 +174,7 @@ mod tests {
             created_at: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),
             updated_at: Utc.with_ymd_and_hms(2024, 5, 2, 12, 0, 0).unwrap(),
             livemode: false,
+            merchant: crate::merchant_id::MerchantId::default(),
         }
     }
 

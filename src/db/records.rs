@@ -13,7 +13,7 @@ use super::search;
 use super::sql::{Arg, Conn};
 use super::tables::{bind_value, quoted, row_json, RowJson, MAX_INDEXED_TEXT_BYTES};
 use super::typing::coerce;
-use super::{Backend, StoreError};
+use super::{Backend, Partition, StoreError};
 use crate::error::FieldError;
 
 /// Type every given property; any unknown or mistyped one fails the whole
@@ -62,16 +62,16 @@ fn merge(into: &mut Map<String, Value>, changes: Map<String, Value>) {
     }
 }
 
-/// Create a record of the environment `livemode` says.
+/// Create a record in `partition` (its environment and merchant).
 pub(crate) fn create(
     conn: &mut Conn,
     model: &ModelType,
     properties: Map<String, Value>,
-    livemode: bool,
+    partition: Partition<'_>,
 ) -> Result<Record, StoreError> {
     let mut stored = Map::new();
     merge(&mut stored, validate(model, properties)?);
-    insert(conn, model, None, stored, livemode, now(), None)
+    insert(conn, model, None, stored, partition, now(), None)
 }
 
 /// Insert a row (with its id when copying records in); `updated_at`
@@ -81,7 +81,7 @@ pub(crate) fn insert(
     model: &ModelType,
     id: Option<i64>,
     stored: Map<String, Value>,
-    livemode: bool,
+    partition: Partition<'_>,
     created_at: chrono::DateTime<chrono::Utc>,
     updated_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Record, StoreError> {
@@ -90,11 +90,13 @@ pub(crate) fn insert(
         "\"created_at\"".to_string(),
         "\"updated_at\"".to_string(),
         "\"livemode\"".to_string(),
+        "\"merchant\"".to_string(),
     ];
     let mut args = vec![
         Arg::Instant(Some(created_at)),
         Arg::Instant(Some(updated_at)),
-        Arg::OptBool(Some(livemode)),
+        Arg::OptBool(Some(partition.livemode)),
+        Arg::Text(partition.merchant.as_str().to_string()),
     ];
     if let Some(id) = id {
         columns.push("\"id\"".into());
@@ -121,7 +123,8 @@ pub(crate) fn insert(
         properties: super::models::record::in_model_order(model, stored),
         created_at,
         updated_at,
-        livemode,
+        livemode: partition.livemode,
+        merchant: partition.merchant.clone(),
     })
 }
 
@@ -148,23 +151,28 @@ pub(crate) fn apply(
     Ok(record)
 }
 
-pub(crate) fn delete(conn: &mut Conn, model: &ModelType, id: i64, livemode: bool) -> Result<Record, StoreError> {
-    let record = get(conn, model, id, true, livemode)?.ok_or_else(|| not_found(model, id))?;
+pub(crate) fn delete(
+    conn: &mut Conn,
+    model: &ModelType,
+    id: i64,
+    partition: Partition<'_>,
+) -> Result<Record, StoreError> {
+    let record = get(conn, model, id, true, partition)?.ok_or_else(|| not_found(model, id))?;
     let mut sql = conn.sql(&format!("DELETE FROM {} WHERE \"id\" = ", quoted(model.table())));
     sql.bind(Arg::Int(id));
     conn.execute(sql)?;
     Ok(record)
 }
 
-/// The record `id` of `model` if it belongs to the environment `livemode`
-/// says (an id of the other environment is not found); `lock` takes a row
-/// lock on PostgreSQL (SQLite writers already hold the database lock).
+/// The record `id` of `model` if it belongs to `partition` (an id of the
+/// other environment or of another merchant is not found); `lock` takes a
+/// row lock on PostgreSQL (SQLite writers already hold the database lock).
 pub(crate) fn get(
     conn: &mut Conn,
     model: &ModelType,
     id: i64,
     lock: bool,
-    livemode: bool,
+    partition: Partition<'_>,
 ) -> Result<Option<Record>, StoreError> {
     let mut sql = conn.sql(&format!(
         "SELECT {} FROM {} t WHERE t.\"id\" = ",
@@ -173,7 +181,9 @@ pub(crate) fn get(
     ));
     sql.bind(Arg::Int(id))
         .push(" AND t.\"livemode\" = ")
-        .bind(Arg::OptBool(Some(livemode)));
+        .bind(Arg::OptBool(Some(partition.livemode)))
+        .push(" AND t.\"merchant\" = ")
+        .bind(Arg::Text(partition.merchant.as_str().to_string()));
     if lock && conn.backend() == Backend::Postgres {
         sql.push(" FOR UPDATE");
     }
@@ -182,15 +192,15 @@ pub(crate) fn get(
         .transpose()
 }
 
-/// The first record (oldest id) of the environment `livemode` says whose
-/// properties equal `matching` (`null` means absent; `id` may be matched
-/// too); `lock` as for [`get`].
+/// The first record (oldest id) of `partition` whose properties equal
+/// `matching` (`null` means absent; `id` may be matched too); `lock` as for
+/// [`get`].
 pub(crate) fn find(
     conn: &mut Conn,
     model: &ModelType,
     matching: &Map<String, Value>,
     lock: bool,
-    livemode: bool,
+    partition: Partition<'_>,
 ) -> Result<Option<Record>, StoreError> {
     let query = RecordQuery {
         filters: matching
@@ -204,19 +214,22 @@ pub(crate) fn find(
         first: Some(1),
         ..RecordQuery::default()
     };
-    Ok(search::first_page(conn, model, &query, lock, livemode)?
+    Ok(search::first_page(conn, model, &query, lock, partition)?
         .into_iter()
         .next())
 }
 
-/// A key for PostgreSQL's advisory lock on (model, environment, matching):
-/// two upserts of one key that finds nothing cannot both create.
-pub(crate) fn lock_key(model: &ModelType, matching: &Map<String, Value>, livemode: bool) -> i64 {
+/// A key for PostgreSQL's advisory lock on (model, environment, merchant,
+/// matching): two upserts of one key that finds nothing cannot both create.
+pub(crate) fn lock_key(model: &ModelType, matching: &Map<String, Value>, partition: Partition<'_>) -> i64 {
     let mut entries: Vec<_> = matching.iter().collect();
     entries.sort_by(|a, b| a.0.cmp(b.0));
     let mut hasher = Sha256::new();
     hasher.update(model.name.as_bytes());
-    hasher.update([u8::from(livemode)]);
+    hasher.update([u8::from(partition.livemode)]);
+    // Merchant ids hold no NUL, so the separator keeps them apart from names.
+    hasher.update(partition.merchant.as_str().as_bytes());
+    hasher.update([0]);
     for (name, value) in entries {
         hasher.update([0]);
         hasher.update(name.as_bytes());
@@ -327,12 +340,31 @@ mod tests {
 
     #[test]
     fn lock_keys_ignore_key_order_but_not_values() {
-        let a = lock_key(&model(), &map(json!({"amount": 1, "status": "x"})), false);
-        let b = lock_key(&model(), &map(json!({"status": "x", "amount": 1})), false);
-        let c = lock_key(&model(), &map(json!({"status": "y", "amount": 1})), false);
-        let live = lock_key(&model(), &map(json!({"amount": 1, "status": "x"})), true);
+        let default = crate::merchant_id::MerchantId::default();
+        let acme = crate::merchant_id::MerchantId::parse("acme").unwrap();
+        let test = Partition {
+            livemode: false,
+            merchant: &default,
+        };
+        let a = lock_key(&model(), &map(json!({"amount": 1, "status": "x"})), test);
+        let b = lock_key(&model(), &map(json!({"status": "x", "amount": 1})), test);
+        let c = lock_key(&model(), &map(json!({"status": "y", "amount": 1})), test);
+        let live = lock_key(
+            &model(),
+            &map(json!({"amount": 1, "status": "x"})),
+            Partition { livemode: true, ..test },
+        );
+        let other_merchant = lock_key(
+            &model(),
+            &map(json!({"amount": 1, "status": "x"})),
+            Partition {
+                merchant: &acme,
+                ..test
+            },
+        );
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, live);
+        assert_ne!(a, other_merchant);
     }
 }

@@ -28,7 +28,7 @@ pub fn is_system_model(name: &str) -> bool {
 }
 
 /// Names every record already has; a property may not shadow them.
-const RESERVED: [&str; 4] = ["id", "created_at", "updated_at", "livemode"];
+const RESERVED: [&str; 5] = ["id", "created_at", "updated_at", "livemode", "merchant"];
 
 /// Tables the runtime keeps for itself; a model may not be stored in them.
 pub const RUNTIME_TABLES: [&str; 9] = [

@@ -13,7 +13,7 @@ use super::schema::{ModelType, PropertyType};
 use super::sql::{Arg, Conn, IntRow, Sql};
 use super::tables::{bind_value, parse_instant, quoted, row_json, RowJson};
 use super::typing::coerce;
-use super::{Backend, StoreError};
+use super::{Backend, Partition, StoreError};
 use crate::error::FieldError;
 
 fn invalid(field: &str, message: impl Into<String>) -> StoreError {
@@ -146,11 +146,19 @@ struct Plan {
     descending: bool,
 }
 
-/// Every plan reads one environment (`livemode`): the column leads the
-/// system indexes, so the default order stays one index range.
-fn plan(conn: &Conn, model: &ModelType, filters: &[Filter], order: &Order, livemode: bool) -> Result<Plan, StoreError> {
+/// Every plan reads one partition (`livemode`, `merchant`): the columns
+/// lead the system indexes, so the default order stays one index range.
+fn plan(
+    conn: &Conn,
+    model: &ModelType,
+    filters: &[Filter],
+    order: &Order,
+    partition: Partition<'_>,
+) -> Result<Plan, StoreError> {
     let mut sql = conn.sql(&format!(" FROM {} t WHERE t.\"livemode\" = ", quoted(model.table())));
-    sql.bind(Arg::OptBool(Some(livemode)));
+    sql.bind(Arg::OptBool(Some(partition.livemode)))
+        .push(" AND t.\"merchant\" = ")
+        .bind(Arg::Text(partition.merchant.as_str().to_string()));
     for filter in filters {
         condition(&mut sql, model, filter)?;
     }
@@ -323,9 +331,14 @@ fn any_beyond(conn: &mut Conn, plan: &Plan, values: Vec<Arg>, side: Side) -> Res
     Ok(!conn.load::<IntRow>(sql)?.is_empty())
 }
 
-/// Records of one environment matching `filters`.
-pub(crate) fn count(conn: &mut Conn, model: &ModelType, filters: &[Filter], livemode: bool) -> Result<i64, StoreError> {
-    let plan = plan(conn, model, filters, &Order::default(), livemode)?;
+/// Records of one partition matching `filters`.
+pub(crate) fn count(
+    conn: &mut Conn,
+    model: &ModelType,
+    filters: &[Filter],
+    partition: Partition<'_>,
+) -> Result<i64, StoreError> {
+    let plan = plan(conn, model, filters, &Order::default(), partition)?;
     let mut sql = conn.sql("SELECT COUNT(*) AS n");
     sql.append(&plan.from_where);
     Ok(conn.first::<IntRow>(sql)?.map_or(0, |row| row.n))
@@ -338,9 +351,9 @@ pub(crate) fn first_page(
     model: &ModelType,
     query: &RecordQuery,
     lock: bool,
-    livemode: bool,
+    partition: Partition<'_>,
 ) -> Result<Vec<Record>, StoreError> {
-    let plan = plan(conn, model, &query.filters, &query.order, livemode)?;
+    let plan = plan(conn, model, &query.filters, &query.order, partition)?;
     let limit = query.first.unwrap_or(DEFAULT_PAGE_SIZE);
     // A lookup by one or two key properties (an upsert's match) has a
     // shape the templates fix: worth keeping prepared, and few.
@@ -364,11 +377,11 @@ pub(crate) fn page(
     conn: &mut Conn,
     model: &ModelType,
     query: &RecordQuery,
-    livemode: bool,
+    partition: Partition<'_>,
 ) -> Result<RecordPage, StoreError> {
     let first = page_size("first", query.first)?;
     let last = page_size("last", query.last)?;
-    let plan = plan(conn, model, &query.filters, &query.order, livemode)?;
+    let plan = plan(conn, model, &query.filters, &query.order, partition)?;
     let decode = |cursor: &Option<String>| -> Result<Option<Vec<Arg>>, StoreError> {
         cursor
             .as_deref()
@@ -417,7 +430,7 @@ pub(crate) fn page(
         }
         (records, has_previous, has_next)
     };
-    let total_count = count(conn, model, &query.filters, livemode)?;
+    let total_count = count(conn, model, &query.filters, partition)?;
     Ok(RecordPage {
         start_cursor: records.first().map(|r| cursor_of(r, &query.order)),
         end_cursor: records.last().map(|r| cursor_of(r, &query.order)),
@@ -431,8 +444,12 @@ pub(crate) fn page(
 /// The SQL a filtered page runs, for EXPLAIN in tests.
 #[cfg(test)]
 pub(crate) fn page_sql(conn: &Conn, model: &ModelType, query: &RecordQuery) -> Result<Sql, StoreError> {
-    let livemode = query.environment.is_some_and(|e| e.livemode());
-    let plan = plan(conn, model, &query.filters, &query.order, livemode)?;
+    let merchant = crate::merchant_id::MerchantId::default();
+    let partition = Partition {
+        livemode: query.environment.is_some_and(|e| e.livemode()),
+        merchant: &merchant,
+    };
+    let plan = plan(conn, model, &query.filters, &query.order, partition)?;
     let mut sql = conn.sql(&format!("SELECT {}", row_json(model, "t", conn.backend())));
     sql.append(&plan.from_where);
     if let Some(cursor) = &query.after {

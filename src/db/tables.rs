@@ -16,6 +16,7 @@ use super::models::record::Record;
 use super::schema::{ModelType, PropertyDef, PropertyType, MAX_IDENTIFIER_BYTES};
 use super::sql::Arg;
 use super::{Backend, StoreError};
+use crate::merchant_id::MerchantId;
 
 /// `"name"`; names are identifiers already, the quotes guard keywords.
 pub(crate) fn quoted(name: &str) -> String {
@@ -53,25 +54,56 @@ pub(crate) fn index_name(table: &str, column: &str, unique: bool) -> String {
     format!("{head}_{digest}_{suffix}")
 }
 
-/// The `livemode` system column: which environment wrote the record. The
-/// default is test, which is what every record written before
-/// environments is (payforms had only test keys and the sandbox).
-fn livemode_column(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "\"livemode\" INTEGER NOT NULL DEFAULT 0",
-        Backend::Postgres => "\"livemode\" BOOLEAN NOT NULL DEFAULT FALSE",
+/// The system columns that partition a table, which payforms sets and
+/// every read filters on. Their defaults are what every record written
+/// before them is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SystemColumn {
+    /// Which environment wrote the record; before environments payforms
+    /// had only test keys and the sandbox, so test.
+    Livemode,
+    /// Which merchant the record belongs to; before merchants there was
+    /// one, the default merchant.
+    Merchant,
+}
+
+impl SystemColumn {
+    /// In the order they are added to an older table.
+    pub(crate) const ALL: [SystemColumn; 2] = [SystemColumn::Livemode, SystemColumn::Merchant];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            SystemColumn::Livemode => "livemode",
+            SystemColumn::Merchant => "merchant",
+        }
+    }
+
+    /// What the rows of an older table are given, for messages.
+    pub(crate) fn existing_rows(self) -> &'static str {
+        match self {
+            SystemColumn::Livemode => "test",
+            SystemColumn::Merchant => "the default merchant's",
+        }
+    }
+
+    fn definition(self, backend: Backend) -> &'static str {
+        match (self, backend) {
+            (SystemColumn::Livemode, Backend::Sqlite) => "\"livemode\" INTEGER NOT NULL DEFAULT 0",
+            (SystemColumn::Livemode, Backend::Postgres) => "\"livemode\" BOOLEAN NOT NULL DEFAULT FALSE",
+            (SystemColumn::Merchant, _) => "\"merchant\" TEXT NOT NULL DEFAULT 'default'",
+        }
     }
 }
 
 /// The indexes every model table has: the default order (newest first) and
-/// "changed since", within one environment, since every read is scoped to
-/// one.
+/// "changed since", within one environment of one merchant, since every
+/// read is scoped to one.
 fn system_indexes(table: &str) -> Vec<String> {
     ["created_at", "updated_at"]
         .into_iter()
         .map(|column| {
             format!(
-                "CREATE INDEX {} ON {} (\"livemode\", {}, \"id\")",
+                "CREATE INDEX {} ON {} (\"livemode\", \"merchant\", {}, \"id\")",
                 quoted(&index_name(table, column, false)),
                 quoted(table),
                 quoted(column)
@@ -91,8 +123,8 @@ pub(crate) fn create_table(model: &ModelType, backend: Backend) -> Vec<String> {
         format!("\"id\" {id}"),
         format!("\"created_at\" {time} NOT NULL"),
         format!("\"updated_at\" {time} NOT NULL"),
-        livemode_column(backend).to_string(),
     ];
+    columns.extend(SystemColumn::ALL.iter().map(|c| c.definition(backend).to_string()));
     for def in &model.properties {
         columns.push(format!("{} {}", quoted(&def.name), column_type(def.kind, backend)));
     }
@@ -104,16 +136,21 @@ pub(crate) fn create_table(model: &ModelType, backend: Backend) -> Vec<String> {
     statements
 }
 
-/// Give a table made before environments its `livemode` column (old rows:
-/// test) and rebuild its indexes with it: the system ones, and the
-/// property indexes `indexed` lists as they stand (name, unique, index), so
-/// a unique key is unique per environment.
-pub(crate) fn add_livemode(table: &str, indexed: &[(String, bool, bool)], backend: Backend) -> Vec<String> {
-    let mut statements = vec![format!(
+/// Give a table made before environments or merchants a system column
+/// (old rows get its default).
+pub(crate) fn add_system_column(table: &str, column: SystemColumn, backend: Backend) -> String {
+    format!(
         "ALTER TABLE {} ADD COLUMN {}",
         quoted(table),
-        livemode_column(backend)
-    )];
+        column.definition(backend)
+    )
+}
+
+/// Rebuild a table's indexes once it has every system column: the system
+/// ones, and the property indexes `indexed` lists as they stand (name,
+/// unique, index), so a unique key is unique per environment and merchant.
+pub(crate) fn rebuild_indexes(table: &str, indexed: &[(String, bool, bool)]) -> Vec<String> {
+    let mut statements = Vec::new();
     for column in ["created_at", "updated_at"] {
         statements.push(drop_index(table, column, false));
     }
@@ -139,9 +176,10 @@ pub(crate) fn add_column(table: &str, def: &PropertyDef, backend: Backend) -> St
 }
 
 /// The index a property asks for, if any. `unique: true` is unique within
-/// an environment (a test and a live record may share a Stripe-side key);
-/// `index: true` also holds the environment and the default order, so
-/// "state is X, newest first" is one index range read in order.
+/// an environment of one merchant (a test and a live record, or two
+/// merchants' records, may share a Stripe-side key); `index: true` also
+/// holds the environment, the merchant and the default order, so "state is
+/// X, newest first" is one index range read in order.
 pub(crate) fn create_index(table: &str, def: &PropertyDef) -> Option<String> {
     index_on(table, &def.name, def.unique, def.index)
 }
@@ -149,14 +187,14 @@ pub(crate) fn create_index(table: &str, def: &PropertyDef) -> Option<String> {
 fn index_on(table: &str, column: &str, unique: bool, index: bool) -> Option<String> {
     if unique {
         Some(format!(
-            "CREATE UNIQUE INDEX {} ON {} ({}, \"livemode\")",
+            "CREATE UNIQUE INDEX {} ON {} ({}, \"livemode\", \"merchant\")",
             quoted(&index_name(table, column, true)),
             quoted(table),
             quoted(column)
         ))
     } else if index {
         Some(format!(
-            "CREATE INDEX {} ON {} ({}, \"livemode\", \"created_at\", \"id\")",
+            "CREATE INDEX {} ON {} ({}, \"livemode\", \"merchant\", \"created_at\", \"id\")",
             quoted(&index_name(table, column, false)),
             quoted(table),
             quoted(column)
@@ -242,6 +280,7 @@ pub(crate) fn row_json(model: &ModelType, alias: &str, backend: Backend) -> Stri
                 format!("'created_at', {alias}.\"created_at\""),
                 format!("'updated_at', {alias}.\"updated_at\""),
                 format!("'livemode', {alias}.\"livemode\""),
+                format!("'merchant', {alias}.\"merchant\""),
             ];
             for def in &model.properties {
                 let column = format!("{alias}.{}", quoted(&def.name));
@@ -299,6 +338,11 @@ impl RowJson {
             Some(Value::Number(n)) => n.as_i64().is_some_and(|n| n != 0),
             _ => return Err(malformed("has no livemode")),
         };
+        let merchant = row
+            .get("merchant")
+            .and_then(Value::as_str)
+            .and_then(MerchantId::parse)
+            .ok_or_else(|| malformed("has no valid merchant"))?;
         let mut properties = Map::with_capacity(model.properties.len());
         for def in &model.properties {
             let Some(value) = row.remove(&def.name).filter(|v| !v.is_null()) else {
@@ -315,6 +359,7 @@ impl RowJson {
             created_at,
             updated_at,
             livemode,
+            merchant,
         })
     }
 }
@@ -376,15 +421,23 @@ mod tests {
             "{}",
             pg[0]
         );
-        assert!(
-            sqlite.contains(&"CREATE UNIQUE INDEX \"order_ref_key\" ON \"order\" (\"ref\", \"livemode\")".to_string())
-        );
+        for (backend, statements) in [("sqlite", &sqlite), ("pg", &pg)] {
+            assert!(
+                statements[0].contains("\"merchant\" TEXT NOT NULL DEFAULT 'default'"),
+                "{backend}: {}",
+                statements[0]
+            );
+        }
         assert!(sqlite.contains(
-            &"CREATE INDEX \"order_state_idx\" ON \"order\" (\"state\", \"livemode\", \"created_at\", \"id\")"
+            &"CREATE UNIQUE INDEX \"order_ref_key\" ON \"order\" (\"ref\", \"livemode\", \"merchant\")".to_string()
+        ));
+        assert!(sqlite.contains(
+            &"CREATE INDEX \"order_state_idx\" ON \"order\" (\"state\", \"livemode\", \"merchant\", \"created_at\", \"id\")"
                 .to_string()
         ));
         assert!(sqlite.contains(
-            &"CREATE INDEX \"order_created_at_idx\" ON \"order\" (\"livemode\", \"created_at\", \"id\")".to_string()
+            &"CREATE INDEX \"order_created_at_idx\" ON \"order\" (\"livemode\", \"merchant\", \"created_at\", \"id\")"
+                .to_string()
         ));
         assert_eq!(sqlite.len(), 5, "{sqlite:?}");
     }
@@ -402,7 +455,7 @@ mod tests {
     fn rows_come_back_typed() {
         let row = RowJson {
             row_json: json!({
-                "id": 7, "created_at": "2024-05-01T12:00:00.000000Z", "updated_at": "2024-05-01T12:00:01+00:00", "livemode": 1,
+                "id": 7, "created_at": "2024-05-01T12:00:00.000000Z", "updated_at": "2024-05-01T12:00:01+00:00", "livemode": 1, "merchant": "acme",
                 "ref": "A-1", "state": null, "total": 599, "paid": 1, "paid_at": "2024-05-01T14:00:00+02:00",
                 "extra": {"b": 1, "a": [true]}, "dropped": "x"
             })
@@ -411,6 +464,7 @@ mod tests {
         let record = row.into_record(&model()).unwrap();
         assert_eq!(record.id, 7);
         assert!(record.livemode);
+        assert_eq!(record.merchant.as_str(), "acme");
         assert_eq!(
             Value::Object(record.properties),
             json!({"ref": "A-1", "total": 599, "paid": true, "paid_at": "2024-05-01T12:00:00Z", "extra": {"a": [true], "b": 1}})

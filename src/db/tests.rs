@@ -22,6 +22,7 @@ use super::write::{RecordWrite, Target, WriteResult};
 use super::{search, Backend, Record, Store, StoreError};
 use crate::environment::Environment;
 use crate::error::FieldError;
+use crate::merchant_id::MerchantId;
 
 const DEFAULT_TEST_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -47,18 +48,8 @@ impl TestDb {
     }
 
     pub(crate) fn postgres() -> TestDb {
-        let base = std::env::var("PAYFORMS_TEST_PG").unwrap_or_else(|_| DEFAULT_TEST_PG.to_string());
-        let mut admin = PgConnection::establish(&base).unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL at {} is unreachable (set PAYFORMS_TEST_PG): {e}",
-                redact_url(&base)
-            )
-        });
-        let name = format!("payforms_test_{}", uuid::Uuid::new_v4().simple());
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        let mut url = url::Url::parse(&base).unwrap();
-        url.set_path(&name);
-        let store = Store::connect(url.as_str()).unwrap();
+        let (base, name, url) = empty_postgres();
+        let store = Store::connect(&url).unwrap();
         store.migrate().unwrap();
         create_tables(&store);
         TestDb {
@@ -71,6 +62,22 @@ impl TestDb {
     pub(crate) fn store(&self) -> &Store {
         self.store.as_ref().unwrap()
     }
+}
+
+/// A new, empty PostgreSQL database: the server's URL, its name, its URL.
+fn empty_postgres() -> (String, String, String) {
+    let base = std::env::var("PAYFORMS_TEST_PG").unwrap_or_else(|_| DEFAULT_TEST_PG.to_string());
+    let mut admin = PgConnection::establish(&base).unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL at {} is unreachable (set PAYFORMS_TEST_PG): {e}",
+            redact_url(&base)
+        )
+    });
+    let name = format!("payforms_test_{}", uuid::Uuid::new_v4().simple());
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let mut url = url::Url::parse(&base).unwrap();
+    url.set_path(&name);
+    (base, name, url.to_string())
 }
 
 impl Drop for TestDb {
@@ -144,6 +151,10 @@ on_both_backends!(
     environments_do_not_see_each_other,
     keyed_writes_stay_in_their_environment,
     pre_livemode_tables_get_the_column,
+    merchants_do_not_see_each_other,
+    keyed_writes_stay_with_their_merchant,
+    pre_merchant_tables_get_the_column,
+    webhook_events_are_deduplicated_per_merchant,
 );
 
 fn model(name: &str, yaml: &str) -> ModelType {
@@ -1262,6 +1273,7 @@ fn webhook_events_lifecycle(store: &Store) {
     let (event, inserted) = webhook_event::insert_if_absent(
         store,
         "stripe",
+        &MerchantId::default(),
         "evt_1",
         "payment_intent.succeeded",
         "{\"id\":\"evt_1\"}",
@@ -1270,14 +1282,19 @@ fn webhook_events_lifecycle(store: &Store) {
     assert!(inserted);
     assert_eq!(event.status, WebhookStatus::Pending);
     assert_eq!(event.attempts, 0);
-    let (again, inserted) = webhook_event::insert_if_absent(store, "stripe", "evt_1", "other", "{}").unwrap();
+    let (again, inserted) =
+        webhook_event::insert_if_absent(store, "stripe", &MerchantId::default(), "evt_1", "other", "{}").unwrap();
     assert!(!inserted);
     assert_eq!(again, event);
     // Another gateway may reuse an event id.
-    let (_, inserted) = webhook_event::insert_if_absent(store, "other", "evt_1", "x", "{}").unwrap();
+    let (_, inserted) =
+        webhook_event::insert_if_absent(store, "other", &MerchantId::default(), "evt_1", "x", "{}").unwrap();
     assert!(inserted);
     assert_eq!(
-        webhook_event::find(store, "stripe", "evt_1").unwrap().unwrap().id,
+        webhook_event::find(store, "stripe", &MerchantId::default(), "evt_1")
+            .unwrap()
+            .unwrap()
+            .id,
         event.id
     );
 
@@ -1309,7 +1326,9 @@ fn webhook_events_lifecycle(store: &Store) {
     assert!(done.processed_at.is_some() && done.locked_until.is_none());
 
     // An expired lease (the worker died) makes the event due again.
-    let other = webhook_event::find(store, "other", "evt_1").unwrap().unwrap();
+    let other = webhook_event::find(store, "other", &MerchantId::default(), "evt_1")
+        .unwrap()
+        .unwrap();
     let reclaimed = webhook_event::claim_due(store, Duration::seconds(-1), 5, 10).unwrap();
     assert!(reclaimed.is_empty(), "lease still held");
     webhook_event::mark_failed(store, other.id, "x", chrono::Utc::now() - Duration::seconds(1)).unwrap();
@@ -1327,13 +1346,13 @@ fn webhook_events_lifecycle(store: &Store) {
         WebhookStatus::Pending
     );
 
-    let all = webhook_event::list(store, None, 10, None).unwrap();
+    let all = webhook_event::list(store, None, None, 10, None).unwrap();
     assert_eq!(ids_of(&all), [other.id, event.id]);
     assert_eq!(
-        ids_of(&webhook_event::list(store, None, 10, Some(other.id)).unwrap()),
+        ids_of(&webhook_event::list(store, None, None, 10, Some(other.id)).unwrap()),
         [event.id]
     );
-    let processed = webhook_event::list(store, Some(WebhookStatus::Processed), 10, None).unwrap();
+    let processed = webhook_event::list(store, None, Some(WebhookStatus::Processed), 10, None).unwrap();
     assert_eq!(ids_of(&processed), [event.id]);
     webhook_event::mark_failed(store, other.id, &"e".repeat(5000), chrono::Utc::now()).unwrap();
     assert_eq!(
@@ -1357,7 +1376,15 @@ fn webhook_events_lifecycle(store: &Store) {
 fn claims_read_the_due_indexes(store: &Store) {
     use webhook_event::{claim_sql, Due};
     for i in 0..5_000 {
-        let (event, _) = webhook_event::insert_if_absent(store, "stripe", &format!("evt_old_{i}"), "x", "{}").unwrap();
+        let (event, _) = webhook_event::insert_if_absent(
+            store,
+            "stripe",
+            &MerchantId::default(),
+            &format!("evt_old_{i}"),
+            "x",
+            "{}",
+        )
+        .unwrap();
         if i % 100 != 0 {
             webhook_event::mark_processed(store, event.id).unwrap();
         }
@@ -1775,14 +1802,19 @@ fn pre_livemode_tables_get_the_column(store: &Store) {
     let described: Vec<&str> = plan.changes.iter().map(|c| c.description.as_str()).collect();
     assert_eq!(
         described,
-        ["add the system column livemode to ledger (existing records: test)"]
+        [
+            "add the system column livemode to ledger (existing records: test)",
+            "add the system column merchant to ledger (existing records: the default merchant's)"
+        ]
     );
     let sql = plan.sql(store.backend());
     assert!(sql.contains("ALTER TABLE \"ledger\" ADD COLUMN \"livemode\""), "{sql}");
     assert!(
-        sql.contains("ON \"ledger\" (\"livemode\", \"created_at\", \"id\")"),
+        sql.contains("ON \"ledger\" (\"livemode\", \"merchant\", \"created_at\", \"id\")"),
         "{sql}"
     );
+    // The indexes are rebuilt once, after both columns are there.
+    assert_eq!(sql.matches("CREATE UNIQUE INDEX").count(), 1, "{sql}");
     // Planning changed nothing; applying adds the column, old rows test.
     let (test, live) = test_and_live(store);
     assert!(test.count_records(&ledger, &[]).is_err(), "no livemode column yet");
@@ -1811,5 +1843,542 @@ fn pre_livemode_tables_get_the_column(store: &Store) {
     // 10,000-record test covers it there).
     if store.backend() == Backend::Sqlite {
         assert_uses_index(store, &explain(store, &ledger, &query(vec![])), "ledger_created_at_idx");
+    }
+}
+
+fn acme() -> MerchantId {
+    MerchantId::parse("acme").unwrap()
+}
+
+/// The same database as the default merchant's store and acme's see it.
+fn default_and_acme(store: &Store) -> (Store, Store) {
+    (store.clone(), store.clone().with_merchant(acme()))
+}
+
+fn merchants_do_not_see_each_other(store: &Store) {
+    let model = payment();
+    let (ours, theirs) = default_and_acme(store);
+    assert!(ours.merchant().is_default());
+    assert_eq!(theirs.merchant(), &acme());
+    let mine = ours
+        .create_record(
+            &model,
+            props(json!({"gateway_id": "pi_d", "customer": "cus_1", "amount": 100})),
+        )
+        .unwrap();
+    let batch: Vec<Map<String, Value>> = (0..3)
+        .map(|i| props(json!({"gateway_id": format!("pi_a{i}"), "customer": "cus_1", "amount": 100 + i})))
+        .collect();
+    let acmes = theirs.create_records(&model, batch).unwrap();
+    assert!(mine.merchant.is_default());
+    assert!(acmes.iter().all(|r| r.merchant == acme()));
+    assert_eq!(mine.to_liquid_json()["merchant"], json!("default"));
+
+    // Reads by id, by match, pages (also of a named environment) and counts.
+    assert_eq!(ours.get_record(&model, acmes[0].id).unwrap(), None);
+    assert_eq!(theirs.get_record(&model, mine.id).unwrap(), None);
+    assert_eq!(theirs.get_record_in(&model, mine.id, Environment::Test).unwrap(), None);
+    assert_eq!(
+        theirs.get_record(&model, acmes[0].id).unwrap().as_ref(),
+        Some(&acmes[0])
+    );
+    assert_eq!(
+        theirs
+            .find_record(&model, &props(json!({"gateway_id": "pi_d"})))
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        theirs.find_record(&model, &props(json!({"id": mine.id}))).unwrap(),
+        None
+    );
+    let by_customer = query(vec![eq("customer", json!("cus_1"))]);
+    assert_eq!(
+        ids(&ours.query_records(&model, &by_customer).unwrap().records),
+        [mine.id]
+    );
+    let page = theirs.query_records(&model, &by_customer).unwrap();
+    assert_eq!(page.total_count, 3);
+    assert!(page.records.iter().all(|r| r.merchant == acme()));
+    let in_test = RecordQuery {
+        environment: Some(Environment::Test),
+        ..query(vec![])
+    };
+    assert_eq!(ids(&ours.query_records(&model, &in_test).unwrap().records), [mine.id]);
+    assert_eq!(ours.count_records(&model, &[]).unwrap(), 1);
+    assert_eq!(
+        theirs.count_records(&model, &[eq("customer", json!("cus_1"))]).unwrap(),
+        3
+    );
+    // A cursor walk stays in the merchant, both ways.
+    let (forward, backward) = walk(&theirs, &model, &by_customer, 2);
+    let mut want = ids(&acmes);
+    want.reverse();
+    assert_eq!(forward, want);
+    assert_eq!(backward, want);
+    // The other environment of the same merchant is another partition.
+    let acme_live = theirs.clone().with_environment(Environment::Live);
+    assert_eq!(acme_live.count_records(&model, &[]).unwrap(), 0);
+    let live_one = acme_live
+        .create_record(&model, props(json!({"gateway_id": "pi_live"})))
+        .unwrap();
+    assert!(live_one.livemode && live_one.merchant == acme());
+    assert_eq!(theirs.count_records(&model, &[]).unwrap(), 3);
+    assert_eq!(
+        ours.get_record_in(&model, live_one.id, Environment::Live).unwrap(),
+        None
+    );
+
+    // Updates and deletes by id do not reach another merchant's record.
+    assert!(matches!(
+        theirs.update_record(&model, mine.id, props(json!({"amount": 1}))),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        theirs.delete_record(&model, mine.id),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        theirs
+            .write(
+                &model,
+                RecordWrite::update(
+                    Target::Matching(props(json!({"id": mine.id}))),
+                    props(json!({"amount": 1}))
+                )
+            )
+            .unwrap(),
+        WriteResult::NotFound
+    ));
+    assert_eq!(ours.get_record(&model, mine.id).unwrap().as_ref(), Some(&mine));
+    let updated = theirs
+        .update_record(&model, acmes[0].id, props(json!({"amount": 7})))
+        .unwrap();
+    assert_eq!(updated.merchant, acme(), "an update keeps the merchant");
+    assert_eq!(theirs.delete_record(&model, acmes[2].id).unwrap().id, acmes[2].id);
+    assert_eq!(ours.count_records(&model, &[]).unwrap(), 1);
+
+    // `merchant` in a write must be the store's.
+    let agreeing = theirs
+        .create_record(&model, props(json!({"gateway_id": "pi_a9", "merchant": "acme"})))
+        .unwrap();
+    assert_eq!(agreeing.merchant, acme());
+    let not_given = theirs
+        .create_record(&model, props(json!({"gateway_id": "pi_a10", "merchant": null})))
+        .unwrap();
+    assert_eq!(not_given.merchant, acme());
+    for other in [json!("default"), json!("ACME"), json!(7), json!({"id": "acme"})] {
+        let refused = fields(
+            theirs
+                .create_record(&model, props(json!({"gateway_id": "pi_x", "merchant": other})))
+                .unwrap_err(),
+        );
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].field, "merchant");
+        assert!(refused[0].message.contains("`acme`"), "{}", refused[0].message);
+    }
+    let refused = fields(
+        ours.write(
+            &model,
+            RecordWrite::update(Target::Id(mine.id), props(json!({"merchant": "acme"}))),
+        )
+        .unwrap_err(),
+    );
+    assert_eq!(refused[0].field, "merchant");
+    assert_eq!(
+        fields(
+            ours.write(
+                &model,
+                RecordWrite::update(Target::Id(mine.id), Map::new()).unsetting(vec!["merchant".into()])
+            )
+            .unwrap_err()
+        )[0]
+        .field,
+        "merchant"
+    );
+    assert_eq!(
+        fields(
+            ours.write(
+                &model,
+                RecordWrite::delete(Target::Matching(props(
+                    json!({"gateway_id": "pi_a0", "merchant": "acme"})
+                )))
+            )
+            .unwrap_err()
+        )[0]
+        .field,
+        "merchant"
+    );
+    assert_eq!(ours.get_record(&model, mine.id).unwrap().as_ref(), Some(&mine));
+    assert_eq!(
+        theirs.count_records(&model, &[]).unwrap(),
+        4,
+        "refused writes wrote nothing"
+    );
+
+    // Claims take only the claiming store's merchant's work.
+    let due = chrono::Utc::now() - Duration::seconds(5);
+    for (store, key) in [(&ours, "d"), (&theirs, "a")] {
+        store
+            .create_record(
+                &job(),
+                props(json!({"key": key, "state": "pending", "due_at": due.to_rfc3339()})),
+            )
+            .unwrap();
+    }
+    let claim = super::claims::Claim {
+        state: "state",
+        due_at: "due_at",
+        waiting: "pending",
+        claimed: "sending",
+        lease: Duration::seconds(60),
+        limit: 10,
+    };
+    let claimed = theirs.claim_due_records(&job(), &claim).unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].properties["key"], json!("a"));
+    assert_eq!(claimed[0].merchant, acme());
+    assert!(theirs.claim_due_records(&job(), &claim).unwrap().is_empty());
+    let claimed = ours.claim_due_records(&job(), &claim).unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].properties["key"], json!("d"));
+}
+
+fn keyed_writes_stay_with_their_merchant(store: &Store) {
+    let model = payment();
+    let (ours, theirs) = default_and_acme(store);
+    let key = props(json!({"gateway_id": "pi_shared"}));
+    let mine = upsert(&ours, &model, &key, props(json!({"state": "succeeded", "amount": 500}))).unwrap();
+    // Another merchant's upsert of the same unique key creates its own
+    // record and leaves ours alone.
+    let created = theirs
+        .write(
+            &model,
+            RecordWrite::upsert(key.clone(), props(json!({"state": "authorized", "amount": 1}))),
+        )
+        .unwrap();
+    let WriteResult::Created(acmes) = created else {
+        panic!("expected a new record for acme, got {created:?}");
+    };
+    assert_ne!(acmes.id, mine.id);
+    assert_eq!(acmes.merchant, acme());
+    assert_eq!(ours.get_record(&model, mine.id).unwrap().as_ref(), Some(&mine));
+    let again = upsert(&theirs, &model, &key, props(json!({"amount": 2}))).unwrap();
+    assert_eq!(again.id, acmes.id);
+    assert_eq!(ours.get_record(&model, mine.id).unwrap().as_ref(), Some(&mine));
+    // Create-once and updates by match are scoped the same way.
+    let once = theirs
+        .write(&model, RecordWrite::create_once(key.clone(), Map::new()))
+        .unwrap();
+    assert!(
+        matches!(once, WriteResult::Kept { ref record, .. } if record.id == acmes.id),
+        "{once:?}"
+    );
+    let matched = ours
+        .write(
+            &model,
+            RecordWrite::update(Target::Matching(key.clone()), props(json!({"currency": "eur"}))),
+        )
+        .unwrap();
+    assert_eq!(matched.record().map(|r| r.id), Some(mine.id));
+    assert_eq!(
+        theirs
+            .get_record(&model, acmes.id)
+            .unwrap()
+            .unwrap()
+            .properties
+            .get("currency"),
+        None
+    );
+    // A key naming another merchant is refused, not redirected.
+    let mut other_key = key.clone();
+    other_key.insert("merchant".into(), json!("default"));
+    assert_eq!(
+        fields(
+            theirs
+                .write(&model, RecordWrite::upsert(other_key, Map::new()))
+                .unwrap_err()
+        )[0]
+        .field,
+        "merchant"
+    );
+    // Within one merchant the key is still unique.
+    assert_eq!(
+        fields(
+            theirs
+                .create_record(&model, props(json!({"gateway_id": "pi_shared"})))
+                .unwrap_err()
+        )[0]
+        .field,
+        "gateway_id"
+    );
+    let by_key = |s: &Store| {
+        s.count_records(&model, &[eq("gateway_id", json!("pi_shared"))])
+            .unwrap()
+    };
+    assert_eq!((by_key(&ours), by_key(&theirs)), (1, 1));
+
+    // Racing create-once writers of one new key, from two merchants at
+    // once: one record each (PostgreSQL: each merchant has its own lock).
+    let results: Vec<(bool, WriteResult)> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..8)
+            .map(|i| {
+                let (ours, theirs, model) = (&ours, &theirs, &model);
+                scope.spawn(move || {
+                    let store = if i % 2 == 0 { ours } else { theirs };
+                    let write = RecordWrite::create_once(props(json!({"gateway_id": "pi_race"})), Map::new());
+                    (i % 2 == 0, store.write(model, write).unwrap())
+                })
+            })
+            .collect();
+        writers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    for default in [true, false] {
+        let created = results
+            .iter()
+            .filter(|(d, r)| *d == default && matches!(r, WriteResult::Created(_)))
+            .count();
+        assert_eq!(created, 1, "{results:?}");
+    }
+    let race = |s: &Store| s.count_records(&model, &[eq("gateway_id", json!("pi_race"))]).unwrap();
+    assert_eq!((race(&ours), race(&theirs)), (1, 1));
+}
+
+/// A table as payforms made it before merchants: `livemode`, indexes with
+/// it but without `merchant`, and records.
+fn pre_merchant_tables_get_the_column(store: &Store) {
+    use super::migrate::MigrateOptions;
+    let ledger = model(
+        "ledger",
+        "properties:\n  - { name: ref, type: string, unique: true }\n  - { name: state, type: string, index: true }\n",
+    );
+    let (id, time, livemode, live) = match store.backend() {
+        Backend::Sqlite => (
+            "INTEGER PRIMARY KEY AUTOINCREMENT",
+            "TEXT",
+            "INTEGER NOT NULL DEFAULT 0",
+            "1",
+        ),
+        Backend::Postgres => (
+            "BIGSERIAL PRIMARY KEY",
+            "TIMESTAMPTZ",
+            "BOOLEAN NOT NULL DEFAULT FALSE",
+            "TRUE",
+        ),
+    };
+    let old = format!(
+        "CREATE TABLE \"ledger\" (\"id\" {id}, \"created_at\" {time} NOT NULL, \"updated_at\" {time} NOT NULL, \
+         \"livemode\" {livemode}, \"ref\" TEXT, \"state\" TEXT);
+         CREATE INDEX \"ledger_created_at_idx\" ON \"ledger\" (\"livemode\", \"created_at\", \"id\");
+         CREATE INDEX \"ledger_updated_at_idx\" ON \"ledger\" (\"livemode\", \"updated_at\", \"id\");
+         CREATE UNIQUE INDEX \"ledger_ref_key\" ON \"ledger\" (\"ref\", \"livemode\");
+         CREATE INDEX \"ledger_state_idx\" ON \"ledger\" (\"state\", \"livemode\", \"created_at\", \"id\");
+         INSERT INTO model_tables (table_name, model, file) VALUES ('ledger', 'ledger', 'schema/ledger.yml');
+         INSERT INTO model_columns (table_name, column_name, property_type, is_unique, is_indexed)
+           VALUES ('ledger', 'ref', 'string', 1, 0), ('ledger', 'state', 'string', 0, 1);
+         INSERT INTO \"ledger\" (\"created_at\", \"updated_at\", \"ref\", \"state\") VALUES
+           ('2024-01-01T00:00:00.000000Z', '2024-01-01T00:00:00.000000Z', 'L-1', 'open'),
+           ('2024-01-02T00:00:00.000000Z', '2024-01-02T00:00:00.000000Z', 'L-2', 'open');
+         INSERT INTO \"ledger\" (\"created_at\", \"updated_at\", \"livemode\", \"ref\") VALUES
+           ('2024-01-03T00:00:00.000000Z', '2024-01-03T00:00:00.000000Z', {live}, 'L-1');"
+    );
+    store.database().with_conn(|conn| Ok(conn.batch(&old)?)).unwrap();
+    let models = [&payment(), &refund(), &job(), &ledger];
+    let dry_run = MigrateOptions {
+        dry_run: true,
+        ..MigrateOptions::default()
+    };
+    let plan = store.migrate_models(&models, dry_run).unwrap();
+    let described: Vec<&str> = plan.changes.iter().map(|c| c.description.as_str()).collect();
+    assert_eq!(
+        described,
+        ["add the system column merchant to ledger (existing records: the default merchant's)"]
+    );
+    let sql = plan.sql(store.backend());
+    assert!(
+        sql.contains("ALTER TABLE \"ledger\" ADD COLUMN \"merchant\" TEXT NOT NULL DEFAULT 'default'"),
+        "{sql}"
+    );
+    assert!(!sql.contains("ADD COLUMN \"livemode\""), "{sql}");
+    for index in [
+        "ON \"ledger\" (\"livemode\", \"merchant\", \"created_at\", \"id\")",
+        "ON \"ledger\" (\"livemode\", \"merchant\", \"updated_at\", \"id\")",
+        "ON \"ledger\" (\"ref\", \"livemode\", \"merchant\")",
+        "ON \"ledger\" (\"state\", \"livemode\", \"merchant\", \"created_at\", \"id\")",
+    ] {
+        assert!(sql.contains(index), "{index} in {sql}");
+    }
+    // Planning changed nothing; applying adds the column, old rows the
+    // default merchant's (in their own environments).
+    assert!(store.count_records(&ledger, &[]).is_err(), "no merchant column yet");
+    store.migrate_models(&models, MigrateOptions::default()).unwrap();
+    assert!(store
+        .migrate_models(&models, MigrateOptions::default())
+        .unwrap()
+        .changes
+        .is_empty());
+    let (ours, theirs) = default_and_acme(store);
+    let old_rows = ours.query_records(&ledger, &query(vec![])).unwrap().records;
+    assert_eq!(old_rows.len(), 2);
+    assert!(old_rows.iter().all(|r| r.merchant.is_default() && !r.livemode));
+    let live = ours.clone().with_environment(Environment::Live);
+    assert_eq!(live.count_records(&ledger, &[]).unwrap(), 1);
+    assert_eq!(theirs.count_records(&ledger, &[]).unwrap(), 0);
+    // The rebuilt unique index is per merchant.
+    assert_eq!(
+        theirs
+            .create_record(&ledger, props(json!({"ref": "L-1"})))
+            .unwrap()
+            .merchant,
+        acme()
+    );
+    assert_eq!(
+        fields(ours.create_record(&ledger, props(json!({"ref": "L-1"}))).unwrap_err())[0].field,
+        "ref"
+    );
+    // One merchant's newest-first listing reads the rebuilt index
+    // (PostgreSQL scans a table this small whatever its indexes; the
+    // 10,000-record test covers it there).
+    if store.backend() == Backend::Sqlite {
+        assert_uses_index(store, &explain(store, &ledger, &query(vec![])), "ledger_created_at_idx");
+    }
+}
+
+fn webhook_events_are_deduplicated_per_merchant(store: &Store) {
+    let default = MerchantId::default();
+    let acme = acme();
+    let body = "{\"id\":\"evt_shared\"}";
+    let insert = |merchant: &MerchantId, payload: &str| {
+        webhook_event::insert_if_absent(store, "stripe", merchant, "evt_shared", "customer.created", payload).unwrap()
+    };
+    // One merchant sending another's event id first blocks nothing.
+    let (theirs, inserted) = insert(&acme, body);
+    assert!(inserted);
+    assert_eq!(theirs.merchant, acme);
+    let (ours, inserted) = insert(&default, body);
+    assert!(inserted, "the default merchant's event is not a duplicate of acme's");
+    assert_ne!(ours.id, theirs.id);
+    assert!(ours.merchant.is_default());
+    // A repeat for one merchant is a duplicate, kept as first stored.
+    let (again, inserted) = insert(&acme, "{\"changed\":true}");
+    assert!(!inserted);
+    assert_eq!(again, theirs);
+    // The batch path: per merchant, duplicates within the batch too.
+    let event = |merchant: &MerchantId, id: &str| webhook_event::NewEvent {
+        gateway: "stripe".into(),
+        merchant: merchant.clone(),
+        event_id: id.into(),
+        event_type: "customer.created".into(),
+        payload: "{}".into(),
+    };
+    let new = webhook_event::insert_new(
+        store,
+        &[
+            event(&acme, "evt_batch"),
+            event(&default, "evt_batch"),
+            event(&acme, "evt_batch"),
+            event(&default, "evt_shared"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(new, [true, true, false, false]);
+    // Found, listed and claimed with their merchant.
+    let find = |merchant: &MerchantId, id: &str| webhook_event::find(store, "stripe", merchant, id).unwrap();
+    assert_eq!(find(&acme, "evt_shared").map(|e| e.id), Some(theirs.id));
+    assert_eq!(find(&default, "evt_shared").map(|e| e.id), Some(ours.id));
+    assert_eq!(find(&MerchantId::parse("other").unwrap(), "evt_shared"), None);
+    let acme_batch = find(&acme, "evt_batch").unwrap();
+    let listed = webhook_event::list(store, Some(&acme), None, 10, None).unwrap();
+    assert_eq!(ids_of(&listed), [acme_batch.id, theirs.id]);
+    assert!(listed.iter().all(|e| e.merchant == acme));
+    let pending = webhook_event::list(store, Some(&default), Some(WebhookStatus::Pending), 10, None).unwrap();
+    assert_eq!(pending.len(), 2);
+    assert!(pending.iter().all(|e| e.merchant.is_default()));
+    assert_eq!(webhook_event::list(store, None, None, 10, None).unwrap().len(), 4);
+    let claimed = webhook_event::claim_due(store, Duration::seconds(60), 5, 10).unwrap();
+    let mut merchants: Vec<&str> = claimed.iter().map(|e| e.merchant.as_str()).collect();
+    merchants.sort_unstable();
+    assert_eq!(merchants, ["acme", "acme", "default", "default"]);
+}
+
+/// Run `source`'s migrations up to (not including) the first whose name
+/// contains `before`.
+fn migrate_until<DB, C>(conn: &mut C, source: diesel_migrations::EmbeddedMigrations, before: &str)
+where
+    DB: diesel::backend::Backend,
+    C: diesel_migrations::MigrationHarness<DB>,
+    diesel_migrations::EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+{
+    let pending = conn.pending_migrations(source).unwrap();
+    for migration in pending {
+        if migration.name().to_string().contains(before) {
+            return;
+        }
+        conn.run_migration(&*migration).unwrap();
+    }
+    panic!("no migration named like {before}");
+}
+
+/// Events stored before merchants, in a database migrated as it was then:
+/// the merchant migration keeps them (ids too) as the default merchant's,
+/// and new ids continue after every id given before.
+fn inbox_migration_keeps_old_events(store: &Store) {
+    let default = MerchantId::default();
+    let old = webhook_event::find(store, "stripe", &default, "evt_old")
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.id, 1);
+    assert!(old.merchant.is_default());
+    assert_eq!(old.status, WebhookStatus::Processed);
+    assert_eq!(old.payload, "{\"id\":\"evt_old\"}");
+    assert_eq!(
+        webhook_event::list(store, Some(&default), None, 10, None)
+            .unwrap()
+            .len(),
+        1
+    );
+    let (newer, inserted) =
+        webhook_event::insert_if_absent(store, "stripe", &acme(), "evt_old", "customer.created", "{}").unwrap();
+    assert!(inserted);
+    assert!(newer.id > 2, "id 2 was given (and deleted) before: {}", newer.id);
+}
+
+const BEFORE_MERCHANTS: &str = "INSERT INTO webhook_events (gateway, event_id, event_type, payload, status, attempts, \
+     next_attempt_at, created_at) VALUES \
+     ('stripe', 'evt_old', 'customer.created', '{\"id\":\"evt_old\"}', 'processed', 1, \
+      '2024-01-01 00:00:00', '2024-01-01 00:00:00'), \
+     ('stripe', 'evt_gone', 'customer.created', '{}', 'pending', 0, '2024-01-01 00:00:00', '2024-01-01 00:00:00'); \
+     DELETE FROM webhook_events WHERE event_id = 'evt_gone';";
+
+const MERCHANT_MIGRATION: &str = "webhook_events_merchant";
+
+#[test]
+fn sqlite_inbox_migration_keeps_old_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let mut conn = diesel::SqliteConnection::establish(&path.display().to_string()).unwrap();
+        migrate_until(&mut conn, super::connection::SQLITE_MIGRATIONS, MERCHANT_MIGRATION);
+        conn.batch_execute(BEFORE_MERCHANTS).unwrap();
+    }
+    let store = Store::connect(&format!("sqlite://{}", path.display())).unwrap();
+    store.migrate().unwrap();
+    inbox_migration_keeps_old_events(&store);
+}
+
+#[test]
+fn postgres_inbox_migration_keeps_old_events() {
+    let (base, name, url) = empty_postgres();
+    {
+        let mut conn = PgConnection::establish(&url).unwrap();
+        migrate_until(&mut conn, super::connection::POSTGRES_MIGRATIONS, MERCHANT_MIGRATION);
+        conn.batch_execute(BEFORE_MERCHANTS).unwrap();
+    }
+    let store = Store::connect(&url).unwrap();
+    store.migrate().unwrap();
+    inbox_migration_keeps_old_events(&store);
+    drop(store);
+    if let Ok(mut admin) = PgConnection::establish(&base) {
+        let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     }
 }

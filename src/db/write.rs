@@ -10,12 +10,14 @@
 //! The record is read with a row lock (PostgreSQL) or under the write lock
 //! (SQLite), so two writers cannot both pass a check.
 //!
-//! Every write happens in one environment, the store's: a create sets the
-//! record's `livemode` from it, and an update, delete or keyed write only
-//! finds records of it, so a test-mode write never touches a live record.
-//! A write may name `livemode` among its properties or its key (a mapper
-//! copying Stripe's object does): it must agree with the environment, and
-//! is otherwise refused; no write changes a record's `livemode`.
+//! Every write happens in one partition, the store's environment and
+//! merchant: a create sets the record's `livemode` and `merchant` from it,
+//! and an update, delete or keyed write only finds records of it, so a
+//! test-mode write never touches a live record and one merchant's write
+//! never touches another's. A write may name `livemode` or `merchant` among
+//! its properties or its key (a mapper copying Stripe's object does): it
+//! must agree with the store's, and is otherwise refused; no write changes
+//! a record's `livemode` or `merchant`.
 
 use serde_json::{Map, Value};
 
@@ -25,7 +27,7 @@ use super::schema::{ModelType, PropertyType};
 use super::sql::{Arg, Conn};
 use super::tables::parse_instant;
 use super::typing::coerce;
-use super::{Backend, StoreError};
+use super::{Backend, Partition, StoreError};
 use crate::error::FieldError;
 
 /// A write of one record.
@@ -218,74 +220,95 @@ impl WriteResult {
     }
 }
 
-/// Run `write` inside the caller's transaction, in the environment
-/// `livemode` says (the store's).
+/// Run `write` inside the caller's transaction, in the store's
+/// `partition` (environment and merchant).
 pub(crate) fn execute(
     conn: &mut Conn,
     model: &ModelType,
     mut write: RecordWrite,
-    livemode: bool,
+    partition: Partition<'_>,
 ) -> Result<WriteResult, StoreError> {
-    agree_on_livemode(&mut write, livemode)?;
+    agree_on_partition(&mut write, partition)?;
     let changes = typed_changes(model, write.set, write.unset)?;
     match write.action {
         WriteAction::Create => {
             let set: Map<String, Value> = changes.into_iter().filter(|(_, v)| !v.is_null()).collect();
-            records::create(conn, model, set, livemode).map(WriteResult::Created)
+            records::create(conn, model, set, partition).map(WriteResult::Created)
         }
-        WriteAction::Update(target) => match locate(conn, model, &target, livemode)? {
+        WriteAction::Update(target) => match locate(conn, model, &target, partition)? {
             Some(record) => guarded_apply(conn, model, record, changes),
             None => Ok(WriteResult::NotFound),
         },
-        WriteAction::Delete(target) => match locate(conn, model, &target, livemode)? {
-            Some(record) => records::delete(conn, model, record.id, livemode).map(WriteResult::Deleted),
+        WriteAction::Delete(target) => match locate(conn, model, &target, partition)? {
+            Some(record) => records::delete(conn, model, record.id, partition).map(WriteResult::Deleted),
             None => Ok(WriteResult::NotFound),
         },
         WriteAction::Upsert(key) | WriteAction::CreateOnce(key) if key.is_empty() => {
             let set: Map<String, Value> = changes.into_iter().filter(|(_, v)| !v.is_null()).collect();
-            records::create(conn, model, set, livemode).map(WriteResult::Created)
+            records::create(conn, model, set, partition).map(WriteResult::Created)
         }
-        WriteAction::Upsert(key) => keyed_write(conn, model, key, changes, false, livemode),
-        WriteAction::CreateOnce(key) => keyed_write(conn, model, key, changes, true, livemode),
+        WriteAction::Upsert(key) => keyed_write(conn, model, key, changes, false, partition),
+        WriteAction::CreateOnce(key) => keyed_write(conn, model, key, changes, true, partition),
     }
 }
 
-/// Take `livemode` out of the write's properties, key and match: the
-/// environment decides it, and a value that disagrees (a live object
-/// written by a test-mode instance) refuses the whole write.
-fn agree_on_livemode(write: &mut RecordWrite, livemode: bool) -> Result<(), StoreError> {
+/// Take `livemode` and `merchant` out of the write's properties, key and
+/// match: the store decides them, and a value that disagrees (a live
+/// object written by a test-mode instance, another merchant's id) refuses
+/// the whole write.
+fn agree_on_partition(write: &mut RecordWrite, partition: Partition<'_>) -> Result<(), StoreError> {
     let mut errors = Vec::new();
-    let mut check = |map: &mut Map<String, Value>| {
-        let Some(given) = map.remove("livemode") else {
-            return;
-        };
-        match coerce(PropertyType::Boolean, &given) {
-            Ok(Value::Null) => {}
-            Ok(Value::Bool(b)) if b == livemode => {}
-            Ok(_) => errors.push(FieldError::new(
-                "livemode",
-                format!(
-                    "is {given}, but this instance runs in {} mode: a record's livemode is the environment that \
-                     writes it",
-                    crate::environment::Environment::from_livemode(livemode)
-                ),
+    agree_on(write, "livemode", &mut errors, |given| {
+        match coerce(PropertyType::Boolean, given) {
+            Ok(Value::Null) => None,
+            Ok(Value::Bool(b)) if b == partition.livemode => None,
+            Ok(_) => Some(format!(
+                "is {given}, but this instance runs in {} mode: a record's livemode is the environment that writes \
+                 it",
+                crate::environment::Environment::from_livemode(partition.livemode)
             )),
-            Err(why) => errors.push(FieldError::new("livemode", why.to_string())),
+            Err(why) => Some(why.to_string()),
         }
-    };
-    check(&mut write.set);
-    match &mut write.action {
-        WriteAction::Upsert(key) | WriteAction::CreateOnce(key) => check(key),
-        WriteAction::Update(Target::Matching(key)) | WriteAction::Delete(Target::Matching(key)) => check(key),
-        _ => {}
-    }
-    if write.unset.iter().any(|name| name == "livemode") {
-        errors.push(FieldError::new("livemode", "is set by payforms and cannot be cleared"));
-    }
+    });
+    agree_on(write, "merchant", &mut errors, |given| match given {
+        Value::Null => None,
+        Value::String(text) if text == partition.merchant.as_str() => None,
+        // The given value is not echoed: it may be anything a caller sent.
+        _ => Some(format!(
+            "names another merchant, but this store writes for merchant `{}`: a record's merchant is the \
+             merchant that writes it",
+            partition.merchant
+        )),
+    });
     if errors.is_empty() {
         Ok(())
     } else {
         Err(StoreError::Validation(errors))
+    }
+}
+
+/// Remove the system column `name` from the write's properties, key and
+/// match, checking each given value (`check` says why one disagrees); a
+/// write may not clear it.
+fn agree_on(
+    write: &mut RecordWrite,
+    name: &str,
+    errors: &mut Vec<FieldError>,
+    check: impl Fn(&Value) -> Option<String>,
+) {
+    let mut take = |map: &mut Map<String, Value>| {
+        if let Some(why) = map.remove(name).and_then(|given| check(&given)) {
+            errors.push(FieldError::new(name, why));
+        }
+    };
+    take(&mut write.set);
+    match &mut write.action {
+        WriteAction::Upsert(key) | WriteAction::CreateOnce(key) => take(key),
+        WriteAction::Update(Target::Matching(key)) | WriteAction::Delete(Target::Matching(key)) => take(key),
+        _ => {}
+    }
+    if write.unset.iter().any(|unset| unset == name) {
+        errors.push(FieldError::new(name, "is set by payforms and cannot be cleared"));
     }
 }
 
@@ -297,7 +320,7 @@ fn keyed_write(
     key: Map<String, Value>,
     changes: Map<String, Value>,
     once: bool,
-    livemode: bool,
+    partition: Partition<'_>,
 ) -> Result<WriteResult, StoreError> {
     // Typed as a write would type it, so "599" finds 599.
     let typed_key = validate(
@@ -310,10 +333,10 @@ fn keyed_write(
     // Two writers of a key that finds nothing must not both create.
     if conn.backend() == Backend::Postgres {
         let mut sql = conn.sql("SELECT pg_advisory_xact_lock(");
-        sql.bind(Arg::Int(lock_key(model, &typed_key, livemode))).push(")");
+        sql.bind(Arg::Int(lock_key(model, &typed_key, partition))).push(")");
         conn.execute(sql.keep_prepared())?;
     }
-    match records::find(conn, model, &key, true, livemode)? {
+    match records::find(conn, model, &key, true, partition)? {
         Some(record) if once => Ok(WriteResult::Kept {
             record,
             reason: "a record with this key exists".into(),
@@ -322,7 +345,7 @@ fn keyed_write(
         None => {
             let mut all: Map<String, Value> = typed_key.into_iter().filter(|(_, v)| !v.is_null()).collect();
             all.extend(changes.into_iter().filter(|(_, v)| !v.is_null()));
-            records::create(conn, model, all, livemode).map(WriteResult::Created)
+            records::create(conn, model, all, partition).map(WriteResult::Created)
         }
     }
 }
@@ -356,11 +379,16 @@ fn typed_changes(
     }
 }
 
-fn locate(conn: &mut Conn, model: &ModelType, target: &Target, livemode: bool) -> Result<Option<Record>, StoreError> {
+fn locate(
+    conn: &mut Conn,
+    model: &ModelType,
+    target: &Target,
+    partition: Partition<'_>,
+) -> Result<Option<Record>, StoreError> {
     match target {
-        Target::Id(id) => records::get(conn, model, *id, true, livemode),
+        Target::Id(id) => records::get(conn, model, *id, true, partition),
         Target::Matching(matching) if matching.is_empty() => Ok(None),
-        Target::Matching(matching) => records::find(conn, model, matching, true, livemode),
+        Target::Matching(matching) => records::find(conn, model, matching, true, partition),
     }
 }
 

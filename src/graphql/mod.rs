@@ -343,7 +343,19 @@ impl GraphqlEngine {
     /// For templates: run `query` with `variables` (adapted, see
     /// [`variables`]) on this thread; the data, or every error.
     pub fn execute_blocking(&self, query: &str, variables: Map<String, Value>) -> Result<Value, Vec<GraphqlErrorInfo>> {
-        self.execute_template(query, variables, false)
+        self.execute_template(query, variables, false, None)
+    }
+
+    /// Like [`execute_blocking`](Self::execute_blocking), for a merchant's
+    /// webhook processor: records are read and written in `tenant`'s store
+    /// and request types sent as `tenant`.
+    pub fn execute_blocking_for(
+        &self,
+        query: &str,
+        variables: Map<String, Value>,
+        tenant: ForTenant,
+    ) -> Result<Value, Vec<GraphqlErrorInfo>> {
+        self.execute_template(query, variables, false, Some(tenant))
     }
 
     /// Like [`execute_blocking`](Self::execute_blocking), refusing any
@@ -353,7 +365,7 @@ impl GraphqlEngine {
         query: &str,
         variables: Map<String, Value>,
     ) -> Result<Value, Vec<GraphqlErrorInfo>> {
-        self.execute_template(query, variables, true)
+        self.execute_template(query, variables, true, None)
     }
 
     /// Parses `query` once (kept on the request for the checks and the
@@ -363,8 +375,12 @@ impl GraphqlEngine {
         query: &str,
         variables: Map<String, Value>,
         read_only: bool,
+        tenant: Option<ForTenant>,
     ) -> Result<Value, Vec<GraphqlErrorInfo>> {
         let mut request = async_graphql::Request::new(query);
+        if let Some(tenant) = tenant {
+            request = request.data(tenant);
+        }
         // The text check comes before any parse; a refusal is reported by
         // `execute` below, like a query that does not parse.
         let variables = match limits::check_text(query)
@@ -407,6 +423,21 @@ impl GraphqlEngine {
     }
 }
 
+/// Whose records and keys a request works with when it is not the
+/// default merchant's: set only by payforms itself (a merchant's webhook
+/// processor), never from an HTTP request.
+#[derive(Clone)]
+pub struct ForTenant {
+    pub store: Store,
+    pub tenant: crate::gateway::Tenant,
+}
+
+/// The store a resolver works in: the request's merchant's, else the
+/// schema's own (the default merchant's).
+pub(crate) fn store_for<'a>(ctx: &'a async_graphql::dynamic::ResolverContext<'_>, own: &'a Store) -> &'a Store {
+    ctx.data_opt::<ForTenant>().map_or(own, |t| &t.store)
+}
+
 /// Property fields: valid GraphQL names, distinct, not `id`/`createdAt`/`updatedAt`.
 fn check_properties(plan: &ModelSchema, problems: &mut Vec<LoadProblem>) -> bool {
     let mut seen: HashMap<&str, &str> = HashMap::new();
@@ -417,7 +448,7 @@ fn check_properties(plan: &ModelSchema, problems: &mut Vec<LoadProblem>) -> bool
                 "property `{}` would be `{}` in GraphQL, which is not a valid GraphQL name",
                 field.property, field.graphql
             ))
-        } else if ["id", "createdAt", "updatedAt"].contains(&field.graphql.as_str()) {
+        } else if ["id", "createdAt", "updatedAt", "livemode", "merchant"].contains(&field.graphql.as_str()) {
             Some(format!(
                 "property `{}` would be `{}` in GraphQL, which every record already has",
                 field.property, field.graphql

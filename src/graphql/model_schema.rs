@@ -113,11 +113,12 @@ impl ModelSchema {
 
     /// The record as the object the field resolvers read.
     pub fn record_value(&self, record: &Record) -> Value {
-        let mut object = Map::with_capacity(self.fields.len() + 4);
+        let mut object = Map::with_capacity(self.fields.len() + 5);
         object.insert("id".into(), Value::String(record.id.to_string()));
         object.insert("createdAt".into(), Value::String(time_text(record.created_at)));
         object.insert("updatedAt".into(), Value::String(time_text(record.updated_at)));
         object.insert("livemode".into(), Value::Bool(record.livemode));
+        object.insert("merchant".into(), Value::String(record.merchant.to_string()));
         for field in &self.fields {
             let value = record
                 .properties

@@ -38,6 +38,10 @@ pub fn types(plan: &ModelSchema) -> (Vec<Object>, Vec<InputObject>, async_graphq
         .field(
             key_field("livemode", TypeRef::named_nn(TypeRef::BOOLEAN))
                 .description("Written in live mode (true) or test mode; set by payforms."),
+        )
+        .field(
+            key_field("merchant", TypeRef::named_nn(TypeRef::STRING))
+                .description("The merchant the record belongs to; set by payforms."),
         );
     let mut input = InputObject::new(plan.input_type())
         .description("Properties to write; on update, only the given ones change (null clears one).");
@@ -80,8 +84,9 @@ pub fn query_fields(plan: &Arc<ModelSchema>, store: &Store) -> Vec<Field> {
         let (plan, store) = (plan.clone(), store.clone());
         Field::new(plan.single_query.clone(), TypeRef::named(&plan.type_name), move |ctx| {
             let result = id_argument(&ctx).and_then(|id| {
-                let environment = filters::environment_argument(&ctx.args)?.unwrap_or(store.environment());
-                match store.get_record_in(&plan.model, id, environment) {
+                let environment =
+                    filters::environment_argument(&ctx.args)?.unwrap_or(super::store_for(&ctx, &store).environment());
+                match super::store_for(&ctx, &store).get_record_in(&plan.model, id, environment) {
                     Ok(Some(record)) => Ok(Some(plan.record_value(&record))),
                     Ok(None) => Err(not_found(format!("{} {id} not found", plan.model.short_name()))),
                     Err(e) => Err(plan.store_error(e)),
@@ -100,7 +105,7 @@ pub fn query_fields(plan: &Arc<ModelSchema>, store: &Store) -> Vec<Field> {
             TypeRef::named_nn(plan.connection_type()),
             move |ctx| {
                 let result = filters::record_query(&plan, &ctx.args).and_then(|query| {
-                    store
+                    super::store_for(&ctx, &store)
                         .query_records(&plan.model, &query)
                         .map(|page| Some(plan.page_value(&page, &query.order)))
                         .map_err(|e| plan.store_error(e))
@@ -126,7 +131,7 @@ pub fn mutation_fields(plan: &Arc<ModelSchema>, store: &Store) -> Vec<Field> {
         let (plan, store) = (plan.clone(), store.clone());
         Field::new(create_name, TypeRef::named(&plan.type_name), move |ctx| {
             let result = input_properties(&plan, &ctx).and_then(|properties| {
-                store
+                super::store_for(&ctx, &store)
                     .create_record(&plan.model, properties)
                     .map(|record| Some(plan.record_value(&record)))
                     .map_err(|e| plan.store_error(e))
@@ -139,7 +144,7 @@ pub fn mutation_fields(plan: &Arc<ModelSchema>, store: &Store) -> Vec<Field> {
         Field::new(update_name, TypeRef::named(&plan.type_name), move |ctx| {
             let result = id_argument(&ctx).and_then(|id| {
                 let properties = input_properties(&plan, &ctx)?;
-                store
+                super::store_for(&ctx, &store)
                     .update_record(&plan.model, id, properties)
                     .map(|record| Some(plan.record_value(&record)))
                     .map_err(|e| plan.store_error(e))
@@ -156,7 +161,7 @@ pub fn mutation_fields(plan: &Arc<ModelSchema>, store: &Store) -> Vec<Field> {
         let (plan, store) = (plan.clone(), store.clone());
         Field::new(delete_name, TypeRef::named(&plan.type_name), move |ctx| {
             let result = id_argument(&ctx).and_then(|id| {
-                store
+                super::store_for(&ctx, &store)
                     .delete_record(&plan.model, id)
                     .map(|record| Some(plan.record_value(&record)))
                     .map_err(|e| plan.store_error(e))

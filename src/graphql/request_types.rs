@@ -167,6 +167,7 @@ pub fn mutation_field(plan: &Arc<RequestTypeSchema>, sender: Option<RequestSende
             .get("idempotencyKey")
             .and_then(|v| v.string().ok().map(str::to_string))
             .filter(|k| !k.trim().is_empty());
+        let default_tenant = crate::gateway::Tenant::default();
         let result = match sender {
             None => Err(coded(
                 "UNAVAILABLE",
@@ -174,7 +175,9 @@ pub fn mutation_field(plan: &Arc<RequestTypeSchema>, sender: Option<RequestSende
             )),
             Some(sender) => sender
                 .gateway
-                .dispatch(
+                .dispatch_for(
+                    ctx.data_opt::<super::ForTenant>()
+                        .map_or(&default_tenant, |t| &t.tenant),
                     &sender.app,
                     &plan.info.full_name,
                     data,

@@ -12,6 +12,7 @@ use super::*;
 use crate::app::App;
 use crate::db::schema::PropertyType;
 use crate::gateway::{Caller, DispatchFailure, DispatchOutcome, FailureKind, GatewayErrorInfo, RequestDispatcher};
+use crate::merchant_id::MerchantId;
 
 const PAYMENT_YAML: &str = "\
 name: payment
@@ -810,6 +811,7 @@ fn webhook_events_are_listed_newest_first_with_status_filter() {
         webhook_event::insert_if_absent(
             &f.store,
             "stripe",
+            &MerchantId::default(),
             &format!("evt_{i}"),
             "customer.created",
             &format!("{{\"id\":\"evt_{i}\"}}"),

@@ -56,7 +56,7 @@ pub fn types() -> Vec<Object> {
 pub fn query_field(store: &Store) -> Field {
     let store = store.clone();
     Field::new(QUERY, TypeRef::named_nn(CONNECTION), move |ctx| {
-        let result = list(&store, &ctx).map(|v| Some(FieldValue::value(to_graphql(v))));
+        let result = list(super::store_for(&ctx, &store), &ctx).map(|v| Some(FieldValue::value(to_graphql(v))));
         FieldFuture::new(futures::future::ready(result))
     })
     .description("Webhook events received from Stripe, newest first.")
@@ -84,9 +84,10 @@ fn list(store: &Store, ctx: &ResolverContext<'_>) -> Result<Value, Error> {
         Some(status) => Some(parse_status(status.string()?)?),
         None => None,
     };
-    // One more than asked tells whether there is a next page.
-    let mut events =
-        webhook_event::list(store, status, first + 1, after).map_err(|e| from_store(e, &|s| s.to_string()))?;
+    // One more than asked tells whether there is a next page; only the
+    // store's merchant's events, like its records.
+    let mut events = webhook_event::list(store, Some(store.merchant()), status, first + 1, after)
+        .map_err(|e| from_store(e, &|s| s.to_string()))?;
     let has_next_page = events.len() > first;
     events.truncate(first);
     let nodes: Vec<Value> = events.iter().map(event_value).collect();

@@ -26,6 +26,8 @@ const MAX_URL_LEN: usize = 2048;
 pub enum MerchantError {
     #[error("unknown merchant `{0}`")]
     Unknown(String),
+    #[error("this merchant has no Stripe credentials yet: PUT /v1/merchant/providers")]
+    NotConfigured,
     #[error("{0}")]
     InvalidKey(#[from] environment::KeyError),
     #[error("the webhook secret must start with whsec_ and be at most 300 characters")]
@@ -95,6 +97,24 @@ fn open(
         _ => Ok(()),
     })?;
     Ok(Some(secret))
+}
+
+/// The tenant `merchant`'s requests are sent as: the default merchant uses
+/// the instance's keys; another its own (an error when it has none).
+pub fn tenant(
+    settings: &Settings,
+    store: &Store,
+    merchant: &MerchantId,
+) -> Result<crate::gateway::Tenant, MerchantError> {
+    if merchant.is_default() {
+        return Ok(crate::gateway::Tenant::default());
+    }
+    let row = rows::get(store, merchant.as_str())?.ok_or_else(|| MerchantError::Unknown(merchant.to_string()))?;
+    let secret_key = stripe_secret_key(settings, &row)?.ok_or(MerchantError::NotConfigured)?;
+    Ok(crate::gateway::Tenant {
+        merchant: merchant.clone(),
+        secret_key: Some(secret_key),
+    })
 }
 
 pub fn get(store: &Store, id: &MerchantId) -> Result<Option<MerchantRow>, MerchantError> {

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use super::inbox::Checked;
 use crate::db::models::webhook_event::{self, NewEvent};
 use crate::db::{Store, StoreError};
+use crate::merchant_id::MerchantId;
 
 /// Events stored in one transaction at most.
 const MAX_BATCH: usize = 256;
@@ -49,11 +50,19 @@ impl Ingest {
         Ingest { queue }
     }
 
-    /// Store one checked event; true when it is new. Resolves after the
-    /// commit that made it durable.
-    pub async fn store(&self, event: Checked) -> Result<bool, IngestError> {
+    /// Store one checked event that `merchant`'s endpoint received; true
+    /// when it is new (for that merchant). Resolves after the commit that
+    /// made it durable.
+    pub async fn store(&self, merchant: MerchantId, event: Checked) -> Result<bool, IngestError> {
         let (reply, answer) = oneshot::channel();
-        let job = ((event.gateway, event.event_id, event.event_type, event.payload), reply);
+        let event = NewEvent {
+            gateway: event.gateway,
+            merchant,
+            event_id: event.event_id,
+            event_type: event.event_type,
+            payload: event.payload,
+        };
+        let job = (event, reply);
         match self.queue.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Err(IngestError::Busy),

@@ -18,7 +18,9 @@ use super::signature::signature_header;
 use crate::db::claims::Claim;
 use crate::db::schema::ModelType;
 use crate::db::write::RecordWrite;
+use crate::db::Store;
 use crate::instance::Instance;
+use crate::merchant_id::MerchantId;
 
 pub use crate::db::schema::MERCHANT_DELIVERY_MODEL as DELIVERY_MODEL;
 pub const SIGNATURE_HEADER: &str = "Payforms-Signature";
@@ -51,16 +53,20 @@ fn model(instance: &Instance) -> Option<Arc<ModelType>> {
     instance.current().app.model_type(DELIVERY_MODEL).cloned()
 }
 
-/// Record one pending delivery per merchant URL. Blocking.
-pub fn enqueue(instance: &Instance, event: &Value) {
-    let urls = &instance.settings.merchant_webhook_urls;
-    if urls.is_empty() {
-        return;
-    }
+/// Record one pending delivery per merchant URL, through `store` (the
+/// store of the event's merchant). Blocking.
+pub fn enqueue(instance: &Instance, store: &Store, event: &Value) {
     let object = &event["data"]["object"];
     let Some(kind) = merchant_event_type(event["type"].as_str().unwrap_or_default(), object) else {
         return;
     };
+    let urls: Vec<String> = targets(instance, store.merchant())
+        .into_iter()
+        .map(|(url, _)| url)
+        .collect();
+    if urls.is_empty() {
+        return;
+    }
     let Some(model) = model(instance) else {
         tracing::warn!("merchant notifications need the {DELIVERY_MODEL} model");
         return;
@@ -80,7 +86,7 @@ pub fn enqueue(instance: &Instance, event: &Value) {
             "status": object["status"],
         }
     });
-    for url in urls {
+    for url in &urls {
         let mut properties = Map::new();
         properties.insert("delivery_id".into(), json!(format!("{event_id}:{url}")));
         properties.insert("event_id".into(), json!(event_id));
@@ -94,17 +100,47 @@ pub fn enqueue(instance: &Instance, event: &Value) {
         key.insert("delivery_id".into(), properties["delivery_id"].clone());
         // Keyed by event and URL: processing an event again, here or on
         // another instance, adds nothing.
-        if let Err(e) = instance.store.write(&model, RecordWrite::create_once(key, properties)) {
+        if let Err(e) = store.write(&model, RecordWrite::create_once(key, properties)) {
             tracing::warn!("could not record a merchant delivery: {e}");
         }
     }
 }
 
+/// Where `merchant`'s notifications go, each URL with the secret that signs
+/// what is sent there: the settings' URLs (the default merchant's) and the
+/// URL a merchant set with `PUT /v1/merchant/webhook`. Read when a delivery
+/// is recorded and again when it is sent. Blocking.
+pub fn targets(instance: &Instance, merchant: &MerchantId) -> Vec<(String, String)> {
+    let mut targets = Vec::new();
+    if merchant.is_default() {
+        let secret = signing_secret(instance);
+        targets.extend(
+            instance
+                .settings
+                .merchant_webhook_urls
+                .iter()
+                .map(|url| (url.clone(), secret.clone())),
+        );
+    }
+    match crate::merchants::get(&instance.store, merchant) {
+        Ok(Some(row)) => {
+            if let (Some(url), Ok(Some(secret))) = (
+                row.webhook_url.clone(),
+                crate::merchants::webhook_signing_secret(&instance.settings, &row),
+            ) {
+                if !targets.iter().any(|(known, _)| *known == url) {
+                    targets.push((url, secret.expose().to_string()));
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!("merchant {merchant}'s notification URL unavailable: {e}"),
+    }
+    targets
+}
+
 /// Deliver due notifications until the runtime stops.
 pub fn start(instance: Arc<Instance>, runtime: &tokio::runtime::Handle) {
-    if instance.settings.merchant_webhook_urls.is_empty() {
-        return;
-    }
     // No redirects: a notification goes to the configured URL or nowhere.
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -131,7 +167,7 @@ pub fn start(instance: Arc<Instance>, runtime: &tokio::runtime::Handle) {
             // ends well inside its claim's lease.
             futures::future::join_all(
                 due.into_iter()
-                    .map(|(id, properties)| deliver(&instance, &client, id, properties)),
+                    .map(|(merchant, id, properties)| deliver(&instance, &client, merchant, id, properties)),
             )
             .await;
         }
@@ -141,10 +177,21 @@ pub fn start(instance: Arc<Instance>, runtime: &tokio::runtime::Handle) {
 /// Claim the deliveries that are due (pending and due, or `sending` whose
 /// claim ran out because its instance died): `sending` for the lease, so no
 /// other instance sends them meanwhile.
-fn due_deliveries(instance: &Instance) -> Vec<(i64, Map<String, Value>)> {
+fn due_deliveries(instance: &Instance) -> Vec<(MerchantId, i64, Map<String, Value>)> {
     let Some(model) = model(instance) else {
         return Vec::new();
     };
+    // The default merchant, and every merchant that has a URL (the only
+    // ones whose events record deliveries).
+    let mut merchants = vec![MerchantId::default_merchant()];
+    match crate::db::models::merchant::with_webhook_url(&instance.store) {
+        Ok(rows) => merchants.extend(
+            rows.iter()
+                .filter_map(|row| MerchantId::parse(&row.id))
+                .filter(|m| !m.is_default()),
+        ),
+        Err(e) => tracing::warn!("merchant deliveries unavailable: {e}"),
+    }
     let claim = Claim {
         state: "state",
         due_at: "next_attempt_at",
@@ -153,35 +200,55 @@ fn due_deliveries(instance: &Instance) -> Vec<(i64, Map<String, Value>)> {
         lease: chrono::Duration::seconds(CLAIM_SECONDS),
         limit: 20,
     };
-    match instance.store.claim_due_records(&model, &claim) {
-        Ok(records) => records.into_iter().map(|r| (r.id, r.properties)).collect(),
-        Err(e) => {
-            tracing::warn!("merchant deliveries unavailable: {e}");
-            Vec::new()
+    let mut due = Vec::new();
+    for merchant in merchants {
+        let store = instance.store.clone().with_merchant(merchant.clone());
+        match store.claim_due_records(&model, &claim) {
+            Ok(records) => due.extend(records.into_iter().map(|r| (merchant.clone(), r.id, r.properties))),
+            Err(e) => tracing::warn!("merchant deliveries unavailable: {e}"),
         }
     }
+    due
 }
 
-async fn deliver(instance: &Arc<Instance>, client: &reqwest::Client, id: i64, properties: Map<String, Value>) {
+async fn deliver(
+    instance: &Arc<Instance>,
+    client: &reqwest::Client,
+    merchant: MerchantId,
+    id: i64,
+    properties: Map<String, Value>,
+) {
     let url = properties
         .get("url")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
     let attempts = properties.get("attempts").and_then(Value::as_i64).unwrap_or(0) + 1;
-    // Checked again at send time: a record that names any other URL (the
-    // list changed, or something wrote the record) is never signed or sent.
-    if !instance.settings.merchant_webhook_urls.contains(&url) {
+    // Checked again at send time: a record that names any other URL than
+    // its merchant's (the URL changed, or something wrote the record) is
+    // never signed or sent.
+    let looking = (instance.clone(), merchant.clone());
+    let targets = tokio::task::spawn_blocking(move || targets(&looking.0, &looking.1))
+        .await
+        .unwrap_or_default();
+    let Some(secret) = targets
+        .into_iter()
+        .find(|(known, _)| *known == url)
+        .map(|(_, secret)| secret)
+    else {
         tracing::warn!("merchant delivery {id} names a URL that is not configured; not sent");
         let mut update = Map::new();
         update.insert("attempts".into(), json!(attempts));
         update.insert("state".into(), json!("refused"));
-        update.insert("last_error".into(), json!("the URL is not in merchant_webhook_urls"));
-        save_update(instance, id, update).await;
+        update.insert(
+            "last_error".into(),
+            json!("the URL is not the merchant's notification URL"),
+        );
+        save_update(instance, &merchant, id, update).await;
         return;
-    }
+    };
     let body = properties.get("payload").cloned().unwrap_or(Value::Null).to_string();
-    let header = signature_header(&signing_secret(instance), Utc::now().timestamp(), body.as_bytes());
+    let header = signature_header(&secret, Utc::now().timestamp(), body.as_bytes());
     let result = client
         .post(&url)
         .header("Content-Type", "application/json")
@@ -224,14 +291,15 @@ async fn deliver(instance: &Arc<Instance>, client: &reqwest::Client, id: i64, pr
             update.insert("next_attempt_at".into(), json!(next.to_rfc3339()));
         }
     }
-    save_update(instance, id, update).await;
+    save_update(instance, &merchant, id, update).await;
 }
 
-async fn save_update(instance: &Arc<Instance>, id: i64, update: Map<String, Value>) {
+async fn save_update(instance: &Arc<Instance>, merchant: &MerchantId, id: i64, update: Map<String, Value>) {
     let updating = instance.clone();
+    let store = instance.store.clone().with_merchant(merchant.clone());
     let _ = tokio::task::spawn_blocking(move || {
         if let Some(model) = model(&updating) {
-            if let Err(e) = updating.store.update_record(&model, id, update) {
+            if let Err(e) = store.update_record(&model, id, update) {
                 tracing::warn!("could not update merchant delivery {id}: {e}");
             }
         }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use crate::db::Store;
 use crate::instance::{AppVersion, Instance};
 use crate::liquid::host::{with_host, GraphqlSource, HostError, RecordRequest, RenderHost};
 
@@ -25,8 +26,9 @@ pub enum ProcessorError {
     Template(#[from] crate::app::templates::RenderError),
 }
 
-/// Run the processor for `event` (the whole event JSON). Blocking.
-pub fn run(instance: &Arc<Instance>, event: &Value) -> Result<Outcome, ProcessorError> {
+/// Run the processor for `event` (the whole event JSON), its record writes
+/// going through `store` (the store of the event's merchant). Blocking.
+pub fn run(instance: &Arc<Instance>, store: &Store, event: &Value) -> Result<Outcome, ProcessorError> {
     let loaded = instance.current();
     let event_type = event["type"].as_str().unwrap_or_default();
     let Some(template) = loaded.app.webhook_processor(event_type).cloned() else {
@@ -35,6 +37,7 @@ pub fn run(instance: &Arc<Instance>, event: &Value) -> Result<Outcome, Processor
     let host = Arc::new(ProcessorHost {
         instance: instance.clone(),
         loaded: loaded.clone(),
+        store: store.clone(),
     });
     let globals = json!({ "event": event, "object": event["data"]["object"] });
     with_host(host, || crate::app::templates::render(&template, &globals))
@@ -45,6 +48,17 @@ pub fn run(instance: &Arc<Instance>, event: &Value) -> Result<Outcome, Processor
 struct ProcessorHost {
     instance: Arc<Instance>,
     loaded: Arc<AppVersion>,
+    /// The event's merchant's store.
+    store: Store,
+}
+
+impl ProcessorHost {
+    /// The event's merchant as GraphQL and the gateway must serve it: its
+    /// records, its Stripe key.
+    fn tenant(&self) -> Result<crate::gateway::Tenant, HostError> {
+        crate::merchants::tenant(&self.instance.settings, &self.instance.store, self.store.merchant())
+            .map_err(|e| HostError(format!("merchant `{}`: {e}", self.store.merchant())))
+    }
 }
 
 impl RenderHost for ProcessorHost {
@@ -66,17 +80,25 @@ impl RenderHost for ProcessorHost {
                 .ok_or_else(|| HostError(format!("graph query `{name}` does not exist")))?,
             GraphqlSource::Inline(text) => text.to_string(),
         };
-        self.loaded
-            .graphql
-            .execute_blocking(&text, variables)
-            .map_err(|errors| HostError(errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ")))
+        let answer = if self.store.merchant().is_default() {
+            self.loaded.graphql.execute_blocking(&text, variables)
+        } else {
+            let tenant = crate::graphql::ForTenant {
+                store: self.store.clone(),
+                tenant: self.tenant()?,
+            };
+            self.loaded.graphql.execute_blocking_for(&text, variables, tenant)
+        };
+        answer.map_err(|errors| HostError(errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ")))
     }
 
     fn dispatch(&self, request_type: &str, data: Value) -> Result<Value, HostError> {
+        let tenant = self.tenant()?;
         let outcome = self
             .instance
             .gateway
-            .dispatch(
+            .dispatch_for(
+                &tenant,
                 &self.loaded.app,
                 request_type,
                 data,
@@ -100,6 +122,6 @@ impl RenderHost for ProcessorHost {
     }
 
     fn write_record(&self, request: RecordRequest) -> Result<Value, HostError> {
-        crate::render::records::write(&self.instance.store, &self.loaded, request)
+        crate::render::records::write(&self.store, &self.loaded, request)
     }
 }

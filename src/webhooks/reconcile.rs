@@ -200,7 +200,7 @@ fn reconcile_object(
     if changed {
         // The merchant hears of a repair as of a delivered event (only
         // then: an unchanged record was announced when it changed).
-        super::merchant::enqueue(instance, &event);
+        super::merchant::enqueue(instance, &instance.store, &event);
     }
     // A refund also changes its payment (amount refunded, state), which
     // Stripe announces on the charge.
@@ -218,7 +218,7 @@ fn reconcile_object(
             let charge = fetch_charge(instance, charge_id)?;
             let event = apply(instance, "charge.refunded", &charge, listed_at)?;
             if payment_before != payment(instance)? {
-                super::merchant::enqueue(instance, &event);
+                super::merchant::enqueue(instance, &instance.store, &event);
                 changed = true;
             }
         }
@@ -237,7 +237,7 @@ fn apply(instance: &Arc<Instance>, event_type: &str, object: &Value, created: i6
         "livemode": object["livemode"].as_bool().unwrap_or(false),
         "data": { "object": object },
     });
-    match processor::run(instance, &event) {
+    match processor::run(instance, &instance.store, &event) {
         Ok(Outcome::Processed(_)) => Ok(event),
         Ok(Outcome::Skipped) => Err(format!("no webhook processor for {event_type}")),
         Err(e) => Err(e.to_string()),

@@ -28,7 +28,9 @@ pub fn replay(instance: &Arc<Instance>, event_id: Option<&str>, failed: bool) ->
     match event_id {
         Some(id) => {
             let event =
-                webhook_event::find(store, "stripe", id)?.ok_or_else(|| ReplayError::UnknownEvent(id.to_string()))?;
+                // The instance's merchant: the command line names no other.
+                webhook_event::find(store, "stripe", store.merchant(), id)?
+                    .ok_or_else(|| ReplayError::UnknownEvent(id.to_string()))?;
             webhook_event::requeue(store, event.id)?;
             // Only the named event: others keep their own schedule.
             let Some(claimed) = webhook_event::claim_one(store, event.id, super::worker::lease())? else {

@@ -179,17 +179,21 @@ fn process_unmarked(instance: &Arc<Instance>, event: WebhookEvent, parsed: Parse
             return None;
         }
     }
+    // The event's records are its merchant's: read and written only
+    // through that merchant's store.
+    let merchant_store = instance.store.clone().with_merchant(event.merchant.clone());
     let result = match parsed {
-        Ok(json) => processor::run(instance, &json).map(|outcome| (outcome, json)),
+        Ok(json) => processor::run(instance, &merchant_store, &json).map(|outcome| (outcome, json)),
         Err(e) => Err(processor::ProcessorError::from(e)),
     };
+    // The inbox itself is the runtime's, whatever the merchant.
     let store = &instance.store;
     let marked = match result {
         Ok((Outcome::Processed(output), json)) => {
             if !output.is_empty() {
                 tracing::debug!(target: "payforms::webhooks", "{} {}: {output}", event.event_type, event.event_id);
             }
-            super::merchant::enqueue(instance, &json);
+            super::merchant::enqueue(instance, &merchant_store, &json);
             return Some(event.id);
         }
         Ok((Outcome::Skipped, _)) => {
@@ -222,6 +226,119 @@ fn process_unmarked(instance: &Arc<Instance>, event: WebhookEvent, parsed: Parse
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::App;
+    use crate::config::{Overrides, Settings};
+    use crate::db::query::RecordQuery;
+    use crate::db::Store;
+    use crate::gateway::{Caller, DispatchFailure, DispatchOutcome, FailureKind, RequestDispatcher};
+    use crate::merchant_id::MerchantId;
+    use serde_json::json;
+
+    /// The processors under test only write records.
+    struct NoGateway;
+
+    impl RequestDispatcher for NoGateway {
+        fn dispatch(
+            &self,
+            _app: &App,
+            request_type: &str,
+            _data: Value,
+            _key: Option<String>,
+            _caller: Caller,
+        ) -> Result<DispatchOutcome, DispatchFailure> {
+            Err(DispatchFailure::new(
+                FailureKind::Internal,
+                format!("no gateway in this test ({request_type})"),
+            ))
+        }
+    }
+
+    /// The demo app (this repository) on a SQLite file in `dir`.
+    fn instance(dir: &tempfile::TempDir) -> Arc<Instance> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let overrides = Overrides {
+            database_url: Some(format!("sqlite://{}", dir.path().join("worker.db").display())),
+            bind: None,
+        };
+        let settings = Settings::load_with(root, &overrides, |name| {
+            (name == "PAYFORMS_SECRET").then(|| "s".repeat(40))
+        })
+        .unwrap();
+        let store = Store::connect(&settings.database_url).unwrap();
+        store.migrate().unwrap();
+        match Instance::start(settings, store, Arc::new(NoGateway)) {
+            Ok(instance) => instance,
+            Err(problems) => panic!("{problems:?}"),
+        }
+    }
+
+    /// Store, claim and process one event as `merchant`'s endpoint got it.
+    fn receive(instance: &Arc<Instance>, merchant: &MerchantId, event: &Value) -> WebhookEvent {
+        let store = &instance.store;
+        let id = event["id"].as_str().unwrap();
+        let kind = event["type"].as_str().unwrap();
+        let (stored, _) =
+            webhook_event::insert_if_absent(store, "stripe", merchant, id, kind, &event.to_string()).unwrap();
+        let claimed = webhook_event::claim_one(store, stored.id, lease()).unwrap().unwrap();
+        process(instance, claimed);
+        webhook_event::get(store, stored.id).unwrap().unwrap()
+    }
+
+    #[test]
+    fn an_event_writes_only_its_merchants_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let instance = instance(&dir);
+        let acme = MerchantId::parse("acme").unwrap();
+        let customer = |id: &str, email: &str| {
+            json!({"id": id, "object": "event", "type": "customer.created", "created": 1_700_000_000,
+                   "livemode": false, "data": {"object": {"id": "cus_shared", "object": "customer",
+                   "email": email, "livemode": false, "created": 1_700_000_000}}})
+        };
+        // Both merchants receive the same customer id (and event id).
+        let done = receive(&instance, &acme, &customer("evt_1", "acme@example.com"));
+        assert_eq!(
+            done.status,
+            webhook_event::WebhookStatus::Processed,
+            "{:?}",
+            done.last_error
+        );
+        let done = receive(
+            &instance,
+            &MerchantId::default(),
+            &customer("evt_1", "default@example.com"),
+        );
+        assert_eq!(
+            done.status,
+            webhook_event::WebhookStatus::Processed,
+            "{:?}",
+            done.last_error
+        );
+        let model = instance
+            .current()
+            .app
+            .model_type("modules/payments/customer")
+            .cloned()
+            .unwrap();
+        let records = |store: &Store| store.query_records(&model, &RecordQuery::default()).unwrap().records;
+        let theirs = records(&instance.store.clone().with_merchant(acme.clone()));
+        let ours = records(&instance.store);
+        assert_eq!(theirs.len(), 1);
+        assert_eq!(ours.len(), 1);
+        assert_eq!(theirs[0].merchant, acme);
+        assert_eq!(theirs[0].properties["email"], json!("acme@example.com"));
+        assert_eq!(ours[0].properties["email"], json!("default@example.com"));
+
+        // A processor reading through {% graphql %} (the instance's store)
+        // fails for another merchant's event instead of reading ours.
+        let dispute = json!({"id": "evt_2", "object": "event", "type": "charge.dispute.created",
+            "created": 1_700_000_001, "livemode": false, "data": {"object": {"id": "dp_1", "object": "dispute",
+            "charge": "ch_1", "payment_intent": "pi_1", "reason": "fraudulent", "status": "needs_response",
+            "livemode": false}}});
+        let failed = receive(&instance, &acme, &dispute);
+        assert_eq!(failed.status, webhook_event::WebhookStatus::Failed);
+        let why = failed.last_error.unwrap_or_default();
+        assert!(why.contains("merchant `acme`"), "{why}");
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

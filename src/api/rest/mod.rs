@@ -16,6 +16,7 @@ pub mod openapi;
 mod payments;
 mod refunds;
 mod views;
+mod webhook_events;
 
 use std::sync::Arc;
 
@@ -32,7 +33,8 @@ pub use envelope::RestError;
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Every REST route: method, path (under `/v1`), handler. The OpenAPI
-/// document is checked against this list (`openapi::tests`).
+/// document is checked against this list (`openapi::tests`). Stripe's
+/// deliveries (`/v1/webhooks/stripe[/{merchant}]`) are routed apart.
 fn routes() -> Vec<(Method, &'static str, actix_web::Route)> {
     vec![
         (Method::GET, "/openapi.json", web::get().to(openapi::document)),
@@ -59,15 +61,35 @@ fn routes() -> Vec<(Method, &'static str, actix_web::Route)> {
             web::put().to(merchant::set_providers),
         ),
         (Method::PUT, "/merchant/webhook", web::put().to(merchant::set_webhook)),
+        (Method::GET, "/webhook-events", web::get().to(webhook_events::list)),
     ]
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Stripe's deliveries, before the scope: events may be larger than a
+    // REST body (the inbox bounds them).
+    cfg.route("/v1/webhooks/stripe", web::post().to(default_webhook)).route(
+        "/v1/webhooks/stripe/{merchant}",
+        web::post().to(webhook_events::receive),
+    );
     let mut scope = web::scope("/v1").app_data(web::PayloadConfig::new(BODY_LIMIT));
     for (_, path, route) in routes() {
         scope = scope.route(path, route);
     }
     cfg.service(scope.default_service(web::to(envelope::not_found)));
+}
+
+/// Seed 003's address for the default merchant's Stripe events: the same
+/// as `/webhooks/stripe`.
+async fn default_webhook(
+    req: HttpRequest,
+    body: web::Bytes,
+    instance: web::Data<Arc<Instance>>,
+    ingest: web::Data<crate::webhooks::ingest::Ingest>,
+    signal: Option<web::Data<crate::webhooks::worker::WorkerSignal>>,
+) -> actix_web::HttpResponse {
+    let gateway = web::Path::from("stripe".to_string());
+    crate::api::webhooks::receive(req, gateway, body, instance, ingest, signal).await
 }
 
 /// The caller of a request, checked: a valid key (else 401), the scope
@@ -110,18 +132,11 @@ pub(crate) async fn authorize(
 /// The tenant a principal's requests are sent as: the default merchant
 /// uses the instance's keys; another needs its own (else 409).
 pub(crate) fn tenant(instance: &Instance, principal: &Principal) -> Result<Tenant, RestError> {
-    if principal.merchant.is_default() {
-        return Ok(Tenant::default());
-    }
-    let row = crate::merchants::get(&instance.store, &principal.merchant)
-        .map_err(RestError::internal)?
-        .ok_or_else(RestError::provider_not_configured)?;
-    let secret_key = crate::merchants::stripe_secret_key(&instance.settings, &row)
-        .map_err(|e| RestError::new(StatusCode::CONFLICT, "provider_not_configured", e.to_string()))?
-        .ok_or_else(RestError::provider_not_configured)?;
-    Ok(Tenant {
-        merchant: principal.merchant.clone(),
-        secret_key: Some(secret_key),
+    use crate::merchants::MerchantError;
+    crate::merchants::tenant(&instance.settings, &instance.store, &principal.merchant).map_err(|e| match e {
+        MerchantError::Unknown(_) | MerchantError::NotConfigured => RestError::provider_not_configured(),
+        MerchantError::Store(e) => RestError::internal(e),
+        other => RestError::new(StatusCode::CONFLICT, "provider_not_configured", other.to_string()),
     })
 }
 

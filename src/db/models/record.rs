@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::db::schema::ModelType;
 use crate::db::StoreError;
+use crate::merchant_id::MerchantId;
 
 #[derive(Debug, Clone, serde::Serialize, PartialEq)]
 pub struct Record {
@@ -20,13 +21,17 @@ pub struct Record {
     /// Written in live mode (true) or test mode; set once, on create, from
     /// the writing instance's environment.
     pub livemode: bool,
+    /// The merchant the record belongs to; set once, on create, from the
+    /// writing store's merchant.
+    pub merchant: MerchantId,
 }
 
 impl Record {
-    /// `{"id": "12", ...properties, "created_at", "updated_at", "livemode"}`:
-    /// the id as a string, as platformOS gives it to templates.
+    /// `{"id": "12", ...properties, "created_at", "updated_at", "livemode",
+    /// "merchant"}`: the id as a string, as platformOS gives it to
+    /// templates.
     pub fn to_liquid_json(&self) -> Value {
-        let mut object = Map::with_capacity(self.properties.len() + 4);
+        let mut object = Map::with_capacity(self.properties.len() + 5);
         object.insert("id".into(), Value::String(self.id.to_string()));
         for (key, value) in &self.properties {
             object.insert(key.clone(), value.clone());
@@ -34,6 +39,7 @@ impl Record {
         object.insert("created_at".into(), Value::String(timestamp_text(self.created_at)));
         object.insert("updated_at".into(), Value::String(timestamp_text(self.updated_at)));
         object.insert("livemode".into(), Value::Bool(self.livemode));
+        object.insert("merchant".into(), Value::String(self.merchant.to_string()));
         Value::Object(object)
     }
 }
@@ -77,8 +83,9 @@ impl RecordRow {
             properties: in_model_order(model, stored),
             created_at: self.created_at.and_utc(),
             updated_at: self.updated_at.and_utc(),
-            // Only test keys existed before environments.
+            // Only test keys and one merchant existed before environments.
             livemode: false,
+            merchant: MerchantId::default(),
         })
     }
 }

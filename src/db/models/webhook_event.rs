@@ -1,7 +1,12 @@
-//! The durable webhook inbox: an event is stored (unique per gateway and
-//! event id) before the gateway gets its 2xx, then claimed, processed and
-//! marked. A claim is a lease (`locked_until`): if the process dies the
-//! event becomes due again, so nothing is lost.
+//! The durable webhook inbox: an event is stored (unique per gateway,
+//! merchant and event id) before the gateway gets its 2xx, then claimed,
+//! processed and marked. A claim is a lease (`locked_until`): if the
+//! process dies the event becomes due again, so nothing is lost.
+//!
+//! Each event belongs to the merchant whose endpoint received it, and is
+//! processed with that merchant's store; deduplication is per merchant, so
+//! one merchant cannot make another's event a "duplicate" by sending its id
+//! first. Claims take every merchant's due events (one worker serves all).
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
@@ -10,6 +15,7 @@ use diesel::QueryableByName;
 use crate::db::models::record::now;
 use crate::db::sql::{Arg, Conn, Sql};
 use crate::db::{Store, StoreError};
+use crate::merchant_id::MerchantId;
 
 /// Longest `last_error` kept.
 const MAX_ERROR_CHARS: usize = 2000;
@@ -51,6 +57,8 @@ impl WebhookStatus {
 pub struct WebhookEvent {
     pub id: i64,
     pub gateway: String,
+    /// The merchant whose endpoint received the event.
+    pub merchant: MerchantId,
     pub event_id: String,
     pub event_type: String,
     /// The raw body as received.
@@ -64,7 +72,7 @@ pub struct WebhookEvent {
     pub processed_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, gateway, event_id, event_type, payload, status, attempts, last_error, \
+const COLUMNS: &str = "id, gateway, merchant, event_id, event_type, payload, status, attempts, last_error, \
                        next_attempt_at, locked_until, created_at, processed_at";
 
 #[derive(QueryableByName)]
@@ -73,6 +81,8 @@ struct Row {
     id: i64,
     #[diesel(sql_type = Text)]
     gateway: String,
+    #[diesel(sql_type = Text)]
+    merchant: String,
     #[diesel(sql_type = Text)]
     event_id: String,
     #[diesel(sql_type = Text)]
@@ -99,9 +109,12 @@ impl Row {
     fn into_event(self) -> Result<WebhookEvent, StoreError> {
         let status = WebhookStatus::parse(&self.status)
             .ok_or_else(|| StoreError::Database(format!("webhook event {} has status `{}`", self.id, self.status)))?;
+        let merchant = MerchantId::parse(&self.merchant)
+            .ok_or_else(|| StoreError::Database(format!("webhook event {} has no valid merchant", self.id)))?;
         Ok(WebhookEvent {
             id: self.id,
             gateway: self.gateway,
+            merchant,
             event_id: self.event_id,
             event_type: self.event_type,
             payload: self.payload,
@@ -132,67 +145,99 @@ fn by_id(conn: &mut Conn, id: i64) -> Result<Option<WebhookEvent>, StoreError> {
     Ok(load_where(conn, "id = ?", vec![Arg::Int(id)])?.into_iter().next())
 }
 
-/// Store a received event unless one with the same gateway and event id is
-/// there; returns the stored event and whether this call inserted it.
+/// An event to store, as received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub gateway: String,
+    /// The merchant whose endpoint received it.
+    pub merchant: MerchantId,
+    pub event_id: String,
+    pub event_type: String,
+    /// The raw body.
+    pub payload: String,
+}
+
+/// Store a received event unless one with the same gateway, merchant and
+/// event id is there; returns the stored event and whether this call
+/// inserted it.
 pub fn insert_if_absent(
     store: &Store,
     gateway: &str,
+    merchant: &MerchantId,
     event_id: &str,
     event_type: &str,
     payload: &str,
 ) -> Result<(WebhookEvent, bool), StoreError> {
+    let event = NewEvent {
+        gateway: gateway.to_string(),
+        merchant: merchant.clone(),
+        event_id: event_id.to_string(),
+        event_type: event_type.to_string(),
+        payload: payload.to_string(),
+    };
     store.database().with_transaction(|conn| {
-        let sql = insert_sql(conn, [gateway, event_id, event_type, payload], now().naive_utc());
+        let sql = insert_sql(conn, &event, now().naive_utc());
         let inserted = !conn.load::<IdRow>(sql)?.is_empty();
-        let event = load_where(
-            conn,
-            "gateway = ? AND event_id = ?",
-            vec![Arg::Text(gateway.to_string()), Arg::Text(event_id.to_string())],
-        )?
-        .into_iter()
-        .next()
-        .ok_or_else(|| StoreError::Database("the stored webhook event vanished".into()))?;
-        Ok((event, inserted))
+        let stored = by_key(conn, &event.gateway, &event.merchant, &event.event_id)?
+            .ok_or_else(|| StoreError::Database("the stored webhook event vanished".into()))?;
+        Ok((stored, inserted))
     })
 }
 
-/// Insert one received event unless its gateway and event id are stored;
-/// returns its new id, or no row. Kept prepared: one shape.
-fn insert_sql(conn: &mut Conn, [gateway, event_id, event_type, payload]: [&str; 4], at: NaiveDateTime) -> Sql {
+/// Insert one received event unless its gateway, merchant and event id are
+/// stored; returns its new id, or no row. Kept prepared: one shape.
+fn insert_sql(conn: &mut Conn, event: &NewEvent, at: NaiveDateTime) -> Sql {
     let mut sql = conn.sql(
-        "INSERT INTO webhook_events (gateway, event_id, event_type, payload, status, attempts, \
+        "INSERT INTO webhook_events (gateway, merchant, event_id, event_type, payload, status, attempts, \
          next_attempt_at, created_at) VALUES ",
     );
     sql.bind_list(vec![
-        Arg::Text(gateway.to_string()),
-        Arg::Text(event_id.to_string()),
-        Arg::Text(event_type.to_string()),
-        Arg::Text(payload.to_string()),
+        Arg::Text(event.gateway.clone()),
+        Arg::Text(event.merchant.as_str().to_string()),
+        Arg::Text(event.event_id.clone()),
+        Arg::Text(event.event_type.clone()),
+        Arg::Text(event.payload.clone()),
         Arg::Text("pending".into()),
         Arg::Int(0),
         Arg::Time(at),
         Arg::Time(at),
     ])
-    .push(" ON CONFLICT (gateway, event_id) DO NOTHING RETURNING id");
+    .push(" ON CONFLICT (gateway, merchant, event_id) DO NOTHING RETURNING id");
     sql.keep_prepared()
 }
 
-/// An event to store: gateway, event id, event type, raw body.
-pub type NewEvent = (String, String, String, String);
-
 /// Store received events in one transaction (one commit for the batch);
-/// for each, whether it is new (false: that gateway and event id were
-/// stored before, or earlier in the batch).
+/// for each, whether it is new (false: that gateway, merchant and event id
+/// were stored before, or earlier in the batch).
 pub fn insert_new(store: &Store, events: &[NewEvent]) -> Result<Vec<bool>, StoreError> {
     store.database().with_transaction(|conn| {
         let at = now().naive_utc();
         let mut new = Vec::with_capacity(events.len());
-        for (gateway, event_id, event_type, payload) in events {
-            let sql = insert_sql(conn, [gateway, event_id, event_type, payload], at);
+        for event in events {
+            let sql = insert_sql(conn, event, at);
             new.push(!conn.load::<IdRow>(sql)?.is_empty());
         }
         Ok(new)
     })
+}
+
+fn by_key(
+    conn: &mut Conn,
+    gateway: &str,
+    merchant: &MerchantId,
+    event_id: &str,
+) -> Result<Option<WebhookEvent>, StoreError> {
+    Ok(load_where(
+        conn,
+        "gateway = ? AND merchant = ? AND event_id = ?",
+        vec![
+            Arg::Text(gateway.to_string()),
+            Arg::Text(merchant.as_str().to_string()),
+            Arg::Text(event_id.to_string()),
+        ],
+    )?
+    .into_iter()
+    .next())
 }
 
 #[derive(QueryableByName)]
@@ -206,21 +251,24 @@ pub fn get(store: &Store, id: i64) -> Result<Option<WebhookEvent>, StoreError> {
     store.database().with_conn(|conn| by_id(conn, id))
 }
 
-pub fn find(store: &Store, gateway: &str, event_id: &str) -> Result<Option<WebhookEvent>, StoreError> {
-    store.database().with_conn(|conn| {
-        Ok(load_where(
-            conn,
-            "gateway = ? AND event_id = ?",
-            vec![Arg::Text(gateway.to_string()), Arg::Text(event_id.to_string())],
-        )?
-        .into_iter()
-        .next())
-    })
+/// The event `event_id` that `merchant` received from `gateway`.
+pub fn find(
+    store: &Store,
+    gateway: &str,
+    merchant: &MerchantId,
+    event_id: &str,
+) -> Result<Option<WebhookEvent>, StoreError> {
+    store
+        .database()
+        .with_conn(|conn| by_key(conn, gateway, merchant, event_id))
 }
 
-/// Newest first; `after_id` continues a listing (events with smaller ids).
+/// Newest first, of one merchant when `merchant` says (every merchant's
+/// otherwise: the operator's view); `after_id` continues a listing (events
+/// with smaller ids).
 pub fn list(
     store: &Store,
+    merchant: Option<&MerchantId>,
     status: Option<WebhookStatus>,
     first: usize,
     after_id: Option<i64>,
@@ -228,6 +276,10 @@ pub fn list(
     store.database().with_conn(|conn| {
         let mut condition = String::from("id < ?");
         let mut args = vec![Arg::Int(after_id.unwrap_or(i64::MAX))];
+        if let Some(merchant) = merchant {
+            condition.push_str(" AND merchant = ?");
+            args.push(Arg::Text(merchant.as_str().to_string()));
+        }
         if let Some(status) = status {
             condition.push_str(" AND status = ?");
             args.push(Arg::Text(status.as_str().into()));
