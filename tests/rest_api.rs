@@ -433,13 +433,18 @@ fn walkthrough(database: Option<&PgDatabase>) {
     assert_eq!(canceled["status"], "canceled", "{canceled}");
 
     // The merchant heard of the first payment, signed with its secret.
-    let (signature, raw) = acme
-        .notifications
-        .recv_timeout(Duration::from_secs(20))
-        .expect("payment.completed at the merchant URL");
-    let event: Value = serde_json::from_str(&raw).unwrap();
-    assert_eq!(event["type"], "payment.completed", "{event}");
-    assert_eq!(event["data"]["provider_ref"], payment["provider_ref"]);
+    // (Notifications arrive in any order: the one for this payment.)
+    let (signature, raw, event) = loop {
+        let (signature, raw) = acme
+            .notifications
+            .recv_timeout(Duration::from_secs(20))
+            .expect("payment.completed at the merchant URL");
+        let event: Value = serde_json::from_str(&raw).unwrap();
+        if event["data"]["provider_ref"] == payment["provider_ref"] && event["type"] == "payment.completed" {
+            break (signature, raw, event);
+        }
+    };
+    assert_eq!(event["data"]["currency"], "usd", "{event}");
     let timestamp: i64 = signature
         .split(',')
         .find_map(|part| part.strip_prefix("t="))
@@ -600,7 +605,8 @@ fn keys_carry_scopes_and_can_be_revoked() {
 
     // GraphQL: the default merchant's read key queries but cannot mutate;
     // another merchant's key is refused.
-    let default_reader = create_key(&server, None, "payments:read");
+    // GraphQL reaches every record: reading needs every read scope.
+    let default_reader = create_key(&server, None, "payments:read,webhooks:read");
     let graphql = |key: &str, query: &str| {
         let response = client()
             .post(server.url("/api/graphql"))
@@ -610,6 +616,10 @@ fn keys_carry_scopes_and_can_be_revoked() {
             .unwrap();
         (response.status().as_u16(), response.json::<Value>().unwrap())
     };
+    let payments_only = create_key(&server, None, "payments:read");
+    let (status, answer) = graphql(&payments_only, "{ payments(first: 1) { totalCount } }");
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer.to_string().contains("webhooks:read"), "{answer}");
     let (status, _) = graphql(&default_reader, "{ payments(first: 1) { totalCount } }");
     assert_eq!(status, 200);
     let (status, answer) = graphql(

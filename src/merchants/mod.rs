@@ -30,7 +30,7 @@ pub enum MerchantError {
     NotConfigured,
     #[error("{0}")]
     InvalidKey(#[from] environment::KeyError),
-    #[error("the webhook secret must start with whsec_ and be at most 300 characters")]
+    #[error("the webhook secret must be whsec_ followed by 16 to 300 letters and digits")]
     InvalidWebhookSecret,
     #[error("the Stripe key was refused: {0}")]
     Refused(String),
@@ -143,7 +143,8 @@ pub fn set_stripe_credentials(
     let environment: Environment = settings.environment;
     environment::check_secret_key(environment, secret_key.expose())?;
     if let Some(secret) = webhook_secret {
-        if !secret.expose().starts_with("whsec_") || secret.expose().len() > 300 {
+        let body = secret.expose().strip_prefix("whsec_").unwrap_or_default();
+        if !(16..=300).contains(&body.len()) || !body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err(MerchantError::InvalidWebhookSecret);
         }
     }
@@ -173,7 +174,9 @@ pub fn set_webhook_url(
     id: &MerchantId,
     url: &str,
 ) -> Result<(MerchantRow, Secret), MerchantError> {
-    let url = check_url(url, settings.environment)?;
+    // The sandbox demo delivers to local receivers; anywhere else a
+    // merchant's URL must be a public address.
+    let url = check_url(url, settings.environment, settings.sandbox)?;
     ensure(store, id)?;
     let secret = Secret::new(format!("whsec_{}", hex::encode(rand_bytes())));
     let encrypted = secrets::encrypt_for(settings, &secret, &context(id.as_str(), WEBHOOK_SIGNING_SECRET));
@@ -191,7 +194,7 @@ fn rand_bytes() -> [u8; 24] {
 
 /// An absolute http(s) URL with a host and no credentials; live merchants
 /// must use https.
-fn check_url(text: &str, environment: Environment) -> Result<String, MerchantError> {
+fn check_url(text: &str, environment: Environment, allow_local: bool) -> Result<String, MerchantError> {
     let text = text.trim();
     if text.is_empty() || text.len() > MAX_URL_LEN {
         return Err(MerchantError::InvalidUrl(format!(
@@ -217,7 +220,64 @@ fn check_url(text: &str, environment: Environment) -> Result<String, MerchantErr
             "webhook_url must not carry credentials".into(),
         ));
     }
+    if !allow_local && !is_public_host(&url) {
+        return Err(MerchantError::InvalidUrl(
+            "webhook_url must be a public address (not loopback, private, link-local or internal)".into(),
+        ));
+    }
     Ok(url.to_string())
+}
+
+/// Whether a URL's host may be public: not an IP literal of a loopback,
+/// private, link-local or otherwise special network, not `localhost` or an
+/// internal-looking name. Names are resolved again when sending
+/// ([`is_public_ip`]).
+pub fn is_public_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => is_public_ip(std::net::IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_public_ip(std::net::IpAddr::V6(ip)),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name.contains('.')
+                && !["localhost", ".localhost", ".local", ".internal", ".lan", ".home.arpa"]
+                    .iter()
+                    .any(|suffix| name == suffix.trim_start_matches('.') || name.ends_with(suffix))
+        }
+        None => false,
+    }
+}
+
+/// An address that is reachable on the internet (not loopback, private,
+/// link-local, shared, documentation, multicast or unspecified).
+pub fn is_public_ip(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)) // shared address space
+                || (a == 198 && (b == 18 || b == 19)) // benchmarking
+                || a >= 240)
+        }
+        std::net::IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_ip(std::net::IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link-local
+                || first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
+        }
+    }
 }
 
 /// The last four characters, for audit lines.
@@ -272,14 +332,31 @@ mod tests {
     #[test]
     fn notification_urls_are_absolute_http_urls_without_credentials() {
         let test = Environment::Test;
-        assert!(check_url("https://shop.example/hooks", test).is_ok());
-        assert!(check_url("http://127.0.0.1:9000/hooks", test).is_ok());
-        assert!(check_url("http://shop.example/hooks", Environment::Live).is_err());
-        assert!(check_url("https://user:pw@shop.example/", test).is_err());
-        assert!(check_url("ftp://shop.example/", test).is_err());
-        assert!(check_url("/relative", test).is_err());
-        assert!(check_url(&format!("https://a.example/{}", "x".repeat(3000)), test).is_err());
-        assert!(check_url("", test).is_err());
+        assert!(check_url("https://shop.example/hooks", test, false).is_ok());
+        assert!(
+            check_url("http://127.0.0.1:9000/hooks", test, true).is_ok(),
+            "sandbox: local receivers"
+        );
+        assert!(check_url("http://shop.example/hooks", Environment::Live, false).is_err());
+        assert!(check_url("https://user:pw@shop.example/", test, false).is_err());
+        assert!(check_url("ftp://shop.example/", test, false).is_err());
+        assert!(check_url("/relative", test, false).is_err());
+        assert!(check_url(&format!("https://a.example/{}", "x".repeat(3000)), test, false).is_err());
+        assert!(check_url("", test, false).is_err());
+        for local in [
+            "http://127.0.0.1:9000/hooks",
+            "http://169.254.169.254/latest/meta-data",
+            "http://10.0.0.5/",
+            "http://[::1]/",
+            "http://[fd00::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://localhost:8080/",
+            "http://metadata.google.internal/",
+            "http://0.0.0.0/",
+            "http://100.64.0.1/",
+        ] {
+            assert!(check_url(local, test, false).is_err(), "{local}");
+        }
     }
 
     #[test]

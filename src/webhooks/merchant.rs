@@ -247,6 +247,17 @@ async fn deliver(
         save_update(instance, &merchant, id, update).await;
         return;
     };
+    // A merchant's URL is resolved again now: a name that has come to
+    // point at a private address is not sent to (the settings' URLs and
+    // the sandbox demo are the operator's own).
+    if !merchant.is_default() && !instance.settings.sandbox && !resolves_publicly(&url).await {
+        let mut update = Map::new();
+        update.insert("attempts".into(), json!(attempts));
+        update.insert("state".into(), json!("refused"));
+        update.insert("last_error".into(), json!("the URL resolves to a private address"));
+        save_update(instance, &merchant, id, update).await;
+        return;
+    }
     let body = properties.get("payload").cloned().unwrap_or(Value::Null).to_string();
     let header = signature_header(&secret, Utc::now().timestamp(), body.as_bytes());
     let result = client
@@ -292,6 +303,26 @@ async fn deliver(
         }
     }
     save_update(instance, &merchant, id, update).await;
+}
+
+/// Every address the URL's host resolves to is public.
+async fn resolves_publicly(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    let (Some(host), Some(port)) = (parsed.host_str(), parsed.port_or_known_default()) else {
+        return false;
+    };
+    // host_str keeps an IPv6 literal's brackets, as lookup_host wants them.
+    let target = format!("{host}:{port}");
+    let found = tokio::net::lookup_host(target).await;
+    match found {
+        Ok(addresses) => {
+            let addresses: Vec<_> = addresses.collect();
+            !addresses.is_empty() && addresses.iter().all(|a| crate::merchants::is_public_ip(a.ip()))
+        }
+        Err(_) => false,
+    }
 }
 
 async fn save_update(instance: &Arc<Instance>, merchant: &MerchantId, id: i64, update: Map<String, Value>) {

@@ -85,6 +85,7 @@ fn check_email(email: &str) -> Result<(), RestError> {
         (status = 403, body = inline(ErrorResponse)), (status = 404, body = inline(ErrorResponse)),
         (status = 409, body = inline(ErrorResponse)), (status = 422, body = inline(ErrorResponse)),
         (status = 429, body = inline(ErrorResponse)), (status = 502, body = inline(ErrorResponse)),
+        (status = 402, body = inline(ErrorResponse)), (status = 503, body = inline(ErrorResponse)),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -223,6 +224,7 @@ pub async fn list(req: HttpRequest, instance: web::Data<Arc<Instance>>) -> Resul
         (status = 403, body = inline(ErrorResponse)), (status = 404, body = inline(ErrorResponse)),
         (status = 409, body = inline(ErrorResponse)), (status = 422, body = inline(ErrorResponse)),
         (status = 429, body = inline(ErrorResponse)), (status = 502, body = inline(ErrorResponse)),
+        (status = 402, body = inline(ErrorResponse)), (status = 503, body = inline(ErrorResponse)),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]

@@ -17,7 +17,8 @@ pub struct RestError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    pub details: Value,
+    /// Boxed: errors travel in every `Result` of the REST layer.
+    pub details: Box<Value>,
     /// Seconds for `Retry-After` (429).
     pub retry_after: Option<u64>,
 }
@@ -28,13 +29,13 @@ impl RestError {
             status,
             code,
             message: message.into(),
-            details: Value::Null,
+            details: Box::new(Value::Null),
             retry_after: None,
         }
     }
 
     pub fn with_details(mut self, details: Value) -> RestError {
-        self.details = details;
+        self.details = Box::new(details);
         self
     }
 
@@ -105,10 +106,18 @@ impl RestError {
         RestError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error")
     }
 
+    /// Whether the provider was asked (its answer is part of the error):
+    /// only then is an Idempotency-Key's answer kept.
+    pub fn reached_provider(&self) -> bool {
+        self.code == "payment_failed"
+            || self.code == "invalid_request"
+            || (self.code.starts_with("provider_") && self.code != "provider_not_configured")
+    }
+
     pub fn body(&self) -> Value {
         json!({
             "success": false,
-            "error": { "code": self.code, "message": self.message, "details": self.details },
+            "error": { "code": self.code, "message": self.message, "details": *self.details },
         })
     }
 }
@@ -163,46 +172,38 @@ pub fn read_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, RestError> {
             "the body must be a JSON object",
         ));
     }
+    // serde_json bounds nesting (128 levels) on its own.
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        RestError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body is not JSON: {e}"),
+        )
+    })?;
     // Card numbers never reach payforms: not as a payment method, not in
-    // metadata. Refused before anything reads them; never echoed.
-    if crate::card_numbers::contains_card_number(&String::from_utf8_lossy(body)) {
+    // metadata, not behind JSON escapes. Refused before anything reads
+    // them; never echoed.
+    if crate::card_numbers::value_holds_card_number(&value) {
         return Err(RestError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "card_number_refused",
             "card numbers are never sent to payforms: collect the card with Stripe.js and send its payment method (pm_…)",
         ));
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    // serde_json bounds nesting (128 levels) on its own.
-    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(value);
     match parsed {
-        Ok(value) => {
-            deserializer.end().map_err(|e| {
-                RestError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_json",
-                    format!("the body is not JSON: {e}"),
-                )
-            })?;
-            Ok(value)
-        }
+        Ok(value) => Ok(value),
         Err(e) => {
             let path = e.path().to_string();
-            let inner = e.into_inner();
-            if inner.is_syntax() || inner.is_eof() {
-                return Err(RestError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_json",
-                    format!("the body is not JSON: {inner}"),
-                ));
-            }
-            let message = strip_position(&inner.to_string());
+            // A value sent in the wrong place (a key where an object was
+            // expected) is not echoed back.
+            let message = without_quoted(&strip_position(&e.into_inner().to_string()));
             if path == "." || path.is_empty() {
                 // A missing field names itself in serde's message.
                 let field = message
                     .split('`')
                     .nth(1)
-                    .filter(|_| message.starts_with("missing field"))
+                    .filter(|_| message.starts_with("missing field") || message.starts_with("unknown field"))
                     .unwrap_or("body")
                     .to_string();
                 return Err(RestError::invalid_field(&field, message));
@@ -210,6 +211,23 @@ pub fn read_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, RestError> {
             Err(RestError::invalid_field(&path, message))
         }
     }
+}
+
+/// `invalid type: string "sk_live_…", expected …` without the string.
+fn without_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        if c == '"' {
+            if !quoted {
+                out.push_str("\"…\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// serde_json's " at line 1 column 12" says nothing to an API caller.
@@ -268,6 +286,10 @@ mod tests {
         assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
         let trailing = read_body::<Input>(br#"{"amount": "1"} x"#).unwrap_err();
         assert_eq!(trailing.status, StatusCode::BAD_REQUEST);
+        let escaped = read_body::<Input>(br#"{"amount": "\u0034242424242424242"}"#).unwrap_err();
+        assert_eq!(escaped.code, "card_number_refused");
+        let echoed = read_body::<Input>(br#"{"amount": "1", "nested": "hush-hush-value"}"#).unwrap_err();
+        assert!(!echoed.message.contains("hush-hush-value"), "{}", echoed.message);
         let empty = read_body::<Input>(b"  ").unwrap_err();
         assert_eq!(empty.code, "invalid_json");
     }

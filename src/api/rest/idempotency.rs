@@ -39,7 +39,13 @@ pub fn key_of(req: &HttpRequest) -> Result<Option<String>, RestError> {
 /// The key payforms sends to Stripe for a client's key: per merchant, so
 /// two merchants' equal keys never meet at the provider.
 pub fn gateway_key(principal: &Principal, key: &str, purpose: &str) -> String {
-    format!("rest:{}:{purpose}:{key}", principal.merchant)
+    // Hashed: within Stripe's 255 characters whatever the client's key.
+    let mut hasher = Sha256::new();
+    for part in [principal.merchant.as_str(), purpose, key] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    format!("rest_{}", hex::encode(hasher.finalize()))
 }
 
 /// Run a write once per `Idempotency-Key`. `work` gets the client's key
@@ -90,10 +96,10 @@ where
         };
         let (status, body) = match work(Some(key)) {
             Ok(answer) => answer,
-            // Our own failure, or one the caller may retry: not remembered,
-            // so a retry runs again (the gateway's own idempotency key keeps
-            // Stripe from acting twice).
-            Err(error) if error.status.is_server_error() || error.status == StatusCode::TOO_MANY_REQUESTS => {
+            // Nothing ran (refused before the provider was asked), or our
+            // own failure: not remembered, so a retry runs (the gateway's
+            // own idempotency key keeps Stripe from acting twice).
+            Err(error) if !error.reached_provider() || error.status.is_server_error() => {
                 if let Err(e) = api_idempotency::release(&store, &claim) {
                     tracing::warn!(target: "payforms::rest", "idempotency key not released: {e}");
                 }

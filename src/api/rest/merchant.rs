@@ -162,8 +162,9 @@ pub async fn show(req: HttpRequest, instance: web::Data<Arc<Instance>>) -> Resul
     responses(
         (status = 200, description = "Stored encrypted; the secrets are never returned", body = inline(MerchantResponse)),
         (status = 400, body = inline(ErrorResponse)), (status = 401, body = inline(ErrorResponse)),
-        (status = 403, body = inline(ErrorResponse)), (status = 409, body = inline(ErrorResponse)),
-        (status = 422, body = inline(ErrorResponse)), (status = 429, body = inline(ErrorResponse)),
+        (status = 403, body = inline(ErrorResponse)), (status = 404, body = inline(ErrorResponse)),
+        (status = 409, body = inline(ErrorResponse)), (status = 422, body = inline(ErrorResponse)),
+        (status = 429, body = inline(ErrorResponse)),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]

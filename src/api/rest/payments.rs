@@ -289,6 +289,7 @@ pub(crate) fn written_record(
         (status = 403, body = inline(ErrorResponse)), (status = 404, body = inline(ErrorResponse)),
         (status = 409, body = inline(ErrorResponse)), (status = 422, body = inline(ErrorResponse)),
         (status = 429, body = inline(ErrorResponse)), (status = 502, body = inline(ErrorResponse)),
+        (status = 402, body = inline(ErrorResponse)), (status = 503, body = inline(ErrorResponse)),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -590,6 +591,7 @@ pub async fn get(
         (status = 403, body = inline(ErrorResponse)), (status = 404, body = inline(ErrorResponse)),
         (status = 409, body = inline(ErrorResponse)), (status = 422, body = inline(ErrorResponse)),
         (status = 429, body = inline(ErrorResponse)), (status = 502, body = inline(ErrorResponse)),
+        (status = 402, body = inline(ErrorResponse)), (status = 503, body = inline(ErrorResponse)),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -630,6 +632,7 @@ pub async fn capture(
         (status = 403, body = inline(ErrorResponse)), (status = 404, body = inline(ErrorResponse)),
         (status = 409, body = inline(ErrorResponse)), (status = 422, body = inline(ErrorResponse)),
         (status = 429, body = inline(ErrorResponse)), (status = 502, body = inline(ErrorResponse)),
+        (status = 402, body = inline(ErrorResponse)), (status = 503, body = inline(ErrorResponse)),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]

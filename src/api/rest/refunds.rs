@@ -50,6 +50,7 @@ pub struct ListRefunds {
         (status = 403, body = inline(ErrorResponse)), (status = 404, body = inline(ErrorResponse)),
         (status = 409, body = inline(ErrorResponse)), (status = 422, body = inline(ErrorResponse)),
         (status = 429, body = inline(ErrorResponse)), (status = 502, body = inline(ErrorResponse)),
+        (status = 402, body = inline(ErrorResponse)), (status = 503, body = inline(ErrorResponse)),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]

@@ -169,7 +169,7 @@ pub fn payment(record: &Record, merchant: &str) -> Payment {
     let status = PaymentStatus::of_state(&state);
     let error_code = text(p, "error_code");
     let error_message = text(p, "error_message");
-    let failure = (status == PaymentStatus::Failed || error_code.is_some()).then(|| Failure {
+    let failure = (status == PaymentStatus::Failed || error_code.is_some()).then_some(Failure {
         code: error_code,
         message: error_message,
     });

@@ -28,7 +28,7 @@ use crate::error::FieldError;
 /// How long a request holds its key before a retry may take it over (its
 /// process is then presumed dead). A request that may run longer, such as
 /// one that calls the gateway with retries, must [`renew`] its claim.
-pub const LEASE_SECS: i64 = 60;
+pub const LEASE_SECS: i64 = 300;
 
 /// How long a key is remembered after its first request (Stripe's 24 hours).
 pub const LIFETIME_SECS: i64 = 24 * 60 * 60;
