@@ -143,7 +143,7 @@ fn a_delivery_to_an_unconfigured_url_is_never_signed_or_sent() {
     assert!(delivery["lastError"]
         .as_str()
         .unwrap_or_default()
-        .contains("not in merchant_webhook_urls"));
+        .contains("not the merchant's notification URL"));
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(
         elsewhere_hits.load(Ordering::SeqCst),

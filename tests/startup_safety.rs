@@ -158,18 +158,45 @@ fn sandbox_keys_are_random_per_database_and_the_old_fixed_key_is_refused() {
     assert!(first_key.len() >= "pk_test_".len() + 32, "{first_key}");
     assert_ne!(first_key, "pk_test_payforms_sandbox");
     assert_ne!(first_key, second_key, "two databases share a sandbox key");
+    // Any other sk_test_ key (the old fixed one too) is a Stripe account of
+    // its own, as merchants' keys are: it sees none of the instance's
+    // objects, such as a payment made on the shop.
+    let http = client();
+    let fields = support::checkout_fields_with_token(&http, &first, "tok_visa");
+    let paid = http
+        .post(first.url("/forms/simple_payment_form"))
+        .form(&fields)
+        .send()
+        .expect("pay");
+    assert!(
+        paid.status().is_success() || paid.status().is_redirection(),
+        "{}",
+        paid.status()
+    );
+    for key in [
+        "sk_test_payforms_sandbox".to_string(),
+        format!("sk_test_{}", "0".repeat(32)),
+    ] {
+        let listed: serde_json::Value = client()
+            .get(format!("{first_origin}/v1/payment_intents"))
+            .bearer_auth(&key)
+            .send()
+            .expect("sandbox API")
+            .json()
+            .expect("JSON");
+        assert_eq!(
+            listed["data"],
+            serde_json::json!([]),
+            "{key} sees the instance's account: {listed}"
+        );
+    }
+    // The instance's own key is not guessable from another account's.
     let refused = client()
-        .get(format!("{first_origin}/v1/customers"))
-        .bearer_auth("sk_test_payforms_sandbox")
+        .get(format!("{first_origin}/v1/payment_intents"))
+        .bearer_auth("pk_test_payforms_sandbox")
         .send()
         .expect("sandbox API");
-    assert_eq!(refused.status(), 401, "the old fixed key still opens the sandbox");
-    let other = client()
-        .get(format!("{first_origin}/v1/customers"))
-        .bearer_auth(format!("sk_test_{}", "0".repeat(32)))
-        .send()
-        .expect("sandbox API");
-    assert_eq!(other.status(), 401, "any sk_test_ key opens the sandbox");
+    assert_eq!(refused.status(), 401, "a publishable key lists nothing");
 }
 
 #[test]

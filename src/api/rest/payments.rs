@@ -378,7 +378,7 @@ fn create_payment(
         .as_deref()
         .map(|k| idempotency::gateway_key(principal, k, "payment"));
     if let Some(key) = &key {
-        data.insert("idempotency_key".into(), json!(key));
+        data.insert("api_idempotency_key".into(), json!(key));
     }
     let tenant = tenant(instance, principal)?;
     let version = instance.current();

@@ -187,7 +187,7 @@ pub fn payment(record: &Record, merchant: &str) -> Payment {
         provider: "stripe".into(),
         status,
         provider_ref: text(p, "gateway_id"),
-        idempotency_key: text(p, "idempotency_key"),
+        idempotency_key: text(p, "api_idempotency_key"),
         customer: text(p, "customer_id"),
         payment_method: text(p, "payment_method_id"),
         failure,
