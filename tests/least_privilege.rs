@@ -232,7 +232,11 @@ fn get_pages_only_read_and_post_pages_need_the_csrf_token() {
     ] {
         let page = http.get(server.url(path)).send().unwrap();
         assert_eq!(page.status(), 500, "{path}");
-        assert!(server.log_text().contains(refusal), "{path}: {}", server.log_text());
+        // The log is written by a thread of its own: the line may follow
+        // the answer by a moment.
+        wait_for(&format!("{path}'s refusal in the log"), Duration::from_secs(5), || {
+            server.log_text().contains(refusal).then_some(())
+        });
     }
     let count = || graphql(&server, "{ customers { totalCount } }")["data"]["customers"]["totalCount"].clone();
     assert_eq!(count(), 0);
