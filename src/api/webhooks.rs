@@ -35,9 +35,21 @@ pub async fn receive(
             return HttpResponse::BadRequest().json(json!({ "error": { "message": rejection.to_string() } }));
         }
     };
-    let event_id = checked.event_id.clone();
     // Stripe's endpoint receives the default merchant's events.
-    match ingest.store(MerchantId::default_merchant(), checked).await {
+    store_and_answer(&ingest, MerchantId::default_merchant(), checked, signal).await
+}
+
+/// Store a checked event in `merchant`'s inbox and answer Stripe: 200 once
+/// it is committed (also for a duplicate), 503 when it could not be stored
+/// (Stripe retries).
+pub(crate) async fn store_and_answer(
+    ingest: &Ingest,
+    merchant: MerchantId,
+    checked: inbox::Checked,
+    signal: Option<web::Data<WorkerSignal>>,
+) -> HttpResponse {
+    let event_id = checked.event_id.clone();
+    match ingest.store(merchant, checked).await {
         Ok(new) => {
             if new {
                 if let Some(signal) = signal {

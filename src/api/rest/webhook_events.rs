@@ -156,24 +156,7 @@ pub async fn receive(
             return refuse(StatusCode::BAD_REQUEST, &rejection.to_string());
         }
     };
-    let event_id = checked.event_id.clone();
-    match ingest.store(merchant, checked).await {
-        Ok(new) => {
-            if new {
-                if let Some(signal) = signal {
-                    signal.wake();
-                }
-            }
-            HttpResponse::Ok().json(json!({ "received": true, "id": event_id, "duplicate": !new }))
-        }
-        Err(e) => {
-            tracing::error!("webhook not stored: {e}");
-            refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the event could not be stored; retry later",
-            )
-        }
-    }
+    crate::api::webhooks::store_and_answer(&ingest, merchant, checked, signal).await
 }
 
 #[allow(dead_code)] // named in the OpenAPI document only
