@@ -614,10 +614,7 @@ pub async fn capture(
             let currency = record_currency(&record)?;
             data["amount_to_capture"] = json!(minor_units("amount", &currency, amount)?);
         }
-        let tenant = tenant(&instance, &principal)?;
-        let key = key.map(|k| idempotency::gateway_key(&principal, &k, "capture"));
-        let outcome = dispatch(&instance, &tenant, "capture_payment", data, key)?;
-        success(StatusCode::OK, payment_answer(&instance, &principal, &outcome)?)
+        act_on_payment(&instance, &principal, "capture_payment", "capture", data, key)
     })
     .await
 }
@@ -666,12 +663,25 @@ pub async fn cancel(
             ));
         }
         let data = json!({ "gateway_id": gateway_id, "cancellation_reason": input.reason });
-        let tenant = tenant(&instance, &principal)?;
-        let key = key.map(|k| idempotency::gateway_key(&principal, &k, "cancel"));
-        let outcome = dispatch(&instance, &tenant, "cancel_payment_intent", data, key)?;
-        success(StatusCode::OK, payment_answer(&instance, &principal, &outcome)?)
+        act_on_payment(&instance, &principal, "cancel_payment_intent", "cancel", data, key)
     })
     .await
+}
+
+/// Send `request_type` for one of the principal's payments (capture,
+/// cancel) and answer with the payment as the mapper left it.
+fn act_on_payment(
+    instance: &Instance,
+    principal: &Principal,
+    request_type: &str,
+    purpose: &str,
+    data: Value,
+    key: Option<String>,
+) -> Result<(StatusCode, Value), RestError> {
+    let tenant = tenant(instance, principal)?;
+    let key = key.map(|k| idempotency::gateway_key(principal, &k, purpose));
+    let outcome = dispatch(instance, &tenant, request_type, data, key)?;
+    success(StatusCode::OK, payment_answer(instance, principal, &outcome)?)
 }
 
 pub(crate) fn payment_gateway_id(record: &Record) -> Result<String, RestError> {
