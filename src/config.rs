@@ -77,6 +77,7 @@ struct FileSettings {
     merchant_webhook_secret: Option<String>,
     content_security_policy: Option<String>,
     api_rate_limit: Option<String>,
+    stripe_reads: Option<String>,
     operator_password: Option<String>,
     environment: Option<String>,
     encryption_key: Option<String>,
@@ -116,6 +117,8 @@ pub struct Settings {
     pub content_security_policy: Option<String>,
     /// Requests per API key (PAYFORMS_API_RATE_LIMIT); see [`RateLimit`].
     pub api_rate_limit: RateLimit,
+    /// Where seed 004's `stripe_…` queries read (PAYFORMS_STRIPE_READS).
+    pub stripe_reads: StripeReads,
     /// argon2 hash (PHC string) of PAYFORMS_OPERATOR_PASSWORD; the password
     /// itself is not kept.
     pub operator_password_hash: Option<String>,
@@ -371,6 +374,7 @@ impl Settings {
                 .map(Secret::new),
             content_security_policy: pick("PAYFORMS_CONTENT_SECURITY_POLICY", &file.content_security_policy),
             api_rate_limit: api_rate_limit(pick("PAYFORMS_API_RATE_LIMIT", &file.api_rate_limit))?,
+            stripe_reads: StripeReads::parse(pick("PAYFORMS_STRIPE_READS", &file.stripe_reads))?,
             operator_password_hash,
         })
     }
@@ -546,6 +550,29 @@ fn whole_number(text: &str, what: &str) -> Result<u32, String> {
 }
 
 /// PAYFORMS_API_RATE_LIMIT (or `api_rate_limit`); the default when unset.
+/// Where the `stripe_…` GraphQL queries read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StripeReads {
+    /// The local records when webhooks keep them current (a webhook
+    /// signing secret is set), Stripe otherwise.
+    #[default]
+    Auto,
+    /// Always Stripe: for an instance whose webhooks do not arrive.
+    Stripe,
+}
+
+impl StripeReads {
+    fn parse(text: Option<String>) -> Result<StripeReads, ConfigError> {
+        match text.as_deref().map(str::trim) {
+            None | Some("") | Some("auto") => Ok(StripeReads::Auto),
+            Some("stripe") => Ok(StripeReads::Stripe),
+            Some(_) => Err(ConfigError::Invalid(
+                "PAYFORMS_STRIPE_READS (stripe_reads in payforms.toml) must be auto or stripe".into(),
+            )),
+        }
+    }
+}
+
 fn api_rate_limit(text: Option<String>) -> Result<RateLimit, ConfigError> {
     let Some(text) = text else {
         return Ok(RateLimit::default());

@@ -82,7 +82,7 @@ fn system_models_are_readable_but_never_writable_through_the_api() {
         r#"mutation { updateWebhookEndpoint(id: "1", input: { url: "x" }) { id } }"#,
         // Creating a Stripe webhook endpoint decides where Stripe sends every
         // event: only payforms' own start-up subscription does that.
-        r#"mutation { stripe_createWebhookEndpoint(input: { url: "http://127.0.0.1:9/steal" }) { model } }"#,
+        r#"mutation { send_stripe_createWebhookEndpoint(input: { url: "http://127.0.0.1:9/steal" }) { model } }"#,
     ] {
         let answer = graphql(&server, mutation);
         let message = answer["errors"][0]["message"].as_str().unwrap_or_default();

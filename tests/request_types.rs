@@ -543,8 +543,8 @@ fn refreshing_a_refunded_payment_keeps_it_refunded() {
             .unwrap()
     };
     let refreshed =
-        graphql(r#"mutation { stripe_getPaymentIntent(input: {gatewayId: "pi_real"}) { record errors { message } } }"#);
-    let record = &refreshed["data"]["stripe_getPaymentIntent"]["record"];
+        graphql(r#"mutation { send_stripe_getPaymentIntent(input: {gatewayId: "pi_real"}) { record errors { message } } }"#);
+    let record = &refreshed["data"]["send_stripe_getPaymentIntent"]["record"];
     assert_eq!(record["state"], "refunded", "{refreshed}");
     assert_eq!(record["amount_refunded"], 1000, "{refreshed}");
     assert!(paths.lock().unwrap().iter().all(|p| p.contains("expand")), "{paths:?}");

@@ -168,10 +168,10 @@ fn a_late_processing_never_overwrites_succeeded_whoever_writes_it() {
                 let refreshed = graphql(
                     &server,
                     &format!(
-                        r#"mutation {{ stripe_getPaymentIntent(input: {{gatewayId: "{GATEWAY_ID}"}}) {{ record errors {{ message }} }} }}"#
+                        r#"mutation {{ send_stripe_getPaymentIntent(input: {{gatewayId: "{GATEWAY_ID}"}}) {{ record errors {{ message }} }} }}"#
                     ),
                 );
-                let answer = &refreshed["stripe_getPaymentIntent"];
+                let answer = &refreshed["send_stripe_getPaymentIntent"];
                 assert_eq!(answer["errors"], json!([]), "{refreshed}");
                 // The mapper's answer is the record as it stands: still succeeded.
                 assert_eq!(answer["record"]["state"], "succeeded", "{refreshed}");

@@ -107,7 +107,8 @@ impl RecordWrite {
     /// `record` tag), with one set of defaults for both: the operation is
     /// `update` when an `id` is given and `create` otherwise; `none` writes
     /// nothing (`Ok(None)`); an upsert without `match` is keyed by
-    /// `gateway_id` when the properties have one; an update or delete needs
+    /// `gateway_id` when the properties have one (so is `create_once`, which
+    /// leaves a matching record as it is); an update or delete needs
     /// an `id` or a `match`; null properties are "not given".
     pub fn from_template(
         operation: Option<&str>,
@@ -141,18 +142,25 @@ impl RecordWrite {
             "create" => WriteAction::Create,
             "update" => WriteAction::Update(target()?),
             "delete" => WriteAction::Delete(target()?),
-            "upsert" => WriteAction::Upsert(match &matching {
-                Some(matching) => matching.clone(),
-                None => set
-                    .get("gateway_id")
-                    .filter(|v| !v.is_null())
-                    .map(|v| Map::from_iter([("gateway_id".to_string(), v.clone())]))
-                    .unwrap_or_default(),
-            }),
+            "upsert" | "create_once" => {
+                let key = match &matching {
+                    Some(matching) => matching.clone(),
+                    None => set
+                        .get("gateway_id")
+                        .filter(|v| !v.is_null())
+                        .map(|v| Map::from_iter([("gateway_id".to_string(), v.clone())]))
+                        .unwrap_or_default(),
+                };
+                if operation == "upsert" {
+                    WriteAction::Upsert(key)
+                } else {
+                    WriteAction::CreateOnce(key)
+                }
+            }
             other => {
                 return Err(StoreError::Validation(vec![FieldError::new(
                     "operation",
-                    format!("`{other}` is not one of create, update, upsert, delete, none"),
+                    format!("`{other}` is not one of create, update, upsert, create_once, delete, none"),
                 )]))
             }
         };
@@ -536,6 +544,8 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(keyed.action, WriteAction::Upsert(map(json!({"gateway_id": "pi_1"}))));
+        let once = write(Some("create_once"), None, None, json!({"gateway_id": "pi_1"}));
+        assert_eq!(once.action, WriteAction::CreateOnce(map(json!({"gateway_id": "pi_1"}))));
         let matched = write(Some("delete"), None, Some(json!({"k": 1})), json!({}))
             .unwrap()
             .unwrap();

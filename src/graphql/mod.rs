@@ -14,6 +14,7 @@ mod model_schema;
 mod models;
 pub mod naming;
 mod request_types;
+pub(crate) mod stripe_api;
 pub mod stripe_config;
 mod values;
 mod variables;
@@ -201,6 +202,25 @@ impl GraphqlEngine {
                 claims.claim("mutation", name, &built_in, "the Stripe configuration operations");
             }
         }
+        let stripe_api = sender.as_ref().map(|sender| {
+            Arc::new(stripe_api::StripeApi {
+                store: store.clone(),
+                sender: sender.clone(),
+            })
+        });
+        if stripe_api.is_some() {
+            let built_in = PathBuf::from("(built in)");
+            let owner = "seed 004's Stripe API";
+            for name in stripe_api::type_names() {
+                claims.claim("type", &name, &built_in, owner);
+            }
+            for name in stripe_api::QUERIES {
+                claims.claim("query", name, &built_in, owner);
+            }
+            for name in stripe_api::MUTATIONS {
+                claims.claim("mutation", name, &built_in, owner);
+            }
+        }
         claims.claim(
             "query",
             webhook_events::QUERY,
@@ -289,6 +309,17 @@ impl GraphqlEngine {
                 query = query.field(field);
             }
             for field in stripe_config::mutation_fields(ops) {
+                mutation = mutation.field(field);
+                has_mutations = true;
+            }
+        }
+        if let Some(api) = &stripe_api {
+            builder_types.extend(stripe_api::objects().into_iter().map(Into::into));
+            builder_types.extend(stripe_api::inputs().into_iter().map(Into::into));
+            for field in stripe_api::query_fields(api) {
+                query = query.field(field);
+            }
+            for field in stripe_api::mutation_fields(api) {
                 mutation = mutation.field(field);
                 has_mutations = true;
             }

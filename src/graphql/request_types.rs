@@ -1,5 +1,6 @@
-//! Request-type mutations: `stripe_createCustomer(input:, idempotencyKey:)`
-//! hands the input (keys back in snake_case) to the gateway dispatcher and
+//! Request-type mutations: `send_stripe_createCustomer(input:,
+//! idempotencyKey:)` (the `send_` prefix keeps seed 004's `stripe_…` names
+//! free for its typed API) hands the input (keys back in snake_case) to the gateway dispatcher and
 //! returns the written record and the gateway's errors.
 
 use std::sync::Arc;
@@ -55,15 +56,15 @@ pub fn gateway_error_type() -> Object {
 #[derive(Debug)]
 pub struct RequestTypeSchema {
     pub info: RequestTypeInfo,
-    /// `stripe_createCustomer`.
+    /// `send_stripe_createCustomer`.
     pub mutation: String,
-    /// `StripeCreateCustomerPayload`.
+    /// `SendStripeCreateCustomerPayload`.
     pub payload_type: String,
     /// When the request type declares its fields.
     pub input: Option<TypedInput>,
 }
 
-/// `StripeCreateCustomerInput { email paymentMethodId }`.
+/// `SendStripeCreateCustomerInput { email paymentMethodId }`.
 #[derive(Debug)]
 pub struct TypedInput {
     pub type_name: String,
@@ -84,7 +85,7 @@ impl RequestTypeSchema {
         let module = info
             .module
             .replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_");
-        let prefix = format!("{}{}", pascal_case(&info.module), pascal_case(&info.name));
+        let prefix = format!("Send{}{}", pascal_case(&info.module), pascal_case(&info.name));
         let input = info.fields.as_ref().filter(|f| !f.is_empty()).map(|fields| TypedInput {
             type_name: format!("{prefix}Input"),
             fields: fields
@@ -98,7 +99,7 @@ impl RequestTypeSchema {
         });
         RequestTypeSchema {
             info: info.clone(),
-            mutation: format!("{module}_{}", camel_case(&info.name)),
+            mutation: format!("send_{module}_{}", camel_case(&info.name)),
             payload_type: format!("{prefix}Payload"),
             input,
         }
@@ -242,12 +243,12 @@ mod tests {
     #[test]
     fn names_follow_the_module_and_request_type() {
         let plan = RequestTypeSchema::new(&info(None));
-        assert_eq!(plan.mutation, "stripe_createCustomer");
-        assert_eq!(plan.payload_type, "StripeCreateCustomerPayload");
+        assert_eq!(plan.mutation, "send_stripe_createCustomer");
+        assert_eq!(plan.payload_type, "SendStripeCreateCustomerPayload");
         assert!(plan.input.is_none());
         let typed = RequestTypeSchema::new(&info(Some(vec![("payment_method_id".into(), PropertyType::String)])));
         let input = typed.input.unwrap();
-        assert_eq!(input.type_name, "StripeCreateCustomerInput");
+        assert_eq!(input.type_name, "SendStripeCreateCustomerInput");
         assert_eq!(input.fields[0].graphql, "paymentMethodId");
         assert_eq!(input.fields[0].name, "payment_method_id");
     }

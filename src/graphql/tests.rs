@@ -684,13 +684,13 @@ fn request_type_mutations_dispatch_snake_case_input() {
     let f = fixture_with(&request_types(), Some(dispatcher.clone()));
     let data = f.run(
         "mutation($key: String) {
-            stripe_createCustomer(input: {email: \"a@example.com\", paymentMethodId: \"pm_1\", metadata: {orderId: 12}}, idempotencyKey: $key) {
+            send_stripe_createCustomer(input: {email: \"a@example.com\", paymentMethodId: \"pm_1\", metadata: {orderId: 12}}, idempotencyKey: $key) {
                 record model errors { message code field } response
             } }",
         json!({"key": "idem-1"}),
     );
     assert_eq!(
-        data["stripe_createCustomer"],
+        data["send_stripe_createCustomer"],
         json!({
             "record": {"id": "7", "gateway_id": "cus_1", "email": "a@example.com"},
             "model": "modules/payments/customer",
@@ -699,7 +699,7 @@ fn request_type_mutations_dispatch_snake_case_input() {
         })
     );
     f.run(
-        "mutation { stripe_createPaymentIntent(input: {amount: 1235, customerId: \"cus_1\", recurring: {intervalCount: 1}, metadata: {orderId: \"x\"}}) { model } }",
+        "mutation { send_stripe_createPaymentIntent(input: {amount: 1235, customerId: \"cus_1\", recurring: {intervalCount: 1}, metadata: {orderId: \"x\"}}) { model } }",
         json!({}),
     );
     let calls = dispatcher.calls.lock().unwrap();
@@ -751,12 +751,12 @@ fn request_type_mutations_dispatch_snake_case_input() {
         )
     };
     assert_eq!(
-        signature("stripe_createCustomer"),
-        "stripe_createCustomer(input: StripeCreateCustomerInput, idempotencyKey: String): StripeCreateCustomerPayload"
+        signature("send_stripe_createCustomer"),
+        "send_stripe_createCustomer(input: SendStripeCreateCustomerInput, idempotencyKey: String): SendStripeCreateCustomerPayload"
     );
     assert_eq!(
-        signature("stripe_createPaymentIntent"),
-        "stripe_createPaymentIntent(input: Map, idempotencyKey: String): StripeCreatePaymentIntentPayload"
+        signature("send_stripe_createPaymentIntent"),
+        "send_stripe_createPaymentIntent(input: Map, idempotencyKey: String): SendStripeCreatePaymentIntentPayload"
     );
 }
 
@@ -768,19 +768,19 @@ fn dispatch_failures_become_coded_errors() {
     });
     let f = fixture_with(&request_types(), Some(dispatcher));
     let errors = f.errors(
-        "mutation { stripe_createPaymentIntent(input: {amount: 1}) { model } }",
+        "mutation { send_stripe_createPaymentIntent(input: {amount: 1}) { model } }",
         json!({}),
     );
     assert_eq!(errors[0].message, "Your card was declined");
     assert_eq!(errors[0].code, "GATEWAY_ERROR");
     assert_eq!(errors[0].extensions["stripeErrorCode"], "card_declined");
-    assert_eq!(errors[0].path, vec![json!("stripe_createPaymentIntent")]);
+    assert_eq!(errors[0].path, vec![json!("send_stripe_createPaymentIntent")]);
 }
 
 #[test]
 fn request_types_without_a_dispatcher_fail_cleanly() {
     let f = fixture_with(&request_types(), None);
-    let errors = f.errors("mutation { stripe_createPaymentIntent { model } }", json!({}));
+    let errors = f.errors("mutation { send_stripe_createPaymentIntent { model } }", json!({}));
     assert_eq!(errors[0].code, "UNAVAILABLE");
 }
 

@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 use super::errors::{bad_field, from_store};
 use super::filters::page_size;
 use super::models::PAGE_INFO;
-use super::values::{key_field, time_text, to_graphql, TIME};
+use super::stripe_api::views::time_text;
+use super::values::{key_field, to_graphql, TIME};
 use crate::db::models::webhook_event::{self, WebhookEvent, WebhookStatus};
 use crate::db::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::db::Store;
@@ -127,6 +128,7 @@ fn event_value(event: &WebhookEvent) -> Value {
         "status": event.status.as_str(),
         "attempts": event.attempts,
         "lastError": event.last_error,
+        // Seed 004's Time: milliseconds, like the other `stripe_…` objects.
         "createdAt": time_text(event.created_at),
         "processedAt": event.processed_at.map(time_text),
     })
