@@ -112,8 +112,18 @@ impl Currency {
             Value::String(text) => self.minor_units(text),
             Value::Number(number) => {
                 let text = number.to_string();
-                if text.contains(['e', 'E']) {
-                    return Err(MoneyError::TooLarge);
+                // A number printed with an exponent is either far too large
+                // or far smaller than any currency's unit (1e-7).
+                if let Some((_, exponent)) = text.split_once(['e', 'E']) {
+                    return Err(if exponent.starts_with('-') {
+                        MoneyError::ExcessPrecision {
+                            currency: self.code.to_ascii_uppercase(),
+                            exponent: self.exponent,
+                            given: text.chars().take(40).collect(),
+                        }
+                    } else {
+                        MoneyError::TooLarge
+                    });
                 }
                 self.minor_units(&text)
             }
@@ -227,5 +237,17 @@ mod tests {
                 proptest::prop_assert_eq!(currency.minor_units(&currency.decimal_text(minor)), Ok(minor));
             }
         }
+    }
+
+    #[test]
+    fn numbers_with_an_exponent_are_too_large_or_too_precise() {
+        let usd = Currency::parse("usd").unwrap();
+        let tiny: Value = serde_json::from_str("0.0000001").unwrap();
+        assert!(matches!(
+            usd.minor_units_of(&tiny),
+            Err(MoneyError::ExcessPrecision { .. })
+        ));
+        let huge: Value = serde_json::from_str("1e20").unwrap();
+        assert_eq!(usd.minor_units_of(&huge), Err(MoneyError::TooLarge));
     }
 }

@@ -542,8 +542,9 @@ fn refreshing_a_refunded_payment_keeps_it_refunded() {
             .json()
             .unwrap()
     };
-    let refreshed =
-        graphql(r#"mutation { send_stripe_getPaymentIntent(input: {gatewayId: "pi_real"}) { record errors { message } } }"#);
+    let refreshed = graphql(
+        r#"mutation { send_stripe_getPaymentIntent(input: {gatewayId: "pi_real"}) { record errors { message } } }"#,
+    );
     let record = &refreshed["data"]["send_stripe_getPaymentIntent"]["record"];
     assert_eq!(record["state"], "refunded", "{refreshed}");
     assert_eq!(record["amount_refunded"], 1000, "{refreshed}");

@@ -874,10 +874,7 @@ fn start(database: Option<&PgDatabase>, reads: &str) -> TestServer {
 
 /// Everything the issue lists, in the order a client would do it.
 fn seed_004_client(server: &TestServer) {
-    let api = Client {
-        http: client(),
-        server,
-    };
+    let api = Client { http: client(), server };
 
     // Customers: create, get, list, update.
     let customer = api.data(CREATE_CUSTOMER, json!({}))["stripe_createCustomer"].clone();
@@ -887,13 +884,18 @@ fn seed_004_client(server: &TestServer) {
     assert_eq!(customer["email"], "example@archie.com");
     assert_eq!(customer["phone"], "+573001230001");
     assert_eq!(customer["description"], "Description Example");
-    assert_eq!(customer["metadata"], json!({"data1": "Example data1", "data2": "Example data2"}));
+    assert_eq!(
+        customer["metadata"],
+        json!({"data1": "Example data1", "data2": "Example data2"})
+    );
     assert_eq!(customer["object"], "customer");
     assert_time(&customer["createdAt"]);
     let ids = [("cus_Ts...", customer_id.as_str())];
     api.settles_to(&with_ids(GET_CUSTOMER, &ids), "stripe_customer", &customer);
-    let listed = api.data(LIST_CUSTOMERS, json!({"first": 10, "after": null, "customerId": customer_id}))
-        ["stripe_customers"]
+    let listed = api.data(
+        LIST_CUSTOMERS,
+        json!({"first": 10, "after": null, "customerId": customer_id}),
+    )["stripe_customers"]
         .clone();
     assert_eq!(ids_of(&listed), vec![customer_id.clone()]);
     assert_eq!(listed["edges"][0]["node"]["email"], "example@archie.com");
@@ -955,7 +957,10 @@ fn seed_004_client(server: &TestServer) {
     assert_eq!(updated["amount"], json!(36.92));
     assert_eq!(updated["metadata"], json!({"data1": "Example data1"}));
     let confirmed = api.data(
-        &with_ids(CONFIRM_PAYMENT_INTENT, &[("pi_3Su...", &pi_id), ("pm_1Su...", &card_id)]),
+        &with_ids(
+            CONFIRM_PAYMENT_INTENT,
+            &[("pi_3Su...", &pi_id), ("pm_1Su...", &card_id)],
+        ),
         json!({}),
     )["stripe_confirmPaymentIntent"]
         .clone();
@@ -987,8 +992,8 @@ fn seed_004_client(server: &TestServer) {
         ["stripe_cancelPaymentIntent"]
         .clone();
     assert_eq!(canceled["status"], "canceled");
-    let page = api.data(LIST_PAYMENT_INTENTS, json!({"first": 1, "customerId": customer_id}))["stripe_paymentIntents"]
-        .clone();
+    let page =
+        api.data(LIST_PAYMENT_INTENTS, json!({"first": 1, "customerId": customer_id}))["stripe_paymentIntents"].clone();
     assert_eq!(ids_of(&page), vec![second.clone()], "newest first");
     assert_eq!(page["pageInfo"]["hasNextPage"], true);
     let rest = api.data(
@@ -1001,8 +1006,10 @@ fn seed_004_client(server: &TestServer) {
     assert_eq!(rest["pageInfo"]["hasPreviousPage"], true);
 
     // Refund part, list refunds by payment intent.
-    let refund = api.data(&with_ids(CREATE_REFUND, &[("pi_3Sv...", &pi_id)]).replace("amount: 200", "amount: 5.5"), json!({}))
-        ["stripe_createRefund"]
+    let refund = api.data(
+        &with_ids(CREATE_REFUND, &[("pi_3Sv...", &pi_id)]).replace("amount: 200", "amount: 5.5"),
+        json!({}),
+    )["stripe_createRefund"]
         .clone();
     assert!(refund["id"].as_str().unwrap().starts_with("re_"), "{refund}");
     assert_eq!(refund["amount"], json!(5.5));
@@ -1025,8 +1032,8 @@ fn seed_004_client(server: &TestServer) {
     assert_eq!(product["object"], "product");
     let products = api.data(LIST_PRODUCTS, json!({"first": 10}))["stripe_products"].clone();
     assert!(ids_of(&products).contains(&product_id));
-    let price = api.data(&with_ids(CREATE_PRICE, &[("prod_Tst...", &product_id)]), json!({}))["stripe_createPrice"]
-        .clone();
+    let price =
+        api.data(&with_ids(CREATE_PRICE, &[("prod_Tst...", &product_id)]), json!({}))["stripe_createPrice"].clone();
     let price_id = price["id"].as_str().unwrap().to_string();
     assert!(price_id.starts_with("price_"), "{price}");
     assert_eq!(price["unitAmount"], json!(25.85));
@@ -1048,7 +1055,10 @@ fn seed_004_client(server: &TestServer) {
         .clone();
     let subscription_id = subscription["id"].as_str().unwrap().to_string();
     assert!(subscription_id.starts_with("sub_"), "{subscription}");
-    assert_eq!(subscription["status"], "active", "paid with the customer's default card");
+    assert_eq!(
+        subscription["status"], "active",
+        "paid with the customer's default card"
+    );
     assert_eq!(subscription["customerId"], json!(customer_id));
     assert_eq!(subscription["cancelAtPeriodEnd"], false);
     assert_eq!(subscription["metadata"], json!({"data1": "Example data1"}));
@@ -1064,10 +1074,15 @@ fn seed_004_client(server: &TestServer) {
         "stripe_subscription",
         &subscription,
     );
-    let updated = api.data(&with_ids(UPDATE_SUBSCRIPTION, &[("sub_1Sv...", &subscription_id)]), json!({}))
-        ["stripe_updateSubscription"]
+    let updated = api.data(
+        &with_ids(UPDATE_SUBSCRIPTION, &[("sub_1Sv...", &subscription_id)]),
+        json!({}),
+    )["stripe_updateSubscription"]
         .clone();
-    assert_eq!(updated["metadata"], json!({"data1": "Example data1", "data2": "Example data2"}));
+    assert_eq!(
+        updated["metadata"],
+        json!({"data1": "Example data1", "data2": "Example data2"})
+    );
     let active = api.data(
         LIST_SUBSCRIPTIONS,
         json!({"first": 10, "customerId": customer_id, "status": "active"}),
@@ -1080,16 +1095,20 @@ fn seed_004_client(server: &TestServer) {
     )["stripe_subscriptions"]
         .clone();
     assert!(ids_of(&none).is_empty(), "{none}");
-    let ending = api.data(&with_ids(CANCEL_SUBSCRIPTION, &[("sub_1Sv...", &subscription_id)]), json!({}))
-        ["stripe_cancelSubscription"]
+    let ending = api.data(
+        &with_ids(CANCEL_SUBSCRIPTION, &[("sub_1Sv...", &subscription_id)]),
+        json!({}),
+    )["stripe_cancelSubscription"]
         .clone();
     assert_eq!(ending["cancelAtPeriodEnd"], true);
     assert_eq!(ending["status"], "active", "canceled at period end: it runs until then");
 
     // Its first invoice, paid by the subscription; a second subscription
     // left incomplete is paid with stripe_payInvoice.
-    let invoices = api.data(LIST_INVOICES, json!({"first": 10, "customerId": customer_id, "status": "paid"}))
-        ["stripe_invoices"]
+    let invoices = api.data(
+        LIST_INVOICES,
+        json!({"first": 10, "customerId": customer_id, "status": "paid"}),
+    )["stripe_invoices"]
         .clone();
     let first_invoice = &invoices["edges"][0]["node"];
     assert_eq!(first_invoice["subscriptionId"], json!(subscription_id), "{invoices}");
@@ -1101,13 +1120,18 @@ fn seed_004_client(server: &TestServer) {
             CREATE_SUBSCRIPTION,
             &[("cus_TsQ...", &customer_id), ("price_1Su...", &price_id)],
         )
-        .replace("trialPeriodDays: 0", "trialPeriodDays: 0, paymentBehavior: \"default_incomplete\""),
+        .replace(
+            "trialPeriodDays: 0",
+            "trialPeriodDays: 0, paymentBehavior: \"default_incomplete\"",
+        ),
         json!({}),
     )["stripe_createSubscription"]
         .clone();
     assert_eq!(incomplete["status"], "incomplete", "{incomplete}");
-    let open = api.data(LIST_INVOICES, json!({"first": 10, "customerId": customer_id, "status": "open"}))
-        ["stripe_invoices"]
+    let open = api.data(
+        LIST_INVOICES,
+        json!({"first": 10, "customerId": customer_id, "status": "open"}),
+    )["stripe_invoices"]
         .clone();
     let open_id = ids_of(&open).first().cloned().unwrap_or_else(|| {
         let all = api.answer(LIST_INVOICES, json!({"first": 10, "customerId": customer_id}));
@@ -1126,12 +1150,16 @@ fn seed_004_client(server: &TestServer) {
     // A canceled subscription cannot change.
     let incomplete_id = incomplete["id"].as_str().unwrap().to_string();
     let now = api.data(
-        &with_ids(CANCEL_SUBSCRIPTION, &[("sub_1Sv...", &incomplete_id)]).replace("cancelAtPeriodEnd: true", "cancelAtPeriodEnd: false"),
+        &with_ids(CANCEL_SUBSCRIPTION, &[("sub_1Sv...", &incomplete_id)])
+            .replace("cancelAtPeriodEnd: true", "cancelAtPeriodEnd: false"),
         json!({}),
     )["stripe_cancelSubscription"]
         .clone();
     assert_eq!(now["status"], "canceled");
-    let refused = api.error(&with_ids(UPDATE_SUBSCRIPTION, &[("sub_1Sv...", &incomplete_id)]), json!({}));
+    let refused = api.error(
+        &with_ids(UPDATE_SUBSCRIPTION, &[("sub_1Sv...", &incomplete_id)]),
+        json!({}),
+    );
     assert_eq!(refused["message"], "Cannot update canceled subscription");
     assert_eq!(refused["extensions"]["code"], "BAD_USER_INPUT");
 
@@ -1144,13 +1172,19 @@ fn seed_004_client(server: &TestServer) {
     assert_eq!(detached["card"]["last4"], "4242");
 
     // Webhook events, as received and verified.
-    let events = wait_for("a processed payment_intent.succeeded event", Duration::from_secs(20), || {
-        let events = api.data(LIST_WEBHOOK_EVENTS, json!({"first": 50}))["stripe_webhookEvents"].clone();
-        let processed = events["edges"]
-            .as_array()
-            .is_some_and(|edges| edges.iter().any(|e| e["node"]["type"] == "payment_intent.succeeded" && e["node"]["processed"] == true));
-        processed.then_some(events)
-    });
+    let events = wait_for(
+        "a processed payment_intent.succeeded event",
+        Duration::from_secs(20),
+        || {
+            let events = api.data(LIST_WEBHOOK_EVENTS, json!({"first": 50}))["stripe_webhookEvents"].clone();
+            let processed = events["edges"].as_array().is_some_and(|edges| {
+                edges
+                    .iter()
+                    .any(|e| e["node"]["type"] == "payment_intent.succeeded" && e["node"]["processed"] == true)
+            });
+            processed.then_some(events)
+        },
+    );
     let node = &events["edges"][0]["node"];
     assert!(node["type"].as_str().unwrap().contains('.'));
     let data: Value = serde_json::from_str(node["data"].as_str().unwrap()).expect("data is the event as JSON text");
@@ -1164,7 +1198,10 @@ fn seed_004_client(server: &TestServer) {
     assert_eq!(missing["data"], Value::Null);
     assert_eq!(missing["errors"][0]["message"], "Customer not found");
     assert_eq!(missing["errors"][0]["extensions"]["code"], "NOT_FOUND");
-    assert_eq!(missing["errors"][0]["extensions"]["stripeErrorCode"], "resource_missing");
+    assert_eq!(
+        missing["errors"][0]["extensions"]["stripeErrorCode"],
+        "resource_missing"
+    );
     let nobody = api.error(&with_ids(GET_CUSTOMER, &[("cus_Ts...", "cus_nobody")]), json!({}));
     assert_eq!(nobody["message"], "Customer not found");
     assert_eq!(nobody["extensions"]["stripeErrorCode"], "resource_missing");
@@ -1172,10 +1209,7 @@ fn seed_004_client(server: &TestServer) {
 
 /// Amounts are exact in the currency's unit; anything else is refused.
 fn amounts_and_errors(server: &TestServer) {
-    let api = Client {
-        http: client(),
-        server,
-    };
+    let api = Client { http: client(), server };
     let create = |amount: &str, currency: &str| {
         api.answer(
             &format!(
@@ -1218,14 +1252,19 @@ fn amounts_and_errors(server: &TestServer) {
     for (amount, currency) in [("12.345", "usd"), ("500.5", "jpy"), ("1.2345", "kwd")] {
         let precise = create(amount, currency);
         assert!(
-            precise["errors"][0]["message"].as_str().unwrap().starts_with("Invalid amount"),
+            precise["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Invalid amount"),
             "{precise}"
         );
     }
 
     // A declined card: 402 semantics, seed 004's friendly message.
-    let customer = api.data("mutation { stripe_createCustomer(input: {email: \"d@example.com\"}) { id } }", json!({}))
-        ["stripe_createCustomer"]["id"]
+    let customer = api.data(
+        "mutation { stripe_createCustomer(input: {email: \"d@example.com\"}) { id } }",
+        json!({}),
+    )["stripe_createCustomer"]["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -1237,14 +1276,17 @@ fn amounts_and_errors(server: &TestServer) {
         .unwrap()
         .to_string();
     let declined = api.error(
-        &with_ids(CONFIRM_PAYMENT_INTENT, &[("pi_3Su...", &intent), ("pm_1Su...", "pm_card_chargeDeclined")]),
+        &with_ids(
+            CONFIRM_PAYMENT_INTENT,
+            &[("pi_3Su...", &intent), ("pm_1Su...", "pm_card_chargeDeclined")],
+        ),
         json!({}),
     );
     assert_eq!(declined["extensions"]["code"], "PAYMENT_FAILED", "{declined}");
     assert_eq!(declined["message"], "Your card was declined");
     assert_eq!(declined["extensions"]["stripeErrorCode"], "card_declined");
     let broke = api.data(
-        &format!("mutation {{ stripe_createPaymentIntent(input: {{amount: 9.99, currency: \"usd\"}}) {{ id }} }}"),
+        "mutation { stripe_createPaymentIntent(input: {amount: 9.99, currency: \"usd\"}) { id } }",
         json!({}),
     )["stripe_createPaymentIntent"]["id"]
         .as_str()
@@ -1253,7 +1295,10 @@ fn amounts_and_errors(server: &TestServer) {
     let insufficient = api.error(
         &with_ids(
             CONFIRM_PAYMENT_INTENT,
-            &[("pi_3Su...", &broke), ("pm_1Su...", "pm_card_chargeDeclinedInsufficientFunds")],
+            &[
+                ("pi_3Su...", &broke),
+                ("pm_1Su...", "pm_card_chargeDeclinedInsufficientFunds"),
+            ],
         ),
         json!({}),
     );
@@ -1262,8 +1307,14 @@ fn amounts_and_errors(server: &TestServer) {
 
     // Not found, for each kind read by id.
     for (query, message) in [
-        ("{ stripe_paymentIntent(id: \"pi_missing\") { id } }", "Payment intent not found"),
-        ("{ stripe_subscription(id: \"sub_missing\") { id } }", "Subscription not found"),
+        (
+            "{ stripe_paymentIntent(id: \"pi_missing\") { id } }",
+            "Payment intent not found",
+        ),
+        (
+            "{ stripe_subscription(id: \"sub_missing\") { id } }",
+            "Subscription not found",
+        ),
         ("{ stripe_invoice(id: \"in_missing\") { id } }", "Invoice not found"),
     ] {
         let error = api.error(query, json!({}));
@@ -1287,10 +1338,7 @@ fn amounts_and_errors(server: &TestServer) {
     }
 
     // payforms' own API stays beside this one, under its own names.
-    let own = api.data(
-        "{ customers(first: 1) { edges { node { gatewayId } } } }",
-        json!({}),
-    );
+    let own = api.data("{ customers(first: 1) { edges { node { gatewayId } } } }", json!({}));
     assert!(own["customers"]["edges"].is_array());
     let sent = api.data(
         &format!("mutation {{ send_stripe_getCustomer(input: {{gatewayId: \"{customer}\"}}) {{ model errors {{ message }} }} }}"),
@@ -1299,17 +1347,111 @@ fn amounts_and_errors(server: &TestServer) {
     assert_eq!(sent["send_stripe_getCustomer"]["model"], "modules/payments/customer");
 }
 
+/// What both sources must answer alike, and the edges of the mutations.
+fn edges_alike_on_both_sources(server: &TestServer) {
+    let api = Client { http: client(), server };
+    // A key with the attach: the first card is also made the default
+    // (a second request, with a key of its own), and a retry is one attach.
+    let customer = api.data(
+        "mutation { stripe_createCustomer(input: {email: \"k@example.com\"}) { id } }",
+        json!({}),
+    )["stripe_createCustomer"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let attach = format!(
+        "mutation {{ stripe_attachPaymentMethod(id: \"pm_card_visa\", input: {{customerId: \"{customer}\"}}, idempotencyKey: \"k-attach-{customer}\") {{ id customerId }} }}"
+    );
+    let first = api.data(&attach, json!({}))["stripe_attachPaymentMethod"].clone();
+    let again = api.data(&attach, json!({}))["stripe_attachPaymentMethod"].clone();
+    assert_eq!(first, again, "a retry with the key is the same attach");
+    let read = format!("{{ stripe_customer(id: \"{customer}\") {{ id defaultPaymentMethodId }} }}");
+    api.settles_to(
+        &read,
+        "stripe_customer",
+        &json!({"id": customer, "defaultPaymentMethodId": first["id"]}),
+    );
+    let hostile_key = api.error(
+        &attach.replace(&format!("k-attach-{customer}"), "abc\\r\\nStripe-Account: x"),
+        json!({}),
+    );
+    assert_eq!(hostile_key["extensions"]["code"], "BAD_USER_INPUT", "{hostile_key}");
+
+    // Something else missing keeps Stripe's words (not "Payment intent not found").
+    let missing = api.error(
+        "mutation { stripe_createPaymentIntent(input: {amount: 5, currency: \"usd\", customerId: \"cus_nope\"}) { id } }",
+        json!({}),
+    );
+    assert_eq!(missing["extensions"]["code"], "NOT_FOUND", "{missing}");
+    assert!(missing["message"].as_str().unwrap().contains("cus_nope"), "{missing}");
+
+    // A new currency needs its amount: 12.35 USD is not 1,235 JPY.
+    let intent = api.data(
+        "mutation { stripe_createPaymentIntent(input: {amount: 12.35, currency: \"usd\"}) { id } }",
+        json!({}),
+    )["stripe_createPaymentIntent"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refused = api.error(
+        &format!(
+            "mutation {{ stripe_updatePaymentIntent(id: \"{intent}\", input: {{currency: \"jpy\"}}) {{ amount }} }}"
+        ),
+        json!({}),
+    );
+    assert_eq!(refused["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+    let moved = api.data(
+        &format!("mutation {{ stripe_updatePaymentIntent(id: \"{intent}\", input: {{currency: \"jpy\", amount: 1800}}) {{ amount currency }} }}"),
+        json!({}),
+    );
+    assert_eq!(
+        moved["stripe_updatePaymentIntent"],
+        json!({"amount": 1800, "currency": "jpy"})
+    );
+
+    // Statuses: Stripe's, `all` included; others refused on both sources.
+    let all = api.data(
+        "{ stripe_subscriptions(status: \"all\") { edges { cursor } } }",
+        json!({}),
+    );
+    assert!(all["stripe_subscriptions"]["edges"].is_array());
+    for query in [
+        "{ stripe_invoices(status: \"active\") { edges { cursor } } }",
+        "{ stripe_subscriptions(status: \"nonsense\") { edges { cursor } } }",
+        "{ stripe_customers(after: \"cus_doesnotexist\") { edges { cursor } } }",
+    ] {
+        let error = api.error(query, json!({}));
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{query}: {error}");
+    }
+
+    // A free price is a price.
+    let product = api.data(
+        "mutation { stripe_createProduct(input: {name: \"Free tier\"}) { id } }",
+        json!({}),
+    )["stripe_createProduct"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let free = api.data(
+        &format!("mutation {{ stripe_createPrice(input: {{productId: \"{product}\", unitAmount: 0, currency: \"usd\"}}) {{ unitAmount recurring {{ interval }} }} }}"),
+        json!({}),
+    );
+    assert_eq!(free["stripe_createPrice"], json!({"unitAmount": 0, "recurring": null}));
+}
+
 #[test]
 fn seed_004_client_on_sqlite_reading_records() {
     let server = start(None, "auto");
     seed_004_client(&server);
     amounts_and_errors(&server);
+    edges_alike_on_both_sources(&server);
 }
 
 #[test]
 fn seed_004_client_on_sqlite_reading_stripe() {
     let server = start(None, "stripe");
     seed_004_client(&server);
+    edges_alike_on_both_sources(&server);
 }
 
 #[test]
@@ -1318,4 +1460,5 @@ fn seed_004_client_on_postgres() {
     let server = start(Some(&pg), "auto");
     seed_004_client(&server);
     amounts_and_errors(&server);
+    edges_alike_on_both_sources(&server);
 }

@@ -651,6 +651,11 @@ fn every_processor_keeps_its_record_current_and_is_idempotent() {
                                             "status": "succeeded", "usage": "off_session", "metadata": {}}),
         ),
         (
+            "payment_intent.created",
+            t,
+            payment_intent("pi_all", "requires_payment_method"),
+        ),
+        (
             "payment_intent.requires_action",
             t,
             payment_intent("pi_all", "requires_action"),
@@ -683,6 +688,12 @@ fn every_processor_keeps_its_record_current_and_is_idempotent() {
             pi["last_payment_error"] = json!({"code": "card_declined", "decline_code": "generic_decline", "message": "Your card was declined."});
             pi
         }),
+        // Delivered after the cancellation: a created event never changes a record.
+        (
+            "payment_intent.created",
+            t,
+            payment_intent("pi_canceled", "requires_payment_method"),
+        ),
         // Same second as the cancellation, delivered after it: canceled is final.
         (
             "payment_intent.amount_capturable_updated",

@@ -544,7 +544,9 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(keyed.action, WriteAction::Upsert(map(json!({"gateway_id": "pi_1"}))));
-        let once = write(Some("create_once"), None, None, json!({"gateway_id": "pi_1"}));
+        let once = write(Some("create_once"), None, None, json!({"gateway_id": "pi_1"}))
+            .unwrap()
+            .unwrap();
         assert_eq!(once.action, WriteAction::CreateOnce(map(json!({"gateway_id": "pi_1"}))));
         let matched = write(Some("delete"), None, Some(json!({"k": 1})), json!({}))
             .unwrap()

@@ -188,15 +188,15 @@ impl StripeEnv {
         body
     }
 
-    /// Runs `stripe_<mutation>(input:, idempotencyKey:)` for request type
+    /// Runs `send_stripe_<mutation>(input:, idempotencyKey:)` for request type
     /// `name` (snake_case, e.g. "create_customer") with `input` in
     /// GraphQL's camelCase. Ok(payload {record, model, errors}) or Err(the
     /// GraphQL errors).
     pub fn dispatch_with_key(&self, name: &str, input: Value, key: Option<&str>) -> Result<Value, Vec<Value>> {
         let pascal = pascal_case(name);
-        let mutation = format!("stripe_{}", camel_case(name));
+        let mutation = format!("send_stripe_{}", camel_case(name));
         let query = format!(
-            "mutation($input: Stripe{pascal}Input, $key: String) {{ \
+            "mutation($input: SendStripe{pascal}Input, $key: String) {{ \
                {mutation}(input: $input, idempotencyKey: $key) {{ record model errors {{ message code field }} }} }}"
         );
         let body = self.graphql(&query, json!({ "input": input, "key": key }));

@@ -36,18 +36,24 @@ pub(super) fn internal(error: impl std::fmt::Display) -> Error {
     coded("INTERNAL_SERVER_ERROR", "the request could not be completed")
 }
 
-/// A failure of the request type, as seed 004's error.
-pub(super) fn failure_error(kind: Kind, failure: DispatchFailure) -> Error {
+/// A failure of the request type, as seed 004's error. `own_id`: the
+/// object the operation is about; "Customer not found" is said only when
+/// Stripe misses that one (a missing price or payment method keeps
+/// Stripe's own words).
+pub(super) fn failure_error(kind: Kind, own_id: Option<&str>, failure: DispatchFailure) -> Error {
     let DispatchFailure {
         kind: failure_kind,
         message,
         gateway_code,
         ..
     } = failure;
+    let missing = failure_kind == FailureKind::NotFound || gateway_code.as_deref() == Some("resource_missing");
     match failure_kind {
-        FailureKind::NotFound if gateway_code.as_deref().is_none_or(|c| c == "resource_missing") => {
-            not_found(kind)
-        }
+        _ if missing && own_id.is_some_and(|id| message.contains(id)) => not_found(kind),
+        _ if missing => Error::new(message).extend_with(|_, e| {
+            e.set("code", NOT_FOUND);
+            e.set("stripeErrorCode", "resource_missing");
+        }),
         FailureKind::Declined => {
             // The gateway's message is already the friendly one.
             Error::new(message).extend_with(move |_, e| {
@@ -73,7 +79,14 @@ pub(super) fn mapper_error(kind: Kind, error: &crate::gateway::GatewayErrorInfo)
     let message = friendly.map_or_else(|| error.message.clone(), str::to_string);
     let is_card_error = friendly.is_some() || matches!(kind, Kind::PaymentIntent | Kind::Invoice);
     Error::new(message).extend_with(move |_, e| {
-        e.set("code", if is_card_error { "PAYMENT_FAILED" } else { BAD_USER_INPUT });
+        e.set(
+            "code",
+            if is_card_error {
+                "PAYMENT_FAILED"
+            } else {
+                BAD_USER_INPUT
+            },
+        );
         if let Some(code) = &code {
             e.set("stripeErrorCode", code.clone());
         }

@@ -7,6 +7,7 @@ use async_graphql::Error;
 use serde_json::{json, Map, Value};
 
 use super::errors::bad_input;
+use super::views::Kind;
 use super::MAX_ID_LEN;
 use crate::graphql::values::to_json;
 use crate::money::Currency;
@@ -114,6 +115,50 @@ pub(super) fn check_return_url(url: &str) -> Result<(), Error> {
     }
 }
 
+/// The caller's `idempotencyKey`: 1 to 255 printable ASCII characters
+/// (it becomes an HTTP header).
+pub(super) fn idempotency_key(args: &async_graphql::dynamic::ObjectAccessor<'_>) -> Result<Option<String>, Error> {
+    let Some(value) = args.get("idempotencyKey").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let key = value.string()?;
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad_input(
+            "idempotencyKey",
+            "idempotencyKey must be 1 to 255 printable characters without spaces",
+        ));
+    }
+    Ok(Some(key.to_string()))
+}
+
+/// A list's `status` filter: one of Stripe's statuses of that kind.
+pub(super) fn check_status(kind: Kind, status: &str) -> Result<(), Error> {
+    let known: &[&str] = match kind {
+        Kind::Subscription => &[
+            "incomplete",
+            "incomplete_expired",
+            "trialing",
+            "active",
+            "past_due",
+            "canceled",
+            "unpaid",
+            "paused",
+            "all",
+            "ended",
+        ],
+        Kind::Invoice => &["draft", "open", "paid", "uncollectible", "void"],
+        _ => &[],
+    };
+    if known.contains(&status) {
+        Ok(())
+    } else {
+        Err(bad_input(
+            "status",
+            format!("status must be one of {}", known.join(", ")),
+        ))
+    }
+}
+
 pub(super) fn currency_of(field: &str, code: &str) -> Result<Currency, Error> {
     Currency::parse(code).map_err(|e| bad_input(field, format!("Invalid currency: {e}")))
 }
@@ -121,13 +166,18 @@ pub(super) fn currency_of(field: &str, code: &str) -> Result<Currency, Error> {
 /// A decimal amount in the currency's minor units, exactly: excess
 /// precision is refused, never rounded.
 pub(super) fn minor_units(field: &str, currency: &Currency, amount: &Value) -> Result<i64, Error> {
-    let minor = currency
-        .minor_units_of(amount)
-        .map_err(|e| bad_input(field, format!("Invalid amount: {e}")))?;
-    if minor <= 0 {
+    let minor = minor_units_or_zero(field, currency, amount)?;
+    if minor == 0 {
         return Err(bad_input(field, "Invalid amount: must be more than zero"));
     }
     Ok(minor)
+}
+
+/// Like [`minor_units`], where zero is a fine amount (a free price).
+fn minor_units_or_zero(field: &str, currency: &Currency, amount: &Value) -> Result<i64, Error> {
+    currency
+        .minor_units_of(amount)
+        .map_err(|e| bad_input(field, format!("Invalid amount: {e}")))
 }
 
 pub(super) fn customer_data(input: &Value) -> Result<Map<String, Value>, Error> {
@@ -144,7 +194,11 @@ pub(super) fn customer_data(input: &Value) -> Result<Map<String, Value>, Error> 
         ],
     )?;
     for field in ["name", "email", "phone", "description"] {
-        if data.get(field).and_then(Value::as_str).is_some_and(|t| t.chars().count() > 500) {
+        if data
+            .get(field)
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.chars().count() > 500)
+        {
             return Err(bad_input(field, format!("{field} is longer than 500 characters")));
         }
     }
@@ -154,7 +208,10 @@ pub(super) fn customer_data(input: &Value) -> Result<Map<String, Value>, Error> 
 pub(super) fn payment_intent_data(input: &Value) -> Result<Map<String, Value>, Error> {
     let currency = currency_of("currency", input["currency"].as_str().unwrap_or_default())?;
     let mut data = Map::new();
-    data.insert("amount".into(), json!(minor_units("amount", &currency, &input["amount"])?));
+    data.insert(
+        "amount".into(),
+        json!(minor_units("amount", &currency, &input["amount"])?),
+    );
     data.insert("currency".into(), json!(currency.code.to_ascii_lowercase()));
     copy(
         input,
@@ -191,13 +248,25 @@ pub(super) fn payment_intent_update(id: &str, input: &Value, current: &Value) ->
         .as_str()
         .or_else(|| current["currency"].as_str())
         .unwrap_or_default();
+    // Stripe keeps the minor units when only the currency changes, which
+    // would turn 12.35 USD into 1,235 JPY: a new currency needs its amount.
+    if !input["currency"].is_null()
+        && input["amount"].is_null()
+        && input["currency"].as_str().map(str::to_ascii_lowercase)
+            != current["currency"].as_str().map(str::to_ascii_lowercase)
+    {
+        return Err(bad_input("amount", "amount is required when the currency changes"));
+    }
     if !input["currency"].is_null() || !input["amount"].is_null() {
         let currency = currency_of("currency", code)?;
         if !input["currency"].is_null() {
             data.insert("currency".into(), json!(currency.code.to_ascii_lowercase()));
         }
         if !input["amount"].is_null() {
-            data.insert("amount".into(), json!(minor_units("amount", &currency, &input["amount"])?));
+            data.insert(
+                "amount".into(),
+                json!(minor_units("amount", &currency, &input["amount"])?),
+            );
         }
     }
     copy(
@@ -262,11 +331,15 @@ pub(super) fn price_data(input: &Value) -> Result<Map<String, Value>, Error> {
     copy(
         input,
         &mut data,
-        &[("productId", "product"), ("nickname", "nickname"), ("metadata", "metadata")],
+        &[
+            ("productId", "product"),
+            ("nickname", "nickname"),
+            ("metadata", "metadata"),
+        ],
     )?;
     data.insert(
         "unit_amount".into(),
-        json!(minor_units("unitAmount", &currency, &input["unitAmount"])?),
+        json!(minor_units_or_zero("unitAmount", &currency, &input["unitAmount"])?),
     );
     data.insert("currency".into(), json!(currency.code.to_ascii_lowercase()));
     if let Value::Object(recurring) = &input["recurring"] {
@@ -285,7 +358,6 @@ pub(super) fn price_data(input: &Value) -> Result<Map<String, Value>, Error> {
     Ok(data)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +374,8 @@ mod tests {
         assert_eq!(minor(json!(500.5), "jpy"), None);
         assert_eq!(minor(json!(1.2345), "kwd"), None);
         assert_eq!(minor(json!(0), "usd"), None);
+        let free = minor_units_or_zero("unitAmount", &Currency::parse("usd").unwrap(), &json!(0));
+        assert_eq!(free.ok(), Some(0));
         assert_eq!(minor(json!(-5), "usd"), None);
         assert_eq!(minor(json!("12.35"), "usd"), Some(1235));
     }
@@ -309,21 +383,33 @@ mod tests {
     #[test]
     fn stripe_ids_cannot_reach_outside_their_path() {
         assert!(check_id("id", "cus_Ts4xYz").is_ok());
-        for hostile in ["", "../v1/balance", "cus_1?expand[]=x", "cus 1", "cus_1/..", &"a".repeat(256)] {
+        for hostile in [
+            "",
+            "../v1/balance",
+            "cus_1?expand[]=x",
+            "cus 1",
+            "cus_1/..",
+            &"a".repeat(256),
+        ] {
             assert!(check_id("id", hostile).is_err(), "{hostile}");
         }
     }
 
     #[test]
     fn subscription_items_take_one_object_or_a_list() {
-        let one = subscription_data(&json!({"customerId": "cus_1", "items": {"priceId": "price_1", "quantity": 2}})).unwrap();
+        let one =
+            subscription_data(&json!({"customerId": "cus_1", "items": {"priceId": "price_1", "quantity": 2}})).unwrap();
         assert_eq!(one["items"], json!([{"price": "price_1", "quantity": 2}]));
         assert!(!one.contains_key("trial_period_days"));
-        let trial = subscription_data(&json!({"customerId": "cus_1", "items": [{"priceId": "price_1"}], "trialPeriodDays": 7})).unwrap();
+        let trial =
+            subscription_data(&json!({"customerId": "cus_1", "items": [{"priceId": "price_1"}], "trialPeriodDays": 7}))
+                .unwrap();
         assert_eq!(trial["items"], json!([{"price": "price_1", "quantity": 1}]));
         assert_eq!(trial["trial_period_days"], 7);
         assert!(subscription_data(&json!({"customerId": "cus_1", "items": []})).is_err());
-        assert!(subscription_data(&json!({"customerId": "cus_1", "items": {"priceId": "price_1", "quantity": 0}})).is_err());
+        assert!(
+            subscription_data(&json!({"customerId": "cus_1", "items": {"priceId": "price_1", "quantity": 0}})).is_err()
+        );
     }
 
     #[test]

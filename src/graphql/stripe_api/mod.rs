@@ -20,7 +20,9 @@ pub mod views;
 
 use std::sync::Arc;
 
-use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef};
+use async_graphql::dynamic::{
+    Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef,
+};
 use async_graphql::Error;
 use serde_json::{json, Map, Value};
 
@@ -30,8 +32,8 @@ use super::RequestSender;
 use crate::db::Store;
 use errors::bad_input;
 use inputs::{
-    check_id, check_return_url, copy, currency_of, customer_data, gateway_id, input_of, minor_units, payment_intent_data,
-    payment_intent_update, price_data, required_id, subscription_data, text_field,
+    check_id, check_return_url, copy, currency_of, customer_data, gateway_id, input_of, minor_units,
+    payment_intent_data, payment_intent_update, price_data, required_id, subscription_data, text_field,
 };
 use views::Kind;
 
@@ -98,8 +100,12 @@ fn id_argument() -> InputValue {
 
 fn page_arguments(field: Field, filters: &[&str]) -> Field {
     let field = field
-        .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)).description("Page size (default 10, at most 100)."))
-        .argument(InputValue::new("after", TypeRef::named(TypeRef::STRING)).description("`endCursor` of the page before."));
+        .argument(
+            InputValue::new("first", TypeRef::named(TypeRef::INT)).description("Page size (default 10, at most 100)."),
+        )
+        .argument(
+            InputValue::new("after", TypeRef::named(TypeRef::STRING)).description("`endCursor` of the page before."),
+        );
     filters.iter().fold(field, |field, name| {
         field.argument(InputValue::new(*name, TypeRef::named(TypeRef::STRING)))
     })
@@ -124,51 +130,74 @@ pub fn query_fields(api: &Arc<StripeApi>) -> Vec<Field> {
         .description("A customer by its Stripe id (cus_…).")
         .argument(id_argument()),
         page_arguments(
-            field(api, "stripe_customers", TypeRef::named_nn(connection(CUSTOMER)), |api, ctx| {
-                api.list(ctx, Kind::Customer, &[("customerId", "gateway_id", "")])
-            })
+            field(
+                api,
+                "stripe_customers",
+                TypeRef::named_nn(connection(CUSTOMER)),
+                |api, ctx| api.list(ctx, Kind::Customer, &[("customerId", "gateway_id", "")]),
+            )
             .description("Customers, newest first."),
             &["customerId"],
         ),
-        field(api, "stripe_paymentIntent", TypeRef::named_nn(PAYMENT_INTENT), |api, ctx| {
-            api.get(ctx, Kind::PaymentIntent, &required_id(ctx)?)
-        })
+        field(
+            api,
+            "stripe_paymentIntent",
+            TypeRef::named_nn(PAYMENT_INTENT),
+            |api, ctx| api.get(ctx, Kind::PaymentIntent, &required_id(ctx)?),
+        )
         .description("A payment intent by its Stripe id (pi_…).")
         .argument(id_argument()),
         page_arguments(
-            field(api, "stripe_paymentIntents", TypeRef::named_nn(connection(PAYMENT_INTENT)), |api, ctx| {
-                api.list(ctx, Kind::PaymentIntent, &[("customerId", "customer_id", "customer")])
-            })
+            field(
+                api,
+                "stripe_paymentIntents",
+                TypeRef::named_nn(connection(PAYMENT_INTENT)),
+                |api, ctx| api.list(ctx, Kind::PaymentIntent, &[("customerId", "customer_id", "customer")]),
+            )
             .description("Payment intents, newest first."),
             &["customerId"],
         ),
-        field(api, "stripe_subscription", TypeRef::named_nn(SUBSCRIPTION), |api, ctx| {
-            api.get(ctx, Kind::Subscription, &required_id(ctx)?)
-        })
+        field(
+            api,
+            "stripe_subscription",
+            TypeRef::named_nn(SUBSCRIPTION),
+            |api, ctx| api.get(ctx, Kind::Subscription, &required_id(ctx)?),
+        )
         .description("A subscription by its Stripe id (sub_…).")
         .argument(id_argument()),
         page_arguments(
-            field(api, "stripe_subscriptions", TypeRef::named_nn(connection(SUBSCRIPTION)), |api, ctx| {
-                api.list(
-                    ctx,
-                    Kind::Subscription,
-                    &[("customerId", "customer_id", "customer"), ("status", "state", "status")],
-                )
-            })
+            field(
+                api,
+                "stripe_subscriptions",
+                TypeRef::named_nn(connection(SUBSCRIPTION)),
+                |api, ctx| {
+                    api.list(
+                        ctx,
+                        Kind::Subscription,
+                        &[("customerId", "customer_id", "customer"), ("status", "state", "status")],
+                    )
+                },
+            )
             .description("Subscriptions, newest first."),
             &["customerId", "status"],
         ),
         page_arguments(
-            field(api, "stripe_products", TypeRef::named_nn(connection(PRODUCT)), |api, ctx| {
-                api.list(ctx, Kind::Product, &[])
-            })
+            field(
+                api,
+                "stripe_products",
+                TypeRef::named_nn(connection(PRODUCT)),
+                |api, ctx| api.list(ctx, Kind::Product, &[]),
+            )
             .description("Products, newest first."),
             &[],
         ),
         page_arguments(
-            field(api, "stripe_prices", TypeRef::named_nn(connection(PRICE)), |api, ctx| {
-                api.list(ctx, Kind::Price, &[("productId", "product_id", "product")])
-            })
+            field(
+                api,
+                "stripe_prices",
+                TypeRef::named_nn(connection(PRICE)),
+                |api, ctx| api.list(ctx, Kind::Price, &[("productId", "product_id", "product")]),
+            )
             .description("Prices, newest first."),
             &["productId"],
         ),
@@ -178,27 +207,44 @@ pub fn query_fields(api: &Arc<StripeApi>) -> Vec<Field> {
         .description("An invoice by its Stripe id (in_…).")
         .argument(id_argument()),
         page_arguments(
-            field(api, "stripe_invoices", TypeRef::named_nn(connection(INVOICE)), |api, ctx| {
-                api.list(
-                    ctx,
-                    Kind::Invoice,
-                    &[("customerId", "customer_id", "customer"), ("status", "state", "status")],
-                )
-            })
+            field(
+                api,
+                "stripe_invoices",
+                TypeRef::named_nn(connection(INVOICE)),
+                |api, ctx| {
+                    api.list(
+                        ctx,
+                        Kind::Invoice,
+                        &[("customerId", "customer_id", "customer"), ("status", "state", "status")],
+                    )
+                },
+            )
             .description("Invoices, newest first."),
             &["customerId", "status"],
         ),
         page_arguments(
-            field(api, "stripe_refunds", TypeRef::named_nn(connection(REFUND)), |api, ctx| {
-                api.list(ctx, Kind::Refund, &[("paymentIntentId", "payment_intent_id", "payment_intent")])
-            })
+            field(
+                api,
+                "stripe_refunds",
+                TypeRef::named_nn(connection(REFUND)),
+                |api, ctx| {
+                    api.list(
+                        ctx,
+                        Kind::Refund,
+                        &[("paymentIntentId", "payment_intent_id", "payment_intent")],
+                    )
+                },
+            )
             .description("Refunds, newest first."),
             &["paymentIntentId"],
         ),
         page_arguments(
-            field(api, "stripe_paymentMethods", TypeRef::named_nn(connection(PAYMENT_METHOD)), |api, ctx| {
-                api.list(ctx, Kind::PaymentMethod, &[("customerId", "customer_id", "customer")])
-            })
+            field(
+                api,
+                "stripe_paymentMethods",
+                TypeRef::named_nn(connection(PAYMENT_METHOD)),
+                |api, ctx| api.list(ctx, Kind::PaymentMethod, &[("customerId", "customer_id", "customer")]),
+            )
             .description("Saved cards, newest first (only their safe details)."),
             &["customerId"],
         ),
@@ -244,95 +290,139 @@ pub fn mutation_fields(api: &Arc<StripeApi>) -> Vec<Field> {
             CUSTOMER_INPUT,
             true,
         ),
-        field(api, "stripe_deleteCustomer", TypeRef::named_nn(TypeRef::BOOLEAN), |api, ctx| {
-            let id = required_id(ctx)?;
-            api.get(ctx, Kind::Customer, &id)?;
-            api.dispatch(ctx, Kind::Customer, "delete_customer", gateway_id(&id))?;
-            Ok(json!(true))
-        })
+        field(
+            api,
+            "stripe_deleteCustomer",
+            TypeRef::named_nn(TypeRef::BOOLEAN),
+            |api, ctx| {
+                let id = required_id(ctx)?;
+                api.get(ctx, Kind::Customer, &id)?;
+                api.dispatch(ctx, Kind::Customer, "delete_customer", gateway_id(&id))?;
+                Ok(json!(true))
+            },
+        )
         .argument(id_argument()),
         input_argument(
-            field(api, "stripe_createPaymentIntent", TypeRef::named_nn(PAYMENT_INTENT), |api, ctx| {
-                let data = payment_intent_data(&input_of(ctx))?;
-                api.send(ctx, Kind::PaymentIntent, "create_payment", data)
-            }),
+            field(
+                api,
+                "stripe_createPaymentIntent",
+                TypeRef::named_nn(PAYMENT_INTENT),
+                |api, ctx| {
+                    let data = payment_intent_data(&input_of(ctx))?;
+                    api.send(ctx, Kind::PaymentIntent, "create_payment", data)
+                },
+            ),
             PAYMENT_INTENT_INPUT,
             true,
         ),
         input_argument(
-            field(api, "stripe_updatePaymentIntent", TypeRef::named_nn(PAYMENT_INTENT), |api, ctx| {
-                let id = required_id(ctx)?;
-                let current = api.get(ctx, Kind::PaymentIntent, &id)?;
-                let data = payment_intent_update(&id, &input_of(ctx), &current)?;
-                api.send(ctx, Kind::PaymentIntent, "update_payment_intent", data)
-            })
+            field(
+                api,
+                "stripe_updatePaymentIntent",
+                TypeRef::named_nn(PAYMENT_INTENT),
+                |api, ctx| {
+                    let id = required_id(ctx)?;
+                    let current = api.get(ctx, Kind::PaymentIntent, &id)?;
+                    let data = payment_intent_update(&id, &input_of(ctx), &current)?;
+                    api.send(ctx, Kind::PaymentIntent, "update_payment_intent", data)
+                },
+            )
             .argument(id_argument()),
             PAYMENT_INTENT_UPDATE_INPUT,
             true,
         ),
         input_argument(
-            field(api, "stripe_confirmPaymentIntent", TypeRef::named_nn(PAYMENT_INTENT), |api, ctx| {
-                let id = required_id(ctx)?;
-                let input = input_of(ctx);
-                let mut data = gateway_id(&id);
-                copy(&input, &mut data, &[("paymentMethodId", "payment_method"), ("returnUrl", "return_url")])?;
-                if let Some(url) = data.get("return_url").and_then(Value::as_str) {
-                    check_return_url(url)?;
-                }
-                api.send(ctx, Kind::PaymentIntent, "confirm_payment_intent", data)
-            })
+            field(
+                api,
+                "stripe_confirmPaymentIntent",
+                TypeRef::named_nn(PAYMENT_INTENT),
+                |api, ctx| {
+                    let id = required_id(ctx)?;
+                    let input = input_of(ctx);
+                    let mut data = gateway_id(&id);
+                    copy(
+                        &input,
+                        &mut data,
+                        &[("paymentMethodId", "payment_method"), ("returnUrl", "return_url")],
+                    )?;
+                    if let Some(url) = data.get("return_url").and_then(Value::as_str) {
+                        check_return_url(url)?;
+                    }
+                    api.send(ctx, Kind::PaymentIntent, "confirm_payment_intent", data)
+                },
+            )
             .argument(id_argument()),
             CONFIRM_INPUT,
             false,
         ),
-        field(api, "stripe_cancelPaymentIntent", TypeRef::named_nn(PAYMENT_INTENT), |api, ctx| {
-            let id = required_id(ctx)?;
-            api.send(ctx, Kind::PaymentIntent, "cancel_payment_intent", gateway_id(&id))
-        })
+        field(
+            api,
+            "stripe_cancelPaymentIntent",
+            TypeRef::named_nn(PAYMENT_INTENT),
+            |api, ctx| {
+                let id = required_id(ctx)?;
+                api.send(ctx, Kind::PaymentIntent, "cancel_payment_intent", gateway_id(&id))
+            },
+        )
         .argument(id_argument()),
         input_argument(
-            field(api, "stripe_createSubscription", TypeRef::named_nn(SUBSCRIPTION), |api, ctx| {
-                let data = subscription_data(&input_of(ctx))?;
-                let outcome = api.dispatch(ctx, Kind::Subscription, "create_subscription", data)?;
-                api.store_latest_invoice(ctx, &outcome)?;
-                api.view_of(ctx, Kind::Subscription, &outcome)
-            }),
+            field(
+                api,
+                "stripe_createSubscription",
+                TypeRef::named_nn(SUBSCRIPTION),
+                |api, ctx| {
+                    let data = subscription_data(&input_of(ctx))?;
+                    let outcome = api.dispatch(ctx, Kind::Subscription, "create_subscription", data)?;
+                    api.store_latest_invoice(ctx, &outcome);
+                    api.view_of(ctx, Kind::Subscription, &outcome)
+                },
+            ),
             SUBSCRIPTION_INPUT,
             true,
         ),
         input_argument(
-            field(api, "stripe_updateSubscription", TypeRef::named_nn(SUBSCRIPTION), |api, ctx| {
-                let id = required_id(ctx)?;
-                api.check_not_canceled(ctx, &id)?;
-                let mut data = gateway_id(&id);
-                copy(
-                    &input_of(ctx),
-                    &mut data,
-                    &[
-                        ("cancelAtPeriodEnd", "cancel_at_period_end"),
-                        ("defaultPaymentMethod", "default_payment_method"),
-                        ("prorationBehavior", "proration_behavior"),
-                        ("metadata", "metadata"),
-                    ],
-                )?;
-                api.send(ctx, Kind::Subscription, "update_subscription", data)
-            })
+            field(
+                api,
+                "stripe_updateSubscription",
+                TypeRef::named_nn(SUBSCRIPTION),
+                |api, ctx| {
+                    let id = required_id(ctx)?;
+                    api.check_not_canceled(ctx, &id)?;
+                    let mut data = gateway_id(&id);
+                    copy(
+                        &input_of(ctx),
+                        &mut data,
+                        &[
+                            ("cancelAtPeriodEnd", "cancel_at_period_end"),
+                            ("defaultPaymentMethod", "default_payment_method"),
+                            ("prorationBehavior", "proration_behavior"),
+                            ("metadata", "metadata"),
+                        ],
+                    )?;
+                    api.send(ctx, Kind::Subscription, "update_subscription", data)
+                },
+            )
             .argument(id_argument()),
             SUBSCRIPTION_UPDATE_INPUT,
             true,
         ),
-        field(api, "stripe_cancelSubscription", TypeRef::named_nn(SUBSCRIPTION), |api, ctx| {
-            let id = required_id(ctx)?;
-            api.check_not_canceled(ctx, &id)?;
-            let at_period_end = ctx
-                .args
-                .get("cancelAtPeriodEnd")
-                .and_then(|v| v.boolean().ok())
-                .unwrap_or(false);
-            let mut data = gateway_id(&id);
-            data.insert("at_period_end".into(), json!(at_period_end));
-            api.send(ctx, Kind::Subscription, "cancel_subscription", data)
-        })
+        field(
+            api,
+            "stripe_cancelSubscription",
+            TypeRef::named_nn(SUBSCRIPTION),
+            |api, ctx| {
+                let id = required_id(ctx)?;
+                api.check_not_canceled(ctx, &id)?;
+                let at_period_end = ctx
+                    .args
+                    .get("cancelAtPeriodEnd")
+                    .and_then(|v| v.boolean().ok())
+                    .unwrap_or(false);
+                let mut data = gateway_id(&id);
+                data.insert("at_period_end".into(), json!(at_period_end));
+                api.send(ctx, Kind::Subscription, "cancel_subscription", data)
+            },
+        )
         .argument(id_argument())
         .argument(
             InputValue::new("cancelAtPeriodEnd", TypeRef::named(TypeRef::BOOLEAN))
@@ -401,32 +491,41 @@ pub fn mutation_fields(api: &Arc<StripeApi>) -> Vec<Field> {
             true,
         ),
         input_argument(
-            field(api, "stripe_attachPaymentMethod", TypeRef::named_nn(PAYMENT_METHOD), |api, ctx| {
-                let id = required_id(ctx)?;
-                let mut data = gateway_id(&id);
-                copy(&input_of(ctx), &mut data, &[("customerId", "customer")])?;
-                let customer_id = data["customer"].as_str().unwrap_or_default().to_string();
-                let customer = api.get(ctx, Kind::Customer, &customer_id)?;
-                let attached = api.send(ctx, Kind::PaymentMethod, "attach_payment_method", data)?;
-                // A customer's first card becomes its default, so that its
-                // invoices and subscriptions are paid with it.
-                if customer["defaultPaymentMethodId"].is_null() {
-                    let mut update = gateway_id(&customer_id);
-                    update.insert("default_payment_method".into(), attached["id"].clone());
-                    api.dispatch(ctx, Kind::Customer, "update_customer", update)?;
-                }
-                Ok(attached)
-            })
+            field(
+                api,
+                "stripe_attachPaymentMethod",
+                TypeRef::named_nn(PAYMENT_METHOD),
+                |api, ctx| {
+                    let id = required_id(ctx)?;
+                    let mut data = gateway_id(&id);
+                    copy(&input_of(ctx), &mut data, &[("customerId", "customer")])?;
+                    let customer_id = data["customer"].as_str().unwrap_or_default().to_string();
+                    let customer = api.get(ctx, Kind::Customer, &customer_id)?;
+                    let attached = api.send(ctx, Kind::PaymentMethod, "attach_payment_method", data)?;
+                    // A customer's first card becomes its default, so that its
+                    // invoices and subscriptions are paid with it.
+                    if customer["defaultPaymentMethodId"].is_null() {
+                        let mut update = gateway_id(&customer_id);
+                        update.insert("default_payment_method".into(), attached["id"].clone());
+                        api.follow_up(ctx, Kind::Customer, "update_customer", update);
+                    }
+                    Ok(attached)
+                },
+            )
             .argument(id_argument()),
             ATTACH_INPUT,
             true,
         ),
-        field(api, "stripe_detachPaymentMethod", TypeRef::named_nn(PAYMENT_METHOD), |api, ctx| {
-            let id = required_id(ctx)?;
-            api.send(ctx, Kind::PaymentMethod, "detach_payment_method", gateway_id(&id))
-        })
+        field(
+            api,
+            "stripe_detachPaymentMethod",
+            TypeRef::named_nn(PAYMENT_METHOD),
+            |api, ctx| {
+                let id = required_id(ctx)?;
+                api.send(ctx, Kind::PaymentMethod, "detach_payment_method", gateway_id(&id))
+            },
+        )
         .argument(id_argument()),
     ];
     fields.into_iter().map(idempotency_argument).collect()
 }
-

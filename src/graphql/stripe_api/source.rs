@@ -9,7 +9,7 @@ use async_graphql::Error;
 use serde_json::{json, Map, Value};
 
 use super::errors::{bad_input, failure_error, internal, is_not_found, mapper_error, not_found};
-use super::inputs::{gateway_id, optional_text};
+use super::inputs::{check_status, gateway_id, idempotency_key, optional_text};
 use super::views::{self, Kind};
 use super::{StripeApi, BAD_USER_INPUT, DEFAULT_FIRST, MAX_FIRST};
 use crate::config::StripeReads;
@@ -21,7 +21,8 @@ use crate::graphql::errors::coded;
 
 impl StripeApi {
     fn tenant<'a>(&self, ctx: &'a ResolverContext<'_>, default: &'a Tenant) -> &'a Tenant {
-        ctx.data_opt::<crate::graphql::ForTenant>().map_or(default, |t| &t.tenant)
+        ctx.data_opt::<crate::graphql::ForTenant>()
+            .map_or(default, |t| &t.tenant)
     }
 
     fn store<'a>(&'a self, ctx: &'a ResolverContext<'_>) -> &'a Store {
@@ -44,15 +45,21 @@ impl StripeApi {
     }
 
     fn model(&self, kind: Kind) -> Result<Arc<crate::db::schema::ModelType>, Error> {
-        self.sender
-            .app
-            .model_type(kind.model())
-            .cloned()
-            .ok_or_else(|| coded("INTERNAL_SERVER_ERROR", format!("the app has no `{}` model", kind.model())))
+        self.sender.app.model_type(kind.model()).cloned().ok_or_else(|| {
+            coded(
+                "INTERNAL_SERVER_ERROR",
+                format!("the app has no `{}` model", kind.model()),
+            )
+        })
     }
 
     /// The local record of the Stripe object `id`, if there is one.
-    pub(super) fn local_record(&self, ctx: &ResolverContext<'_>, kind: Kind, id: &str) -> Result<Option<Record>, Error> {
+    pub(super) fn local_record(
+        &self,
+        ctx: &ResolverContext<'_>,
+        kind: Kind,
+        id: &str,
+    ) -> Result<Option<Record>, Error> {
         let model = self.model(kind)?;
         let mut matching = Map::new();
         matching.insert("gateway_id".into(), json!(id));
@@ -63,10 +70,14 @@ impl StripeApi {
     pub(super) fn get(&self, ctx: &ResolverContext<'_>, kind: Kind, id: &str) -> Result<Value, Error> {
         if self.records_are_current(ctx) {
             if let Some(record) = self.local_record(ctx, kind, id)? {
-                if kind == Kind::Customer && record.properties.get("deleted") == Some(&json!(true)) {
-                    return Err(not_found(kind));
+                let property = |name: &str| record.properties.get(name).cloned().unwrap_or(Value::Null);
+                match kind {
+                    Kind::Customer if property("deleted") == json!(true) => return Err(not_found(kind)),
+                    // A charge made without a PaymentIntent is a payment
+                    // record too, but not an intent (Stripe says not found).
+                    Kind::PaymentIntent if property("kind") != json!("payment_intent") => {}
+                    _ => return Ok(views::from_record(kind, &record)),
                 }
-                return Ok(views::from_record(kind, &record));
             }
         }
         let request_type = match kind {
@@ -93,7 +104,12 @@ impl StripeApi {
         Ok(())
     }
 
-    pub(super) fn list(&self, ctx: &ResolverContext<'_>, kind: Kind, filters: &[(&str, &str, &str)]) -> Result<Value, Error> {
+    pub(super) fn list(
+        &self,
+        ctx: &ResolverContext<'_>,
+        kind: Kind,
+        filters: &[(&str, &str, &str)],
+    ) -> Result<Value, Error> {
         let first = match ctx.args.get("first").filter(|v| !v.is_null()) {
             Some(value) => value.i64()?,
             None => DEFAULT_FIRST,
@@ -106,6 +122,9 @@ impl StripeApi {
         let mut given = Vec::new();
         for (argument, property, parameter) in filters {
             if let Some(value) = optional_text(ctx, argument)? {
+                if *argument == "status" {
+                    check_status(kind, &value)?;
+                }
                 given.push((*property, *parameter, value));
             }
         }
@@ -127,7 +146,15 @@ impl StripeApi {
         let model = self.model(kind)?;
         let mut filters: Vec<Filter> = given
             .iter()
-            .map(|(property, _, value)| Filter::new(*property, FilterOp::Eq(json!(value))))
+            .filter_map(|(property, _, value)| match (*property, value.as_str()) {
+                // Stripe's two statuses that stand for several.
+                ("state", "all") => None,
+                ("state", "ended") => Some(Filter::new(
+                    "state",
+                    FilterOp::In(vec![json!("canceled"), json!("incomplete_expired")]),
+                )),
+                _ => Some(Filter::new(*property, FilterOp::Eq(json!(value)))),
+            })
             .collect();
         match kind {
             Kind::Customer => filters.push(Filter::new("deleted", FilterOp::Ne(json!(true)))),
@@ -155,11 +182,7 @@ impl StripeApi {
             .iter()
             .map(|record| json!({"node": views::from_record(kind, record), "cursor": cursor_of(record, &order)}))
             .collect();
-        Ok(connection_value(
-            edges,
-            page.has_next_page,
-            page.has_previous_page,
-        ))
+        Ok(connection_value(edges, page.has_next_page, page.has_previous_page))
     }
 
     fn list_stripe(
@@ -205,7 +228,13 @@ impl StripeApi {
             // records list them.
             data.insert("status".into(), json!("all"));
         }
-        let outcome = self.dispatch(ctx, kind, request_type, data)?;
+        let outcome = match self.dispatch(ctx, kind, request_type, data) {
+            // Stripe answers an unknown `starting_after` with "No such …".
+            Err(e) if has_previous && is_not_found(&e) => {
+                return Err(bad_input("after", "after is not a cursor of this list"))
+            }
+            other => other?,
+        };
         let body = outcome.response.as_ref().map_or(&Value::Null, |r| &r["body"]);
         let edges: Vec<Value> = body["data"]
             .as_array()
@@ -223,7 +252,8 @@ impl StripeApi {
         ))
     }
 
-    /// Send the module's `request_type` as the caller's merchant.
+    /// Send the module's `request_type` as the caller's merchant, with
+    /// the caller's `idempotencyKey`.
     pub(super) fn dispatch(
         &self,
         ctx: &ResolverContext<'_>,
@@ -231,11 +261,38 @@ impl StripeApi {
         request_type: &str,
         data: Map<String, Value>,
     ) -> Result<DispatchOutcome, Error> {
-        let idempotency_key = ctx
-            .args
-            .get("idempotencyKey")
-            .and_then(|v| v.string().ok().map(str::to_string))
-            .filter(|k| !k.trim().is_empty());
+        let key = idempotency_key(&ctx.args)?;
+        self.dispatch_with_key(ctx, kind, request_type, data, key)
+    }
+
+    /// A second request of one mutation (a new subscription's invoice, a
+    /// first card made the default): best effort, with a key of its own
+    /// derived from the caller's, so that a retry repeats it once.
+    pub(super) fn follow_up(
+        &self,
+        ctx: &ResolverContext<'_>,
+        kind: Kind,
+        request_type: &str,
+        data: Map<String, Value>,
+    ) {
+        let key = match idempotency_key(&ctx.args) {
+            Ok(key) => key.map(|key| format!("{key}:{request_type}")),
+            Err(_) => None,
+        };
+        if let Err(error) = self.dispatch_with_key(ctx, kind, request_type, data, key) {
+            tracing::warn!(request_type, error = %error.message, "a follow-up request of a stripe_ mutation failed");
+        }
+    }
+
+    fn dispatch_with_key(
+        &self,
+        ctx: &ResolverContext<'_>,
+        kind: Kind,
+        request_type: &str,
+        data: Map<String, Value>,
+        idempotency_key: Option<String>,
+    ) -> Result<DispatchOutcome, Error> {
+        let own_id = data.get("gateway_id").and_then(Value::as_str).map(str::to_string);
         let default_tenant = Tenant::default();
         let outcome = self
             .sender
@@ -248,7 +305,7 @@ impl StripeApi {
                 idempotency_key,
                 Caller::Visitor,
             )
-            .map_err(|failure| failure_error(kind, failure))?;
+            .map_err(|failure| failure_error(kind, own_id.as_deref(), failure))?;
         if let Some(error) = outcome.errors.first() {
             return Err(mapper_error(kind, error));
         }
@@ -270,9 +327,9 @@ impl StripeApi {
     /// A new subscription's first invoice, read and stored at once when
     /// the records answer queries: a client lists it next (to pay it),
     /// before its webhook events may have arrived.
-    pub(super) fn store_latest_invoice(&self, ctx: &ResolverContext<'_>, outcome: &DispatchOutcome) -> Result<(), Error> {
+    pub(super) fn store_latest_invoice(&self, ctx: &ResolverContext<'_>, outcome: &DispatchOutcome) {
         if !self.records_are_current(ctx) {
-            return Ok(());
+            return;
         }
         let body = outcome.response.as_ref().map_or(&Value::Null, |r| &r["body"]);
         let invoice = match &body["latest_invoice"] {
@@ -280,17 +337,21 @@ impl StripeApi {
             Value::Object(object) => object.get("id").and_then(Value::as_str).unwrap_or_default(),
             _ => "",
         };
-        if invoice.is_empty() {
-            return Ok(());
+        if !invoice.is_empty() {
+            self.follow_up(ctx, Kind::Invoice, "get_invoice", gateway_id(invoice));
         }
-        self.dispatch(ctx, Kind::Invoice, "get_invoice", gateway_id(invoice)).map(|_| ())
     }
 
     /// Stripe's answer when it is the object (exactly what the request
     /// did; the record may meanwhile be rewritten by an older event of the
     /// same second, until the next one arrives), else the record the
     /// (overridden) mapper wrote.
-    pub(super) fn view_of(&self, ctx: &ResolverContext<'_>, kind: Kind, outcome: &DispatchOutcome) -> Result<Value, Error> {
+    pub(super) fn view_of(
+        &self,
+        ctx: &ResolverContext<'_>,
+        kind: Kind,
+        outcome: &DispatchOutcome,
+    ) -> Result<Value, Error> {
         if let Some(body) = outcome.response.as_ref().map(|r| &r["body"]) {
             if body["object"] == json!(kind.object()) && body["id"].is_string() {
                 return Ok(views::from_stripe(kind, body));
@@ -327,4 +388,3 @@ fn connection_value(edges: Vec<Value>, has_next: bool, has_previous: bool) -> Va
         },
     })
 }
-

@@ -257,21 +257,12 @@ pub fn objects() -> Vec<Object> {
         object(
             PAYMENT_METHOD,
             "A saved payment method: only the card's safe details.",
-            &common(vec![
-                ("customerId", s()),
-                ("type", s()),
-                ("card", TypeRef::named(CARD)),
-            ]),
+            &common(vec![("customerId", s()), ("type", s()), ("card", TypeRef::named(CARD))]),
         ),
         object(
             CARD,
             "A card's brand, expiry and last four digits.",
-            &[
-                ("brand", s()),
-                ("expMonth", int()),
-                ("expYear", int()),
-                ("last4", s()),
-            ],
+            &[("brand", s()), ("expMonth", int()), ("expYear", int()), ("last4", s())],
         ),
     ];
     for node in LISTED {
@@ -379,7 +370,10 @@ pub fn inputs() -> Vec<InputObject> {
         ),
         input(
             RECURRING_INPUT,
-            &[("interval", TypeRef::named_nn(TypeRef::STRING)), ("intervalCount", int())],
+            &[
+                ("interval", TypeRef::named_nn(TypeRef::STRING)),
+                ("intervalCount", int()),
+            ],
         ),
         input(
             REFUND_INPUT,

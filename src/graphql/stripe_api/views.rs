@@ -137,7 +137,8 @@ fn property<'a>(record: &'a Record, name: &str) -> &'a Value {
 /// When Stripe created the object; a record written before payforms kept
 /// that falls back to when payforms first saw it.
 fn record_created(record: &Record) -> Value {
-    from_stored_time(property(record, "gateway_created")).map_or_else(|| json!(time_text(record.created_at)), Value::from)
+    from_stored_time(property(record, "gateway_created"))
+        .map_or_else(|| json!(time_text(record.created_at)), Value::from)
 }
 
 fn stripe_created(object: &Value) -> Value {
@@ -284,7 +285,11 @@ pub fn from_stripe(kind: Kind, object: &Value) -> Value {
                     items
                         .iter()
                         .map(|item| {
-                            let price = if item["price"].is_null() { &item["plan"] } else { &item["price"] };
+                            let price = if item["price"].is_null() {
+                                &item["plan"]
+                            } else {
+                                &item["price"]
+                            };
                             json!({"id": item["id"], "priceId": id_of(price), "quantity": item["quantity"]})
                         })
                         .collect()
@@ -449,7 +454,10 @@ mod tests {
         assert_eq!(decimal(&json!(-1050), &json!("usd")), json!(-10.5));
         assert_eq!(decimal(&json!(1235), &json!("nope")), Value::Null);
         assert_eq!(decimal(&Value::Null, &json!("usd")), Value::Null);
-        assert_eq!(serde_json::to_string(&decimal(&json!(3692), &json!("usd"))).unwrap(), "36.92");
+        assert_eq!(
+            serde_json::to_string(&decimal(&json!(3692), &json!("usd"))).unwrap(),
+            "36.92"
+        );
     }
 
     #[test]
@@ -486,7 +494,10 @@ mod tests {
             "current_period_start": "2026-01-02T03:04:05Z", "current_period_end": "2026-02-02T03:04:05Z",
             "items": [{"id": "si_1", "price_id": "price_1", "quantity": 2}], "price_id": "price_1", "quantity": 2,
         }));
-        assert_eq!(from_stripe(Kind::Subscription, &stripe), from_record(Kind::Subscription, &stored));
+        assert_eq!(
+            from_stripe(Kind::Subscription, &stripe),
+            from_record(Kind::Subscription, &stored)
+        );
     }
 
     #[test]
