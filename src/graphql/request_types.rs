@@ -163,30 +163,28 @@ pub fn mutation_field(plan: &Arc<RequestTypeSchema>, sender: Option<RequestSende
         let plan = resolver_plan.clone();
         let sender = sender.clone();
         let data = plan.data_from_input(ctx.args.get("input").map(|v| v.as_value()));
-        let idempotency_key = ctx
-            .args
-            .get("idempotencyKey")
-            .and_then(|v| v.string().ok().map(str::to_string))
-            .filter(|k| !k.trim().is_empty());
         let default_tenant = crate::gateway::Tenant::default();
-        let result = match sender {
-            None => Err(coded(
-                "UNAVAILABLE",
-                "no gateway is configured to dispatch request types",
-            )),
-            Some(sender) => sender
-                .gateway
-                .dispatch_for(
-                    ctx.data_opt::<super::ForTenant>()
-                        .map_or(&default_tenant, |t| &t.tenant),
-                    &sender.app,
-                    &plan.info.full_name,
-                    data,
-                    idempotency_key,
-                    Caller::Visitor,
-                )
-                .map(|outcome| Some(FieldValue::value(to_graphql(payload_value(&outcome)))))
-                .map_err(failure_error),
+        let result = match super::stripe_api::inputs::idempotency_key(&ctx.args) {
+            Err(refused) => Err(refused),
+            Ok(idempotency_key) => match sender {
+                None => Err(coded(
+                    "UNAVAILABLE",
+                    "no gateway is configured to dispatch request types",
+                )),
+                Some(sender) => sender
+                    .gateway
+                    .dispatch_for(
+                        ctx.data_opt::<super::ForTenant>()
+                            .map_or(&default_tenant, |t| &t.tenant),
+                        &sender.app,
+                        &plan.info.full_name,
+                        data,
+                        idempotency_key,
+                        Caller::Visitor,
+                    )
+                    .map(|outcome| Some(FieldValue::value(to_graphql(payload_value(&outcome)))))
+                    .map_err(failure_error),
+            },
         };
         FieldFuture::new(futures::future::ready(result))
     })

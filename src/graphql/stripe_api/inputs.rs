@@ -117,7 +117,7 @@ pub(super) fn check_return_url(url: &str) -> Result<(), Error> {
 
 /// The caller's `idempotencyKey`: 1 to 255 printable ASCII characters
 /// (it becomes an HTTP header).
-pub(super) fn idempotency_key(args: &async_graphql::dynamic::ObjectAccessor<'_>) -> Result<Option<String>, Error> {
+pub(crate) fn idempotency_key(args: &async_graphql::dynamic::ObjectAccessor<'_>) -> Result<Option<String>, Error> {
     let Some(value) = args.get("idempotencyKey").filter(|v| !v.is_null()) else {
         return Ok(None);
     };

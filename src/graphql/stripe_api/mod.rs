@@ -13,7 +13,7 @@
 //! alike.
 
 mod errors;
-mod inputs;
+pub(crate) mod inputs;
 mod source;
 mod types;
 pub mod views;
