@@ -195,6 +195,32 @@ method: post
 forged {{ r.url }}
 "#;
 
+/// A POST page that answers with a redirect and a flash (`redirect_to`).
+const REDIRECT_ON_POST: &str = r#"---
+slug: redirect-on-post
+method: post
+---
+{%- redirect_to '/token', notice: 'Saved' -%}
+never shown
+"#;
+
+/// A redirect off the site is refused: a template is never an open redirect.
+const REDIRECT_AWAY: &str = r#"---
+slug: redirect-away
+method: post
+---
+{%- redirect_to 'https://evil.example/' -%}
+"#;
+
+/// The operator's operations from a page that is not the operator's.
+const OPERATOR_ON_POST: &str = r#"---
+slug: operator-on-post
+method: post
+---
+{%- graphql r -%}mutation { createApiKey(scopes: ["payments:read"]) { key } }{%- endgraphql -%}
+key {{ r.createApiKey.key }}
+"#;
+
 const TOKEN_PAGE: &str = r#"---
 slug: token
 metadata: { no_layout: true }
@@ -212,6 +238,9 @@ fn get_pages_only_read_and_post_pages_need_the_csrf_token() {
         ("mutation_on_get", MUTATION_ON_GET),
         ("write_on_post", WRITE_ON_POST),
         ("forge_on_post", FORGE_ON_POST),
+        ("redirect_on_post", REDIRECT_ON_POST),
+        ("redirect_away", REDIRECT_AWAY),
+        ("operator_on_post", OPERATOR_ON_POST),
         ("token", TOKEN_PAGE),
     ] {
         std::fs::write(pages.join(format!("{name}.liquid")), text).unwrap();
@@ -302,4 +331,31 @@ fn get_pages_only_read_and_post_pages_need_the_csrf_token() {
     });
     let endpoints = graphql(&server, "{ webhookEndpoints { totalCount } }");
     assert_eq!(endpoints["data"]["webhookEndpoints"]["totalCount"], 0, "{endpoints}");
+
+    // `redirect_to`: a 303 to a path of this site, the notice on the next page.
+    let answer = http
+        .post(server.url("/redirect-on-post"))
+        .form(&[("authenticity_token", token.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    assert_eq!(answer.headers()["location"], "/token");
+    let away = http
+        .post(server.url("/redirect-away"))
+        .form(&[("authenticity_token", token.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(away.status(), 500, "an off-site redirect is the template's error");
+    assert!(away.headers().get("location").is_none());
+
+    // The operator's operations need the operator's session.
+    let answer = http
+        .post(server.url("/operator-on-post"))
+        .form(&[("authenticity_token", token.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), 500);
+    wait_for("the operator refusal in the log", Duration::from_secs(5), || {
+        server.log_text().contains("only the signed-in operator").then_some(())
+    });
 }

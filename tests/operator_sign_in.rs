@@ -272,3 +272,51 @@ fn concurrent_guesses_cannot_pass_the_limit() {
     );
     assert!(statuses.iter().all(|&s| s == 401 || s == 429), "{statuses:?}");
 }
+
+/// A POST page rendered for the signed-in operator may run the operator's
+/// GraphQL operations (a key made from a console page); the same page for
+/// anyone else is refused.
+#[test]
+fn a_page_for_the_signed_in_operator_runs_the_operator_operations() {
+    let app = support::copy_app(repo_root());
+    std::fs::write(
+        app.path().join("templates/pages/make_key.liquid"),
+        "---\nslug: make-key\nmethod: post\nmetadata: { no_layout: true }\n---\n\
+         {%- graphql r -%}mutation { createApiKey(scopes: [\"payments:read\"], name: \"console\") { key apiKey { keyId } } }{%- endgraphql -%}\
+         key {{ r.createApiKey.key }}",
+    )
+    .unwrap();
+    let server = TestServer::start(
+        ServerOptions::new(app.path())
+            .arg("--sandbox")
+            .env("PAYFORMS_OPERATOR_PASSWORD", PASSWORD),
+    );
+    let token_of = |http: &Client| {
+        let page = http.get(server.url("/sign_in")).send().unwrap().text().unwrap();
+        input_values(form_html(&page, "sign-in").unwrap())
+            .into_iter()
+            .find(|(name, _)| name == "authenticity_token")
+            .unwrap()
+            .1
+    };
+    let visitor = browser();
+    let token = token_of(&visitor);
+    let refused = visitor
+        .post(server.url("/make-key"))
+        .form(&[("authenticity_token", token.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 500, "not the operator");
+
+    let operator = browser();
+    assert_eq!(sign_in(&operator, &server, PASSWORD, "/refunds").status(), 303);
+    let token = token_of(&operator);
+    let made = operator
+        .post(server.url("/make-key"))
+        .form(&[("authenticity_token", token.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(made.status(), 200);
+    let text = made.text().unwrap();
+    assert!(text.trim().starts_with("key pfk_"), "{text}");
+}

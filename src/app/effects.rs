@@ -143,6 +143,8 @@ const VARYING: &[&str] = &[
     "time_diff",
     "strftime",
     "log",
+    // Answers with a redirect rather than the page's text.
+    "redirect_to",
 ];
 
 fn word_pattern() -> Option<&'static Regex> {

@@ -13,6 +13,7 @@ pub mod limits;
 mod model_schema;
 mod models;
 pub mod naming;
+pub mod operator;
 mod request_types;
 pub(crate) mod stripe_api;
 pub mod stripe_config;
@@ -221,6 +222,19 @@ impl GraphqlEngine {
                 claims.claim("mutation", name, &built_in, owner);
             }
         }
+        {
+            let built_in = PathBuf::from("(built in)");
+            let owner = "the operator's operations";
+            for name in operator::type_names() {
+                claims.claim("type", name, &built_in, owner);
+            }
+            for name in operator::QUERIES {
+                claims.claim("query", name, &built_in, owner);
+            }
+            for name in operator::MUTATIONS {
+                claims.claim("mutation", name, &built_in, owner);
+            }
+        }
         claims.claim(
             "query",
             webhook_events::QUERY,
@@ -324,6 +338,18 @@ impl GraphqlEngine {
                 has_mutations = true;
             }
         }
+        builder_types.extend(operator::types().into_iter().map(Into::into));
+        for field in operator::query_fields(&store) {
+            query = query.field(field);
+        }
+        let deliveries = models
+            .iter()
+            .find(|m| m.name == operator::DELIVERY_MODEL)
+            .map(|m| Arc::new(m.clone()));
+        for field in operator::mutation_fields(&store, deliveries) {
+            mutation = mutation.field(field);
+            has_mutations = true;
+        }
         builder_types.extend(webhook_events::types().into_iter().map(Into::into));
         query = query.field(webhook_events::query_field(&store));
 
@@ -374,7 +400,20 @@ impl GraphqlEngine {
     /// For templates: run `query` with `variables` (adapted, see
     /// [`variables`]) on this thread; the data, or every error.
     pub fn execute_blocking(&self, query: &str, variables: Map<String, Value>) -> Result<Value, Vec<GraphqlErrorInfo>> {
-        self.execute_template(query, variables, false, None)
+        self.execute_template(query, variables, false, None, false)
+    }
+
+    /// For a page: mutations only when it `may_write` (a CSRF-checked POST);
+    /// `operator`: the page is rendered for the signed-in operator, whose
+    /// operations ([`operator`]) it may then run.
+    pub fn execute_for_page(
+        &self,
+        query: &str,
+        variables: Map<String, Value>,
+        may_write: bool,
+        operator: bool,
+    ) -> Result<Value, Vec<GraphqlErrorInfo>> {
+        self.execute_template(query, variables, !may_write, None, operator)
     }
 
     /// Like [`execute_blocking`](Self::execute_blocking), for a merchant's
@@ -386,17 +425,7 @@ impl GraphqlEngine {
         variables: Map<String, Value>,
         tenant: ForTenant,
     ) -> Result<Value, Vec<GraphqlErrorInfo>> {
-        self.execute_template(query, variables, false, Some(tenant))
-    }
-
-    /// Like [`execute_blocking`](Self::execute_blocking), refusing any
-    /// mutation: what a page that only reads may run.
-    pub fn execute_blocking_read_only(
-        &self,
-        query: &str,
-        variables: Map<String, Value>,
-    ) -> Result<Value, Vec<GraphqlErrorInfo>> {
-        self.execute_template(query, variables, true, None)
+        self.execute_template(query, variables, false, Some(tenant), false)
     }
 
     /// Parses `query` once (kept on the request for the checks and the
@@ -407,10 +436,14 @@ impl GraphqlEngine {
         variables: Map<String, Value>,
         read_only: bool,
         tenant: Option<ForTenant>,
+        operator: bool,
     ) -> Result<Value, Vec<GraphqlErrorInfo>> {
         let mut request = async_graphql::Request::new(query);
         if let Some(tenant) = tenant {
             request = request.data(tenant);
+        }
+        if operator {
+            request = request.data(operator::OperatorSession);
         }
         // The text check comes before any parse; a refusal is reported by
         // `execute` below, like a query that does not parse.

@@ -1,7 +1,8 @@
 //! Seed 004's configuration operations: `configureStripe`,
 //! `updateStripeConfig` and `stripeConfig(environment)`. Only a program
-//! with an API key may call them (templates may not: a page must never
-//! read or change the keys); no answer ever holds a secret.
+//! with an admin API key may call them, and a page rendered for the
+//! signed-in operator may read `stripeConfig` (no other template may: a
+//! page must never read or change the keys); no answer ever holds a secret.
 
 use async_graphql::dynamic::{
     Enum, EnumItem, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef,
@@ -236,7 +237,11 @@ pub fn query_fields(ops: &ConfigOperations) -> Vec<Field> {
         Field::new("stripeConfig", TypeRef::named(CONFIG), move |ctx| {
             let ops = reading.clone();
             FieldFuture::new(async move {
-                only_programs(&ctx)?;
+                // The console's settings page shows it (never a secret);
+                // only programs with an admin key change it.
+                if ctx.data_opt::<super::operator::OperatorSession>().is_none() {
+                    only_programs(&ctx)?;
+                }
                 let environment = environment_arg(ctx.args.get("environment"))?.unwrap_or(ops.settings.environment);
                 let view = configuration::get(&ops.settings, &ops.store, environment).map_err(error)?;
                 Ok(view.map(|v| FieldValue::value(object(&v))))

@@ -1024,3 +1024,76 @@ fn any_input_is_coerced_or_refused_with_a_code() {
         panic!("{failure}");
     }
 }
+
+#[test]
+fn operator_operations_need_the_operator_and_a_writing_page_for_changes() {
+    use crate::db::models::webhook_event;
+    let f = fixture();
+    let refused = f.errors("{ apiKeys { keyId } }", json!({}));
+    assert_eq!(refused[0].code, "FORBIDDEN");
+    let refused = f.errors("mutation { replayFailedWebhookEvents }", json!({}));
+    assert_eq!(refused[0].code, "FORBIDDEN");
+    let operator = |query: &str| f.engine.execute_for_page(query, Map::new(), true, true);
+
+    let created = operator(
+        r#"mutation { createApiKey(merchant: "acme", scopes: ["payments:read", "refunds:write"], name: "console") {
+            key apiKey { keyId merchant scopes name revokedAt } } }"#,
+    )
+    .unwrap();
+    let key = created["createApiKey"]["key"].as_str().unwrap();
+    let key_id = created["createApiKey"]["apiKey"]["keyId"].as_str().unwrap();
+    assert!(key.starts_with(&format!("pfk_{key_id}_")), "{created}");
+    assert_eq!(
+        created["createApiKey"]["apiKey"],
+        json!({"keyId": key_id, "merchant": "acme", "scopes": ["payments:read", "refunds:write"], "name": "console", "revokedAt": null})
+    );
+    let listed =
+        operator(r#"{ apiKeys(merchant: "acme") { keyId revokedAt } merchants { id hasStripeKey } }"#).unwrap();
+    assert_eq!(listed["apiKeys"], json!([{"keyId": key_id, "revokedAt": null}]));
+    assert!(!listed.to_string().contains(key), "a listing never shows the key");
+    assert!(listed["merchants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["id"] == "acme"));
+    let revoke = format!(r#"mutation {{ revokeApiKey(keyId: "{key_id}") }}"#);
+    assert_eq!(operator(&revoke).unwrap()["revokeApiKey"], true);
+    assert_eq!(operator(&revoke).unwrap_err()[0].code, "NOT_FOUND", "already revoked");
+    for bad in [
+        r#"mutation { createApiKey(scopes: ["payments:everything"]) { key } }"#,
+        r#"mutation { createApiKey(merchant: "../x", scopes: ["payments:read"]) { key } }"#,
+        r#"mutation { revokeApiKey(keyId: "a b") }"#,
+    ] {
+        assert_eq!(operator(bad).unwrap_err()[0].code, "BAD_USER_INPUT", "{bad}");
+    }
+    // A GET page of the operator reads, never changes.
+    let read_only = f
+        .engine
+        .execute_for_page("mutation { replayFailedWebhookEvents }", Map::new(), false, true);
+    assert_eq!(read_only.unwrap_err()[0].code, "FORBIDDEN");
+
+    // Replay: one event, or every failed one.
+    let (event, _) = webhook_event::insert_if_absent(
+        &f.store,
+        "stripe",
+        f.store.merchant(),
+        "evt_failed",
+        "charge.refunded",
+        "{}",
+    )
+    .unwrap();
+    webhook_event::mark_failed(&f.store, event.id, "the processor failed", chrono::Utc::now()).unwrap();
+    let replayed = operator(&format!(r#"mutation {{ replayWebhookEvent(id: "{}") }}"#, event.id)).unwrap();
+    assert_eq!(replayed["replayWebhookEvent"], "pending");
+    webhook_event::mark_failed(&f.store, event.id, "again", chrono::Utc::now()).unwrap();
+    assert_eq!(
+        operator("mutation { replayFailedWebhookEvents }").unwrap()["replayFailedWebhookEvents"],
+        1
+    );
+    assert_eq!(
+        webhook_event::get(&f.store, event.id).unwrap().unwrap().status,
+        webhook_event::WebhookStatus::Pending
+    );
+    let missing = operator(r#"mutation { replayWebhookEvent(id: "999999") }"#).unwrap_err();
+    assert_eq!(missing[0].code, "NOT_FOUND");
+}

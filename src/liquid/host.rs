@@ -51,6 +51,13 @@ pub trait RenderHost {
         Err(HostError("records cannot be written from this template".into()))
     }
 
+    /// `{% redirect_to '/path', notice: … %}`: answer the page with a
+    /// redirect (pages only).
+    fn redirect_to(&self, location: &str, notice: Option<String>, alert: Option<String>) -> Result<(), HostError> {
+        let _ = (location, notice, alert);
+        Err(HostError("only a page can redirect".into()))
+    }
+
     /// `encrypt_secret` filter; only response mappers may seal secrets.
     fn encrypt_secret(&self, clear: &str) -> Result<String, HostError> {
         let _ = clear;

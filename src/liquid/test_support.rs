@@ -68,6 +68,15 @@ impl RenderHost for FakeHost {
         self.record(format!("log {level} {message}"));
     }
 
+    fn redirect_to(&self, location: &str, notice: Option<String>, alert: Option<String>) -> Result<(), HostError> {
+        self.record(format!(
+            "redirect_to {location} notice={} alert={}",
+            notice.unwrap_or_default(),
+            alert.unwrap_or_default()
+        ));
+        Ok(())
+    }
+
     fn asset_url(&self, path: &str) -> String {
         self.record(format!("asset_url {path}"));
         format!("/assets/{path}?v=fake")

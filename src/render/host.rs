@@ -37,6 +37,8 @@ pub struct PageHost {
     /// string was expected, a NUL byte): the page answers 400, not 500.
     pub rejected_input: Cell<bool>,
     forms: RefCell<Vec<FormFrame>>,
+    /// Set by `{% redirect_to %}`: where the page sends the visitor instead.
+    pub redirect: RefCell<Option<(String, crate::forms::feedback::Flash)>>,
     /// Recording a page's skeleton: form blocks become markers and their
     /// inputs are kept here, to be filled in per request.
     recording: Option<RefCell<Vec<FormCall>>>,
@@ -153,6 +155,7 @@ impl PageHost {
             may_write,
             rejected_input: Cell::new(false),
             forms: RefCell::new(Vec::new()),
+            redirect: RefCell::new(None),
             recording: None,
         }
     }
@@ -321,6 +324,18 @@ impl RenderHost for PageHost {
         }
     }
 
+    fn redirect_to(&self, location: &str, notice: Option<String>, alert: Option<String>) -> Result<(), HostError> {
+        // Only a path of this site: a template must not become an open
+        // redirect, whatever the value it was given.
+        let location = crate::access::redirect::local_path(location).ok_or_else(|| {
+            HostError(format!(
+                "redirect_to takes a path of this site (`/…`), not `{location}`"
+            ))
+        })?;
+        *self.redirect.borrow_mut() = Some((location.to_string(), crate::forms::feedback::Flash { notice, alert }));
+        Ok(())
+    }
+
     fn graphql(&self, query: GraphqlSource<'_>, variables: Map<String, Value>) -> Result<Value, HostError> {
         let text = match query {
             GraphqlSource::Named(name) => self.loaded.app.graph_query(name).cloned().ok_or_else(|| {
@@ -330,12 +345,13 @@ impl RenderHost for PageHost {
             })?,
             GraphqlSource::Inline(text) => text.to_string(),
         };
-        let engine = &self.loaded.graphql;
-        let result = if self.may_write {
-            engine.execute_blocking(&text, variables)
-        } else {
-            engine.execute_blocking_read_only(&text, variables)
-        };
+        // The session decided `context.operator` (render::context); a
+        // template cannot set it.
+        let operator = self.context["operator"]["signed_in"] == Value::Bool(true);
+        let result = self
+            .loaded
+            .graphql
+            .execute_for_page(&text, variables, self.may_write, operator);
         result.map_err(|errors| {
             if errors.iter().any(is_input_error) {
                 self.rejected_input.set(true);

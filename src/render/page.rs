@@ -112,7 +112,8 @@ pub fn render_route(instance: &Arc<Instance>, loaded: &Arc<AppVersion>, request:
         };
     }
     match render_page(instance, loaded, page, info, context, feedback, false) {
-        Ok((body, _)) => PageOutcome::Rendered {
+        Ok((_, _, Some((location, flash)))) => PageOutcome::Redirect { location, flash },
+        Ok((body, _, None)) => PageOutcome::Rendered {
             not_found,
             content_type: page.content_type,
             body,
@@ -150,7 +151,10 @@ fn record_skeleton(
         &instance.settings,
         json!({"slug": page.slug, "metadata": page.metadata}),
     );
-    let (text, calls) = render_page(instance, loaded, page, info, context, None, true).ok()?;
+    let (text, calls, redirect) = render_page(instance, loaded, page, info, context, None, true).ok()?;
+    if redirect.is_some() {
+        return None;
+    }
     let mut parts = Vec::new();
     let mut rest = text.as_str();
     for (n, call) in calls.into_iter().enumerate() {
@@ -212,6 +216,10 @@ struct PageFailure {
 
 /// Render a page and its layout with a host for the tags; with `record`,
 /// form blocks become markers and come back as calls.
+/// A page's text, its recorded form blocks, and where `{% redirect_to %}`
+/// sends the visitor instead (with the flash).
+type RenderedPage = (String, Vec<FormCall>, Option<(String, Flash)>);
+
 fn render_page(
     instance: &Arc<Instance>,
     loaded: &Arc<AppVersion>,
@@ -220,7 +228,7 @@ fn render_page(
     context: Value,
     feedback: Option<SubmissionFeedback>,
     record: bool,
-) -> Result<(String, Vec<FormCall>), PageFailure> {
+) -> Result<RenderedPage, PageFailure> {
     let host = PageHost::new(
         instance.clone(),
         loaded.clone(),
@@ -255,7 +263,7 @@ fn render_page(
         }
     });
     rendered
-        .map(|text| (text, host.take_recorded()))
+        .map(|text| (text, host.take_recorded(), host.redirect.borrow_mut().take()))
         .map_err(|error| PageFailure {
             error,
             rejected_input: host.rejected_input.get(),

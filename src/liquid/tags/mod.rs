@@ -16,6 +16,7 @@ pub mod include_form;
 pub mod log;
 pub mod parse_json;
 pub mod record;
+pub mod redirect_to;
 
 /// Adds every tag and block of the dialect (replacing liquid-lib's
 /// `include`).
@@ -33,4 +34,5 @@ pub(crate) fn register<P: liquid::partials::PartialCompiler>(
         .tag(include_form::IncludeFormTag)
         .tag(include::IncludeTag)
         .tag(record::RecordTag)
+        .tag(redirect_to::RedirectToTag)
 }
