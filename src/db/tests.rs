@@ -1346,14 +1346,45 @@ fn webhook_events_lifecycle(store: &Store) {
         WebhookStatus::Pending
     );
 
-    let all = webhook_event::list(store, None, None, 10, None).unwrap();
+    let all = webhook_event::list(store, None, &webhook_event::EventFilter::default(), 10, None).unwrap();
     assert_eq!(ids_of(&all), [other.id, event.id]);
     assert_eq!(
-        ids_of(&webhook_event::list(store, None, None, 10, Some(other.id)).unwrap()),
+        ids_of(&webhook_event::list(store, None, &webhook_event::EventFilter::default(), 10, Some(other.id)).unwrap()),
         [event.id]
     );
-    let processed = webhook_event::list(store, None, Some(WebhookStatus::Processed), 10, None).unwrap();
+    let processed = webhook_event::list(
+        store,
+        None,
+        &webhook_event::EventFilter {
+            status: Some(WebhookStatus::Processed),
+            object_ids: None,
+        },
+        10,
+        None,
+    )
+    .unwrap();
     assert_eq!(ids_of(&processed), [event.id]);
+    // One object's events: `data.object.id` is kept when the event is stored.
+    let (about_pi, _) = webhook_event::insert_if_absent(
+        store,
+        "stripe",
+        &MerchantId::default(),
+        "evt_about_pi",
+        "payment_intent.created",
+        r#"{"id": "evt_about_pi", "data": {"object": {"id": "pi_timeline"}}}"#,
+    )
+    .unwrap();
+    assert_eq!(about_pi.object_id.as_deref(), Some("pi_timeline"));
+    let about = |ids: Vec<&str>| {
+        let filter = webhook_event::EventFilter {
+            status: None,
+            object_ids: Some(ids.into_iter().map(String::from).collect()),
+        };
+        ids_of(&webhook_event::list(store, None, &filter, 10, None).unwrap())
+    };
+    assert_eq!(about(vec!["pi_timeline", "ch_other"]), [about_pi.id]);
+    assert!(about(vec!["pi_nothing"]).is_empty());
+    assert!(about(vec![]).is_empty());
     webhook_event::mark_failed(store, other.id, &"e".repeat(5000), chrono::Utc::now()).unwrap();
     assert_eq!(
         webhook_event::get(store, other.id)
@@ -2270,6 +2301,7 @@ fn webhook_events_are_deduplicated_per_merchant(store: &Store) {
         event_id: id.into(),
         event_type: "customer.created".into(),
         payload: "{}".into(),
+        object_id: None,
     };
     let new = webhook_event::insert_new(
         store,
@@ -2288,13 +2320,28 @@ fn webhook_events_are_deduplicated_per_merchant(store: &Store) {
     assert_eq!(find(&default, "evt_shared").map(|e| e.id), Some(ours.id));
     assert_eq!(find(&MerchantId::parse("other").unwrap(), "evt_shared"), None);
     let acme_batch = find(&acme, "evt_batch").unwrap();
-    let listed = webhook_event::list(store, Some(&acme), None, 10, None).unwrap();
+    let listed = webhook_event::list(store, Some(&acme), &webhook_event::EventFilter::default(), 10, None).unwrap();
     assert_eq!(ids_of(&listed), [acme_batch.id, theirs.id]);
     assert!(listed.iter().all(|e| e.merchant == acme));
-    let pending = webhook_event::list(store, Some(&default), Some(WebhookStatus::Pending), 10, None).unwrap();
+    let pending = webhook_event::list(
+        store,
+        Some(&default),
+        &webhook_event::EventFilter {
+            status: Some(WebhookStatus::Pending),
+            object_ids: None,
+        },
+        10,
+        None,
+    )
+    .unwrap();
     assert_eq!(pending.len(), 2);
     assert!(pending.iter().all(|e| e.merchant.is_default()));
-    assert_eq!(webhook_event::list(store, None, None, 10, None).unwrap().len(), 4);
+    assert_eq!(
+        webhook_event::list(store, None, &webhook_event::EventFilter::default(), 10, None)
+            .unwrap()
+            .len(),
+        4
+    );
     let claimed = webhook_event::claim_due(store, Duration::seconds(60), 5, 10).unwrap();
     let mut merchants: Vec<&str> = claimed.iter().map(|e| e.merchant.as_str()).collect();
     merchants.sort_unstable();
@@ -2332,7 +2379,7 @@ fn inbox_migration_keeps_old_events(store: &Store) {
     assert_eq!(old.status, WebhookStatus::Processed);
     assert_eq!(old.payload, "{\"id\":\"evt_old\"}");
     assert_eq!(
-        webhook_event::list(store, Some(&default), None, 10, None)
+        webhook_event::list(store, Some(&default), &webhook_event::EventFilter::default(), 10, None)
             .unwrap()
             .len(),
         1

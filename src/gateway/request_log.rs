@@ -61,7 +61,12 @@ impl RequestLog<'_> {
             .as_ref()
             .map(|(b, _)| redact(b, secrets))
             .unwrap_or_default();
+        let body_text = match outcome {
+            Ok((_, _, text)) => text.as_str(),
+            Err(_) => "",
+        };
         let mut properties = Map::new();
+        properties.insert("object_id".into(), json!(object_id(&request.url, body_text)));
         properties.insert("request_type".into(), json!(request_type));
         properties.insert("method".into(), json!(request.method.as_str()));
         properties.insert("url".into(), json!(url));
@@ -78,6 +83,30 @@ impl RequestLog<'_> {
     }
 }
 
+/// The Stripe object a request was about, for listing one payment's
+/// requests: the answer's `id`, a declined payment's intent, else the last
+/// id-shaped segment of the path (`/v1/payment_intents/pi_1/confirm`).
+fn object_id(url: &str, body: &str) -> Option<String> {
+    let is_id = |text: &str| {
+        text.len() <= 255
+            && text.split_once('_').is_some_and(|(prefix, rest)| {
+                !prefix.is_empty()
+                    && !rest.is_empty()
+                    && prefix.bytes().all(|b| b.is_ascii_lowercase())
+                    && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            })
+    };
+    let from_body = serde_json::from_str::<Value>(body).ok().and_then(|answer| {
+        [&answer["id"], &answer["error"]["payment_intent"]["id"]]
+            .into_iter()
+            .find_map(|id| id.as_str().filter(|id| is_id(id)).map(str::to_string))
+    });
+    from_body.or_else(|| {
+        let path = url.split(['?', '#']).next().unwrap_or_default();
+        path.rsplit('/').find(|segment| is_id(segment)).map(str::to_string)
+    })
+}
+
 fn truncate(text: &str) -> String {
     if text.len() <= LOGGED_BODY_LIMIT {
         return text.to_string();
@@ -87,4 +116,35 @@ fn truncate(text: &str) -> String {
         end -= 1;
     }
     format!("{}…", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::object_id;
+
+    #[test]
+    fn a_request_is_about_the_object_it_answered_or_named() {
+        assert_eq!(
+            object_id(
+                "https://api.stripe.com/v1/refunds",
+                r#"{"id": "re_1", "object": "refund"}"#
+            )
+            .as_deref(),
+            Some("re_1")
+        );
+        assert_eq!(
+            object_id(
+                "https://x/v1/payment_intents/pi_2/confirm",
+                r#"{"error": {"payment_intent": {"id": "pi_2"}}}"#
+            )
+            .as_deref(),
+            Some("pi_2")
+        );
+        assert_eq!(
+            object_id("https://x/v1/payment_intents/pi_3/cancel?a=b", "not json").as_deref(),
+            Some("pi_3")
+        );
+        assert_eq!(object_id("https://x/v1/balance", "{}"), None);
+        assert_eq!(object_id("https://x/v1/customers", r#"{"id": "../etc"}"#), None);
+    }
 }

@@ -32,6 +32,7 @@ pub fn types() -> Vec<Object> {
         .field(key_field("id", TypeRef::named_nn(TypeRef::ID)))
         .field(key_field("eventId", TypeRef::named_nn(TypeRef::STRING)).description("Stripe's event id (evt_...)."))
         .field(key_field("type", TypeRef::named_nn(TypeRef::STRING)).description("e.g. payment_intent.succeeded"))
+        .field(key_field("objectId", TypeRef::named(TypeRef::STRING)).description("The object it is about (pi_…)."))
         .field(
             key_field("data", TypeRef::named_nn(TypeRef::STRING)).description("The event as received, a JSON string."),
         )
@@ -69,6 +70,10 @@ pub fn query_field(store: &Store) -> Field {
         InputValue::new("status", TypeRef::named(TypeRef::STRING))
             .description("pending, processing, processed, skipped or failed"),
     )
+    .argument(
+        InputValue::new("objectIds", TypeRef::named_nn_list(TypeRef::STRING))
+            .description("Only events about these Stripe objects (`data.object.id`; at most 100)."),
+    )
 }
 
 fn list(store: &Store, ctx: &ResolverContext<'_>) -> Result<Value, Error> {
@@ -87,7 +92,26 @@ fn list(store: &Store, ctx: &ResolverContext<'_>) -> Result<Value, Error> {
     };
     // One more than asked tells whether there is a next page; only the
     // store's merchant's events, like its records.
-    let mut events = webhook_event::list(store, Some(store.merchant()), status, first + 1, after)
+    let object_ids = match ctx.args.get("objectIds").filter(|v| !v.is_null()) {
+        Some(list) => {
+            let list = list.list()?;
+            if list.len() > 100 {
+                return Err(bad_field("objectIds", "lists at most 100 ids"));
+            }
+            let mut ids = Vec::with_capacity(list.len());
+            for id in list.iter() {
+                let id = id.string()?;
+                if !webhook_event::is_object_id(id) {
+                    return Err(bad_field("objectIds", "holds something that is not an object id"));
+                }
+                ids.push(id.to_string());
+            }
+            Some(ids)
+        }
+        None => None,
+    };
+    let filter = webhook_event::EventFilter { status, object_ids };
+    let mut events = webhook_event::list(store, Some(store.merchant()), &filter, first + 1, after)
         .map_err(|e| from_store(e, &|s| s.to_string()))?;
     let has_next_page = events.len() > first;
     events.truncate(first);
@@ -123,6 +147,7 @@ fn event_value(event: &WebhookEvent) -> Value {
         "id": event.id.to_string(),
         "eventId": event.event_id,
         "type": event.event_type,
+        "objectId": event.object_id,
         "data": event.payload,
         "processed": event.status == WebhookStatus::Processed,
         "status": event.status.as_str(),

@@ -30,6 +30,8 @@ pub struct Checked {
     pub event_type: String,
     /// The raw body as received.
     pub payload: String,
+    /// The object it is about (`data.object.id`), when it names one.
+    pub object_id: Option<String>,
 }
 
 /// Just what the inbox needs of an event; the rest is checked to be JSON
@@ -40,6 +42,20 @@ struct EventHead<'a> {
     id: std::borrow::Cow<'a, str>,
     #[serde(borrow, rename = "type")]
     event_type: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    data: Option<EventData<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct EventData<'a> {
+    #[serde(borrow)]
+    object: Option<ObjectHead<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ObjectHead<'a> {
+    #[serde(borrow)]
+    id: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// Verify one delivery: size, signature, shape. CPU only, except reading
@@ -99,6 +115,12 @@ pub fn check_merchant(
 /// The event's id and type, checked; the body kept as received.
 fn shape(gateway: &str, body: &[u8]) -> Result<Checked, Rejection> {
     let event: EventHead<'_> = serde_json::from_slice(body).map_err(|_| Rejection::NotAnEvent)?;
+    let object_id = event
+        .data
+        .and_then(|data| data.object)
+        .and_then(|object| object.id)
+        .filter(|id| crate::db::models::webhook_event::is_object_id(id))
+        .map(std::borrow::Cow::into_owned);
     let (id, event_type) = (event.id, event.event_type);
     if id.is_empty() || id.len() > 255 || event_type.is_empty() || event_type.len() > 255 {
         return Err(Rejection::NotAnEvent);
@@ -108,5 +130,6 @@ fn shape(gateway: &str, body: &[u8]) -> Result<Checked, Rejection> {
         event_id: id.into_owned(),
         event_type: event_type.into_owned(),
         payload: String::from_utf8_lossy(body).into_owned(),
+        object_id,
     })
 }

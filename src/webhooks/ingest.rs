@@ -61,6 +61,7 @@ impl Ingest {
             event_id: event.event_id,
             event_type: event.event_type,
             payload: event.payload,
+            object_id: event.object_id,
         };
         let job = (event, reply);
         match self.queue.try_send(job) {

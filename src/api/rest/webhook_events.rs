@@ -87,8 +87,17 @@ pub async fn list(req: HttpRequest, instance: web::Data<Arc<Instance>>) -> Resul
         None => None,
     };
     let answer = web::block(move || {
-        let mut events = webhook_event::list(&instance.store, Some(&principal.merchant), status, limit + 1, after)
-            .map_err(RestError::internal)?;
+        let mut events = webhook_event::list(
+            &instance.store,
+            Some(&principal.merchant),
+            &webhook_event::EventFilter {
+                status,
+                object_ids: None,
+            },
+            limit + 1,
+            after,
+        )
+        .map_err(RestError::internal)?;
         let more = events.len() > limit;
         events.truncate(limit);
         let next = more.then(|| events.last().map(|e| e.id.to_string())).flatten();

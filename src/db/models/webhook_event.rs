@@ -63,6 +63,8 @@ pub struct WebhookEvent {
     pub event_type: String,
     /// The raw body as received.
     pub payload: String,
+    /// The Stripe object it is about (`data.object.id`), when it names one.
+    pub object_id: Option<String>,
     pub status: WebhookStatus,
     pub attempts: i32,
     pub last_error: Option<String>,
@@ -72,8 +74,8 @@ pub struct WebhookEvent {
     pub processed_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, gateway, merchant, event_id, event_type, payload, status, attempts, last_error, \
-                       next_attempt_at, locked_until, created_at, processed_at";
+const COLUMNS: &str = "id, gateway, merchant, event_id, event_type, payload, object_id, status, attempts, \
+                       last_error, next_attempt_at, locked_until, created_at, processed_at";
 
 #[derive(QueryableByName)]
 struct Row {
@@ -89,6 +91,8 @@ struct Row {
     event_type: String,
     #[diesel(sql_type = Text)]
     payload: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    object_id: Option<String>,
     #[diesel(sql_type = Text)]
     status: String,
     #[diesel(sql_type = Integer)]
@@ -118,6 +122,7 @@ impl Row {
             event_id: self.event_id,
             event_type: self.event_type,
             payload: self.payload,
+            object_id: self.object_id,
             status,
             attempts: self.attempts,
             last_error: self.last_error,
@@ -155,6 +160,32 @@ pub struct NewEvent {
     pub event_type: String,
     /// The raw body.
     pub payload: String,
+    /// `data.object.id`, when the event names an object.
+    pub object_id: Option<String>,
+}
+
+/// The object an event body is about (`data.object.id`): a short printable
+/// id, or None.
+pub fn object_id_of(payload: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Event {
+        data: Option<Data>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Data {
+        object: Option<Object>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Object {
+        id: Option<String>,
+    }
+    let event: Event = serde_json::from_str(payload).ok()?;
+    event.data?.object?.id.filter(|id| is_object_id(id))
+}
+
+/// What an object id may be: 1 to 255 printable ASCII characters.
+pub fn is_object_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// Store a received event unless one with the same gateway, merchant and
@@ -174,6 +205,7 @@ pub fn insert_if_absent(
         event_id: event_id.to_string(),
         event_type: event_type.to_string(),
         payload: payload.to_string(),
+        object_id: object_id_of(payload),
     };
     store.database().with_transaction(|conn| {
         let sql = insert_sql(conn, &event, now().naive_utc());
@@ -188,8 +220,8 @@ pub fn insert_if_absent(
 /// stored; returns its new id, or no row. Kept prepared: one shape.
 fn insert_sql(conn: &mut Conn, event: &NewEvent, at: NaiveDateTime) -> Sql {
     let mut sql = conn.sql(
-        "INSERT INTO webhook_events (gateway, merchant, event_id, event_type, payload, status, attempts, \
-         next_attempt_at, created_at) VALUES ",
+        "INSERT INTO webhook_events (gateway, merchant, event_id, event_type, payload, object_id, status, \
+         attempts, next_attempt_at, created_at) VALUES ",
     );
     sql.bind_list(vec![
         Arg::Text(event.gateway.clone()),
@@ -197,6 +229,7 @@ fn insert_sql(conn: &mut Conn, event: &NewEvent, at: NaiveDateTime) -> Sql {
         Arg::Text(event.event_id.clone()),
         Arg::Text(event.event_type.clone()),
         Arg::Text(event.payload.clone()),
+        Arg::OptText(event.object_id.clone()),
         Arg::Text("pending".into()),
         Arg::Int(0),
         Arg::Time(at),
@@ -266,10 +299,18 @@ pub fn find(
 /// Newest first, of one merchant when `merchant` says (every merchant's
 /// otherwise: the operator's view); `after_id` continues a listing (events
 /// with smaller ids).
+/// Which events a listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub status: Option<WebhookStatus>,
+    /// Only events about one of these objects (at most 100).
+    pub object_ids: Option<Vec<String>>,
+}
+
 pub fn list(
     store: &Store,
     merchant: Option<&MerchantId>,
-    status: Option<WebhookStatus>,
+    filter: &EventFilter,
     first: usize,
     after_id: Option<i64>,
 ) -> Result<Vec<WebhookEvent>, StoreError> {
@@ -280,9 +321,17 @@ pub fn list(
             condition.push_str(" AND merchant = ?");
             args.push(Arg::Text(merchant.as_str().to_string()));
         }
-        if let Some(status) = status {
+        if let Some(status) = filter.status {
             condition.push_str(" AND status = ?");
             args.push(Arg::Text(status.as_str().into()));
+        }
+        if let Some(ids) = &filter.object_ids {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let marks = vec!["?"; ids.len().min(100)].join(", ");
+            condition.push_str(&format!(" AND object_id IN ({marks})"));
+            args.extend(ids.iter().take(100).map(|id| Arg::Text(id.clone())));
         }
         condition.push_str(&format!(" ORDER BY id DESC LIMIT {}", first.min(1000)));
         load_where(conn, &condition, args)
