@@ -174,13 +174,41 @@ fn run(runtime: &tokio::runtime::Runtime, database_url: &str, bodies: &[String],
     signal.wake();
     let store = &instance.store;
     loop {
-        let waiting = webhook_event::list(store, None, Some(WebhookStatus::Pending), 1, None)
+        let waiting = webhook_event::list(
+            store,
+            None,
+            &webhook_event::EventFilter {
+                status: Some(WebhookStatus::Pending),
+                object_ids: None,
+            },
+            1,
+            None,
+        )
+        .expect("list")
+        .len()
+            + webhook_event::list(
+                store,
+                None,
+                &webhook_event::EventFilter {
+                    status: Some(WebhookStatus::Processing),
+                    object_ids: None,
+                },
+                1,
+                None,
+            )
             .expect("list")
-            .len()
-            + webhook_event::list(store, None, Some(WebhookStatus::Processing), 1, None)
-                .expect("list")
-                .len();
-        let failed = webhook_event::list(store, None, Some(WebhookStatus::Failed), 1, None).expect("list");
+            .len();
+        let failed = webhook_event::list(
+            store,
+            None,
+            &webhook_event::EventFilter {
+                status: Some(WebhookStatus::Failed),
+                object_ids: None,
+            },
+            1,
+            None,
+        )
+        .expect("list");
         assert!(
             failed.is_empty(),
             "a processor failed: {:?}",
