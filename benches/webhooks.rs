@@ -235,7 +235,11 @@ fn count(store: &Store, status: WebhookStatus) -> usize {
     let mut total = 0;
     let mut after = None;
     loop {
-        let page = webhook_event::list(store, None, Some(status), 1000, after).expect("list");
+        let filter = webhook_event::EventFilter {
+            status: Some(status),
+            object_ids: None,
+        };
+        let page = webhook_event::list(store, None, &filter, 1000, after).expect("list");
         total += page.len();
         match page.last() {
             Some(last) if page.len() == 1000 => after = Some(last.id),
