@@ -34,6 +34,7 @@ pub(crate) fn register<P: liquid::partials::PartialCompiler>(
         .filter(json::PfJsonValue)
         .filter(money::PricifyCents)
         .filter(money::Pricify)
+        .filter(money::MinorUnits)
         .filter(encoding::UrlEncode)
         .filter(encoding::FormEncode)
         .filter(crypto::ComputeHmac)

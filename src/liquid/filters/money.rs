@@ -1,4 +1,5 @@
-//! Money filters: `pricify_cents` (minor units) and `pricify` (major units).
+//! Money filters: `pricify_cents` (minor units), `pricify` (major units)
+//! and `minor_units` (what a visitor typed, e.g. an amount range filter).
 //!
 //! Amounts are integers in the currency's minor unit; the major-unit input of
 //! `pricify` is read as decimal text, never through float arithmetic.
@@ -227,10 +228,66 @@ impl Filter for PricifyFilter {
     }
 }
 
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "minor_units",
+    description = "A decimal amount in the currency's minor units, exactly: '12.35' | minor_units: 'USD' gives 1235; anything that is not an exact amount (12.345 USD, text, blank) gives nil.",
+    parameters(PricifyArgs),
+    parsed(MinorUnitsFilter)
+)]
+pub struct MinorUnits;
+
+#[derive(Debug, FromFilterParameters, Display_filter)]
+#[name = "minor_units"]
+struct MinorUnitsFilter {
+    #[parameters]
+    args: PricifyArgs,
+}
+
+impl Filter for MinorUnitsFilter {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let args = self.args.evaluate(runtime)?;
+        // Lenient, for what visitors type: an unknown currency is nil too.
+        let code = match args.currency.as_ref() {
+            Some(value) if !value.is_nil() => value.to_kstr().trim().to_string(),
+            _ => "USD".to_string(),
+        };
+        let Ok(currency) = crate::money::Currency::parse(&code) else {
+            return Ok(Value::Nil);
+        };
+        let Some(scalar) = input.as_scalar() else {
+            return Ok(Value::Nil);
+        };
+        let text = match scalar_kind(&scalar) {
+            ScalarKind::Integer | ScalarKind::Str => scalar.to_kstr().trim().to_string(),
+            ScalarKind::Float => match scalar.to_float() {
+                Some(f) if f.is_finite() => format!("{f}"),
+                _ => String::new(),
+            },
+            _ => String::new(),
+        };
+        Ok(currency.minor_units(&text).map_or(Value::Nil, Value::scalar))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use liquid_core::call_filter;
+
+    #[test]
+    fn minor_units_are_exact_or_nil() {
+        let minor = |input: Value, currency: &str| call_filter!(MinorUnits, input, Value::scalar(currency.to_string())).unwrap();
+        assert_eq!(minor(Value::scalar("12.35"), "usd"), Value::scalar(1235));
+        assert_eq!(minor(Value::scalar("500"), "JPY"), Value::scalar(500));
+        assert_eq!(minor(Value::scalar(7), "usd"), Value::scalar(700));
+        assert_eq!(minor(Value::scalar("12.345"), "usd"), Value::Nil);
+        assert_eq!(minor(Value::scalar(""), "usd"), Value::Nil);
+        assert_eq!(minor(Value::scalar("ten"), "usd"), Value::Nil);
+        assert_eq!(minor(Value::scalar("-1"), "usd"), Value::Nil);
+        assert_eq!(minor(Value::scalar("5"), "nope"), Value::Nil);
+        assert_eq!(minor(Value::Nil, "usd"), Value::Nil);
+    }
 
     fn cents(amount: impl Into<Value>, currency: &str) -> String {
         let value: Value = amount.into();
