@@ -322,6 +322,22 @@ export const SANDBOX_CARD_CHECKOUT_PAGE = CARD_CHECKOUT_PAGE
   .replace(/\{% comment %\}[\s\S]*?\{% endcomment %\}\n/, '');
 
 export const OPERATOR_PASSWORD = 'browser-operator-password';
+export const BROWSER_WEBHOOK_SECRET = 'whsec_browser_scenarios_0123456789';
+
+// POST a Stripe event to /webhooks/stripe signed with BROWSER_WEBHOOK_SECRET,
+// as Stripe signs (t=…,v1=HMAC-SHA256 of "t.body"); the HTTP status.
+export async function deliverSignedEvent(baseUrl, event) {
+  const { createHmac } = await import('node:crypto');
+  const body = JSON.stringify(event);
+  const t = Math.floor(Date.now() / 1000);
+  const v1 = createHmac('sha256', BROWSER_WEBHOOK_SECRET).update(`${t}.${body}`).digest('hex');
+  const response = await fetch(`${baseUrl}/webhooks/stripe`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Stripe-Signature': `t=${t},v1=${v1}` },
+    body,
+  });
+  return response.status;
+}
 export const API_KEY = 'browser-api-key-0123456789';
 
 // `payforms serve --sandbox` (the README's first command) on a copy of the
@@ -337,7 +353,13 @@ export async function startSandboxServe(dir) {
   const logPath = path.join(dir, 'payforms.log');
   const env = Object.fromEntries(Object.entries(process.env)
     .filter(([k]) => !k.startsWith('PAYFORMS_') && !k.startsWith('STRIPE_') && k !== 'DATABASE_URL'));
-  Object.assign(env, { PAYFORMS_API_KEYS: API_KEY, PAYFORMS_OPERATOR_PASSWORD: OPERATOR_PASSWORD });
+  // A signing secret of the test's own, beside the sandbox's: scenarios may
+  // deliver events Stripe would never send (one whose processing fails).
+  Object.assign(env, {
+    PAYFORMS_API_KEYS: API_KEY,
+    PAYFORMS_OPERATOR_PASSWORD: OPERATOR_PASSWORD,
+    STRIPE_WEBHOOK_SECRET: BROWSER_WEBHOOK_SECRET,
+  });
   const child = spawnLogged(bin, ['serve', '--sandbox', '--app', app, '--bind', `127.0.0.1:${port}`, '--no-watch'],
     { env, cwd: dir, logPath });
   await waitHttp('payforms serve --sandbox', child, logPath, `${url}/healthz`, {});

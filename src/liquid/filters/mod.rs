@@ -41,6 +41,7 @@ pub(crate) fn register<P: liquid::partials::PartialCompiler>(
         .filter(crypto::RandomString)
         .filter(collections::AddToArray)
         .filter(collections::AddHashKey)
+        .filter(collections::Sum)
         .filter(time::ToTime)
         .filter(time::Strftime)
         .filter(time::TimeDiff)
