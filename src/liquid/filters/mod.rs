@@ -43,6 +43,7 @@ pub(crate) fn register<P: liquid::partials::PartialCompiler>(
         .filter(time::ToTime)
         .filter(time::Strftime)
         .filter(time::TimeDiff)
+        .filter(time::TimeAgo)
         .filter(assets::AssetUrl)
         .filter(html::HtmlSafe)
         .filter(html::Raw)
