@@ -1,6 +1,7 @@
 //! platformOS filters on liquid-rust, one file per concern.
 
 pub mod assets;
+pub mod chart;
 pub mod collections;
 pub mod crypto;
 pub mod encoding;
@@ -45,6 +46,7 @@ pub(crate) fn register<P: liquid::partials::PartialCompiler>(
         .filter(time::TimeDiff)
         .filter(time::TimeAgo)
         .filter(assets::AssetUrl)
+        .filter(chart::BarChart)
         .filter(html::HtmlSafe)
         .filter(html::Raw)
         .filter(html::PfEscape)
