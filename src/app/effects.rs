@@ -142,6 +142,7 @@ const VARYING: &[&str] = &[
     "to_time",
     "time_diff",
     "strftime",
+    "time_ago",
     "log",
     // Answers with a redirect rather than the page's text.
     "redirect_to",
@@ -309,6 +310,7 @@ mod tests {
             "{{ 'now' | date: '%Y' }}",
             "{{ 8 | random_string }}",
             "{% assign t = 'no' | append: 'w' %}{{ t | to_time | strftime: '%Y' }}",
+            "{{ '2026-01-01T00:00:00Z' | time_ago }}",
             "{% log 'x' %}",
             "{% for i in (1..context.params.qty) %}{{ i }}{% endfor %}",
             "{% capture f %}{% include_form 'x' %}{% endcapture %}{{ f }}",

@@ -5,6 +5,7 @@
 //! write goes through [`write::RecordWrite`] and the model's declared rules.
 //! Diesel is synchronous: call the store from blocking threads.
 
+pub mod aggregate;
 pub mod claims;
 mod connection;
 mod group_commit;
@@ -293,6 +294,20 @@ impl Store {
             .with_conn(|conn| search::page(conn, model, query, partition))
     }
 
+    /// Counts (and sums) per UTC day of the records `query` selects: its
+    /// filters over all pages, in the same environment and merchant as
+    /// [`Store::query_records`]; see [`aggregate`].
+    pub fn day_totals(
+        &self,
+        model: &ModelType,
+        query: &RecordQuery,
+        totals: &aggregate::DayTotalsQuery,
+    ) -> Result<Vec<aggregate::DayTotal>, StoreError> {
+        let partition = self.partition_in(query.environment.unwrap_or(self.environment));
+        self.database
+            .with_conn(|conn| aggregate::per_day(conn, model, &query.filters, partition, totals))
+    }
+
     /// Records of the store's environment and merchant matching `filters`.
     pub fn count_records(&self, model: &ModelType, filters: &[Filter]) -> Result<i64, StoreError> {
         let partition = self.partition();
@@ -310,5 +325,30 @@ impl Store {
 
     pub(crate) fn database(&self) -> &Database {
         &self.database
+    }
+}
+
+#[cfg(test)]
+impl Store {
+    /// Moves records to other creation times (no write path sets
+    /// `created_at`), for tests of time filters and day totals.
+    pub(crate) fn set_created_at_for_tests(
+        &self,
+        model: &ModelType,
+        times: &[(i64, chrono::DateTime<chrono::Utc>)],
+    ) -> Result<(), StoreError> {
+        self.database.with_transaction(|conn| {
+            for (id, time) in times {
+                let mut sql = conn.sql(&format!(
+                    "UPDATE {} SET \"created_at\" = ",
+                    tables::quoted(model.table())
+                ));
+                sql.bind(sql::Arg::Instant(Some(*time)))
+                    .push(" WHERE \"id\" = ")
+                    .bind(sql::Arg::Int(*id));
+                conn.execute(sql)?;
+            }
+            Ok(())
+        })
     }
 }

@@ -198,6 +198,17 @@ fn plan(
     })
 }
 
+/// ` FROM <table> t WHERE <partition and filters>`: the rows a page of
+/// these filters reads, for queries over all of them (`aggregate`).
+pub(crate) fn filtered_from(
+    conn: &Conn,
+    model: &ModelType,
+    filters: &[Filter],
+    partition: Partition<'_>,
+) -> Result<Sql, StoreError> {
+    Ok(plan(conn, model, filters, &Order::default(), partition)?.from_where)
+}
+
 fn property_sort_kind(model: &ModelType, name: &str) -> Result<KeyKind, StoreError> {
     let def = model
         .property(name)

@@ -12,6 +12,7 @@ use diesel::sql_types::Text;
 use diesel::{Connection, QueryableByName};
 use serde_json::{json, Map, Value};
 
+use super::aggregate::{DayTotal, DayTotalsQuery, MAX_DAYS, MAX_GROUPS_PER_DAY};
 use super::connection::redact_url;
 use super::models::webhook_event::{self, WebhookStatus};
 use super::models::{form_submission, setting};
@@ -155,6 +156,9 @@ on_both_backends!(
     keyed_writes_stay_with_their_merchant,
     pre_merchant_tables_get_the_column,
     webhook_events_are_deduplicated_per_merchant,
+    day_totals_group_by_utc_day_in_sql,
+    day_totals_stay_in_their_partition,
+    day_totals_are_bounded,
 );
 
 fn model(name: &str, yaml: &str) -> ModelType {
@@ -2428,4 +2432,179 @@ fn postgres_inbox_migration_keeps_old_events() {
     if let Ok(mut admin) = PgConnection::establish(&base) {
         let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     }
+}
+
+// ------------------------------------------------------------ day totals
+
+fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+fn totals(sum: Option<&str>, group_by: Option<&str>) -> DayTotalsQuery {
+    DayTotalsQuery {
+        sum: sum.map(str::to_string),
+        group_by: group_by.map(str::to_string),
+    }
+}
+
+fn day(day: &str, group: Option<&str>, count: i64, sum: Option<i64>) -> DayTotal {
+    DayTotal {
+        day: day.to_string(),
+        group: group.map(str::to_string),
+        count,
+        sum,
+    }
+}
+
+fn day_totals_group_by_utc_day_in_sql(store: &Store) {
+    let model = payment();
+    let batch = vec![
+        props(json!({"amount": 100, "currency": "usd", "captured": true, "state": "succeeded"})),
+        props(json!({"amount": 250, "currency": "eur", "captured": false, "state": "succeeded"})),
+        props(json!({"amount": 1000, "currency": "usd", "captured": true, "state": "succeeded"})),
+        props(json!({"amount": 5, "currency": "usd", "state": "failed"})),
+        props(json!({"state": "succeeded"})),
+    ];
+    let records = store.create_records(&model, batch).unwrap();
+    // The UTC day counts, whatever offset a time was given with.
+    let times = [
+        "2026-12-06T23:59:59.999999Z",
+        "2026-12-07T00:30:00+01:00", // 2026-12-06 in UTC
+        "2026-12-07T13:00:00+01:00",
+        "2026-12-07T00:00:00Z",
+        "2026-12-08T03:00:00+02:00",
+    ];
+    let moves: Vec<(i64, _)> = records.iter().zip(times).map(|(r, t)| (r.id, at(t))).collect();
+    store.set_created_at_for_tests(&model, &moves).unwrap();
+    let run = |filters: Vec<Filter>, sum: Option<&str>, group_by: Option<&str>| {
+        store
+            .day_totals(&model, &query(filters), &totals(sum, group_by))
+            .unwrap()
+    };
+
+    assert_eq!(
+        run(vec![], None, None),
+        [
+            day("2026-12-06", None, 2, None),
+            day("2026-12-07", None, 2, None),
+            day("2026-12-08", None, 1, None),
+        ]
+    );
+    assert_eq!(
+        run(vec![eq("state", json!("succeeded"))], Some("amount"), Some("currency")),
+        [
+            day("2026-12-06", Some("eur"), 1, Some(250)),
+            day("2026-12-06", Some("usd"), 1, Some(100)),
+            day("2026-12-07", Some("usd"), 1, Some(1000)),
+            day("2026-12-08", None, 1, Some(0)),
+        ]
+    );
+    assert_eq!(
+        run(vec![], Some("amount"), Some("captured")),
+        [
+            day("2026-12-06", Some("false"), 1, Some(250)),
+            day("2026-12-06", Some("true"), 1, Some(100)),
+            day("2026-12-07", Some("true"), 1, Some(1000)),
+            day("2026-12-07", None, 1, Some(5)),
+            day("2026-12-08", None, 1, Some(0)),
+        ]
+    );
+    let since = Filter::new("created_at", FilterOp::Gte(json!("2026-12-07T00:00:00Z")));
+    assert_eq!(
+        run(vec![since], Some("amount"), None),
+        [
+            day("2026-12-07", None, 2, Some(1005)),
+            day("2026-12-08", None, 1, Some(0)),
+        ]
+    );
+
+    // `sum` takes an integer property, `groupBy` a string or boolean one.
+    for (bad, field) in [
+        (totals(Some("currency"), None), "sum"),
+        (totals(Some("rate"), None), "sum"),
+        (totals(Some("nope"), None), "sum"),
+        (totals(None, Some("amount")), "groupBy"),
+        (totals(None, Some("metadata")), "groupBy"),
+        (totals(None, Some("paid_at")), "groupBy"),
+    ] {
+        match store.day_totals(&model, &query(vec![]), &bad) {
+            Err(StoreError::Validation(fields)) => assert_eq!(fields[0].field, field, "{bad:?}"),
+            other => panic!("{bad:?} gave {other:?}"),
+        }
+    }
+}
+
+fn day_totals_stay_in_their_partition(store: &Store) {
+    let model = payment();
+    let (ours, acme) = default_and_acme(store);
+    let live = ours.clone().with_environment(Environment::Live);
+    let mut moves = Vec::new();
+    for (writer, amount) in [(&ours, 1), (&ours, 2), (&live, 40), (&acme, 300)] {
+        let record = writer.create_record(&model, props(json!({"amount": amount}))).unwrap();
+        moves.push((record.id, at("2026-12-07T10:00:00Z")));
+    }
+    store.set_created_at_for_tests(&model, &moves).unwrap();
+    let sum = totals(Some("amount"), None);
+    let one_day = |count, total| vec![day("2026-12-07", None, count, Some(total))];
+    assert_eq!(ours.day_totals(&model, &query(vec![]), &sum).unwrap(), one_day(2, 3));
+    assert_eq!(live.day_totals(&model, &query(vec![]), &sum).unwrap(), one_day(1, 40));
+    assert_eq!(acme.day_totals(&model, &query(vec![]), &sum).unwrap(), one_day(1, 300));
+    // A query naming the other environment reads that one, as a page does.
+    let in_live = RecordQuery {
+        environment: Some(Environment::Live),
+        ..query(vec![])
+    };
+    assert_eq!(ours.day_totals(&model, &in_live, &sum).unwrap(), one_day(1, 40));
+    let in_test = RecordQuery {
+        environment: Some(Environment::Test),
+        ..query(vec![])
+    };
+    assert_eq!(live.day_totals(&model, &in_test, &sum).unwrap(), one_day(2, 3));
+    assert!(acme
+        .clone()
+        .with_environment(Environment::Live)
+        .day_totals(&model, &query(vec![]), &sum)
+        .unwrap()
+        .is_empty());
+}
+
+fn day_totals_are_bounded(store: &Store) {
+    let model = payment();
+    let days = MAX_DAYS + 5;
+    // One usd record a day; on the newest day also 24 single records of
+    // other currencies and 3 of "zzz".
+    let mut batch: Vec<Map<String, Value>> = (0..days).map(|_| props(json!({"currency": "usd"}))).collect();
+    batch.extend((0..24).map(|i| props(json!({"currency": format!("c{i:02}")}))));
+    batch.extend((0..3).map(|_| props(json!({"currency": "zzz"}))));
+    let records = store.create_records(&model, batch).unwrap();
+    let first_day = at("2020-01-01T12:00:00Z");
+    let moves: Vec<(i64, _)> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id, first_day + Duration::days(i.min(days - 1) as i64)))
+        .collect();
+    store.set_created_at_for_tests(&model, &moves).unwrap();
+
+    let answer = store
+        .day_totals(&model, &query(vec![]), &totals(None, Some("currency")))
+        .unwrap();
+    let date = |offset: usize| {
+        (first_day + Duration::days(offset as i64))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let distinct: HashSet<&str> = answer.iter().map(|d| d.day.as_str()).collect();
+    assert_eq!(distinct.len(), MAX_DAYS, "the newest days");
+    assert_eq!(answer[0], day(&date(5), Some("usd"), 1, None));
+    let newest: Vec<&DayTotal> = answer.iter().filter(|d| d.day == date(days - 1)).collect();
+    assert_eq!(newest.len(), MAX_GROUPS_PER_DAY);
+    // The groups with the most records, ties by their bytes; shown by group.
+    let mut expected: Vec<String> = (0..MAX_GROUPS_PER_DAY - 1).map(|i| format!("c{i:02}")).collect();
+    expected.push("zzz".into());
+    let groups: Vec<String> = newest.iter().filter_map(|d| d.group.clone()).collect();
+    assert_eq!(groups, expected);
+    assert_eq!(newest.last().map(|d| d.count), Some(3));
+    assert_eq!(answer.len(), MAX_DAYS - 1 + MAX_GROUPS_PER_DAY);
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::errors::bad_field;
 use super::model_schema::ModelSchema;
 use super::values::{to_json, TIME};
+use crate::db::aggregate::DayTotalsQuery;
 use crate::db::query::{Filter, FilterOp, Order, OrderField, RecordQuery};
 use crate::db::schema::PropertyType;
 use crate::environment::Environment;
@@ -203,6 +204,40 @@ pub fn record_query(plan: &ModelSchema, args: &ObjectAccessor<'_>) -> Result<Rec
         query.order = Order { field, descending };
     }
     Ok(query)
+}
+
+/// `perDay`'s arguments: `sum` must name an Int property, `groupBy` a
+/// String or Boolean one (by GraphQL name, or by property name).
+pub fn day_totals_query(plan: &ModelSchema, args: &ObjectAccessor<'_>) -> Result<DayTotalsQuery, Error> {
+    let property = |argument: &str, kinds: &[PropertyType], wanted: &str| -> Result<Option<String>, Error> {
+        let Some(name) = optional_string(args, argument)? else {
+            return Ok(None);
+        };
+        let field = plan
+            .field_by_graphql(&name)
+            .or_else(|| plan.fields.iter().find(|f| f.property == name));
+        // The name is echoed back: cut it so the error stays small.
+        let shown: String = name.chars().take(64).collect();
+        match field {
+            Some(field) if kinds.contains(&field.kind) => Ok(Some(field.property.clone())),
+            Some(field) => Err(bad_field(
+                argument,
+                format!("`{shown}` is a {} property; {argument} takes {wanted}", field.kind),
+            )),
+            None => Err(bad_field(
+                argument,
+                format!("`{shown}` is not a property of {}", plan.model.short_name()),
+            )),
+        }
+    };
+    Ok(DayTotalsQuery {
+        sum: property("sum", &[PropertyType::Integer], "an integer property")?,
+        group_by: property(
+            "groupBy",
+            &[PropertyType::String, PropertyType::Boolean],
+            "a string or boolean property",
+        )?,
+    })
 }
 
 fn present<'a>(value: Option<ValueAccessor<'a>>) -> Option<ValueAccessor<'a>> {

@@ -63,6 +63,7 @@ const FIXED_TYPES: &[&str] = &[
     values::MAP,
     values::JSON,
     models::PAGE_INFO,
+    models::DAY_TOTAL,
     request_types::GATEWAY_ERROR_TYPE,
     filters::ORDER_DIRECTION,
     "StringFilter",
@@ -295,6 +296,7 @@ impl GraphqlEngine {
         builder_types.extend(shared_inputs.into_iter().map(Into::into));
         builder_types.push(direction.into());
         builder_types.push(models::page_info_type().into());
+        builder_types.push(models::day_total_type().into());
         builder_types.push(request_types::gateway_error_type().into());
 
         for plan in &model_plans {

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, TypeRef,
 };
-use async_graphql::Error;
-use serde_json::{Map, Value};
+use async_graphql::{Error, Name, Value as GqlValue};
+use serde_json::{json, Map, Value};
 
 use super::errors::{bad_field, not_found};
 use super::filters::{self, parse_id};
 pub use super::model_schema::ModelSchema;
 use super::values::{key_field, property_type_ref, to_graphql, TIME};
+use crate::db::aggregate::{MAX_DAYS, MAX_GROUPS_PER_DAY};
+use crate::db::query::RecordQuery;
 use crate::db::Store;
 
 /// The shared `PageInfo` type name.
@@ -28,8 +30,89 @@ pub fn page_info_type() -> Object {
         .field(key_field("endCursor", TypeRef::named(TypeRef::STRING)))
 }
 
+/// The shared `DayTotal` type name (`perDay` of every connection).
+pub const DAY_TOTAL: &str = "DayTotal";
+
+/// The shared `DayTotal` object.
+pub fn day_total_type() -> Object {
+    Object::new(DAY_TOTAL)
+        .description("Records made on one UTC day (and of one group, with `groupBy`).")
+        .field(key_field("day", TypeRef::named_nn(TypeRef::STRING)).description("The UTC day, `2026-12-07`."))
+        .field(
+            key_field("group", TypeRef::named(TypeRef::STRING))
+                .description("The `groupBy` property's value; null without `groupBy` or for records without it."),
+        )
+        .field(key_field("count", TypeRef::named_nn(TypeRef::INT)))
+        .field(
+            key_field("sum", TypeRef::named(TypeRef::INT))
+                .description("The `sum` property's total (minor units for money); null without `sum`."),
+        )
+}
+
+/// What a connection query resolves to: its page (when a field of the
+/// page is selected) and the query and store `perDay` totals over.
+struct ConnectionValue {
+    page: Option<GqlValue>,
+    query: RecordQuery,
+    store: Store,
+}
+
+/// Fields of a connection that are the page's.
+const PAGE_FIELDS: [&str; 4] = ["edges", "nodes", "pageInfo", "totalCount"];
+
+/// A connection field read from its page.
+fn page_field(name: &str, ty: TypeRef) -> Field {
+    let key = Name::new(name);
+    Field::new(name, ty, move |ctx| {
+        let value = match ctx.parent_value.try_downcast_ref::<ConnectionValue>() {
+            Ok(ConnectionValue {
+                page: Some(GqlValue::Object(object)),
+                ..
+            }) => object.get(&key).cloned(),
+            _ => None,
+        };
+        FieldFuture::Value(value.filter(|v| !matches!(v, GqlValue::Null)).map(FieldValue::value))
+    })
+}
+
+/// `perDay(sum:, groupBy:)`: counts (and sums) per UTC day of every record
+/// the connection's filter selects, grouped in SQL.
+fn per_day_field(plan: &Arc<ModelSchema>) -> Field {
+    let plan = plan.clone();
+    Field::new("perDay", TypeRef::named_nn_list_nn(DAY_TOTAL), move |ctx| {
+        let result = ctx
+            .parent_value
+            .try_downcast_ref::<ConnectionValue>()
+            .and_then(|connection| {
+                let totals = filters::day_totals_query(&plan, &ctx.args)?;
+                let days = connection
+                    .store
+                    .day_totals(&plan.model, &connection.query, &totals)
+                    .map_err(|e| plan.store_error(e))?;
+                Ok(Some(FieldValue::list(days.into_iter().map(|day| {
+                    FieldValue::value(to_graphql(
+                        json!({"day": day.day, "group": day.group, "count": day.count, "sum": day.sum}),
+                    ))
+                }))))
+            });
+        FieldFuture::new(futures::future::ready(result))
+    })
+    .description(format!(
+        "Records matching the filter (all pages) per UTC day of `createdAt`, oldest day first: \
+         the newest {MAX_DAYS} days, at most {MAX_GROUPS_PER_DAY} groups a day (those with the most records)."
+    ))
+    .argument(
+        InputValue::new("sum", TypeRef::named(TypeRef::STRING))
+            .description("An Int property to total, e.g. \"amount\"."),
+    )
+    .argument(
+        InputValue::new("groupBy", TypeRef::named(TypeRef::STRING))
+            .description("A String or Boolean property whose values split each day, e.g. \"currency\"."),
+    )
+}
+
 /// Output and input types of one model.
-pub fn types(plan: &ModelSchema) -> (Vec<Object>, Vec<InputObject>, async_graphql::dynamic::Enum) {
+pub fn types(plan: &Arc<ModelSchema>) -> (Vec<Object>, Vec<InputObject>, async_graphql::dynamic::Enum) {
     let mut object = Object::new(&plan.type_name)
         .description(format!("A `{}` record.", plan.model.name))
         .field(key_field("id", TypeRef::named_nn(TypeRef::ID)))
@@ -53,10 +136,11 @@ pub fn types(plan: &ModelSchema) -> (Vec<Object>, Vec<InputObject>, async_graphq
         .field(key_field("node", TypeRef::named_nn(&plan.type_name)))
         .field(key_field("cursor", TypeRef::named_nn(TypeRef::STRING)));
     let connection = Object::new(plan.connection_type())
-        .field(key_field("edges", TypeRef::named_nn_list_nn(plan.edge_type())))
-        .field(key_field("nodes", TypeRef::named_nn_list_nn(&plan.type_name)))
-        .field(key_field("pageInfo", TypeRef::named_nn(PAGE_INFO)))
-        .field(key_field("totalCount", TypeRef::named_nn(TypeRef::INT)));
+        .field(page_field("edges", TypeRef::named_nn_list_nn(plan.edge_type())))
+        .field(page_field("nodes", TypeRef::named_nn_list_nn(&plan.type_name)))
+        .field(page_field("pageInfo", TypeRef::named_nn(PAGE_INFO)))
+        .field(page_field("totalCount", TypeRef::named_nn(TypeRef::INT)))
+        .field(per_day_field(plan));
     let (filter, order_field, order) = filters::model_inputs(plan);
     let mut inputs = vec![filter, order];
     // An input object needs at least one field.
@@ -105,12 +189,20 @@ pub fn query_fields(plan: &Arc<ModelSchema>, store: &Store) -> Vec<Field> {
             TypeRef::named_nn(plan.connection_type()),
             move |ctx| {
                 let result = filters::record_query(&plan, &ctx.args).and_then(|query| {
-                    super::store_for(&ctx, &store)
-                        .query_records(&plan.model, &query)
-                        .map(|page| Some(plan.page_value(&page, &query.order)))
-                        .map_err(|e| plan.store_error(e))
+                    let store = super::store_for(&ctx, &store).clone();
+                    // Only `perDay` (or `__typename`) asked for: no page to read.
+                    let look_ahead = ctx.look_ahead();
+                    let page = if PAGE_FIELDS.iter().any(|name| look_ahead.field(name).exists()) {
+                        let page = store
+                            .query_records(&plan.model, &query)
+                            .map_err(|e| plan.store_error(e))?;
+                        Some(to_graphql(plan.page_value(&page, &query.order)))
+                    } else {
+                        None
+                    };
+                    Ok(Some(FieldValue::owned_any(ConnectionValue { page, query, store })))
                 });
-                ready(result)
+                FieldFuture::new(futures::future::ready(result))
             },
         );
         for argument in arguments {

@@ -508,6 +508,109 @@ fn filter_by_id() {
     assert_eq!(data["payments"]["nodes"], json!([{"id": ids[0]}, {"id": ids[2]}]));
 }
 
+/// The model of the `payments` connection.
+fn payment_model() -> ModelType {
+    models().remove(0)
+}
+
+#[test]
+fn per_day_totals_every_page_of_the_filter() {
+    let f = fixture();
+    let ids = f.seed_payments(4); // amounts 100..400, even ones captured
+    let created: Vec<(i64, chrono::DateTime<chrono::Utc>)> = ids
+        .iter()
+        .zip([
+            "2026-12-06T08:00:00Z",
+            "2026-12-06T23:59:59Z",
+            "2026-12-07T00:00:00Z",
+            "2026-12-07T09:00:00Z",
+        ])
+        .map(|(id, time)| (id.parse().unwrap(), time.parse().unwrap()))
+        .collect();
+    f.store.set_created_at_for_tests(&payment_model(), &created).unwrap();
+
+    // A page of one, and totals over every record the filter selects.
+    let data = f.run(
+        "{ payments(first: 1, filter: {amount: {gte: 200}}) { totalCount nodes { amount }
+           perDay(sum: \"amount\", groupBy: \"captured\") { day group count sum } } }",
+        json!({}),
+    );
+    assert_eq!(data["payments"]["totalCount"], 3);
+    assert_eq!(data["payments"]["nodes"], json!([{"amount": 400}]));
+    assert_eq!(
+        data["payments"]["perDay"],
+        json!([
+            {"day": "2026-12-06", "group": "true", "count": 1, "sum": 200},
+            {"day": "2026-12-07", "group": "false", "count": 1, "sum": 300},
+            {"day": "2026-12-07", "group": "true", "count": 1, "sum": 400},
+        ])
+    );
+    // Only totals asked for (no page read); without arguments, counts only.
+    let data = f.run("{ payments { perDay { day group count sum } } }", json!({}));
+    assert_eq!(
+        data["payments"]["perDay"],
+        json!([
+            {"day": "2026-12-06", "group": null, "count": 2, "sum": null},
+            {"day": "2026-12-07", "group": null, "count": 2, "sum": null},
+        ])
+    );
+    // Snake-case property names work too; the other environment is empty.
+    let data = f.run(
+        "{ live: payments(livemode: true) { perDay(sum: \"amount\") { count } }
+           test: payments(filter: {createdAt: {gte: \"2026-12-07T00:00:00Z\"}}) {
+             perDay(sum: \"amount\", groupBy: \"gateway_id\") { group sum } } }",
+        json!({}),
+    );
+    assert_eq!(data["live"]["perDay"], json!([]));
+    assert_eq!(
+        data["test"]["perDay"],
+        json!([{"group": "pi_3", "sum": 300}, {"group": "pi_4", "sum": 400}])
+    );
+}
+
+#[test]
+fn per_day_arguments_must_name_fitting_properties() {
+    let f = fixture();
+    let sdl = f.engine.sdl();
+    assert!(sdl.contains("type DayTotal {"), "{sdl}");
+    let shape = f.run(
+        "{ __type(name: \"CreditCardConnection\") { fields { name
+             args { name type { name } }
+             type { kind ofType { kind ofType { kind ofType { name } } } } } } }",
+        json!({}),
+    );
+    let per_day = shape["__type"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "perDay")
+        .expect("every connection has perDay");
+    assert_eq!(
+        per_day["args"],
+        json!([{"name": "sum", "type": {"name": "String"}}, {"name": "groupBy", "type": {"name": "String"}}])
+    );
+    // [DayTotal!]!
+    assert_eq!(
+        per_day["type"],
+        json!({"kind": "NON_NULL", "ofType": {"kind": "LIST", "ofType": {"kind": "NON_NULL", "ofType": {"name": "DayTotal"}}}})
+    );
+    for (arguments, field) in [
+        ("sum: \"gatewayId\"", "sum"),
+        ("sum: \"feeRate\"", "sum"),
+        ("sum: \"nope\"", "sum"),
+        ("groupBy: \"amount\"", "groupBy"),
+        ("groupBy: \"metadata\"", "groupBy"),
+        ("groupBy: \"createdAt\"", "groupBy"),
+    ] {
+        let errors = f.errors(
+            &format!("{{ payments {{ perDay({arguments}) {{ day }} }} }}"),
+            json!({}),
+        );
+        assert_eq!(errors[0].code, "BAD_USER_INPUT", "{arguments}: {errors:?}");
+        assert_eq!(errors[0].extensions["fields"][0]["field"], field, "{arguments}");
+    }
+}
+
 #[test]
 fn ordering_defaults_to_newest_first() {
     let f = fixture();

@@ -3,7 +3,8 @@
 //! [`autoescape_outputs`] rewrites every `{{ expr }}` to
 //! `{{ expr | pf_escape }}` so request params, record properties and webhook
 //! data cannot inject markup. Left alone:
-//! - outputs whose last filter is `html_safe` or `raw` (trusted HTML), or
+//! - outputs whose last filter is `html_safe` or `raw` (trusted HTML) or
+//!   `bar_chart` (SVG it builds itself, every label escaped), or
 //!   already `pf_escape`, `escape` or `escape_once` (so the rewrite is
 //!   idempotent and never double-escapes);
 //! - `{{ content_for_layout }}` (the already escaped page inside a layout);
@@ -37,7 +38,7 @@ mod lenient;
 use grammar::{elements, Element, ExpressionShape, TagShape};
 
 /// Filters after which an output needs no escaping.
-const TRUSTED_LAST_FILTERS: &[&str] = &["html_safe", "raw", "pf_escape", "escape", "escape_once"];
+const TRUSTED_LAST_FILTERS: &[&str] = &["html_safe", "raw", "bar_chart", "pf_escape", "escape", "escape_once"];
 
 /// Rewrites a template source so every output is HTML-escaped (see the
 /// module documentation for what is left alone) and every output inside a

@@ -1,6 +1,7 @@
 //! platformOS filters on liquid-rust, one file per concern.
 
 pub mod assets;
+pub mod chart;
 pub mod collections;
 pub mod crypto;
 pub mod encoding;
@@ -45,7 +46,9 @@ pub(crate) fn register<P: liquid::partials::PartialCompiler>(
         .filter(time::ToTime)
         .filter(time::Strftime)
         .filter(time::TimeDiff)
+        .filter(time::TimeAgo)
         .filter(assets::AssetUrl)
+        .filter(chart::BarChart)
         .filter(html::HtmlSafe)
         .filter(html::Raw)
         .filter(html::PfEscape)

@@ -1,4 +1,4 @@
-//! Time filters: `to_time`, `strftime`, `time_diff`.
+//! Time filters: `to_time`, `strftime`, `time_diff`, `time_ago`.
 //!
 //! Liquid's own `DateTime` wraps `time::OffsetDateTime`; payforms parses with
 //! chrono, so values cross over through their exact instant and offset.
@@ -223,6 +223,73 @@ impl Filter for TimeDiffFilter {
     }
 }
 
+/// Seconds within which a time reads as "just now" (either way).
+const JUST_NOW_SECONDS: i64 = 45;
+/// Beyond this many days a time is shown as its date.
+const RELATIVE_DAYS: i64 = 30;
+
+/// `then` relative to `now` (unix seconds) in words: "just now",
+/// "3 minutes ago", "1 hour ago", "yesterday", "5 days ago", "in 3
+/// minutes", "tomorrow", or beyond 30 days "on 2026-11-02" (UTC). A pure
+/// function of its inputs, so tests can fix the clock. "Yesterday" is
+/// 24–48 hours, not a calendar day: there is no visitor time zone.
+pub(crate) fn time_ago_text(then: i64, now: i64) -> String {
+    let elapsed = now.saturating_sub(then);
+    let future = elapsed < 0;
+    let seconds = elapsed.unsigned_abs().min(i64::MAX as u64) as i64;
+    let relative = |count: i64, unit: &str| {
+        let plural = if count == 1 { "" } else { "s" };
+        if future {
+            format!("in {count} {unit}{plural}")
+        } else {
+            format!("{count} {unit}{plural} ago")
+        }
+    };
+    if seconds < JUST_NOW_SECONDS {
+        return "just now".to_string();
+    }
+    if seconds < 3_600 {
+        return relative((seconds / 60).max(1), "minute");
+    }
+    if seconds < 86_400 {
+        return relative(seconds / 3_600, "hour");
+    }
+    if seconds < 2 * 86_400 {
+        return if future { "tomorrow" } else { "yesterday" }.to_string();
+    }
+    let days = seconds / 86_400;
+    if days <= RELATIVE_DAYS {
+        return relative(days, "day");
+    }
+    match ChronoDateTime::from_timestamp(then, 0) {
+        Some(utc) => format!("on {}", utc.format("%Y-%m-%d")),
+        None => String::new(),
+    }
+}
+
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "time_ago",
+    description = "A time (anything to_time reads) relative to now: 'just now', '3 minutes ago', 'yesterday', 'in 2 hours', 'on 2026-11-02'; nil or unreadable gives ''.",
+    parsed(TimeAgoFilter)
+)]
+pub struct TimeAgo;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "time_ago"]
+struct TimeAgoFilter;
+
+impl Filter for TimeAgoFilter {
+    fn evaluate(&self, input: &dyn ValueView, _runtime: &dyn Runtime) -> Result<Value> {
+        // Lenient: a missing or odd time prints nothing rather than failing the page.
+        let text = match parse_time(input) {
+            Ok(Some(time)) => time_ago_text(time.unix_timestamp(), chrono::Utc::now().timestamp()),
+            Ok(None) | Err(_) => String::new(),
+        };
+        Ok(Value::scalar(text))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,5 +409,62 @@ mod tests {
         assert!(call_filter!(TimeDiff, "2024-01-01", Value::Nil).is_err());
         assert!(call_filter!(TimeDiff, "2024-01-01", "2024-01-02", "weeks").is_err());
         assert!(call_filter!(TimeDiff, "2024-01-01").is_err());
+    }
+
+    #[test]
+    fn time_ago_in_words_with_a_fixed_clock() {
+        let now = 1_796_000_000; // 2026-11-30T…Z
+        let cases: &[(i64, &str)] = &[
+            (0, "just now"),
+            (44, "just now"),
+            (-44, "just now"),
+            (45, "1 minute ago"),
+            (3 * 60 + 59, "3 minutes ago"),
+            (59 * 60, "59 minutes ago"),
+            (3_600, "1 hour ago"),
+            (2 * 3_600 + 10, "2 hours ago"),
+            (23 * 3_600, "23 hours ago"),
+            (24 * 3_600, "yesterday"),
+            (47 * 3_600, "yesterday"),
+            (5 * 86_400, "5 days ago"),
+            (30 * 86_400, "30 days ago"),
+            (-3 * 60, "in 3 minutes"),
+            (-3_600, "in 1 hour"),
+            (-30 * 3_600, "tomorrow"),
+            (-5 * 86_400 - 7, "in 5 days"),
+        ];
+        for (ago, expected) in cases {
+            assert_eq!(time_ago_text(now - ago, now), *expected, "{ago} s ago");
+        }
+        let then = 1_762_041_600; // 2025-11-02T00:00:00Z
+        assert_eq!(time_ago_text(then, then + 31 * 86_400), "on 2025-11-02");
+        assert_eq!(time_ago_text(then, then - 40 * 86_400), "on 2025-11-02");
+        assert_eq!(time_ago_text(i64::MIN, i64::MAX), "");
+    }
+
+    #[test]
+    fn time_ago_reads_what_to_time_reads_and_is_lenient() {
+        let now = chrono::Utc::now();
+        let rfc3339 = (now - chrono::Duration::minutes(3)).to_rfc3339();
+        assert_eq!(call_filter!(TimeAgo, rfc3339).unwrap(), Value::scalar("3 minutes ago"));
+        let unix = (now - chrono::Duration::hours(2)).timestamp();
+        assert_eq!(call_filter!(TimeAgo, unix).unwrap(), Value::scalar("2 hours ago"));
+        assert_eq!(call_filter!(TimeAgo, "now").unwrap(), Value::scalar("just now"));
+        assert_eq!(
+            call_filter!(TimeAgo, "2001-02-03T04:05:06Z").unwrap(),
+            Value::scalar("on 2001-02-03")
+        );
+        for odd in [
+            Value::Nil,
+            Value::scalar(""),
+            Value::scalar("not a time"),
+            Value::scalar(1.5f64),
+        ] {
+            assert_eq!(call_filter!(TimeAgo, odd).unwrap(), Value::scalar(""));
+        }
+        assert_eq!(
+            call_filter!(TimeAgo, liquid_core::value!([1])).unwrap(),
+            Value::scalar("")
+        );
     }
 }
