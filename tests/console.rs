@@ -35,7 +35,10 @@ const FORM_POSTS: [(&str, &[(&str, &str)]); 5] = [
     ("/admin/webhook_events/replay", &[("all_failed", "1")]),
     ("/admin/webhook_events/replay", &[("id", "1")]),
     ("/admin/deliveries/retry", &[("id", "1")]),
-    ("/admin/settings/keys", &[("name", "stolen"), ("scopes[]", "payments:read")]),
+    (
+        "/admin/settings/keys",
+        &[("name", "stolen"), ("scopes[]", "payments:read")],
+    ),
     ("/admin/settings/keys/revoke", &[("key_id", "abc")]),
 ];
 
@@ -98,10 +101,7 @@ fn without_a_session_every_page_redirects_to_sign_in_and_every_form_is_refused()
     }
     let keys = graphql(&server, "{ customers { totalCount } }");
     assert!(keys["errors"].is_null(), "{keys}");
-    assert!(
-        !server.log_text().contains("stolen"),
-        "no key was made for a visitor"
-    );
+    assert!(!server.log_text().contains("stolen"), "no key was made for a visitor");
 }
 
 #[test]
@@ -126,8 +126,14 @@ fn signed_in_every_page_renders_and_the_forms_act() {
         &server,
         r#"mutation { stripe_createPaymentIntent(input: {amount: 25.5, currency: "usd", paymentMethodId: "pm_card_visa", confirm: true, metadata: {order: "console-1"}}) { id status } }"#,
     );
-    assert_eq!(paid["data"]["stripe_createPaymentIntent"]["status"], "succeeded", "{paid}");
-    let pi = paid["data"]["stripe_createPaymentIntent"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        paid["data"]["stripe_createPaymentIntent"]["status"], "succeeded",
+        "{paid}"
+    );
+    let pi = paid["data"]["stripe_createPaymentIntent"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     for page in PAGES {
         let answer = operator.get(server.url(page)).send().unwrap();
@@ -136,7 +142,12 @@ fn signed_in_every_page_renders_and_the_forms_act() {
         assert_eq!(status, 200, "{page}: {text}");
         assert!(text.contains("TEST MODE"), "{page} shows the environment");
     }
-    let list = operator.get(server.url("/admin/payments")).send().unwrap().text().unwrap();
+    let list = operator
+        .get(server.url("/admin/payments"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(list.contains(&pi) && list.contains("$25.50"), "{list}");
     let search = operator
         .get(server.url(&format!("/admin/payments?q={pi}")))
@@ -152,7 +163,12 @@ fn signed_in_every_page_renders_and_the_forms_act() {
         .text()
         .unwrap();
     assert!(other.contains("No payments match"), "{other}");
-    let detail = operator.get(server.url("/admin/payments/1")).send().unwrap().text().unwrap();
+    let detail = operator
+        .get(server.url("/admin/payments/1"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(detail.contains("Gateway request create_payment"), "{detail}");
 
     // An API key made from the settings page is shown once, listed after.
@@ -176,8 +192,16 @@ fn signed_in_every_page_renders_and_the_forms_act() {
         .unwrap_or_default()
         .to_string();
     assert!(key.starts_with("pfk_"), "{made}");
-    let settings = operator.get(server.url("/admin/settings")).send().unwrap().text().unwrap();
-    assert!(settings.contains("from the console") && !settings.contains(&key), "the key is shown once");
+    let settings = operator
+        .get(server.url("/admin/settings"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        settings.contains("from the console") && !settings.contains(&key),
+        "the key is shown once"
+    );
     let works = client()
         .get(server.url("/v1/payments"))
         .header("X-API-Key", &key)

@@ -79,7 +79,10 @@ impl Filter for SumFilter {
             return Ok(Value::scalar(0_i64));
         }
         let Some(array) = input.as_array() else {
-            return Err(filter_error("sum", format!("expected an array, got {}", input.type_name())));
+            return Err(filter_error(
+                "sum",
+                format!("expected an array, got {}", input.type_name()),
+            ));
         };
         let mut total: i64 = 0;
         for item in array.values() {
@@ -96,7 +99,11 @@ impl Filter for SumFilter {
             }
             let whole = value
                 .as_scalar()
-                .and_then(|scalar| scalar.to_integer().or_else(|| scalar.to_kstr().trim().parse::<i64>().ok()))
+                .and_then(|scalar| {
+                    scalar
+                        .to_integer()
+                        .or_else(|| scalar.to_kstr().trim().parse::<i64>().ok())
+                })
                 .ok_or_else(|| filter_error("sum", format!("{} is not a whole number", value.to_kstr())))?;
             total = total
                 .checked_add(whole)
@@ -234,7 +241,10 @@ mod tests {
         let rows = liquid_core::value!([{"count": 2, "sum": 599}, {"count": 1}, {"count": "3", "sum": 100}]);
         assert_eq!(call_filter!(Sum, rows.clone(), "count").unwrap(), Value::scalar(6_i64));
         assert_eq!(call_filter!(Sum, rows, "sum").unwrap(), Value::scalar(699_i64));
-        assert_eq!(call_filter!(Sum, liquid_core::value!([1, 2, 3])).unwrap(), Value::scalar(6_i64));
+        assert_eq!(
+            call_filter!(Sum, liquid_core::value!([1, 2, 3])).unwrap(),
+            Value::scalar(6_i64)
+        );
         assert_eq!(call_filter!(Sum, Value::Nil).unwrap(), Value::scalar(0_i64));
         assert!(call_filter!(Sum, liquid_core::value!([1.5])).is_err());
         assert!(call_filter!(Sum, liquid_core::value!(["x"])).is_err());

@@ -277,7 +277,9 @@ mod tests {
 
     #[test]
     fn minor_units_are_exact_or_nil() {
-        let minor = |input: Value, currency: &str| call_filter!(MinorUnits, input, Value::scalar(currency.to_string())).unwrap();
+        let minor = |input: Value, currency: &str| {
+            call_filter!(MinorUnits, input, Value::scalar(currency.to_string())).unwrap()
+        };
         assert_eq!(minor(Value::scalar("12.35"), "usd"), Value::scalar(1235));
         assert_eq!(minor(Value::scalar("500"), "JPY"), Value::scalar(500));
         assert_eq!(minor(Value::scalar(7), "usd"), Value::scalar(700));
