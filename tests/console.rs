@@ -222,4 +222,42 @@ fn signed_in_every_page_renders_and_the_forms_act() {
         .send()
         .unwrap();
     assert_eq!(refused.status(), 401, "the revoked key no longer works");
+
+    // An operator's ordinary mistakes are said on the page, never a 500: a
+    // second revoke, an unknown event or delivery, no scope ticked; one
+    // scope ticked is a list of one.
+    for (path, fields) in [
+        ("/admin/settings/keys/revoke", vec![("key_id", key_id.as_str())]),
+        ("/admin/webhook_events/replay", vec![("id", "99999")]),
+        ("/admin/deliveries/retry", vec![("id", "99999")]),
+        ("/admin/settings/keys", vec![("name", "no scope")]),
+    ] {
+        let mut form = fields.clone();
+        form.push(("authenticity_token", token.as_str()));
+        let answer = operator.post(server.url(path)).form(&form).send().unwrap();
+        assert_eq!(answer.status(), 303, "{path} {fields:?}");
+        let back = location(&answer);
+        let page = operator.get(server.url(&back)).send().unwrap().text().unwrap();
+        assert!(page.contains("flash alert"), "{path}: the mistake is said on {back}");
+    }
+    let one_scope = operator
+        .post(server.url("/admin/settings/keys"))
+        .form(&[
+            ("authenticity_token", token.as_str()),
+            ("name", "one scope"),
+            ("scopes", "payments:read"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(one_scope.status(), 200);
+    assert!(one_scope.text().unwrap().contains("scopes payments:read"));
+
+    // The request log keeps no client secret.
+    let log = operator
+        .get(server.url("/admin/requests"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(log.contains("create_payment") && !log.contains("_secret_"), "{log}");
 }

@@ -395,7 +395,7 @@ fn wildcard_processors_handle_their_family_and_are_subscribed() {
     assert!(processor("payment_intent.succeeded")
         .unwrap()
         .ends_with("payment_intent.succeeded.liquid"));
-    assert!(processor("payment_intent.created")
+    assert!(processor("payment_intent.partially_funded")
         .unwrap()
         .ends_with("payment_intent.*.liquid"));
     assert!(processor("customer.subscription.paused")

@@ -1399,7 +1399,7 @@ fn webhook_events_lifecycle(store: &Store) {
             .len(),
         2000
     );
-    assert_eq!(webhook_event::requeue_failed(store).unwrap(), 1);
+    assert_eq!(webhook_event::requeue_failed(store, None).unwrap(), 1);
     assert!(matches!(
         webhook_event::mark_processed(store, 999_999),
         Err(StoreError::NotFound { .. })

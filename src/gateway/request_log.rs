@@ -53,7 +53,11 @@ impl RequestLog<'_> {
             return;
         };
         let (status, response_body, error_message) = match outcome {
-            Ok((status, _, text)) => (json!(status), truncate(&redact(text, secrets)), Value::Null),
+            Ok((status, _, text)) => (
+                json!(status),
+                truncate(&without_client_secrets(&redact(text, secrets))),
+                Value::Null,
+            ),
             Err(why) => (Value::Null, String::new(), json!(why.to_string())),
         };
         let request_body = request
@@ -80,6 +84,17 @@ impl RequestLog<'_> {
         if let Err(e) = self.store.create_record(model, properties) {
             tracing::warn!("could not log the gateway request: {e}");
         }
+    }
+}
+
+/// The log keeps no client secret (`pi_…_secret_…`): with the publishable
+/// key it confirms or reads the intent. Only the log: the answer itself
+/// still carries it to the browser that needs it.
+fn without_client_secrets(text: &str) -> String {
+    static SHAPE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    match SHAPE.get_or_init(|| regex::Regex::new(r"\b[a-z]+_[A-Za-z0-9]+_secret_[A-Za-z0-9]+").ok()) {
+        Some(re) => re.replace_all(text, "[redacted]").into_owned(),
+        None => text.to_string(),
     }
 }
 
@@ -120,7 +135,15 @@ fn truncate(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::object_id;
+    use super::{object_id, without_client_secrets};
+
+    #[test]
+    fn client_secrets_stay_out_of_the_log() {
+        let body = r#"{"id": "pi_1", "client_secret": "pi_1_secret_AbC9", "status": "ok"}"#;
+        let logged = without_client_secrets(body);
+        assert!(!logged.contains("_secret_"), "{logged}");
+        assert!(logged.contains("\"id\": \"pi_1\""));
+    }
 
     #[test]
     fn a_request_is_about_the_object_it_answered_or_named() {

@@ -7,6 +7,7 @@
 //! engine on blocking threads (`execute_blocking`, or `web::block` in
 //! [`http`]); no tokio runtime is needed inside.
 
+pub mod callers;
 pub mod errors;
 mod filters;
 pub mod limits;
@@ -445,7 +446,7 @@ impl GraphqlEngine {
             request = request.data(tenant);
         }
         if operator {
-            request = request.data(operator::OperatorSession);
+            request = request.data(callers::OperatorSession);
         }
         // The text check comes before any parse; a refusal is reported by
         // `execute` below, like a query that does not parse.

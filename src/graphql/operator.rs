@@ -12,18 +12,14 @@ use async_graphql::Error;
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 
-use super::errors::{bad_field, coded, from_store, not_found, FORBIDDEN, INTERNAL_SERVER_ERROR};
-use super::stripe_config::ApiCaller;
+use super::callers::{ApiCaller, OperatorSession};
+use super::errors::{bad_field, coded, from_store, FORBIDDEN, INTERNAL_SERVER_ERROR};
 use super::values::{key_field, time_text, to_graphql, TIME};
 use crate::db::models::webhook_event;
 use crate::db::schema::ModelType;
 use crate::db::Store;
 use crate::merchant_id::MerchantId;
 use crate::merchants::keys;
-
-/// Marks a GraphQL request a page makes for the signed-in operator.
-#[derive(Debug, Clone, Copy)]
-pub struct OperatorSession;
 
 const API_KEY: &str = "ApiKey";
 const NEW_API_KEY: &str = "NewApiKey";
@@ -132,14 +128,16 @@ pub fn mutation_fields(store: &Store, deliveries: Option<Arc<ModelType>>) -> Vec
     let mut fields = vec![
         resolve(store, "createApiKey", TypeRef::named_nn(NEW_API_KEY), |store, ctx| {
             let merchant = merchant_arg(ctx)?.unwrap_or_default();
-            let scopes_text = ctx
-                .args
-                .try_get("scopes")?
-                .list()?
-                .iter()
-                .map(|v| v.string().map(str::to_string))
-                .collect::<Result<Vec<_>, _>>()?
-                .join(",");
+            // One scope may come as a single value (a form with one box ticked).
+            let scopes_arg = ctx.args.try_get("scopes")?;
+            let scopes_text = match scopes_arg.list() {
+                Ok(list) => list
+                    .iter()
+                    .map(|v| v.string().map(str::to_string))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join(","),
+                Err(_) => scopes_arg.string()?.to_string(),
+            };
             let scopes = keys::parse_scopes(&scopes_text).map_err(|why| bad_field("scopes", why))?;
             let name = match ctx.args.get("name").filter(|v| !v.is_null()) {
                 Some(name) => {
@@ -170,37 +168,37 @@ pub fn mutation_fields(store: &Store, deliveries: Option<Arc<ModelType>>) -> Vec
                 {
                     return Err(bad_field("keyId", "is not a key id"));
                 }
-                if keys::revoke(store, &key_id).map_err(internal)? {
-                    Ok(json!(true))
-                } else {
-                    Err(not_found(format!("no API key `{key_id}` to revoke")))
-                }
+                // False for a key already revoked or unknown: a second click is no error.
+                Ok(json!(keys::revoke(store, &key_id).map_err(internal)?))
             },
         )
-        .description("Revoke a key by its id (the part after `pfk_`); true when it was active.")
+        .description("Revoke a key by its id (the part after `pfk_`); true when it was active, false when not.")
         .argument(InputValue::new("keyId", TypeRef::named_nn(TypeRef::STRING))),
         resolve(
             store,
             "replayWebhookEvent",
-            TypeRef::named_nn(TypeRef::STRING),
+            TypeRef::named(TypeRef::STRING),
             |store, ctx| {
                 let id = record_id(ctx, "id")?;
-                let event = webhook_event::get(store, id)
+                let Some(event) = webhook_event::get(store, id)
                     .map_err(internal)?
                     .filter(|e| e.merchant == *store.merchant())
-                    .ok_or_else(|| not_found(format!("webhook event {id} not found")))?;
+                else {
+                    return Ok(Value::Null);
+                };
                 webhook_event::requeue(store, event.id).map_err(internal)?;
                 Ok(json!(webhook_event::WebhookStatus::Pending.as_str()))
             },
         )
-        .description("Queue one stored webhook event to be processed again now; answers its new status.")
+        .description("Queue one stored webhook event to be processed again now; answers its new status, null when there is no such event.")
         .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID))),
         resolve(
             store,
             "replayFailedWebhookEvents",
             TypeRef::named_nn(TypeRef::INT),
             |store, _| {
-                let count = webhook_event::requeue_failed(store).map_err(internal)?;
+                // The merchant whose events the console lists.
+                let count = webhook_event::requeue_failed(store, Some(store.merchant())).map_err(internal)?;
                 Ok(json!(count))
             },
         )
@@ -211,7 +209,7 @@ pub fn mutation_fields(store: &Store, deliveries: Option<Arc<ModelType>>) -> Vec
         fields.push(
             Field::new(
                 "retryMerchantDelivery",
-                TypeRef::named_nn(TypeRef::STRING),
+                TypeRef::named(TypeRef::STRING),
                 move |ctx| {
                     let result = only_operator(&ctx)
                         .and_then(|()| retry_delivery(&store, &model, &ctx))
@@ -219,7 +217,7 @@ pub fn mutation_fields(store: &Store, deliveries: Option<Arc<ModelType>>) -> Vec
                     FieldFuture::new(futures::future::ready(result))
                 },
             )
-            .description("Send a merchant delivery again now (its attempts start over); answers its new state.")
+            .description("Send a merchant delivery again now (its attempts start over); answers its new state, null when there is no such delivery.")
             .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID))),
         );
     }
@@ -232,10 +230,11 @@ fn retry_delivery(store: &Store, model: &ModelType, ctx: &ResolverContext<'_>) -
     update.insert("state".into(), json!("pending"));
     update.insert("attempts".into(), json!(0));
     update.insert("next_attempt_at".into(), json!(Utc::now().to_rfc3339()));
-    let record = store
-        .update_record(model, id, update)
-        .map_err(|e| from_store(e, &|s| s.to_string()))?;
-    Ok(record.properties.get("state").cloned().unwrap_or(Value::Null))
+    match store.update_record(model, id, update) {
+        Ok(record) => Ok(record.properties.get("state").cloned().unwrap_or(Value::Null)),
+        Err(crate::db::StoreError::NotFound { .. }) => Ok(Value::Null),
+        Err(e) => Err(from_store(e, &|s| s.to_string())),
+    }
 }
 
 fn merchant_arg(ctx: &ResolverContext<'_>) -> Result<Option<MerchantId>, Error> {

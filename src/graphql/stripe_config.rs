@@ -20,13 +20,7 @@ use crate::gateway::configuration::{self, ConfigInput, ConfigView, Configuration
 use crate::gateway::RequestDispatcher;
 use std::sync::Arc;
 
-/// Marks a request made by a program with an API key (`POST /api/graphql`);
-/// `admin` for an admin key, the only kind that may see or change the
-/// gateway configuration.
-#[derive(Debug, Clone, Copy)]
-pub struct ApiCaller {
-    pub admin: bool,
-}
+pub use super::callers::ApiCaller;
 
 const ENVIRONMENT: &str = "StripeEnvironment";
 const CONFIG: &str = "StripeConfig";
@@ -239,7 +233,7 @@ pub fn query_fields(ops: &ConfigOperations) -> Vec<Field> {
             FieldFuture::new(async move {
                 // The console's settings page shows it (never a secret);
                 // only programs with an admin key change it.
-                if ctx.data_opt::<super::operator::OperatorSession>().is_none() {
+                if ctx.data_opt::<super::callers::OperatorSession>().is_none() {
                     only_programs(&ctx)?;
                 }
                 let environment = environment_arg(ctx.args.get("environment"))?.unwrap_or(ops.settings.environment);

@@ -41,7 +41,7 @@ pub fn replay(instance: &Arc<Instance>, event_id: Option<&str>, failed: bool) ->
             return Ok(after.into_iter().map(|e| report_line(&e)).collect());
         }
         None if failed => {
-            if webhook_event::requeue_failed(store)? == 0 {
+            if webhook_event::requeue_failed(store, None)? == 0 {
                 return Err(ReplayError::NothingFailed);
             }
         }

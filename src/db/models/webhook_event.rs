@@ -532,12 +532,17 @@ pub fn requeue(store: &Store, id: i64) -> Result<WebhookEvent, StoreError> {
     )
 }
 
-/// Requeue every failed event; returns how many.
-pub fn requeue_failed(store: &Store) -> Result<usize, StoreError> {
+/// Requeue every failed event (of one merchant when `merchant` says);
+/// returns how many.
+pub fn requeue_failed(store: &Store, merchant: Option<&MerchantId>) -> Result<usize, StoreError> {
     store.database().with_transaction(|conn| {
         let mut sql = conn
             .sql("UPDATE webhook_events SET status = 'pending', attempts = 0, locked_until = NULL, next_attempt_at = ");
         sql.bind(Arg::Time(now().naive_utc())).push(" WHERE status = 'failed'");
+        if let Some(merchant) = merchant {
+            sql.push(" AND merchant = ")
+                .bind(Arg::Text(merchant.as_str().to_string()));
+        }
         Ok(conn.execute(sql)?)
     })
 }
