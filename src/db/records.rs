@@ -86,33 +86,31 @@ pub(crate) fn insert(
     updated_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Record, StoreError> {
     let updated_at = updated_at.unwrap_or(created_at);
-    let mut columns = vec![
-        "\"created_at\"".to_string(),
-        "\"updated_at\"".to_string(),
-        "\"livemode\"".to_string(),
-        "\"merchant\"".to_string(),
-    ];
-    let mut args = vec![
+    let mut args = Vec::with_capacity(model.properties.len() + 5);
+    args.extend([
         Arg::Instant(Some(created_at)),
         Arg::Instant(Some(updated_at)),
         Arg::OptBool(Some(partition.livemode)),
         Arg::Text(partition.merchant.as_str().to_string()),
-    ];
+    ]);
     if let Some(id) = id {
-        columns.push("\"id\"".into());
         args.push(Arg::Int(id));
     }
     // Every column, null where not given: one statement per model, kept
     // prepared.
     for def in &model.properties {
-        columns.push(quoted(&def.name));
         args.push(bind_value(def.kind, stored.get(&def.name)));
     }
-    let mut sql = conn.sql(&format!(
-        "INSERT INTO {} ({}) VALUES ",
-        quoted(model.table()),
-        columns.join(", ")
-    ));
+    // Created records (no id given) share one head, built once per model.
+    let head = match id {
+        None => model
+            .statements
+            .insert_head
+            .get_or_init(|| insert_head(model, false))
+            .clone(),
+        Some(_) => insert_head(model, true),
+    };
+    let mut sql = conn.sql(&head);
     sql.bind_list(args).push(" RETURNING \"id\" AS n");
     let id = unique_checked(model, &stored, conn.first::<super::sql::IntRow>(sql.keep_prepared()))?
         .ok_or_else(|| StoreError::Database("the insert returned no id".into()))?
@@ -126,6 +124,20 @@ pub(crate) fn insert(
         livemode: partition.livemode,
         merchant: partition.merchant.clone(),
     })
+}
+
+/// `INSERT INTO table (columns) VALUES `, the columns in the order
+/// [`insert`] binds them (`id` after the system columns when `with_id`).
+fn insert_head(model: &ModelType, with_id: bool) -> String {
+    let mut columns = vec!["\"created_at\"", "\"updated_at\"", "\"livemode\"", "\"merchant\""]
+        .into_iter()
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    if with_id {
+        columns.push("\"id\"".into());
+    }
+    columns.extend(model.properties.iter().map(|def| quoted(&def.name)));
+    format!("INSERT INTO {} ({}) VALUES ", quoted(model.table()), columns.join(", "))
 }
 
 /// Write typed `changes` (null clears) to a record read in this transaction.

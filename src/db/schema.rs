@@ -58,6 +58,39 @@ pub struct ModelType {
     pub ordered_by: Option<String>,
     /// Line of the `properties:` key (where a removed property was).
     pub properties_line: usize,
+    /// Statement text built from the fields above on first use (a model is
+    /// not changed once parsed).
+    pub(crate) statements: StatementText,
+}
+
+/// Statement text that depends only on the model: the SQLite row
+/// expression (one `json_object` pair per column) and the insert's head.
+/// Each keyed write used to format both again, inside the SQLite write
+/// lock; now they are built once per model and app version.
+#[derive(Default)]
+pub(crate) struct StatementText {
+    pub(crate) sqlite_row_json: std::sync::OnceLock<String>,
+    pub(crate) insert_head: std::sync::OnceLock<String>,
+}
+
+impl std::fmt::Debug for StatementText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StatementText")
+    }
+}
+
+/// A copy builds its own: the text follows from the model's fields.
+impl Clone for StatementText {
+    fn clone(&self) -> Self {
+        StatementText::default()
+    }
+}
+
+/// Derived from the model's other fields, so it never tells two models apart.
+impl PartialEq for StatementText {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -244,6 +277,7 @@ impl ModelType {
             file: file.to_path_buf(),
             ordered_by: raw.ordered_by,
             properties_line: top_level_key_line(text, "properties"),
+            statements: StatementText::default(),
         })
     }
 }

@@ -274,33 +274,42 @@ const PAIRS_PER_CALL: usize = 40;
 pub(crate) fn row_json(model: &ModelType, alias: &str, backend: Backend) -> String {
     match backend {
         Backend::Postgres => format!("CAST(to_jsonb({alias}) AS TEXT) AS row_json"),
-        Backend::Sqlite => {
-            let mut pairs = vec![
-                format!("'id', {alias}.\"id\""),
-                format!("'created_at', {alias}.\"created_at\""),
-                format!("'updated_at', {alias}.\"updated_at\""),
-                format!("'livemode', {alias}.\"livemode\""),
-                format!("'merchant', {alias}.\"merchant\""),
-            ];
-            for def in &model.properties {
-                let column = format!("{alias}.{}", quoted(&def.name));
-                pairs.push(match def.kind {
-                    PropertyType::Json | PropertyType::Array => format!("'{}', json({column})", def.name),
-                    _ => format!("'{}', {column}", def.name),
-                });
-            }
-            // json_patch drops nulls, which is what "absent" means here.
-            let calls: Vec<String> = pairs
-                .chunks(PAIRS_PER_CALL)
-                .map(|chunk| format!("json_object({})", chunk.join(", ")))
-                .collect();
-            let expression = calls
-                .into_iter()
-                .reduce(|all, next| format!("json_patch({all}, {next})"))
-                .unwrap_or_else(|| "json_object()".into());
-            format!("{expression} AS row_json")
-        }
+        // Every read of records uses `t`: built once per model.
+        Backend::Sqlite if alias == "t" => model
+            .statements
+            .sqlite_row_json
+            .get_or_init(|| sqlite_row_json(model, alias))
+            .clone(),
+        Backend::Sqlite => sqlite_row_json(model, alias),
     }
+}
+
+/// [`row_json`] on SQLite: `json_object` over every column.
+fn sqlite_row_json(model: &ModelType, alias: &str) -> String {
+    let mut pairs = vec![
+        format!("'id', {alias}.\"id\""),
+        format!("'created_at', {alias}.\"created_at\""),
+        format!("'updated_at', {alias}.\"updated_at\""),
+        format!("'livemode', {alias}.\"livemode\""),
+        format!("'merchant', {alias}.\"merchant\""),
+    ];
+    for def in &model.properties {
+        let column = format!("{alias}.{}", quoted(&def.name));
+        pairs.push(match def.kind {
+            PropertyType::Json | PropertyType::Array => format!("'{}', json({column})", def.name),
+            _ => format!("'{}', {column}", def.name),
+        });
+    }
+    // json_patch drops nulls, which is what "absent" means here.
+    let calls: Vec<String> = pairs
+        .chunks(PAIRS_PER_CALL)
+        .map(|chunk| format!("json_object({})", chunk.join(", ")))
+        .collect();
+    let expression = calls
+        .into_iter()
+        .reduce(|all, next| format!("json_patch({all}, {next})"))
+        .unwrap_or_else(|| "json_object()".into());
+    format!("{expression} AS row_json")
 }
 
 /// A row selected with [`row_json`].
@@ -470,6 +479,21 @@ mod tests {
             json!({"ref": "A-1", "total": 599, "paid": true, "paid_at": "2024-05-01T12:00:00Z", "extra": {"a": [true], "b": 1}})
         );
         assert!(RowJson { row_json: "[]".into() }.into_record(&model()).is_err());
+    }
+
+    #[test]
+    fn a_models_sqlite_row_text_is_built_once() {
+        let model = model();
+        let first = row_json(&model, "t", Backend::Sqlite);
+        assert_eq!(first, sqlite_row_json(&model, "t"));
+        assert!(model.statements.sqlite_row_json.get().is_some());
+        assert_eq!(row_json(&model, "t", Backend::Sqlite), first);
+        // A copy builds its own, the same; the text never tells models apart.
+        let copy = model.clone();
+        assert!(copy.statements.sqlite_row_json.get().is_none());
+        assert_eq!(row_json(&copy, "t", Backend::Sqlite), first);
+        assert_eq!(copy, model);
+        assert_eq!(row_json(&model, "x", Backend::Sqlite), sqlite_row_json(&model, "x"));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! what it sends (`pending` -> `sending` for a lease), so several instances
 //! on one database send each notification once.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use serde_json::{json, Map, Value};
 
 use super::signature::signature_header;
 use crate::db::claims::Claim;
+use crate::db::models::webhook_event::WebhookEvent;
 use crate::db::schema::ModelType;
 use crate::db::write::RecordWrite;
 use crate::db::Store;
@@ -53,17 +55,65 @@ fn model(instance: &Instance) -> Option<Arc<ModelType>> {
     instance.current().app.model_type(DELIVERY_MODEL).cloned()
 }
 
+/// Whether an event of this type may become a merchant event (the charge
+/// events only without a PaymentIntent: [`merchant_event_type`] decides).
+pub fn may_notify(stripe_type: &str) -> bool {
+    matches!(
+        stripe_type,
+        "payment_intent.succeeded"
+            | "payment_intent.payment_failed"
+            | "charge.refunded"
+            | "charge.succeeded"
+            | "charge.failed"
+    )
+}
+
+/// The notification URLs of the merchants of a claimed batch of events,
+/// read once for the batch: a lookup per processed event cost the worker a
+/// pooled connection and a query each (two round trips on PostgreSQL). A
+/// URL set while a batch runs is used from the next batch on; what is sent
+/// is checked against the merchant's URL again at send time ([`deliver`]).
+#[derive(Debug, Default)]
+pub struct BatchTargets(HashMap<MerchantId, Vec<String>>);
+
+impl BatchTargets {
+    /// Look up the URLs of every merchant with an event in `events` that
+    /// may notify (none are read for a batch that cannot). Blocking.
+    pub fn for_events(instance: &Instance, events: &[WebhookEvent]) -> BatchTargets {
+        let mut urls = HashMap::new();
+        for event in events.iter().filter(|e| may_notify(&e.event_type)) {
+            if !urls.contains_key(&event.merchant) {
+                urls.insert(event.merchant.clone(), target_urls(instance, &event.merchant));
+            }
+        }
+        BatchTargets(urls)
+    }
+
+    /// `merchant`'s URLs as read for the batch (none if it had no event
+    /// that may notify).
+    pub fn urls(&self, merchant: &MerchantId) -> &[String] {
+        self.0.get(merchant).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// Record one pending delivery per merchant URL, through `store` (the
-/// store of the event's merchant). Blocking.
+/// store of the event's merchant), the URLs read now. Blocking.
 pub fn enqueue(instance: &Instance, store: &Store, event: &Value) {
+    let object = &event["data"]["object"];
+    if merchant_event_type(event["type"].as_str().unwrap_or_default(), object).is_none() {
+        return;
+    }
+    enqueue_to(instance, store, event, &target_urls(instance, store.merchant()));
+}
+
+/// Record one pending delivery per URL in `urls` (the merchant's, as read
+/// for this event's batch), through `store` (the store of the event's
+/// merchant). Blocking.
+pub fn enqueue_to(instance: &Instance, store: &Store, event: &Value, urls: &[String]) {
     let object = &event["data"]["object"];
     let Some(kind) = merchant_event_type(event["type"].as_str().unwrap_or_default(), object) else {
         return;
     };
-    let urls: Vec<String> = targets(instance, store.merchant())
-        .into_iter()
-        .map(|(url, _)| url)
-        .collect();
     if urls.is_empty() {
         return;
     }
@@ -86,7 +136,7 @@ pub fn enqueue(instance: &Instance, store: &Store, event: &Value) {
             "status": object["status"],
         }
     });
-    for url in &urls {
+    for url in urls {
         let mut properties = Map::new();
         properties.insert("delivery_id".into(), json!(format!("{event_id}:{url}")));
         properties.insert("event_id".into(), json!(event_id));
@@ -106,10 +156,16 @@ pub fn enqueue(instance: &Instance, store: &Store, event: &Value) {
     }
 }
 
+/// The URLs of [`targets`] (a URL whose secret cannot be read is not one).
+fn target_urls(instance: &Instance, merchant: &MerchantId) -> Vec<String> {
+    targets(instance, merchant).into_iter().map(|(url, _)| url).collect()
+}
+
 /// Where `merchant`'s notifications go, each URL with the secret that signs
 /// what is sent there: the settings' URLs (the default merchant's) and the
-/// URL a merchant set with `PUT /v1/merchant/webhook`. Read when a delivery
-/// is recorded and again when it is sent. Blocking.
+/// URL a merchant set with `PUT /v1/merchant/webhook`. Read when deliveries
+/// are recorded (once per claimed batch, see [`BatchTargets`]) and again
+/// when each is sent. Blocking.
 pub fn targets(instance: &Instance, merchant: &MerchantId) -> Vec<(String, String)> {
     let mut targets = Vec::new();
     if merchant.is_default() {

@@ -15,6 +15,7 @@ use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::Notify;
 
+use super::merchant::BatchTargets;
 use super::processor::{self, Outcome};
 use crate::db::models::webhook_event::{self, WebhookEvent};
 use crate::instance::Instance;
@@ -53,11 +54,16 @@ pub fn start(instance: Arc<Instance>, runtime: &tokio::runtime::Handle) -> Worke
         loop {
             let claiming = instance.clone();
             let claimed = tokio::task::spawn_blocking(move || {
-                webhook_event::claim_due(&claiming.store, lease(), MAX_ATTEMPTS, BATCH)
+                let events = webhook_event::claim_due(&claiming.store, lease(), MAX_ATTEMPTS, BATCH)?;
+                // The batch's merchant URLs, read once for all its events.
+                let targets = BatchTargets::for_events(&claiming, &events);
+                Ok::<_, crate::db::StoreError>((events, targets))
             })
             .await;
             match claimed {
-                Ok(Ok(events)) if !events.is_empty() => process_batch(&instance, events).await,
+                Ok(Ok((events, targets))) if !events.is_empty() => {
+                    process_batch(&instance, events, Arc::new(targets)).await
+                }
                 Ok(Ok(_)) => {
                     // Nothing due: sleep until woken or until a retry may be due.
                     let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
@@ -102,7 +108,7 @@ fn lane_of(event: &WebhookEvent, parsed: &Parsed) -> usize {
 
 /// Process a claimed batch on up to LANES blocking threads, then mark the
 /// processed ones in one statement.
-async fn process_batch(instance: &Arc<Instance>, events: Vec<WebhookEvent>) {
+async fn process_batch(instance: &Arc<Instance>, events: Vec<WebhookEvent>, targets: Arc<BatchTargets>) {
     let mut lanes: Vec<Vec<(WebhookEvent, Parsed)>> = (0..LANES).map(|_| Vec::new()).collect();
     for event in events {
         let parsed: Parsed = serde_json::from_str(&event.payload);
@@ -113,9 +119,10 @@ async fn process_batch(instance: &Arc<Instance>, events: Vec<WebhookEvent>) {
         .filter(|lane| !lane.is_empty())
         .map(|lane| {
             let instance = instance.clone();
+            let targets = targets.clone();
             tokio::task::spawn_blocking(move || {
                 lane.into_iter()
-                    .filter_map(|(event, parsed)| process_unmarked(&instance, event, parsed))
+                    .filter_map(|(event, parsed)| process_unmarked(&instance, &targets, event, parsed))
                     .collect::<Vec<i64>>()
             })
         })
@@ -142,7 +149,8 @@ async fn process_batch(instance: &Arc<Instance>, events: Vec<WebhookEvent>) {
 pub fn process(instance: &Arc<Instance>, event: WebhookEvent) {
     let event_id = event.event_id.clone();
     let parsed = serde_json::from_str(&event.payload);
-    if let Some(id) = process_unmarked(instance, event, parsed) {
+    let targets = BatchTargets::for_events(instance, std::slice::from_ref(&event));
+    if let Some(id) = process_unmarked(instance, &targets, event, parsed) {
         if let Err(e) = webhook_event::mark_processed(&instance.store, id) {
             tracing::error!("could not mark webhook {event_id}: {e}");
         }
@@ -167,9 +175,15 @@ fn other_environment(instance: &Instance, event: &serde_json::Value) -> Option<S
     })
 }
 
-/// Process one claimed event; a skip or failure is recorded here, success
-/// is returned (its id) for the caller to mark. Blocking.
-fn process_unmarked(instance: &Arc<Instance>, event: WebhookEvent, parsed: Parsed) -> Option<i64> {
+/// Process one claimed event (`targets`: the merchant URLs read for its
+/// batch); a skip or failure is recorded here, success is returned (its id)
+/// for the caller to mark. Blocking.
+fn process_unmarked(
+    instance: &Arc<Instance>,
+    targets: &BatchTargets,
+    event: WebhookEvent,
+    parsed: Parsed,
+) -> Option<i64> {
     if let Ok(json) = &parsed {
         if let Some(reason) = other_environment(instance, json) {
             tracing::warn!("webhook {} {} not applied: {reason}", event.event_type, event.event_id);
@@ -193,7 +207,7 @@ fn process_unmarked(instance: &Arc<Instance>, event: WebhookEvent, parsed: Parse
             if !output.is_empty() {
                 tracing::debug!(target: "payforms::webhooks", "{} {}: {output}", event.event_type, event.event_id);
             }
-            super::merchant::enqueue(instance, &merchant_store, &json);
+            super::merchant::enqueue_to(instance, &merchant_store, &json, targets.urls(&event.merchant));
             return Some(event.id);
         }
         Ok((Outcome::Skipped, _)) => {
@@ -338,6 +352,73 @@ mod tests {
         assert_eq!(failed.status, webhook_event::WebhookStatus::Failed);
         let why = failed.last_error.unwrap_or_default();
         assert!(why.contains("merchant `acme`"), "{why}");
+    }
+
+    #[test]
+    fn a_batch_records_deliveries_to_each_merchants_own_url_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let instance = instance(&dir);
+        let store = &instance.store;
+        let acme = MerchantId::parse("acme").unwrap();
+        let globex = MerchantId::parse("globex").unwrap();
+        let url = "https://acme.example/hooks";
+        crate::merchants::set_webhook_url(&instance.settings, store, &acme, url).unwrap();
+        crate::merchants::ensure(store, &globex).unwrap();
+        let succeeded = |id: &str, pi: &str| {
+            json!({"id": id, "object": "event", "type": "payment_intent.succeeded", "created": 1_700_000_000,
+                   "livemode": false, "data": {"object": {"id": pi, "object": "payment_intent", "amount": 1000,
+                   "amount_received": 1000, "currency": "usd", "status": "succeeded",
+                   "capture_method": "automatic", "metadata": {}, "livemode": false}}})
+        };
+        for (merchant, event) in [
+            (&acme, succeeded("evt_a1", "pi_a1")),
+            (&globex, succeeded("evt_g1", "pi_g1")),
+            (&acme, succeeded("evt_a2", "pi_a2")),
+        ] {
+            let id = event["id"].as_str().unwrap();
+            webhook_event::insert_if_absent(
+                store,
+                "stripe",
+                merchant,
+                id,
+                "payment_intent.succeeded",
+                &event.to_string(),
+            )
+            .unwrap();
+        }
+        // One claimed batch: each merchant's URLs are read once for it.
+        let events = webhook_event::claim_due(store, lease(), MAX_ATTEMPTS, BATCH).unwrap();
+        assert_eq!(events.len(), 3);
+        let targets = BatchTargets::for_events(&instance, &events);
+        assert_eq!(targets.urls(&acme), [url.to_string()]);
+        assert!(targets.urls(&globex).is_empty());
+        assert!(targets.urls(&MerchantId::default()).is_empty());
+        for event in events {
+            let parsed = serde_json::from_str(&event.payload);
+            assert!(process_unmarked(&instance, &targets, event, parsed).is_some());
+        }
+        let model = instance
+            .current()
+            .app
+            .model_type(super::super::merchant::DELIVERY_MODEL)
+            .cloned()
+            .unwrap();
+        let deliveries = |merchant: &MerchantId| {
+            store
+                .clone()
+                .with_merchant(merchant.clone())
+                .query_records(&model, &RecordQuery::default())
+                .unwrap()
+                .records
+        };
+        let acme_deliveries = deliveries(&acme);
+        assert_eq!(acme_deliveries.len(), 2, "{acme_deliveries:?}");
+        for delivery in &acme_deliveries {
+            assert_eq!(delivery.properties["url"], json!(url));
+            assert_eq!(delivery.merchant, acme);
+        }
+        assert!(deliveries(&globex).is_empty());
+        assert!(deliveries(&MerchantId::default()).is_empty());
     }
 
     #[test]

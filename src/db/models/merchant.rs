@@ -63,7 +63,9 @@ impl From<MerchantSql> for MerchantRow {
 fn select_merchant(conn: &mut Conn, id: &str) -> Result<Option<MerchantRow>, StoreError> {
     let mut sql = conn.sql(&format!("SELECT {MERCHANT_COLUMNS} FROM merchants WHERE id = "));
     sql.bind(Arg::Text(id.to_string()));
-    Ok(conn.first::<MerchantSql>(sql)?.map(MerchantRow::from))
+    // One shape, read for every notification and merchant request: kept
+    // prepared rather than parsed and planned each time.
+    Ok(conn.first::<MerchantSql>(sql.keep_prepared())?.map(MerchantRow::from))
 }
 
 pub fn get(store: &Store, id: &str) -> Result<Option<MerchantRow>, StoreError> {
