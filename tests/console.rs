@@ -252,6 +252,35 @@ fn signed_in_every_page_renders_and_the_forms_act() {
     assert_eq!(one_scope.status(), 200);
     assert!(one_scope.text().unwrap().contains("scopes payments:read"));
 
+    // Hostile query strings: refused (400) or shown as no match, never a
+    // 500, and the server keeps answering.
+    let huge = "x".repeat(20_000);
+    for query in [
+        format!("/admin/payments?q={huge}"),
+        "/admin/payments?min=1e400&currency=usd".to_string(),
+        "/admin/payments?min=-5&max=abc&currency=usd".to_string(),
+        "/admin/payments?from=garbage&to=2026-13-45".to_string(),
+        "/admin/payments?after=garbage".to_string(),
+        "/admin/payments?q[a][b][c]=1&currency[]=usd".to_string(),
+        "/admin/payments/abc".to_string(),
+        "/admin/payments/99999999999999999999".to_string(),
+        "/admin/webhook_events?status=bogus".to_string(),
+        "/admin/customers/%00%0a".to_string(),
+        "/admin/requests?object=%27%20OR%201%3D1".to_string(),
+    ] {
+        let status = operator.get(server.url(&query)).send().unwrap().status().as_u16();
+        assert!(
+            status == 200 || status == 400,
+            "{}: {status}",
+            &query[..query.len().min(60)]
+        );
+    }
+    assert_eq!(
+        operator.get(server.url("/admin")).send().unwrap().status(),
+        200,
+        "still serving"
+    );
+
     // The request log keeps no client secret.
     let log = operator
         .get(server.url("/admin/requests"))

@@ -46,6 +46,15 @@ struct EventHead<'a> {
     data: Option<EventData<'a>>,
 }
 
+/// The event's id and type alone.
+#[derive(serde::Deserialize)]
+struct BareHead<'a> {
+    #[serde(borrow)]
+    id: std::borrow::Cow<'a, str>,
+    #[serde(borrow, rename = "type")]
+    event_type: std::borrow::Cow<'a, str>,
+}
+
 #[derive(serde::Deserialize)]
 struct EventData<'a> {
     #[serde(borrow)]
@@ -114,7 +123,20 @@ pub fn check_merchant(
 
 /// The event's id and type, checked; the body kept as received.
 fn shape(gateway: &str, body: &[u8]) -> Result<Checked, Rejection> {
-    let event: EventHead<'_> = serde_json::from_slice(body).map_err(|_| Rejection::NotAnEvent)?;
+    // An odd `data.object` (not an object, an id that is not text) never
+    // refuses an event that is otherwise one: it is stored without an
+    // object id. Only such a body is read a second time.
+    let event: EventHead<'_> = match serde_json::from_slice(body) {
+        Ok(event) => event,
+        Err(_) => {
+            let bare: BareHead<'_> = serde_json::from_slice(body).map_err(|_| Rejection::NotAnEvent)?;
+            EventHead {
+                id: bare.id,
+                event_type: bare.event_type,
+                data: None,
+            }
+        }
+    };
     let object_id = event
         .data
         .and_then(|data| data.object)
@@ -132,4 +154,33 @@ fn shape(gateway: &str, body: &[u8]) -> Result<Checked, Rejection> {
         payload: String::from_utf8_lossy(body).into_owned(),
         object_id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shape;
+
+    #[test]
+    fn the_object_id_is_kept_only_when_it_is_a_short_printable_id() {
+        let object_id = |body: &str| shape("stripe", body.as_bytes()).map(|c| c.object_id);
+        let event = |object: &str| format!(r#"{{"id": "evt_1", "type": "x.y", "data": {{"object": {object}}}}}"#);
+        assert_eq!(
+            object_id(&event(r#"{"id": "pi_1"}"#)).ok().flatten().as_deref(),
+            Some("pi_1")
+        );
+        let long = format!(r#"{{"id": "{}"}}"#, "p".repeat(300));
+        for hostile in [
+            long.as_str(),
+            r#"{"id": "pi 1\u0000"}"#,
+            r#"{"id": 42}"#,
+            r#"{"id": ""}"#,
+            "[1, 2]",
+            "null",
+        ] {
+            let answer = object_id(&event(hostile));
+            // A strange object never refuses the event; it is stored without one.
+            assert!(matches!(answer, Ok(None)), "{hostile}: {:?}", answer.is_ok());
+        }
+        assert!(matches!(object_id(r#"{"id": "evt_2", "type": "x.y"}"#), Ok(None)));
+    }
 }
