@@ -131,6 +131,9 @@ fn load_version(
     gateway: &Arc<dyn RequestDispatcher>,
 ) -> Result<AppVersion, Vec<LoadProblem>> {
     let app = Arc::new(App::load(&settings.app_dir)?);
+    for warning in &app.warnings {
+        tracing::warn!("{warning}");
+    }
     migrate_tables(store, &app)?;
     let sender = RequestSender {
         gateway: gateway.clone(),

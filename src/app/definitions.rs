@@ -22,6 +22,8 @@ use crate::fields::validation::{RuleSpec, Rules};
 struct PageFrontMatter {
     slug: Option<String>,
     method: Option<String>,
+    /// `layout_name` is platformOS's spelling.
+    #[serde(alias = "layout_name")]
     layout: Option<String>,
     #[serde(default)]
     authorization_policies: Vec<String>,
@@ -29,6 +31,21 @@ struct PageFrontMatter {
     /// `html` (default) or `json`, for the Content-Type.
     format: Option<String>,
 }
+
+/// platformOS keys of pages payforms does not implement.
+const PAGE_FOREIGN_KEYS: [front_matter::ForeignKey; 11] = [
+    ("name", "a page is found by its slug"),
+    ("converter", "pages are Liquid"),
+    ("max_deep_level", "a slug matches its segments exactly"),
+    ("response_headers", "payforms sets the headers"),
+    ("searchable", "there is no site search"),
+    ("cache", "constant pages are cached on their own"),
+    ("static_cache", "constant pages are cached on their own"),
+    ("dynamic_cache", "constant pages are cached on their own"),
+    ("redirect_to", "use {% redirect_to %} in the page"),
+    ("redirect_code", "use {% redirect_to %} in the page"),
+    ("handler", "pages are Liquid"),
+];
 
 #[derive(Debug)]
 pub struct Page {
@@ -87,9 +104,14 @@ impl Page {
     }
 }
 
-pub fn load_page(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<Page, ProblemList> {
+pub fn load_page(
+    parsers: &Parsers,
+    file: &SourceFile,
+    text: &str,
+    warnings: &mut Vec<LoadProblem>,
+) -> Result<Page, ProblemList> {
     let doc = front_matter::split(&file.rel, text)?;
-    let fm: PageFrontMatter = front_matter::parse(&file.rel, &doc)?;
+    let fm: PageFrontMatter = front_matter::parse_tolerant(&file.rel, &doc, &PAGE_FOREIGN_KEYS, warnings)?;
     let raw_slug = fm.slug.clone().unwrap_or_else(|| slug_from_path(&file.local_name));
     let slug = format!("/{}", raw_slug.trim_matches('/'));
     let segments = slug
@@ -142,7 +164,11 @@ pub fn load_page(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<Pag
         slug,
         segments,
         method,
-        layout_line: front_matter::line_of_key(&doc, "layout"),
+        layout_line: if front_matter::line_of_key(&doc, "layout") == doc.yaml_line {
+            front_matter::line_of_key(&doc, "layout_name")
+        } else {
+            front_matter::line_of_key(&doc, "layout")
+        },
         layout: layout.filter(|l| !l.is_empty()),
         policies_line: front_matter::line_of_key(&doc, "authorization_policies"),
         authorization_policies: fm.authorization_policies,
@@ -183,8 +209,51 @@ struct FormFrontMatter {
     idempotency_key: Option<String>,
     already_done: Option<String>,
     retry_cancels: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     authorization_policies: Vec<String>,
+    /// platformOS: who may submit; payforms' forms are anyone's (signed
+    /// state and authorization policies decide what a post may do).
+    resource_owner: Option<String>,
+}
+
+/// platformOS keys of form configurations payforms does not implement.
+const FORM_FOREIGN_KEYS: [front_matter::ForeignKey; 10] = [
+    (
+        "callback_actions",
+        "a form's request type and its response mapper do the work",
+    ),
+    (
+        "async_callback_actions",
+        "a form's request type and its response mapper do the work",
+    ),
+    ("email_notifications", "payforms sends no email"),
+    ("sms_notifications", "payforms sends no SMS"),
+    ("api_call_notifications", "name one with `request_type`"),
+    ("spam_protection", "forms carry a CSRF token and signed state"),
+    ("response_headers", "payforms sets the headers"),
+    ("return_to", "use `redirect_to`"),
+    ("live_reindex", "there is no search index"),
+    ("configuration", "use `fields`"),
+];
+
+/// A key given with nothing (`authorization_policies:`, or platformOS's
+/// `authorization_policies: ''`) is an empty list.
+fn null_as_empty<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrBlank {
+        List(Vec<String>),
+        Blank(Option<String>),
+    }
+    match ListOrBlank::deserialize(deserializer)? {
+        ListOrBlank::List(list) => Ok(list),
+        ListOrBlank::Blank(None) => Ok(Vec::new()),
+        ListOrBlank::Blank(Some(text)) if text.trim().is_empty() => Ok(Vec::new()),
+        ListOrBlank::Blank(Some(text)) => Ok(vec![text]),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -192,6 +261,9 @@ struct FormFrontMatter {
 struct FieldFrontMatter {
     #[serde(default)]
     validation: RuleSpec,
+    /// platformOS: `virtual: true` marks a field that is not stored; payforms
+    /// stores only the model's properties anyway.
+    property_options: Option<serde_yaml::Mapping>,
     #[serde(default)]
     editable: bool,
     #[serde(default, rename = "type")]
@@ -246,10 +318,25 @@ impl FormConfiguration {
     }
 }
 
-pub fn load_form(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<FormConfiguration, ProblemList> {
+pub fn load_form(
+    parsers: &Parsers,
+    file: &SourceFile,
+    text: &str,
+    warnings: &mut Vec<LoadProblem>,
+) -> Result<FormConfiguration, ProblemList> {
     let doc = front_matter::split(&file.rel, text)?;
-    let fm: FormFrontMatter = front_matter::parse(&file.rel, &doc)?;
+    let fm: FormFrontMatter = front_matter::parse_tolerant(&file.rel, &doc, &FORM_FOREIGN_KEYS, warnings)?;
     let mut problems = Vec::new();
+    if let Some(owner) = fm.resource_owner.as_deref().filter(|o| *o != "anyone") {
+        warnings.push(LoadProblem::new(
+            &file.rel,
+            front_matter::line_of_key(&doc, "resource_owner"),
+            format!(
+                "`resource_owner: {owner}` is not implemented: any visitor may submit a payforms form; \
+                 protect it with authorization_policies"
+            ),
+        ));
+    }
     let name = match fm.name {
         Some(n) if file.module.is_some() && !n.starts_with("modules/") => {
             format!("modules/{}/{n}", file.module.as_deref().unwrap_or_default())
@@ -258,7 +345,7 @@ pub fn load_form(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<For
         None => file.name.clone(),
     };
     let mut fields = Vec::new();
-    for (key, value) in fm.fields {
+    for (key, value) in platformos_fields(fm.fields) {
         let Some(field_name) = key.as_str().map(str::to_string) else {
             problems.push(LoadProblem::new(
                 &file.rel,
@@ -279,6 +366,16 @@ pub fn load_form(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<For
                 }
             }
         };
+        for (option, _) in spec.property_options.iter().flatten() {
+            let option = option.as_str().unwrap_or_default();
+            if option != "virtual" {
+                warnings.push(LoadProblem::new(
+                    &file.rel,
+                    line,
+                    format!("field `{field_name}`: property option `{option}` is not implemented; ignored"),
+                ));
+            }
+        }
         match Rules::compile(&spec.validation) {
             Ok(rules) => fields.push(FormField {
                 name: field_name,
@@ -341,6 +438,20 @@ pub fn load_form(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<For
     }
 }
 
+/// A form's fields in payforms' shape: platformOS nests a model's fields
+/// under `properties:` (`fields: { properties: { amount: … }, note: … }`);
+/// those are fields of the same name.
+fn platformos_fields(fields: serde_yaml::Mapping) -> Vec<(serde_yaml::Value, serde_yaml::Value)> {
+    let mut flat = Vec::new();
+    for (key, value) in fields {
+        match (key.as_str(), value) {
+            (Some("properties"), serde_yaml::Value::Mapping(nested)) => flat.extend(nested),
+            (_, value) => flat.push((key, value)),
+        }
+    }
+    flat
+}
+
 // ------------------------------------------------- API call notifications
 
 #[derive(Debug, Deserialize)]
@@ -375,7 +486,21 @@ struct NotificationFrontMatter {
     /// the gateway (`description=`, `metadata[key]=`).
     #[serde(default)]
     send_blank: Vec<String>,
+    /// platformOS: the request type's name; payforms names it by its file.
+    name: Option<String>,
+    /// platformOS: `false` turns the request type off (sending it fails).
+    enabled: Option<bool>,
+    /// platformOS: Liquid that must render `true` for the call to be made.
+    trigger_condition: Option<serde_yaml::Value>,
+    /// platformOS: Liquid run with `response` after the answer arrives.
+    callback: Option<String>,
 }
+
+/// platformOS keys of API call notifications payforms does not implement.
+const NOTIFICATION_FOREIGN_KEYS: [front_matter::ForeignKey; 2] = [
+    ("delay", "requests are sent when asked for"),
+    ("to_async", "requests are sent when asked for"),
+];
 
 /// `notifications/defaults.yml` of the app or of a module: what every
 /// request type of it has unless its own front matter says otherwise.
@@ -462,6 +587,13 @@ pub struct ApiCallNotification {
     /// `moves_money: true`: see [`crate::payments::compensation`].
     pub moves_money: bool,
     pub send_blank: Vec<String>,
+    /// `enabled: false`: the request type loads but is never sent.
+    pub enabled: bool,
+    /// Renders `true` for the request to be sent; anything else skips it.
+    pub trigger_condition: Option<CompiledTemplate>,
+    /// Rendered with `response` after every answer; its output is
+    /// discarded (logging only: records are written by response mappers).
+    pub callback: Option<CompiledTemplate>,
     pub body: CompiledTemplate,
     pub file: PathBuf,
 }
@@ -471,10 +603,22 @@ pub fn load_notification(
     file: &SourceFile,
     text: &str,
     defaults: &NotificationDefaults,
+    warnings: &mut Vec<LoadProblem>,
 ) -> Result<ApiCallNotification, ProblemList> {
     let doc = front_matter::split(&file.rel, text)?;
-    let fm: NotificationFrontMatter = front_matter::parse(&file.rel, &doc)?;
+    let fm: NotificationFrontMatter =
+        front_matter::parse_tolerant(&file.rel, &doc, &NOTIFICATION_FOREIGN_KEYS, warnings)?;
     let mut problems = Vec::new();
+    if let Some(name) = fm.name.as_deref().filter(|n| *n != file.local_name && *n != file.name) {
+        warnings.push(LoadProblem::new(
+            &file.rel,
+            front_matter::line_of_key(&doc, "name"),
+            format!(
+                "`name: {name}` is ignored: this request type is `{}`, named by its file",
+                file.name
+            ),
+        ));
+    }
     let method_text = fm.request_type.unwrap_or_else(|| "POST".into());
     let method = if method_text.contains("{{") || method_text.contains("{%") {
         match parsers.compile(
@@ -501,13 +645,15 @@ pub fn load_notification(
         NotificationMethod::Fixed(method)
     };
     let format = match fm.format.as_deref().or(defaults.format.as_deref()) {
-        None | Some("form") => BodyFormat::Form,
+        // platformOS's `http`/`https`: the body is sent as it renders (a
+        // JSON body is form encoded, as with `form`).
+        None | Some("form" | "http" | "https") => BodyFormat::Form,
         Some("json") => BodyFormat::Json,
         Some(other) => {
             problems.push(LoadProblem::new(
                 &file.rel,
                 front_matter::line_of_key(&doc, "format"),
-                format!("format `{other}` is not `form` or `json`"),
+                format!("format `{other}` is not `form`, `json`, or platformOS's `http`/`https`"),
             ));
             BodyFormat::Form
         }
@@ -523,6 +669,19 @@ pub fn load_notification(
             }
         }
     }
+    let trigger_text = match &fm.trigger_condition {
+        None | Some(serde_yaml::Value::Null) => None,
+        Some(serde_yaml::Value::Bool(b)) => Some(b.to_string()),
+        Some(serde_yaml::Value::String(text)) => Some(text.clone()),
+        Some(_) => {
+            problems.push(LoadProblem::new(
+                &file.rel,
+                front_matter::line_of_key(&doc, "trigger_condition"),
+                "trigger_condition must be true, false or Liquid text",
+            ));
+            None
+        }
+    };
     let mut compile = |key: &str, text: &str| match parsers.compile(
         &file.rel,
         front_matter::line_of_key(&doc, key),
@@ -537,6 +696,12 @@ pub fn load_notification(
     };
     let to = compile("to", &fm.to);
     let headers = fm.headers.as_deref().and_then(|h| compile("headers", h));
+    let trigger_condition = trigger_text.and_then(|text| compile("trigger_condition", &text));
+    let callback = fm
+        .callback
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .and_then(|c| compile("callback", c));
     let body = match parsers.compile(&file.rel, doc.body_line, doc.body, Output::Data) {
         Ok(b) => Some(b),
         Err(p) => {
@@ -559,6 +724,9 @@ pub fn load_notification(
             runtime_only: fm.runtime_only,
             moves_money: fm.moves_money,
             send_blank: fm.send_blank,
+            enabled: fm.enabled.unwrap_or(true),
+            trigger_condition,
+            callback,
             body,
             file: file.rel.clone(),
         }),
@@ -661,9 +829,20 @@ pub struct AuthorizationPolicy {
     pub template: CompiledTemplate,
 }
 
-pub fn load_policy(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<AuthorizationPolicy, ProblemList> {
+/// platformOS keys of authorization policies payforms does not implement.
+const POLICY_FOREIGN_KEYS: [front_matter::ForeignKey; 1] = [(
+    "http_status",
+    "a refused page answers 403, or redirects when `redirect_to` is set",
+)];
+
+pub fn load_policy(
+    parsers: &Parsers,
+    file: &SourceFile,
+    text: &str,
+    warnings: &mut Vec<LoadProblem>,
+) -> Result<AuthorizationPolicy, ProblemList> {
     let doc = front_matter::split(&file.rel, text)?;
-    let fm: PolicyFrontMatter = front_matter::parse(&file.rel, &doc)?;
+    let fm: PolicyFrontMatter = front_matter::parse_tolerant(&file.rel, &doc, &POLICY_FOREIGN_KEYS, warnings)?;
     let template = parsers.compile(&file.rel, doc.body_line, doc.body, Output::Data)?;
     Ok(AuthorizationPolicy {
         name: fm.name.unwrap_or_else(|| file.name.clone()),

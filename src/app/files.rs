@@ -25,27 +25,43 @@ pub enum Kind {
     Schema,
     GraphQuery,
     Asset,
+    Translation,
 }
 
 impl Kind {
-    /// Folder (relative to an app or module root) and file extension.
-    fn location(self) -> (&'static str, &'static str) {
+    /// Folders (relative to an app or module base) and the file extension
+    /// of each: payforms' own name first, then platformOS's (`views/pages`,
+    /// `custom_model_types`, `graphql`, `lib` for function partials, `forms`
+    /// of newer apps). An empty extension takes any file (assets).
+    fn locations(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Kind::FormConfiguration => ("form_configurations", "liquid"),
-            Kind::ApiCallNotification => ("notifications/api_call_notifications", "liquid"),
-            Kind::Page => ("templates/pages", "liquid"),
-            Kind::Layout => ("templates/layouts", "liquid"),
-            Kind::Partial => ("templates/partials", "liquid"),
-            Kind::ResponseMapper => ("templates/response_mappers", "liquid"),
-            Kind::WebhookProcessor => ("templates/webhook_processors", "liquid"),
-            Kind::AuthorizationPolicy => ("authorization_policies", "liquid"),
-            Kind::Schema => ("schema", "yml"),
-            Kind::GraphQuery => ("graph_queries", "graphql"),
-            Kind::Asset => ("assets", ""),
+            Kind::FormConfiguration => &[("form_configurations", "liquid"), ("forms", "liquid")],
+            Kind::ApiCallNotification => &[("notifications/api_call_notifications", "liquid")],
+            Kind::Page => &[("templates/pages", "liquid"), ("views/pages", "liquid")],
+            Kind::Layout => &[("templates/layouts", "liquid"), ("views/layouts", "liquid")],
+            Kind::Partial => &[
+                ("templates/partials", "liquid"),
+                ("views/partials", "liquid"),
+                ("lib", "liquid"),
+            ],
+            Kind::ResponseMapper => &[("templates/response_mappers", "liquid"), ("response_mappers", "liquid")],
+            Kind::WebhookProcessor => &[
+                ("templates/webhook_processors", "liquid"),
+                ("webhook_processors", "liquid"),
+            ],
+            Kind::AuthorizationPolicy => &[("authorization_policies", "liquid")],
+            Kind::Schema => &[
+                ("schema", "yml"),
+                ("custom_model_types", "yml"),
+                ("model_schemas", "yml"),
+            ],
+            Kind::GraphQuery => &[("graph_queries", "graphql"), ("graphql", "graphql")],
+            Kind::Asset => &[("assets", "")],
+            Kind::Translation => &[("translations", "yml")],
         }
     }
 
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::FormConfiguration,
         Kind::ApiCallNotification,
         Kind::Page,
@@ -57,7 +73,56 @@ impl Kind {
         Kind::Schema,
         Kind::GraphQuery,
         Kind::Asset,
+        Kind::Translation,
     ];
+
+    /// Whether `.yaml` is accepted beside `.yml`.
+    fn takes_yaml(self) -> bool {
+        matches!(self, Kind::Schema | Kind::Translation)
+    }
+}
+
+/// platformOS folders whose files payforms does not run: reported once per
+/// folder as a warning, never loaded.
+const UNSUPPORTED_FOLDERS: [(&str, &str); 7] = [
+    ("migrations", "platformOS migrations are not run by payforms"),
+    (
+        "notifications/email_notifications",
+        "email notifications are not sent by payforms",
+    ),
+    (
+        "notifications/sms_notifications",
+        "SMS notifications are not sent by payforms",
+    ),
+    ("emails", "emails are not sent by payforms"),
+    ("smses", "SMS messages are not sent by payforms"),
+    ("user_profile_types", "user profiles are not part of payforms"),
+    ("uploads", "uploads are not part of payforms"),
+];
+
+/// The folders of one app or module whose files are loaded, in order: the
+/// base itself (payforms' layout), then platformOS's: `app/` (and the older
+/// `marketplace_builder/`) for an app, `public/` and `private/` for a
+/// module.
+fn bases(root: &Path, module_dir: Option<&Path>) -> Vec<PathBuf> {
+    match module_dir {
+        Some(dir) => vec![dir.to_path_buf(), dir.join("public"), dir.join("private")],
+        None => vec![root.to_path_buf(), root.join("marketplace_builder"), root.join("app")],
+    }
+}
+
+/// The part of `parts` (an app-relative path) inside its base: the path
+/// after `modules/NAME/` (and `public/`/`private/`), or after `app/`.
+fn inside_base(parts: &[String]) -> &[String] {
+    let rest = match parts.first().map(String::as_str) {
+        Some("modules") if parts.len() > 2 => &parts[2..],
+        Some("app" | "marketplace_builder") if parts.len() > 1 => &parts[1..],
+        _ => parts,
+    };
+    match (parts.first().map(String::as_str), rest.first().map(String::as_str)) {
+        (Some("modules"), Some("public" | "private")) if rest.len() > 1 => &rest[1..],
+        _ => rest,
+    }
 }
 
 /// True when `rel` (a path relative to the app root) is a file the loader
@@ -76,33 +141,26 @@ pub fn is_app_path(rel: &Path) -> bool {
     if parts.len() == 1 && parts[0] == "payforms.toml" {
         return true;
     }
-    let inside_base_text = match parts.first().map(String::as_str) {
-        Some("modules") if parts.len() > 2 => parts[2..].join("/"),
-        _ => parts.join("/"),
-    };
-    if inside_base_text == NOTIFICATION_DEFAULTS_FILE {
+    let joined = inside_base(&parts).join("/");
+    if joined == NOTIFICATION_DEFAULTS_FILE {
         return true;
     }
-    if inside_base_text
+    if joined
         .strip_prefix("gateways/")
         .is_some_and(|name| !name.contains('/') && name.ends_with(".yml"))
     {
         return true;
     }
-    let inside_base = match parts.first().map(String::as_str) {
-        Some("modules") if parts.len() > 2 => &parts[2..],
-        _ => &parts[..],
-    };
-    let joined = inside_base.join("/");
     Kind::ALL.iter().any(|kind| {
-        let (folder, ext) = kind.location();
-        let Some(inside) = joined.strip_prefix(folder).and_then(|rest| rest.strip_prefix('/')) else {
-            return false;
-        };
-        !inside.is_empty()
-            && (ext.is_empty()
-                || inside.ends_with(&format!(".{ext}"))
-                || (*kind == Kind::Schema && inside.ends_with(".yaml")))
+        kind.locations().iter().any(|(folder, ext)| {
+            let Some(inside) = joined.strip_prefix(folder).and_then(|rest| rest.strip_prefix('/')) else {
+                return false;
+            };
+            !inside.is_empty()
+                && (ext.is_empty()
+                    || inside.ends_with(&format!(".{ext}"))
+                    || (kind.takes_yaml() && inside.ends_with(".yaml")))
+        })
     })
 }
 
@@ -120,9 +178,18 @@ pub struct SourceFile {
     pub rel: PathBuf,
 }
 
-/// Every file of the app in `root` (modules first, then the app itself).
-pub fn discover(root: &Path) -> Result<Vec<SourceFile>, Vec<LoadProblem>> {
-    let mut files = Vec::new();
+/// What [`discover`] found: the files to load, and warnings about files
+/// it leaves alone (platformOS folders payforms does not run).
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub files: Vec<SourceFile>,
+    pub warnings: Vec<LoadProblem>,
+}
+
+/// Every file of the app in `root` (modules first, then the app itself), in
+/// payforms' layout and in platformOS's.
+pub fn discover(root: &Path) -> Result<Discovered, Vec<LoadProblem>> {
+    let mut found = Discovered::default();
     let mut problems = Vec::new();
     let modules_dir = root.join("modules");
     let mut modules: Vec<String> = match fs::read_dir(&modules_dir) {
@@ -136,73 +203,132 @@ pub fn discover(root: &Path) -> Result<Vec<SourceFile>, Vec<LoadProblem>> {
     };
     modules.sort();
     for module in &modules {
-        collect(root, &modules_dir.join(module), Some(module), &mut files, &mut problems);
+        collect(root, &modules_dir.join(module), Some(module), &mut found, &mut problems);
     }
-    collect(root, root, None, &mut files, &mut problems);
+    collect(root, root, None, &mut found, &mut problems);
     if problems.is_empty() {
-        Ok(files)
+        Ok(found)
     } else {
         Err(problems)
     }
 }
 
+/// The files of one owner (a module, or the app when `module` is `None`)
+/// from each of its bases.
 fn collect(
+    app_root: &Path,
+    owner_dir: &Path,
+    module: Option<&str>,
+    found: &mut Discovered,
+    problems: &mut Vec<LoadProblem>,
+) {
+    // One logical name per kind and owner: the same partial in
+    // `templates/partials` and `app/views/partials` would be ambiguous.
+    let mut seen: std::collections::HashMap<(Kind, String), PathBuf> = std::collections::HashMap::new();
+    let module_dir = module.map(|_| owner_dir);
+    for base in bases(app_root, module_dir) {
+        if !base.is_dir() {
+            continue;
+        }
+        for (folder, why) in UNSUPPORTED_FOLDERS {
+            let dir = base.join(folder);
+            if !dir.is_dir() {
+                continue;
+            }
+            let mut files = Vec::new();
+            walk(app_root, &dir, &mut files);
+            if !files.is_empty() {
+                let rel = dir.strip_prefix(app_root).unwrap_or(&dir).to_path_buf();
+                found.warnings.push(LoadProblem::new(
+                    rel,
+                    0,
+                    format!("{why}: {} file(s) here are not loaded", files.len()),
+                ));
+            }
+        }
+        for kind in Kind::ALL {
+            for (folder, ext) in kind.locations() {
+                collect_folder(app_root, &base, module, kind, folder, ext, &mut seen, found, problems);
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn collect_folder(
     app_root: &Path,
     base: &Path,
     module: Option<&str>,
-    files: &mut Vec<SourceFile>,
+    kind: Kind,
+    folder: &str,
+    ext: &str,
+    seen: &mut std::collections::HashMap<(Kind, String), PathBuf>,
+    found: &mut Discovered,
     problems: &mut Vec<LoadProblem>,
 ) {
-    for kind in Kind::ALL {
-        let (folder, ext) = kind.location();
-        let dir = base.join(folder);
-        if !dir.is_dir() {
+    let dir = base.join(folder);
+    if !dir.is_dir() {
+        return;
+    }
+    let mut paths = Vec::new();
+    walk(app_root, &dir, &mut paths);
+    paths.sort();
+    for path in paths {
+        let rel = path.strip_prefix(app_root).unwrap_or(&path).to_path_buf();
+        let Ok(inside) = path.strip_prefix(&dir) else {
+            continue;
+        };
+        let inside = inside.to_string_lossy().replace('\\', "/");
+        if inside.split('/').any(|part| part.starts_with('.')) {
+            continue; // editor swap files, .DS_Store
+        }
+        let local_name = if ext.is_empty() {
+            inside.clone()
+        } else if let Some(stem) = inside.strip_suffix(&format!(".{ext}")) {
+            template_name(kind, stem)
+        } else if let Some(stem) = inside.strip_suffix(".yaml").filter(|_| kind.takes_yaml()) {
+            stem.to_string()
+        } else {
+            problems.push(LoadProblem::new(
+                &rel,
+                0,
+                format!("unexpected file in {folder}/: expected a .{ext} file"),
+            ));
+            continue;
+        };
+        let name = match module {
+            Some(m) => format!("modules/{m}/{local_name}"),
+            None => local_name.clone(),
+        };
+        if let Some(first) = seen.insert((kind, name.clone()), rel.clone()) {
+            problems.push(LoadProblem::new(
+                &rel,
+                0,
+                format!(
+                    "`{name}` is also defined by {}; keep one of the two files",
+                    first.display()
+                ),
+            ));
             continue;
         }
-        let mut found = Vec::new();
-        walk(app_root, &dir, &mut found);
-        found.sort();
-        for path in found {
-            let rel = path.strip_prefix(app_root).unwrap_or(&path).to_path_buf();
-            let Ok(inside) = path.strip_prefix(&dir) else {
-                continue;
-            };
-            let inside = inside.to_string_lossy().replace('\\', "/");
-            if inside.split('/').any(|part| part.starts_with('.')) {
-                continue; // editor swap files, .DS_Store
-            }
-            let local_name = if ext.is_empty() {
-                inside.clone()
-            } else {
-                match inside.strip_suffix(&format!(".{ext}")) {
-                    Some(stem) => stem.to_string(),
-                    None => {
-                        if kind == Kind::Schema && inside.ends_with(".yaml") {
-                            inside.trim_end_matches(".yaml").to_string()
-                        } else {
-                            problems.push(LoadProblem::new(
-                                &rel,
-                                0,
-                                format!("unexpected file in {folder}/: expected a .{ext} file"),
-                            ));
-                            continue;
-                        }
-                    }
-                }
-            };
-            let name = match module {
-                Some(m) => format!("modules/{m}/{local_name}"),
-                None => local_name.clone(),
-            };
-            files.push(SourceFile {
-                kind,
-                name,
-                local_name,
-                module: module.map(str::to_string),
-                path,
-                rel,
-            });
-        }
+        found.files.push(SourceFile {
+            kind,
+            name,
+            local_name,
+            module: module.map(str::to_string),
+            path,
+            rel,
+        });
+    }
+}
+
+/// A template's name from its path without `.liquid`: platformOS names
+/// views by their format too (`index.html.liquid`), which is not part of
+/// the name.
+fn template_name(kind: Kind, stem: &str) -> String {
+    match kind {
+        Kind::Page | Kind::Layout | Kind::Partial => stem.strip_suffix(".html").unwrap_or(stem).to_string(),
+        _ => stem.to_string(),
     }
 }
 
@@ -267,7 +393,7 @@ mod tests {
         touch(dir.path(), "templates/pages/payments/index.liquid");
         touch(dir.path(), "modules/payments/schema/payment.yml");
         touch(dir.path(), "templates/pages/.index.liquid.swp");
-        let files = discover(dir.path()).unwrap();
+        let files = discover(dir.path()).unwrap().files;
         let names: Vec<_> = files.iter().map(|f| (f.kind, f.name.as_str())).collect();
         let module_card = names
             .iter()
@@ -296,7 +422,7 @@ mod tests {
         std::os::unix::fs::symlink(root.join("assets/app.css"), root.join("assets/alias.css")).unwrap();
         // A link to its own folder would loop forever if followed.
         std::os::unix::fs::symlink(root.join("assets"), root.join("assets/loop")).unwrap();
-        let files = discover(root).unwrap();
+        let files = discover(root).unwrap().files;
         let mut names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
         names.sort();
         assert_eq!(names, vec!["alias.css", "app.css"]);
@@ -334,6 +460,87 @@ mod tests {
         ] {
             assert!(!is_app_path(Path::new(rel)), "{rel}");
         }
+    }
+
+    #[test]
+    fn platformos_layout_loads_beside_payforms_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for rel in [
+            "app/views/pages/payments/index.html.liquid",
+            "app/views/partials/shared/card.liquid",
+            "app/views/layouts/application.liquid",
+            "app/lib/commands/charge.liquid",
+            "app/schema/order.yml",
+            "app/custom_model_types/invoice.yml",
+            "app/graphql/orders.graphql",
+            "app/graph_queries/legacy.graphql",
+            "app/translations/en.yml",
+            "app/forms/new_order.liquid",
+            "app/assets/app.css",
+            "modules/shop/public/views/partials/cart.liquid",
+            "modules/shop/private/graphql/secret.graphql",
+            "modules/shop/public/notifications/api_call_notifications/ping.liquid",
+            "modules/shop/private/migrations/20190101_seed.liquid",
+            "modules/shop/template-values.json",
+            "templates/pages/checkout.liquid",
+        ] {
+            touch(root, rel);
+        }
+        let found = discover(root).unwrap();
+        let names: Vec<_> = found.files.iter().map(|f| (f.kind, f.name.as_str())).collect();
+        for expected in [
+            (Kind::Page, "payments/index"),
+            (Kind::Page, "checkout"),
+            (Kind::Partial, "shared/card"),
+            (Kind::Partial, "commands/charge"),
+            (Kind::Layout, "application"),
+            (Kind::Schema, "order"),
+            (Kind::Schema, "invoice"),
+            (Kind::GraphQuery, "orders"),
+            (Kind::GraphQuery, "legacy"),
+            (Kind::Translation, "en"),
+            (Kind::FormConfiguration, "new_order"),
+            (Kind::Asset, "app.css"),
+            (Kind::Partial, "modules/shop/cart"),
+            (Kind::GraphQuery, "modules/shop/secret"),
+            (Kind::ApiCallNotification, "modules/shop/ping"),
+        ] {
+            assert!(names.contains(&expected), "{expected:?} not in {names:?}");
+        }
+        assert_eq!(names.len(), 15, "{names:?}");
+        assert_eq!(found.warnings.len(), 1, "{:?}", found.warnings);
+        assert!(found.warnings[0]
+            .to_string()
+            .contains("modules/shop/private/migrations"));
+        assert!(found.warnings[0].message.contains("not run by payforms"));
+        for rel in [
+            "app/views/pages/x.liquid",
+            "app/lib/commands/charge.liquid",
+            "modules/shop/public/views/partials/cart.liquid",
+            "modules/shop/private/graphql/secret.graphql",
+            "app/translations/en.yml",
+            "marketplace_builder/views/pages/old.liquid",
+        ] {
+            assert!(is_app_path(Path::new(rel)), "{rel}");
+        }
+        assert!(!is_app_path(Path::new("modules/shop/template-values.json")));
+    }
+
+    #[test]
+    fn one_name_from_two_layouts_is_a_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        touch(dir.path(), "templates/partials/card.liquid");
+        touch(dir.path(), "app/views/partials/card.liquid");
+        let problems = discover(dir.path()).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0]
+                .message
+                .contains("also defined by templates/partials/card.liquid"),
+            "{}",
+            problems[0]
+        );
     }
 
     #[test]

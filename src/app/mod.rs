@@ -45,16 +45,22 @@ pub struct App {
     /// `gateways/NAME.yml` by gateway name (`stripe`): the app's file, else
     /// a module's.
     pub gateway_defaults: HashMap<String, gateway_defaults::GatewayDefaults>,
+    /// What loads but is not (fully) honoured, as `file:line: message`:
+    /// platformOS keys and folders payforms does not implement. `check`
+    /// prints them; `serve` logs them.
+    pub warnings: Vec<LoadProblem>,
 }
 
 impl App {
     /// Load and compile the app in `root`. Every problem in every file is
     /// returned, not just the first.
     pub fn load(root: &Path) -> Result<App, Vec<LoadProblem>> {
-        let files = files::discover(root)?;
+        let discovered = files::discover(root)?;
+        let files = discovered.files;
         let mut problems = Vec::new();
         let mut app = App {
             root: root.to_path_buf(),
+            warnings: discovered.warnings,
             ..App::default()
         };
 
@@ -100,32 +106,36 @@ impl App {
 
         let defaults = load_notification_defaults(root, &parsers, &mut problems);
         app.gateway_defaults = load_gateway_defaults(root, &mut problems);
+        let mut warnings = Vec::new();
         for (file, text) in &sources {
             let result = match file.kind {
-                Kind::Partial | Kind::Asset => Ok(()),
-                Kind::Page => definitions::load_page(&parsers, file, text).map(|page| {
+                Kind::Partial | Kind::Asset | Kind::Translation => Ok(()),
+                Kind::Page => definitions::load_page(&parsers, file, text, &mut warnings).map(|page| {
                     // An app page replaces a module page at the same slug.
                     app.pages.retain(|p| !(p.slug == page.slug && p.method == page.method));
                     app.pages.push(page);
                 }),
                 Kind::Layout => compile_plain(&parsers, file, text, Output::Html)
                     .map(|t| drop(app.layouts.insert(file.name.clone(), t))),
-                Kind::FormConfiguration => definitions::load_form(&parsers, file, text)
+                Kind::FormConfiguration => definitions::load_form(&parsers, file, text, &mut warnings)
                     .map(|form| drop(app.forms.insert(form.name.clone(), Arc::new(form)))),
                 Kind::ApiCallNotification => {
                     let module_defaults = defaults.get(&file.module).cloned().unwrap_or_default();
-                    definitions::load_notification(&parsers, file, text, &module_defaults)
+                    definitions::load_notification(&parsers, file, text, &module_defaults, &mut warnings)
                         .map(|n| drop(app.notifications.insert(file.name.clone(), Arc::new(n))))
                 }
                 Kind::ResponseMapper => definitions::load_mapper(&parsers, file, text)
                     .map(|m| drop(app.response_mappers.insert(file.name.clone(), m))),
                 Kind::WebhookProcessor => compile_plain(&parsers, file, text, Output::Data)
                     .map(|t| drop(app.webhook_processors.insert(file.name.clone(), t))),
-                Kind::AuthorizationPolicy => definitions::load_policy(&parsers, file, text)
+                Kind::AuthorizationPolicy => definitions::load_policy(&parsers, file, text, &mut warnings)
                     .map(|p| drop(app.authorization_policies.insert(file.name.clone(), p))),
-                Kind::Schema => ModelType::parse(&file.rel, &file.name, text)
+                Kind::Schema => ModelType::parse_with_warnings(&file.rel, &file.name, text)
                     .map_err(ProblemList::from)
-                    .map(|m| drop(app.model_types.insert(file.name.clone(), Arc::new(m)))),
+                    .map(|(m, mut warnings)| {
+                        app.warnings.append(&mut warnings);
+                        app.model_types.insert(file.name.clone(), Arc::new(m));
+                    }),
                 Kind::GraphQuery => {
                     app.graph_queries.insert(file.name.clone(), text.clone());
                     Ok(())
@@ -135,6 +145,7 @@ impl App {
                 problems.append(&mut p);
             }
         }
+        app.warnings.append(&mut warnings);
         app.check_references(&mut problems);
         // Mappers, processors, and the partials they share (by convention
         // under a `mappers` or `webhooks` folder); not page partials, whose

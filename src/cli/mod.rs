@@ -253,13 +253,20 @@ fn check(app_dir: &Path) -> ExitCode {
     let problems = match App::load(app_dir) {
         Ok(app) => match schema_problems(&app) {
             Ok(()) => {
+                for warning in &app.warnings {
+                    println!("warning: {warning}");
+                }
                 println!(
-                    "ok: {} pages, {} forms, {} request types, {} models, {} webhook processors",
+                    "ok: {} pages, {} forms, {} request types, {} models, {} webhook processors{}",
                     app.pages.len(),
                     app.forms.len(),
                     app.notifications.len(),
                     app.model_types.len(),
-                    app.webhook_processors.len()
+                    app.webhook_processors.len(),
+                    match app.warnings.len() {
+                        0 => String::new(),
+                        n => format!("; {n} warning(s)"),
+                    }
                 );
                 return ExitCode::SUCCESS;
             }

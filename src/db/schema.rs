@@ -30,6 +30,14 @@ pub fn is_system_model(name: &str) -> bool {
 /// Names every record already has; a property may not shadow them.
 const RESERVED: [&str; 5] = ["id", "created_at", "updated_at", "livemode", "merchant"];
 
+/// Reserved columns a platformOS schema may declare with the same type:
+/// such a declaration is ignored with a warning.
+const OWN_COLUMNS: [(&str, PropertyType); 3] = [
+    ("livemode", PropertyType::Boolean),
+    ("created_at", PropertyType::Datetime),
+    ("updated_at", PropertyType::Datetime),
+];
+
 /// Tables the runtime keeps for itself; a model may not be stored in them.
 pub const RUNTIME_TABLES: [&str; 9] = [
     "records",
@@ -125,7 +133,7 @@ struct RawModel {
     ordered_by: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct RawProperty {
     name: String,
@@ -160,6 +168,19 @@ impl ModelType {
     /// `full_name` the name the loader derived from the path; a `name:` key,
     /// when present, must equal its last segment.
     pub fn parse(file: &Path, full_name: &str, text: &str) -> Result<ModelType, Vec<LoadProblem>> {
+        Self::parse_with_warnings(file, full_name, text).map(|(model, _)| model)
+    }
+
+    /// [`ModelType::parse`], also answering what platformOS tolerates and
+    /// payforms only warns about: a property declared twice alike (the
+    /// first is used), and a declaration of a column every record already
+    /// has with that column's type (`livemode: boolean`; ignored).
+    pub fn parse_with_warnings(
+        file: &Path,
+        full_name: &str,
+        text: &str,
+    ) -> Result<(ModelType, Vec<LoadProblem>), Vec<LoadProblem>> {
+        let mut warnings = Vec::new();
         let problem = |line: usize, message: String| LoadProblem::new(file, line, message);
         if text.trim().is_empty() {
             return Err(vec![problem(
@@ -197,16 +218,48 @@ impl ModelType {
             }
         }
 
-        let mut properties = Vec::new();
+        let mut properties: Vec<PropertyDef> = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut first_definitions: HashMap<String, RawProperty> = HashMap::new();
         for raw_property in raw.properties.unwrap_or_default() {
-            let name = raw_property.name;
+            let name = raw_property.name.clone();
             let count = seen.entry(name.clone()).or_insert(0);
             let occurrence = *count;
             *count += 1;
             let line = property_line(text, &name, occurrence);
             if occurrence > 0 {
-                problems.push(problem(line, format!("property `{name}` is defined twice")));
+                let first_line = property_line(text, &name, 0);
+                if first_definitions.get(&name) == Some(&raw_property) {
+                    warnings.push(problem(
+                        line,
+                        format!(
+                            "property `{name}` is defined twice alike (first at line {first_line}); the first is used"
+                        ),
+                    ));
+                } else {
+                    problems.push(problem(
+                        line,
+                        format!(
+                            "property `{name}` is defined twice, differently (first at line {first_line}): platformOS \
+                             keeps the last one, payforms asks you to keep one"
+                        ),
+                    ));
+                }
+                continue;
+            }
+            first_definitions.insert(name.clone(), raw_property.clone());
+            if let Some(own) = OWN_COLUMNS
+                .iter()
+                .find(|(column, kind)| *column == name && *kind == raw_property.kind)
+            {
+                warnings.push(problem(
+                    line,
+                    format!(
+                        "property `{name}` is a column every record already has ({}, set by payforms); \
+                         this declaration is ignored",
+                        own.1
+                    ),
+                ));
                 continue;
             }
             if name.len() > MAX_IDENTIFIER_BYTES {
@@ -271,14 +324,15 @@ impl ModelType {
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(ModelType {
+        let model = ModelType {
             name: full_name.to_string(),
             properties,
             file: file.to_path_buf(),
             ordered_by: raw.ordered_by,
             properties_line: top_level_key_line(text, "properties"),
             statements: StatementText::default(),
-        })
+        };
+        Ok((model, warnings))
     }
 }
 

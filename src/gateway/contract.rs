@@ -97,6 +97,9 @@ pub struct DispatchOutcome {
     /// The gateway's answer `{ status, body }` (secrets redacted): how list
     /// request types, which store nothing, hand their results back.
     pub response: Option<Value>,
+    /// Nothing was sent: the request type's `trigger_condition` did not
+    /// render `true`.
+    pub skipped: bool,
 }
 
 /// An error a response mapper reported, for the visitor.

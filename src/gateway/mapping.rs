@@ -66,6 +66,9 @@ pub fn map_response(
         response: Some(json!({ "status": response.status, "body": redact_value(&response.body, cx.secrets) })),
         ..DispatchOutcome::default()
     };
+    if let Some(callback) = App::resolve(&cx.app.notifications, cx.request_type).and_then(|n| n.callback.as_ref()) {
+        run_callback(cx, callback, &globals, &response);
+    }
     let mapper = App::resolve(&cx.app.response_mappers, cx.request_type).filter(|m| succeeded || m.map_errors);
     if let Some(mapper) = mapper {
         let mut scope = match globals {
@@ -143,6 +146,42 @@ pub fn map_response(
             Err(failure)
         }
         None => Ok(outcome),
+    }
+}
+
+/// platformOS's `callback`: rendered after every answer with `data`,
+/// `config` and `response` (`status`, `headers`, and `body` as the text
+/// platformOS gives, secrets redacted), with the mapper's host (`log`, no
+/// writes: records are the response mapper's job). Its output is discarded
+/// and its failure only logged: the request was already made.
+fn run_callback(
+    cx: &MappingContext<'_>,
+    callback: &crate::app::templates::CompiledTemplate,
+    globals: &Value,
+    response: &InboundResponse,
+) {
+    let mut scope = globals.as_object().cloned().unwrap_or_default();
+    scope.remove("gateway");
+    let body = redact_value(&response.body, cx.secrets);
+    let body_text = match &body {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    scope.insert(
+        "response".into(),
+        json!({ "status": response.status, "headers": response.headers, "body": body_text }),
+    );
+    let host = Arc::new(MapperHost {
+        settings: cx.settings.clone(),
+    });
+    let result =
+        crate::liquid::host::with_host(host, || crate::app::templates::render(callback, &Value::Object(scope)));
+    if let Err(e) = result {
+        tracing::warn!(
+            request_type = cx.request_type,
+            "callback failed: {}",
+            redact(&e.to_string(), cx.secrets)
+        );
     }
 }
 

@@ -223,6 +223,12 @@ impl RequestDispatcher for Gateway {
                 format!("request type `{request_type}` is sent only by payforms itself"),
             ));
         }
+        if !notification.enabled {
+            return Err(DispatchFailure::new(
+                FailureKind::Forbidden,
+                format!("request type `{request_type}` is turned off (`enabled: false`)"),
+            ));
+        }
         let data = inputs::coerce(notification, data)?;
         accepted_currency(app, &data)?;
         let idempotency_key = idempotency_key
@@ -236,6 +242,13 @@ impl RequestDispatcher for Gateway {
         globals.insert("config".into(), config);
         globals.insert("gateway".into(), self.scope(app, tenant));
         let globals = Value::Object(globals);
+        if !request::should_send(notification, &globals)? {
+            tracing::info!(request_type, "not sent: its trigger_condition did not render `true`");
+            return Ok(DispatchOutcome {
+                skipped: true,
+                ..DispatchOutcome::default()
+            });
+        }
         let request = request::render_request(notification, &globals, idempotency_key)?;
         let secrets = self.secret_values(tenant);
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();

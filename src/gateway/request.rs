@@ -36,6 +36,15 @@ fn template_problem(notification: &ApiCallNotification, message: impl std::fmt::
     )
 }
 
+/// Whether the request type is to be sent with `globals`: platformOS's
+/// `trigger_condition` renders `true` (anything else skips the call).
+pub fn should_send(notification: &ApiCallNotification, globals: &Value) -> Result<bool, DispatchFailure> {
+    match &notification.trigger_condition {
+        None => Ok(true),
+        Some(condition) => Ok(render(condition, globals).map_err(template_failure)?.trim() == "true"),
+    }
+}
+
 /// `globals` is an object holding `data`, `config` and `gateway`.
 pub fn render_request(
     notification: &ApiCallNotification,

@@ -33,7 +33,25 @@ impl Gateway {
         globals.insert("data".into(), data);
         globals.insert("config".into(), config);
         globals.insert("gateway".into(), self.scope(app, &Tenant::default()));
-        let request = match request::render_request(notification, &Value::Object(globals), Some(key.to_string())) {
+        let globals = Value::Object(globals);
+        // Skipped the first time, so never sent: nothing to learn.
+        match request::should_send(notification, &globals) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Ok(Resent::NotSent(super::DispatchFailure::new(
+                    super::FailureKind::NotFound,
+                    format!("request type `{request_type}` is not sent: its trigger_condition is not `true`"),
+                )))
+            }
+            Err(failure) => return Ok(Resent::NotSent(failure)),
+        }
+        if !notification.enabled {
+            return Ok(Resent::NotSent(super::DispatchFailure::new(
+                super::FailureKind::Forbidden,
+                format!("request type `{request_type}` is turned off (`enabled: false`)"),
+            )));
+        }
+        let request = match request::render_request(notification, &globals, Some(key.to_string())) {
             Ok(request) => request,
             Err(failure) => return Ok(Resent::NotSent(failure)),
         };

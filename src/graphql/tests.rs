@@ -754,6 +754,7 @@ impl RequestDispatcher for FakeDispatcher {
                 field: Some("phone".into()),
             }],
             response: Some(json!({"status": 200, "body": {"id": "cus_1"}})),
+            skipped: false,
         })
     }
 }
