@@ -308,6 +308,10 @@ pub struct FormConfiguration {
     pub retry_cancels: Option<String>,
     pub authorization_policies: Vec<String>,
     pub policies_line: usize,
+    /// `resource: Payment`, platformOS's built-in payment: its fields are
+    /// turned into the Stripe module's inputs before sending
+    /// ([`crate::forms::platformos_payment`]).
+    pub platformos_payment: bool,
     pub body: CompiledTemplate,
     pub file: PathBuf,
 }
@@ -414,12 +418,22 @@ pub fn load_form(
             None
         }
     };
+    let platformos_payment = fm.resource == crate::forms::platformos_payment::RESOURCE;
+    let (resource, request_type) = if platformos_payment {
+        (
+            crate::forms::platformos_payment::MODEL.to_string(),
+            fm.request_type
+                .or_else(|| Some(crate::forms::platformos_payment::REQUEST_TYPE.to_string())),
+        )
+    } else {
+        (fm.resource, fm.request_type)
+    };
     match body {
         Some(body) if problems.is_empty() => Ok(FormConfiguration {
             name,
-            resource: fm.resource,
+            resource,
             resource_line: front_matter::line_of_key(&doc, "resource"),
-            request_type: fm.request_type,
+            request_type,
             request_type_line: front_matter::line_of_key(&doc, "request_type"),
             fields,
             default_payload,
@@ -431,6 +445,7 @@ pub fn load_form(
             retry_cancels: fm.retry_cancels,
             authorization_policies: fm.authorization_policies,
             policies_line: front_matter::line_of_key(&doc, "authorization_policies"),
+            platformos_payment,
             body,
             file: file.rel.clone(),
         }),

@@ -2,5 +2,6 @@
 
 pub mod csrf;
 pub mod feedback;
+pub mod platformos_payment;
 pub mod state;
 pub mod submit;

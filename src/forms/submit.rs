@@ -198,6 +198,12 @@ pub fn submit(
     if !errors.is_empty() {
         return invalid(&form, &state, &posted, errors, &globals);
     }
+    if form.platformos_payment {
+        payload = match super::platformos_payment::request_data(&payload) {
+            Ok(data) => data,
+            Err(error) => return invalid(&form, &state, &posted, vec![error], &globals),
+        };
+    }
 
     // One rendered form, one effect: the idempotency key is claimed in the
     // database before anything is written or sent.

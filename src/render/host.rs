@@ -296,9 +296,24 @@ impl RenderHost for PageHost {
         let frame = frames.last().ok_or_else(|| {
             HostError("{% form %} can only be used in a form configuration rendered with include_form".into())
         })?;
+        // Hidden inputs the form's template wrote for its own (signed)
+        // fields are its data too, as platformOS forms pass values.
+        let mut data = frame.data.clone();
+        if let Value::Object(map) = &mut data {
+            let names: Vec<&str> = frame
+                .form
+                .fields
+                .iter()
+                .filter(|f| !f.editable && !map.contains_key(&f.name))
+                .map(|f| f.name.as_str())
+                .collect();
+            if !names.is_empty() {
+                map.extend(super::hidden_inputs::signed_values(body_html, &names));
+            }
+        }
         let call = FormCall {
             form: frame.form.clone(),
-            data: frame.data.clone(),
+            data,
             config: frame.config.clone(),
             args,
             body_html: body_html.to_string(),
