@@ -310,7 +310,7 @@ pub struct FormConfiguration {
     pub policies_line: usize,
     /// `resource: Payment`, platformOS's built-in payment: its fields are
     /// turned into the Stripe module's inputs before sending
-    /// ([`crate::forms::platformos_payment`]).
+    /// (`forms::platformos_payment`).
     pub platformos_payment: bool,
     pub body: CompiledTemplate,
     pub file: PathBuf,
@@ -418,12 +418,11 @@ pub fn load_form(
             None
         }
     };
-    let platformos_payment = fm.resource == crate::forms::platformos_payment::RESOURCE;
+    let platformos_payment = fm.resource == PLATFORMOS_PAYMENT.0;
     let (resource, request_type) = if platformos_payment {
         (
-            crate::forms::platformos_payment::MODEL.to_string(),
-            fm.request_type
-                .or_else(|| Some(crate::forms::platformos_payment::REQUEST_TYPE.to_string())),
+            PLATFORMOS_PAYMENT.1.to_string(),
+            fm.request_type.or_else(|| Some(PLATFORMOS_PAYMENT.2.to_string())),
         )
     } else {
         (fm.resource, fm.request_type)
@@ -452,6 +451,11 @@ pub fn load_form(
         _ => Err(problems.into()),
     }
 }
+
+/// platformOS's built-in `Payment` resource: the model its records are and
+/// the request type it sends (its fields are turned into that request
+/// type's inputs by `forms::platformos_payment`).
+const PLATFORMOS_PAYMENT: (&str, &str, &str) = ("Payment", "modules/payments/payment", "modules/stripe/create_payment");
 
 /// A form's fields in payforms' shape: platformOS nests a model's fields
 /// under `properties:` (`fields: { properties: { amount: … }, note: … }`);

@@ -146,6 +146,8 @@ impl App {
             }
         }
         app.warnings.append(&mut warnings);
+        app.warnings
+            .sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));
         app.check_references(&mut problems);
         // Mappers, processors, and the partials they share (by convention
         // under a `mappers` or `webhooks` folder); not page partials, whose

@@ -12,18 +12,13 @@
 //! | `with_charge` (true: capture now; else authorize only) | `capture` |
 //! | `payer_id`, `payment_method_id` | `metadata` |
 //! | `description`, `email`, `external_id` | the same |
+//!
+//! The form configuration is read as such in `app::definitions`.
 
 use serde_json::{json, Map, Value};
 
 use crate::error::FieldError;
 use crate::money::Currency;
-
-/// The resource name platformOS apps write.
-pub const RESOURCE: &str = "Payment";
-/// The model its records are.
-pub const MODEL: &str = "modules/payments/payment";
-/// The request type it sends.
-pub const REQUEST_TYPE: &str = "modules/stripe/create_payment";
 
 /// The request type's inputs from a submission's payload (its fields, data
 /// and default_payload, already validated by the form's own rules).

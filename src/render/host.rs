@@ -390,6 +390,7 @@ impl RenderHost for PageHost {
                 "record": outcome.record,
                 "model": outcome.model,
                 "response": outcome.response,
+                "skipped": outcome.skipped,
                 "errors": outcome.errors.iter().map(|e| json!({"message": e.message, "code": e.code, "field": e.field})).collect::<Vec<_>>(),
             })),
             Err(failure) => Ok(json!({

@@ -106,7 +106,9 @@ impl RenderHost for ProcessorHost {
                 crate::gateway::Caller::Visitor,
             )
             .map_err(|f| HostError(f.message))?;
-        Ok(json!({ "record": outcome.record, "model": outcome.model, "response": outcome.response }))
+        Ok(
+            json!({ "record": outcome.record, "model": outcome.model, "response": outcome.response, "skipped": outcome.skipped }),
+        )
     }
 
     fn log(&self, message: &str, level: &str) {

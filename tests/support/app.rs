@@ -17,6 +17,8 @@ pub const APP_ENTRIES: &[&str] = &[
     "assets",
     "authorization_policies",
     "gateways",
+    // platformOS's layout.
+    "app",
 ];
 
 /// The repository root, which is also the default app.

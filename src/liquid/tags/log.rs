@@ -58,10 +58,17 @@ impl Renderable for Log {
             liquid_to_json(&value).to_string()
         };
         let level = match &self.level {
-            Some(level) => level.evaluate(runtime)?.to_kstr().trim().to_ascii_lowercase(),
+            Some(level) => level.evaluate(runtime)?.to_kstr().trim().to_string(),
             None => String::new(),
         };
-        let level = if level.is_empty() { "info" } else { level.as_str() };
+        // platformOS's `type:` is a label (`type: 'payments/charge'`); a
+        // level name (debug, info, warn, error) sets the level instead.
+        let lowered = level.to_ascii_lowercase();
+        let (level, message) = match lowered.as_str() {
+            "" => ("info", message),
+            "debug" | "info" | "warn" | "warning" | "error" => (lowered.as_str(), message),
+            _ => ("info", format!("[{}] {message}", label_text(&level))),
+        };
         match current_host() {
             Some(host) => host.log(&message, level),
             None => match level {
@@ -73,6 +80,11 @@ impl Renderable for Log {
         }
         Ok(())
     }
+}
+
+/// A `type:` label as logged: one line, bounded.
+fn label_text(label: &str) -> String {
+    label.chars().filter(|c| !c.is_control()).take(100).collect()
 }
 
 #[cfg(test)]
@@ -95,6 +107,15 @@ mod tests {
                 "log error 5".to_string(),
                 "log info null".to_string(),
             ]
+        );
+    }
+
+    #[test]
+    fn a_platformos_type_label_prefixes_the_message() {
+        let (_, calls) = render_with_host("{% log 'paid', type: 'modules/payments/create_charge' %}", object!({}));
+        assert_eq!(
+            calls,
+            vec!["log info [modules/payments/create_charge] paid".to_string()]
         );
     }
 

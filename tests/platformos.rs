@@ -1,0 +1,271 @@
+//! platformOS apps run as they are written: an app in platformOS's folders
+//! (`tests/fixtures/platformos_app`, written for these tests) with
+//! platformOS's front matter keys, the seed 000 guide's payment form and
+//! payments list, served by the README's own command (`serve --sandbox`)
+//! over HTTP.
+
+#![cfg(feature = "sandbox")]
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use reqwest::blocking::Client;
+use serde_json::{json, Value};
+use support::{client, form_html, input_values, repo_root, wait_for, ServerOptions, TestServer};
+use tempfile::TempDir;
+
+const API_KEY: &str = "pos-test-key-0123456789abcdef";
+
+/// The fixture app, with the repository's `modules/payments` and
+/// `modules/stripe` beside its own `modules/shop`.
+fn fixture_app() -> TempDir {
+    let dir = tempfile::Builder::new().prefix("payforms-pos-").tempdir().unwrap();
+    copy_tree(&repo_root().join("tests/fixtures/platformos_app"), dir.path());
+    for module in ["payments", "stripe"] {
+        copy_tree(
+            &repo_root().join("modules").join(module),
+            &dir.path().join("modules").join(module),
+        );
+    }
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+fn start(app: &Path) -> TestServer {
+    TestServer::start(
+        ServerOptions::new(app)
+            .arg("--sandbox")
+            .env("PAYFORMS_API_KEYS", API_KEY),
+    )
+}
+
+fn graphql(server: &TestServer, query: &str) -> Value {
+    client()
+        .post(server.url("/api/graphql"))
+        .bearer_auth(API_KEY)
+        .json(&json!({ "query": query }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+fn page(http: &Client, server: &TestServer, path: &str) -> (u16, String) {
+    let answer = http.get(server.url(path)).send().unwrap();
+    (answer.status().as_u16(), answer.text().unwrap())
+}
+
+/// This browser's CSRF token, printed by the fixture's home page.
+fn csrf_token(http: &Client, server: &TestServer) -> String {
+    let (_, home) = page(http, server, "/");
+    let start = home.find("<p id=\"csrf\">").expect("the token paragraph") + "<p id=\"csrf\">".len();
+    home[start..].split('<').next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn check_loads_the_platformos_layout_with_warnings_for_what_payforms_does_not_implement() {
+    let app = fixture_app();
+    let output = Command::new(env!("CARGO_BIN_EXE_payforms"))
+        .args(["check", "--app"])
+        .arg(app.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for warning in [
+        "warning: app/views/pages/index.liquid:5: `searchable` is a platformOS key payforms does not implement",
+        "warning: app/views/pages/index.liquid:6: `response_headers` is a platformOS key",
+        "warning: modules/shop/public/notifications/api_call_notifications/create_customer.liquid:7: `delay`",
+        "warning: app/custom_model_types/ticket.yml:9: property `code` is defined twice alike (first at line 4); the first is used",
+        "warning: app/custom_model_types/ticket.yml:12: property `livemode` is a column every record already has",
+        "warning: modules/shop/private/migrations:1: platformOS migrations are not run by payforms",
+    ] {
+        assert!(stdout.contains(warning), "missing `{warning}` in:\n{stdout}");
+    }
+    assert!(stdout.contains("ok: "), "{stdout}");
+}
+
+#[test]
+fn pages_partials_layouts_and_models_in_platformos_folders_serve() {
+    let app = fixture_app();
+    let server = start(app.path());
+    let http = client();
+
+    let (status, home) = page(&http, &server, "/");
+    assert_eq!(status, 200, "{home}");
+    assert!(
+        home.contains("class=\"plain-layout\""),
+        "layout_name picks the layout: {home}"
+    );
+    assert!(home.contains("Hello, Ada, from app/views/partials."), "{home}");
+    assert!(home.contains("module partial from modules/shop/public"), "{home}");
+
+    let (status, notes) = page(&http, &server, "/notes");
+    assert_eq!(status, 200, "index.html.liquid is the page /notes: {notes}");
+    assert!(
+        notes.contains("class=\"pos-layout\""),
+        "the application layout by default: {notes}"
+    );
+    assert!(notes.contains("<title>Notes</title>"), "{notes}");
+
+    // Models from app/schema and app/custom_model_types (its repeated
+    // property and its livemode declaration tolerated).
+    let models = graphql(&server, "{ notes { totalCount } tickets { totalCount } }");
+    assert!(models["errors"].is_null(), "{models}");
+    assert_eq!(models["data"]["tickets"]["totalCount"], 0);
+    let made = graphql(
+        &server,
+        r#"mutation { createTicket(input: { code: "T-1", priceCents: 1250 }) { id code priceCents livemode } }"#,
+    );
+    assert!(made["errors"].is_null(), "{made}");
+    assert_eq!(made["data"]["createTicket"]["code"], "T-1");
+    assert_eq!(made["data"]["createTicket"]["livemode"], false);
+}
+
+#[test]
+fn api_call_notification_keys_enabled_trigger_condition_and_callback() {
+    let app = fixture_app();
+    let server = start(app.path());
+    let http = client();
+    let token = csrf_token(&http, &server);
+    let post = |path: &str, email: &str| -> Value {
+        let answer = http
+            .post(server.url(path))
+            .form(&[("authenticity_token", token.as_str()), ("email", email)])
+            .send()
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{path}");
+        answer.json().unwrap()
+    };
+
+    // trigger_condition renders true: sent (format: https, request_type:
+    // Post, a form-encoded body written by hand), mapped by the Stripe
+    // module's mapper, and the callback ran with the response.
+    let sent = post("/shop/customers", "ada@example.com");
+    assert_eq!(sent["skipped"], false, "{sent}");
+    let customer_id = sent["record"]["gateway_id"]
+        .as_str()
+        .expect("a customer record")
+        .to_string();
+    assert!(customer_id.starts_with("cus_"), "{sent}");
+    wait_for("the callback's log lines", std::time::Duration::from_secs(5), || {
+        let log = server.log_text();
+        (log.contains(&customer_id) && log.contains("shop-callback-status")).then_some(())
+    });
+    let stored = graphql(&server, "{ customers { nodes { email gatewayId } } }");
+    assert_eq!(
+        stored["data"]["customers"]["nodes"][0]["email"], "ada@example.com",
+        "{stored}"
+    );
+
+    // trigger_condition does not render true: nothing is sent or stored.
+    let skipped = post("/shop/customers", "not-an-email");
+    assert_eq!(skipped["skipped"], true, "{skipped}");
+    assert!(skipped["record"].is_null(), "{skipped}");
+    let requests = graphql(&server, "{ customers { totalCount } gatewayRequests { totalCount } }");
+    assert_eq!(requests["data"]["customers"]["totalCount"], 1, "{requests}");
+    assert_eq!(
+        requests["data"]["gatewayRequests"]["totalCount"], 1,
+        "one request sent: {requests}"
+    );
+
+    // enabled: false: the request type loads but is never sent.
+    let retired = post("/shop/retired", "");
+    assert!(
+        retired["error"].as_str().unwrap_or_default().contains("turned off"),
+        "{retired}"
+    );
+}
+
+#[test]
+fn the_seed_000_guide_s_payment_form_and_payments_list_work_on_a_page() {
+    let app = fixture_app();
+    let server = start(app.path());
+    let http = client();
+
+    let (status, pay) = page(&http, &server, "/guide/pay");
+    assert_eq!(status, 200, "{pay}");
+    let form = form_html(&pay, "simple_payment_form-form").expect("the guide's form");
+    let inputs = input_values(form);
+    let value = |name: &str| {
+        inputs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {name} in {inputs:?}"))
+    };
+    assert_eq!(value("form[currency]"), "USD");
+    assert_eq!(value("form[total_amount]"), "5.99");
+    assert!(
+        !value("form[payment_method_id]").is_empty(),
+        "payment_gateways gave a payment method: {form}"
+    );
+    assert!(
+        pay.contains("data-key=\"pk_test_"),
+        "the publishable key from payment_gateways: {pay}"
+    );
+
+    // What Stripe Checkout posts: the hidden inputs as rendered and its
+    // token as stripeToken (a card token made by the sandbox, as Checkout
+    // makes one from the card the visitor types).
+    let mut post: Vec<(String, String)> = inputs.clone();
+    post.push(("stripeToken".into(), "tok_visa".into()));
+    let answer = http
+        .post(server.url("/forms/simple_payment_form"))
+        .form(&post)
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), 303, "{}", answer.text().unwrap_or_default());
+    assert_eq!(answer.headers()["location"].to_str().unwrap(), "/guide/payments");
+
+    let payments = graphql(&server, "{ payments { nodes { amount currency state } } }");
+    let paid = &payments["data"]["payments"]["nodes"][0];
+    assert_eq!(paid["amount"], 599, "{payments}");
+    assert_eq!(paid["currency"], "usd");
+    assert_eq!(paid["state"], "succeeded", "with_charge: true captures: {payments}");
+
+    let (status, list) = page(&http, &server, "/guide/payments");
+    assert_eq!(status, 200, "{list}");
+    assert!(list.contains("Payment successful!"), "the flash: {list}");
+    assert!(list.contains("$5.99"), "pricify_cents of total_amount_cents: {list}");
+    assert!(list.contains("succeeded"), "{list}");
+
+    // A changed hidden amount is refused: the rendered values are signed.
+    let mut tampered: Vec<(String, String)> = inputs
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.clone(),
+                if n == "form[total_amount]" {
+                    "0.01".into()
+                } else {
+                    v.clone()
+                },
+            )
+        })
+        .collect();
+    tampered.push(("stripeToken".into(), "tok_visa".into()));
+    let refused = http
+        .post(server.url("/forms/simple_payment_form"))
+        .form(&tampered)
+        .send()
+        .unwrap();
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+}
