@@ -104,7 +104,7 @@ const UNSUPPORTED_FOLDERS: [(&str, &str); 7] = [
 /// base itself (payforms' layout), then platformOS's: `app/` (and the older
 /// `marketplace_builder/`) for an app, `public/` and `private/` for a
 /// module.
-fn bases(root: &Path, module_dir: Option<&Path>) -> Vec<PathBuf> {
+pub(crate) fn bases(root: &Path, module_dir: Option<&Path>) -> Vec<PathBuf> {
     match module_dir {
         Some(dir) => vec![dir.to_path_buf(), dir.join("public"), dir.join("private")],
         None => vec![root.to_path_buf(), root.join("marketplace_builder"), root.join("app")],

@@ -417,6 +417,9 @@ mod tests {
             let path = Path::new("templates/pages/x.liquid");
             if let Ok(doc) = split(path, &text) {
                 let _: Result<Sample, _> = parse(path, &doc);
+                let mut warnings = Vec::new();
+                let _: Result<Sample, _> = parse_tolerant(path, &doc, &[("a", "x"), ("ab", "y")], &mut warnings);
+                let _: Result<serde_yaml::Mapping, _> = parse_tolerant(path, &doc, &[], &mut warnings);
             }
         }
     }

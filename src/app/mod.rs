@@ -405,18 +405,22 @@ fn load_notification_defaults(
     parsers: &Parsers,
     problems: &mut Vec<LoadProblem>,
 ) -> HashMap<Option<String>, NotificationDefaults> {
-    let mut bases: Vec<(Option<String>, PathBuf)> = vec![(None, root.to_path_buf())];
+    let mut owners: Vec<(Option<String>, Vec<PathBuf>)> = vec![(None, files::bases(root, None))];
     if let Ok(entries) = fs::read_dir(root.join("modules")) {
         for entry in entries.flatten() {
             if let Some(name) = entry.file_name().to_str().filter(|n| !n.starts_with('.')) {
-                bases.push((Some(name.to_string()), entry.path()));
+                owners.push((Some(name.to_string()), files::bases(root, Some(&entry.path()))));
             }
         }
     }
     let mut found = HashMap::new();
-    for (module, base) in bases {
-        let path = base.join(definitions::NOTIFICATION_DEFAULTS_FILE);
-        let Ok(text) = fs::read_to_string(&path) else {
+    for (module, bases) in owners {
+        // The first base that has the file (payforms' layout, then
+        // platformOS's `app/` or `public/`/`private/`).
+        let Some((path, text)) = bases.iter().find_map(|base| {
+            let path = base.join(definitions::NOTIFICATION_DEFAULTS_FILE);
+            fs::read_to_string(&path).ok().map(|text| (path, text))
+        }) else {
             continue;
         };
         let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
