@@ -125,6 +125,41 @@ fn pages_partials_layouts_and_models_in_platformos_folders_serve() {
     );
     assert!(notes.contains("<title>Notes</title>"), "{notes}");
 
+    // A form in platformOS's shape: fields under `properties:`, posted as
+    // form[properties_attributes][…]; the typed title is the visitor's, the
+    // hidden body the page rendered is signed.
+    let form = form_html(&notes, "new_note-form").expect("the note form").to_string();
+    let mut post: Vec<(String, String)> = input_values(&form)
+        .into_iter()
+        .map(|(name, value)| {
+            let typed = name == "form[properties_attributes][title]";
+            (name, if typed { "First note".to_string() } else { value })
+        })
+        .collect();
+    assert!(
+        post.iter()
+            .any(|(n, v)| n == "form[properties_attributes][body]" && v == "written by the page"),
+        "{form}"
+    );
+    let saved = http.post(server.url("/forms/new_note")).form(&post).send().unwrap();
+    assert_eq!(saved.status(), 303, "{}", saved.text().unwrap_or_default());
+    let (_, notes) = page(&http, &server, "/notes");
+    assert!(notes.contains("Note saved"), "{notes}");
+    assert!(notes.contains("First note — written by the page"), "{notes}");
+    for (name, value) in post.iter_mut() {
+        if name == "form[properties_attributes][body]" {
+            *value = "changed by the visitor".into();
+        }
+    }
+    let refused = http.post(server.url("/forms/new_note")).form(&post).send().unwrap();
+    assert!(
+        refused.status().is_client_error(),
+        "a signed value changed: {}",
+        refused.status()
+    );
+    let (_, notes) = page(&http, &server, "/notes");
+    assert!(!notes.contains("changed by the visitor"), "{notes}");
+
     // Models from app/schema and app/custom_model_types (its repeated
     // property and its livemode declaration tolerated).
     let models = graphql(&server, "{ notes { totalCount } tickets { totalCount } }");

@@ -276,6 +276,11 @@ pub struct FormField {
     /// The visitor may type this value; every other value comes from the
     /// signed state and may not change.
     pub editable: bool,
+    /// platformOS's `fields: { properties: … }`: the visitor's to type
+    /// (as platformOS accepts it) unless the form signed a value for it
+    /// (its data, or a hidden input its template rendered), which then
+    /// may not change.
+    pub typed_unless_signed: bool,
     /// What a typed value is coerced to (`type:`; string by default).
     pub kind: FieldKind,
     pub rules: Rules,
@@ -349,7 +354,7 @@ pub fn load_form(
         None => file.name.clone(),
     };
     let mut fields = Vec::new();
-    for (key, value) in platformos_fields(fm.fields) {
+    for (key, value, from_properties) in platformos_fields(fm.fields) {
         let Some(field_name) = key.as_str().map(str::to_string) else {
             problems.push(LoadProblem::new(
                 &file.rel,
@@ -384,6 +389,7 @@ pub fn load_form(
             Ok(rules) => fields.push(FormField {
                 name: field_name,
                 editable: spec.editable,
+                typed_unless_signed: from_properties,
                 kind: spec.kind,
                 rules,
             }),
@@ -460,12 +466,15 @@ const PLATFORMOS_PAYMENT: (&str, &str, &str) = ("Payment", "modules/payments/pay
 /// A form's fields in payforms' shape: platformOS nests a model's fields
 /// under `properties:` (`fields: { properties: { amount: … }, note: … }`);
 /// those are fields of the same name.
-fn platformos_fields(fields: serde_yaml::Mapping) -> Vec<(serde_yaml::Value, serde_yaml::Value)> {
+/// Each with whether it came from platformOS's `properties:`.
+fn platformos_fields(fields: serde_yaml::Mapping) -> Vec<(serde_yaml::Value, serde_yaml::Value, bool)> {
     let mut flat = Vec::new();
     for (key, value) in fields {
         match (key.as_str(), value) {
-            (Some("properties"), serde_yaml::Value::Mapping(nested)) => flat.extend(nested),
-            (_, value) => flat.push((key, value)),
+            (Some("properties"), serde_yaml::Value::Mapping(nested)) => {
+                flat.extend(nested.into_iter().map(|(k, v)| (k, v, true)))
+            }
+            (_, value) => flat.push((key, value, false)),
         }
     }
     flat

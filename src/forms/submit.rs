@@ -151,7 +151,7 @@ pub fn submit(
     })?;
 
     let posted = match params.get("form") {
-        Some(Value::Object(fields)) => fields.clone(),
+        Some(Value::Object(fields)) => platformos_properties(fields.clone()),
         _ => Map::new(),
     };
     let card_errors = coercion::card_number_errors(&posted, params);
@@ -530,6 +530,27 @@ fn give_back_message(resolution: &Resolution) -> String {
 /// type (a value that does not fit is a field error and is left out). A
 /// non-editable value that differs from the signed one means the page was
 /// tampered with.
+/// platformOS posts a model's fields as `form[properties_attributes][NAME]`:
+/// they are the fields `NAME` (a field posted both ways must agree, as any
+/// signed value must).
+fn platformos_properties(mut posted: Map<String, Value>) -> Map<String, Value> {
+    if let Some(Value::Object(properties)) = posted.remove("properties_attributes") {
+        for (name, value) in properties {
+            match posted.get(&name) {
+                // Both given and different: keep both apart so the
+                // signed-value check refuses the post.
+                Some(existing) if existing != &value => {
+                    posted.insert(format!("properties_attributes[{name}]"), value);
+                }
+                _ => {
+                    posted.insert(name, value);
+                }
+            }
+        }
+    }
+    posted
+}
+
 fn build_payload(
     form: &FormConfiguration,
     state: &FormState,
@@ -541,7 +562,8 @@ fn build_payload(
     };
     let mut errors = Vec::new();
     for (name, value) in posted {
-        if let Some(field) = form.field(name).filter(|f| f.editable) {
+        let typed = |f: &&crate::app::FormField| f.editable || (f.typed_unless_signed && !payload.contains_key(name));
+        if let Some(field) = form.field(name).filter(typed) {
             match coercion::coerce(field.kind, value) {
                 Ok(typed) => {
                     payload.insert(name.clone(), typed);

@@ -50,6 +50,8 @@ pub fn signed_values(html: &str, names: &[&str]) -> Map<String, Value> {
         else {
             continue;
         };
+        // platformOS's spelling of the same field.
+        let field = field.strip_prefix("properties_attributes][").unwrap_or(field);
         if !names.contains(&field) || values.contains_key(field) {
             continue;
         }
@@ -145,14 +147,16 @@ mod tests {
             <input type="hidden" name="form[other]" value="not a field">
             <input type="hidden" name="authenticity_token" value="t">
             <input type="hidden" name="form[payer_id]" value="a &amp; b &quot;c&quot;">
-            <input type="hidden" name="form[currency]" value="EUR">"#;
-        let values = signed_values(html, &["currency", "total_amount", "note", "payer_id"]);
+            <input type="hidden" name="form[currency]" value="EUR">
+            <input type="hidden" name="form[properties_attributes][description]" value="platformOS">"#;
+        let values = signed_values(html, &["currency", "total_amount", "note", "payer_id", "description"]);
         assert_eq!(values["currency"], "USD", "the first one wins");
         assert_eq!(values["total_amount"], "5.99");
         assert_eq!(values["payer_id"], "a & b \"c\"");
         assert!(!values.contains_key("note"), "a visible input is the visitor's");
         assert!(!values.contains_key("other"), "only the form's fields");
-        assert_eq!(values.len(), 3);
+        assert_eq!(values["description"], "platformOS");
+        assert_eq!(values.len(), 4);
     }
 
     #[test]

@@ -233,6 +233,20 @@ impl PageHost {
                 Value::String(base.join(". "))
             },
         );
+        // platformOS templates name a model's fields under `properties`
+        // (`form_builder.fields.properties.amount.name`), posted as
+        // `form[properties_attributes][amount]`: the same fields.
+        if !fields.contains_key("properties") {
+            let properties: Map<String, Value> = fields
+                .iter()
+                .map(|(name, field)| {
+                    let mut field = field.clone();
+                    field["name"] = Value::String(format!("form[properties_attributes][{name}]"));
+                    (name.clone(), field)
+                })
+                .collect();
+            fields.insert("properties".into(), Value::Object(properties));
+        }
         json!({
             "name": form.name,
             "action": form_action(&form.name),
