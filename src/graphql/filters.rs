@@ -131,7 +131,7 @@ pub fn connection_arguments(plan: &ModelSchema) -> Vec<InputValue> {
         livemode_argument(),
     ]
     .into_iter()
-    .chain(super::platformos::paging::arguments())
+    .chain(super::paging::arguments())
     .collect()
 }
 
@@ -164,7 +164,7 @@ pub fn record_query(plan: &ModelSchema, args: &ObjectAccessor<'_>) -> Result<Rec
         ..RecordQuery::default()
     };
     // platformOS's `per_page`/`page`: a numbered page instead of a cursor one.
-    if let Some(paging) = super::platformos::paging::Paging::read(args)? {
+    if let Some(paging) = super::paging::Paging::read(args)? {
         if query.first.is_some() || query.after.is_some() || query.last.is_some() || query.before.is_some() {
             return Err(bad_field(
                 "per_page",

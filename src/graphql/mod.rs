@@ -15,6 +15,7 @@ mod model_schema;
 mod models;
 pub mod naming;
 pub mod operator;
+mod paging;
 mod platformos;
 mod request_types;
 pub(crate) mod stripe_api;

@@ -159,7 +159,7 @@ impl ModelSchema {
             "totalCount": page.total_count,
         });
         if let Value::Object(map) = &mut value {
-            map.extend(super::platformos::paging::summary(page, per_page, current_page));
+            map.extend(super::paging::summary(page, per_page, current_page));
         }
         value
     }

@@ -234,6 +234,9 @@ fn property_filter(query: &mut RecordQuery, model: &ModelType, condition: &Objec
 
 /// A list of property conditions (`filter.properties`, `customizations(properties:)`).
 pub fn property_filters(query: &mut RecordQuery, model: &ModelType, list: &ValueAccessor<'_>) -> Result<(), Error> {
+    if let Ok(only) = list.object() {
+        return property_filter(query, model, &only);
+    }
     let list = list.list()?;
     if list.len() > MAX_PROPERTY_FILTERS {
         return Err(bad_field(
@@ -296,6 +299,10 @@ fn with_one_sort(
     sort: &ValueAccessor<'_>,
     read: impl FnOnce(&ObjectAccessor<'_>) -> Result<Order, Error>,
 ) -> Result<Option<Order>, Error> {
+    // GraphQL takes one item for a list (`sort: { name: ... }`) as is.
+    if let Ok(only) = sort.object() {
+        return read(&only).map(Some);
+    }
     let list = sort.list()?;
     match list.len() {
         0 => Ok(None),

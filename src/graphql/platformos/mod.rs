@@ -11,7 +11,6 @@
 //! and environment's partition only.
 
 mod filters;
-pub mod paging;
 pub mod payments;
 mod record_shape;
 mod writes;
@@ -26,11 +25,11 @@ use async_graphql::Error;
 
 use super::errors::{bad_field, coded, from_store, not_found, FORBIDDEN};
 use super::filters::parse_id;
+use super::paging::{self, Paging};
 use super::values::to_graphql;
 use crate::db::query::{Filter, FilterOp, RecordQuery};
 use crate::db::schema::{is_system_model, ModelType};
 use crate::db::{Record, Store};
-use paging::Paging;
 
 pub const QUERIES: [&str; 2] = ["records", "customizations"];
 pub const MUTATIONS: [&str; 6] = [

@@ -7,10 +7,10 @@ use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Object,
 use async_graphql::{Name, Value as GqlValue};
 use serde_json::{json, Map, Value};
 
-use super::paging::Paging;
 use crate::db::query::RecordPage;
 use crate::db::schema::ModelType;
 use crate::db::Record;
+use crate::graphql::paging::Paging;
 use crate::graphql::values::{key_field, time_text, to_graphql, typed_output, MAP};
 
 pub const RECORD: &str = "PlatformosRecord";

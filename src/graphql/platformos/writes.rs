@@ -70,6 +70,12 @@ pub fn properties(model: &ModelType, input: &ObjectAccessor<'_>) -> Result<Map<S
     let Some(list) = input.get("properties").filter(|v| !v.is_null()) else {
         return Ok(Map::new());
     };
+    // GraphQL takes one item for a list as is.
+    if let Ok(only) = list.object() {
+        let mut out = Map::with_capacity(1);
+        add_property(model, &only, &mut out)?;
+        return Ok(out);
+    }
     let list = list.list()?;
     if list.len() > MAX_PROPERTIES {
         return Err(bad_field(
@@ -79,18 +85,22 @@ pub fn properties(model: &ModelType, input: &ObjectAccessor<'_>) -> Result<Map<S
     }
     let mut out = Map::with_capacity(list.len());
     for item in list.iter() {
-        let item = item.object()?;
-        let name = item.try_get("name")?.string()?.to_string();
-        let shown: String = name.chars().take(64).collect();
-        let Some(property) = model.property(&name) else {
-            return Err(bad_field(&shown, format!("is not a property of {}", model.name)));
-        };
-        let value = property_value(&shown, property.kind, &item)?;
-        if out.insert(name, value).is_some() {
-            return Err(bad_field(&shown, "is given twice"));
-        }
+        add_property(model, &item.object()?, &mut out)?;
     }
     Ok(out)
+}
+
+fn add_property(model: &ModelType, item: &ObjectAccessor<'_>, out: &mut Map<String, Value>) -> Result<(), Error> {
+    let name = item.try_get("name")?.string()?.to_string();
+    let shown: String = name.chars().take(64).collect();
+    let Some(property) = model.property(&name) else {
+        return Err(bad_field(&shown, format!("is not a property of {}", model.name)));
+    };
+    let value = property_value(&shown, property.kind, item)?;
+    if out.insert(name, value).is_some() {
+        return Err(bad_field(&shown, "is given twice"));
+    }
+    Ok(())
 }
 
 /// The one value given for a property (null when none).
