@@ -396,11 +396,14 @@ impl GraphqlEngine {
         {
             let tables = Arc::new(platformos::Tables::new(
                 model_plans.iter().map(|plan| Arc::new(plan.model.clone())).collect(),
-                sender
-                    .as_ref()
-                    .map(|sender| platformos::form_resources(&sender.app))
-                    .unwrap_or_default(),
+                sender.clone(),
+                request_plans
+                    .iter()
+                    .filter(|plan| !plan.info.runtime_only)
+                    .map(|plan| plan.info.full_name.clone())
+                    .collect(),
             ));
+            builder_types.extend(platformos::scalars().into_iter().map(Into::into));
             builder_types.extend(platformos::objects().into_iter().map(Into::into));
             let (inputs, direction) = platformos::inputs();
             builder_types.extend(inputs.into_iter().map(Into::into));

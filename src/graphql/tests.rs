@@ -1336,7 +1336,7 @@ fn platformos_records_refuse_what_they_cannot_answer() {
         json!({ "filter": { "table": payment }, "page": 1001 }),
         "from 1 to 1000",
     );
-    refused(json!({ "filter": {} }), "name the model");
+    refused(json!({ "filter": {} }), "is required to name the model");
     refused(
         json!({ "filter": { "table": { "value": "order" } } }),
         "there is no model `order`",
@@ -1541,7 +1541,10 @@ fn platformos_customizations_as_the_modules_use_them() {
     );
     assert!(errors[0].message.contains("there is no form"), "{errors:#?}");
     let errors = f.errors(create, json!({ "data": { "properties": [] } }));
-    assert!(errors[0].message.contains("name the model"), "{errors:#?}");
+    assert!(
+        errors[0].message.contains("is required to name the model"),
+        "{errors:#?}"
+    );
 }
 
 #[test]
@@ -1591,4 +1594,120 @@ fn model_connections_take_numbered_pages() {
     assert_eq!(next["payments"]["current_page"], Value::Null);
     let errors = f.errors("{ payments(per_page: 2, first: 2) { results { id } } }", json!({}));
     assert!(errors[0].message.contains("do not mix"), "{errors:#?}");
+}
+
+#[test]
+fn platformos_api_call_send_dispatches_the_request_type() {
+    let dispatcher = Arc::new(FakeDispatcher::default());
+    let mut types = request_types();
+    types.push(RequestTypeInfo {
+        module: "payments".into(),
+        name: "deliver_notification".into(),
+        full_name: "modules/payments/deliver_notification".into(),
+        fields: None,
+        runtime_only: true,
+    });
+    let f = fixture_with(&types, Some(dispatcher.clone()));
+    let send = "mutation gateway_request($api_template: String!, $data: HashObject) {
+        api_call_send(data: $data, template: { name: $api_template }) { response { status body } errors { message } } }";
+    let sent = f.run(
+        send,
+        json!({ "api_template": "create_customer", "data": { "email": "a@example.com" } }),
+    );
+    assert_eq!(
+        sent["api_call_send"],
+        json!({ "response": { "status": 200, "body": "{\"id\":\"cus_1\"}" },
+                "errors": [{ "message": "phone looks odd" }] })
+    );
+    let calls = dispatcher.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].0, "modules/stripe/create_customer");
+    assert_eq!(calls[0].1, json!({ "email": "a@example.com" }));
+    // payforms' own request types are not a page's to send.
+    for refused in ["modules/payments/deliver_notification", "deliver_notification", "nope"] {
+        let errors = f.errors(send, json!({ "api_template": refused, "data": {} }));
+        assert_eq!(errors[0].code, "NOT_FOUND", "{refused}: {errors:#?}");
+    }
+    assert_eq!(dispatcher.calls.lock().unwrap().len(), 1);
+    // A GET page only reads.
+    let refused = f
+        .engine
+        .execute_for_page(
+            "mutation { api_call_send(template: { name: \"create_customer\" }) { errors { message } } }",
+            Map::new(),
+            false,
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(refused[0].code, "FORBIDDEN");
+    // A declined call is in `errors`, as platformOS answers it.
+    let failing = fixture_with(
+        &request_types(),
+        Some(Arc::new(FakeDispatcher {
+            fail: true,
+            ..FakeDispatcher::default()
+        })),
+    );
+    let declined = failing.run(send, json!({ "api_template": "create_customer" }));
+    assert_eq!(
+        declined["api_call_send"],
+        json!({ "response": null, "errors": [{ "message": "Your card was declined" }] })
+    );
+}
+
+#[test]
+fn platformos_partials_constants_and_livemode() {
+    let (dir, store) = sqlite_store();
+    create_tables(&store);
+    let app = App {
+        partial_names: vec!["modules/payments/forms/payload".into(), "order_status".into()],
+        ..App::default()
+    };
+    let sender = RequestSender {
+        gateway: Arc::new(FakeDispatcher::default()),
+        app: Arc::new(app),
+        settings: None,
+    };
+    let engine = GraphqlEngine::build(&models(), &[], store.clone(), Some(sender)).unwrap();
+    let f = Fixture {
+        _db: dir,
+        store,
+        engine,
+    };
+    let find = "query find_partial($path: String) {
+        admin_liquid_partials(filter: { path: { exact: $path } }) { results { id path } total_entries } }";
+    assert_eq!(
+        f.run(find, json!({ "path": "order_status" }))["admin_liquid_partials"],
+        json!({ "results": [{ "id": "order_status", "path": "order_status" }], "total_entries": 1 })
+    );
+    assert_eq!(
+        f.run(find, json!({ "path": "nope" }))["admin_liquid_partials"]["total_entries"],
+        json!(0)
+    );
+    assert_eq!(
+        f.run(find, json!({}))["admin_liquid_partials"]["total_entries"],
+        json!(2)
+    );
+
+    let constant = f.errors(
+        "mutation set_constant($name: String!, $value: String!) { constant_set(name: $name, value: $value) { name value } }",
+        json!({ "name": "stripe_sk_key", "value": "sk_test_1" }),
+    );
+    assert_eq!(constant[0].code, "FORBIDDEN");
+    assert!(constant[0].message.contains("no constants"), "{constant:#?}");
+
+    // `livemode` is the records' environment: this store reads test mode.
+    f.seed_payments(2);
+    let by_livemode = "query($livemode: String) { customizations(name: \"payment\",
+        properties: [{ name: \"livemode\", value: $livemode }]) { total_entries } }";
+    let count = |livemode: Value| {
+        f.run(by_livemode, json!({ "livemode": livemode }))["customizations"]["total_entries"].clone()
+    };
+    let test_mode = !f.store.environment().livemode();
+    assert!(test_mode);
+    assert_eq!(count(json!("false")), json!(2));
+    assert_eq!(count(json!("true")), json!(0));
+    assert_eq!(count(Value::Null), json!(2));
+    let errors = f.errors(by_livemode, json!({ "livemode": "maybe" }));
+    assert_eq!(errors[0].code, "BAD_USER_INPUT");
 }

@@ -11,6 +11,7 @@
 //! and environment's partition only.
 
 mod filters;
+mod module_calls;
 pub mod payments;
 mod record_shape;
 mod writes;
@@ -31,8 +32,10 @@ use crate::db::query::{Filter, FilterOp, RecordQuery};
 use crate::db::schema::{is_system_model, ModelType};
 use crate::db::{Record, Store};
 
-pub const QUERIES: [&str; 2] = ["records", "customizations"];
-pub const MUTATIONS: [&str; 6] = [
+pub const QUERIES: [&str; 3] = ["records", "customizations", module_calls::QUERIES[0]];
+pub const MUTATIONS: [&str; 8] = [
+    module_calls::MUTATIONS[0],
+    module_calls::MUTATIONS[1],
     "record_create",
     "record_update",
     "record_delete",
@@ -47,31 +50,57 @@ pub fn type_names() -> Vec<&'static str> {
     names.extend(filters::type_names());
     names.extend(writes::type_names());
     names.extend(payments::type_names());
+    names.extend(module_calls::type_names());
     names
+}
+
+pub fn scalars() -> Vec<async_graphql::dynamic::Scalar> {
+    vec![module_calls::scalar()]
 }
 
 pub fn objects() -> Vec<Object> {
     let mut objects = record_shape::objects();
     objects.push(payments::payer_type());
+    objects.extend(module_calls::objects());
     objects
 }
 
 pub fn inputs() -> (Vec<InputObject>, Enum) {
     let (mut inputs, direction) = filters::inputs();
     inputs.extend(writes::inputs());
+    inputs.extend(module_calls::inputs());
     (inputs, direction)
 }
 
-/// The models the shapes reach by name, and the forms whose `resource`
-/// names one (`customization_create(form_configuration_name:)`).
+/// The models the shapes reach by name, the forms whose `resource`
+/// names one (`customization_create(form_configuration_name:)`), and what
+/// the module operations need ([`module_calls`]).
 pub struct Tables {
     models: Vec<Arc<ModelType>>,
     form_resources: HashMap<String, String>,
+    pub partial_names: Vec<String>,
+    /// Request types a template may send, by full name.
+    pub sendable: Vec<String>,
+    pub sender: Option<crate::graphql::RequestSender>,
 }
 
 impl Tables {
-    pub fn new(models: Vec<Arc<ModelType>>, form_resources: HashMap<String, String>) -> Tables {
-        Tables { models, form_resources }
+    pub fn new(
+        models: Vec<Arc<ModelType>>,
+        sender: Option<crate::graphql::RequestSender>,
+        sendable: Vec<String>,
+    ) -> Tables {
+        let (form_resources, partial_names) = match &sender {
+            Some(sender) => (form_resources(&sender.app), sender.app.partial_names.clone()),
+            None => (HashMap::new(), Vec::new()),
+        };
+        Tables {
+            models,
+            form_resources,
+            partial_names,
+            sendable,
+            sender,
+        }
     }
 
     /// A model by full name (`modules/payments/payment`) or, for a
@@ -206,12 +235,22 @@ fn records_query(tables: &Arc<Tables>, store: &Store) -> Field {
                 .args
                 .get("filter")
                 .filter(|v| !v.is_null())
-                .ok_or_else(|| bad_field("filter", "name the model: filter: { table: { value: \"...\" } }"))?
+                .ok_or_else(|| {
+                    bad_field(
+                        "filter",
+                        "is required to name the model: filter: { table: { value: \"...\" } }",
+                    )
+                })?
                 .object()?;
             let table = filter
                 .get("table")
                 .filter(|v| !v.is_null())
-                .ok_or_else(|| bad_field("table", "name the model: filter: { table: { value: \"...\" } }"))?
+                .ok_or_else(|| {
+                    bad_field(
+                        "table",
+                        "is required to name the model: filter: { table: { value: \"...\" } }",
+                    )
+                })?
                 .object()?;
             let name = match (table.get("value"), table.get("exact")) {
                 (Some(v), _) if !v.is_null() => v.string()?.to_string(),
@@ -225,12 +264,13 @@ fn records_query(tables: &Arc<Tables>, store: &Store) -> Field {
                 return Err(bad_field("table", "reads one model: table: { value: \"...\" }"));
             }
             let model = tables.resolve(&name)?;
+            let store = super::store_for(&ctx, &store);
             let mut query = RecordQuery::default();
-            filters::records_filter(&mut query, model, &filter)?;
+            filters::records_filter(&mut query, model, store.environment(), &filter)?;
             if let Some(sort) = ctx.args.get("sort").filter(|v| !v.is_null()) {
                 filters::records_sort(&mut query, model, &sort)?;
             }
-            collection(super::store_for(&ctx, &store), model, query, paging)
+            collection(store, model, query, paging)
         })();
         ready(result)
     })
@@ -255,7 +295,7 @@ fn customizations_query(tables: &Arc<Tables>, store: &Store) -> Field {
                 let name = optional_text(&ctx, "name")?.ok_or_else(|| {
                     bad_field(
                         "name",
-                        "name the model: customizations(name: \"modules/payments/payment\")",
+                        "is required to name the model: customizations(name: \"modules/payments/payment\")",
                     )
                 })?;
                 let model = tables.resolve(&name)?;
@@ -269,13 +309,14 @@ fn customizations_query(tables: &Arc<Tables>, store: &Store) -> Field {
                 if deleted.map(|v| v.boolean()).transpose()? == Some(true) {
                     query.filters.push(Filter::new("id", FilterOp::In(Vec::new())));
                 }
+                let store = super::store_for(&ctx, &store);
                 if let Some(properties) = ctx.args.get("properties").filter(|v| !v.is_null()) {
-                    filters::property_filters(&mut query, model, &properties)?;
+                    filters::property_filters(&mut query, model, store.environment(), &properties)?;
                 }
                 if let Some(sort) = ctx.args.get("sort").filter(|v| !v.is_null()) {
                     filters::customization_sort(&mut query, model, &sort)?;
                 }
-                collection(super::store_for(&ctx, &store), model, query, paging)
+                collection(store, model, query, paging)
             })();
             ready(result)
         },
@@ -306,6 +347,10 @@ pub fn query_fields(tables: &Arc<Tables>, store: &Store) -> Vec<(&'static str, F
     vec![
         ("records", records_query(tables, store)),
         ("customizations", customizations_query(tables, store)),
+        (
+            module_calls::QUERIES[0],
+            module_calls::partials_query(tables.partial_names.clone()),
+        ),
     ]
 }
 
@@ -360,7 +405,16 @@ fn create_mutation(name: &str, shape: Shape, tables: &Arc<Tables>, store: &Store
             let model = named_model(&tables, &ctx, shape, explicit)?.ok_or_else(|| {
                 bad_field(
                     shape.model_key,
-                    format!("name the model: {}: {{ {}: \"...\" }}", shape.input, shape.model_key),
+                    format!(
+                        "is required to name the model: {}: {{ {}: \"...\" }}{}",
+                        shape.input,
+                        shape.model_key,
+                        if shape.takes_form {
+                            ", or a form_configuration_name"
+                        } else {
+                            ""
+                        }
+                    ),
                 )
             })?;
             writable(model)?;
@@ -446,9 +500,14 @@ fn delete_mutation(name: &str, shape: Shape, tables: &Arc<Tables>, store: &Store
 
 /// Each mutation with its name.
 pub fn mutation_fields(tables: &Arc<Tables>, store: &Store) -> Vec<(&'static str, Field)> {
-    let [record_create, record_update, record_delete, customization_create, customization_update, customization_delete] =
+    let [_, _, record_create, record_update, record_delete, customization_create, customization_update, customization_delete] =
         MUTATIONS;
     vec![
+        (
+            module_calls::MUTATIONS[0],
+            module_calls::api_call_send(tables.sender.clone(), tables.sendable.clone()),
+        ),
+        (module_calls::MUTATIONS[1], module_calls::constant_set()),
         (record_create, create_mutation(record_create, RECORD, tables, store)),
         (record_update, update_mutation(record_update, RECORD, tables, store)),
         (record_delete, delete_mutation(record_delete, RECORD, tables, store)),
@@ -467,8 +526,8 @@ pub fn mutation_fields(tables: &Arc<Tables>, store: &Store) -> Vec<(&'static str
     ]
 }
 
-/// Form name -> resource, for [`Tables::new`].
-pub fn form_resources(app: &crate::app::App) -> HashMap<String, String> {
+/// Form name -> resource.
+fn form_resources(app: &crate::app::App) -> HashMap<String, String> {
     app.forms
         .iter()
         .map(|(name, form)| (name.clone(), form.resource.clone()))
