@@ -147,7 +147,6 @@ impl ModelSchema {
             None => None,
         };
         let mut value = json!({
-            "results": nodes,
             "edges": edges,
             "nodes": nodes,
             "pageInfo": {

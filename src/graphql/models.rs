@@ -74,7 +74,12 @@ const PAGE_FIELDS: [&str; 11] = [
 
 /// A connection field read from its page.
 fn page_field(name: &str, ty: TypeRef) -> Field {
-    let key = Name::new(name);
+    page_field_from(name, name, ty)
+}
+
+/// A connection field read from the page's `key` (`results` is `nodes`).
+fn page_field_from(name: &str, key: &str, ty: TypeRef) -> Field {
+    let key = Name::new(key);
     Field::new(name, ty, move |ctx| {
         let value = match ctx.parent_value.try_downcast_ref::<ConnectionValue>() {
             Ok(ConnectionValue {
@@ -153,7 +158,11 @@ pub fn types(plan: &Arc<ModelSchema>) -> (Vec<Object>, Vec<InputObject>, async_g
         .field(page_field("pageInfo", TypeRef::named_nn(PAGE_INFO)))
         .field(page_field("totalCount", TypeRef::named_nn(TypeRef::INT)))
         // platformOS's names for the same page (`per_page`/`page` pages).
-        .field(page_field("results", TypeRef::named_nn_list_nn(&plan.type_name)))
+        .field(page_field_from(
+            "results",
+            "nodes",
+            TypeRef::named_nn_list_nn(&plan.type_name),
+        ))
         .field(page_field("total_entries", TypeRef::named_nn(TypeRef::INT)))
         .field(page_field("total_pages", TypeRef::named_nn(TypeRef::INT)))
         .field(

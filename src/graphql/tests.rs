@@ -1711,3 +1711,31 @@ fn platformos_partials_constants_and_livemode() {
     let errors = f.errors(by_livemode, json!({ "livemode": "maybe" }));
     assert_eq!(errors[0].code, "BAD_USER_INPUT");
 }
+
+#[test]
+fn platformos_names_give_way_to_an_apps_models() {
+    let (_dir, store) = sqlite_store();
+    let mut with_record = models();
+    with_record.push(model("schema/record.yml", "record", CREDIT_CARD_YAML));
+    let refs: Vec<&ModelType> = with_record.iter().collect();
+    store.migrate_models(&refs, Default::default()).unwrap();
+    let engine = GraphqlEngine::build(&with_record, &[], store, None).unwrap();
+    // `records` is the model's connection; the other shapes stay.
+    let data = engine
+        .execute_blocking(
+            "{ records(first: 1) { totalCount } customizations(name: \"record\") { total_entries } }",
+            Map::new(),
+        )
+        .unwrap();
+    assert_eq!(
+        data,
+        json!({"records": {"totalCount": 0}, "customizations": {"total_entries": 0}})
+    );
+    let created = engine
+        .execute_blocking(
+            "mutation { createRecord(input: { last4: \"4242\" }) { id } record_create(record: { table: \"record\", properties: [{ name: \"last4\", value: \"1111\" }] }) { properties } }",
+            Map::new(),
+        )
+        .unwrap();
+    assert_eq!(created["record_create"]["properties"], json!({"last4": "1111"}));
+}
