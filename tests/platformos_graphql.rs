@@ -287,6 +287,8 @@ fn stripe_guide(server: &TestServer) {
     assert_eq!(element(&page, "key"), PUBLISHABLE_KEY);
     assert_eq!(element(&page, "current"), PUBLISHABLE_KEY);
     assert_eq!(element(&page, "method"), "card Credit Card");
+    // No live key: no gateway for live mode; the instance runs in test mode.
+    assert_eq!(element(&page, "modes"), "live: 0, current: 1 (stripe, live key: none)");
     assert!(!page.contains(SECRET_KEY), "never a secret key");
     let rows: Vec<&str> = page.split("<tr class=\"payment\">").skip(1).collect();
     assert_eq!(rows.len(), 2, "{page}");
