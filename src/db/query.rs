@@ -15,6 +15,9 @@ use crate::environment::Environment;
 pub const DEFAULT_PAGE_SIZE: usize = 10;
 /// Largest page a caller may ask for.
 pub const MAX_PAGE_SIZE: usize = 250;
+/// Largest `offset`: deeper pages are refused (an offset reads and drops
+/// every row before it).
+pub const MAX_OFFSET: usize = 100_000;
 
 #[derive(Debug, Clone, Default)]
 pub struct RecordQuery {
@@ -28,6 +31,10 @@ pub struct RecordQuery {
     /// `None` is the store's active environment. One query never mixes
     /// test and live records.
     pub environment: Option<Environment>,
+    /// Records to skip before the page (platformOS's `page`/`per_page`),
+    /// instead of a cursor; with it, `first` is the page size and
+    /// `after`/`before`/`last` must be absent.
+    pub offset: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +65,8 @@ pub enum FilterOp {
     Lt(Value),
     Lte(Value),
     Exists(bool),
+    /// A string property containing the text (case-sensitive).
+    Contains(String),
 }
 
 #[derive(Debug, Clone)]

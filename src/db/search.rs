@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::models::record::Record;
 use super::query::{cursor_of, decode_cursor, Filter, FilterOp, Order, OrderField, Position, RecordPage, RecordQuery};
-use super::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use super::query::{DEFAULT_PAGE_SIZE, MAX_OFFSET, MAX_PAGE_SIZE};
 use super::schema::{ModelType, PropertyType};
 use super::sql::{Arg, Conn, IntRow, Sql};
 use super::tables::{bind_value, parse_instant, quoted, row_json, RowJson};
@@ -94,6 +94,19 @@ fn condition(sql: &mut Sql, model: &ModelType, filter: &Filter) -> Result<(), St
             Some(arg) => drop(sql.push(&format!("({expr} IS NULL OR {expr} <> ")).bind(arg).push(")")),
             None => drop(sql.push(&format!("{expr} IS NOT NULL"))),
         },
+        FilterOp::Contains(text) => {
+            if kind != Column::Property(PropertyType::String) {
+                return Err(invalid(name, "`contains` applies to string properties only"));
+            }
+            // instr/strpos: no LIKE wildcards to escape; same on both.
+            let function = match sql.backend() {
+                Backend::Postgres => "strpos",
+                Backend::Sqlite => "instr",
+            };
+            sql.push(&format!("{function}({expr}, "))
+                .bind(Arg::Text(text.clone()))
+                .push(") > 0");
+        }
         FilterOp::In(values) => {
             let mut args = Vec::with_capacity(values.len());
             for value in values {
@@ -399,6 +412,9 @@ pub(crate) fn page(
             .map(|c| decode_cursor(c, &query.order).and_then(|p| key_values(model, &query.order, &p)))
             .transpose()
     };
+    if let Some(offset) = query.offset {
+        return offset_page(conn, model, query, &plan, offset, first, partition);
+    }
     let after = decode(&query.after)?;
     let before = decode(&query.before)?;
     let mut bounds = Vec::new();
@@ -448,6 +464,40 @@ pub(crate) fn page(
         records,
         has_next_page,
         has_previous_page,
+        total_count,
+    })
+}
+
+/// A numbered page: `first` rows (the default page size when absent) after
+/// skipping `offset`; no cursors.
+fn offset_page(
+    conn: &mut Conn,
+    model: &ModelType,
+    query: &RecordQuery,
+    plan: &Plan,
+    offset: usize,
+    first: Option<usize>,
+    partition: Partition<'_>,
+) -> Result<RecordPage, StoreError> {
+    if query.after.is_some() || query.before.is_some() || query.last.is_some() {
+        return Err(invalid("page", "a numbered page takes no cursor and no `last`"));
+    }
+    if offset > MAX_OFFSET {
+        return Err(invalid("page", format!("pages start at most {MAX_OFFSET} records in")));
+    }
+    let n = first.unwrap_or(DEFAULT_PAGE_SIZE);
+    let mut sql = fetch_sql(conn, model, plan, &[], false, n + 1, false);
+    sql.push(&format!(" OFFSET {offset}"));
+    let mut records = load_records(conn, model, sql)?;
+    let has_next_page = records.len() > n;
+    records.truncate(n);
+    let total_count = count(conn, model, &query.filters, partition)?;
+    Ok(RecordPage {
+        start_cursor: records.first().map(|r| cursor_of(r, &query.order)),
+        end_cursor: records.last().map(|r| cursor_of(r, &query.order)),
+        records,
+        has_next_page,
+        has_previous_page: offset > 0,
         total_count,
     })
 }

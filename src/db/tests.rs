@@ -139,6 +139,8 @@ on_both_backends!(
     migrations_add_refuse_and_retype,
     find_matches_typed_values,
     filters_on_every_type,
+    contains_matches_text_literally,
+    numbered_pages_skip_records,
     filter_values_are_checked,
     order_by_property_and_missing_values,
     pagination_forwards_and_backwards_uses_an_index,
@@ -800,6 +802,93 @@ fn filters_on_every_type(store: &Store) {
         vec![0],
     );
     check(vec![Filter::new("id", Exists(false))], vec![]);
+}
+
+/// `contains` (platformOS's property filter): a substring, case-sensitive,
+/// `%` and `_` taken literally; only on string properties.
+fn contains_matches_text_literally(store: &Store) {
+    let model = payment();
+    let records = store
+        .create_records(
+            &model,
+            vec![
+                props(json!({"customer": "cus_100%_a"})),
+                props(json!({"customer": "cus_100xya"})),
+                props(json!({"customer": "CUS_200"})),
+                props(json!({})),
+            ],
+        )
+        .unwrap();
+    let found = |text: &str| {
+        let filters = vec![Filter::new("customer", FilterOp::Contains(text.into()))];
+        let mut got = ids(&store.query_records(&model, &query(filters)).unwrap().records);
+        got.sort();
+        got
+    };
+    assert_eq!(found("%_"), vec![records[0].id]);
+    assert_eq!(found("0%_a"), vec![records[0].id]);
+    assert_eq!(found("100"), vec![records[0].id, records[1].id]);
+    assert_eq!(found("cus"), vec![records[0].id, records[1].id]);
+    assert_eq!(found("nothing"), Vec::<i64>::new());
+    let on_integer = RecordQuery {
+        filters: vec![Filter::new("amount", FilterOp::Contains("1".into()))],
+        ..RecordQuery::default()
+    };
+    let refused = fields(store.query_records(&model, &on_integer).unwrap_err());
+    assert_eq!(refused[0].field, "amount");
+}
+
+/// `offset` pages (platformOS's `page`/`per_page`) in the query's order,
+/// with the same filters and counts as cursor pages.
+fn numbered_pages_skip_records(store: &Store) {
+    let model = payment();
+    let batch = (0..7).map(|i| props(json!({"amount": i, "currency": "usd"}))).collect();
+    let records = store.create_records(&model, batch).unwrap();
+    store
+        .create_record(&model, props(json!({"amount": 99, "currency": "eur"})))
+        .unwrap();
+    let page = |offset: usize| {
+        store
+            .query_records(
+                &model,
+                &RecordQuery {
+                    filters: vec![eq("currency", json!("usd"))],
+                    order: Order {
+                        field: OrderField::Property("amount".into()),
+                        descending: false,
+                    },
+                    first: Some(3),
+                    offset: Some(offset),
+                    ..RecordQuery::default()
+                },
+            )
+            .unwrap()
+    };
+    let first = page(0);
+    assert_eq!(ids(&first.records), ids(&records[0..3]));
+    assert!(first.has_next_page && !first.has_previous_page);
+    assert_eq!(first.total_count, 7);
+    let last = page(6);
+    assert_eq!(ids(&last.records), ids(&records[6..7]));
+    assert!(!last.has_next_page && last.has_previous_page);
+    assert!(page(9).records.is_empty());
+    let too_deep = RecordQuery {
+        offset: Some(crate::db::query::MAX_OFFSET + 1),
+        ..RecordQuery::default()
+    };
+    assert_eq!(
+        fields(store.query_records(&model, &too_deep).unwrap_err())[0].field,
+        "page"
+    );
+    let with_cursor = RecordQuery {
+        offset: Some(0),
+        after: Some(first.end_cursor.clone().unwrap_or_default()),
+        ..RecordQuery::default()
+    };
+    assert_eq!(
+        fields(store.query_records(&model, &with_cursor).unwrap_err())[0].field,
+        "page"
+    );
 }
 
 fn filter_values_are_checked(store: &Store) {

@@ -130,6 +130,9 @@ pub fn connection_arguments(plan: &ModelSchema) -> Vec<InputValue> {
         InputValue::new("orderBy", TypeRef::named(plan.order_type())).description("Default: CREATED_AT DESC."),
         livemode_argument(),
     ]
+    .into_iter()
+    .chain(super::paging::arguments())
+    .collect()
 }
 
 /// `livemode: Boolean`: which environment's records a query reads.
@@ -160,6 +163,16 @@ pub fn record_query(plan: &ModelSchema, args: &ObjectAccessor<'_>) -> Result<Rec
         environment: environment_argument(args)?,
         ..RecordQuery::default()
     };
+    // platformOS's `per_page`/`page`: a numbered page instead of a cursor one.
+    if let Some(paging) = super::paging::Paging::read(args)? {
+        if query.first.is_some() || query.after.is_some() || query.last.is_some() || query.before.is_some() {
+            return Err(bad_field(
+                "per_page",
+                "numbered pages (per_page/page) and cursors (first/after/last/before) do not mix",
+            ));
+        }
+        paging.apply(&mut query);
+    }
     if let Some(filter) = present(args.get("filter")) {
         let filter = filter.object()?;
         for (name, conditions) in filter.iter() {

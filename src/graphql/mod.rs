@@ -15,6 +15,8 @@ mod model_schema;
 mod models;
 pub mod naming;
 pub mod operator;
+mod paging;
+mod platformos;
 mod request_types;
 pub(crate) mod stripe_api;
 pub mod stripe_config;
@@ -113,6 +115,12 @@ impl Claims {
             owners,
             problems: Vec::new(),
         }
+    }
+
+    /// Is `name` (in namespace `kind`) still free? For platformOS's
+    /// query and mutation names, which give way to an app's own.
+    fn is_free(&self, kind: &str, name: &str) -> bool {
+        !self.owners.contains_key(&format!("{kind}:{name}"))
     }
 
     /// Claim `name` (in namespace `kind`) for `owner`, or record a problem.
@@ -237,6 +245,28 @@ impl GraphqlEngine {
                 claims.claim("mutation", name, &built_in, owner);
             }
         }
+        // platformOS's shapes: their types always; each query or mutation
+        // unless the app's models already took its name (`records` of a
+        // `record` model).
+        let platformos_names = {
+            let built_in = PathBuf::from("(built in)");
+            let owner = "platformOS's GraphQL shapes";
+            for name in platformos::type_names() {
+                claims.claim("type", name, &built_in, owner);
+            }
+            let mut free = std::collections::HashSet::new();
+            for (kind, names) in [
+                ("query", &platformos::QUERIES[..]),
+                ("mutation", &platformos::MUTATIONS[..]),
+            ] {
+                for name in names {
+                    if claims.is_free(kind, name) && claims.claim(kind, name, &built_in, owner) {
+                        free.insert(*name);
+                    }
+                }
+            }
+            free
+        };
         claims.claim(
             "query",
             webhook_events::QUERY,
@@ -300,8 +330,17 @@ impl GraphqlEngine {
         builder_types.push(models::day_total_type().into());
         builder_types.push(request_types::gateway_error_type().into());
 
+        let customer_model = models
+            .iter()
+            .find(|m| m.name == platformos::payments::CUSTOMER_MODEL)
+            .map(|m| Arc::new(m.clone()));
         for plan in &model_plans {
-            let (objects, inputs, order_field) = models::types(plan);
+            let (mut objects, inputs, order_field) = models::types(plan);
+            if let Some(record_type) = objects.first_mut() {
+                for field in platformos::payments::record_fields(plan, customer_model.clone(), &store) {
+                    *record_type = std::mem::replace(record_type, Object::new(&plan.type_name)).field(field);
+                }
+            }
             builder_types.extend(objects.into_iter().map(Into::into));
             builder_types.extend(inputs.into_iter().map(Into::into));
             builder_types.push(order_field.into());
@@ -319,6 +358,7 @@ impl GraphqlEngine {
 
         if let Some(ops) = &config_operations {
             builder_types.push(stripe_config::environment_enum().into());
+            builder_types.push(stripe_config::mode_enum().into());
             let (objects, inputs) = stripe_config::types();
             builder_types.extend(objects.into_iter().map(Into::into));
             builder_types.extend(inputs.into_iter().map(Into::into));
@@ -352,6 +392,33 @@ impl GraphqlEngine {
         for field in operator::mutation_fields(&store, deliveries) {
             mutation = mutation.field(field);
             has_mutations = true;
+        }
+        {
+            let tables = Arc::new(platformos::Tables::new(
+                model_plans.iter().map(|plan| Arc::new(plan.model.clone())).collect(),
+                sender.clone(),
+                request_plans
+                    .iter()
+                    .filter(|plan| !plan.info.runtime_only)
+                    .map(|plan| plan.info.full_name.clone())
+                    .collect(),
+            ));
+            builder_types.extend(platformos::scalars().into_iter().map(Into::into));
+            builder_types.extend(platformos::objects().into_iter().map(Into::into));
+            let (inputs, direction) = platformos::inputs();
+            builder_types.extend(inputs.into_iter().map(Into::into));
+            builder_types.push(direction.into());
+            for (name, field) in platformos::query_fields(&tables, &store) {
+                if platformos_names.contains(name) {
+                    query = query.field(field);
+                }
+            }
+            for (name, field) in platformos::mutation_fields(&tables, &store) {
+                if platformos_names.contains(name) {
+                    mutation = mutation.field(field);
+                    has_mutations = true;
+                }
+            }
         }
         builder_types.extend(webhook_events::types().into_iter().map(Into::into));
         query = query.field(webhook_events::query_field(&store));

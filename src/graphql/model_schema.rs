@@ -9,7 +9,7 @@ use async_graphql::Error;
 
 use super::errors::{bad_field, from_store};
 use super::values::{time_text, to_json, typed_output};
-use crate::db::query::{cursor_of, Order, RecordPage};
+use crate::db::query::{cursor_of, RecordPage, RecordQuery, DEFAULT_PAGE_SIZE};
 use crate::db::schema::{ModelType, PropertyType};
 use crate::db::Record;
 
@@ -130,7 +130,8 @@ impl ModelSchema {
         Value::Object(object)
     }
 
-    pub(super) fn page_value(&self, page: &RecordPage, order: &Order) -> Value {
+    pub(super) fn page_value(&self, page: &RecordPage, query: &RecordQuery) -> Value {
+        let order = &query.order;
         let nodes: Vec<Value> = page.records.iter().map(|r| self.record_value(r)).collect();
         let edges: Vec<Value> = page
             .records
@@ -138,7 +139,14 @@ impl ModelSchema {
             .zip(&nodes)
             .map(|(record, node)| json!({"node": node, "cursor": cursor_of(record, order)}))
             .collect();
-        json!({
+        // platformOS's numbered-page view of the same page.
+        let per_page = query.first.or(query.last).unwrap_or(DEFAULT_PAGE_SIZE);
+        let current_page = match query.offset {
+            Some(offset) => Some(offset / per_page.max(1) + 1),
+            None if query.after.is_none() && query.before.is_none() => Some(1),
+            None => None,
+        };
+        let mut value = json!({
             "edges": edges,
             "nodes": nodes,
             "pageInfo": {
@@ -148,7 +156,11 @@ impl ModelSchema {
                 "endCursor": page.end_cursor,
             },
             "totalCount": page.total_count,
-        })
+        });
+        if let Value::Object(map) = &mut value {
+            map.extend(super::paging::summary(page, per_page, current_page));
+        }
+        value
     }
 
     pub(super) fn store_error(&self, error: crate::db::StoreError) -> Error {

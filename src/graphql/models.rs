@@ -58,11 +58,28 @@ struct ConnectionValue {
 }
 
 /// Fields of a connection that are the page's.
-const PAGE_FIELDS: [&str; 4] = ["edges", "nodes", "pageInfo", "totalCount"];
+const PAGE_FIELDS: [&str; 11] = [
+    "edges",
+    "nodes",
+    "pageInfo",
+    "totalCount",
+    "results",
+    "total_entries",
+    "total_pages",
+    "current_page",
+    "per_page",
+    "has_next_page",
+    "has_previous_page",
+];
 
 /// A connection field read from its page.
 fn page_field(name: &str, ty: TypeRef) -> Field {
-    let key = Name::new(name);
+    page_field_from(name, name, ty)
+}
+
+/// A connection field read from the page's `key` (`results` is `nodes`).
+fn page_field_from(name: &str, key: &str, ty: TypeRef) -> Field {
+    let key = Name::new(key);
     Field::new(name, ty, move |ctx| {
         let value = match ctx.parent_value.try_downcast_ref::<ConnectionValue>() {
             Ok(ConnectionValue {
@@ -140,6 +157,21 @@ pub fn types(plan: &Arc<ModelSchema>) -> (Vec<Object>, Vec<InputObject>, async_g
         .field(page_field("nodes", TypeRef::named_nn_list_nn(&plan.type_name)))
         .field(page_field("pageInfo", TypeRef::named_nn(PAGE_INFO)))
         .field(page_field("totalCount", TypeRef::named_nn(TypeRef::INT)))
+        // platformOS's names for the same page (`per_page`/`page` pages).
+        .field(page_field_from(
+            "results",
+            "nodes",
+            TypeRef::named_nn_list_nn(&plan.type_name),
+        ))
+        .field(page_field("total_entries", TypeRef::named_nn(TypeRef::INT)))
+        .field(page_field("total_pages", TypeRef::named_nn(TypeRef::INT)))
+        .field(
+            page_field("current_page", TypeRef::named(TypeRef::INT))
+                .description("Null for a page read after a cursor."),
+        )
+        .field(page_field("per_page", TypeRef::named_nn(TypeRef::INT)))
+        .field(page_field("has_next_page", TypeRef::named_nn(TypeRef::BOOLEAN)))
+        .field(page_field("has_previous_page", TypeRef::named_nn(TypeRef::BOOLEAN)))
         .field(per_day_field(plan));
     let (filter, order_field, order) = filters::model_inputs(plan);
     let mut inputs = vec![filter, order];
@@ -196,7 +228,7 @@ pub fn query_fields(plan: &Arc<ModelSchema>, store: &Store) -> Vec<Field> {
                         let page = store
                             .query_records(&plan.model, &query)
                             .map_err(|e| plan.store_error(e))?;
-                        Some(to_graphql(plan.page_value(&page, &query.order)))
+                        Some(to_graphql(plan.page_value(&page, &query)))
                     } else {
                         None
                     };

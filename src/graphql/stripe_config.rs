@@ -31,12 +31,18 @@ const UPDATE_PAYLOAD: &str = "UpdateStripeConfigPayload";
 
 const PAYMENT_GATEWAY: &str = "PaymentGateway";
 const PAYMENT_GATEWAY_QUERY: &str = "paymentGateway";
+/// platformOS's name (seed 000, "Integrating Stripe").
+const PAYMENT_GATEWAYS_QUERY: &str = "payment_gateways";
+const PAYMENT_GATEWAY_MODE: &str = "PaymentGatewayMode";
+const PAYMENT_METHOD: &str = "PaymentGatewayMethod";
 
-pub const QUERIES: [&str; 2] = ["stripeConfig", "paymentGateway"];
+pub const QUERIES: [&str; 3] = ["stripeConfig", "paymentGateway", PAYMENT_GATEWAYS_QUERY];
 pub const MUTATIONS: [&str; 2] = ["configureStripe", "updateStripeConfig"];
 
-pub fn type_names() -> [&'static str; 7] {
+pub fn type_names() -> [&'static str; 9] {
     [
+        PAYMENT_GATEWAY_MODE,
+        PAYMENT_METHOD,
         ENVIRONMENT,
         CONFIG,
         CONFIGURE_INPUT,
@@ -55,6 +61,11 @@ pub struct ConfigOperations {
     pub gateway: Arc<dyn RequestDispatcher>,
     /// The app's `gateways/stripe.yml` (or the module's).
     pub defaults: GatewayDefaults,
+}
+
+/// platformOS's `mode: test` / `mode: live`.
+pub fn mode_enum() -> Enum {
+    Enum::new(PAYMENT_GATEWAY_MODE).item("test").item("live")
 }
 
 pub fn environment_enum() -> Enum {
@@ -100,9 +111,26 @@ pub fn types() -> (Vec<Object>, Vec<InputObject>) {
         .field(
             key_field("captureMethod", TypeRef::named_nn(TypeRef::STRING))
                 .description("automatic or manual: how payments are captured when a form does not say"),
+        )
+        // platformOS's PaymentGateway fields (seed 000): publishable keys only.
+        .field(key_field("id", TypeRef::named_nn(TypeRef::ID)).description("The gateway's name, `stripe`."))
+        .field(key_field("test_publishable_key", TypeRef::named(TypeRef::STRING)))
+        .field(key_field("live_publishable_key", TypeRef::named(TypeRef::STRING)))
+        .field(
+            key_field("current_mode_publishable_key", TypeRef::named(TypeRef::STRING))
+                .description("The key of the mode the instance runs in."),
+        )
+        .field(
+            key_field("payment_methods", TypeRef::named_nn_list_nn(PAYMENT_METHOD))
+                .description("The gateway's payment methods (gateways/stripe.yml); `card` when it lists none."),
         );
+    let payment_method = Object::new(PAYMENT_METHOD)
+        .description("A payment method: its id is Stripe's method type (`card`), what a form sends back.")
+        .field(key_field("id", TypeRef::named_nn(TypeRef::ID)))
+        .field(key_field("name", TypeRef::named_nn(TypeRef::STRING)));
     let objects = vec![
         payment_gateway,
+        payment_method,
         config_fields(Object::new(CONFIG).description("A Stripe configuration; its secrets are never returned.")),
         config_fields(Object::new(CONFIGURE_PAYLOAD)),
         config_fields(Object::new(UPDATE_PAYLOAD)),
@@ -216,7 +244,96 @@ fn payment_gateway(ops: &ConfigOperations) -> GqlValue {
     map.insert(Name::new("currencies"), list(&ops.defaults.currencies));
     map.insert(Name::new("paymentMethods"), list(&ops.defaults.payment_methods));
     map.insert(Name::new("captureMethod"), text(ops.defaults.capture.as_str()));
+    map.insert(Name::new("id"), text("stripe"));
+    for environment in [Environment::Test, Environment::Live] {
+        if let Some(key) = publishable_key_of(ops, environment) {
+            map.insert(
+                Name::new(format!("{}_publishable_key", mode_name(environment))),
+                text(&key),
+            );
+        }
+    }
+    if !publishable.is_empty() {
+        map.insert(Name::new("current_mode_publishable_key"), text(&publishable));
+    }
+    let methods = if ops.defaults.payment_methods.is_empty() {
+        vec!["card".to_string()]
+    } else {
+        ops.defaults.payment_methods.clone()
+    };
+    let methods = methods
+        .iter()
+        .map(|id| {
+            let mut method: IndexMap<Name, GqlValue> = IndexMap::new();
+            method.insert(Name::new("id"), text(id));
+            method.insert(Name::new("name"), text(&method_label(id)));
+            GqlValue::Object(method)
+        })
+        .collect();
+    map.insert(Name::new("payment_methods"), GqlValue::List(methods));
     GqlValue::Object(map)
+}
+
+fn mode_name(environment: Environment) -> &'static str {
+    if environment.livemode() {
+        "live"
+    } else {
+        "test"
+    }
+}
+
+/// An environment's publishable key: the one in use for the instance's
+/// own, else the stored configuration's (publishable keys are public).
+fn publishable_key_of(ops: &ConfigOperations, environment: Environment) -> Option<String> {
+    let key = if environment == ops.settings.environment {
+        ops.settings.stripe_publishable_key()
+    } else {
+        match configuration::get(&ops.settings, &ops.store, environment) {
+            Ok(view) => view.map(|v| v.publishable_key).unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(target: "payforms::graphql", "the {environment:?} Stripe configuration cannot be read: {e}");
+                String::new()
+            }
+        }
+    };
+    (!key.is_empty()).then_some(key)
+}
+
+/// A readable name for a Stripe payment method type.
+fn method_label(id: &str) -> String {
+    match id {
+        "card" => "Credit Card".to_string(),
+        "sepa_debit" => "SEPA Direct Debit".to_string(),
+        "us_bank_account" => "ACH Direct Debit".to_string(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// `payment_gateways(mode:, for_current_mode:)`: the gateway when it has
+/// a publishable key for `mode` (and, with `for_current_mode: true`, for
+/// the instance's mode); every argument left out: always.
+fn payment_gateways(ops: &ConfigOperations, ctx: &ResolverContext<'_>) -> Result<Vec<GqlValue>, Error> {
+    let mode = match ctx.args.get("mode").filter(|v| !v.is_null()) {
+        Some(mode) => Some(if mode.enum_name()? == "live" {
+            Environment::Live
+        } else {
+            Environment::Test
+        }),
+        None => None,
+    };
+    let current = match ctx.args.get("for_current_mode").filter(|v| !v.is_null()) {
+        Some(flag) => flag.boolean()?,
+        None => false,
+    };
+    let mut wanted: Vec<Environment> = mode.into_iter().collect();
+    if current {
+        wanted.push(ops.settings.environment);
+    }
+    if wanted.iter().all(|e| publishable_key_of(ops, *e).is_some()) {
+        Ok(vec![payment_gateway(ops)])
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 pub fn query_fields(ops: &ConfigOperations) -> Vec<Field> {
@@ -228,6 +345,27 @@ pub fn query_fields(ops: &ConfigOperations) -> Vec<Field> {
             FieldFuture::new(async move { Ok(Some(FieldValue::value(value))) })
         })
         .description("The active environment's gateway for front ends: publishable key, currencies, methods."),
+        {
+            let listing = ops.clone();
+            Field::new(
+                PAYMENT_GATEWAYS_QUERY,
+                TypeRef::named_nn_list_nn(PAYMENT_GATEWAY),
+                move |ctx| {
+                    let result = payment_gateways(&listing, &ctx)
+                        .map(|list| Some(FieldValue::list(list.into_iter().map(FieldValue::value))));
+                    FieldFuture::new(futures::future::ready(result))
+                },
+            )
+            .description("platformOS's payment gateways query: the Stripe gateway, publishable keys only.")
+            .argument(
+                InputValue::new("mode", TypeRef::named(PAYMENT_GATEWAY_MODE))
+                    .description("Only a gateway with a publishable key for this mode."),
+            )
+            .argument(
+                InputValue::new("for_current_mode", TypeRef::named(TypeRef::BOOLEAN))
+                    .description("true: only a gateway with a key for the instance's mode."),
+            )
+        },
         Field::new("stripeConfig", TypeRef::named(CONFIG), move |ctx| {
             let ops = reading.clone();
             FieldFuture::new(async move {

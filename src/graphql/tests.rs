@@ -1203,3 +1203,540 @@ fn operator_operations_need_the_operator_and_a_writing_page_for_changes() {
     let one_scope = operator(r#"mutation { createApiKey(scopes: "payments:read") { apiKey { scopes } } }"#).unwrap();
     assert_eq!(one_scope["createApiKey"]["apiKey"]["scopes"], json!(["payments:read"]));
 }
+
+// ------------------------------------------------- platformOS's shapes
+
+const RECORDS_PAGE: &str =
+    "query($filter: PlatformosRecordsFilter, $sort: [PlatformosRecordsSort!], $per_page: Int, $page: Int) {
+  records(per_page: $per_page, page: $page, filter: $filter, sort: $sort) {
+    total_entries total_pages current_page per_page has_next_page has_previous_page
+    results { id table created_at updated_at deleted_at properties }
+  }
+}";
+
+fn record_amounts(records: &Value) -> Vec<i64> {
+    records["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["properties"]["amount"].as_i64().unwrap())
+        .collect()
+}
+
+#[test]
+fn platformos_records_filter_sort_and_number_pages() {
+    let f = fixture();
+    f.seed_payments(5);
+    let by_amount = json!([{ "properties": { "name": "amount", "order": "ASC" } }]);
+    let data = f.run(
+        RECORDS_PAGE,
+        json!({
+            "per_page": 2, "page": 2, "sort": by_amount,
+            "filter": { "table": { "value": "modules/payments/payment" },
+                        "properties": [{ "name": "amount", "range": { "gte": "200" } }] }
+        }),
+    );
+    let records = &data["records"];
+    assert_eq!(record_amounts(records), vec![400, 500]);
+    assert_eq!(records["total_entries"], json!(4));
+    assert_eq!(records["total_pages"], json!(2));
+    assert_eq!(records["current_page"], json!(2));
+    assert_eq!(records["per_page"], json!(2));
+    assert_eq!(records["has_next_page"], json!(false));
+    assert_eq!(records["has_previous_page"], json!(true));
+    let first = &records["results"][0];
+    assert_eq!(first["table"], json!("modules/payments/payment"));
+    assert_eq!(first["deleted_at"], Value::Null);
+    assert_eq!(first["properties"]["gateway_id"], json!("pi_4"));
+    assert_eq!(first["properties"]["captured"], json!(true));
+    assert_eq!(first["properties"]["fee_rate"], Value::Null);
+
+    // A module's model by its short name; each operator on both backends.
+    let amounts_where = |properties: Value| {
+        let data = f.run(
+            RECORDS_PAGE,
+            json!({ "sort": by_amount, "filter": { "table": { "value": "payment" }, "properties": properties } }),
+        );
+        record_amounts(&data["records"])
+    };
+    assert_eq!(
+        amounts_where(json!([{ "name": "gateway_id", "value": "pi_3" }])),
+        vec![300]
+    );
+    assert_eq!(amounts_where(json!([{ "name": "amount", "exact": "300" }])), vec![300]);
+    assert_eq!(
+        amounts_where(json!([{ "name": "captured", "not_value": "true" }])),
+        vec![100, 300, 500]
+    );
+    assert_eq!(
+        amounts_where(json!([{ "name": "gateway_id", "contains": "_2" }])),
+        vec![200]
+    );
+    assert_eq!(
+        amounts_where(json!([{ "name": "gateway_id", "value_in": ["pi_1", "pi_5", "pi_9"] }])),
+        vec![100, 500]
+    );
+    assert_eq!(
+        amounts_where(json!([{ "name": "fee_rate", "exists": true }])),
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        amounts_where(json!([{ "name": "amount", "range": { "gt": "100", "lt": "400" } }])),
+        vec![200, 300]
+    );
+    // platformOS's optional variables: a null operand is no condition.
+    assert_eq!(
+        amounts_where(json!([{ "name": "gateway_id", "value": null }])),
+        vec![100, 200, 300, 400, 500]
+    );
+    let newest_first = f.run(
+        RECORDS_PAGE,
+        json!({ "per_page": 1, "sort": [{ "created_at": { "order": "DESC" } }],
+                "filter": { "table": { "value": "payment" } } }),
+    );
+    assert_eq!(newest_first["records"]["total_pages"], json!(5));
+    let by_id = f.run(
+        RECORDS_PAGE,
+        json!({ "filter": { "table": { "value": "payment" }, "id": { "value": newest_first["records"]["results"][0]["id"] } } }),
+    );
+    assert_eq!(
+        record_amounts(&by_id["records"]),
+        record_amounts(&newest_first["records"])
+    );
+}
+
+#[test]
+fn platformos_records_refuse_what_they_cannot_answer() {
+    let f = fixture();
+    let refused = |variables: Value, expected: &str| {
+        let errors = f.errors(RECORDS_PAGE, variables);
+        assert!(
+            errors.iter().any(|e| e.message.contains(expected)),
+            "expected `{expected}` in {errors:#?}"
+        );
+    };
+    let payment = json!({ "value": "modules/payments/payment" });
+    refused(
+        json!({ "filter": { "table": payment, "properties": [{ "name": "gateway_id", "starts_with": "pi" }] } }),
+        "`starts_with` filter is not supported",
+    );
+    refused(
+        json!({ "filter": { "table": payment, "properties": [{ "name": "nope", "value": "1" }] } }),
+        "`nope` is not a property of modules/payments/payment",
+    );
+    refused(
+        json!({ "filter": { "table": payment, "properties": [{ "name": "amount", "contains": "1" }] } }),
+        "`contains` applies to strings",
+    );
+    refused(
+        json!({ "filter": { "table": payment }, "per_page": 101 }),
+        "from 1 to 100",
+    );
+    refused(json!({ "filter": { "table": payment }, "page": 0 }), "from 1 to 1000");
+    refused(
+        json!({ "filter": { "table": payment }, "page": 1001 }),
+        "from 1 to 1000",
+    );
+    refused(json!({ "filter": {} }), "is required to name the model");
+    refused(
+        json!({ "filter": { "table": { "value": "order" } } }),
+        "there is no model `order`",
+    );
+    refused(
+        json!({ "filter": { "table": payment }, "sort": [{ "id": { "order": "ASC" } }, { "created_at": {} }] }),
+        "sorts by one key",
+    );
+    refused(
+        json!({ "filter": { "table": payment }, "sort": [{ "properties": { "name": "metadata" } }] }),
+        "cannot order records",
+    );
+    // Unknown input fields never reach a resolver.
+    let errors = f.errors(
+        RECORDS_PAGE,
+        json!({ "filter": { "table": payment, "properties": [{ "name": "amount", "greater": "1" }] } }),
+    );
+    assert!(errors[0].message.contains("greater"), "{errors:#?}");
+}
+
+#[test]
+fn platformos_record_mutations_type_values_like_payforms_mutations() {
+    let f = fixture();
+    let created = f.run(
+        "mutation { record_create(record: { table: \"modules/payments/payment\", properties: [
+            { name: \"gateway_id\", value: \"pi_pos\" }, { name: \"amount\", value: \"599\" },
+            { name: \"captured\", value_boolean: true }, { name: \"metadata\", value: \"{\\\"order\\\":\\\"7\\\"}\" },
+            { name: \"fee_rate\", value_float: 0.25 } ] }) { id table properties } }",
+        json!({}),
+    )["record_create"]
+        .clone();
+    assert_eq!(created["table"], json!("modules/payments/payment"));
+    assert_eq!(created["properties"]["amount"], json!(599));
+    assert_eq!(created["properties"]["captured"], json!(true));
+    assert_eq!(created["properties"]["metadata"], json!({"order": "7"}));
+    assert_eq!(created["properties"]["fee_rate"], json!(0.25));
+    let id = created["id"].as_str().unwrap().to_string();
+    // The same record through payforms' own query.
+    let own = f.run(
+        "query($id: ID!) { payment(id: $id) { amount captured } }",
+        json!({ "id": id }),
+    );
+    assert_eq!(own["payment"], json!({"amount": 599, "captured": true}));
+
+    for (properties, expected) in [
+        (r#"[{ name: "amount", value: "5.99" }]"#, "amount"),
+        (
+            r#"[{ name: "amount", value_float: 5.0 }]"#,
+            "value_float is only for float properties",
+        ),
+        (r#"[{ name: "amount", value: "1", value_int: 1 }]"#, "give one of"),
+        (r#"[{ name: "nope", value: "1" }]"#, "is not a property"),
+        (r#"[{ name: "metadata", value: "{not json" }]"#, "must be JSON text"),
+    ] {
+        let query = format!(
+            "mutation {{ record_create(record: {{ table: \"payment\", properties: {properties} }}) {{ id }} }}"
+        );
+        let errors = f.errors(&query, json!({}));
+        assert_eq!(errors[0].code, "BAD_USER_INPUT", "{errors:#?}");
+        assert!(errors[0].message.contains(expected), "{expected}: {errors:#?}");
+    }
+
+    // Without a table: the one model holding that id.
+    let updated = f.run(
+        "mutation($id: ID!) { record_update(id: $id, record: { properties: [
+            { name: \"amount\", value: \"700\" }, { name: \"captured\" } ] }) { id properties } }",
+        json!({ "id": id }),
+    );
+    assert_eq!(updated["record_update"]["properties"]["amount"], json!(700));
+    assert_eq!(updated["record_update"]["properties"]["captured"], Value::Null);
+    assert_eq!(updated["record_update"]["properties"]["gateway_id"], json!("pi_pos"));
+    // An id two tables hold is ambiguous until the table is named.
+    let card = f.run(
+        "mutation { record_create(record: { table: \"credit_card\", properties: [{ name: \"last4\", value: \"4242\" }] }) { id } }",
+        json!({}),
+    )["record_create"]["id"]
+        .clone();
+    assert_eq!(card, json!(id), "both tables number records from 1");
+    let errors = f.errors(
+        "mutation($id: ID!) { record_delete(id: $id) { id } }",
+        json!({ "id": id }),
+    );
+    assert!(errors[0].message.contains("several tables"), "{errors:#?}");
+    let deleted = f.run(
+        "mutation($id: ID!) { record_delete(table: \"credit_card\", id: $id) { id table properties } }",
+        json!({ "id": id }),
+    );
+    assert_eq!(deleted["record_delete"]["properties"]["last4"], json!("4242"));
+    let missing = f.errors(
+        "mutation($id: ID!) { record_delete(table: \"credit_card\", id: $id) { id } }",
+        json!({ "id": id }),
+    );
+    assert_eq!(missing[0].code, "NOT_FOUND");
+    let still = f.run("query($id: ID!) { payment(id: $id) { amount } }", json!({ "id": id }));
+    assert_eq!(still["payment"]["amount"], json!(700));
+}
+
+#[test]
+fn platformos_writes_keep_payforms_rules() {
+    let f = fixture();
+    // A GET page only reads.
+    let refused = f
+        .engine
+        .execute_for_page(
+            "mutation { record_create(record: { table: \"credit_card\" }) { id } }",
+            Map::new(),
+            false,
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(refused[0].code, "FORBIDDEN");
+    // System models are never written, by any shape.
+    let (_dir, store) = sqlite_store();
+    let mut with_system = models();
+    with_system.push(model(
+        "modules/payments/schema/gateway_request.yml",
+        crate::db::schema::GATEWAY_REQUEST_MODEL,
+        "properties:\n  - name: request_type\n    type: string\n",
+    ));
+    let refs: Vec<&ModelType> = with_system.iter().collect();
+    store.migrate_models(&refs, Default::default()).unwrap();
+    let engine = GraphqlEngine::build(&with_system, &[], store, None).unwrap();
+    for mutation in [
+        "mutation { record_create(record: { table: \"modules/payments/gateway_request\" }) { id } }",
+        "mutation { customization_create(customization: { name: \"gateway_request\" }) { id } }",
+        "mutation { record_delete(table: \"gateway_request\", id: 1) { id } }",
+    ] {
+        let errors = engine.execute_blocking(mutation, Map::new()).unwrap_err();
+        assert_eq!(errors[0].code, "FORBIDDEN", "{mutation}: {errors:#?}");
+    }
+    // ... but are read.
+    let read = engine
+        .execute_blocking(
+            "{ records(filter: { table: { value: \"gateway_request\" } }) { total_entries } }",
+            Map::new(),
+        )
+        .unwrap();
+    assert_eq!(read["records"]["total_entries"], json!(0));
+}
+
+/// The shapes of platformOS's payments module (graph_queries/*.graphql).
+#[test]
+fn platformos_customizations_as_the_modules_use_them() {
+    let f = fixture();
+    let create = "mutation create_customization($data: CustomizationInputType!, $form: String) {
+        customization_create(customization: $data, form_configuration_name: $form) { id properties } }";
+    for (gateway_id, amount) in [("pi_a", "100"), ("pi_b", "200"), ("pi_c", "300")] {
+        f.run(
+            create,
+            json!({ "data": { "name": "modules/payments/payment",
+                              "properties": [{ "name": "gateway_id", "value": gateway_id },
+                                             { "name": "amount", "value": amount }] } }),
+        );
+    }
+    let find = "query get_payment_by_external_id($gateway_id: String, $id: ID) {
+      customizations(per_page: 1, page: 1, id: $id, name: \"modules/payments/payment\", is_deleted: false,
+        sort: [{ name: \"created_at\", order: \"desc\" }],
+        properties: [{ name: \"gateway_id\", value: $gateway_id }]) {
+        results { id gateway_id: property(name: \"gateway_id\") amount: property(name: \"amount\") properties user { name email } }
+        total_entries
+      } }";
+    let found = f.run(find, json!({ "gateway_id": "pi_b" }));
+    let result = &found["customizations"]["results"][0];
+    assert_eq!(result["gateway_id"], json!("pi_b"));
+    assert_eq!(result["amount"], json!("200"));
+    assert_eq!(result["properties"]["amount"], json!(200));
+    assert_eq!(result["user"], Value::Null);
+    assert_eq!(found["customizations"]["total_entries"], json!(1));
+    // No gateway_id given: every payment, newest first.
+    let all = f.run(find, json!({}));
+    assert_eq!(all["customizations"]["total_entries"], json!(3));
+    assert_eq!(all["customizations"]["results"][0]["gateway_id"], json!("pi_c"));
+    let id = result["id"].clone();
+    let by_id = f.run(find, json!({ "id": id }));
+    assert_eq!(by_id["customizations"]["results"][0]["gateway_id"], json!("pi_b"));
+    let deleted = f.run(
+        "{ customizations(name: \"payment\", is_deleted: true) { total_entries results { id } } }",
+        json!({}),
+    );
+    assert_eq!(deleted["customizations"]["total_entries"], json!(0));
+
+    let updated = f.run(
+        "mutation update_customization($data: CustomizationInputType!, $form: String, $id: ID!) {
+          customization_update(customization: $data, form_configuration_name: $form, id: $id) { id properties } }",
+        json!({ "id": id, "data": { "properties": [{ "name": "amount", "value": "250" }] } }),
+    );
+    assert_eq!(updated["customization_update"]["properties"]["amount"], json!(250));
+    let deleted = f.run(
+        "mutation delete_customization($id: ID!, $form: String) {
+          customization_delete(id: $id, form_configuration_name: $form) { id properties } }",
+        json!({ "id": id }),
+    );
+    assert_eq!(
+        deleted["customization_delete"]["properties"]["gateway_id"],
+        json!("pi_b")
+    );
+    assert_eq!(f.run(find, json!({}))["customizations"]["total_entries"], json!(2));
+    // A form payforms does not have cannot name the model.
+    let errors = f.errors(
+        create,
+        json!({ "form": "modules/payments/nope_form", "data": { "properties": [] } }),
+    );
+    assert!(errors[0].message.contains("there is no form"), "{errors:#?}");
+    let errors = f.errors(create, json!({ "data": { "properties": [] } }));
+    assert!(
+        errors[0].message.contains("is required to name the model"),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn model_connections_take_numbered_pages() {
+    let f = fixture();
+    f.seed_payments(5);
+    let page = f.run(
+        "{ payments(per_page: 2, page: 2, orderBy: { field: AMOUNT }) {
+            results { id amount created_at properties }
+            total_entries total_pages current_page per_page has_next_page has_previous_page totalCount } }",
+        json!({}),
+    );
+    let payments = &page["payments"];
+    let amounts: Vec<i64> = payments["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["amount"].as_i64().unwrap())
+        .collect();
+    assert_eq!(amounts, vec![300, 400]);
+    assert_eq!(payments["results"][0]["properties"]["gateway_id"], json!("pi_3"));
+    assert!(payments["results"][0]["created_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        (
+            &payments["total_entries"],
+            &payments["total_pages"],
+            &payments["current_page"],
+            &payments["per_page"]
+        ),
+        (&json!(5), &json!(3), &json!(2), &json!(2))
+    );
+    assert_eq!(payments["has_next_page"], json!(true));
+    assert_eq!(payments["has_previous_page"], json!(true));
+    // Relay's pages answer the same names (first page: current_page 1).
+    let relay = f.run(
+        "{ payments(first: 2, orderBy: { field: AMOUNT }) { results { amount } current_page total_pages pageInfo { endCursor } } }",
+        json!({}),
+    );
+    assert_eq!(relay["payments"]["current_page"], json!(1));
+    assert_eq!(relay["payments"]["total_pages"], json!(3));
+    let after = relay["payments"]["pageInfo"]["endCursor"].clone();
+    let next = f.run(
+        "query($after: String) { payments(first: 2, after: $after, orderBy: { field: AMOUNT }) { results { amount } current_page } }",
+        json!({ "after": after }),
+    );
+    assert_eq!(next["payments"]["results"], json!([{"amount": 300}, {"amount": 400}]));
+    assert_eq!(next["payments"]["current_page"], Value::Null);
+    let errors = f.errors("{ payments(per_page: 2, first: 2) { results { id } } }", json!({}));
+    assert!(errors[0].message.contains("do not mix"), "{errors:#?}");
+}
+
+#[test]
+fn platformos_api_call_send_dispatches_the_request_type() {
+    let dispatcher = Arc::new(FakeDispatcher::default());
+    let mut types = request_types();
+    types.push(RequestTypeInfo {
+        module: "payments".into(),
+        name: "deliver_notification".into(),
+        full_name: "modules/payments/deliver_notification".into(),
+        fields: None,
+        runtime_only: true,
+    });
+    let f = fixture_with(&types, Some(dispatcher.clone()));
+    let send = "mutation gateway_request($api_template: String!, $data: HashObject) {
+        api_call_send(data: $data, template: { name: $api_template }) { response { status body } errors { message } } }";
+    let sent = f.run(
+        send,
+        json!({ "api_template": "create_customer", "data": { "email": "a@example.com" } }),
+    );
+    assert_eq!(
+        sent["api_call_send"],
+        json!({ "response": { "status": 200, "body": "{\"id\":\"cus_1\"}" },
+                "errors": [{ "message": "phone looks odd" }] })
+    );
+    let calls = dispatcher.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].0, "modules/stripe/create_customer");
+    assert_eq!(calls[0].1, json!({ "email": "a@example.com" }));
+    // payforms' own request types are not a page's to send.
+    for refused in ["modules/payments/deliver_notification", "deliver_notification", "nope"] {
+        let errors = f.errors(send, json!({ "api_template": refused, "data": {} }));
+        assert_eq!(errors[0].code, "NOT_FOUND", "{refused}: {errors:#?}");
+    }
+    assert_eq!(dispatcher.calls.lock().unwrap().len(), 1);
+    // A GET page only reads.
+    let refused = f
+        .engine
+        .execute_for_page(
+            "mutation { api_call_send(template: { name: \"create_customer\" }) { errors { message } } }",
+            Map::new(),
+            false,
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(refused[0].code, "FORBIDDEN");
+    // A declined call is in `errors`, as platformOS answers it.
+    let failing = fixture_with(
+        &request_types(),
+        Some(Arc::new(FakeDispatcher {
+            fail: true,
+            ..FakeDispatcher::default()
+        })),
+    );
+    let declined = failing.run(send, json!({ "api_template": "create_customer" }));
+    assert_eq!(
+        declined["api_call_send"],
+        json!({ "response": null, "errors": [{ "message": "Your card was declined" }] })
+    );
+}
+
+#[test]
+fn platformos_partials_constants_and_livemode() {
+    let (dir, store) = sqlite_store();
+    create_tables(&store);
+    let app = App {
+        partial_names: vec!["modules/payments/forms/payload".into(), "order_status".into()],
+        ..App::default()
+    };
+    let sender = RequestSender {
+        gateway: Arc::new(FakeDispatcher::default()),
+        app: Arc::new(app),
+        settings: None,
+    };
+    let engine = GraphqlEngine::build(&models(), &[], store.clone(), Some(sender)).unwrap();
+    let f = Fixture {
+        _db: dir,
+        store,
+        engine,
+    };
+    let find = "query find_partial($path: String) {
+        admin_liquid_partials(filter: { path: { exact: $path } }) { results { id path } total_entries } }";
+    assert_eq!(
+        f.run(find, json!({ "path": "order_status" }))["admin_liquid_partials"],
+        json!({ "results": [{ "id": "order_status", "path": "order_status" }], "total_entries": 1 })
+    );
+    assert_eq!(
+        f.run(find, json!({ "path": "nope" }))["admin_liquid_partials"]["total_entries"],
+        json!(0)
+    );
+    assert_eq!(
+        f.run(find, json!({}))["admin_liquid_partials"]["total_entries"],
+        json!(2)
+    );
+
+    let constant = f.errors(
+        "mutation set_constant($name: String!, $value: String!) { constant_set(name: $name, value: $value) { name value } }",
+        json!({ "name": "stripe_sk_key", "value": "sk_test_1" }),
+    );
+    assert_eq!(constant[0].code, "FORBIDDEN");
+    assert!(constant[0].message.contains("no constants"), "{constant:#?}");
+
+    // `livemode` is the records' environment: this store reads test mode.
+    f.seed_payments(2);
+    let by_livemode = "query($livemode: String) { customizations(name: \"payment\",
+        properties: [{ name: \"livemode\", value: $livemode }]) { total_entries } }";
+    let count = |livemode: Value| {
+        f.run(by_livemode, json!({ "livemode": livemode }))["customizations"]["total_entries"].clone()
+    };
+    let test_mode = !f.store.environment().livemode();
+    assert!(test_mode);
+    assert_eq!(count(json!("false")), json!(2));
+    assert_eq!(count(json!("true")), json!(0));
+    assert_eq!(count(Value::Null), json!(2));
+    let errors = f.errors(by_livemode, json!({ "livemode": "maybe" }));
+    assert_eq!(errors[0].code, "BAD_USER_INPUT");
+}
+
+#[test]
+fn platformos_names_give_way_to_an_apps_models() {
+    let (_dir, store) = sqlite_store();
+    let mut with_record = models();
+    with_record.push(model("schema/record.yml", "record", CREDIT_CARD_YAML));
+    let refs: Vec<&ModelType> = with_record.iter().collect();
+    store.migrate_models(&refs, Default::default()).unwrap();
+    let engine = GraphqlEngine::build(&with_record, &[], store, None).unwrap();
+    // `records` is the model's connection; the other shapes stay.
+    let data = engine
+        .execute_blocking(
+            "{ records(first: 1) { totalCount } customizations(name: \"record\") { total_entries } }",
+            Map::new(),
+        )
+        .unwrap();
+    assert_eq!(
+        data,
+        json!({"records": {"totalCount": 0}, "customizations": {"total_entries": 0}})
+    );
+    let created = engine
+        .execute_blocking(
+            "mutation { createRecord(input: { last4: \"4242\" }) { id } record_create(record: { table: \"record\", properties: [{ name: \"last4\", value: \"1111\" }] }) { properties } }",
+            Map::new(),
+        )
+        .unwrap();
+    assert_eq!(created["record_create"]["properties"], json!({"last4": "1111"}));
+}

@@ -6,7 +6,8 @@
 //!   autoescape rewrite and the parser agree on where `{% raw %}` blocks
 //!   are; pass values as variables, not by interpolating them);
 //! - `{% query_graph 'name', result_name: 'g', per_page: 5 %}` is the older
-//!   platformOS form of the first.
+//!   platformOS form of the first; without `result_name` the result is `g`,
+//!   as in platformOS.
 //!
 //! The other named arguments are the query's variables; the result is
 //! assigned to the variable.
@@ -130,7 +131,8 @@ impl ParseTag for QueryGraphTag {
                 KString::from(text)
             }
             Some(_) => return Err(arguments.raise_error("result_name must be a quoted name, e.g. result_name: 'g'")),
-            None => return Err(arguments.raise_error(&format!("result_name: is required; usage: {QUERY_GRAPH_USAGE}"))),
+            // platformOS binds the result to `g` when no name is given.
+            None => KString::from_static("g"),
         };
         Ok(Box::new(Graphql {
             result,
@@ -260,6 +262,16 @@ mod tests {
     }
 
     #[test]
+    fn query_graph_without_result_name_binds_g() {
+        let (out, calls) = render_with_host(
+            "{% assign g = 'before' %}{% query_graph \"get_payments\" %}{{ g.query }}",
+            object!({}),
+        );
+        assert_eq!(out.unwrap(), "get_payments");
+        assert_eq!(calls, vec![r#"graphql named "get_payments" {}"#.to_string()]);
+    }
+
+    #[test]
     fn inline_query_body_is_rendered_and_must_not_be_empty() {
         let (out, calls) = render_with_host(
             "{% graphql r %}{ {{ f }} }{% endgraphql %}{% graphql e %}  {% if false %}x{% endif %}{% endgraphql %}",
@@ -291,7 +303,6 @@ mod tests {
             "{% graphql g = 'q' 'extra' %}",
             "{% graphql g 'q' %}{% endgraphql %}",
             "{% graphql g %}query",
-            "{% query_graph 'q' %}",
             "{% query_graph 'q', result_name: g %}",
             "{% query_graph result_name: 'g' %}",
         ] {
