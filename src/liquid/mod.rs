@@ -13,6 +13,7 @@
 mod autoescape;
 pub mod filters;
 pub mod host;
+pub mod liquid_tag;
 pub mod tags;
 pub mod value;
 pub mod view;
@@ -21,6 +22,7 @@ pub mod view;
 pub(crate) mod test_support;
 
 pub use autoescape::{autoescape_outputs, escape_json_outputs};
+pub use liquid_tag::expand_liquid_tags;
 pub use value::{json_map_to_object, json_to_liquid, liquid_to_json};
 
 /// Adds every payforms tag, block and filter to a builder that already has
