@@ -14,6 +14,7 @@ mod autoescape;
 pub mod filters;
 pub mod host;
 pub mod liquid_tag;
+pub mod translations;
 pub mod tags;
 pub mod value;
 pub mod view;
@@ -26,12 +27,22 @@ pub use liquid_tag::expand_liquid_tags;
 pub use value::{json_map_to_object, json_to_liquid, liquid_to_json};
 
 /// Adds every payforms tag, block and filter to a builder that already has
-/// `.stdlib()`. Replaces liquid-lib's `include` (named arguments, optional
-/// comma, undefined arguments are nil) and `url_encode` (space as `+`).
+/// `.stdlib()`, with no translations (`t` shows each key). Replaces
+/// liquid-lib's `include` (named arguments, optional comma, undefined
+/// arguments are nil, `with`/`for`), `render` (isolated, `as` optional),
+/// `capture` (quoted names) and `url_encode` (space as `+`).
 pub fn dialect<P: ::liquid::partials::PartialCompiler>(
     builder: ::liquid::ParserBuilder<P>,
 ) -> ::liquid::ParserBuilder<P> {
-    tags::register(filters::register(builder))
+    dialect_with_translations(builder, std::sync::Arc::new(translations::Translations::new()))
+}
+
+/// [`dialect`] with the app's translations for the `t` filter.
+pub fn dialect_with_translations<P: ::liquid::partials::PartialCompiler>(
+    builder: ::liquid::ParserBuilder<P>,
+    translations: std::sync::Arc<translations::Translations>,
+) -> ::liquid::ParserBuilder<P> {
+    tags::register(filters::register(builder, translations))
 }
 
 /// liquid's standard library plus the dialect, without partials.
