@@ -376,7 +376,10 @@ mod tests {
 
     #[test]
     fn echo_and_inline_comments_outside_a_block() {
-        assert_eq!(run("{% echo name | upcase %}|{%- echo -%} |{% # note with ' and \" %}x"), "ZOË||x");
+        assert_eq!(
+            run("{% echo name | upcase %}|{%- echo -%} |{% # note with ' and \" %}x"),
+            "ZOË||x"
+        );
         assert_eq!(expand("{% # a\nb %}"), "{{ nil \n}}");
     }
 
@@ -391,14 +394,25 @@ mod tests {
         ] {
             assert_eq!(expand(source), source);
         }
-        assert_eq!(expand("{% raw %}x{% endraw %}{% echo 1 %}"), "{% raw %}x{% endraw %}{{ 1 }}");
+        assert_eq!(
+            expand("{% raw %}x{% endraw %}{% echo 1 %}"),
+            "{% raw %}x{% endraw %}{{ 1 }}"
+        );
     }
 
     #[test]
     fn unclosed_blocks_are_left_for_the_parser_to_reject() {
-        for source in ["{% liquid assign x = 1", "{% echo 'x", "{% # note", "{% liquid\n echo 'a %}"] {
+        for source in [
+            "{% liquid assign x = 1",
+            "{% echo 'x",
+            "{% # note",
+            "{% liquid\n echo 'a %}",
+        ] {
             let expanded = expand(source);
-            assert!(try_render(&expanded, &[], &object!({})).is_err(), "{source} -> {expanded}");
+            assert!(
+                try_render(&expanded, &[], &object!({})).is_err(),
+                "{source} -> {expanded}"
+            );
         }
     }
 

@@ -86,7 +86,12 @@ impl Translations {
             let Json::Object(tree) = tree else {
                 return Err(fail(format!("{locale}: expected keys under the locale")));
             };
-            if locale.is_empty() || locale.len() > 16 || !locale.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            if locale.is_empty()
+                || locale.len() > 16
+                || !locale
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
                 return Err(fail(format!("{locale:?} is not a locale")));
             }
             let added = measure(&tree).map_err(|err| fail(format!("{locale}: {err}")))?;
@@ -95,7 +100,10 @@ impl Translations {
             }
             self.keys += added;
             let tree = match module {
-                Some(name) => tree.into_iter().map(|(key, value)| (format!("modules/{name}/{key}"), value)).collect(),
+                Some(name) => tree
+                    .into_iter()
+                    .map(|(key, value)| (format!("modules/{name}/{key}"), value))
+                    .collect(),
                 None => tree,
             };
             merge(self.locales.entry(locale).or_default(), tree);
@@ -144,7 +152,10 @@ mod tests {
         t.add_file(Some("stripe"), "modules/stripe/public/translations/en.yml", STRIPE_EN)
             .unwrap();
         assert_eq!(t.lookup("en", "app.hello").unwrap(), "Hi %{name}");
-        assert_eq!(t.lookup("en", "modules/stripe/stripe.account.country").unwrap(), "Country");
+        assert_eq!(
+            t.lookup("en", "modules/stripe/stripe.account.country").unwrap(),
+            "Country"
+        );
         assert!(t.lookup("en", "stripe.account.country").is_none());
         assert!(t.lookup("en", "app.hello.more").is_none());
         assert!(t.lookup("de", "app.hello").is_none());
@@ -156,8 +167,12 @@ mod tests {
     fn later_files_merge_and_override() {
         let mut t = Translations::new();
         t.add_file(None, "a", APP_EN).unwrap();
-        t.add_file(None, "b", "en:\n  app:\n    hello: Hello\n    bye: Bye\nde:\n  app:\n    hello: Hallo\n")
-            .unwrap();
+        t.add_file(
+            None,
+            "b",
+            "en:\n  app:\n    hello: Hello\n    bye: Bye\nde:\n  app:\n    hello: Hallo\n",
+        )
+        .unwrap();
         assert_eq!(t.lookup("en", "app.hello").unwrap(), "Hello");
         assert_eq!(t.lookup("en", "app.nested.deep").unwrap(), "Deep");
         assert_eq!(t.lookup("en", "app.bye").unwrap(), "Bye");
@@ -169,9 +184,15 @@ mod tests {
         let mut t = Translations::new();
         let err = t.add_file(None, "x.yml", "en: [1, 2]").unwrap_err();
         assert!(err.starts_with("x.yml: ") && err.contains("expected keys"), "{err}");
-        assert!(t.add_file(None, "x.yml", "- a\n- b").unwrap_err().contains("expected locales"));
+        assert!(t
+            .add_file(None, "x.yml", "- a\n- b")
+            .unwrap_err()
+            .contains("expected locales"));
         assert!(t.add_file(None, "x.yml", "en: {a: [}").is_err());
-        assert!(t.add_file(None, "x.yml", "\"<b>\": {a: b}").unwrap_err().contains("not a locale"));
+        assert!(t
+            .add_file(None, "x.yml", "\"<b>\": {a: b}")
+            .unwrap_err()
+            .contains("not a locale"));
         let big = format!("en:\n  a: \"{}\"\n", "x".repeat(MAX_FILE_BYTES));
         assert!(t.add_file(None, "x.yml", &big).unwrap_err().contains("larger than"));
         let mut deep = String::from("en:\n");

@@ -322,9 +322,7 @@ fn liquid_blocks_and_echo_are_expanded_then_escaped() {
         super::autoescape_outputs(source),
         "{{ nil | pf_escape\n }}{% assign v = x\n %}{{ v | pf_escape\n }}|{{ x | pf_escape }}|{{ x | html_safe }}"
     );
-    let out = crate::liquid::test_support::render(
-        &super::autoescape_outputs(source),
-        liquid_core::object!({"x": "<b>"}),
-    );
+    let out =
+        crate::liquid::test_support::render(&super::autoescape_outputs(source), liquid_core::object!({"x": "<b>"}));
     assert_eq!(out, "&lt;b&gt;|&lt;b&gt;|<b>");
 }

@@ -50,7 +50,9 @@ fn array_prepend(input: &dyn ValueView, args: &Args) -> Result<Value, String> {
 }
 
 fn array_compact(input: &dyn ValueView, _args: &Args) -> Result<Value, String> {
-    Ok(Value::Array(array_input(input)?.into_iter().filter(|v| !v.is_nil()).collect()))
+    Ok(Value::Array(
+        array_input(input)?.into_iter().filter(|v| !v.is_nil()).collect(),
+    ))
 }
 
 /// Every element of nested arrays, in order, without recursion: a stack of
@@ -92,7 +94,9 @@ fn array_index_of(input: &dyn ValueView, args: &Args) -> Result<Value, String> {
 
 fn array_map(input: &dyn ValueView, args: &Args) -> Result<Value, String> {
     let name = key_text(args.at(0))?;
-    Ok(Value::Array(array_input(input)?.iter().map(|item| property(item, &name)).collect()))
+    Ok(Value::Array(
+        array_input(input)?.iter().map(|item| property(item, &name)).collect(),
+    ))
 }
 
 /// A hash from each value of the property (as text; nil is `""`) to the
@@ -172,14 +176,20 @@ fn array_detect(input: &dyn ValueView, args: &Args) -> Result<Value, String> {
 fn array_select(input: &dyn ValueView, args: &Args) -> Result<Value, String> {
     let conditions = conditions(args)?;
     Ok(Value::Array(
-        array_input(input)?.into_iter().filter(|item| matches(item, &conditions)).collect(),
+        array_input(input)?
+            .into_iter()
+            .filter(|item| matches(item, &conditions))
+            .collect(),
     ))
 }
 
 fn array_reject(input: &dyn ValueView, args: &Args) -> Result<Value, String> {
     let conditions = conditions(args)?;
     Ok(Value::Array(
-        array_input(input)?.into_iter().filter(|item| !matches(item, &conditions)).collect(),
+        array_input(input)?
+            .into_iter()
+            .filter(|item| !matches(item, &conditions))
+            .collect(),
     ))
 }
 
@@ -198,7 +208,13 @@ pub(crate) const FILTERS: &[FnFilter] = &[
         Keywords::None,
         array_prepend,
     ),
-    FnFilter::new("array_compact", "Drops nil elements.", (0, 0), Keywords::None, array_compact),
+    FnFilter::new(
+        "array_compact",
+        "Drops nil elements.",
+        (0, 0),
+        Keywords::None,
+        array_compact,
+    ),
     FnFilter::new(
         "array_flatten",
         "The elements of nested arrays, in order, as one array.",

@@ -37,7 +37,13 @@ fn base64_decode(input: &dyn ValueView, _args: &Args) -> Result<Value, String> {
 }
 
 pub(crate) const FILTERS: &[FnFilter] = &[
-    FnFilter::new("base64_encode", "The text in base64.", (0, 0), Keywords::None, base64_encode),
+    FnFilter::new(
+        "base64_encode",
+        "The text in base64.",
+        (0, 0),
+        Keywords::None,
+        base64_encode,
+    ),
     FnFilter::new(
         "base64_decode",
         "The text a base64 string encodes (an error when it is not base64 of UTF-8 text).",

@@ -26,7 +26,9 @@ fn md5(input: &dyn ValueView, _args: &Args) -> Result<Value, String> {
 }
 
 fn sha1(input: &dyn ValueView, _args: &Args) -> Result<Value, String> {
-    Ok(Value::scalar(hex::encode(Sha1::digest(digest_input(input)?.as_bytes()))))
+    Ok(Value::scalar(hex::encode(Sha1::digest(
+        digest_input(input)?.as_bytes(),
+    ))))
 }
 
 fn uuid(_input: &dyn ValueView, _args: &Args) -> Result<Value, String> {
@@ -34,8 +36,20 @@ fn uuid(_input: &dyn ValueView, _args: &Args) -> Result<Value, String> {
 }
 
 pub(crate) const FILTERS: &[FnFilter] = &[
-    FnFilter::new("md5", "The MD5 digest of the text, in hex.", (0, 0), Keywords::None, md5),
-    FnFilter::new("sha1", "The SHA-1 digest of the text, in hex.", (0, 0), Keywords::None, sha1),
+    FnFilter::new(
+        "md5",
+        "The MD5 digest of the text, in hex.",
+        (0, 0),
+        Keywords::None,
+        md5,
+    ),
+    FnFilter::new(
+        "sha1",
+        "The SHA-1 digest of the text, in hex.",
+        (0, 0),
+        Keywords::None,
+        sha1,
+    ),
     FnFilter::new(
         "uuid",
         "A random version 4 UUID: {{ '' | uuid }}.",

@@ -109,7 +109,10 @@ impl ParseFilter for FnFilter {
                 return Err(filter_error(self.name, "takes no name: value arguments"));
             }
             _ if keyword.len() > MAX_KEYWORDS => {
-                return Err(filter_error(self.name, format!("takes at most {MAX_KEYWORDS} name: value arguments")));
+                return Err(filter_error(
+                    self.name,
+                    format!("takes at most {MAX_KEYWORDS} name: value arguments"),
+                ));
             }
             _ => {}
         }
@@ -158,7 +161,8 @@ impl Filter for FnCall {
             args.positional.push(expression.evaluate(runtime)?.to_value());
         }
         for (name, expression) in &self.keyword {
-            args.keyword.push((name.clone(), expression.evaluate(runtime)?.to_value()));
+            args.keyword
+                .push((name.clone(), expression.evaluate(runtime)?.to_value()));
         }
         (self.eval)(input, &args).map_err(|message| filter_error(self.name, message))
     }

@@ -64,11 +64,18 @@ fn sorted_entries(input: &dyn ValueView) -> Result<Vec<(KString, Value)>, String
 }
 
 fn hash_keys(input: &dyn ValueView, _args: &Args) -> Result<Value, String> {
-    Ok(Value::Array(sorted_entries(input)?.into_iter().map(|(k, _)| Value::scalar(k)).collect()))
+    Ok(Value::Array(
+        sorted_entries(input)?
+            .into_iter()
+            .map(|(k, _)| Value::scalar(k))
+            .collect(),
+    ))
 }
 
 fn hash_values(input: &dyn ValueView, _args: &Args) -> Result<Value, String> {
-    Ok(Value::Array(sorted_entries(input)?.into_iter().map(|(_, v)| v).collect()))
+    Ok(Value::Array(
+        sorted_entries(input)?.into_iter().map(|(_, v)| v).collect(),
+    ))
 }
 
 /// `h | hash_dig: 'a', 'b', 0`: the value at that path (hash keys and array
@@ -120,8 +127,20 @@ pub(crate) const FILTERS: &[FnFilter] = &[
         Keywords::None,
         hash_delete_key,
     ),
-    FnFilter::new("hash_keys", "The keys of a hash, as an array (in key order).", (0, 0), Keywords::None, hash_keys),
-    FnFilter::new("hash_values", "The values of a hash, as an array (in key order).", (0, 0), Keywords::None, hash_values),
+    FnFilter::new(
+        "hash_keys",
+        "The keys of a hash, as an array (in key order).",
+        (0, 0),
+        Keywords::None,
+        hash_keys,
+    ),
+    FnFilter::new(
+        "hash_values",
+        "The values of a hash, as an array (in key order).",
+        (0, 0),
+        Keywords::None,
+        hash_values,
+    ),
     FnFilter::new(
         "hash_dig",
         "The value at a path: h | hash_dig: 'a', 'b' (or 'a.b'); nil when missing.",
@@ -147,10 +166,16 @@ mod tests {
             r#"{"a":2,"b":{"c":[10,{"d":"é"}]},"z":true}"#
         );
         assert_eq!(
-            render("{{ o | hash_merge: a: 5, n: nil | json }}|{{ nil | hash_merge: x: 'y' | json }}", globals()),
+            render(
+                "{{ o | hash_merge: a: 5, n: nil | json }}|{{ nil | hash_merge: x: 'y' | json }}",
+                globals()
+            ),
             r#"{"a":5,"n":null,"z":true}|{"x":"y"}"#
         );
-        assert_eq!(render("{{ o | hash_merge: h, a: 0 | hash_keys | size }}", globals()), "3");
+        assert_eq!(
+            render("{{ o | hash_merge: h, a: 0 | hash_keys | size }}", globals()),
+            "3"
+        );
     }
 
     #[test]
@@ -163,7 +188,10 @@ mod tests {
             r#"{"a":2,"k":1,"z":true}|{"z":true}|2"#
         );
         assert_eq!(
-            render("{{ o | hash_keys | join: ',' }}|{{ o | hash_values | json }}", globals()),
+            render(
+                "{{ o | hash_keys | join: ',' }}|{{ o | hash_values | json }}",
+                globals()
+            ),
             "a,z|[2,true]"
         );
     }

@@ -142,7 +142,14 @@ impl Filter for TranslateCall {
                 "locale" if !value.is_nil() => locale = value.to_kstr().to_string(),
                 "default" => default = Some(value),
                 "fallback" => fallback = value.query_state(liquid_core::model::State::Truthy),
-                _ => values.push((name.clone(), if value.is_nil() { String::new() } else { value.to_kstr().to_string() })),
+                _ => values.push((
+                    name.clone(),
+                    if value.is_nil() {
+                        String::new()
+                    } else {
+                        value.to_kstr().to_string()
+                    },
+                )),
             }
         }
         Ok(match self.translations.find(&locale, &key, fallback) {
@@ -169,9 +176,14 @@ mod tests {
             "en:\n  app:\n    hello: \"Hi %{name}, %{name}! %{unknown} 100%\"\n    title: Payments\n    only_en: English\n    list: [a, b]\n    count: 3\n    tag: \"<b>%{who}</b>\"\n",
         )
         .unwrap();
-        t.add_file(None, "de.yml", "de:\n  app:\n    title: Zahlungen\n").unwrap();
-        t.add_file(Some("stripe"), "stripe/en.yml", "en:\n  stripe:\n    account:\n      country: Country\n")
+        t.add_file(None, "de.yml", "de:\n  app:\n    title: Zahlungen\n")
             .unwrap();
+        t.add_file(
+            Some("stripe"),
+            "stripe/en.yml",
+            "en:\n  stripe:\n    account:\n      country: Country\n",
+        )
+        .unwrap();
         Arc::new(t)
     }
 
@@ -190,7 +202,10 @@ mod tests {
             "Hi Ann &amp; &lt;i&gt;, Ann &amp; &lt;i&gt;! %{unknown} 100%"
         );
         assert_eq!(
-            render("{{ 'app.tag' | t: who: 'Zoë' }}|{{ 'app.tag' | t: who: 'Zoë' | html_safe }}", object!({})),
+            render(
+                "{{ 'app.tag' | t: who: 'Zoë' }}|{{ 'app.tag' | t: who: 'Zoë' | html_safe }}",
+                object!({})
+            ),
             "&lt;b&gt;Zoë&lt;/b&gt;|<b>Zoë</b>"
         );
     }

@@ -38,7 +38,11 @@ fn children(key: &str, value: &Value) -> Vec<(String, Value)> {
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    let child = if indexed { format!("{key}[{i}]") } else { format!("{key}[]") };
+                    let child = if indexed {
+                        format!("{key}[{i}]")
+                    } else {
+                        format!("{key}[]")
+                    };
                     (child, v.clone())
                 })
                 .collect()
@@ -102,7 +106,13 @@ mod tests {
             ),
             "a[b]=1&c[]=2&c[]=3&items[0][price]=p_1&q=x+y%26z&%C3%A9=%E2%9C%93|a[b]=1&c[0]=2&c[1]=3&items[0][price]=p_1&q=x%20y%26z&%C3%A9=%E2%9C%93"
         );
-        assert_eq!(render("{{ nil | www_form_encode }}|{{ e | www_form_encode }}", object!({"e": {}})), "|");
+        assert_eq!(
+            render(
+                "{{ nil | www_form_encode }}|{{ e | www_form_encode }}",
+                object!({"e": {}})
+            ),
+            "|"
+        );
     }
 
     #[test]

@@ -73,7 +73,10 @@ impl ParseTag for FunctionTag {
         let result = parse_assignment(&mut arguments, USAGE)?;
         let call = PartialCall::parse("function", USAGE, &mut arguments, options)?;
         if call.binding.is_some() {
-            return Err(tag_error("function", format!("with/for are not arguments of a function; usage: {USAGE}")));
+            return Err(tag_error(
+                "function",
+                format!("with/for are not arguments of a function; usage: {USAGE}"),
+            ));
         }
         Ok(Box::new(Function { result, call }))
     }
@@ -232,9 +235,19 @@ mod tests {
     fn errors() {
         let err = try_render("{% return 1 %}", &[], &object!({})).unwrap_err();
         assert!(err.contains("only allowed in a partial called by"), "{err}");
-        let err = try_render("{% function r = 'p' %}", &[("p", "{{ 1 | divided_by: 0 }}")], &object!({})).unwrap_err();
+        let err = try_render(
+            "{% function r = 'p' %}",
+            &[("p", "{{ 1 | divided_by: 0 }}")],
+            &object!({}),
+        )
+        .unwrap_err();
         assert!(err.contains("function r = 'p'"), "{err}");
-        let err = try_render("{% function r = 'p' %}", &[("p", "{% function r = 'p' %}")], &object!({})).unwrap_err();
+        let err = try_render(
+            "{% function r = 'p' %}",
+            &[("p", "{% function r = 'p' %}")],
+            &object!({}),
+        )
+        .unwrap_err();
         assert!(err.contains("levels deep"), "{err}");
         let err = try_render("{% function = 'p' %}", &[], &object!({})).unwrap_err();
         assert!(err.contains("result variable"), "{err}");

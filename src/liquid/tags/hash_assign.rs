@@ -55,7 +55,10 @@ impl ParseTag for HashAssignTag {
             .expect_next(&format!("\"=\" expected; usage: {USAGE}"))?
             .expect_str("=")
             .into_result_custom_msg(&format!("\"=\" expected; usage: {USAGE}"))?;
-        let value = parse_value(arguments.expect_next(&format!("value expected; usage: {USAGE}"))?, options)?;
+        let value = parse_value(
+            arguments.expect_next(&format!("value expected; usage: {USAGE}"))?,
+            options,
+        )?;
         arguments.expect_nothing()?;
         Ok(Box::new(HashAssign { target, source, value }))
     }
@@ -147,7 +150,10 @@ fn set(container: &mut Value, key: &ScalarCow<'_>, value: Value, path: &str) -> 
 impl Renderable for HashAssign {
     fn render_to(&self, _writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
         let path = self.target.evaluate(runtime)?;
-        let (root, keys) = path.as_slice().split_first().ok_or_else(|| tag_error("hash_assign", "empty path"))?;
+        let (root, keys) = path
+            .as_slice()
+            .split_first()
+            .ok_or_else(|| tag_error("hash_assign", "empty path"))?;
         let Some((last, between)) = keys.split_last() else {
             return Err(tag_error("hash_assign", format!("{} names no key", self.source)));
         };

@@ -73,7 +73,8 @@ impl PartialCall {
         let (binding, pending) = match next {
             Some(token) if matches!(token.as_str(), "with" | "for") => {
                 let each = token.as_str() == "for";
-                let value = arguments.expect_next(&format!("value expected after {}; usage: {usage}", token.as_str()))?;
+                let value =
+                    arguments.expect_next(&format!("value expected after {}; usage: {usage}", token.as_str()))?;
                 let value = parse_value(value, options)?;
                 let (alias, pending) = parse_alias(arguments, usage)?;
                 (Some(Binding { each, value, alias }), pending)
@@ -140,7 +141,12 @@ fn parse_alias<'a>(arguments: &mut TagTokenIter<'a>, usage: &str) -> Result<(Opt
 
 impl ParseTag for IncludeTag {
     fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
-        Ok(Box::new(Include(PartialCall::parse("include", USAGE, &mut arguments, options)?)))
+        Ok(Box::new(Include(PartialCall::parse(
+            "include",
+            USAGE,
+            &mut arguments,
+            options,
+        )?)))
     }
 
     fn reflection(&self) -> &dyn TagReflection {
@@ -300,7 +306,12 @@ mod tests {
 
     #[test]
     fn a_partial_including_itself_stops_with_an_error() {
-        let err = try_render("{% include 'loop' %}", &[("loop", "x{% include 'loop' %}")], &object!({})).unwrap_err();
+        let err = try_render(
+            "{% include 'loop' %}",
+            &[("loop", "x{% include 'loop' %}")],
+            &object!({}),
+        )
+        .unwrap_err();
         assert!(err.contains("levels deep") && err.contains("loop"), "{err}");
         let err = try_render(
             "{% include 'a' %}",

@@ -39,7 +39,8 @@ impl ParseBlock for ParseJsonBlock {
         mut tokens: TagBlock<'_, '_>,
         options: &Language,
     ) -> Result<Box<dyn Renderable>> {
-        let variable: KString = variable_name(arguments.expect_next("variable name expected")?, "variable name", USAGE)?;
+        let variable: KString =
+            variable_name(arguments.expect_next("variable name expected")?, "variable name", USAGE)?;
         arguments.expect_nothing()?;
         let body = Template::new(
             tokens

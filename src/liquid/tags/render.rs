@@ -33,7 +33,12 @@ const USAGE: &str = "{% render 'partial/name', var: value %} (or with value / fo
 
 impl ParseTag for RenderTag {
     fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
-        Ok(Box::new(Render(PartialCall::parse("render", USAGE, &mut arguments, options)?)))
+        Ok(Box::new(Render(PartialCall::parse(
+            "render",
+            USAGE,
+            &mut arguments,
+            options,
+        )?)))
     }
 
     fn reflection(&self) -> &dyn TagReflection {
@@ -79,7 +84,12 @@ mod tests {
             object!({"amount": "outer", "inner": nil}),
         );
         assert_eq!(out, "[5-nil]i|gone|outer");
-        let err = try_render("{% assign secret = 's' %}{% render 'p' %}", &[("p", "{{ secret }}")], &object!({})).unwrap_err();
+        let err = try_render(
+            "{% assign secret = 's' %}{% render 'p' %}",
+            &[("p", "{{ secret }}")],
+            &object!({}),
+        )
+        .unwrap_err();
         assert!(err.contains("Unknown variable") && err.contains("secret"), "{err}");
     }
 
@@ -87,7 +97,10 @@ mod tests {
     fn context_is_shared_and_export_reaches_the_page() {
         let out = render_with_partials(
             "{% render 'p' %}{{ context.exports.ns.v }}",
-            &[("p", "{{ context.path }}{% assign v = 'ü' %}{% export v, namespace: 'ns' %}")],
+            &[(
+                "p",
+                "{{ context.path }}{% assign v = 'ü' %}{% export v, namespace: 'ns' %}",
+            )],
             object!({"context": {"path": "/pay"}}),
         );
         assert_eq!(out, "/payü");
