@@ -70,19 +70,30 @@ impl PartialCall {
         let source = name_token.as_str().to_owned();
         let name = parse_value(name_token, options)?;
         let next = arguments.next();
+        let mut first_named = None;
         let (binding, pending) = match next {
             Some(token) if matches!(token.as_str(), "with" | "for") => {
-                let each = token.as_str() == "for";
-                let value =
-                    arguments.expect_next(&format!("value expected after {}; usage: {usage}", token.as_str()))?;
-                let value = parse_value(value, options)?;
-                let (alias, pending) = parse_alias(arguments, usage)?;
-                (Some(Binding { each, value, alias }), pending)
+                let keyword = token.as_str().to_owned();
+                let value = arguments.expect_next(&format!("value expected after {keyword}; usage: {usage}"))?;
+                if value.as_str() == ":" {
+                    // `with: x` is an argument that happens to be named `with`.
+                    let value = arguments.expect_next("value expected after \":\"")?;
+                    first_named = Some((keyword, parse_value(value, options)?));
+                    (None, None)
+                } else {
+                    let value = parse_value(value, options)?;
+                    let (alias, pending) = parse_alias(arguments, usage)?;
+                    let each = keyword == "for";
+                    (Some(Binding { each, value, alias }), pending)
+                }
             }
             other => (None, other),
         };
-        let args = TagArgs::parse_from(pending, arguments, options)?;
+        let mut args = TagArgs::parse_from(pending, arguments, options)?;
         args.at_most_positional(tag, 0, usage)?;
+        if let Some(named) = first_named {
+            args.named.insert(0, named);
+        }
         Ok(PartialCall {
             source,
             name,
@@ -302,6 +313,16 @@ mod tests {
             object!({"items": [{"n": 1}, {"n": "é"}], "one": {"n": 7}, "none": []}),
         );
         assert_eq!(out, "1;é;|1,é,|7|");
+    }
+
+    #[test]
+    fn arguments_named_with_or_for_are_arguments() {
+        let out = render_with_partials(
+            "{% include 'p' with: 1, for: 2 %}|{% include 'p', with: 3, for: 4 %}",
+            &[("p", "{{ with }}{{ for }}")],
+            object!({}),
+        );
+        assert_eq!(out, "12|34");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //!
 //! One exception: `context` is the caller's (read and written through), so
 //! a function can read `context.exports` and `{% export %}` from inside it
-//! reaches the page, as in platformOS.
+//! reaches the page, as in platformOS. An undefined variable reads as nil,
+//! as on a page.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -71,6 +72,10 @@ impl<P: Runtime> Runtime for IsolatedFrame<P> {
         }
         let data = self.data.borrow();
         if !data.contains_key(key.as_str()) {
+            // An undefined variable reads as nil, as on a page.
+            if path.len() == 1 {
+                return Ok(ValueCow::Owned(Value::Nil));
+            }
             return Err(Error::with_msg("Unknown variable").context("requested variable", key.into_owned()));
         }
         find(data.as_value(), path).map(|v| v.into_owned().into())

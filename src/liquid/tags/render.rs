@@ -84,10 +84,16 @@ mod tests {
             object!({"amount": "outer", "inner": nil}),
         );
         assert_eq!(out, "[5-nil]i|gone|outer");
-        let err = try_render(
+        let out = render_with_partials(
             "{% assign secret = 's' %}{% render 'p' %}",
-            &[("p", "{{ secret }}")],
-            &object!({}),
+            &[("p", "[{{ secret }}]")],
+            object!({}),
+        );
+        assert_eq!(out, "[]");
+        let err = try_render(
+            "{% render 'p' %}",
+            &[("p", "{{ secret.key }}")],
+            &object!({"secret": {"key": 1}}),
         )
         .unwrap_err();
         assert!(err.contains("Unknown variable") && err.contains("secret"), "{err}");
