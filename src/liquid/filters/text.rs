@@ -7,6 +7,9 @@ use super::fn_filter::{Args, FnFilter, Keywords};
 
 /// Text longer than this (in bytes) is refused.
 pub const MAX_TEXT_BYTES: usize = 1 << 20;
+/// A `parameterize` separator longer than this is refused (it is repeated
+/// between every word).
+pub const MAX_SEPARATOR_BYTES: usize = 8;
 
 fn text_input(input: &dyn ValueView) -> Result<String, String> {
     if input.is_nil() {
@@ -68,6 +71,9 @@ fn parameterize(input: &dyn ValueView, args: &Args) -> Result<Value, String> {
         Value::Nil => "-".to_owned(),
         other => other.to_kstr().to_string(),
     };
+    if separator.len() > MAX_SEPARATOR_BYTES {
+        return Err(format!("the separator is longer than {MAX_SEPARATOR_BYTES} bytes"));
+    }
     let text = text_input(input)?;
     let mut slug = String::with_capacity(text.len());
     let mut pending_separator = false;
@@ -184,6 +190,15 @@ mod tests {
             ),
             "zoe-co-pay|zolc_gesla|a-b__c||"
         );
+    }
+
+    #[test]
+    fn bounds() {
+        let err = crate::liquid::test_support::render_err("{{ 'a b' | parameterize: '---------' }}", object!({}));
+        assert!(err.contains("separator is longer"), "{err}");
+        let big = "x".repeat(super::MAX_TEXT_BYTES + 1);
+        let err = crate::liquid::test_support::render_err("{{ t | titleize }}", object!({"t": big}));
+        assert!(err.contains("longer than"), "{err}");
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! (Rails) where `form_encode` writes `c[0]=v`. Arrays holding hashes or
 //! arrays are indexed (`items[0][price]=p`), since Rails' unindexed form
 //! cannot tell two items apart. Keys come sorted; brackets stay literal;
-//! nil values are left out; nesting deeper than [`MAX_DEPTH`] is an error.
+//! nil values are left out; nesting deeper than [`MAX_DEPTH`] or a body
+//! longer than [`MAX_BODY_BYTES`] is an error.
 //! The walk uses an explicit stack, never recursion.
 
 use liquid_core::{Value, ValueView};
@@ -16,6 +17,9 @@ use super::fn_filter::{Args, FnFilter, Keywords};
 
 /// Hashes and arrays nested deeper than this are refused.
 pub const MAX_DEPTH: usize = 32;
+/// A body longer than this is refused (long keys repeat in every nested
+/// pair, so the body can outgrow the hash).
+pub const MAX_BODY_BYTES: usize = 4 << 20;
 
 fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
@@ -68,6 +72,7 @@ fn www_form_encode(input: &dyn ValueView, _args: &Args) -> Result<Value, String>
         .map(|(k, v)| (encode(k.as_str()), v.to_value(), 1))
         .collect();
     let mut pairs = Vec::new();
+    let mut length = 0usize;
     while let Some((key, value, depth)) = stack.pop() {
         match &value {
             Value::Object(_) | Value::Array(_) => {
@@ -76,7 +81,14 @@ fn www_form_encode(input: &dyn ValueView, _args: &Args) -> Result<Value, String>
                 }
                 stack.extend(children(&key, &value).into_iter().rev().map(|(k, v)| (k, v, depth + 1)));
             }
-            Value::Scalar(scalar) => pairs.push(format!("{key}={}", encode(&scalar.to_kstr()))),
+            Value::Scalar(scalar) => {
+                let pair = format!("{key}={}", encode(&scalar.to_kstr()));
+                length += pair.len() + 1;
+                if length > MAX_BODY_BYTES {
+                    return Err(format!("the encoded body is longer than {MAX_BODY_BYTES} bytes"));
+                }
+                pairs.push(pair);
+            }
             _ => {}
         }
     }
@@ -125,5 +137,11 @@ mod tests {
             deep = Value::Object(o);
         }
         assert!(render_err("{{ d | www_form_encode }}", object!({"d": deep})).contains("levels deep"));
+        let long_key = "k".repeat(1 << 16);
+        let leaves: Vec<Value> = (0..100i64).map(Value::scalar).collect();
+        let mut wide = liquid_core::Object::new();
+        wide.insert(long_key.into(), Value::Array(leaves));
+        let err = render_err("{{ d | www_form_encode }}", object!({"d": wide}));
+        assert!(err.contains("longer than"), "{err}");
     }
 }
