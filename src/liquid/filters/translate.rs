@@ -4,8 +4,9 @@
 //! - `{{ 'app.hello' | t: name: 'Ann' }}`: the text at the key, with each
 //!   `%{name}` replaced by the argument's text (placeholders without an
 //!   argument stay as written);
-//! - `locale: 'de'` picks the locale (default `en`); a key missing there is
-//!   looked up in `en` unless `fallback: false`;
+//! - `locale: 'de'` picks the locale (default: `context.language` when the
+//!   page has one, else `en`); a key missing there is looked up in `en`
+//!   unless `fallback: false`;
 //! - a missing key gives `default:` when given, else the key itself (what
 //!   platformOS shows), never an error;
 //! - a key naming a hash (or a list, or a number) gives that value.
@@ -18,6 +19,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use liquid_core::model::ScalarCow;
 use liquid_core::parser::{FilterArguments, ParameterReflection};
 use liquid_core::{Expression, Filter, FilterReflection, ParseFilter, Runtime};
 use liquid_core::{Result, Value, ValueView};
@@ -129,10 +131,21 @@ fn interpolate(text: &str, values: &[(String, String)]) -> String {
     out
 }
 
+/// The page's language (`context.language`, as platformOS sets it), else
+/// [`FALLBACK_LOCALE`].
+fn current_locale(runtime: &dyn Runtime) -> String {
+    let path = [ScalarCow::new("context"), ScalarCow::new("language")];
+    runtime
+        .try_get(&path)
+        .filter(|value| value.is_scalar() && !value.to_kstr().trim().is_empty())
+        .map(|value| value.to_kstr().trim().to_owned())
+        .unwrap_or_else(|| FALLBACK_LOCALE.to_owned())
+}
+
 impl Filter for TranslateCall {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let key = input.to_kstr().to_string();
-        let mut locale = FALLBACK_LOCALE.to_owned();
+        let mut locale = current_locale(runtime);
         let mut default = None;
         let mut fallback = true;
         let mut values = Vec::new();
@@ -218,6 +231,21 @@ mod tests {
                 object!({})
             ),
             "Zahlungen|English|app.only_en|Payments"
+        );
+    }
+
+    #[test]
+    fn the_page_language_is_the_default_locale() {
+        assert_eq!(
+            render(
+                "{{ 'app.title' | t }}|{{ 'app.title' | t: locale: 'en' }}|{{ 'app.only_en' | t }}",
+                object!({"context": {"language": "de"}})
+            ),
+            "Zahlungen|Payments|English"
+        );
+        assert_eq!(
+            render("{{ 'app.title' | t }}", object!({"context": {"language": ""}})),
+            "Payments"
         );
     }
 
