@@ -9,6 +9,7 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
 use support::{client, copy_app, payforms_bin, ServerOptions, TestServer};
 
@@ -73,6 +74,11 @@ fn a_partial_that_includes_itself_fails_the_page_not_the_server() {
     let server = TestServer::start(ServerOptions::new(app.path()));
     let looping = client().get(server.url("/loop")).send().expect("GET /loop");
     assert_eq!(looping.status(), 500);
+    // The log says why (it is written as the page fails; wait for it).
+    support::wait_for("the nesting error in the log", Duration::from_secs(10), || {
+        let log = server.log_text();
+        (log.contains("levels deep") && log.contains("loop")).then_some(())
+    });
     let page = client()
         .get(server.url("/platformos_liquid"))
         .send()
