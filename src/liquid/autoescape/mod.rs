@@ -16,7 +16,9 @@
 //! - `{% %}` tags, text, and anything liquid-rust would reject anyway.
 //!
 //! Only ` | pf_escape` is inserted, never a newline, so line numbers of
-//! parse and render errors stay those of the source file.
+//! parse and render errors stay those of the source file. Before that,
+//! `{% liquid %}` blocks and `{% echo %}` are expanded into ordinary tags and
+//! outputs ([`crate::liquid::liquid_tag`], which keeps lines too).
 //!
 //! Element boundaries come from [`grammar`], a port of liquid-rust's own
 //! pest rules, so the rewrite sees exactly the outputs the parser will
@@ -55,6 +57,10 @@ pub fn escape_json_outputs(source: &str) -> String {
 }
 
 fn rewrite(source: &str, html: bool) -> String {
+    // `{% liquid %}` and `{% echo %}` first, so their outputs are escaped
+    // like any other.
+    let expanded = crate::liquid::liquid_tag::expand_liquid_tags(source);
+    let source = expanded.as_ref();
     let elements = elements(source);
     let bytes = source.as_bytes();
     let mut out: Vec<u8> = Vec::with_capacity(source.len() + source.len() / 8);

@@ -314,3 +314,15 @@ fn parse_json_bodies_are_json_not_html() {
         "{% parse_json d %}{{ q | pf_escape }}"
     );
 }
+
+#[test]
+fn liquid_blocks_and_echo_are_expanded_then_escaped() {
+    let source = "{% liquid\n  assign v = x\n  echo v\n%}|{% echo x %}|{% echo x | html_safe %}";
+    assert_eq!(
+        super::autoescape_outputs(source),
+        "{{ nil | pf_escape\n }}{% assign v = x\n %}{{ v | pf_escape\n }}|{{ x | pf_escape }}|{{ x | html_safe }}"
+    );
+    let out =
+        crate::liquid::test_support::render(&super::autoescape_outputs(source), liquid_core::object!({"x": "<b>"}));
+    assert_eq!(out, "&lt;b&gt;|&lt;b&gt;|<b>");
+}

@@ -6,7 +6,7 @@
 //! filter with arguments swallows what follows it (`x | default: y, k: v`
 //! gives `k: v` to `default`), so put such a value last or assign it first.
 
-use liquid_core::parser::FilterChain;
+use liquid_core::parser::{FilterChain, TagToken};
 use liquid_core::{Error, Expression, Language, Object, Result, Runtime, TagTokenIter, Value, ValueView};
 use serde_json::{Map, Value as Json};
 
@@ -45,8 +45,18 @@ pub(crate) struct TagArgs {
 impl TagArgs {
     /// Reads the rest of the tag. Commas between arguments are optional.
     pub(crate) fn parse(arguments: &mut TagTokenIter<'_>, options: &Language) -> Result<TagArgs> {
+        TagArgs::parse_from(None, arguments, options)
+    }
+
+    /// Reads the rest of the tag, starting with `first` when the caller
+    /// already took that token off the iterator.
+    pub(crate) fn parse_from<'a>(
+        first: Option<TagToken<'a>>,
+        arguments: &mut TagTokenIter<'a>,
+        options: &Language,
+    ) -> Result<TagArgs> {
         let mut args = TagArgs::default();
-        let mut pending = None;
+        let mut pending = first;
         while let Some(token) = pending.take().or_else(|| arguments.next()) {
             if token.as_str() == "," {
                 continue;
@@ -101,15 +111,40 @@ impl TagArgs {
     }
 }
 
-/// Reads `result =` at the start of an assigning tag (`dispatch`, `record`)
-/// and returns the variable name.
+/// A variable a tag assigns to, written as platformOS accepts it: a bare
+/// name (`data`) or a quoted one (`"data"`, `'data'`).
+pub(crate) fn variable_name(token: TagToken<'_>, what: &str, usage: &str) -> Result<liquid_core::model::KString> {
+    let text = token.as_str().to_owned();
+    let text = text.as_str();
+    let unquoted = match text.as_bytes() {
+        [b'"', .., b'"'] | [b'\'', .., b'\''] if text.len() >= 2 => &text[1..text.len() - 1],
+        _ => text,
+    };
+    if is_variable_name(unquoted) {
+        Ok(unquoted.to_owned().into())
+    } else {
+        Err(token.raise_custom_error(&format!(
+            "{what} expected (a name or a quoted name), got {text}; usage: {usage}"
+        )))
+    }
+}
+
+/// A name Liquid can read back as a variable: letters, digits, `_` and `-`,
+/// not starting with a digit or `-`.
+pub(crate) fn is_variable_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Reads `result =` at the start of an assigning tag (`dispatch`, `record`,
+/// `function`) and returns the variable name (bare or quoted).
 pub(crate) fn parse_assignment(arguments: &mut TagTokenIter<'_>, usage: &str) -> Result<liquid_core::model::KString> {
-    let result = arguments
-        .expect_next(&format!("result variable expected; usage: {usage}"))?
-        .expect_identifier()
-        .into_result_custom_msg(&format!("result variable expected; usage: {usage}"))?
-        .to_owned()
-        .into();
+    let result = variable_name(
+        arguments.expect_next(&format!("result variable expected; usage: {usage}"))?,
+        "result variable",
+        usage,
+    )?;
     arguments
         .expect_next(&format!("\"=\" expected; usage: {usage}"))?
         .expect_str("=")

@@ -8,7 +8,7 @@ use liquid_core::model::{KString, ScalarCow};
 use liquid_core::{Language, ParseTag, Renderable, TagReflection, TagTokenIter};
 use liquid_core::{Object, Result, Runtime, Value, ValueView};
 
-use super::args::{name_text, ArgValue, TagArgs};
+use super::args::{is_variable_name, name_text, ArgValue, TagArgs};
 
 #[derive(Copy, Clone, Debug, Default)]
 pub struct ExportTag;
@@ -25,12 +25,6 @@ impl TagReflection for ExportTag {
 
 const USAGE: &str = "{% export a, b, namespace: 'name' %}";
 
-fn is_identifier(text: &str) -> bool {
-    let mut chars = text.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
 impl ParseTag for ExportTag {
     fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
         let mut args = TagArgs::parse(&mut arguments, options)?;
@@ -43,7 +37,7 @@ impl ParseTag for ExportTag {
         }
         let mut names = Vec::new();
         for (source, _) in &args.positional {
-            if !is_identifier(source) {
+            if !is_variable_name(source) {
                 return Err(arguments.raise_error(&format!("{source:?} is not a variable name; usage: {USAGE}")));
             }
             names.push(KString::from(source.clone()));

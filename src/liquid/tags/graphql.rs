@@ -23,7 +23,7 @@ use liquid_core::model::KString;
 use liquid_core::{BlockReflection, Language, ParseBlock, ParseTag, Renderable, TagBlock};
 use liquid_core::{Result, Runtime, TagReflection, TagTokenIter, Template};
 
-use super::args::{name_text, named_to_json, parse_value, require_host, tag_error, ArgValue, TagArgs};
+use super::args::{name_text, named_to_json, parse_value, require_host, tag_error, variable_name, ArgValue, TagArgs};
 use crate::liquid::host::GraphqlSource;
 use crate::liquid::value::json_to_liquid;
 
@@ -53,12 +53,11 @@ impl ParseBlock for GraphqlBlock {
         mut tokens: TagBlock<'_, '_>,
         options: &Language,
     ) -> Result<Box<dyn Renderable>> {
-        let result: KString = arguments
-            .expect_next(&format!("result variable expected; usage: {USAGE}"))?
-            .expect_identifier()
-            .into_result_custom_msg(&format!("result variable expected; usage: {USAGE}"))?
-            .to_owned()
-            .into();
+        let result: KString = variable_name(
+            arguments.expect_next(&format!("result variable expected; usage: {USAGE}"))?,
+            "result variable",
+            USAGE,
+        )?;
         let first = arguments.next();
         if matches!(&first, Some(token) if token.as_str() == "=") {
             let name = arguments.expect_next(&format!("query name expected; usage: {USAGE}"))?;
@@ -216,6 +215,15 @@ mod tests {
     }
 
     #[test]
+    fn quoted_result_names() {
+        let (out, _) = render_with_host(
+            "{% graphql \"g\" = 'get' %}{% graphql 'i' %}{ x }{% endgraphql %}{{ g.query }}|{{ i.query }}",
+            object!({}),
+        );
+        assert_eq!(out.unwrap(), "get|{ x }");
+    }
+
+    #[test]
     fn stored_query_needs_no_end_tag_and_name_may_be_a_variable() {
         let (out, calls) = render_with_host(
             "{% if true %}{% graphql g = q %}{% endif %}[{{ g.query }}]",
@@ -298,7 +306,7 @@ mod tests {
     fn usage_errors() {
         for bad in [
             "{% graphql %}",
-            "{% graphql 'g' = 'q' %}",
+            "{% graphql 'g h' = 'q' %}",
             "{% graphql g = %}",
             "{% graphql g = 'q' 'extra' %}",
             "{% graphql g 'q' %}{% endgraphql %}",

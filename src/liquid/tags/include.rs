@@ -4,20 +4,32 @@
 //! Replaces liquid-lib's `include`, which rejects the comma after the name
 //! and fails on an argument whose variable is undefined.
 //!
+//! Binding forms, as in platformOS:
+//! - `{% include 'form/inputs/text' with "Country", value: x %}` binds the
+//!   value to the variable named after the partial's last path segment
+//!   (`text`), or to `as name` when given;
+//! - `{% include 'row' for items %}` renders the partial once per item with
+//!   the item bound the same way (no `forloop`, as in platformOS); a value
+//!   that is not an array renders once.
+//!
 //! Scoping: the named arguments live in a scope pushed for the partial only,
 //! so they shadow outer variables of the same name inside the partial and
 //! are gone afterwards. Everything else is shared with the caller, as in
 //! Liquid's `include`: the partial sees the caller's variables, and its
 //! `assign`/`capture` write the caller's globals (visible after the include).
+//! Nesting is limited ([`super::nesting`]).
 
 use std::io::Write;
 
 use liquid_core::error::ResultLiquidExt;
+use liquid_core::model::KString;
+use liquid_core::parser::TagToken;
 use liquid_core::runtime::StackFrame;
-use liquid_core::{Language, ParseTag, Renderable, TagReflection, TagTokenIter};
-use liquid_core::{Result, Runtime};
+use liquid_core::{Language, Object, ParseTag, Renderable, TagReflection, TagTokenIter};
+use liquid_core::{Result, Runtime, Value};
 
-use super::args::{name_text, named_to_object, ArgValue, TagArgs};
+use super::args::{name_text, named_to_object, parse_value, ArgValue, TagArgs};
+use super::nesting;
 
 #[derive(Copy, Clone, Debug, Default)]
 pub struct IncludeTag;
@@ -28,24 +40,124 @@ impl TagReflection for IncludeTag {
     }
 
     fn description(&self) -> &'static str {
-        "Renders a partial with named variables: {% include 'name', a: 1, b: x %}."
+        "Renders a partial with named variables: {% include 'name', a: 1 %}, {% include 'name' with v %}, {% include 'name' for items %}."
     }
 }
 
-const USAGE: &str = "{% include 'partial/name', var: value %}";
+const USAGE: &str = "{% include 'partial/name', var: value %} (or with value / for items)";
+
+/// `with value` or `for items` after a partial's name.
+#[derive(Debug)]
+pub(crate) struct Binding {
+    each: bool,
+    value: ArgValue,
+    /// `as name`; otherwise the partial's last path segment.
+    alias: Option<KString>,
+}
+
+/// What follows a partial's name: an optional binding, then named
+/// arguments (`render` and `include` share it).
+pub(crate) struct PartialCall {
+    pub source: String,
+    pub name: ArgValue,
+    pub binding: Option<Binding>,
+    pub vars: Vec<(String, ArgValue)>,
+}
+
+impl PartialCall {
+    pub(crate) fn parse(tag: &str, usage: &str, arguments: &mut TagTokenIter<'_>, options: &Language) -> Result<Self> {
+        let name_token = arguments.expect_next(&format!("partial name expected; usage: {usage}"))?;
+        let source = name_token.as_str().to_owned();
+        let name = parse_value(name_token, options)?;
+        let next = arguments.next();
+        let mut first_named = None;
+        let (binding, pending) = match next {
+            Some(token) if matches!(token.as_str(), "with" | "for") => {
+                let keyword = token.as_str().to_owned();
+                let value = arguments.expect_next(&format!("value expected after {keyword}; usage: {usage}"))?;
+                if value.as_str() == ":" {
+                    // `with: x` is an argument that happens to be named `with`.
+                    let value = arguments.expect_next("value expected after \":\"")?;
+                    first_named = Some((keyword, parse_value(value, options)?));
+                    (None, None)
+                } else {
+                    let value = parse_value(value, options)?;
+                    let (alias, pending) = parse_alias(arguments, usage)?;
+                    let each = keyword == "for";
+                    (Some(Binding { each, value, alias }), pending)
+                }
+            }
+            other => (None, other),
+        };
+        let mut args = TagArgs::parse_from(pending, arguments, options)?;
+        args.at_most_positional(tag, 0, usage)?;
+        if let Some(named) = first_named {
+            args.named.insert(0, named);
+        }
+        Ok(PartialCall {
+            source,
+            name,
+            binding,
+            vars: args.named,
+        })
+    }
+
+    /// The partial's name, evaluated.
+    pub(crate) fn name(&self, tag: &str, runtime: &dyn Runtime) -> Result<String> {
+        name_text(tag, "the partial name", &self.name.evaluate(runtime)?)
+    }
+
+    /// The variables of each rendering: one object, or one per item for
+    /// `for`.
+    pub(crate) fn scopes(&self, name: &str, runtime: &dyn Runtime) -> Result<Vec<Object>> {
+        let vars = named_to_object(&self.vars, runtime)?;
+        let Some(binding) = &self.binding else {
+            return Ok(vec![vars]);
+        };
+        let variable = binding
+            .alias
+            .clone()
+            .unwrap_or_else(|| KString::from(name.rsplit('/').next().unwrap_or(name).to_owned()));
+        let value = binding.value.evaluate(runtime)?;
+        let items = match value {
+            Value::Array(items) if binding.each => items,
+            other => vec![other],
+        };
+        Ok(items
+            .into_iter()
+            .map(|item| {
+                let mut scope = vars.clone();
+                scope.insert(variable.clone(), item);
+                scope
+            })
+            .collect())
+    }
+}
+
+/// An optional `as name` after a binding's value; returns the token after it.
+fn parse_alias<'a>(arguments: &mut TagTokenIter<'a>, usage: &str) -> Result<(Option<KString>, Option<TagToken<'a>>)> {
+    match arguments.next() {
+        Some(token) if token.as_str() == "as" => {
+            let alias: KString = arguments
+                .expect_next(&format!("variable name expected after as; usage: {usage}"))?
+                .expect_identifier()
+                .into_result_custom_msg(&format!("variable name expected after as; usage: {usage}"))?
+                .to_owned()
+                .into();
+            Ok((Some(alias), arguments.next()))
+        }
+        other => Ok((None, other)),
+    }
+}
 
 impl ParseTag for IncludeTag {
     fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
-        let mut args = TagArgs::parse(&mut arguments, options)?;
-        args.at_most_positional("include", 1, USAGE)?;
-        let Some((source, name)) = args.positional.pop() else {
-            return Err(arguments.raise_error(&format!("partial name expected; usage: {USAGE}")));
-        };
-        Ok(Box::new(Include {
-            source,
-            name,
-            vars: args.named,
-        }))
+        Ok(Box::new(Include(PartialCall::parse(
+            "include",
+            USAGE,
+            &mut arguments,
+            options,
+        )?)))
     }
 
     fn reflection(&self) -> &dyn TagReflection {
@@ -54,25 +166,30 @@ impl ParseTag for IncludeTag {
 }
 
 #[derive(Debug)]
-struct Include {
-    /// The name as written, for traces.
-    source: String,
-    name: ArgValue,
-    vars: Vec<(String, ArgValue)>,
+struct Include(PartialCall);
+
+impl std::fmt::Debug for PartialCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PartialCall({})", self.source)
+    }
 }
 
 impl Renderable for Include {
     fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
-        let trace = || format!("{{% include {} %}}", self.source);
-        let name = name_text("include", "the partial name", &self.name.evaluate(runtime)?)?;
-        let vars = named_to_object(&self.vars, runtime)?;
-        let scope = StackFrame::new(runtime, &vars);
-        let partial = scope.partials().get(&name).trace_with(|| trace().into())?;
-        partial
-            .render_to(writer, &scope)
-            .trace_with(|| trace().into())
-            .context_key("partial")
-            .value_with(|| name.clone().into())
+        let call = &self.0;
+        let trace = || format!("{{% include {} %}}", call.source);
+        let name = call.name("include", runtime)?;
+        for vars in call.scopes(&name, runtime)? {
+            let _level = nesting::enter("include", &name)?;
+            let scope = StackFrame::new(runtime, &vars);
+            let partial = scope.partials().get(&name).trace_with(|| trace().into())?;
+            partial
+                .render_to(writer, &scope)
+                .trace_with(|| trace().into())
+                .context_key("partial")
+                .value_with(|| name.clone().into())?;
+        }
+        Ok(())
     }
 }
 
@@ -153,9 +270,76 @@ mod tests {
         assert!(err.contains("partial name expected"), "{err}");
         let err = crate::liquid::test_support::render_err("{% include 'a', 'b' %}", object!({}));
         assert!(err.contains("unexpected"), "{err}");
+        let err = crate::liquid::test_support::render_err("{% include 'a' with %}", object!({}));
+        assert!(err.contains("value expected after with"), "{err}");
+        let err = crate::liquid::test_support::render_err("{% include 'a' with x as %}", object!({}));
+        assert!(err.contains("variable name expected after as"), "{err}");
         assert_eq!(
             render("{% comment %}{% include 'x' %}{% endcomment %}", object!({})),
             ""
         );
+    }
+
+    const TEXT: (&str, &str) = (
+        "modules/stripe/form/inputs/text",
+        "<{{ text }}={{ value }}{% if required %}*{% endif %}>",
+    );
+
+    #[test]
+    fn with_binds_the_last_path_segment() {
+        let out = render_with_partials(
+            "{% include 'modules/stripe/form/inputs/text' with 'City', value: nil %}|{{ text }}",
+            &[TEXT],
+            object!({"text": "outer"}),
+        );
+        assert_eq!(out, "<City=>|outer");
+    }
+
+    #[test]
+    fn with_from_a_variable_name_and_named_arguments_as_stripe_writes_it() {
+        let out = render_with_partials(
+            "{% include text_field with \"Country\", value: r.country, required: true %}{% include text_field with 'Zip' value: r.zip %}",
+            &[TEXT],
+            object!({"text_field": "modules/stripe/form/inputs/text", "r": {"country": "PL", "zip": "00-950"}}),
+        );
+        assert_eq!(out, "<Country=PL*><Zip=00-950>");
+    }
+
+    #[test]
+    fn for_renders_once_per_item_and_as_renames() {
+        let out = render_with_partials(
+            "{% include 'rows/row' for items, sep: ';' %}|{% include 'rows/item' for items as row, sep: ',' %}|{% include 'rows/row' for one, sep: '' %}|{% include 'rows/row' for none %}",
+            &[("rows/row", "{{ row.n }}{{ sep }}"), ("rows/item", "{{ row.n }}{{ sep }}")],
+            object!({"items": [{"n": 1}, {"n": "é"}], "one": {"n": 7}, "none": []}),
+        );
+        assert_eq!(out, "1;é;|1,é,|7|");
+    }
+
+    #[test]
+    fn arguments_named_with_or_for_are_arguments() {
+        let out = render_with_partials(
+            "{% include 'p' with: 1, for: 2 %}|{% include 'p', with: 3, for: 4 %}",
+            &[("p", "{{ with }}{{ for }}")],
+            object!({}),
+        );
+        assert_eq!(out, "12|34");
+    }
+
+    #[test]
+    fn a_partial_including_itself_stops_with_an_error() {
+        let err = try_render(
+            "{% include 'loop' %}",
+            &[("loop", "x{% include 'loop' %}")],
+            &object!({}),
+        )
+        .unwrap_err();
+        assert!(err.contains("levels deep") && err.contains("loop"), "{err}");
+        let err = try_render(
+            "{% include 'a' %}",
+            &[("a", "{% include 'b' for items %}"), ("b", "{% include 'a' %}")],
+            &object!({"items": [1, 2]}),
+        )
+        .unwrap_err();
+        assert!(err.contains("levels deep"), "{err}");
     }
 }

@@ -7,19 +7,25 @@
 //! [`with_host`](super::host::with_host).
 
 mod args;
+pub mod capture;
 pub mod dispatch;
 pub mod export;
 pub mod form;
+pub mod function;
 pub mod graphql;
+pub mod hash_assign;
 pub mod include;
 pub mod include_form;
+mod isolated;
 pub mod log;
+pub mod nesting;
 pub mod parse_json;
 pub mod record;
 pub mod redirect_to;
+pub mod render;
 
 /// Adds every tag and block of the dialect (replacing liquid-lib's
-/// `include`).
+/// `include`, `render` and `capture`).
 pub(crate) fn register<P: liquid::partials::PartialCompiler>(
     builder: liquid::ParserBuilder<P>,
 ) -> liquid::ParserBuilder<P> {
@@ -27,12 +33,17 @@ pub(crate) fn register<P: liquid::partials::PartialCompiler>(
         .block(parse_json::ParseJsonBlock)
         .block(graphql::GraphqlBlock)
         .block(form::FormBlock)
+        .block(capture::CaptureBlock)
         .tag(graphql::QueryGraphTag)
         .tag(export::ExportTag)
         .tag(log::LogTag)
         .tag(dispatch::DispatchTag)
         .tag(include_form::IncludeFormTag)
         .tag(include::IncludeTag)
+        .tag(render::RenderTag)
+        .tag(function::FunctionTag)
+        .tag(function::ReturnTag)
+        .tag(hash_assign::HashAssignTag)
         .tag(record::RecordTag)
         .tag(redirect_to::RedirectToTag)
 }

@@ -1,6 +1,7 @@
 //! `{% parse_json var %}{ "a": {{ x | json }} }{% endparse_json %}`: renders
 //! the body, parses it as JSON and assigns the result to `var`. A body of
-//! only whitespace assigns nil.
+//! only whitespace assigns nil. The name may be quoted, as platformOS
+//! modules write it: `{% parse_json "data" %}`, `{% parse_json 'data' %}`.
 
 use std::io::Write;
 
@@ -9,8 +10,10 @@ use liquid_core::model::KString;
 use liquid_core::{BlockReflection, Language, ParseBlock, Renderable, TagBlock, TagTokenIter};
 use liquid_core::{Result, Runtime, Template, Value};
 
-use super::args::tag_error;
+use super::args::{tag_error, variable_name};
 use crate::liquid::value::json_to_liquid;
+
+const USAGE: &str = "{% parse_json name %}JSON{% endparse_json %}";
 
 #[derive(Copy, Clone, Debug, Default)]
 pub struct ParseJsonBlock;
@@ -36,12 +39,8 @@ impl ParseBlock for ParseJsonBlock {
         mut tokens: TagBlock<'_, '_>,
         options: &Language,
     ) -> Result<Box<dyn Renderable>> {
-        let variable: KString = arguments
-            .expect_next("variable name expected")?
-            .expect_identifier()
-            .into_result_custom_msg("variable name expected")?
-            .to_owned()
-            .into();
+        let variable: KString =
+            variable_name(arguments.expect_next("variable name expected")?, "variable name", USAGE)?;
         arguments.expect_nothing()?;
         let body = Template::new(
             tokens
@@ -129,6 +128,19 @@ mod tests {
     fn invalid_json_names_the_variable_and_the_error() {
         let err = render_err("{% parse_json payload %}{ \"a\": {% endparse_json %}", object!({}));
         assert!(err.contains("payload") && err.contains("EOF"), "{err}");
+    }
+
+    #[test]
+    fn quoted_variable_names_as_platformos_writes_them() {
+        let out = render(
+            "{%- parse_json \"data\" -%}{\"a\": 1}{%- endparse_json -%}{% parse_json 'cfg' %}[2]{% endparse_json %}{{ data.a }}{{ cfg[0] }}",
+            object!({}),
+        );
+        assert_eq!(out, "12");
+        let err = render_err("{% parse_json 'a b' %}{}{% endparse_json %}", object!({}));
+        assert!(err.contains("variable name expected"), "{err}");
+        let err = render_err("{% parse_json '' %}{}{% endparse_json %}", object!({}));
+        assert!(err.contains("variable name expected"), "{err}");
     }
 
     #[test]
