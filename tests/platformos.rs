@@ -116,6 +116,13 @@ fn pages_partials_layouts_and_models_in_platformos_folders_serve() {
     );
     assert!(home.contains("Hello, Ada, from app/views/partials."), "{home}");
     assert!(home.contains("module partial from modules/shop/public"), "{home}");
+    // app/translations and a module's translations for `t`; app/lib holds
+    // function partials.
+    assert!(
+        home.contains("<p id=\"t\">Welcome back, Ada! / Willkommen zurück, Ada! / Shop module / app.missing</p>"),
+        "{home}"
+    );
+    assert!(home.contains("<p id=\"total\">Total: $5.99</p>"), "{home}");
 
     let (status, notes) = page(&http, &server, "/notes");
     assert_eq!(status, 200, "index.html.liquid is the page /notes: {notes}");

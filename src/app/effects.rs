@@ -17,6 +17,10 @@ use super::{App, Page};
 /// Tags that only compute (standard Liquid, and payforms' own that never
 /// reach the store). `include` and `include_form` are followed.
 const MEMORY_ONLY_TAGS: &[&str] = &[
+    // platformOS's, computing only (`liquid` blocks are expanded before).
+    "hash_assign",
+    "echo",
+    "return",
     "if",
     "elsif",
     "else",
@@ -91,6 +95,9 @@ fn scan(source: &str) -> Needs {
     let Some(pattern) = tag_pattern() else {
         return Needs::Store;
     };
+    // `{% liquid %}` blocks hold one tag a line: read them as those tags.
+    let expanded = crate::liquid::expand_liquid_tags(source);
+    let source = expanded.as_ref();
     // Comments and raw blocks may hold anything; the scan reads them as
     // code, which can only make it more careful.
     let mut pulls = Vec::new();
@@ -104,6 +111,11 @@ fn scan(source: &str) -> Needs {
         }
         match tag {
             "include" | "render" => match literal_name(arguments) {
+                Some(name) => pulls.push(Pull::Partial(name)),
+                None => return Needs::Store,
+            },
+            // `{% function r = 'lib/x', a: 1 %}` renders a partial too.
+            "function" => match arguments.split_once('=').and_then(|(_, rest)| literal_name(rest)) {
                 Some(name) => pulls.push(Pull::Partial(name)),
                 None => return Needs::Store,
             },
@@ -136,6 +148,7 @@ const CONSTANT_CONTEXT: &[&str] = &["page", "stripe", "flash", "exports"];
 /// however it was built), logging.
 const VARYING: &[&str] = &[
     "random_string",
+    "uuid",
     "now",
     "today",
     "date",
@@ -264,6 +277,11 @@ mod tests {
         assert!(needs_store("{% include name %}"));
         assert!(needs_store("{% include_form form_name %}"));
         assert!(needs_store("{% some_new_tag %}"));
+        assert!(needs_store("{% liquid\n assign a = 1\n graphql g = 'x'\n%}"));
+        assert!(needs_store("{% function r = name %}"));
+        assert!(!needs_store(
+            "{% liquid\n assign a = 1\n echo a\n%}{% function r = 'lib/x', a: 1 %}{% hash_assign h['k'] = 1 %}"
+        ));
         assert!(!needs_store(
             "{% if a %}{{ a }}{% endif %}{% parse_json x %}{}{% endparse_json %}{% include 'p', a: 1 %}{% include_form \"f\" %}"
         ));
@@ -298,6 +316,7 @@ mod tests {
         ));
         assert!(constant_source("{{ data.context }}{{ my_context.x }}"));
         for varying in [
+            "{{ 4 | uuid }}",
             "{{ context.params.q }}",
             "{{ context.location.href }}",
             "{{ context.visitor.id }}",

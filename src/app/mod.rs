@@ -101,7 +101,14 @@ impl App {
         let partial_list: Vec<PartialSource> = partials.into_values().collect();
         app.partial_names = partial_list.iter().map(|p| p.name.clone()).collect();
         app.partial_names.sort();
-        let (parsers, partial_problems) = Parsers::build(&partial_list);
+        // Translations first: every template's `t` reads them.
+        let mut translations = crate::liquid::translations::Translations::new();
+        for (file, text) in sources.iter().filter(|(f, _)| f.kind == Kind::Translation) {
+            if let Err(message) = translations.add_file(file.module.as_deref(), "translations", text) {
+                problems.push(LoadProblem::new(&file.rel, 0, message));
+            }
+        }
+        let (parsers, partial_problems) = Parsers::build(&partial_list, Arc::new(translations));
         problems.extend(partial_problems);
 
         let defaults = load_notification_defaults(root, &parsers, &mut problems);

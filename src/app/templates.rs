@@ -9,6 +9,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::error::LoadProblem;
+use crate::liquid::translations::Translations;
 
 /// A compiled template and where it came from.
 #[derive(Clone)]
@@ -52,9 +53,9 @@ pub struct PartialSource {
 impl Parsers {
     /// Build the parsers. Broken partials are reported and left out, so one
     /// bad partial does not hide the problems of every other file.
-    pub fn build(partials: &[PartialSource]) -> (Parsers, Vec<LoadProblem>) {
+    pub fn build(partials: &[PartialSource], translations: Arc<Translations>) -> (Parsers, Vec<LoadProblem>) {
         let mut problems = Vec::new();
-        let checker = plain_parser();
+        let checker = plain_parser(translations.clone());
         let mut html_source = InMemorySource::new();
         let mut data_source = InMemorySource::new();
         for partial in partials {
@@ -67,8 +68,8 @@ impl Parsers {
                 Err(e) => problems.push(liquid_problem(&partial.file, partial.first_line, &e)),
             }
         }
-        let html = build_with(html_source);
-        let data = build_with(data_source);
+        let html = build_with(html_source, translations.clone());
+        let data = build_with(data_source, translations.clone());
         match (html, data) {
             (Ok(html), Ok(data)) => (Parsers { html, data }, problems),
             (Err(e), _) | (_, Err(e)) => {
@@ -77,8 +78,8 @@ impl Parsers {
                 problems.push(LoadProblem::new("templates/partials", 0, e.to_string()));
                 (
                     Parsers {
-                        html: plain_parser(),
-                        data: plain_parser(),
+                        html: plain_parser(translations.clone()),
+                        data: plain_parser(translations),
                     },
                     problems,
                 )
@@ -120,16 +121,16 @@ fn guarded_parse(
     })
 }
 
-fn plain_parser() -> liquid::Parser {
+fn plain_parser(translations: Arc<Translations>) -> liquid::Parser {
     // Building without partials only fails on a programming error in the
     // dialect registration; an empty parser then makes every file report it.
-    crate::liquid::dialect(liquid::ParserBuilder::with_stdlib())
+    crate::liquid::dialect_with_translations(liquid::ParserBuilder::with_stdlib(), translations)
         .build()
         .unwrap_or_default()
 }
 
-fn build_with(source: InMemorySource) -> Result<liquid::Parser, liquid::Error> {
-    crate::liquid::dialect(liquid::ParserBuilder::with_stdlib())
+fn build_with(source: InMemorySource, translations: Arc<Translations>) -> Result<liquid::Parser, liquid::Error> {
+    crate::liquid::dialect_with_translations(liquid::ParserBuilder::with_stdlib(), translations)
         .partials(EagerCompiler::new(source))
         .build()
 }

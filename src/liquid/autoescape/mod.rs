@@ -35,6 +35,7 @@
 
 mod grammar;
 mod json;
+mod lax;
 mod lenient;
 
 use grammar::{elements, Element, ExpressionShape, TagShape};
@@ -105,22 +106,53 @@ fn rewrite(source: &str, html: bool) -> String {
                     }
                 }
             }
-            Element::Expression(shape) if html && needs_escape(shape, source) => {
-                out.extend_from_slice(&bytes[*start..shape.chain_end]);
-                out.extend_from_slice(b" | pf_escape");
-                out.extend_from_slice(&bytes[shape.chain_end..*end]);
-                i += 1;
-            }
-            Element::Expression(shape) if !html => {
+            Element::Expression(shape) => {
+                // Every output reads members leniently, as platformOS does
+                // (`{{ payment.payer.email }}` with no payer prints
+                // nothing); an HTML output is also escaped.
+                let escape = html && needs_escape(shape, source);
                 match lenient::dig(&source[shape.value.0..shape.value.1]) {
                     Some(rewritten) => {
                         out.extend_from_slice(&bytes[*start..shape.value.0]);
                         out.extend_from_slice(rewritten.as_bytes());
-                        out.extend_from_slice(&bytes[shape.value.1..*end]);
+                        out.extend_from_slice(&bytes[shape.value.1..shape.chain_end]);
                     }
-                    None => out.extend_from_slice(&bytes[*start..*end]),
+                    None => out.extend_from_slice(&bytes[*start..shape.chain_end]),
+                }
+                if escape {
+                    out.extend_from_slice(b" | pf_escape");
+                }
+                out.extend_from_slice(&bytes[shape.chain_end..*end]);
+                i += 1;
+            }
+            Element::Tag(_) => {
+                let text = &source[*start..*end];
+                match lax::tag(text, lax::tag_name(text)) {
+                    Some(rewritten) => out.extend_from_slice(rewritten.as_bytes()),
+                    None => out.extend_from_slice(text.as_bytes()),
                 }
                 i += 1;
+            }
+            Element::Text if source[*start..].starts_with("{%") => {
+                // Markup only platformOS's lax parser takes (`@name`): the
+                // grammar reads it as text, one character at a time.
+                match lax::invalid_tag(&source[*start..]) {
+                    Some((length, rewritten)) => {
+                        out.extend_from_slice(rewritten.as_bytes());
+                        let span_end = start + length;
+                        let mut covered_to = span_end;
+                        while i < elements.len() && elements[i].0 < span_end {
+                            covered_to = covered_to.max(elements[i].1);
+                            i += 1;
+                        }
+                        // Text after the tag in the last element it reached.
+                        out.extend_from_slice(&bytes[span_end..covered_to]);
+                    }
+                    None => {
+                        out.extend_from_slice(&bytes[*start..*end]);
+                        i += 1;
+                    }
+                }
             }
             _ => {
                 out.extend_from_slice(&bytes[*start..*end]);

@@ -15,8 +15,23 @@ fn render_escaped(source: &str, globals: liquid::Object) -> String {
 fn escapes_plain_outputs() {
     assert_eq!(esc("{{ x }}"), "{{ x | pf_escape }}");
     assert_eq!(esc("a{{x}}b"), "a{{x | pf_escape}}b");
-    assert_eq!(esc("{{ x.y[0] | upcase }}"), "{{ x.y[0] | upcase | pf_escape }}");
+    // Members are read leniently (a missing one is nil), then escaped.
+    assert_eq!(
+        esc("{{ x.y[0] | upcase }}"),
+        "{{ x | pf_dig: \"y\", 0 | upcase | pf_escape }}"
+    );
     assert_eq!(esc("{{ a | f: 'x', k: 1 }}"), "{{ a | f: 'x', k: 1 | pf_escape }}");
+}
+
+#[test]
+fn members_of_nil_print_nothing_in_pages_as_in_platformos() {
+    assert_eq!(
+        render_escaped(
+            "[{{ payment.payer.email }}][{{ list.first.id }}][{{ h.a.b }}]",
+            object!({"payment": {"payer": nil}, "list": [], "h": {"a": {"b": "<x>"}}})
+        ),
+        "[][][&lt;x&gt;]"
+    );
 }
 
 #[test]
@@ -51,7 +66,7 @@ fn trusted_last_filters_and_layout_content_are_left_alone() {
     );
     assert_eq!(
         esc("{{ page.content_for_layout }}"),
-        "{{ page.content_for_layout | pf_escape }}"
+        "{{ page | pf_dig: \"content_for_layout\" | pf_escape }}"
     );
     assert_eq!(esc("{{ 'html_safe' }}"), "{{ 'html_safe' | pf_escape }}");
 }
@@ -325,4 +340,20 @@ fn liquid_blocks_and_echo_are_expanded_then_escaped() {
     let out =
         crate::liquid::test_support::render(&super::autoescape_outputs(source), liquid_core::object!({"x": "<b>"}));
     assert_eq!(out, "&lt;b&gt;|&lt;b&gt;|<b>");
+}
+
+#[test]
+fn platformos_lax_markup_is_rewritten_to_what_it_means_there() {
+    assert_eq!(
+        esc("a\n{% form html-class: @request_type %}\n<i>{{ x }}</i>{% endform %}"),
+        "a\n{% form html-class:  request_type %}\n<i>{{ x | pf_escape }}</i>{% endform %}"
+    );
+    assert_eq!(
+        esc("{% assign = x = 1 %}{{ x }}"),
+        "{% assign  x = 1 %}{{ x | pf_escape }}"
+    );
+    assert_eq!(render_escaped("{%- assign = x = 'a,b' -%}{{ x }}", object!({})), "a,b");
+    // Left alone when it means nothing else (the parser reports it).
+    assert_eq!(esc("{% if @x %}"), "{% if @x %}");
+    assert_eq!(esc("{% form @"), "{% form @");
 }
