@@ -226,11 +226,14 @@ fn collect(
     // `templates/partials` and `app/views/partials` would be ambiguous.
     let mut seen: std::collections::HashMap<(Kind, String), PathBuf> = std::collections::HashMap::new();
     let module_dir = module.map(|_| owner_dir);
-    for base in bases(app_root, module_dir) {
+    for (index, base) in bases(app_root, module_dir).into_iter().enumerate() {
         if !base.is_dir() {
             continue;
         }
-        for (folder, why) in UNSUPPORTED_FOLDERS {
+        // Only platformOS's own bases: payforms' layout has other folders
+        // of those names (the repository's database `migrations/`).
+        let platformos_base = index > 0;
+        for (folder, why) in UNSUPPORTED_FOLDERS.iter().filter(|_| platformos_base) {
             let dir = base.join(folder);
             if !dir.is_dir() {
                 continue;
@@ -484,6 +487,7 @@ mod tests {
             "modules/shop/private/migrations/20190101_seed.liquid",
             "modules/shop/template-values.json",
             "templates/pages/checkout.liquid",
+            "migrations/2026-01-01-000000_payforms/up.sql",
         ] {
             touch(root, rel);
         }
