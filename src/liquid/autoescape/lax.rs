@@ -24,6 +24,10 @@ const MAX_TAG_BYTES: usize = 4096;
 /// For `rest` starting at a `{%` the grammar could not read: the length of
 /// the tag (through `%}`) and its rewrite, when a lax rule applies.
 pub(super) fn invalid_tag(rest: &str) -> Option<(usize, String)> {
+    // Only the tags a rule is about are looked into (cheap: the name).
+    if !matches!(tag_name(&rest[..floor_char_boundary(rest, 64)]), "assign" | "form") {
+        return None;
+    }
     let window = &rest[..floor_char_boundary(rest, MAX_TAG_BYTES)];
     let length = window.find("%}")? + 2;
     let text = &rest[..length];
@@ -115,6 +119,25 @@ mod tests {
         ] {
             assert_eq!(tag(fine, "assign"), None, "{fine}");
         }
+    }
+
+    #[test]
+    fn hostile_markup_never_panics_and_looks_within_its_window() {
+        let many = "{% form @é".repeat(50_000);
+        for at in 0..2_000 {
+            assert!(invalid_tag(&many[at * 11..]).is_none(), "no `%}}` within the window");
+        }
+        let far = format!("{{% form @x {} %}}", " ".repeat(MAX_TAG_BYTES));
+        assert!(
+            invalid_tag(&far).is_none(),
+            "a tag longer than the window is left to the parser"
+        );
+        assert!(invalid_tag("{% if @x %}").is_none());
+        assert!(invalid_tag("{% formé @x").is_none());
+        assert_eq!(
+            invalid_tag("{% form @x %}tail"),
+            Some((13, "{% form  x %}".to_string()))
+        );
     }
 
     #[test]
