@@ -71,7 +71,7 @@ fn stray_equals(text: &str) -> Option<String> {
         return None;
     }
     let leading = rest.len() - rest.trim_start().len();
-    Some(format!("{}{}{}", &text[..at], &rest[..leading], &after[..]))
+    Some(format!("{}{}{}", &text[..at], &rest[..leading], after))
 }
 
 /// `@name` outside quotes → ` name` (same length).
