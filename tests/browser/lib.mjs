@@ -343,11 +343,23 @@ export const API_KEY = 'browser-api-key-0123456789';
 // `payforms serve --sandbox` (the README's first command) on a copy of the
 // repository app: no localstripe, the sandbox plays Stripe. An API key (for
 // assertions through GraphQL) and an operator password are the only extras.
-export async function startSandboxServe(dir) {
+// `appSource` (relative to the repository): serve that app instead, a copy
+// with the repository's modules/payments and modules/stripe beside its own.
+export async function startSandboxServe(dir, appSource = null) {
   const bin = payformsBin();
   if (!fs.existsSync(bin)) throw new Error(`${bin} missing: build it first (cargo build)`);
-  const app = copyApp(REPO_ROOT, path.join(dir, 'app'));
-  fs.writeFileSync(path.join(app, 'templates', 'pages', 'card_checkout.liquid'), SANDBOX_CARD_CHECKOUT_PAGE);
+  let app;
+  if (appSource) {
+    app = path.join(dir, 'app');
+    fs.cpSync(path.join(REPO_ROOT, appSource), app, { recursive: true, dereference: true });
+    for (const module of ['payments', 'stripe']) {
+      fs.cpSync(path.join(REPO_ROOT, 'modules', module), path.join(app, 'modules', module),
+        { recursive: true, dereference: true });
+    }
+  } else {
+    app = copyApp(REPO_ROOT, path.join(dir, 'app'));
+    fs.writeFileSync(path.join(app, 'templates', 'pages', 'card_checkout.liquid'), SANDBOX_CARD_CHECKOUT_PAGE);
+  }
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const logPath = path.join(dir, 'payforms.log');
@@ -363,7 +375,9 @@ export async function startSandboxServe(dir) {
   const child = spawnLogged(bin, ['serve', '--sandbox', '--app', app, '--bind', `127.0.0.1:${port}`, '--no-watch'],
     { env, cwd: dir, logPath });
   await waitHttp('payforms serve --sandbox', child, logPath, `${url}/healthz`, {});
-  return { url, logPath, app, stop: () => stopChild(child) };
+  // Where the sandbox (Stripe, for the browser) listens, as serve logs it.
+  const started = fs.readFileSync(logPath, 'utf8').match(/built-in Stripe sandbox at (http:\/\/[0-9.:]+)/);
+  return { url, logPath, app, sandboxUrl: started ? started[1] : null, stop: () => stopChild(child) };
 }
 
 // POST /api/graphql with the test API key; the `data`, or throws the errors.

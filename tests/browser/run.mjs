@@ -44,7 +44,8 @@ async function loadScenarios() {
     // `export const peer = 'sandbox'`: the scenarios run on `payforms serve
     // --sandbox`; otherwise on localstripe.
     const peer = mod.peer === 'sandbox' ? 'sandbox' : 'localstripe';
-    for (const [name, fn] of Object.entries(named)) all.push({ id: `${file}: ${name}`, fn, peer });
+    // `export const app = 'tests/fixtures/…'`: served instead of the repository app.
+    for (const [name, fn] of Object.entries(named)) all.push({ id: `${file}: ${name}`, fn, peer, app: mod.app });
   }
   return all.filter((s) => filters.length === 0 || filters.some((f) => s.id.includes(f)));
 }
@@ -77,7 +78,7 @@ async function runScenario(browser, scenario) {
   const started = Date.now();
   try {
     if (scenario.peer === 'sandbox') {
-      payforms = await startSandboxServe(dir);
+      payforms = await startSandboxServe(dir, scenario.app);
       running.add(payforms.stop);
     } else if (external) {
       localstripe = { url: process.env.LOCALSTRIPE_URL, api: localstripeApi(process.env.LOCALSTRIPE_URL) };
@@ -90,6 +91,7 @@ async function runScenario(browser, scenario) {
     }
     await withTimeout(scenario.fn({
       baseUrl: payforms.url,
+      sandboxUrl: payforms.sandboxUrl,
       localstripeUrl: localstripe?.url,
       localstripe: localstripe?.api,
       graphql: (query, variables) => graphql(payforms.url, query, variables),
