@@ -237,6 +237,73 @@ fn api_call_notification_keys_enabled_trigger_condition_and_callback() {
 }
 
 #[test]
+fn a_failed_post_never_signs_a_value_the_visitor_sent() {
+    let app = fixture_app();
+    // The usual re-render idiom: show what was posted, else the default.
+    let form_file = app.path().join("app/form_configurations/simple_payment_form.liquid");
+    let text = std::fs::read_to_string(&form_file).unwrap();
+    let echoing = text.replace(
+        r#"value="{{amount}}""#,
+        r#"value="{{ form_builder.fields.total_amount.value | default: amount }}""#,
+    );
+    assert_ne!(text, echoing);
+    std::fs::write(&form_file, echoing).unwrap();
+    let server = start(app.path());
+    let http = client();
+    let (_, pay) = page(&http, &server, "/guide/pay");
+    let inputs = input_values(form_html(&pay, "simple_payment_form-form").unwrap());
+    // A cheaper amount and a card-shaped value: refused, the form shown again.
+    let mut post: Vec<(String, String)> = inputs
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.clone(),
+                if n == "form[total_amount]" {
+                    "0.50".into()
+                } else {
+                    v.clone()
+                },
+            )
+        })
+        .collect();
+    post.push(("note".into(), "4242424242424242".into()));
+    post.push(("stripeToken".into(), "tok_visa".into()));
+    let refused = http
+        .post(server.url("/forms/simple_payment_form"))
+        .form(&post)
+        .send()
+        .unwrap();
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+    let again = refused.text().unwrap();
+    let form = form_html(&again, "simple_payment_form-form").expect("the form again");
+    let shown = input_values(form);
+    let amount = shown
+        .iter()
+        .find(|(n, _)| n == "form[total_amount]")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(
+        amount,
+        Some("5.99"),
+        "the posted amount is not echoed (and signed): {form}"
+    );
+    // Posting that form as it is pays the signed amount.
+    let mut resent = shown.clone();
+    resent.push(("stripeToken".into(), "tok_visa".into()));
+    let paid = http
+        .post(server.url("/forms/simple_payment_form"))
+        .form(&resent)
+        .send()
+        .unwrap();
+    assert_eq!(paid.status(), 303, "{}", paid.text().unwrap_or_default());
+    let payments = graphql(&server, "{ payments { nodes { amount } } }");
+    assert_eq!(
+        payments["data"]["payments"]["nodes"],
+        json!([{ "amount": 599 }]),
+        "{payments}"
+    );
+}
+
+#[test]
 fn the_seed_000_guide_s_payment_form_and_payments_list_work_on_a_page() {
     let app = fixture_app();
     let server = start(app.path());
@@ -288,6 +355,26 @@ fn the_seed_000_guide_s_payment_form_and_payments_list_work_on_a_page() {
     assert!(list.contains("Payment successful!"), "the flash: {list}");
     assert!(list.contains("$5.99"), "pricify_cents of total_amount_cents: {list}");
     assert!(list.contains("succeeded"), "{list}");
+
+    // A posted value never becomes JSON in default_payload: a token that
+    // tries to add `total_amount` is only a (wrong) token.
+    let (_, fresh) = page(&http, &server, "/guide/pay");
+    let mut injected = input_values(form_html(&fresh, "simple_payment_form-form").expect("the form"));
+    injected.push(("stripeToken".into(), r#"tok_visa","total_amount":"0.50"#.into()));
+    let answer = http
+        .post(server.url("/forms/simple_payment_form"))
+        .form(&injected)
+        .send()
+        .unwrap();
+    assert_ne!(answer.status(), 303, "the injected amount was not taken");
+    let amounts = graphql(&server, "{ payments { nodes { amount } } }");
+    let amounts: Vec<&Value> = amounts["data"]["payments"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["amount"])
+        .collect();
+    assert!(amounts.iter().all(|a| **a == json!(599)), "{amounts:?}");
 
     // A changed hidden amount is refused: the rendered values are signed.
     let mut tampered: Vec<(String, String)> = inputs

@@ -411,7 +411,13 @@ pub fn load_form(
             }
         }
     };
-    let default_payload = liquid_field("default_payload", &fm.default_payload, Output::Data);
+    // Read as a `parse_json` body, so each `{{ }}` is escaped for its place
+    // in the JSON: a posted value (`{{ context.params.stripeToken }}`) can
+    // never add or replace a key.
+    let default_payload_json = fm.default_payload.as_ref().map(|text| {
+        format!("{{% parse_json pf_default_payload %}}{text}{{% endparse_json %}}{{{{ pf_default_payload | json }}}}")
+    });
+    let default_payload = liquid_field("default_payload", &default_payload_json, Output::Data);
     let redirect_to = liquid_field("redirect_to", &fm.redirect_to, Output::Data);
     let flash_notice = liquid_field("flash_notice", &fm.flash_notice, Output::Data);
     let flash_alert = liquid_field("flash_alert", &fm.flash_alert, Output::Data);

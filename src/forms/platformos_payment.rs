@@ -32,6 +32,13 @@ pub fn request_data(payload: &Map<String, Value>) -> Result<Map<String, Value>, 
     };
     let currency_code = text("currency").ok_or_else(|| FieldError::new("currency", "can't be blank"))?;
     let currency = Currency::parse(&currency_code).map_err(|e| FieldError::new("currency", e.to_string()))?;
+    let given = |key: &str| payload.get(key).is_some_and(|v| !v.is_null() && v != "");
+    if given("total_amount_cents") && given("total_amount") {
+        return Err(FieldError::new(
+            "total_amount",
+            "give total_amount or total_amount_cents, not both",
+        ));
+    }
     let amount = match (payload.get("total_amount_cents"), payload.get("total_amount")) {
         (Some(cents), _) if !cents.is_null() && cents != "" => match cents {
             Value::Number(n) => n.as_i64(),
@@ -143,6 +150,11 @@ mod tests {
         assert_eq!(error.field, "total_amount_cents");
         let error = request_data(&payload(json!({ "currency": "usd", "total_amount": "5" }))).unwrap_err();
         assert_eq!(error.field, "base");
+        let both = request_data(&payload(json!({
+            "currency": "usd", "total_amount": "5.99", "total_amount_cents": 51, "credit_card_token": "tok_visa",
+        })))
+        .unwrap_err();
+        assert_eq!(both.field, "total_amount", "two amounts are never guessed between");
         let error = request_data(&payload(json!({ "currency": "dollars", "total_amount": "5" }))).unwrap_err();
         assert_eq!(error.field, "currency");
     }

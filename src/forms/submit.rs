@@ -673,11 +673,25 @@ fn invalid(
         page: state.page.clone(),
         feedback: SubmissionFeedback {
             form: form.name.clone(),
-            values: posted.clone(),
+            values: visitor_values(form, state, posted),
             errors,
         },
         flash: Flash { notice: None, alert },
     })
+}
+
+/// What of a failed post is shown again in the form: only the values the
+/// visitor may type. A value posted for a signed field is never echoed
+/// back: the form re-rendered with it would sign it (as a hidden input).
+fn visitor_values(form: &FormConfiguration, state: &FormState, posted: &Map<String, Value>) -> Map<String, Value> {
+    posted
+        .iter()
+        .filter(|(name, _)| {
+            form.field(name)
+                .is_some_and(|f| f.editable || (f.typed_unless_signed && state.data.get(name.as_str()).is_none()))
+        })
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
 }
 
 fn replay(result: Value) -> SubmitOutcome {

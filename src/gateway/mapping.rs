@@ -167,9 +167,10 @@ fn run_callback(
         Value::String(text) => text.clone(),
         other => other.to_string(),
     };
+    let headers = redact_value(&Value::Object(response.headers.clone()), cx.secrets);
     scope.insert(
         "response".into(),
-        json!({ "status": response.status, "headers": response.headers, "body": body_text }),
+        json!({ "status": response.status, "headers": headers, "body": body_text }),
     );
     let host = Arc::new(MapperHost {
         settings: cx.settings.clone(),
