@@ -217,15 +217,33 @@ fn api_call_notification_keys_enabled_trigger_condition_and_callback() {
         "{stored}"
     );
 
+    // The module's mapper is written as platformOS mappers are ("{{ x }}" in
+    // JSON text): a description that tries to add a key stays text.
+    let answer = http
+        .post(server.url("/shop/customers"))
+        .form(&[
+            ("authenticity_token", token.as_str()),
+            ("email", "bob@example.com"),
+            ("description", r#"hi", "email": "evil@example.com"#),
+        ])
+        .send()
+        .unwrap();
+    let sneaky: Value = answer.json().unwrap();
+    assert_eq!(sneaky["record"]["email"], "bob@example.com", "{sneaky}");
+    assert_eq!(
+        sneaky["record"]["description"], r#"hi", "email": "evil@example.com"#,
+        "{sneaky}"
+    );
+
     // trigger_condition does not render true: nothing is sent or stored.
     let skipped = post("/shop/customers", "not-an-email");
     assert_eq!(skipped["skipped"], true, "{skipped}");
     assert!(skipped["record"].is_null(), "{skipped}");
     let requests = graphql(&server, "{ customers { totalCount } gatewayRequests { totalCount } }");
-    assert_eq!(requests["data"]["customers"]["totalCount"], 1, "{requests}");
+    assert_eq!(requests["data"]["customers"]["totalCount"], 2, "{requests}");
     assert_eq!(
-        requests["data"]["gatewayRequests"]["totalCount"], 1,
-        "one request sent: {requests}"
+        requests["data"]["gatewayRequests"]["totalCount"], 2,
+        "none sent for the skipped call: {requests}"
     );
 
     // enabled: false: the request type loads but is never sent.

@@ -411,12 +411,9 @@ pub fn load_form(
             }
         }
     };
-    // Read as a `parse_json` body, so each `{{ }}` is escaped for its place
-    // in the JSON: a posted value (`{{ context.params.stripeToken }}`) can
-    // never add or replace a key.
-    let default_payload_json = fm.default_payload.as_ref().map(|text| {
-        format!("{{% parse_json pf_default_payload %}}{text}{{% endparse_json %}}{{{{ pf_default_payload | json }}}}")
-    });
+    // A posted value (`{{ context.params.stripeToken }}`) can never add or
+    // replace a key.
+    let default_payload_json = fm.default_payload.as_deref().map(json_body);
     let default_payload = liquid_field("default_payload", &default_payload_json, Output::Data);
     let redirect_to = liquid_field("redirect_to", &fm.redirect_to, Output::Data);
     let flash_notice = liquid_field("flash_notice", &fm.flash_notice, Output::Data);
@@ -468,6 +465,13 @@ pub fn load_form(
 /// the request type it sends (its fields are turned into that request
 /// type's inputs by `forms::platformos_payment`).
 const PLATFORMOS_PAYMENT: (&str, &str, &str) = ("Payment", "modules/payments/payment", "modules/stripe/create_payment");
+
+/// A template that renders JSON, read as a `parse_json` body: each `{{ }}`
+/// is escaped for its place in the JSON (see `liquid::autoescape`), so a
+/// value can never add or replace a key. Same lines as `text`.
+fn json_body(text: &str) -> String {
+    format!("{{% parse_json pf_json_body %}}{text}{{% endparse_json %}}{{{{ pf_json_body | json }}}}")
+}
 
 /// A form's fields in payforms' shape: platformOS nests a model's fields
 /// under `properties:` (`fields: { properties: { amount: … }, note: … }`);
@@ -837,7 +841,9 @@ pub fn load_mapper(parsers: &Parsers, file: &SourceFile, text: &str) -> Result<R
     } else {
         front_matter::parse(&file.rel, &doc)?
     };
-    let template = parsers.compile(&file.rel, doc.body_line, doc.body, Output::Data)?;
+    // A value the gateway echoes back (a description the visitor typed) can
+    // never add keys to what is written.
+    let template = parsers.compile(&file.rel, doc.body_line, &json_body(doc.body), Output::Data)?;
     Ok(ResponseMapper {
         map_errors: fm.map_errors,
         template,

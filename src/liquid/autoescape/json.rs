@@ -74,14 +74,23 @@ pub(super) fn rewrite_body(elements: &[(usize, usize, Element)], source: &str, o
                     }
                 }
             }
-            Element::Expression(shape) if !is_trusted(shape, source) => {
-                let filter: &[u8] = if text.in_string {
-                    b" | pf_json_string"
-                } else {
-                    b" | pf_json_value"
-                };
-                out.extend_from_slice(&bytes[*start..shape.chain_end]);
-                out.extend_from_slice(filter);
+            Element::Expression(shape) => {
+                // Members are read leniently here too (a missing one is nil).
+                match super::lenient::dig(&source[shape.value.0..shape.value.1]) {
+                    Some(rewritten) => {
+                        out.extend_from_slice(&bytes[*start..shape.value.0]);
+                        out.extend_from_slice(rewritten.as_bytes());
+                        out.extend_from_slice(&bytes[shape.value.1..shape.chain_end]);
+                    }
+                    None => out.extend_from_slice(&bytes[*start..shape.chain_end]),
+                }
+                if !is_trusted(shape, source) {
+                    out.extend_from_slice(if text.in_string {
+                        b" | pf_json_string"
+                    } else {
+                        b" | pf_json_value"
+                    });
+                }
                 out.extend_from_slice(&bytes[shape.chain_end..*end]);
                 i += 1;
             }
