@@ -458,14 +458,25 @@ pub(crate) fn page(
         (records, has_previous, has_next)
     };
     let total_count = count(conn, model, &query.filters, partition)?;
-    Ok(RecordPage {
+    Ok(page_of(records, query, has_previous_page, has_next_page, total_count))
+}
+
+/// A page of `records` with the cursors of its first and last.
+fn page_of(
+    records: Vec<Record>,
+    query: &RecordQuery,
+    has_previous_page: bool,
+    has_next_page: bool,
+    total_count: i64,
+) -> RecordPage {
+    RecordPage {
         start_cursor: records.first().map(|r| cursor_of(r, &query.order)),
         end_cursor: records.last().map(|r| cursor_of(r, &query.order)),
         records,
         has_next_page,
         has_previous_page,
         total_count,
-    })
+    }
 }
 
 /// A numbered page: `first` rows (the default page size when absent) after
@@ -492,14 +503,7 @@ fn offset_page(
     let has_next_page = records.len() > n;
     records.truncate(n);
     let total_count = count(conn, model, &query.filters, partition)?;
-    Ok(RecordPage {
-        start_cursor: records.first().map(|r| cursor_of(r, &query.order)),
-        end_cursor: records.last().map(|r| cursor_of(r, &query.order)),
-        records,
-        has_next_page,
-        has_previous_page: offset > 0,
-        total_count,
-    })
+    Ok(page_of(records, query, offset > 0, has_next_page, total_count))
 }
 
 /// The SQL a filtered page runs, for EXPLAIN in tests.

@@ -8,26 +8,14 @@ use base64::Engine;
 use liquid_core::{Value, ValueView};
 
 use super::fn_filter::{Args, FnFilter, Keywords};
-use super::text::MAX_TEXT_BYTES;
-
-fn text_of(input: &dyn ValueView) -> Result<String, String> {
-    let text = if input.is_nil() {
-        String::new()
-    } else {
-        input.to_kstr().to_string()
-    };
-    if text.len() > MAX_TEXT_BYTES {
-        return Err(format!("the text is longer than {MAX_TEXT_BYTES} bytes"));
-    }
-    Ok(text)
-}
+use super::text::text_input;
 
 fn base64_encode(input: &dyn ValueView, _args: &Args) -> Result<Value, String> {
-    Ok(Value::scalar(STANDARD.encode(text_of(input)?.as_bytes())))
+    Ok(Value::scalar(STANDARD.encode(text_input(input)?.as_bytes())))
 }
 
 fn base64_decode(input: &dyn ValueView, _args: &Args) -> Result<Value, String> {
-    let text = text_of(input)?;
+    let text = text_input(input)?;
     let bytes = STANDARD
         .decode(text.trim().as_bytes())
         .map_err(|err| format!("not valid base64: {err}"))?;
@@ -74,7 +62,7 @@ mod tests {
         assert!(render_err("{{ 'not base64!' | base64_decode }}", object!({})).contains("not valid base64"));
         assert!(render_err("{{ 'YWJj=' | base64_decode }}", object!({})).contains("not valid base64"));
         assert!(render_err("{{ '/w==' | base64_decode }}", object!({})).contains("not UTF-8"));
-        let big = "QUFB".repeat(super::MAX_TEXT_BYTES / 4 + 1);
+        let big = "QUFB".repeat(crate::liquid::filters::text::MAX_TEXT_BYTES / 4 + 1);
         assert!(render_err("{{ t | base64_decode }}", object!({"t": big})).contains("longer than"));
     }
 }

@@ -7,28 +7,14 @@ use md5::Md5;
 use sha1::{Digest, Sha1};
 
 use super::fn_filter::{Args, FnFilter, Keywords};
-use super::text::MAX_TEXT_BYTES;
-
-fn digest_input(input: &dyn ValueView) -> Result<String, String> {
-    let text = if input.is_nil() {
-        String::new()
-    } else {
-        input.to_kstr().to_string()
-    };
-    if text.len() > MAX_TEXT_BYTES {
-        return Err(format!("the text is longer than {MAX_TEXT_BYTES} bytes"));
-    }
-    Ok(text)
-}
+use super::text::text_input;
 
 fn md5(input: &dyn ValueView, _args: &Args) -> Result<Value, String> {
-    Ok(Value::scalar(hex::encode(Md5::digest(digest_input(input)?.as_bytes()))))
+    Ok(Value::scalar(hex::encode(Md5::digest(text_input(input)?.as_bytes()))))
 }
 
 fn sha1(input: &dyn ValueView, _args: &Args) -> Result<Value, String> {
-    Ok(Value::scalar(hex::encode(Sha1::digest(
-        digest_input(input)?.as_bytes(),
-    ))))
+    Ok(Value::scalar(hex::encode(Sha1::digest(text_input(input)?.as_bytes()))))
 }
 
 fn uuid(_input: &dyn ValueView, _args: &Args) -> Result<Value, String> {
@@ -70,7 +56,7 @@ mod tests {
             render("{{ 'abc' | md5 }}|{{ 'abc' | sha1 }}|{{ '' | md5 }}|{{ nil | sha1 }}|{{ 599 | md5 | size }}", object!({})),
             "900150983cd24fb0d6963f7d28e17f72|a9993e364706816aba3e25717850c26c9cd0d89d|d41d8cd98f00b204e9800998ecf8427e|da39a3ee5e6b4b0d3255bfef95601890afd80709|32"
         );
-        let big = "x".repeat(super::MAX_TEXT_BYTES + 1);
+        let big = "x".repeat(crate::liquid::filters::text::MAX_TEXT_BYTES + 1);
         assert!(render_err("{{ t | sha1 }}", object!({"t": big})).contains("longer than"));
     }
 

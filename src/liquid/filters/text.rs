@@ -11,7 +11,9 @@ pub const MAX_TEXT_BYTES: usize = 1 << 20;
 /// between every word).
 pub const MAX_SEPARATOR_BYTES: usize = 8;
 
-fn text_input(input: &dyn ValueView) -> Result<String, String> {
+/// The input as text (nil is empty), at most [`MAX_TEXT_BYTES`]: what the
+/// text, digest and base64 filters read.
+pub(super) fn text_input(input: &dyn ValueView) -> Result<String, String> {
     if input.is_nil() {
         return Ok(String::new());
     }

@@ -109,6 +109,18 @@ impl PartialCall {
 
     /// The variables of each rendering: one object, or one per item for
     /// `for`.
+    /// Renders the partial `name` once in `scope` (one of [`Self::scopes`],
+    /// framed by the tag), its errors traced to the tag.
+    pub(crate) fn render_in(&self, tag: &str, name: &str, scope: &dyn Runtime, writer: &mut dyn Write) -> Result<()> {
+        let trace = || format!("{{% {tag} {} %}}", self.source);
+        let partial = scope.partials().get(name).trace_with(|| trace().into())?;
+        partial
+            .render_to(writer, scope)
+            .trace_with(|| trace().into())
+            .context_key("partial")
+            .value_with(|| name.to_string().into())
+    }
+
     pub(crate) fn scopes(&self, name: &str, runtime: &dyn Runtime) -> Result<Vec<Object>> {
         let vars = named_to_object(&self.vars, runtime)?;
         let Some(binding) = &self.binding else {
@@ -177,17 +189,10 @@ impl std::fmt::Debug for PartialCall {
 impl Renderable for Include {
     fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
         let call = &self.0;
-        let trace = || format!("{{% include {} %}}", call.source);
         let name = call.name("include", runtime)?;
         for vars in call.scopes(&name, runtime)? {
             let _level = nesting::enter("include", &name)?;
-            let scope = StackFrame::new(runtime, &vars);
-            let partial = scope.partials().get(&name).trace_with(|| trace().into())?;
-            partial
-                .render_to(writer, &scope)
-                .trace_with(|| trace().into())
-                .context_key("partial")
-                .value_with(|| name.clone().into())?;
+            call.render_in("include", &name, &StackFrame::new(runtime, &vars), writer)?;
         }
         Ok(())
     }

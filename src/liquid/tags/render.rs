@@ -8,7 +8,6 @@
 
 use std::io::Write;
 
-use liquid_core::error::ResultLiquidExt;
 use liquid_core::{Language, ParseTag, Renderable, TagReflection, TagTokenIter};
 use liquid_core::{Result, Runtime};
 
@@ -52,17 +51,10 @@ struct Render(PartialCall);
 impl Renderable for Render {
     fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
         let call = &self.0;
-        let trace = || format!("{{% render {} %}}", call.source);
         let name = call.name("render", runtime)?;
         for vars in call.scopes(&name, runtime)? {
             let _level = nesting::enter("render", &name)?;
-            let scope = IsolatedFrame::new(runtime, vars);
-            let partial = scope.partials().get(&name).trace_with(|| trace().into())?;
-            partial
-                .render_to(writer, &scope)
-                .trace_with(|| trace().into())
-                .context_key("partial")
-                .value_with(|| name.clone().into())?;
+            call.render_in("render", &name, &IsolatedFrame::new(runtime, vars), writer)?;
         }
         Ok(())
     }
