@@ -416,3 +416,91 @@ fn the_seed_000_guide_s_payment_form_and_payments_list_work_on_a_page() {
         .unwrap();
     assert!(refused.status().is_client_error(), "{}", refused.status());
 }
+
+#[test]
+fn hostile_platformos_inputs_keep_the_server_up_and_store_nothing() {
+    let app = fixture_app();
+    let server = start(app.path());
+    let http = client();
+    let (_, notes) = page(&http, &server, "/notes");
+    let note_form: Vec<(String, String)> = input_values(form_html(&notes, "new_note-form").unwrap());
+    let without = |skip: &str| -> Vec<(String, String)> {
+        note_form
+            .iter()
+            .filter(|(n, _)| !n.starts_with(skip))
+            .cloned()
+            .collect()
+    };
+    let deep = format!("form[properties_attributes]{}", "[a]".repeat(12));
+    // Past the 1 MiB form body limit.
+    let huge = "x".repeat(2 * 1024 * 1024);
+    for extra in [
+        // properties_attributes as text, as a list, nested past the limit.
+        vec![("form[properties_attributes]".to_string(), "text".to_string())],
+        vec![("form[properties_attributes][]".to_string(), "a".to_string())],
+        vec![(deep, "1".to_string())],
+        // A signed field posted as a list, and a huge typed title.
+        vec![
+            ("form[properties_attributes][body][]".to_string(), "x".to_string()),
+            ("form[properties_attributes][title]".to_string(), "t".to_string()),
+        ],
+        vec![("form[properties_attributes][title]".to_string(), huge.clone())],
+        // A card number where a title goes.
+        vec![(
+            "form[properties_attributes][title]".to_string(),
+            "4242 4242 4242 4242".to_string(),
+        )],
+    ] {
+        let mut post = without("form[properties_attributes][title]");
+        post.extend(extra);
+        let answer = http.post(server.url("/forms/new_note")).form(&post).send().unwrap();
+        let status = answer.status().as_u16();
+        let last: Vec<(&str, usize)> = post.iter().rev().take(2).map(|(n, v)| (n.as_str(), v.len())).collect();
+        assert!(
+            (400..500).contains(&status),
+            "refused, not stored nor a 500: {status} for {last:?}"
+        );
+    }
+
+    // The guide's form with a huge or odd token, and amounts of the wrong type.
+    let (_, pay) = page(&http, &server, "/guide/pay");
+    let pay_form: Vec<(String, String)> = input_values(form_html(&pay, "simple_payment_form-form").unwrap());
+    for (name, value) in [
+        ("stripeToken", &huge[..200_000]),
+        ("stripeToken", "\"}]{\\u0000"),
+        ("form[total_amount][]", "5.99"),
+        ("form[currency][x]", "usd"),
+    ] {
+        let mut post = pay_form.clone();
+        post.push((name.to_string(), value.to_string()));
+        let answer = http
+            .post(server.url("/forms/simple_payment_form"))
+            .form(&post)
+            .send()
+            .unwrap();
+        assert_ne!(answer.status().as_u16(), 303, "{name}: nothing paid");
+        assert!(answer.status().as_u16() < 500, "{name}: {}", answer.status());
+    }
+
+    // platformOS GraphQL shapes with hostile arguments answer errors.
+    for query in [
+        r#"{ records(per_page: 1000000, filter: { table: { value: "note" } }) { total_entries } }"#,
+        r#"{ records(page: 2147483647, filter: { table: { value: "note" } }) { total_entries } }"#,
+        r#"{ records(filter: { table: { value: "../../etc" } }) { total_entries } }"#,
+        r#"{ records(filter: { table: { value: "note" }, properties: [{ name: "title", starts_with: "a" }] }) { total_entries } }"#,
+        r#"mutation { record_create(record: { table: "modules/payments/gateway_request", properties: [{ name: "request_type", value: "x" }] }) { id } }"#,
+        r#"mutation { record_create(record: { table: "ticket", properties: [{ name: "price_cents", value: "5.99" }] }) { id } }"#,
+    ] {
+        let answer = graphql(&server, query);
+        assert!(answer["errors"].is_array(), "{query}: {answer}");
+    }
+
+    assert_eq!(http.get(server.url("/healthz")).send().unwrap().status().as_u16(), 200);
+    let stored = graphql(
+        &server,
+        "{ notes { totalCount } payments { totalCount } tickets { totalCount } gatewayRequests { totalCount } }",
+    );
+    for model in ["notes", "payments", "tickets", "gatewayRequests"] {
+        assert_eq!(stored["data"][model]["totalCount"], 0, "{model}: {stored}");
+    }
+}

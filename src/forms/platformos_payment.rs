@@ -61,6 +61,12 @@ pub fn request_data(payload: &Map<String, Value>) -> Result<Map<String, Value>, 
             "No card was given: the page must post Stripe's token (credit_card_token)",
         )
     })?;
+    if !is_token(&token) {
+        return Err(FieldError::new(
+            "credit_card_token",
+            "is not a card token from Stripe (tok_…, pm_…, card_…, src_…)",
+        ));
+    }
     let with_charge = match payload.get("with_charge") {
         Some(Value::Bool(b)) => *b,
         Some(Value::String(s)) => matches!(s.trim(), "true" | "1"),
@@ -87,6 +93,15 @@ pub fn request_data(payload: &Map<String, Value>) -> Result<Map<String, Value>, 
         data.insert("metadata".into(), Value::Object(metadata));
     }
     Ok(data)
+}
+
+/// What Stripe's scripts hand a page for a card: checked before anything is
+/// sent, so text from the request never reaches Stripe as a token.
+fn is_token(text: &str) -> bool {
+    let known = ["tok_", "pm_", "card_", "src_"]
+        .iter()
+        .any(|prefix| text.starts_with(prefix));
+    known && text.len() <= 255 && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]
@@ -155,6 +170,18 @@ mod tests {
         })))
         .unwrap_err();
         assert_eq!(both.field, "total_amount", "two amounts are never guessed between");
+        for token in [
+            "tok_visa\",\"x",
+            "sk_test_123",
+            "tok_ visa",
+            &format!("tok_{}", "a".repeat(300)),
+        ] {
+            let error = request_data(&payload(json!({
+                "currency": "usd", "total_amount": "5", "credit_card_token": token,
+            })))
+            .unwrap_err();
+            assert_eq!(error.field, "credit_card_token", "{token}");
+        }
         let error = request_data(&payload(json!({ "currency": "dollars", "total_amount": "5" }))).unwrap_err();
         assert_eq!(error.field, "currency");
     }
