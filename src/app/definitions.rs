@@ -164,11 +164,7 @@ pub fn load_page(
         slug,
         segments,
         method,
-        layout_line: if front_matter::line_of_key(&doc, "layout") == doc.yaml_line {
-            front_matter::line_of_key(&doc, "layout_name")
-        } else {
-            front_matter::line_of_key(&doc, "layout")
-        },
+        layout_line: front_matter::line_of_any_key(&doc, &["layout", "layout_name"]),
         layout: layout.filter(|l| !l.is_empty()),
         policies_line: front_matter::line_of_key(&doc, "authorization_policies"),
         authorization_policies: fm.authorization_policies,

@@ -258,6 +258,18 @@ pub fn line_of_key(doc: &Document<'_>, key: &str) -> usize {
     .unwrap_or(doc.yaml_line)
 }
 
+/// [`line_of_key`] for whichever of `keys` (spellings of one key) is there.
+pub fn line_of_any_key(doc: &Document<'_>, keys: &[&str]) -> usize {
+    find_line(doc.yaml, |line| {
+        keys.iter().any(|key| {
+            line.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+    })
+    .map(|n| doc.yaml_line + n)
+    .unwrap_or(doc.yaml_line)
+}
+
 /// The 1-based file line of the first front matter line containing `needle`
 /// (any indentation), e.g. a nested field name.
 pub fn line_containing(doc: &Document<'_>, needle: &str) -> usize {

@@ -208,7 +208,7 @@ impl App {
                     problems.push(LoadProblem::new(
                         &page.file,
                         page.layout_line,
-                        format!("layout `{layout}` does not exist (looked for templates/layouts/{layout}.liquid)"),
+                        format!("layout `{layout}` does not exist (looked for templates/layouts/{layout}.liquid and app/views/layouts/{layout}.liquid)"),
                     ));
                 }
             }
