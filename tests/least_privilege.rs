@@ -136,7 +136,13 @@ fn a_delivery_to_an_unconfigured_url_is_never_signed_or_sent() {
         let answer = graphql(&server, "{ merchantDeliveries { nodes { eventId state lastError } } }");
         answer["data"]["merchantDeliveries"]["nodes"]
             .as_array()
-            .and_then(|nodes| nodes.iter().find(|n| n["state"] != "pending").cloned())
+            // "sending" is the worker's claim, not an outcome: wait for the outcome.
+            .and_then(|nodes| {
+                nodes
+                    .iter()
+                    .find(|n| n["state"] != "pending" && n["state"] != "sending")
+                    .cloned()
+            })
     });
     assert_eq!(delivery["eventId"], "evt_forged");
     assert_eq!(delivery["state"], "refused");
