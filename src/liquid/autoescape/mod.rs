@@ -13,7 +13,8 @@
 //! - outputs inside `{% parse_json %}...{% endparse_json %}`, whose body is
 //!   JSON, not HTML: they get JSON escaping for their place instead
 //!   ([`json`]), in every template, HTML or not;
-//! - `{% %}` tags, text, and anything liquid-rust would reject anyway.
+//! - `{% %}` tags (but their member reads are made lenient first, see
+//!   [`lenient_tags`]), text, and anything liquid-rust would reject anyway.
 //!
 //! Only ` | pf_escape` is inserted, never a newline, so line numbers of
 //! parse and render errors stay those of the source file. Before that,
@@ -37,6 +38,7 @@ mod grammar;
 mod json;
 mod lax;
 mod lenient;
+mod lenient_tags;
 
 use grammar::{elements, Element, ExpressionShape, TagShape};
 
@@ -61,7 +63,9 @@ fn rewrite(source: &str, html: bool) -> String {
     // `{% liquid %}` and `{% echo %}` first, so their outputs are escaped
     // like any other.
     let expanded = crate::liquid::liquid_tag::expand_liquid_tags(source);
-    let source = expanded.as_ref();
+    // Then tag arguments read members leniently, as outputs do below.
+    let lenient = lenient_tags::rewrite(expanded.as_ref());
+    let source = lenient.as_ref();
     let elements = elements(source);
     let bytes = source.as_bytes();
     let mut out: Vec<u8> = Vec::with_capacity(source.len() + source.len() / 8);

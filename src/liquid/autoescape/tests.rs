@@ -35,6 +35,29 @@ fn members_of_nil_print_nothing_in_pages_as_in_platformos() {
 }
 
 #[test]
+fn members_of_nil_in_tag_arguments_are_nil_as_in_platformos() {
+    let globals = || object!({"payment": {"payer": nil, "amount": 5}, "list": [], "x": 1});
+    let source = "{% if payment.payer.email == blank %}no payer{% endif %}\
+        {% unless list.first.id > 0 %}, none{% endunless %}\
+        {% if x == 2 %}two{% elsif payment.payer.name != nil %}named{% elsif payment.amount >= 5 %}, five\
+        {% else %}other{% endif %}\
+        {% case payment.payer.kind %}{% when nil %}, no kind{% endcase %}\
+        {% for i in payment.payer.items %}{{ i }}{% else %}, no items{% endfor %}\
+        {% assign email = payment.payer.email | default: 'anonymous' %}, {{ email }}";
+    assert_eq!(
+        render_escaped(source, globals()),
+        "no payer, none, five, no kind, no items, anonymous"
+    );
+    // The rewrite keeps trimming, and a misspelt root is still an error.
+    assert_eq!(
+        render_escaped("a \n {%- if payment.payer.x == nil -%} \n b {%- endif %}", globals()),
+        "ab"
+    );
+    let misspelt = parser().parse(&esc("{% if paymnt.payer == nil %}{% endif %}")).unwrap();
+    assert!(misspelt.render(&globals()).is_err());
+}
+
+#[test]
 fn keeps_whitespace_control() {
     assert_eq!(esc("{{- x -}}"), "{{- x | pf_escape -}}");
     assert_eq!(esc("a  {{- x}}"), "a  {{- x | pf_escape}}");
