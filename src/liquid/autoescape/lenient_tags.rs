@@ -22,7 +22,7 @@
 
 use super::grammar::{elements, Element};
 use super::lenient::dig;
-use super::{comment_end, plain_tag, raw_end};
+use super::{comment_end, raw_end};
 use std::borrow::Cow;
 
 /// Comparison operators of liquid-rust's condition grammar.
