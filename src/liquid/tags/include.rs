@@ -107,8 +107,6 @@ impl PartialCall {
         name_text(tag, "the partial name", &self.name.evaluate(runtime)?)
     }
 
-    /// The variables of each rendering: one object, or one per item for
-    /// `for`.
     /// Renders the partial `name` once in `scope` (one of [`Self::scopes`],
     /// framed by the tag), its errors traced to the tag.
     pub(crate) fn render_in(&self, tag: &str, name: &str, scope: &dyn Runtime, writer: &mut dyn Write) -> Result<()> {
@@ -121,6 +119,8 @@ impl PartialCall {
             .value_with(|| name.to_string().into())
     }
 
+    /// The variables of each rendering: one object, or one per item for
+    /// `for`, each with its `forloop` (as a `for` block's).
     pub(crate) fn scopes(&self, name: &str, runtime: &dyn Runtime) -> Result<Vec<Object>> {
         let vars = named_to_object(&self.vars, runtime)?;
         let Some(binding) = &self.binding else {
@@ -131,19 +131,39 @@ impl PartialCall {
             .clone()
             .unwrap_or_else(|| KString::from(name.rsplit('/').next().unwrap_or(name).to_owned()));
         let value = binding.value.evaluate(runtime)?;
-        let items = match value {
-            Value::Array(items) if binding.each => items,
-            other => vec![other],
+        let (items, each) = match value {
+            Value::Array(items) if binding.each => (items, true),
+            other => (vec![other], false),
         };
+        let length = items.len();
         Ok(items
             .into_iter()
-            .map(|item| {
+            .enumerate()
+            .map(|(index, item)| {
                 let mut scope = vars.clone();
                 scope.insert(variable.clone(), item);
+                if each {
+                    scope.insert("forloop".into(), forloop(index, length));
+                }
                 scope
             })
             .collect())
     }
+}
+
+/// `forloop` for item `index` of `length`, with the members a `for`
+/// block's has.
+fn forloop(index: usize, length: usize) -> Value {
+    let number = |n: usize| Value::scalar(i64::try_from(n).unwrap_or(i64::MAX));
+    let mut forloop = Object::new();
+    forloop.insert("length".into(), number(length));
+    forloop.insert("index".into(), number(index + 1));
+    forloop.insert("index0".into(), number(index));
+    forloop.insert("rindex".into(), number(length - index));
+    forloop.insert("rindex0".into(), number(length - index - 1));
+    forloop.insert("first".into(), Value::scalar(index == 0));
+    forloop.insert("last".into(), Value::scalar(index + 1 == length));
+    Value::Object(forloop)
 }
 
 /// An optional `as name` after a binding's value; returns the token after it.
@@ -318,6 +338,20 @@ mod tests {
             object!({"items": [{"n": 1}, {"n": "é"}], "one": {"n": 7}, "none": []}),
         );
         assert_eq!(out, "1;é;|1,é,|7|");
+    }
+
+    #[test]
+    fn for_gives_each_item_a_forloop() {
+        let out = render_with_partials(
+            "{% include 'rows/row' for items %}|{% include 'rows/row' with items %}",
+            &[(
+                "rows/row",
+                "{% if forloop %}{{ forloop.index }}/{{ forloop.length }}{% if forloop.first %}^{% endif %}\
+                 {% if forloop.last %}${% endif %}{{ forloop.rindex0 }} {% else %}no loop{% endif %}",
+            )],
+            object!({"items": [1, 2, 3]}),
+        );
+        assert_eq!(out, "1/3^2 2/31 3/3$0 |no loop");
     }
 
     #[test]

@@ -115,6 +115,15 @@ mod tests {
             object!({"p": {"name": "A"}, "list": [{"name": "B"}, {"name": "C"}]}),
         );
         assert_eq!(out, "A|B.C.|A");
+        let out = render_with_partials(
+            "{% render 'shop/product' for list %}",
+            &[(
+                "shop/product",
+                "{{ forloop.index }}{{ product.name }}{% unless forloop.last %},{% endunless %}",
+            )],
+            object!({"list": [{"name": "B"}, {"name": "C"}]}),
+        );
+        assert_eq!(out, "1B,2C");
     }
 
     #[test]
