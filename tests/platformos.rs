@@ -246,6 +246,44 @@ fn api_call_notification_keys_enabled_trigger_condition_and_callback() {
         "none sent for the skipped call: {requests}"
     );
 
+    // The same through GraphQL: the request type's own mutation and
+    // platformOS's api_call_send say it was skipped.
+    let by_graphql = graphql(
+        &server,
+        r#"mutation { send_shop_createCustomer(input: { email: "still-not-an-email" }) { skipped record errors { message } }
+                     api_call_send(template: { name: "create_customer" }, data: { email: "nope" }) { skipped response { status } errors { message } } }"#,
+    );
+    assert_eq!(
+        by_graphql["data"]["send_shop_createCustomer"]["skipped"], true,
+        "{by_graphql}"
+    );
+    assert!(
+        by_graphql["data"]["send_shop_createCustomer"]["record"].is_null(),
+        "{by_graphql}"
+    );
+    assert_eq!(by_graphql["data"]["api_call_send"]["skipped"], true, "{by_graphql}");
+    assert!(
+        by_graphql["data"]["api_call_send"]["response"].is_null(),
+        "{by_graphql}"
+    );
+    let sent_by_graphql = graphql(
+        &server,
+        r#"mutation { api_call_send(template: { name: "create_customer" }, data: { email: "cy@example.com" }) { skipped response { status } } }"#,
+    );
+    assert_eq!(
+        sent_by_graphql["data"]["api_call_send"]["skipped"], false,
+        "{sent_by_graphql}"
+    );
+    assert_eq!(
+        sent_by_graphql["data"]["api_call_send"]["response"]["status"], 200,
+        "{sent_by_graphql}"
+    );
+    let requests = graphql(&server, "{ gatewayRequests { totalCount } }");
+    assert_eq!(
+        requests["data"]["gatewayRequests"]["totalCount"], 3,
+        "only the email was sent: {requests}"
+    );
+
     // enabled: false: the request type loads but is never sent.
     let retired = post("/shop/retired", "");
     assert!(

@@ -141,6 +141,10 @@ pub fn types(plan: &RequestTypeSchema) -> (Object, Option<InputObject>) {
         .field(
             key_field("response", TypeRef::named(MAP))
                 .description("The gateway's answer: { status, body } (list request types return their results here)."),
+        )
+        .field(
+            key_field("skipped", TypeRef::named_nn(TypeRef::BOOLEAN))
+                .description("True when nothing was sent: the request type's trigger_condition did not render true."),
         );
     let input = plan.input.as_ref().map(|typed| {
         typed
@@ -201,6 +205,7 @@ fn payload_value(outcome: &DispatchOutcome) -> Value {
         "record": outcome.record,
         "model": outcome.model,
         "response": outcome.response,
+        "skipped": outcome.skipped,
         "errors": outcome
             .errors
             .iter()

@@ -56,7 +56,12 @@ pub fn objects() -> Vec<Object> {
     vec![
         Object::new(API_CALL_RESULT)
             .field(key_field("response", TypeRef::named(API_CALL_RESPONSE)))
-            .field(key_field("errors", TypeRef::named_nn_list_nn(API_CALL_ERROR))),
+            .field(key_field("errors", TypeRef::named_nn_list_nn(API_CALL_ERROR)))
+            .field(
+                key_field("skipped", TypeRef::named_nn(TypeRef::BOOLEAN)).description(
+                    "True when nothing was sent: the notification's trigger_condition did not render true.",
+                ),
+            ),
         Object::new(API_CALL_RESPONSE)
             .field(key_field("status", TypeRef::named(TypeRef::INT)))
             .field(key_field("body", TypeRef::named(TypeRef::STRING)).description("The gateway's answer as text.")),
@@ -177,6 +182,7 @@ pub fn api_call_send(sender: Option<RequestSender>, sendable: Vec<String>) -> Fi
                 Ok(outcome) => outcome_value(&outcome),
                 Err(failure) => json!({
                     "response": null,
+                    "skipped": false,
                     "errors": [{ "message": failure.message, "code": failure.gateway_code }],
                 }),
             };
@@ -217,6 +223,7 @@ fn outcome_value(outcome: &DispatchOutcome) -> Value {
     });
     json!({
         "response": response,
+        "skipped": outcome.skipped,
         "errors": outcome
             .errors
             .iter()
