@@ -11,12 +11,13 @@ mod support;
 use std::path::Path;
 
 use reqwest::blocking::Client;
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::{client, copy_app, html_unescape, repo_root, PgDatabase, ServerOptions, TestServer};
 use tempfile::TempDir;
 
 const PUBLISHABLE_KEY: &str = "pk_test_platformos_guide";
 const SECRET_KEY: &str = "sk_test_platformos_guide";
+const ADMIN_KEY: &str = "platformos-graphql-admin-key";
 
 fn copy_into(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).expect("fixture folder") {
@@ -40,7 +41,8 @@ fn fixture_app() -> TempDir {
 fn start(app: &TempDir, database: Option<&PgDatabase>) -> TestServer {
     let mut options = ServerOptions::new(app.path())
         .env("STRIPE_SECRET_KEY", SECRET_KEY)
-        .env("STRIPE_PUBLISHABLE_KEY", PUBLISHABLE_KEY);
+        .env("STRIPE_PUBLISHABLE_KEY", PUBLISHABLE_KEY)
+        .env("PAYFORMS_ADMIN_API_KEYS", ADMIN_KEY);
     if let Some(database) = database {
         options = options.database(database.url());
     }
@@ -305,6 +307,39 @@ fn stripe_guide(server: &TestServer) {
     assert!(rows[0].contains("<td>succeeded</td>"), "{}", rows[0]);
 }
 
+/// `payment_gateways(mode: live)` once the operator stored live keys: the
+/// live publishable key is read from the stored configuration (this
+/// instance runs in test mode), never the secret.
+fn live_mode_gateway(server: &TestServer) {
+    let configured: Value = client()
+        .post(server.url("/api/graphql"))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({
+            "query": "mutation($input: ConfigureStripeInput!) { configureStripe(input: $input) { environment connectionStatus } }",
+            "variables": {"input": {"environment": "LIVE", "secretKey": "sk_live_guide_secret", "publishableKey": "pk_live_guide"}},
+        }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        configured["data"]["configureStripe"]["environment"], "LIVE",
+        "{configured}"
+    );
+    let visitor = Visitor::new(server);
+    let page = get(&visitor.http, server, "/pos/stripe_guide");
+    assert_eq!(
+        element(&page, "modes"),
+        "live: 1, current: 1 (stripe, live key: pk_live_guide)"
+    );
+    assert_eq!(
+        element(&page, "current"),
+        PUBLISHABLE_KEY,
+        "the instance's own mode is still test"
+    );
+    assert!(!page.contains("sk_live_guide_secret"), "never a secret key");
+}
+
 #[test]
 fn platformos_shapes_on_sqlite() {
     let app = fixture_app();
@@ -312,6 +347,7 @@ fn platformos_shapes_on_sqlite() {
     records_and_mutations(&server);
     customizations(&server);
     stripe_guide(&server);
+    live_mode_gateway(&server);
 }
 
 #[test]
@@ -322,4 +358,5 @@ fn platformos_shapes_on_postgres() {
     records_and_mutations(&server);
     customizations(&server);
     stripe_guide(&server);
+    live_mode_gateway(&server);
 }
