@@ -52,5 +52,48 @@ fn checkout(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, checkout);
+/// What lenient member reads cost a page rendered per request: the same
+/// template over a `context` the size of a real one, strict (as written)
+/// and as the loader rewrites it (outputs escaped and read with `pf_dig`,
+/// comparison operands read into `pf_lenient_N`).
+fn lenient_reads(c: &mut Criterion) {
+    let mut context = serde_json::Map::new();
+    let mut headers = serde_json::Map::new();
+    for i in 0..40 {
+        headers.insert(
+            format!("x-header-{i}"),
+            serde_json::json!(format!("value {i} ").repeat(4)),
+        );
+    }
+    context.insert("headers".into(), serde_json::Value::Object(headers));
+    context.insert(
+        "params".into(),
+        serde_json::json!({"amount": "599", "currency": "usd", "email": "ada@example.com"}),
+    );
+    context.insert(
+        "location".into(),
+        serde_json::json!({"pathname": "/pay", "host": "shop.example"}),
+    );
+    let mut globals = serde_json::Map::new();
+    globals.insert("context".into(), serde_json::Value::Object(context));
+    let source = "{% for i in (1..10) %}<p>{{ context.params.amount }} {{ context.params.currency }}\
+        {% if context.params.email == 'ada@example.com' %}{{ context.location.pathname }}{% endif %}</p>{% endfor %}";
+    let parser = payforms::liquid::parser_builder().build().expect("parser");
+    let strict = parser.parse(source).expect("strict template");
+    let lenient = parser
+        .parse(&payforms::liquid::autoescape_outputs(source))
+        .expect("rewritten template");
+    let view = payforms::liquid::view::Globals::new(&globals);
+    let mut group = c.benchmark_group("lenient reads");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("strict, as written", |b| {
+        b.iter(|| strict.render(view).expect("render"));
+    });
+    group.bench_function("as the loader rewrites it", |b| {
+        b.iter(|| lenient.render(view).expect("render"));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, checkout, lenient_reads);
 criterion_main!(benches);

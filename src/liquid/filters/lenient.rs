@@ -4,8 +4,9 @@
 //!
 //! - `pf_dig` is inserted by the loader into every output of a data
 //!   template that reads into a variable (`{{ pi.customer.id | json }}`
-//!   becomes `{{ pi | pf_dig: "customer", "id" | json }}`), so a missing
-//!   member is nil, as in `{% if %}`, instead of an error.
+//!   becomes `{{ "pi" | pf_dig: "customer", "id" | json }}`: the input is
+//!   the variable's name), so a missing member is nil, as in `{% if %}`,
+//!   instead of an error.
 //! - `id_of`: `{{ pi.customer | id_of | json }}` is the id of an expanded
 //!   object, the value itself when it is already an id, nil otherwise.
 //! - `missing_keys`: the given names a hash has as nil or not at all, for
@@ -13,7 +14,7 @@
 
 use std::fmt;
 
-use liquid_core::model::{try_find, ScalarCow};
+use liquid_core::model::ScalarCow;
 use liquid_core::parser::{FilterArguments, ParameterReflection};
 use liquid_core::{Display_filter, Expression, Filter, FilterReflection, ParseFilter, Runtime};
 use liquid_core::{Result, Value, ValueView};
@@ -80,8 +81,15 @@ impl fmt::Display for PfDigFilter {
 }
 
 impl Filter for PfDigFilter {
+    /// `input` is the root variable's name: the member is looked up whole
+    /// in the runtime, so only it is copied, never the root (a page's
+    /// `context` is copied as a whole each time it is evaluated).
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
-        let mut path: Vec<ScalarCow<'_>> = Vec::with_capacity(self.indexes.len());
+        let Some(root) = input.as_scalar() else {
+            return Err(filter_error("pf_dig", "reads a variable named by its input"));
+        };
+        let mut path: Vec<ScalarCow<'_>> = Vec::with_capacity(self.indexes.len() + 1);
+        path.push(root.into_owned());
         for index in &self.indexes {
             // An index that is itself missing reads nothing.
             let Some(value) = index.try_evaluate(runtime) else {
@@ -92,9 +100,13 @@ impl Filter for PfDigFilter {
                 None => return Ok(Value::Nil),
             }
         }
-        Ok(try_find(input, &path)
-            .map(|found| found.to_value())
-            .unwrap_or(Value::Nil))
+        if let Some(found) = runtime.try_get(&path) {
+            return Ok(found.into_owned());
+        }
+        // Missing: nil, unless the variable itself is unknown where the
+        // runtime says so (a misspelt name stays an error).
+        runtime.get(&path[..1])?;
+        Ok(Value::Nil)
     }
 }
 
