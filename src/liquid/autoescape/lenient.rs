@@ -1,5 +1,5 @@
 //! Data templates read members leniently: `a.b["c"][d]` in an output is
-//! rewritten to `"a" | pf_dig: "b", "c", d`, so a missing member is nil
+//! rewritten to `nil | pf_dig: "a", "b", "c", d`, so a missing member is nil
 //! instead of a render error (the root variable itself must still exist,
 //! so a misspelt name is still caught).
 
@@ -54,7 +54,7 @@ pub(super) fn dig(value: &str) -> Option<String> {
         return None;
     }
     // The root goes by name: pf_dig looks the member up whole.
-    Some(format!("\"{root}\" | pf_dig: {}", indexes.join(", ")))
+    Some(format!("nil | pf_dig: \"{root}\", {}", indexes.join(", ")))
 }
 
 /// Index of the `]` closing the `[` at `open`, skipping quoted text.
@@ -87,19 +87,19 @@ mod tests {
     fn indexed_variables_become_digs_and_the_rest_stays() {
         assert_eq!(
             dig("pi.customer.id").as_deref(),
-            Some(r#""pi" | pf_dig: "customer", "id""#)
+            Some(r#"nil | pf_dig: "pi", "customer", "id""#)
         );
         assert_eq!(
             dig(r#"a["b c"][d].e"#).as_deref(),
-            Some(r#""a" | pf_dig: "b c", d, "e""#)
+            Some(r#"nil | pf_dig: "a", "b c", d, "e""#)
         );
-        assert_eq!(dig("a[b[0]]").as_deref(), Some("\"a\" | pf_dig: b[0]"));
+        assert_eq!(dig("a[b[0]]").as_deref(), Some("nil | pf_dig: \"a\", b[0]"));
         assert_eq!(dig("data"), None);
         assert_eq!(dig("'text'"), None);
         assert_eq!(dig("12"), None);
         assert_eq!(dig("(1..3)"), None);
         assert_eq!(dig("a."), None);
-        assert_eq!(dig("a[']']").as_deref(), Some("\"a\" | pf_dig: ']'"));
+        assert_eq!(dig("a[']']").as_deref(), Some("nil | pf_dig: \"a\", ']'"));
         assert_eq!(dig("a[b"), None);
     }
 }

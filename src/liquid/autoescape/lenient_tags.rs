@@ -6,12 +6,12 @@
 //! variable of its own with [`super::lenient::dig`] just before the tag
 //! evaluates it:
 //!
-//! - `{% if a.b == 1 %}` → `{% assign pf_lenient_1 = "a" | pf_dig: "b" %}{% if pf_lenient_1 == 1 %}`
+//! - `{% if a.b == 1 %}` → `{% assign pf_lenient_1 = nil | pf_dig: "a", "b" %}{% if pf_lenient_1 == 1 %}`
 //!   (also `unless`, `case`, `for … in`, `tablerow … in`);
 //! - `{% elsif a.b == 1 %}` → `{% else %}{% assign … %}{% if pf_lenient_2 == 1 %}`
 //!   and one more `{% endif %}` at the chain's end, so the operand is still
 //!   read only when the earlier branches were not taken;
-//! - `{% assign x = a.b | f %}` → `{% assign x = "a" | pf_dig: "b" | f %}`.
+//! - `{% assign x = a.b | f %}` → `{% assign x = nil | pf_dig: "a", "b" | f %}`.
 //!
 //! An existence test (`{% if a.b %}`) is already lenient and is left alone;
 //! so is anything unusual (an operand written without spaces around its
@@ -358,11 +358,11 @@ mod tests {
     fn comparisons_read_their_operands_just_before() {
         assert_eq!(
             rewrite("{% if a.b == 'x' and c %}y{% endif %}"),
-            "{% assign pf_lenient_1 = \"a\" | pf_dig: \"b\" %}{% if pf_lenient_1 == 'x' and c %}y{% endif %}"
+            "{% assign pf_lenient_1 = nil | pf_dig: \"a\", \"b\" %}{% if pf_lenient_1 == 'x' and c %}y{% endif %}"
         );
         assert_eq!(
             rewrite("{%- unless a[\"b c\"] contains d.e -%}"),
-            "{%- assign pf_lenient_1 = \"a\" | pf_dig: \"b c\" %}{% assign pf_lenient_2 = \"d\" | pf_dig: \"e\" %}\
+            "{%- assign pf_lenient_1 = nil | pf_dig: \"a\", \"b c\" %}{% assign pf_lenient_2 = nil | pf_dig: \"d\", \"e\" %}\
              {% unless pf_lenient_1 contains pf_lenient_2 -%}"
         );
     }
@@ -371,7 +371,7 @@ mod tests {
     fn elsif_is_nested_so_its_operands_are_read_only_when_reached() {
         assert_eq!(
             rewrite("{% if x %}1{%- elsif a.b > 2 -%}2{% else %}3{% endif -%}"),
-            "{% if x %}1{%- else %}{% assign pf_lenient_1 = \"a\" | pf_dig: \"b\" %}{% if pf_lenient_1 > 2 -%}\
+            "{% if x %}1{%- else %}{% assign pf_lenient_1 = nil | pf_dig: \"a\", \"b\" %}{% if pf_lenient_1 > 2 -%}\
              2{% else %}3{% endif %}{% endif -%}"
         );
     }
@@ -380,15 +380,15 @@ mod tests {
     fn case_for_and_assign_read_leniently() {
         assert_eq!(
             rewrite("{% case a.b %}"),
-            "{% assign pf_lenient_1 = \"a\" | pf_dig: \"b\" %}{% case pf_lenient_1 %}"
+            "{% assign pf_lenient_1 = nil | pf_dig: \"a\", \"b\" %}{% case pf_lenient_1 %}"
         );
         assert_eq!(
             rewrite("{% for i in a.items limit: 2 %}"),
-            "{% assign pf_lenient_1 = \"a\" | pf_dig: \"items\" %}{% for i in pf_lenient_1 limit: 2 %}"
+            "{% assign pf_lenient_1 = nil | pf_dig: \"a\", \"items\" %}{% for i in pf_lenient_1 limit: 2 %}"
         );
         assert_eq!(
             rewrite("{%- assign x = a.b.c | default: 1 -%}"),
-            "{%- assign x = \"a\" | pf_dig: \"b\", \"c\" | default: 1 -%}"
+            "{%- assign x = nil | pf_dig: \"a\", \"b\", \"c\" | default: 1 -%}"
         );
     }
 
@@ -412,7 +412,7 @@ mod tests {
         // be found), the if's own operands still are.
         assert_eq!(
             rewrite("{% if a.b == 1 %}{% elsif c.d == 2 %}"),
-            "{% assign pf_lenient_1 = \"a\" | pf_dig: \"b\" %}{% if pf_lenient_1 == 1 %}{% elsif c.d == 2 %}"
+            "{% assign pf_lenient_1 = nil | pf_dig: \"a\", \"b\" %}{% if pf_lenient_1 == 1 %}{% elsif c.d == 2 %}"
         );
     }
 

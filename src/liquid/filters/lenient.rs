@@ -4,9 +4,9 @@
 //!
 //! - `pf_dig` is inserted by the loader into every output of a data
 //!   template that reads into a variable (`{{ pi.customer.id | json }}`
-//!   becomes `{{ "pi" | pf_dig: "customer", "id" | json }}`: the input is
-//!   the variable's name), so a missing member is nil, as in `{% if %}`,
-//!   instead of an error.
+//!   becomes `{{ nil | pf_dig: "pi", "customer", "id" | json }}`: the
+//!   variable's name first, always a literal), so a missing member is nil,
+//!   as in `{% if %}`, instead of an error.
 //! - `id_of`: `{{ pi.customer | id_of | json }}` is the id of an expanded
 //!   object, the value itself when it is already an id, nil otherwise.
 //! - `missing_keys`: the given names a hash has as nil or not at all, for
@@ -57,10 +57,22 @@ fn positional_list(filter: &str, arguments: FilterArguments) -> Result<Vec<Expre
 }
 
 impl ParseFilter for PfDig {
+    /// The first argument names the variable and must be a literal, so
+    /// what a visitor sends can never choose which variable is read.
     fn parse(&self, arguments: FilterArguments) -> Result<Box<dyn Filter>> {
-        Ok(Box::new(PfDigFilter {
-            indexes: positional_list("pf_dig", arguments)?,
-        }))
+        let mut indexes = positional_list("pf_dig", arguments)?.into_iter();
+        let root = match indexes.next() {
+            Some(Expression::Literal(Value::Scalar(name))) => name.into_cow_str().into_owned(),
+            _ => return Err(filter_error("pf_dig", "takes the variable's name as a literal first")),
+        };
+        let indexes: Vec<Expression> = indexes.collect();
+        if indexes.is_empty() {
+            return Err(filter_error(
+                "pf_dig",
+                "takes at least one index after the variable's name",
+            ));
+        }
+        Ok(Box::new(PfDigFilter { root, indexes }))
     }
 
     fn reflection(&self) -> &dyn FilterReflection {
@@ -70,26 +82,25 @@ impl ParseFilter for PfDig {
 
 #[derive(Debug)]
 struct PfDigFilter {
+    root: String,
     indexes: Vec<Expression>,
 }
 
 impl fmt::Display for PfDigFilter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let parts: Vec<String> = self.indexes.iter().map(ToString::to_string).collect();
-        write!(f, "pf_dig: {}", parts.join(", "))
+        write!(f, "pf_dig: {:?}, {}", self.root, parts.join(", "))
     }
 }
 
 impl Filter for PfDigFilter {
-    /// `input` is the root variable's name: the member is looked up whole
-    /// in the runtime, so only it is copied, never the root (a page's
-    /// `context` is copied as a whole each time it is evaluated).
-    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
-        let Some(root) = input.as_scalar() else {
-            return Err(filter_error("pf_dig", "reads a variable named by its input"));
-        };
+    /// The input is not read (the loader writes `nil`): the member is
+    /// looked up whole in the runtime by the variable's name, so only it
+    /// is copied, never the variable (liquid-rust copies a variable's
+    /// whole value, e.g. a page's `context`, each time it is evaluated).
+    fn evaluate(&self, _input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let mut path: Vec<ScalarCow<'_>> = Vec::with_capacity(self.indexes.len() + 1);
-        path.push(root.into_owned());
+        path.push(ScalarCow::new(self.root.as_str()));
         for index in &self.indexes {
             // An index that is itself missing reads nothing.
             let Some(value) = index.try_evaluate(runtime) else {
@@ -208,6 +219,25 @@ mod tests {
             serde_json::json!({"response": {"body": {"customer": "cus_1", "charges": {"data": [{"id": "ch_1"}]}, "status": "ok"}}, "key": "status"}),
         );
         assert_eq!(out, r#"null "ch_1" null 1 "ok""#);
+    }
+
+    #[test]
+    fn pf_dig_reads_only_the_variable_its_literal_first_argument_names() {
+        let parser = crate::liquid::parser_builder().build().unwrap();
+        for refused in [
+            "{{ nil | pf_dig: name, 'x' }}",
+            "{{ nil | pf_dig: context.params.v, 'secret_key' }}",
+            "{{ nil | pf_dig: 'gateway' }}",
+        ] {
+            assert!(parser.parse(refused).is_err(), "{refused}");
+        }
+        let globals = liquid_core::object!({"a": {"b": [1, {"c": "deep"}]}, "i": 1});
+        let read = |source: &str| parser.parse(source).unwrap().render(&globals).unwrap();
+        assert_eq!(read("{{ 'ignored' | pf_dig: 'a', 'b', i, 'c' }}"), "deep");
+        assert_eq!(
+            read("[{{ nil | pf_dig: 'a', 'x', 'y' }}][{{ nil | pf_dig: 'a', missing }}]"),
+            "[][]"
+        );
     }
 
     #[test]
