@@ -542,3 +542,75 @@ fn hostile_platformos_inputs_keep_the_server_up_and_store_nothing() {
         assert_eq!(stored["data"][model]["totalCount"], 0, "{model}: {stored}");
     }
 }
+
+/// An app that brings platformOS-style `modules/payments` and
+/// `modules/stripe` of its own (`tests/fixtures/platformos_own_modules`):
+/// its `gateway_request` model keeps payforms' request log properties, its
+/// request type written for `https://api.stripe.com` goes to the sandbox,
+/// and the keys it reads as `context.constants` are there for request
+/// templates only.
+#[test]
+fn an_app_s_own_platformos_payments_modules_send_and_keep_the_request_log() {
+    let dir = tempfile::Builder::new().prefix("payforms-pos-own-").tempdir().unwrap();
+    copy_tree(&repo_root().join("tests/fixtures/platformos_own_modules"), dir.path());
+    let checked = Command::new(env!("CARGO_BIN_EXE_payforms"))
+        .args(["check", "--app"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "warning: modules/payments/public/custom_model_types/gateway_request.yml:2: \
+             `modules/payments/gateway_request` is payforms' own model"
+        ) && stdout.contains("added from this file: data, config, response"),
+        "{stdout}"
+    );
+
+    let server = start(dir.path());
+    let http = client();
+    let token = csrf_token(&http, &server);
+    let (_, home) = page(&http, &server, "/");
+    assert!(
+        home.contains("<p id=\"constants\"></p>"),
+        "pages never see the keys: {home}"
+    );
+
+    let answer = http
+        .post(server.url("/customers"))
+        .form(&[("authenticity_token", token.as_str()), ("email", "own@example.com")])
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let body = answer.text().unwrap();
+    assert!(
+        body.contains("<p id=\"status\">200</p>"),
+        "sent with the key from context.constants: {body}"
+    );
+    assert!(body.contains("<p id=\"customer\">cus_"), "{body}");
+
+    let log = graphql(
+        &server,
+        "{ gatewayRequests { nodes { requestType method url status requestBody } } }",
+    );
+    let entry = &log["data"]["gatewayRequests"]["nodes"][0];
+    assert_eq!(entry["requestType"], "modules/stripe/create_customer", "{log}");
+    assert_eq!(entry["method"], "POST", "{log}");
+    assert_eq!(entry["status"], 200, "{log}");
+    let url = entry["url"].as_str().unwrap_or_default();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/v1/customers"),
+        "Stripe's public address went to the sandbox: {log}"
+    );
+    assert!(!log.to_string().contains("sk_test"), "no key in the log: {log}");
+    wait_for("the callback's log line", std::time::Duration::from_secs(5), || {
+        let text = server.log_text();
+        assert!(!text.contains("the callback saw context"), "callbacks get no context");
+        text.contains("own-modules-callback").then_some(())
+    });
+}

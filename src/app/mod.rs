@@ -141,6 +141,8 @@ impl App {
                     .map_err(ProblemList::from)
                     .map(|(m, mut warnings)| {
                         app.warnings.append(&mut warnings);
+                        let (m, kept) = crate::db::schema::keep_system_properties(m);
+                        app.warnings.extend(kept);
                         app.model_types.insert(file.name.clone(), Arc::new(m));
                     }),
                 Kind::GraphQuery => {

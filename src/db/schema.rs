@@ -27,6 +27,102 @@ pub fn is_system_model(name: &str) -> bool {
     SYSTEM_MODELS.contains(&name)
 }
 
+/// payforms' own definitions of its system models: the files it ships in
+/// `modules/payments/schema`, built in so an app cannot change their shape.
+const SYSTEM_SCHEMAS: [(&str, &str); 3] = [
+    (
+        GATEWAY_REQUEST_MODEL,
+        include_str!("../../modules/payments/schema/gateway_request.yml"),
+    ),
+    (
+        MERCHANT_DELIVERY_MODEL,
+        include_str!("../../modules/payments/schema/merchant_delivery.yml"),
+    ),
+    (
+        WEBHOOK_ENDPOINT_MODEL,
+        include_str!("../../modules/payments/schema/webhook_endpoint.yml"),
+    ),
+];
+
+/// What the runtime writes to `declared` (an app's schema for a system
+/// model) must stay writable: an app that brings its own
+/// `modules/payments` (platformOS's payments module has a
+/// `gateway_request` and a `webhook_endpoint` of its own) would otherwise
+/// turn off payforms' request log or its webhook endpoints. payforms'
+/// properties are kept as payforms declares them; the app's other
+/// properties are added. Returns the model and, when the declaration
+/// differs from payforms', a warning saying what was kept.
+pub fn keep_system_properties(declared: ModelType) -> (ModelType, Option<LoadProblem>) {
+    let Some((_, text)) = SYSTEM_SCHEMAS.iter().find(|(name, _)| *name == declared.name) else {
+        return (declared, None);
+    };
+    let Ok(own) = ModelType::parse(Path::new("payforms"), &declared.name, text) else {
+        return (declared, None);
+    };
+    let same = |a: &PropertyDef, b: &PropertyDef| {
+        a.name == b.name
+            && a.kind == b.kind
+            && a.unique == b.unique
+            && a.index == b.index
+            && a.forward_only == b.forward_only
+            && a.final_values == b.final_values
+    };
+    let identical = own.properties.len() == declared.properties.len()
+        && own.properties.iter().zip(&declared.properties).all(|(a, b)| same(a, b))
+        && own.ordered_by == declared.ordered_by;
+    if identical {
+        return (declared, None);
+    }
+    let mut properties: Vec<PropertyDef> = own
+        .properties
+        .iter()
+        .map(|property| PropertyDef {
+            line: declared
+                .property(&property.name)
+                .map_or(declared.properties_line, |p| p.line),
+            ..property.clone()
+        })
+        .collect();
+    let mut overridden: Vec<&str> = Vec::new();
+    for property in &declared.properties {
+        match own.property(&property.name) {
+            Some(kept) if !same(kept, property) => overridden.push(&property.name),
+            Some(_) => {}
+            None => properties.push(property.clone()),
+        }
+    }
+    let added: Vec<&str> = properties[own.properties.len()..]
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    let list = |names: &[&str]| {
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    };
+    let warning = LoadProblem::new(
+        &declared.file,
+        declared.properties_line.max(1),
+        format!(
+            "`{}` is payforms' own model: its properties are kept as payforms declares them ({}); \
+             added from this file: {}; declared differently here and kept as payforms': {}",
+            declared.name,
+            list(&own.properties.iter().map(|p| p.name.as_str()).collect::<Vec<_>>()),
+            list(&added),
+            list(&overridden),
+        ),
+    );
+    let merged = ModelType {
+        properties,
+        ordered_by: own.ordered_by.clone(),
+        statements: StatementText::default(),
+        ..declared
+    };
+    (merged, Some(warning))
+}
+
 /// Names every record already has; a property may not shadow them.
 const RESERVED: [&str; 5] = ["id", "created_at", "updated_at", "livemode", "merchant"];
 
@@ -430,6 +526,54 @@ fn property_line(text: &str, name: &str, occurrence: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_app_s_system_model_keeps_payforms_properties_and_adds_its_own() {
+        let file = Path::new("modules/payments/public/custom_model_types/gateway_request.yml");
+        let shipped = SYSTEM_SCHEMAS[0].1;
+        let own = ModelType::parse(file, GATEWAY_REQUEST_MODEL, shipped).unwrap();
+        let (kept, warning) = keep_system_properties(own.clone());
+        assert_eq!(kept, own);
+        assert!(warning.is_none(), "payforms' own file is not a change");
+
+        let platformos =
+            "name: gateway_request\nproperties:\n- name: data\n  type: string\n- name: status\n  type: string\n";
+        let declared = ModelType::parse(file, GATEWAY_REQUEST_MODEL, platformos).unwrap();
+        let (merged, warning) = keep_system_properties(declared);
+        let names: Vec<&str> = merged.properties.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            &names[..own.properties.len()],
+            own.properties.iter().map(|p| p.name.as_str()).collect::<Vec<_>>()
+        );
+        assert_eq!(names.last(), Some(&"data"));
+        assert_eq!(
+            merged.property("status").map(|p| p.kind),
+            Some(PropertyType::Integer),
+            "payforms' type wins"
+        );
+        let warning = warning.expect("a warning");
+        assert_eq!(warning.file, file);
+        assert!(
+            warning.message.contains("added from this file: data;"),
+            "{}",
+            warning.message
+        );
+        assert!(
+            warning.message.ends_with("kept as payforms': status"),
+            "{}",
+            warning.message
+        );
+
+        let other = ModelType::parse(
+            Path::new("schema/payment.yml"),
+            "modules/payments/payment",
+            platformos.replace("gateway_request", "payment").as_str(),
+        )
+        .unwrap();
+        let (same, none) = keep_system_properties(other.clone());
+        assert_eq!(same, other);
+        assert!(none.is_none());
+    }
 
     fn parse(text: &str) -> Result<ModelType, Vec<LoadProblem>> {
         ModelType::parse(Path::new("schema/payment.yml"), "modules/payments/payment", text)

@@ -76,6 +76,7 @@ pub fn map_response(
             _ => Map::new(),
         };
         scope.remove("gateway");
+        scope.remove("context");
         scope.insert(
             "response".into(),
             json!({ "status": response.status, "headers": response.headers, "body": response.body }),
@@ -162,6 +163,7 @@ fn run_callback(
 ) {
     let mut scope = globals.as_object().cloned().unwrap_or_default();
     scope.remove("gateway");
+    scope.remove("context");
     let body = redact_value(&response.body, cx.secrets);
     let body_text = match &body {
         Value::String(text) => text.clone(),

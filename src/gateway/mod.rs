@@ -27,7 +27,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 pub use contract::{
     Caller, DispatchFailure, DispatchOutcome, FailureKind, GatewayErrorInfo, RequestDispatcher, Resent, Tenant,
@@ -154,6 +154,26 @@ impl Gateway {
     }
 }
 
+/// What a request type's `to`, headers and body render with: `data`,
+/// `config`, `gateway`, and platformOS's `context.constants` for the
+/// Stripe keys (what platformOS's Stripe module reads: `stripe_sk_key`,
+/// `stripe_pk_key`, `payment_livemode`), the same keys `gateway` holds.
+/// Mappers and callbacks get neither `gateway` nor `context`.
+fn request_globals(data: Value, gateway: Value) -> Value {
+    let config = data.get("config").cloned().unwrap_or_else(|| json!({}));
+    let constants = json!({
+        "stripe_sk_key": gateway["secret_key"],
+        "stripe_pk_key": gateway["publishable_key"],
+        "payment_livemode": if gateway["livemode"] == true { "true" } else { "false" },
+    });
+    json!({
+        "data": data,
+        "config": config,
+        "gateway": gateway,
+        "context": { "constants": constants },
+    })
+}
+
 impl RequestDispatcher for Gateway {
     fn check_connection(&self, secret_key: &crate::config::Secret) -> configuration::ConnectionStatus {
         use configuration::ConnectionStatus;
@@ -236,12 +256,7 @@ impl RequestDispatcher for Gateway {
             // platformOS's documented spelling.
             .or_else(|| data.get("indempotency_key").and_then(Value::as_str).map(str::to_string))
             .filter(|k| !k.trim().is_empty());
-        let config = data.get("config").cloned().unwrap_or_else(|| json!({}));
-        let mut globals = Map::new();
-        globals.insert("data".into(), data);
-        globals.insert("config".into(), config);
-        globals.insert("gateway".into(), self.scope(app, tenant));
-        let globals = Value::Object(globals);
+        let globals = request_globals(data, self.scope(app, tenant));
         if !request::should_send(notification, &globals)? {
             tracing::info!(request_type, "not sent: its trigger_condition did not render `true`");
             return Ok(DispatchOutcome {

@@ -132,6 +132,7 @@ fn render_url(notification: &ApiCallNotification, globals: &Value) -> Result<Str
     .map_err(template_failure)?
     .trim()
     .to_string();
+    let url = to_configured_stripe(url, globals["gateway"]["api_base"].as_str().unwrap_or_default());
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(template_problem(notification, "`to` must render an http(s) URL"));
     }
@@ -142,6 +143,24 @@ fn render_url(notification: &ApiCallNotification, globals: &Value) -> Result<Str
         ));
     }
     Ok(url)
+}
+
+/// Stripe's public API address.
+const STRIPE_PUBLIC_BASE: &str = "https://api.stripe.com";
+
+/// A request type written for Stripe's public address (platformOS's Stripe
+/// module writes `to: https://api.stripe.com/v1/customers`) goes to the
+/// Stripe API payforms is configured with: the sandbox, localstripe, or
+/// Stripe itself. Only that exact host; any other URL is left as written.
+fn to_configured_stripe(url: String, api_base: &str) -> String {
+    let api_base = api_base.trim_end_matches('/');
+    if api_base.is_empty() || api_base == STRIPE_PUBLIC_BASE {
+        return url;
+    }
+    match url.strip_prefix(STRIPE_PUBLIC_BASE) {
+        Some(rest) if rest.is_empty() || rest.starts_with(['/', '?']) => format!("{api_base}{rest}"),
+        _ => url,
+    }
 }
 
 /// An empty, `.` or `..` segment in the URL's path: an id that is missing,
@@ -226,6 +245,36 @@ fn method_of(notification: &ApiCallNotification, globals: &Value) -> Result<reqw
 #[cfg(test)]
 mod tests {
     use super::unsafe_path;
+
+    #[test]
+    fn stripe_s_public_address_goes_to_the_configured_api() {
+        let local = "http://127.0.0.1:8420/";
+        for (url, expected) in [
+            (
+                "https://api.stripe.com/v1/customers",
+                "http://127.0.0.1:8420/v1/customers",
+            ),
+            ("https://api.stripe.com?x=1", "http://127.0.0.1:8420?x=1"),
+            (
+                "https://api.stripe.com.evil.example/v1",
+                "https://api.stripe.com.evil.example/v1",
+            ),
+            (
+                "https://api.stripe.com@evil.example/v1",
+                "https://api.stripe.com@evil.example/v1",
+            ),
+            ("https://files.stripe.com/v1/files", "https://files.stripe.com/v1/files"),
+            ("http://api.stripe.com/v1", "http://api.stripe.com/v1"),
+        ] {
+            assert_eq!(super::to_configured_stripe(url.to_string(), local), expected, "{url}");
+        }
+        let live = "https://api.stripe.com/v1/customers".to_string();
+        assert_eq!(
+            super::to_configured_stripe(live.clone(), "https://api.stripe.com"),
+            live
+        );
+        assert_eq!(super::to_configured_stripe(live.clone(), ""), live);
+    }
 
     #[test]
     fn dot_and_empty_segments_are_refused() {

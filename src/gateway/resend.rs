@@ -2,7 +2,7 @@
 //! unfinished charge is looked up after a failure or a restart (the gateway
 //! replays its stored answer, so nothing is charged twice).
 
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use super::contract::{DispatchFailure, FailureKind, Resent};
 use super::Tenant;
@@ -28,12 +28,7 @@ impl Gateway {
             Ok(data) => data,
             Err(failure) => return Ok(Resent::NotSent(failure)),
         };
-        let config = data.get("config").cloned().unwrap_or_else(|| json!({}));
-        let mut globals = Map::new();
-        globals.insert("data".into(), data);
-        globals.insert("config".into(), config);
-        globals.insert("gateway".into(), self.scope(app, &Tenant::default()));
-        let globals = Value::Object(globals);
+        let globals = super::request_globals(data, self.scope(app, &Tenant::default()));
         // Skipped the first time, so never sent: nothing to learn.
         match request::should_send(notification, &globals) {
             Ok(true) => {}
