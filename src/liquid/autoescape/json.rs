@@ -116,6 +116,10 @@ fn is_single_output(elements: &[(usize, usize, Element)], source: &str) -> bool 
         match element {
             Element::Expression(_) => outputs += 1,
             Element::Text if source[*start..*end].trim().is_empty() => {}
+            // What the lenient rewrite reads for the output's arguments.
+            Element::Tag(shape)
+                if &source[shape.name.0..shape.name.1] == "assign"
+                    && source[shape.name.1..*end].trim_start().starts_with("pf_lenient_") => {}
             _ => return false,
         }
     }

@@ -11,7 +11,9 @@
 //! - `{% elsif a.b == 1 %}` → `{% else %}{% assign … %}{% if pf_lenient_2 == 1 %}`
 //!   and one more `{% endif %}` at the chain's end, so the operand is still
 //!   read only when the earlier branches were not taken;
-//! - `{% assign x = a.b | f %}` → `{% assign x = nil | pf_dig: "a", "b" | f %}`.
+//! - `{% assign x = a.b | f %}` → `{% assign x = nil | pf_dig: "a", "b" | f %}`;
+//! - a filter argument (`{{ x | default: a.b }}`, also in an `assign`) is
+//!   read into a variable just before its output or tag.
 //!
 //! An existence test (`{% if a.b %}`) is already lenient and is left alone;
 //! so is anything unusual (an operand written without spaces around its
@@ -38,9 +40,17 @@ pub(super) fn rewrite(source: &str) -> Cow<'_, str> {
     let mut i = 0;
     while i < elements.len() {
         let (start, end, element) = &elements[i];
-        let Element::Tag(shape) = element else {
-            i += 1;
-            continue;
+        let shape = match element {
+            Element::Tag(shape) => shape,
+            Element::Expression(shape) => {
+                plan.hoist_output_arguments(i, source, *start, *end, shape.value.1, shape.chain_end);
+                i += 1;
+                continue;
+            }
+            Element::Text => {
+                i += 1;
+                continue;
+            }
         };
         let name = &source[shape.name.0..shape.name.1];
         match (name, shape.has_arguments) {
@@ -194,35 +204,70 @@ impl Plan {
         }
         operands.retain(|&k| k < tokens.len());
         operands.dedup();
-        self.replace_operands(arguments, &tokens, &operands)
+        let spans: Vec<(usize, usize)> = operands.iter().map(|&k| tokens[k]).collect();
+        self.replace_spans(arguments, &spans)
     }
 
-    fn replace_operands(
-        &mut self,
-        arguments: &str,
-        tokens: &[(usize, usize)],
-        operands: &[usize],
-    ) -> Option<(String, String)> {
+    /// Each span of `text` that reads a member (see [`dig`]) replaced by a
+    /// variable, with the `assign`s that set them; None when there is none.
+    fn replace_spans(&mut self, text: &str, spans: &[(usize, usize)]) -> Option<(String, String)> {
         let mut assigns = String::new();
-        let mut rewritten = String::with_capacity(arguments.len());
+        let mut rewritten = String::with_capacity(text.len());
         let mut copied_to = 0;
-        for &k in operands {
-            let (s, e) = tokens[k];
-            let Some(read) = dig(&arguments[s..e]) else {
+        for &(s, e) in spans {
+            let Some(read) = dig(&text[s..e]) else {
                 continue;
             };
             self.variables += 1;
             let variable = format!("pf_lenient_{}", self.variables);
             assigns.push_str(&format!("{{% assign {variable} = {read} %}}"));
-            rewritten.push_str(&arguments[copied_to..s]);
+            rewritten.push_str(&text[copied_to..s]);
             rewritten.push_str(&variable);
             copied_to = e;
         }
         if assigns.is_empty() {
             return None;
         }
-        rewritten.push_str(&arguments[copied_to..]);
+        rewritten.push_str(&text[copied_to..]);
         Some((assigns, rewritten))
+    }
+
+    /// `{{ x | default: a.b }}`: filter arguments take no filters, so each
+    /// one that reads a member is read just before the output.
+    fn hoist_output_arguments(
+        &mut self,
+        element: usize,
+        source: &str,
+        start: usize,
+        end: usize,
+        value_end: usize,
+        chain_end: usize,
+    ) {
+        let spans: Vec<(usize, usize)> = filter_argument_spans(&source[value_end..chain_end])
+            .into_iter()
+            .map(|(s, e)| (s + value_end - start, e + value_end - start))
+            .collect();
+        let text = &source[start..end];
+        let Some(open) = text.find("{{") else {
+            return;
+        };
+        let Some((assigns, rewritten)) = self.replace_spans(text, &spans) else {
+            return;
+        };
+        let trim_left = text[open..].starts_with("{{-");
+        let assigns = if trim_left {
+            assigns.replacen("{%", "{%-", 1)
+        } else {
+            assigns
+        };
+        // The output's own left trim moves to the first assign.
+        let after_open = open + if trim_left { 3 } else { 2 };
+        let output = format!("{}{assigns}{{{{{}", &rewritten[..open], &rewritten[after_open..]);
+        self.replacements.push(Replacement {
+            element,
+            text: output,
+            needs_balance: false,
+        });
     }
 
     fn push(&mut self, element: usize, tag: &TagText<'_>, text: String, needs_balance: bool) {
@@ -245,7 +290,7 @@ impl Plan {
         let arguments = tag.arguments();
         let tokens = tokens(arguments);
         if k < tokens.len() {
-            if let Some((assigns, arguments)) = self.replace_operands(arguments, &tokens, &[k]) {
+            if let Some((assigns, arguments)) = self.replace_spans(arguments, &[tokens[k]]) {
                 self.push(element, tag, hoisted(tag, &assigns, &arguments), false);
             }
         }
@@ -281,8 +326,9 @@ impl Plan {
         self.push(element, tag, text, true);
     }
 
-    /// `{% assign x = a.b | f %}`: the value takes filters, so it is read
-    /// in place.
+    /// `{% assign x = a.b | f: c.d %}`: the value takes filters, so it is
+    /// read in place; filter arguments do not, so they are read just
+    /// before the tag.
     fn dig_assigned_value(&mut self, element: usize, tag: &TagText<'_>) {
         let arguments = tag.arguments();
         let tokens = tokens(arguments);
@@ -290,30 +336,102 @@ impl Plan {
             return;
         }
         let (s, e) = tokens[2];
-        let Some(read) = dig(&arguments[s..e]) else {
+        let in_place = dig(&arguments[s..e]);
+        let spans: Vec<(usize, usize)> = filter_argument_spans(&arguments[e..])
+            .into_iter()
+            .map(|(a, b)| (a + e, b + e))
+            .collect();
+        let hoisted_reads = self.replace_spans(arguments, &spans);
+        if in_place.is_none() && hoisted_reads.is_none() {
             return;
+        }
+        let (assigns, arguments) = hoisted_reads.unwrap_or_else(|| (String::new(), arguments.to_string()));
+        // The value's span is before every filter argument's, so it is
+        // where it was in the rewritten arguments.
+        let arguments = match in_place {
+            Some(read) => format!("{}{read}{}", &arguments[..s], &arguments[e..]),
+            None => arguments,
         };
-        let text = format!(
-            "{} {}{}{read}{}{}",
-            tag.open(),
-            tag.name,
-            &arguments[..s],
-            &arguments[e..],
-            tag.close()
-        );
-        self.push(element, tag, text, false);
+        self.push(element, tag, hoisted(tag, &assigns, &arguments), false);
     }
 }
 
 /// `{% assign … %}…{% name arguments %}`, keeping the tag's trimming on
 /// the outside of the pair.
 fn hoisted(tag: &TagText<'_>, assigns: &str, arguments: &str) -> String {
+    if assigns.is_empty() {
+        return format!("{} {}{arguments}{}", tag.open(), tag.name, tag.close());
+    }
     let assigns = match tag.trim_left {
         // The first assign trims what the tag would have trimmed.
         true => assigns.replacen("{%", "{%-", 1),
         false => assigns.to_string(),
     };
     format!("{assigns}{{% {}{arguments}{}", tag.name, tag.close())
+}
+
+/// Spans, in `chain` (what follows an output's or an `assign`'s value:
+/// `| f: a, k: b | g`), of each filter argument's value.
+fn filter_argument_spans(chain: &str) -> Vec<(usize, usize)> {
+    let bytes = chain.as_bytes();
+    // Split points at depth 0 outside quotes: `|` between filters, `:`
+    // after a filter's name or a keyword, `,` between arguments.
+    let mut spans = Vec::new();
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    let mut in_arguments = false;
+    let mut start: Option<usize> = None;
+    let mut close = |start: &mut Option<usize>, end: usize, spans: &mut Vec<(usize, usize)>| {
+        if let Some(s) = start.take() {
+            let text = &chain[s..end];
+            let lead = text.len() - text.trim_start().len();
+            let trimmed = text.trim();
+            if !trimmed.is_empty() {
+                spans.push((s + lead, s + lead + trimmed.len()));
+            }
+        }
+    };
+    for (i, &c) in bytes.iter().enumerate() {
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                continue;
+            }
+            Some(_) => continue,
+            None => {}
+        }
+        match c {
+            b'"' | b'\'' => quote = Some(c),
+            b'[' | b'(' => depth += 1,
+            b']' | b')' => depth = depth.saturating_sub(1),
+            b'|' if depth == 0 => {
+                close(&mut start, i, &mut spans);
+                in_arguments = false;
+                continue;
+            }
+            b':' if depth == 0 => {
+                // After a filter's name the arguments begin; after a
+                // keyword (`k: v`) its value begins.
+                start = None;
+                in_arguments = true;
+                start.get_or_insert(i + 1);
+                continue;
+            }
+            b',' if depth == 0 && in_arguments => {
+                close(&mut start, i, &mut spans);
+                start = Some(i + 1);
+                continue;
+            }
+            _ => {}
+        }
+        if in_arguments && start.is_none() {
+            start = Some(i);
+        }
+    }
+    if in_arguments {
+        close(&mut start, chain.len(), &mut spans);
+    }
+    spans
 }
 
 /// Whitespace-separated tokens of tag arguments, with quotes and brackets
@@ -393,6 +511,28 @@ mod tests {
     }
 
     #[test]
+    fn filter_arguments_are_read_just_before_their_output_or_assign() {
+        assert_eq!(
+            rewrite("a {{- x | default: c.d, k: e[0] | upcase -}} b"),
+            "a {%- assign pf_lenient_1 = nil | pf_dig: \"c\", \"d\" %}{% assign pf_lenient_2 = nil | pf_dig: \"e\", 0 %}\
+             {{ x | default: pf_lenient_1, k: pf_lenient_2 | upcase -}} b"
+        );
+        assert_eq!(
+            rewrite("{%- assign g = config.gateway | default: context.exports.p.name, 'x' -%}"),
+            "{%- assign pf_lenient_1 = nil | pf_dig: \"context\", \"exports\", \"p\", \"name\" %}\
+             {% assign g = nil | pf_dig: \"config\", \"gateway\" | default: pf_lenient_1, 'x' -%}"
+        );
+        for source in [
+            "{{ x | default: 'a.b' }}",
+            "{{ x | f: 'a|b.c', \"k: v.w\" }}",
+            "{{ x | plus: 1 | append: y }}",
+            "{% assign x = y | append: z %}",
+        ] {
+            assert_eq!(rewrite(source), source);
+        }
+    }
+
+    #[test]
     fn everything_else_is_left_alone() {
         for source in [
             "{% if a.b %}{% endif %}",
@@ -437,7 +577,8 @@ mod tests {
                         " {{%{trim} if {first} {trim}%}} 1 {{%{trim} elsif {second} {trim}%}} 2 \
                          {{% if {second} %}}{{% elsif {first} %}}3{{% endif %}} {{%{trim} else {trim}%}} 4 \
                          {{% endif {trim}%}} {{% for i in a.list limit: 2 %}}{{{{ i }}}}{{% endfor %}} \
-                         {{% case a.n %}}{{% when 2 %}}two{{% endcase %}} {{% assign c = a.list.last %}}{{{{ c }}}}"
+                         {{% case a.n %}}{{% when 2 %}}two{{% endcase %}} {{% assign c = a.list.last %}}{{{{ c }}}} \
+                         {{{{ a.s | default: a.n | append: a.list[1] }}}} {{% assign d = b | plus: a.list.first %}}{{{{ d }}}}"
                     );
                     let rewritten = rewrite(&source);
                     assert_ne!(rewritten, source);

@@ -43,10 +43,11 @@ fn members_of_nil_in_tag_arguments_are_nil_as_in_platformos() {
         {% else %}other{% endif %}\
         {% case payment.payer.kind %}{% when nil %}, no kind{% endcase %}\
         {% for i in payment.payer.items %}{{ i }}{% else %}, no items{% endfor %}\
-        {% assign email = payment.payer.email | default: 'anonymous' %}, {{ email }}";
+        {% assign email = payment.payer.email | default: 'anonymous' %}, {{ email }}\
+        {% assign sum = 'n' | append: payment.payer.count %}, {{ sum }}, {{ 'x' | append: payment.payer.name }}";
     assert_eq!(
         render_escaped(source, globals()),
-        "no payer, none, five, no kind, no items, anonymous"
+        "no payer, none, five, no kind, no items, anonymous, n, x"
     );
     // The rewrite keeps trimming, and a misspelt root is still an error.
     assert_eq!(
