@@ -381,7 +381,7 @@ fn filter_argument_spans(chain: &str) -> Vec<(usize, usize)> {
     let mut quote: Option<u8> = None;
     let mut in_arguments = false;
     let mut start: Option<usize> = None;
-    let mut close = |start: &mut Option<usize>, end: usize, spans: &mut Vec<(usize, usize)>| {
+    let close = |start: &mut Option<usize>, end: usize, spans: &mut Vec<(usize, usize)>| {
         if let Some(s) = start.take() {
             let text = &chain[s..end];
             let lead = text.len() - text.trim_start().len();
