@@ -407,25 +407,18 @@ fn filter_argument_spans(chain: &str) -> Vec<(usize, usize)> {
             b'|' if depth == 0 => {
                 close(&mut start, i, &mut spans);
                 in_arguments = false;
-                continue;
             }
             b':' if depth == 0 => {
                 // After a filter's name the arguments begin; after a
                 // keyword (`k: v`) its value begins.
-                start = None;
                 in_arguments = true;
-                start.get_or_insert(i + 1);
-                continue;
+                start = Some(i + 1);
             }
             b',' if depth == 0 && in_arguments => {
                 close(&mut start, i, &mut spans);
                 start = Some(i + 1);
-                continue;
             }
             _ => {}
-        }
-        if in_arguments && start.is_none() {
-            start = Some(i);
         }
     }
     if in_arguments {
