@@ -28,6 +28,7 @@ pub mod money;
 pub mod operator;
 pub mod password;
 pub mod payments;
+pub mod redact;
 pub mod render;
 #[cfg(feature = "sandbox")]
 pub use payforms_sandbox as sandbox;

@@ -613,4 +613,24 @@ fn an_app_s_own_platformos_payments_modules_send_and_keep_the_request_log() {
         assert!(!text.contains("the callback saw context"), "callbacks get no context");
         text.contains("own-modules-callback").then_some(())
     });
+
+    // A request template that logs the keys and fails on one: the log line
+    // and the error an API key gets back carry no key.
+    let probe = graphql(
+        &server,
+        r#"mutation { api_call_send(template: { name: "debug_probe" }, data: { n: 2 }) { errors { message } } }"#,
+    );
+    let message = probe["errors"][0]["message"]
+        .as_str()
+        .or_else(|| probe["data"]["api_call_send"]["errors"][0]["message"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("[redacted]"),
+        "the failing filter's input is redacted: {probe}"
+    );
+    assert!(!probe.to_string().contains("sk_test"), "{probe}");
+    let text = server.log_text();
+    assert!(text.contains("own-modules-debug"), "the template's log line is there");
+    assert!(!text.contains("sk_test"), "no key in the server's log");
 }

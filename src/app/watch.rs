@@ -47,6 +47,8 @@ pub fn watch(root: &Path, reload: impl Fn() + Send + 'static) -> notify::Result<
     watcher.watch(root, RecursiveMode::Recursive)?;
     std::thread::Builder::new()
         .name("payforms-reload".into())
+        // A reload parses every template, as the main thread does at start.
+        .stack_size(8 << 20)
         .spawn(move || {
             while rx.recv().is_ok() {
                 drain_burst(&rx, Instant::now());

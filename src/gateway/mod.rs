@@ -16,7 +16,7 @@ pub mod contract;
 pub mod errors;
 pub mod inputs;
 pub mod mapping;
-pub mod redact;
+pub use crate::redact;
 pub mod request;
 pub mod request_log;
 pub mod resend;
@@ -225,6 +225,42 @@ impl RequestDispatcher for Gateway {
         idempotency_key: Option<String>,
         caller: Caller,
     ) -> Result<DispatchOutcome, DispatchFailure> {
+        // A template's error can quote a value it was rendering, and request
+        // templates hold the keys: no message leaves with one in it.
+        self.dispatch_unredacted(tenant, app, request_type, data, idempotency_key, caller)
+            .map_err(|mut failure| {
+                let secrets = self.secret_values(tenant);
+                let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+                failure.message = redact::redact(&failure.message, &secrets);
+                failure
+            })
+    }
+
+    fn resend(&self, app: &App, request_type: &str, data: Value, key: &str) -> Result<Resent, DispatchFailure> {
+        let secrets = self.secret_values(&Tenant::default());
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let redacted = |mut failure: DispatchFailure| {
+            failure.message = redact::redact(&failure.message, &secrets);
+            failure
+        };
+        match self.resend_unmapped(app, request_type, data, key) {
+            Ok(Resent::NotSent(failure)) => Ok(Resent::NotSent(redacted(failure))),
+            Ok(answered) => Ok(answered),
+            Err(failure) => Err(redacted(failure)),
+        }
+    }
+}
+
+impl Gateway {
+    fn dispatch_unredacted(
+        &self,
+        tenant: &Tenant,
+        app: &App,
+        request_type: &str,
+        data: Value,
+        idempotency_key: Option<String>,
+        caller: Caller,
+    ) -> Result<DispatchOutcome, DispatchFailure> {
         // Another merchant's request reads and writes only its records, and
         // is never sent with the instance's keys.
         if !tenant.merchant.is_default() && tenant.secret_key.is_none() {
@@ -284,9 +320,5 @@ impl RequestDispatcher for Gateway {
             caller,
         };
         mapping::map_response(&cx, globals, response)
-    }
-
-    fn resend(&self, app: &App, request_type: &str, data: Value, key: &str) -> Result<Resent, DispatchFailure> {
-        self.resend_unmapped(app, request_type, data, key)
     }
 }

@@ -45,6 +45,11 @@ pub fn dialect_with_translations<P: ::liquid::partials::PartialCompiler>(
     tags::register(filters::register(builder, translations))
 }
 
+/// How deep blocks (and `elsif` branches, which liquid-rust parses one
+/// inside the other) may nest in one template: its parser and renderer
+/// recurse once per level.
+pub const MAX_NESTING: usize = 256;
+
 /// liquid's standard library plus the dialect, without partials.
 pub fn parser_builder() -> ::liquid::ParserBuilder {
     dialect(::liquid::ParserBuilder::with_stdlib())

@@ -36,6 +36,7 @@ pub(super) fn rewrite(source: &str) -> Cow<'_, str> {
     let elements = elements(source);
     let mut plan = Plan::default();
     let mut blocks: Vec<OpenBlock> = Vec::new();
+    let mut nesting = Nesting::default();
     let mut balanced = true;
     let mut i = 0;
     while i < elements.len() {
@@ -63,6 +64,12 @@ pub(super) fn rewrite(source: &str) -> Cow<'_, str> {
             },
             _ => {
                 let tag = TagText::new(source, *start, *end, shape.name.1);
+                if nesting.enter(name) {
+                    // Too deep to parse safely: the template fails to load
+                    // here, with a message (see `tags::nesting_limit`).
+                    plan.push(i, &tag, "{% pf_nesting_limit %}".to_string(), false);
+                    break;
+                }
                 match name {
                     "if" | "unless" => {
                         blocks.push(OpenBlock { name, extra_endifs: 0 });
@@ -112,6 +119,51 @@ pub(super) fn rewrite(source: &str) -> Cow<'_, str> {
     }
     out.push_str(&source[copied_to..]);
     Cow::Owned(out)
+}
+
+/// Blocks the parser recurses into, and how deep they nest.
+#[derive(Default)]
+struct Nesting {
+    /// Per open block: its name and its `elsif`s so far.
+    open: Vec<(String, usize)>,
+    depth: usize,
+}
+
+/// Blocks whose body liquid-rust parses recursively (`graphql` has both a
+/// tag and a block form, and its block holds query text).
+const NESTING_BLOCKS: &[&str] = &[
+    "if",
+    "unless",
+    "for",
+    "case",
+    "capture",
+    "tablerow",
+    "ifchanged",
+    "form",
+    "parse_json",
+];
+
+impl Nesting {
+    /// Follows one tag; true when it takes the template past
+    /// [`crate::liquid::MAX_NESTING`].
+    fn enter(&mut self, name: &str) -> bool {
+        if NESTING_BLOCKS.contains(&name) {
+            self.open.push((name.to_string(), 0));
+            self.depth += 1;
+        } else if name == "elsif" {
+            if let Some((_, elsifs)) = self.open.last_mut() {
+                *elsifs += 1;
+                self.depth += 1;
+            }
+        } else if let Some(opened) = name.strip_prefix("end") {
+            if self.open.last().is_some_and(|(open, _)| open == opened) {
+                if let Some((_, elsifs)) = self.open.pop() {
+                    self.depth = self.depth.saturating_sub(1 + elsifs);
+                }
+            }
+        }
+        self.depth > crate::liquid::MAX_NESTING
+    }
 }
 
 struct OpenBlock<'s> {
@@ -523,6 +575,37 @@ mod tests {
         ] {
             assert_eq!(rewrite(source), source);
         }
+    }
+
+    #[test]
+    fn nesting_past_the_limit_fails_to_load_at_its_line() {
+        let parser = crate::liquid::parser_builder().build().unwrap();
+        let max = crate::liquid::MAX_NESTING;
+        let chain = |branches: usize| {
+            let mut source = String::from("{% if a.b == 0 %}0\n");
+            for n in 1..branches {
+                source.push_str(&format!("{{% elsif a.b == {n} %}}{n}\n"));
+            }
+            source + "{% endif %}"
+        };
+        let fits = rewrite(&chain(max)).into_owned();
+        let globals = liquid_core::object!({"a": {"b": 7}});
+        assert_eq!(parser.parse(&fits).unwrap().render(&globals).unwrap().trim(), "7");
+        let error = parser
+            .parse(&rewrite(&chain(max + 1)))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("nest more than 256 deep"), "{error}");
+        assert!(
+            error.contains(&format!("{} |", max + 1)),
+            "the line of the branch past the limit: {error}"
+        );
+        let nested = "{% for i in (1..2) %}".repeat(max + 1) + &"{% endfor %}".repeat(max + 1);
+        assert!(parser.parse(&rewrite(&nested)).is_err());
+        // Deep but closed one after another is fine.
+        let siblings = "{% if x %}{% endif %}".repeat(max * 4);
+        assert_eq!(rewrite(&siblings), siblings);
     }
 
     #[test]

@@ -57,6 +57,10 @@ impl Renderable for Log {
         } else {
             liquid_to_json(&value).to_string()
         };
+        // A template may log what it holds (a request template holds the
+        // Stripe keys): whatever is shaped like a secret or a card number
+        // never reaches the log.
+        let message = crate::redact::redact(&message, &[]);
         let level = match &self.level {
             Some(level) => level.evaluate(runtime)?.to_kstr().trim().to_string(),
             None => String::new(),

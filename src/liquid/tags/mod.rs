@@ -19,6 +19,7 @@ pub mod include_form;
 mod isolated;
 pub mod log;
 pub mod nesting;
+pub mod nesting_limit;
 pub mod parse_json;
 pub mod record;
 pub mod redirect_to;
@@ -36,6 +37,7 @@ pub(crate) fn register<P: liquid::partials::PartialCompiler>(
         .block(capture::CaptureBlock)
         .tag(graphql::QueryGraphTag)
         .tag(export::ExportTag)
+        .tag(nesting_limit::NestingLimitTag)
         .tag(log::LogTag)
         .tag(dispatch::DispatchTag)
         .tag(include_form::IncludeFormTag)
