@@ -50,7 +50,9 @@ pub(super) fn dig(value: &str) -> Option<String> {
             _ => return None,
         }
     }
-    if indexes.is_empty() {
+    // pf_dig takes the name and at most 31 indexes; a longer read stays
+    // as written (strict), rather than failing to load.
+    if indexes.is_empty() || indexes.len() >= crate::liquid::filters::lenient::MAX_INDEXES {
         return None;
     }
     // The root goes by name: pf_dig looks the member up whole.
@@ -101,5 +103,10 @@ mod tests {
         assert_eq!(dig("a."), None);
         assert_eq!(dig("a[']']").as_deref(), Some("nil | pf_dig: \"a\", ']'"));
         assert_eq!(dig("a[b"), None);
+        assert!(
+            dig(&format!("a{}", ".b".repeat(32))).is_none(),
+            "too long for pf_dig: left strict"
+        );
+        assert!(dig(&format!("a{}", ".b".repeat(31))).is_some());
     }
 }

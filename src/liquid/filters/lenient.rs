@@ -40,7 +40,7 @@ impl FilterReflection for PfDig {
 }
 
 /// How many indexes one output may read through.
-const MAX_INDEXES: usize = 32;
+pub const MAX_INDEXES: usize = 32;
 
 /// The 1 to `MAX_INDEXES` positional arguments of a filter that takes a
 /// list (`pf_dig: "a", "b"`, `missing_keys: "x", "y"`), and no keywords.
