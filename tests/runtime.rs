@@ -673,3 +673,37 @@ fn a_page_the_same_for_everyone_is_rendered_once_and_its_forms_per_request() {
         assert!(html.contains(&format!("<p id=q>{q}</p>")), "{html}");
     }
 }
+
+/// The README runs `payforms serve --sandbox` inside the app folder, so the
+/// app is the relative `.`: hot reload must see edits then too (it did
+/// not: file events carry absolute paths).
+#[test]
+fn hot_reload_works_when_the_app_folder_is_given_as_a_relative_path() {
+    let app = copy_app(repo_root());
+    let name = app.path().file_name().expect("the app's folder name").to_owned();
+    let relative = std::path::PathBuf::from("..").join(name);
+    let server = TestServer::start(ServerOptions::new(&relative).arg("--sandbox").watch(true));
+    assert_eq!(
+        server.dir().parent(),
+        app.path().parent(),
+        "the server runs beside the app, so `{}` names it",
+        relative.display()
+    );
+    let page = app.path().join("templates/pages/relative_reload.liquid");
+    fs::write(&page, "---\nslug: relative-reload\n---\n<p id=v>one</p>").unwrap();
+    let read = || {
+        client()
+            .get(server.url("/relative-reload"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    wait_for("the new page", Duration::from_secs(10), || {
+        read().contains("<p id=v>one</p>").then_some(())
+    });
+    fs::write(&page, "---\nslug: relative-reload\n---\n<p id=v>two</p>").unwrap();
+    wait_for("the edited page", Duration::from_secs(10), || {
+        read().contains("<p id=v>two</p>").then_some(())
+    });
+}

@@ -25,6 +25,10 @@ pub struct WatchGuard {
 /// burst of changes.
 pub fn watch(root: &Path, reload: impl Fn() + Send + 'static) -> notify::Result<WatchGuard> {
     let (tx, rx) = mpsc::channel::<PathBuf>();
+    // Events name files by absolute path: a relative root (`--app .`, the
+    // default) would match none of them.
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let root = root.as_path();
     let root_owned = root.to_path_buf();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
