@@ -7,8 +7,8 @@
 mod support;
 
 use reqwest::blocking::{Client, Response};
-use serde_json::{json, Value};
-use support::{client, form_html, input_values, repo_root, ServerOptions, TestServer};
+use serde_json::Value;
+use support::{client, form_html, graphql_as, input_values, repo_root, ServerOptions, TestServer};
 
 const PASSWORD: &str = "console-pass-0123456789";
 const API_KEY: &str = "console-test-key";
@@ -52,14 +52,7 @@ fn start() -> TestServer {
 }
 
 fn graphql(server: &TestServer, query: &str) -> Value {
-    client()
-        .post(server.url("/api/graphql"))
-        .bearer_auth(API_KEY)
-        .json(&json!({ "query": query }))
-        .send()
-        .expect("POST /api/graphql")
-        .json()
-        .expect("a JSON answer")
+    graphql_as(server, API_KEY, query)
 }
 
 /// The CSRF token of this browser (from the sign-in form).

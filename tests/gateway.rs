@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use serde_json::{json, Value};
-use support::{client, free_port, random_hex, repo_root, ServerOptions, TestServer};
+use support::{client, free_port, graphql_as, random_hex, repo_root, ServerOptions, TestServer};
 
 const API_KEY: &str = "gateway-test-key";
 
@@ -89,14 +89,7 @@ fn handle(stream: &TcpStream) -> String {
 }
 
 fn graphql(server: &TestServer, query: &str) -> Value {
-    let body: Value = client()
-        .post(server.url("/api/graphql"))
-        .bearer_auth(API_KEY)
-        .json(&json!({ "query": query }))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let body = graphql_as(server, API_KEY, query);
     assert!(body.get("errors").is_none(), "{body}");
     body["data"].clone()
 }

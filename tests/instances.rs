@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{client, read_request, repo_root, sign_batch, wait_for, PgDatabase, ServerOptions, TestServer};
+use support::{
+    client, graphql_as, read_request, repo_root, sign_batch, wait_for, PgDatabase, ServerOptions, TestServer,
+};
 
 const WEBHOOK_SECRET: &str = "whsec_instances_0123456789abcdef";
 const API_KEY: &str = "instances-test-key";
@@ -96,14 +98,7 @@ fn counting_gateway(keys: Arc<Mutex<Vec<String>>>) -> String {
 }
 
 fn graphql(server: &TestServer, query: &str) -> Value {
-    let body: Value = client()
-        .post(server.url("/api/graphql"))
-        .bearer_auth(API_KEY)
-        .json(&json!({ "query": query }))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let body = graphql_as(server, API_KEY, query);
     assert!(body.get("errors").is_none(), "{query}: {body}");
     body["data"].clone()
 }

@@ -12,19 +12,13 @@ use std::fs;
 use std::process::Command;
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use support::{client, copy_app, payforms_bin, repo_root, wait_for, PgDatabase, ServerOptions, TestServer};
+use serde_json::Value;
+use support::{client, copy_app, graphql_as, payforms_bin, repo_root, wait_for, PgDatabase, ServerOptions, TestServer};
 
 const API_KEY: &str = "migrations-test-key";
 
 fn graphql(server: &TestServer, query: &str) -> Value {
-    let response = client()
-        .post(server.url("/api/graphql"))
-        .bearer_auth(API_KEY)
-        .json(&json!({ "query": query }))
-        .send()
-        .expect("graphql request");
-    response.json().expect("graphql json")
+    graphql_as(server, API_KEY, query)
 }
 
 const ORDER_SCHEMA: &str = "name: order

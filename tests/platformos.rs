@@ -13,7 +13,7 @@ use std::process::Command;
 
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
-use support::{client, form_html, input_values, repo_root, wait_for, ServerOptions, TestServer};
+use support::{client, form_html, graphql_as, input_values, repo_root, wait_for, ServerOptions, TestServer};
 use tempfile::TempDir;
 
 const API_KEY: &str = "pos-test-key-0123456789abcdef";
@@ -53,14 +53,7 @@ fn start(app: &Path) -> TestServer {
 }
 
 fn graphql(server: &TestServer, query: &str) -> Value {
-    client()
-        .post(server.url("/api/graphql"))
-        .bearer_auth(API_KEY)
-        .json(&json!({ "query": query }))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap()
+    graphql_as(server, API_KEY, query)
 }
 
 fn page(http: &Client, server: &TestServer, path: &str) -> (u16, String) {

@@ -15,7 +15,9 @@ use std::thread;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{client, repo_root, stripe_signature_header_now, wait_for, PgDatabase, ServerOptions, TestServer};
+use support::{
+    client, graphql_as, repo_root, stripe_signature_header_now, wait_for, PgDatabase, ServerOptions, TestServer,
+};
 
 const API_KEY: &str = "state-rules-key";
 const WEBHOOK_SECRET: &str = "whsec_state_rules_0123456789";
@@ -52,14 +54,7 @@ fn processing_gateway(requests: Arc<AtomicUsize>) -> String {
 }
 
 fn graphql(server: &TestServer, query: &str) -> Value {
-    let body: Value = client()
-        .post(server.url("/api/graphql"))
-        .bearer_auth(API_KEY)
-        .json(&json!({ "query": query }))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let body = graphql_as(server, API_KEY, query);
     assert!(body.get("errors").is_none(), "{query}: {body}");
     body["data"].clone()
 }

@@ -138,6 +138,14 @@ impl Gateway {
         })
     }
 
+    /// `failure` with every secret taken out of its message.
+    fn redacted(&self, tenant: &Tenant, mut failure: DispatchFailure) -> DispatchFailure {
+        let secrets = self.secret_values(tenant);
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        failure.message = redact::redact(&failure.message, &secrets);
+        failure
+    }
+
     /// Every secret that must never reach the request log or an answer.
     fn secret_values(&self, tenant: &Tenant) -> Vec<String> {
         let settings = &self.settings;
@@ -228,25 +236,15 @@ impl RequestDispatcher for Gateway {
         // A template's error can quote a value it was rendering, and request
         // templates hold the keys: no message leaves with one in it.
         self.dispatch_unredacted(tenant, app, request_type, data, idempotency_key, caller)
-            .map_err(|mut failure| {
-                let secrets = self.secret_values(tenant);
-                let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-                failure.message = redact::redact(&failure.message, &secrets);
-                failure
-            })
+            .map_err(|failure| self.redacted(tenant, failure))
     }
 
     fn resend(&self, app: &App, request_type: &str, data: Value, key: &str) -> Result<Resent, DispatchFailure> {
-        let secrets = self.secret_values(&Tenant::default());
-        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        let redacted = |mut failure: DispatchFailure| {
-            failure.message = redact::redact(&failure.message, &secrets);
-            failure
-        };
+        let tenant = Tenant::default();
         match self.resend_unmapped(app, request_type, data, key) {
-            Ok(Resent::NotSent(failure)) => Ok(Resent::NotSent(redacted(failure))),
+            Ok(Resent::NotSent(failure)) => Ok(Resent::NotSent(self.redacted(&tenant, failure))),
             Ok(answered) => Ok(answered),
-            Err(failure) => Err(redacted(failure)),
+            Err(failure) => Err(self.redacted(&tenant, failure)),
         }
     }
 }

@@ -30,7 +30,7 @@ pub use http::{client, free_port, read_request};
 pub use localstripe::{Localstripe, LOCALSTRIPE_PIN, PUBLISHABLE_KEY, SECRET_KEY};
 pub use postgres::{admin_url, PgDatabase, DEFAULT_ADMIN_URL};
 pub use process::random_hex;
-pub use server::{payforms_bin, ServerOptions, TestServer};
+pub use server::{graphql_as, payforms_bin, ServerOptions, TestServer};
 pub use shop::{buy_and_open_pay_page, checkout_fields_with_token};
 pub use signature::{sign_batch, stripe_signature_header, stripe_signature_header_now};
 pub use wait::wait_for;

@@ -286,3 +286,16 @@ impl Drop for TestServer {
         self.kill9();
     }
 }
+
+/// `query` posted to the server's `/api/graphql` with API key `key`; the
+/// JSON answer, errors included.
+pub fn graphql_as(server: &TestServer, key: &str, query: &str) -> serde_json::Value {
+    super::client()
+        .post(server.url("/api/graphql"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({ "query": query }))
+        .send()
+        .expect("POST /api/graphql")
+        .json()
+        .expect("a JSON answer")
+}
