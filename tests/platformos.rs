@@ -627,3 +627,45 @@ fn an_app_s_own_platformos_payments_modules_send_and_keep_the_request_log() {
     assert!(text.contains("own-modules-debug"), "the template's log line is there");
     assert!(!text.contains("sk_test"), "no key in the server's log");
 }
+
+/// Hostile input to `api_call_send` and a request type's own mutation on
+/// an app whose request types read `context.constants`: every answer is an
+/// error, the server stays up, nothing is sent or stored, and no answer
+/// holds a key.
+#[test]
+fn hostile_api_calls_to_an_app_s_own_modules_send_and_store_nothing() {
+    let dir = tempfile::Builder::new().prefix("payforms-pos-own-").tempdir().unwrap();
+    copy_tree(&repo_root().join("tests/fixtures/platformos_own_modules"), dir.path());
+    let server = start(dir.path());
+    let deep = format!("{}1{}", "{ a: ".repeat(200), " }".repeat(200));
+    let huge_name = "x".repeat(200_000);
+    let queries = [
+        format!(r#"mutation {{ api_call_send(template: {{ name: "{huge_name}" }}, data: {{}}) {{ skipped }} }}"#),
+        r#"mutation { api_call_send(template: { name: "../../payments/create_customer" }, data: {}) { skipped } }"#
+            .to_string(),
+        r#"mutation { api_call_send(template: { name: "create_customer" }, data: [1, 2]) { skipped } }"#.to_string(),
+        r#"mutation { api_call_send(template: { name: "create_customer" }, data: "text") { skipped } }"#.to_string(),
+        format!(r#"mutation {{ api_call_send(template: {{ name: "create_customer" }}, data: {deep}) {{ skipped }} }}"#),
+        r#"mutation { api_call_send(template: { name: 12 }, data: {}) { skipped } }"#.to_string(),
+        r#"mutation { send_stripe_createCustomer(input: [1]) { skipped } }"#.to_string(),
+        r#"mutation { send_stripe_debugProbe(input: { n: "not a number" }) { skipped } }"#.to_string(),
+    ];
+    for query in &queries {
+        let answer = graphql(&server, query);
+        let shown: String = query.chars().take(120).collect();
+        let refused = answer.get("errors").is_some()
+            || answer["data"].as_object().is_some_and(|data| {
+                data.values()
+                    .any(|v| v["errors"].as_array().is_some_and(|e| !e.is_empty()))
+            });
+        assert!(refused, "{shown}: {answer}");
+        assert!(!answer.to_string().contains("sk_test"), "{shown}: {answer}");
+    }
+    let health = client().get(server.url("/healthz")).send().unwrap();
+    assert_eq!(health.status(), 200, "the server is still up");
+    let log = graphql(&server, "{ gatewayRequests { totalCount } }");
+    assert_eq!(
+        log["data"]["gatewayRequests"]["totalCount"], 0,
+        "nothing was sent: {log}"
+    );
+}
